@@ -1,0 +1,65 @@
+# strata: the Makefile drives CMake and installs what a fresh Debian 12
+# machine is missing. Targets:
+#   make            build (build/strata, build/libstrata.a)
+#   make test       build and run every test through CTest
+#   make test SAN=address|thread   the same under ASan+UBSan or TSan (build-address/, build-thread/)
+#   make test-long  the long runs (crash loops, large model runs)
+#   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS
+#   make serve      build and start the server on 127.0.0.1:9410 with data in ./strata-data
+#   make deps       install the Debian packages the build needs
+
+SAN ?=
+ifeq ($(SAN),)
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+else
+BUILD_DIR ?= build-$(SAN)
+BUILD_TYPE ?= Debug
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
+CTEST_ARGS ?=
+
+# Debian packages: tool chain, libraries the code links, and what the tests use.
+PKGS = cmake make gcc clang libclang-rt-14-dev pkg-config python3 \
+       libcmocka-dev libpcre2-dev libmicrohttpd-dev libsnappy-dev \
+       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev curl
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps test test-long fuzz serve clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTRATA_SAN=$(SAN) -DSTRATA_WERROR=ON >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE long $(CTEST_ARGS)
+
+test-long: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L long $(CTEST_ARGS)
+
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_WERROR=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	@set -e; for f in build-fuzz/fuzz_*; do \
+	  [ -x "$$f" ] || continue; n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n 2>&1 | tail -n 3; done
+
+serve: build
+	./$(BUILD_DIR)/strata serve -d ./strata-data --listen 127.0.0.1:9410
+
+clean:
+	rm -rf build build-address build-thread build-fuzz

@@ -1,0 +1,324 @@
+/*
+ * strata.h: the whole public API of strata, an embeddable time-series
+ * storage engine.
+ *
+ * Conventions
+ * - Every function that can fail returns an int status: STRATA_OK (0) or a
+ *   negative STRATA_ERR_* code; strata_strerror() names it. Outputs go
+ *   through pointers and are set only on success.
+ * - The caller owns what it passes in; the library copies what it keeps.
+ *   What the library hands over is freed by the matching strata_*_free or
+ *   strata_*_close call; what it lends (const pointers out of a cursor) lives
+ *   until the next call on that cursor, as each function says.
+ * - A strata_db is thread-safe: any number of threads may write, read,
+ *   flush and delete at once. A cursor belongs to one thread at a time.
+ * - No global state: two databases in one process are independent.
+ * - Timestamps are int64 milliseconds since the Unix epoch; values are
+ *   float64 stored bit-exactly (NaN payloads included).
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_PATCH 0
+/* Version of the on-disk format (VERSION file, table footers, WAL). */
+#define STRATA_FORMAT_VERSION 1
+
+/* Status codes: one list generates the enum and strata_strerror(). */
+#define STRATA_STATUS_LIST(X)                                                   \
+    X(STRATA_OK, 0, "success")                                                  \
+    X(STRATA_ERR_INVALID, -1, "invalid argument or input")                      \
+    X(STRATA_ERR_CORRUPT, -2, "data is corrupted")                              \
+    X(STRATA_ERR_IO, -3, "input/output error")                                  \
+    X(STRATA_ERR_NOMEM, -4, "out of memory")                                    \
+    X(STRATA_ERR_BUSY, -5, "database in use by another process")                \
+    X(STRATA_ERR_NOTFOUND, -6, "not found")                                     \
+    X(STRATA_ERR_VERSION, -7, "unsupported format version")                     \
+    X(STRATA_ERR_NOSPACE, -8, "no space left on device")                        \
+    X(STRATA_ERR_LIMIT, -9, "limit exceeded")                                   \
+    X(STRATA_ERR_CLOSED, -10, "database is closed")                             \
+    X(STRATA_ERR_CANCELLED, -11, "operation cancelled")                         \
+    X(STRATA_ERR_READONLY, -12, "database is read-only")
+
+enum strata_status {
+#define STRATA_X_ENUM(name, code, msg) name = code,
+    STRATA_STATUS_LIST(STRATA_X_ENUM)
+#undef STRATA_X_ENUM
+};
+
+/* A static description of a status code; never NULL. */
+STRATA_API const char *strata_strerror(int status);
+
+/* "0.1.0 (format 1)": a static string. */
+STRATA_API const char *strata_version(void);
+
+/* ------------------------------------------------------------ options */
+
+typedef enum strata_sync {
+    STRATA_SYNC_INTERVAL = 0, /* write(2) before returning, fsync every sync_interval_ms */
+    STRATA_SYNC_ALWAYS = 1,   /* fsync before returning; concurrent writers share one */
+    STRATA_SYNC_NONE = 2      /* write(2) before returning, never fsync */
+} strata_sync;
+
+typedef enum strata_planner {
+    STRATA_PLANNER_TIERED = 0,
+    STRATA_PLANNER_LEVELED = 1
+} strata_planner;
+
+/* Log levels passed to strata_options.log_fn. */
+enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN = 1, STRATA_LOG_INFO = 2, STRATA_LOG_DEBUG = 3 };
+
+typedef struct strata_options {
+    const char *dir;              /* data directory; created if missing */
+    strata_sync sync;             /* default STRATA_SYNC_INTERVAL */
+    int64_t sync_interval_ms;     /* default 1000 */
+    int64_t partition_ms;         /* time partition width, default 1 day; fixed at creation */
+    int64_t retention_ms;         /* 0: keep everything */
+    strata_planner planner;       /* default tiered */
+    uint64_t head_budget_bytes;   /* head memory that triggers a flush, default 256 MiB */
+    int64_t head_max_age_ms;      /* oldest unflushed write that triggers a flush, default 2 h */
+    int compaction_threads;       /* default 2; 0 disables background compaction */
+    uint64_t compaction_rate_bytes; /* bytes/s written by compaction, 0 unlimited */
+    int64_t cold_ms;              /* partition without writes this long gets a full compaction, default 4 h */
+    uint32_t block_samples;       /* samples per table block, default 1000 */
+    uint64_t wal_segment_bytes;   /* default 64 MiB */
+    int read_only;                /* open without writing anything (verify, export) */
+    /* Log sink; NULL logs nothing. Called from any thread. */
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+} strata_options;
+
+/* Fills *opts with the defaults above. */
+STRATA_API void strata_options_init(strata_options *opts);
+
+/* ------------------------------------------------------------ database */
+
+typedef struct strata_db strata_db;
+
+/* Opens (creating if needed) the database in opts->dir, replaying the WAL.
+ * Errors: STRATA_ERR_BUSY another process holds the directory;
+ * STRATA_ERR_VERSION the directory has another format version;
+ * STRATA_ERR_INVALID options conflict with the directory (partition width);
+ * STRATA_ERR_CORRUPT a file the manifest needs is missing or unreadable;
+ * STRATA_ERR_IO. Details go to opts->log_fn. */
+STRATA_API int strata_open(const strata_options *opts, strata_db **out);
+
+/* Stops background work, syncs the WAL and releases the directory.
+ * strata_close(NULL) is a no-op. Returns the first error met while closing;
+ * the handle is freed in every case. */
+STRATA_API int strata_close(strata_db *db);
+
+/* ------------------------------------------------------------ series and writes */
+
+typedef struct strata_label {
+    const char *name;
+    const char *value;
+} strata_label;
+
+typedef uint64_t strata_sid;
+
+/* Looks up or creates the series named by labels (any order; empty values
+ * are dropped as in Prometheus; names must be unique). *created is set to 1
+ * when the series is new (created may be NULL). */
+STRATA_API int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels,
+                                           strata_sid *out, int *created);
+
+typedef struct strata_sample {
+    strata_sid sid;
+    int64_t t_ms;
+    double value;
+} strata_sample;
+
+/* Writes a batch, any order. When it returns STRATA_OK the batch is in the
+ * WAL under the configured sync policy and visible to readers. On error
+ * nothing of the batch is visible. */
+STRATA_API int strata_write(strata_db *db, const strata_sample *samples, size_t n);
+
+typedef enum strata_precision {
+    STRATA_PRECISION_NS = 0,
+    STRATA_PRECISION_US = 1,
+    STRATA_PRECISION_MS = 2,
+    STRATA_PRECISION_S = 3
+} strata_precision;
+
+typedef struct strata_lp_result {
+    uint64_t samples;        /* samples stored */
+    uint64_t new_series;     /* series created */
+    uint64_t lines;          /* non-empty, non-comment lines seen */
+    uint64_t rejected_lines; /* lines refused (reported through on_reject) */
+    uint64_t skipped_fields; /* string fields skipped */
+} strata_lp_result;
+
+/* Called once per rejected line; line_no counts from 1, reason is a short
+ * static or temporary string valid during the call. */
+typedef void (*strata_reject_fn)(void *ctx, uint64_t line_no, const char *reason);
+
+/* Writes Influx line protocol: series `measurement_field`, tags as labels.
+ * Valid lines are stored even when others are rejected; the call returns
+ * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp. */
+STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision,
+                               int64_t now_ms, strata_reject_fn on_reject, void *ctx,
+                               strata_lp_result *result);
+
+/* ------------------------------------------------------------ selection */
+
+typedef enum strata_match_type {
+    STRATA_MATCH_EQ = 0,  /* =  */
+    STRATA_MATCH_NEQ = 1, /* != */
+    STRATA_MATCH_RE = 2,  /* =~ fully anchored PCRE2 */
+    STRATA_MATCH_NRE = 3  /* !~ */
+} strata_match_type;
+
+typedef struct strata_matcher {
+    strata_match_type type;
+    const char *name;
+    const char *value;
+} strata_matcher;
+
+/* A parsed PromQL selector: `name{a="b",c=~"d.*"}`. Owned by the caller,
+ * freed with strata_selector_free. */
+typedef struct strata_selector {
+    strata_matcher *matchers;
+    size_t n_matchers;
+    int64_t range_ms; /* the [5m] of a range selector, 0 when absent */
+} strata_selector;
+
+/* Parses text into *out. On STRATA_ERR_INVALID, when errbuf is not NULL it
+ * receives a message naming the position. */
+STRATA_API int strata_selector_parse(const char *text, strata_selector *out, char *errbuf, size_t errlen);
+STRATA_API void strata_selector_free(strata_selector *sel);
+
+typedef struct strata_cursor strata_cursor;
+
+/* Selects the series matched by every matcher that have samples in
+ * [mint_ms, maxt_ms] (inclusive), as of the call: later writes are not
+ * seen. The cursor pins the files it reads; it never blocks writers.
+ * Free it with strata_cursor_close. */
+STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
+                             int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
+
+/* Advances to the next series (in sid order). Returns 1 and lends its
+ * labels (sorted by name, valid until the next call of next_series or
+ * close), 0 at the end, or a negative status. */
+STRATA_API int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_label **labels,
+                                         size_t *n_labels);
+
+/* Lends the next run of samples of the current series, in time order with
+ * no duplicates: returns 1 with *n >= 1 (arrays valid until the next call
+ * on the cursor), 0 when the series is exhausted, or a negative status. */
+STRATA_API int strata_cursor_next_samples(strata_cursor *c, const int64_t **t_ms, const double **values,
+                                          size_t *n);
+
+STRATA_API void strata_cursor_close(strata_cursor *c);
+
+/* A list of strings handed to the caller; free with strata_strings_free. */
+typedef struct strata_strings {
+    size_t n;
+    char **v;
+} strata_strings;
+
+STRATA_API void strata_strings_free(strata_strings *s);
+
+/* Label names (sorted) of the series matched that have data in the range;
+ * n_matchers == 0 means every series. */
+STRATA_API int strata_label_names(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
+                                  int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
+
+/* Values (sorted) of label `name` over the series matched. */
+STRATA_API int strata_label_values(strata_db *db, const char *name, const strata_matcher *matchers,
+                                   size_t n_matchers, int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
+
+/* ------------------------------------------------------------ deletes and maintenance */
+
+/* Deletes the samples in [mint_ms, maxt_ms] of the series matched: invisible
+ * when it returns, durable under the sync policy, purged by compaction. */
+STRATA_API int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
+                             int64_t mint_ms, int64_t maxt_ms);
+
+/* Writes the head out to tables and returns when they are installed. */
+STRATA_API int strata_flush(strata_db *db);
+
+/* Runs compactions until none is planned (full: compacts every partition
+ * fully) and returns when done. */
+STRATA_API int strata_compact(strata_db *db, int full);
+
+/* A consistent copy of the database (hard links for tables) in dir, which
+ * must not exist. */
+STRATA_API int strata_snapshot(strata_db *db, const char *dir);
+
+#define STRATA_MAX_LEVELS 8
+
+typedef struct strata_level_stats {
+    uint64_t files;
+    uint64_t bytes;
+    uint64_t samples;
+    uint64_t bytes_read;    /* by compactions reading this level */
+    uint64_t bytes_written; /* by flushes or compactions writing this level */
+} strata_level_stats;
+
+typedef struct strata_stats {
+    uint64_t series;
+    uint64_t head_samples;
+    uint64_t head_bytes;
+    uint64_t head_series;
+    uint64_t wal_bytes;
+    uint64_t wal_segments;
+    uint64_t wal_corrupt_records;   /* dropped by repair at open */
+    uint64_t wal_truncated_bytes;   /* cut by repair at open */
+    uint64_t samples_written;       /* since open */
+    uint64_t samples_out_of_order;  /* since open */
+    uint64_t flushes;
+    uint64_t flush_bytes;
+    uint64_t compactions;
+    uint64_t compaction_bytes_read;
+    uint64_t compaction_bytes_written;
+    uint64_t compaction_blocks_copied;  /* moved without decoding */
+    uint64_t compaction_blocks_merged;  /* decoded and re-encoded */
+    uint64_t compaction_pending_bytes;
+    uint64_t partitions;
+    uint64_t table_files;
+    uint64_t table_bytes;
+    uint64_t table_samples;
+    uint64_t table_bytes_read;      /* by queries and compactions, since open */
+    uint64_t tombstones;
+    uint64_t quarantined_files;
+    uint64_t write_errors;
+    double write_amplification;     /* bytes written by flush+compaction / bytes flushed */
+    strata_level_stats levels[STRATA_MAX_LEVELS];
+} strata_stats;
+
+STRATA_API int strata_get_stats(strata_db *db, strata_stats *out);
+
+/* ------------------------------------------------------------ verification */
+
+/* Called once per problem found; file and message valid during the call;
+ * offset is the byte offset in that file, or -1 when not applicable. */
+typedef void (*strata_verify_fn)(void *ctx, const char *file, int64_t offset, const char *message);
+
+/* Checks every checksum of every file of the database in dir (without
+ * taking the lock, read-only). Returns STRATA_OK when all is sound,
+ * STRATA_ERR_CORRUPT when something was reported. */
+STRATA_API int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx);
+
+/* Checks one table file. */
+STRATA_API int strata_verify_table(const char *path, strata_verify_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_H */

@@ -1,0 +1,40 @@
+/* alloc.c: the one allocation wrapper, with a failure hook for tests. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "base/base.h"
+
+/* Allocations left before one fails; negative disables the hook. */
+static _Atomic long fail_after = -1;
+
+static bool should_fail(void)
+{
+    long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
+    if (LIKELY(n < 0))
+        return false;
+    if (n == 0) {
+        atomic_store(&fail_after, -1);
+        return true;
+    }
+    atomic_fetch_sub(&fail_after, 1);
+    return false;
+}
+
+void base_alloc_fail_after(long n) { atomic_store(&fail_after, n); }
+
+void *base_malloc(size_t n) { return should_fail() ? NULL : malloc(n ? n : 1); }
+void *base_calloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n ? n : 1, size ? size : 1); }
+void *base_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n ? n : 1); }
+void base_free(void *p) { free(p); }
+
+char *base_strdup(const char *s) { return base_strndup(s, strlen(s)); }
+
+char *base_strndup(const char *s, size_t n)
+{
+    char *d = base_malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}

@@ -1,0 +1,124 @@
+/*
+ * base.h: the leaf layer every other layer uses: status codes (shared with
+ * the public API), allocation through one wrapper, growable byte buffers,
+ * varints, CRC32C, little-endian loads and stores, and durable file I/O.
+ *
+ * Nothing here knows about time series.
+ */
+#ifndef STRATA_BASE_H
+#define STRATA_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "strata.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#if defined(__GNUC__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+/* ------------------------------------------------------------ allocation
+ * Every allocation goes through these so a test can make the Nth one fail
+ * (base_alloc_fail_after). They return NULL on failure; callers turn that
+ * into STRATA_ERR_NOMEM. */
+void *base_malloc(size_t n);
+void *base_calloc(size_t n, size_t size);
+void *base_realloc(void *p, size_t n);
+void base_free(void *p);
+char *base_strdup(const char *s);
+char *base_strndup(const char *s, size_t n);
+/* Test hook: the allocation after n more succeed fails; -1 disables. */
+void base_alloc_fail_after(long n);
+
+/* ------------------------------------------------------------ buffers
+ * A growable byte buffer. Zero-initialised is empty and valid. */
+typedef struct bbuf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} bbuf;
+
+int buf_reserve(bbuf *b, size_t extra); /* ensures cap >= len + extra */
+int buf_append(bbuf *b, const void *p, size_t n);
+int buf_put_u8(bbuf *b, uint8_t v);
+int buf_put_u32le(bbuf *b, uint32_t v);
+int buf_put_u64le(bbuf *b, uint64_t v);
+int buf_put_uvarint(bbuf *b, uint64_t v);
+int buf_put_svarint(bbuf *b, int64_t v); /* zig-zag */
+void buf_reset(bbuf *b);                 /* len = 0, keeps memory */
+void buf_free(bbuf *b);
+
+/* ------------------------------------------------------------ encoding helpers */
+
+static inline uint64_t zigzag_enc(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t zigzag_dec(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static inline void store_u16le(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void store_u32le(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* little-endian hosts only */
+static inline void store_u64le(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t load_u16le(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t load_u32le(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t load_u64le(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Writes v as a LEB128 varint into p (at least 10 bytes); returns bytes written. */
+size_t uvarint_put(uint8_t *p, uint64_t v);
+/* Reads a varint from [p, end): returns bytes read, 0 when truncated or
+ * longer than 10 bytes (corrupt input, never a crash). */
+size_t uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
+size_t svarint_get(const uint8_t *p, const uint8_t *end, int64_t *v);
+
+/* ------------------------------------------------------------ CRC32C
+ * Castagnoli polynomial, as RFC 3720; the SSE4.2 instruction when the CPU
+ * has it (checked once at run time), a slicing-by-8 table otherwise.
+ * crc32c(0, p, n) is the checksum of p; pass a previous result to extend. */
+uint32_t crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t crc32c_portable(uint32_t crc, const void *p, size_t n);
+bool crc32c_hw_available(void);
+
+/* ------------------------------------------------------------ file I/O
+ * All return a status and keep errno's meaning in the log message; ENOSPC
+ * and EDQUOT map to STRATA_ERR_NOSPACE, other failures to STRATA_ERR_IO. */
+int base_errno_status(int err);
+/* write(2) in a loop over short writes and EINTR. */
+int file_write_all(int fd, const void *p, size_t n);
+/* pwrite(2) likewise. */
+int file_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+/* read(2)/pread(2) in a loop; *got may be short only at end of file. */
+int file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got);
+int file_fsync(int fd);
+/* fsync of a directory, making a rename or create in it durable. */
+int file_fsync_dir(const char *dir);
+/* Durable replace: writes to path.tmp, fsync, rename over path, fsync dir. */
+int file_write_atomic(const char *dir, const char *name, const void *p, size_t n);
+/* Reads a whole file into *out (caller frees with base_free). */
+int file_read_all(const char *path, uint8_t **out, size_t *len);
+/* mkdir -p of one level; EEXIST is success. */
+int file_mkdir(const char *path);
+/* Joins dir and name into a new string (caller frees) or NULL. */
+char *path_join(const char *dir, const char *name);
+
+/* ------------------------------------------------------------ logging */
+
+typedef struct base_log {
+    void (*fn)(void *ctx, int level, const char *msg);
+    void *ctx;
+} base_log;
+
+void base_logf(const base_log *log, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------ time */
+int64_t base_now_ms(void);       /* wall clock */
+uint64_t base_mono_ns(void);     /* monotonic */
+
+#endif /* STRATA_BASE_H */

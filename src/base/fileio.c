@@ -1,0 +1,193 @@
+/* fileio.c: file writes that survive short writes, EINTR and crashes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/base.h"
+
+int base_errno_status(int err)
+{
+    switch (err) {
+    case 0:
+        return STRATA_OK;
+    case ENOSPC:
+    case EDQUOT:
+        return STRATA_ERR_NOSPACE;
+    case ENOMEM:
+        return STRATA_ERR_NOMEM;
+    case ENOENT:
+        return STRATA_ERR_NOTFOUND;
+    case EROFS:
+        return STRATA_ERR_READONLY;
+    default:
+        return STRATA_ERR_IO;
+    }
+}
+
+int file_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return base_errno_status(errno);
+        }
+        if (w == 0)
+            return STRATA_ERR_IO;
+        c += w;
+        n -= (size_t)w;
+    }
+    return STRATA_OK;
+}
+
+int file_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    const uint8_t *c = p;
+    while (n) {
+        ssize_t w = pwrite(fd, c, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return base_errno_status(errno);
+        }
+        if (w == 0)
+            return STRATA_ERR_IO;
+        c += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return STRATA_OK;
+}
+
+int file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got)
+{
+    uint8_t *c = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, c + done, n - done, (off_t)(off + done));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return base_errno_status(errno);
+        }
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return STRATA_OK;
+}
+
+int file_fsync(int fd)
+{
+    while (fsync(fd) != 0) {
+        if (errno != EINTR)
+            return base_errno_status(errno);
+    }
+    return STRATA_OK;
+}
+
+int file_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return base_errno_status(errno);
+    int rc = file_fsync(fd);
+    close(fd);
+    return rc;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = base_malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+int file_write_atomic(const char *dir, const char *name, const void *data, size_t n)
+{
+    int rc = STRATA_ERR_NOMEM, fd = -1;
+    char *path = path_join(dir, name);
+    char *tmp = NULL;
+    if (!path)
+        goto out;
+    size_t pl = strlen(path);
+    tmp = base_malloc(pl + 5);
+    if (!tmp)
+        goto out;
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp", 5);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    if ((rc = file_write_all(fd, data, n)) != 0 || (rc = file_fsync(fd)) != 0)
+        goto out_unlink;
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = base_errno_status(errno);
+        goto out_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = base_errno_status(errno);
+        goto out_unlink;
+    }
+    rc = file_fsync_dir(dir);
+    goto out;
+out_unlink:
+    unlink(tmp);
+out:
+    if (fd >= 0)
+        close(fd);
+    base_free(tmp);
+    base_free(path);
+    return rc;
+}
+
+int file_read_all(const char *path, uint8_t **out, size_t *len)
+{
+    int rc;
+    uint8_t *data = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return base_errno_status(errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    data = base_malloc(n + 1);
+    if (!data) {
+        rc = STRATA_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = file_pread_all(fd, data, n, 0, &got)) != 0)
+        goto out;
+    data[got] = 0;
+    *out = data;
+    *len = got;
+    data = NULL;
+out:
+    base_free(data);
+    close(fd);
+    return rc;
+}
+
+int file_mkdir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return STRATA_OK;
+    return base_errno_status(errno);
+}
