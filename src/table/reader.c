@@ -1,0 +1,424 @@
+/*
+ * reader.c: opens a table file (mmap), checks its footer and index, and
+ * serves lookups: a sid's block list by binary search over the fixed-width
+ * directory, and block decoding with the CRC checked first.
+ *
+ * table_open walks the whole index once (like its CRC, linear in the index,
+ * not in the data) and checks that it describes exactly the blocks region:
+ * blocks contiguous from offset 0 to index_off, counts, time bounds, sids
+ * and totals matching the footer. Lookups afterwards still bound every read
+ * so that nothing they do can leave the mapping. A block's bytes are
+ * trusted only after its CRC matched, and the decoded timestamps must agree
+ * with the index's count, first and last time, so a damaged file gives an
+ * error, not wrong samples.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/codec.h"
+#include "table/table_format.h"
+#include "table/table_int.h"
+
+int table_fault_set(table_fault *f, int rc, int64_t off, const char *fmt, ...)
+{
+    if (f) {
+        f->off = off;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->what, sizeof f->what, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+void table_fault_format(const table_fault *f, const char *path, char *err, size_t errlen)
+{
+    if (!err || !errlen)
+        return;
+    if (f->off >= 0)
+        snprintf(err, errlen, "%s: %s at offset %lld", path, f->what, (long long)f->off);
+    else
+        snprintf(err, errlen, "%s: %s", path, f->what);
+}
+
+#define CORRUPT(f, off, ...) table_fault_set((f), STRATA_ERR_CORRUPT, (int64_t)(off), __VA_ARGS__)
+
+/* ------------------------------------------------------------ block lists */
+
+static uint64_t dir_sid(const table *t, size_t i)
+{
+    return t->meta.min_sid + table_load_w(t->index + i * (t->sid_w + t->off_w), t->sid_w);
+}
+
+static uint64_t dir_off(const table *t, size_t i)
+{
+    return table_load_w(t->index + i * (t->sid_w + t->off_w) + t->sid_w, t->off_w);
+}
+
+uint64_t table_sid_at(const table *t, size_t i) { return dir_sid(t, i); }
+
+int table_list_at(const table *t, size_t i, table_block_list *out, table_fault *f)
+{
+    uint64_t start = dir_off(t, i);
+    uint64_t end = i + 1 < t->meta.series ? dir_off(t, i + 1) : t->index_len;
+    if (start < t->dir_len || end > t->index_len || start >= end)
+        return CORRUPT(f, t->index_off + (i * (t->sid_w + t->off_w)), "bad block list position of series %zu", i);
+    const uint8_t *p = t->index + start, *e = t->index + end;
+    uint64_t n, first;
+    size_t k = uvarint_get(p, e, &n);
+    size_t k2 = k ? uvarint_get(p + k, e, &first) : 0;
+    /* Every entry takes at least 4 bytes. */
+    if (!k2 || n == 0 || n > (uint64_t)(e - p - (ptrdiff_t)(k + k2)) / 4 || first >= t->index_off)
+        return CORRUPT(f, t->index_off + start, "bad block list header of series %zu", i);
+    out->t = t;
+    out->sid = dir_sid(t, i);
+    out->n_blocks = (uint32_t)n;
+    out->i = 0;
+    out->p = p + k + k2;
+    out->end = e;
+    out->next_off = first;
+    out->prev_maxt = 0;
+    return STRATA_OK;
+}
+
+int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
+{
+    if (l->i >= l->n_blocks)
+        return 0;
+    const table *t = l->t;
+    int64_t at = (int64_t)(t->index_off + (uint64_t)(l->p - t->index));
+    uint64_t len, count, dt, span;
+    int64_t mint;
+    size_t k, used = 0;
+    if (!(k = uvarint_get(l->p, l->end, &len)))
+        goto bad;
+    used += k;
+    if (!(k = uvarint_get(l->p + used, l->end, &count)))
+        goto bad;
+    used += k;
+    if (l->i == 0) {
+        if (!(k = svarint_get(l->p + used, l->end, &mint)))
+            goto bad;
+    } else {
+        /* mint = prev_maxt + dt, with dt >= 1 and no overflow */
+        if (!(k = uvarint_get(l->p + used, l->end, &dt)) || dt == 0 ||
+            dt > (uint64_t)INT64_MAX - (uint64_t)l->prev_maxt)
+            goto bad;
+        mint = (int64_t)((uint64_t)l->prev_maxt + dt);
+    }
+    used += k;
+    if (!(k = uvarint_get(l->p + used, l->end, &span)) || span > (uint64_t)INT64_MAX - (uint64_t)mint)
+        goto bad;
+    used += k;
+    if (len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || len > UINT32_MAX || count == 0 ||
+        count > TABLE_MAX_BLOCK_SAMPLES || span < count - 1 || (count == 1 && span != 0) ||
+        len > t->index_off || l->next_off > t->index_off - len)
+        goto bad;
+    blk->off = l->next_off;
+    blk->len = (uint32_t)len;
+    blk->count = (uint32_t)count;
+    blk->mint = mint;
+    blk->maxt = (int64_t)((uint64_t)mint + span);
+    l->next_off += len;
+    l->prev_maxt = blk->maxt;
+    l->p += used;
+    l->i++;
+    return 1;
+bad:
+    return CORRUPT(f, at, "bad block entry %u of sid %llu in the index", l->i, (unsigned long long)l->sid);
+}
+
+int table_block_list_next(table_block_list *l, table_block *blk) { return table_list_next_fault(l, blk, NULL); }
+
+int table_find(const table *t, uint64_t sid, table_block_list *out)
+{
+    if (t->meta.series == 0 || sid < t->meta.min_sid || sid > t->meta.max_sid)
+        return STRATA_ERR_NOTFOUND;
+    size_t lo = 0, hi = (size_t)t->meta.series;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (dir_sid(t, mid) < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->meta.series || dir_sid(t, lo) != sid)
+        return STRATA_ERR_NOTFOUND;
+    return table_list_at(t, lo, out, NULL);
+}
+
+int table_sids(const table *t, uint64_t **sids, size_t *n)
+{
+    uint64_t *s = NULL;
+    if (t->meta.series) {
+        s = base_malloc((size_t)t->meta.series * sizeof *s);
+        if (!s)
+            return STRATA_ERR_NOMEM;
+        for (size_t i = 0; i < t->meta.series; i++)
+            s[i] = dir_sid(t, i);
+    }
+    *sids = s;
+    *n = (size_t)t->meta.series;
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+static void count_read(const table *t, uint64_t bytes)
+{
+    if (t->stats) {
+        atomic_fetch_add_explicit(&t->stats->bytes_read, bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->stats->blocks_read, 1, memory_order_relaxed);
+    }
+}
+
+/* Parsed header of a block whose CRC matched. */
+typedef struct block_hdr {
+    uint8_t ts_id, val_id;
+    const uint8_t *ts, *val;
+    size_t ts_len, val_len;
+} block_hdr;
+
+static int block_parse(const table *t, const table_block *blk, block_hdr *h, table_fault *f)
+{
+    if (blk->len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || blk->off > t->index_off ||
+        blk->len > t->index_off - blk->off)
+        return CORRUPT(f, blk->off, "block outside the data region");
+    const uint8_t *b = t->map + blk->off;
+    size_t body = blk->len - TABLE_BLOCK_CRC;
+    if (crc32c(0, b, body) != load_u32le(b + body))
+        return CORRUPT(f, blk->off, "block CRC mismatch (block of %u bytes)", blk->len);
+    const uint8_t *e = b + body;
+    uint64_t count, ts_len;
+    size_t k = uvarint_get(b, e, &count);
+    if (!k || count != blk->count || e - (b + k) < 2)
+        return CORRUPT(f, blk->off, "block header count disagrees with the index");
+    h->ts_id = b[k];
+    h->val_id = b[k + 1];
+    const uint8_t *p = b + k + 2;
+    if (!(k = uvarint_get(p, e, &ts_len)) || ts_len > (uint64_t)(e - (p + k)))
+        return CORRUPT(f, blk->off, "bad timestamp length in block header");
+    h->ts = p + k;
+    h->ts_len = (size_t)ts_len;
+    h->val = h->ts + ts_len;
+    h->val_len = (size_t)(e - h->val);
+    return STRATA_OK;
+}
+
+int table_block_check(const table *t, const table_block *blk, table_fault *f)
+{
+    block_hdr h;
+    int rc = block_parse(t, blk, &h, f);
+    if (!rc)
+        count_read(t, blk->len);
+    return rc;
+}
+
+int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f)
+{
+    block_hdr h;
+    int rc = block_parse(t, blk, &h, f);
+    if (rc)
+        return rc;
+    count_read(t, blk->len);
+    if (codec_ts_decode(h.ts_id, h.ts, h.ts_len, blk->count, ts) != STRATA_OK)
+        return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
+    if (codec_val_decode(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
+        return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
+    if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
+        return CORRUPT(f, blk->off, "block time range disagrees with the index");
+    return STRATA_OK;
+}
+
+int table_block_decode(const table *t, const table_block *blk, int64_t *ts, double *v, char *err, size_t errlen)
+{
+    table_fault f;
+    int rc = table_block_decode_fault(t, blk, ts, v, &f);
+    if (rc)
+        table_fault_format(&f, t->path, err, errlen);
+    return rc;
+}
+
+/* ------------------------------------------------------------ open */
+
+/* Walks the directory and every block list, checking they describe exactly
+ * the blocks region and agree with the footer. */
+static int index_walk(const table *t, table_fault *f)
+{
+    uint64_t next_off = 0, samples = 0, blocks = 0;
+    int64_t min_t = INT64_MAX, max_t = INT64_MIN;
+    uint64_t prev_list = t->dir_len;
+    for (size_t i = 0; i < t->meta.series; i++) {
+        uint64_t dsid = table_load_w(t->index + i * (t->sid_w + t->off_w), t->sid_w);
+        uint64_t entry_at = t->index_off + i * (t->sid_w + t->off_w);
+        if ((i == 0 && dsid != 0) || (i > 0 && dsid <= dir_sid(t, i - 1) - t->meta.min_sid) ||
+            (i + 1 == t->meta.series && dsid != t->meta.max_sid - t->meta.min_sid))
+            return CORRUPT(f, entry_at, "sid directory out of order at entry %zu", i);
+        uint64_t lo = dir_off(t, i);
+        if ((i == 0 && lo != t->dir_len) || (i > 0 && lo <= prev_list))
+            return CORRUPT(f, entry_at, "block list offsets out of order at entry %zu", i);
+        prev_list = lo;
+        table_block_list l;
+        table_block blk;
+        int rc = table_list_at(t, i, &l, f);
+        if (rc)
+            return rc;
+        if (l.next_off != next_off)
+            return CORRUPT(f, t->index_off + lo, "blocks of sid %llu do not follow the previous series'",
+                           (unsigned long long)l.sid);
+        while ((rc = table_list_next_fault(&l, &blk, f)) == 1) {
+            samples += blk.count;
+            blocks++;
+            min_t = MIN(min_t, blk.mint);
+            max_t = MAX(max_t, blk.maxt);
+        }
+        if (rc < 0)
+            return rc;
+        if (l.p != l.end)
+            return CORRUPT(f, t->index_off + (uint64_t)(l.p - t->index), "trailing bytes after block list of sid %llu",
+                           (unsigned long long)l.sid);
+        next_off = l.next_off;
+    }
+    if (next_off != t->index_off)
+        return CORRUPT(f, next_off, "blocks end at %llu but the index starts at %llu", (unsigned long long)next_off,
+                       (unsigned long long)t->index_off);
+    if (samples != t->meta.samples || blocks != t->meta.blocks ||
+        (t->meta.series && (min_t != t->meta.min_t || max_t != t->meta.max_t)))
+        return CORRUPT(f, t->size - TABLE_FOOTER_SIZE, "footer totals disagree with the index");
+    return STRATA_OK;
+}
+
+static int footer_parse(table *t, table_fault *f)
+{
+    uint64_t size = t->size;
+    if (size < TABLE_TAIL_SIZE)
+        return CORRUPT(f, size, "file of %llu bytes is too short for a table footer", (unsigned long long)size);
+    const uint8_t *tail = t->map + size - TABLE_TAIL_SIZE;
+    if (load_u64le(tail + (TF_MAGIC - TF_FOOTER_LEN)) != TABLE_MAGIC)
+        return CORRUPT(f, size - 8, "no table magic (truncated or not a table file)");
+    uint32_t version = load_u32le(tail + (TF_VERSION - TF_FOOTER_LEN));
+    if (version != TABLE_FORMAT_VERSION)
+        return table_fault_set(f, STRATA_ERR_VERSION, (int64_t)(size - TABLE_TAIL_SIZE + 4),
+                               "table format version %u, this build reads only version %u", version,
+                               TABLE_FORMAT_VERSION);
+    uint32_t flen = load_u32le(tail);
+    if (flen != TABLE_FOOTER_SIZE || size < TABLE_FOOTER_SIZE)
+        return CORRUPT(f, size - TABLE_TAIL_SIZE, "bad footer length %u", flen);
+    uint64_t foff = size - TABLE_FOOTER_SIZE;
+    const uint8_t *ft = t->map + foff;
+    if (crc32c(0, ft, TF_FOOTER_CRC) != load_u32le(ft + TF_FOOTER_CRC))
+        return CORRUPT(f, foff, "footer CRC mismatch");
+    t->index_off = load_u64le(ft + TF_INDEX_OFF);
+    t->index_len = load_u64le(ft + TF_INDEX_LEN);
+    t->meta.min_sid = load_u64le(ft + TF_MIN_SID);
+    t->meta.max_sid = load_u64le(ft + TF_MAX_SID);
+    t->meta.min_t = (int64_t)load_u64le(ft + TF_MIN_T);
+    t->meta.max_t = (int64_t)load_u64le(ft + TF_MAX_T);
+    t->meta.samples = load_u64le(ft + TF_SAMPLES);
+    t->meta.series = load_u64le(ft + TF_SERIES);
+    t->meta.blocks = load_u64le(ft + TF_BLOCKS);
+    t->meta.file_bytes = size;
+    t->sid_w = ft[TF_SID_WIDTH];
+    t->off_w = ft[TF_OFF_WIDTH];
+    static const uint8_t zero[6];
+    if (t->index_off > foff || t->index_len != foff - t->index_off || t->sid_w < 1 || t->sid_w > 8 ||
+        t->off_w < 1 || t->off_w > 8 || memcmp(ft + TF_RESERVED, zero, sizeof zero) != 0 ||
+        t->meta.min_sid > t->meta.max_sid || t->meta.min_t > t->meta.max_t ||
+        t->meta.series > t->index_len / (t->sid_w + t->off_w) || t->meta.blocks < t->meta.series ||
+        (t->meta.series == 0) != (t->meta.blocks == 0) || (t->meta.series == 0 && t->index_len != 0))
+        return CORRUPT(f, foff, "inconsistent footer fields");
+    t->index = t->map + t->index_off;
+    t->dir_len = t->meta.series * (t->sid_w + t->off_w);
+    if (crc32c(0, t->index, t->index_len) != load_u32le(ft + TF_INDEX_CRC))
+        return CORRUPT(f, t->index_off, "index CRC mismatch");
+    return STRATA_OK;
+}
+
+int table_open_fault(const char *path, table_stats *stats, table **out, table_fault *f)
+{
+    int rc;
+    table *t = base_calloc(1, sizeof *t);
+    if (!t)
+        return table_fault_set(f, STRATA_ERR_NOMEM, -1, "out of memory");
+    t->stats = stats;
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->obsolete, 0);
+    t->path = base_strdup(path);
+    if (!t->path) {
+        rc = table_fault_set(f, STRATA_ERR_NOMEM, -1, "out of memory");
+        goto out;
+    }
+    const char *base = strrchr(path, '/');
+    if (table_file_no_parse(base ? base + 1 : path, &t->meta.file_no) != STRATA_OK)
+        t->meta.file_no = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        rc = table_fault_set(f, base_errno_status(e), -1, "cannot open: %s", strerror(e));
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        rc = table_fault_set(f, base_errno_status(e), -1, "cannot stat: %s", strerror(e));
+        goto out;
+    }
+    t->size = (size_t)st.st_size;
+    if (t->size < TABLE_TAIL_SIZE) {
+        close(fd);
+        rc = CORRUPT(f, t->size, "file of %zu bytes is too short for a table footer", t->size);
+        goto out;
+    }
+    void *m = mmap(NULL, t->size, PROT_READ, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (m == MAP_FAILED) {
+        rc = table_fault_set(f, base_errno_status(e), -1, "cannot mmap: %s", strerror(e));
+        goto out;
+    }
+    t->map = m;
+    if ((rc = footer_parse(t, f)) || (rc = index_walk(t, f)))
+        goto out;
+    *out = t;
+    return STRATA_OK;
+out:
+    if (t->map)
+        munmap((void *)t->map, t->size);
+    base_free(t->path);
+    base_free(t);
+    return rc;
+}
+
+int table_open(const char *path, table_stats *stats, table **out, char *err, size_t errlen)
+{
+    table_fault f = {.off = -1, .what = ""};
+    int rc = table_open_fault(path, stats, out, &f);
+    if (rc)
+        table_fault_format(&f, path, err, errlen);
+    return rc;
+}
+
+void table_ref(table *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }
+
+void table_unref(table *t)
+{
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    munmap((void *)t->map, t->size);
+    if (atomic_load(&t->obsolete))
+        unlink(t->path);
+    base_free(t->path);
+    base_free(t);
+}
+
+void table_mark_obsolete(table *t) { atomic_store(&t->obsolete, 1); }
+
+const table_meta *table_get_meta(const table *t) { return &t->meta; }
+
+const char *table_path(const table *t) { return t->path; }

@@ -1,0 +1,84 @@
+/*
+ * table_format.h: the on-disk constants of table files, private to
+ * src/table. The byte-by-byte layout is documented at the top of writer.c;
+ * this header holds the numbers both the writer and the reader must agree
+ * on, and the small helpers that read and write them.
+ *
+ * Versioning rule: TABLE_FORMAT_VERSION is bumped whenever a reader of the
+ * previous version would misread a file written by the new code (any change
+ * to the block header, the index encoding or the footer body). The last
+ * TABLE_TAIL_SIZE bytes of the file (footer length, version, footer CRC,
+ * magic) keep their layout in every version, so any reader can name the
+ * version of a file it cannot read. Adding a codec id is not a format change
+ * (codec ids are never renumbered, and an unknown one is reported as
+ * corruption by the codec layer).
+ */
+#ifndef STRATA_TABLE_FORMAT_H
+#define STRATA_TABLE_FORMAT_H
+
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define TABLE_FORMAT_VERSION 1u
+/* "STRATTBL" read as a little-endian u64. */
+#define TABLE_MAGIC 0x4c42545441525453ull
+
+/* Footer of version 1: body then tail. */
+#define TABLE_FOOTER_SIZE 108u
+#define TABLE_TAIL_SIZE 20u
+
+/* Offsets inside the footer. */
+#define TF_INDEX_OFF 0
+#define TF_INDEX_LEN 8
+#define TF_MIN_SID 16
+#define TF_MAX_SID 24
+#define TF_MIN_T 32
+#define TF_MAX_T 40
+#define TF_SAMPLES 48
+#define TF_SERIES 56
+#define TF_BLOCKS 64
+#define TF_INDEX_CRC 72
+#define TF_BLOCK_SAMPLES 76
+#define TF_SID_WIDTH 80
+#define TF_OFF_WIDTH 81
+#define TF_RESERVED 82 /* 6 zero bytes */
+/* tail: identical in every version */
+#define TF_FOOTER_LEN 88
+#define TF_VERSION 92
+#define TF_FOOTER_CRC 96 /* CRC32C of footer bytes [0, 96) */
+#define TF_MAGIC 100
+
+/* Bytes of a block that are not payload: header (at least count varint,
+ * two codec ids, ts length varint) and the CRC. */
+#define TABLE_BLOCK_MIN_HDR 4u
+#define TABLE_BLOCK_CRC 4u
+/* The largest count a block may claim; bounds decode buffers. */
+#define TABLE_MAX_BLOCK_SAMPLES 65536u
+#define TABLE_DEFAULT_BLOCK_SAMPLES 1000u
+
+/* Fixed-width little-endian integers of 1..8 bytes (the sid directory). */
+static inline void table_store_w(uint8_t *p, uint64_t v, unsigned w)
+{
+    for (unsigned i = 0; i < w; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t table_load_w(const uint8_t *p, unsigned w)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < w; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Bytes needed to hold v (at least 1). */
+static inline unsigned table_width(uint64_t v)
+{
+    unsigned w = 1;
+    while (w < 8 && (v >> (8 * w)) != 0)
+        w++;
+    return w;
+}
+
+#endif /* STRATA_TABLE_FORMAT_H */

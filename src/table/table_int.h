@@ -1,0 +1,43 @@
+/*
+ * table_int.h: what reader.c and verify.c share inside src/table: the
+ * table struct and the internal forms of open and decode that report a
+ * problem as (offset, message) rather than as one formatted string.
+ */
+#ifndef STRATA_TABLE_INT_H
+#define STRATA_TABLE_INT_H
+
+#include "table/table.h"
+
+/* A problem found in a file: byte offset (-1 when none) and what it is. */
+typedef struct table_fault {
+    int64_t off;
+    char what[240];
+} table_fault;
+
+int table_fault_set(table_fault *f, int rc, int64_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* "<path>: <what> at offset <off>" into err (err may be NULL). */
+void table_fault_format(const table_fault *f, const char *path, char *err, size_t errlen);
+
+struct table {
+    char *path;
+    const uint8_t *map;    /* the whole file, read-only */
+    size_t size;           /* bytes */
+    table_meta meta;
+    uint64_t index_off, index_len;
+    const uint8_t *index;  /* map + index_off */
+    unsigned sid_w, off_w; /* directory field widths */
+    uint64_t dir_len;      /* series * (sid_w + off_w) */
+    table_stats *stats;    /* may be NULL; owned by the caller of table_open */
+    _Atomic long refs;
+    _Atomic int obsolete;
+};
+
+int table_open_fault(const char *path, table_stats *stats, table **out, table_fault *f);
+/* The block list of the i-th series (i < meta.series). */
+int table_list_at(const table *t, size_t i, table_block_list *out, table_fault *f);
+int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f);
+/* Checks the CRC and header of blk; returns the payload split. */
+int table_block_check(const table *t, const table_block *blk, table_fault *f);
+int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f);
+
+#endif /* STRATA_TABLE_INT_H */

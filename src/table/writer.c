@@ -1,0 +1,478 @@
+/*
+ * writer.c: writes a table file in one pass: blocks as series arrive, then
+ * the index and the footer, to "<name>.tmp"; fsync, rename, fsync of the
+ * directory.
+ *
+ * FORMAT (version 1). All integers little-endian. "uvarint" is LEB128,
+ * "svarint" a zig-zag LEB128 of an int64. Offsets are from the start of the
+ * file unless said otherwise.
+ *
+ *   [block]...[index][footer]
+ *
+ * Block: the samples of one sid, count >= 1, timestamps strictly increasing.
+ * Blocks follow each other without gaps in (sid, time) order from offset 0.
+ *   uvarint  count         samples, 1..65536
+ *   u8       ts_codec      codec_ts_id
+ *   u8       val_codec     codec_val_id
+ *   uvarint  ts_len        bytes of encoded timestamps
+ *   ts_len bytes           codec_ts_encode output
+ *   rest bytes             codec_val_encode output: the block's length (from
+ *                          the index) minus everything else
+ *   u32      crc           CRC32C of every byte of the block before it
+ * A constant, regular 1000-sample block costs about 6 bytes of header and
+ * CRC beside its payload.
+ *
+ * Index (index_len bytes at index_off), covered by index_crc:
+ *   directory: series entries of sid_width + off_width bytes, fixed width so
+ *   a sid is found by binary search:
+ *     sid_width bytes   sid - min_sid
+ *     off_width bytes   offset of the sid's block list from index_off
+ *   block lists, one per sid in sid order, each running to the next one's
+ *   start (or to the end of the index):
+ *     uvarint  n_blocks    >= 1
+ *     uvarint  first_off   file offset of the sid's first block; the next
+ *                          blocks follow it contiguously
+ *     n_blocks entries:
+ *       uvarint len        block bytes, header and CRC included
+ *       uvarint count      samples (equals the block header's)
+ *       first entry: svarint mint
+ *       next ones:   uvarint mint - previous block's maxt (>= 1)
+ *       uvarint maxt - mint
+ *   An entry costs about 8-10 bytes for 1000-sample blocks.
+ *
+ * Footer (108 bytes, the last of the file):
+ *    0 u64 index_off      8 u64 index_len
+ *   16 u64 min_sid       24 u64 max_sid
+ *   32 i64 min_t         40 i64 max_t
+ *   48 u64 samples       56 u64 series       64 u64 blocks
+ *   72 u32 index_crc     CRC32C of the index bytes
+ *   76 u32 block_samples the writer's option (informational)
+ *   80 u8  sid_width     81 u8 off_width (1..8 each)
+ *   82 6 bytes zero
+ *   tail, the same in every version:
+ *   88 u32 footer_len    108
+ *   92 u32 version       TABLE_FORMAT_VERSION
+ *   96 u32 footer_crc    CRC32C of footer bytes [0, 96)
+ *  100 u64 magic         "STRATTBL"
+ * A file without series has index_len 0 and zero sid/time fields.
+ *
+ * The constants and the rule for bumping the version are in table_format.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/codec.h"
+#include "table/table.h"
+#include "table/table_format.h"
+
+/* Pending output is written out in chunks of about this size. */
+#define OUT_CHUNK (1u << 20)
+
+struct table_writer {
+    char *tmp_path, *final_path, *dir;
+    int fd;
+    uint32_t block_samples;
+    bbuf out;          /* bytes not yet written */
+    uint64_t written;  /* bytes written to fd; file size = written + out.len */
+    /* current series */
+    int have_sid;
+    uint64_t sid;
+    int have_t;
+    int64_t last_t;    /* last timestamp given for sid */
+    int64_t *ts;       /* partial block, block_samples elements */
+    double *v;
+    size_t nbuf;
+    bbuf ser;          /* the series' block entries so far */
+    uint32_t ser_blocks;
+    uint64_t ser_first_off;
+    int64_t ser_prev_maxt;
+    /* index */
+    bbuf lists;        /* finished block lists */
+    uint64_t *dir_sid, *dir_off; /* per series: sid, list offset in lists */
+    size_t n_dir, cap_dir;
+    table_meta meta;
+    bbuf enc_ts, enc_v;
+    int failed;        /* an I/O error happened: only abort is allowed */
+};
+
+void table_file_name(char *buf, size_t cap, uint64_t file_no)
+{
+    snprintf(buf, cap, "%012llu.tbl", (unsigned long long)file_no);
+}
+
+int table_file_no_parse(const char *name, uint64_t *file_no)
+{
+    size_t len = strlen(name);
+    if (len < 5 || len > 24 || strcmp(name + len - 4, ".tbl") != 0)
+        return STRATA_ERR_INVALID;
+    uint64_t v = 0;
+    for (size_t i = 0; i + 4 < len; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return STRATA_ERR_INVALID;
+        uint64_t digit = (uint64_t)(name[i] - '0');
+        if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
+            return STRATA_ERR_INVALID;
+        v = v * 10 + digit;
+    }
+    *file_no = v;
+    return STRATA_OK;
+}
+
+static void writer_free(table_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    base_free(w->tmp_path);
+    base_free(w->final_path);
+    base_free(w->dir);
+    base_free(w->ts);
+    base_free(w->v);
+    buf_free(&w->out);
+    buf_free(&w->ser);
+    buf_free(&w->lists);
+    buf_free(&w->enc_ts);
+    buf_free(&w->enc_v);
+    base_free(w->dir_sid);
+    base_free(w->dir_off);
+    base_free(w);
+}
+
+int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts *opts, table_writer **out)
+{
+    uint32_t bs = opts && opts->block_samples ? opts->block_samples : TABLE_DEFAULT_BLOCK_SAMPLES;
+    if (bs > TABLE_MAX_BLOCK_SAMPLES)
+        return STRATA_ERR_INVALID;
+    int rc = STRATA_ERR_NOMEM;
+    table_writer *w = base_calloc(1, sizeof *w);
+    if (!w)
+        return STRATA_ERR_NOMEM;
+    w->fd = -1;
+    w->block_samples = bs;
+    w->meta.file_no = file_no;
+    char name[40];
+    table_file_name(name, sizeof name, file_no);
+    w->dir = base_strdup(dir);
+    w->final_path = path_join(dir, name);
+    w->ts = base_malloc(bs * sizeof *w->ts);
+    w->v = base_malloc(bs * sizeof *w->v);
+    if (!w->dir || !w->final_path || !w->ts || !w->v)
+        goto out;
+    size_t plen = strlen(w->final_path);
+    w->tmp_path = base_malloc(plen + 5);
+    if (!w->tmp_path)
+        goto out;
+    memcpy(w->tmp_path, w->final_path, plen);
+    memcpy(w->tmp_path + plen, ".tmp", 5);
+    /* A stale .tmp left by a crash is garbage: truncate it. */
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    *out = w;
+    return STRATA_OK;
+out:
+    writer_free(w);
+    return rc;
+}
+
+static uint64_t file_pos(const table_writer *w) { return w->written + w->out.len; }
+
+uint64_t table_writer_bytes(const table_writer *w) { return file_pos(w); }
+
+static int out_drain(table_writer *w, size_t keep_below)
+{
+    if (w->out.len < keep_below)
+        return STRATA_OK;
+    int rc = file_write_all(w->fd, w->out.data, w->out.len);
+    if (rc)
+        return rc;
+    w->written += w->out.len;
+    buf_reset(&w->out);
+    return STRATA_OK;
+}
+
+/* Records a block just appended to out in the series' entry list. */
+static int note_block(table_writer *w, uint64_t off, uint32_t len, uint32_t count, int64_t mint, int64_t maxt)
+{
+    int rc;
+    if (w->ser_blocks == 0)
+        w->ser_first_off = off;
+    if ((rc = buf_put_uvarint(&w->ser, len)) || (rc = buf_put_uvarint(&w->ser, count)))
+        return rc;
+    if (w->ser_blocks == 0)
+        rc = buf_put_svarint(&w->ser, mint);
+    else
+        rc = buf_put_uvarint(&w->ser, (uint64_t)mint - (uint64_t)w->ser_prev_maxt);
+    if (rc || (rc = buf_put_uvarint(&w->ser, (uint64_t)maxt - (uint64_t)mint)))
+        return rc;
+    w->ser_blocks++;
+    w->ser_prev_maxt = maxt;
+    if (w->meta.blocks == 0 || mint < w->meta.min_t)
+        w->meta.min_t = mint;
+    if (w->meta.blocks == 0 || maxt > w->meta.max_t)
+        w->meta.max_t = maxt;
+    w->meta.blocks++;
+    w->meta.samples += count;
+    return STRATA_OK;
+}
+
+/* Encodes the buffered partial block and appends it. */
+static int flush_block(table_writer *w)
+{
+    if (w->nbuf == 0)
+        return STRATA_OK;
+    int rc;
+    uint8_t tsid = 0, vid = 0;
+    buf_reset(&w->enc_ts);
+    buf_reset(&w->enc_v);
+    if ((rc = codec_ts_encode(w->ts, w->nbuf, &w->enc_ts, &tsid)) ||
+        (rc = codec_val_encode(w->v, w->nbuf, &w->enc_v, &vid)))
+        return rc;
+    uint8_t hdr[24];
+    size_t h = uvarint_put(hdr, w->nbuf);
+    hdr[h++] = tsid;
+    hdr[h++] = vid;
+    h += uvarint_put(hdr + h, w->enc_ts.len);
+    uint64_t off = file_pos(w);
+    size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
+    if (len > UINT32_MAX)
+        return STRATA_ERR_LIMIT;
+    uint32_t crc = crc32c(0, hdr, h);
+    crc = crc32c(crc, w->enc_ts.data, w->enc_ts.len);
+    crc = crc32c(crc, w->enc_v.data, w->enc_v.len);
+    if ((rc = buf_reserve(&w->out, len)))
+        return rc;
+    buf_append(&w->out, hdr, h);
+    buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
+    buf_append(&w->out, w->enc_v.data, w->enc_v.len);
+    buf_put_u32le(&w->out, crc);
+    if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)w->nbuf, w->ts[0], w->ts[w->nbuf - 1])))
+        return rc;
+    w->nbuf = 0;
+    return out_drain(w, OUT_CHUNK);
+}
+
+/* Closes the current series: its last block and its block list. */
+static int end_series(table_writer *w)
+{
+    int rc;
+    if (!w->have_sid)
+        return STRATA_OK;
+    if ((rc = flush_block(w)))
+        return rc;
+    if (w->ser_blocks == 0) { /* the sid was given zero samples */
+        w->have_sid = 0;
+        return STRATA_OK;
+    }
+    if (w->n_dir == w->cap_dir) {
+        size_t cap = w->cap_dir ? w->cap_dir * 2 : 256;
+        uint64_t *s = base_realloc(w->dir_sid, cap * sizeof *s);
+        if (!s)
+            return STRATA_ERR_NOMEM;
+        w->dir_sid = s;
+        uint64_t *o = base_realloc(w->dir_off, cap * sizeof *o);
+        if (!o)
+            return STRATA_ERR_NOMEM;
+        w->dir_off = o;
+        w->cap_dir = cap;
+    }
+    w->dir_sid[w->n_dir] = w->sid;
+    w->dir_off[w->n_dir] = w->lists.len;
+    if ((rc = buf_put_uvarint(&w->lists, w->ser_blocks)) || (rc = buf_put_uvarint(&w->lists, w->ser_first_off)) ||
+        (rc = buf_append(&w->lists, w->ser.data, w->ser.len)))
+        return rc;
+    if (w->n_dir == 0)
+        w->meta.min_sid = w->sid;
+    w->meta.max_sid = w->sid;
+    w->meta.series++;
+    w->n_dir++;
+    buf_reset(&w->ser);
+    w->ser_blocks = 0;
+    w->have_sid = 0;
+    return STRATA_OK;
+}
+
+/* Moves to sid (ascending), closing the previous series. */
+static int start_sid(table_writer *w, uint64_t sid)
+{
+    int rc;
+    if (w->have_sid && sid == w->sid)
+        return STRATA_OK;
+    if ((rc = end_series(w)))
+        return rc;
+    w->have_sid = 1;
+    w->sid = sid;
+    w->have_t = 0;
+    return STRATA_OK;
+}
+
+/* sid must not go back; within a sid, timestamps from first_t on must be above
+ * what was given. */
+static int order_ok(const table_writer *w, uint64_t sid, int64_t first_t)
+{
+    if (w->n_dir && sid <= w->dir_sid[w->n_dir - 1])
+        return 0;
+    if (w->have_sid && sid < w->sid)
+        return 0;
+    if (w->have_sid && sid == w->sid && w->have_t && first_t <= w->last_t)
+        return 0;
+    return 1;
+}
+
+int table_writer_add(table_writer *w, uint64_t sid, const int64_t *ts, const double *v, size_t n)
+{
+    if (w->failed)
+        return STRATA_ERR_INVALID;
+    if (n == 0)
+        return STRATA_OK;
+    if (!order_ok(w, sid, ts[0]))
+        return STRATA_ERR_INVALID;
+    for (size_t i = 1; i < n; i++)
+        if (ts[i] <= ts[i - 1])
+            return STRATA_ERR_INVALID;
+    int rc = start_sid(w, sid);
+    for (size_t i = 0; !rc && i < n;) {
+        size_t take = MIN(n - i, w->block_samples - w->nbuf);
+        memcpy(w->ts + w->nbuf, ts + i, take * sizeof *ts);
+        memcpy(w->v + w->nbuf, v + i, take * sizeof *v);
+        w->nbuf += take;
+        i += take;
+        if (w->nbuf == w->block_samples)
+            rc = flush_block(w);
+    }
+    if (rc) {
+        w->failed = 1;
+        return rc;
+    }
+    w->have_t = 1;
+    w->last_t = ts[n - 1];
+    return STRATA_OK;
+}
+
+int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, const uint8_t *bytes)
+{
+    if (w->failed)
+        return STRATA_ERR_INVALID;
+    /* The header must agree with the entry: a block is only ever described
+     * by what its own bytes say. */
+    uint64_t count = 0;
+    size_t h = blk->len >= TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC ? uvarint_get(bytes, bytes + blk->len, &count) : 0;
+    if (!h || count != blk->count || blk->count == 0 || blk->count > TABLE_MAX_BLOCK_SAMPLES ||
+        blk->maxt < blk->mint || (blk->count == 1) != (blk->maxt == blk->mint) ||
+        (uint64_t)blk->maxt - (uint64_t)blk->mint < blk->count - 1)
+        return STRATA_ERR_INVALID;
+    if (!order_ok(w, sid, blk->mint))
+        return STRATA_ERR_INVALID;
+    int rc = start_sid(w, sid);
+    if (!rc)
+        rc = flush_block(w);
+    uint64_t off = file_pos(w);
+    if (!rc)
+        rc = buf_append(&w->out, bytes, blk->len);
+    if (!rc)
+        rc = note_block(w, off, blk->len, blk->count, blk->mint, blk->maxt);
+    if (!rc)
+        rc = out_drain(w, OUT_CHUNK);
+    if (rc) {
+        w->failed = 1;
+        return rc;
+    }
+    w->have_t = 1;
+    w->last_t = blk->maxt;
+    return STRATA_OK;
+}
+
+/* Appends index and footer to out. */
+static int put_index_footer(table_writer *w)
+{
+    int rc;
+    uint64_t index_off = file_pos(w);
+    unsigned sid_w = table_width(w->meta.max_sid - w->meta.min_sid);
+    unsigned off_w = 1;
+    while (off_w < 8 && table_width(w->n_dir * (sid_w + off_w) + w->lists.len) > off_w)
+        off_w++;
+    uint64_t dir_len = w->n_dir * (sid_w + off_w);
+    if ((rc = buf_reserve(&w->out, dir_len + w->lists.len + TABLE_FOOTER_SIZE)))
+        return rc;
+    uint8_t *idx = w->out.data + w->out.len;
+    for (size_t i = 0; i < w->n_dir; i++) {
+        uint8_t *e = idx + i * (sid_w + off_w);
+        table_store_w(e, w->dir_sid[i] - w->meta.min_sid, sid_w);
+        table_store_w(e + sid_w, dir_len + w->dir_off[i], off_w);
+    }
+    w->out.len += dir_len;
+    buf_append(&w->out, w->lists.data, w->lists.len);
+    uint64_t index_len = dir_len + w->lists.len;
+    uint32_t index_crc = crc32c(0, idx, index_len);
+
+    uint8_t f[TABLE_FOOTER_SIZE];
+    memset(f, 0, sizeof f);
+    store_u64le(f + TF_INDEX_OFF, index_off);
+    store_u64le(f + TF_INDEX_LEN, index_len);
+    store_u64le(f + TF_MIN_SID, w->meta.min_sid);
+    store_u64le(f + TF_MAX_SID, w->meta.max_sid);
+    store_u64le(f + TF_MIN_T, (uint64_t)w->meta.min_t);
+    store_u64le(f + TF_MAX_T, (uint64_t)w->meta.max_t);
+    store_u64le(f + TF_SAMPLES, w->meta.samples);
+    store_u64le(f + TF_SERIES, w->meta.series);
+    store_u64le(f + TF_BLOCKS, w->meta.blocks);
+    store_u32le(f + TF_INDEX_CRC, index_crc);
+    store_u32le(f + TF_BLOCK_SAMPLES, w->block_samples);
+    f[TF_SID_WIDTH] = (uint8_t)sid_w;
+    f[TF_OFF_WIDTH] = (uint8_t)off_w;
+    store_u32le(f + TF_FOOTER_LEN, TABLE_FOOTER_SIZE);
+    store_u32le(f + TF_VERSION, TABLE_FORMAT_VERSION);
+    store_u32le(f + TF_FOOTER_CRC, crc32c(0, f, TF_FOOTER_CRC));
+    store_u64le(f + TF_MAGIC, TABLE_MAGIC);
+    buf_append(&w->out, f, sizeof f);
+    return STRATA_OK;
+}
+
+int table_writer_finish(table_writer *w, table_meta *out)
+{
+    int rc = STRATA_ERR_INVALID;
+    if (w->failed)
+        goto out;
+    if ((rc = end_series(w)) || (rc = put_index_footer(w)))
+        goto out;
+    w->meta.file_bytes = file_pos(w);
+    if ((rc = out_drain(w, 0)) || (rc = file_fsync(w->fd)))
+        goto out;
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    w->fd = -1;
+    if (rename(w->tmp_path, w->final_path) != 0) {
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    /* From here the file exists under its final name; a failed directory
+     * fsync leaves it possibly undurable, so report the error but remove
+     * nothing that a crash could not remove anyway. */
+    rc = file_fsync_dir(w->dir);
+    if (!rc && out)
+        *out = w->meta;
+    writer_free(w);
+    return rc;
+out:
+    table_writer_abort(w);
+    return rc;
+}
+
+void table_writer_abort(table_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    unlink(w->tmp_path);
+    writer_free(w);
+}
