@@ -86,22 +86,51 @@ void lp_parser_free(lp_parser *p)
 
 void lp_parser_set_limits(lp_parser *p, const lp_limits *lim) { p->lim = *lim; }
 
+/* SWAR: a word whose bytes are 0x80 where v's byte equals the byte b
+ * repeated in pat (exact: no false positives from borrows, as the
+ * "haszero" test of the bit-twiddling hacks is used only to find the
+ * first match, and borrows only travel toward higher bytes). */
+static inline uint64_t bytes_eq(uint64_t v, uint64_t pat)
+{
+    uint64_t x = v ^ pat;
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+#define REP(c) (0x0101010101010101ull * (uint8_t)(c))
+
 /* Scans a token from s up to a byte of class stop (escapes skip the byte
- * after the backslash). Sets *has_esc when a backslash was seen. */
+ * after the backslash). Sets *has_esc when a backslash was seen. Eight
+ * bytes at a time while they last: the lowest flagged byte is exact
+ * (a borrow only corrupts flags above a real match). */
 static inline const char *scan(const char *s, const char *end, uint8_t stop, int *has_esc)
 {
-    while (s < end) {
-        uint8_t c = cls[(unsigned char)*s];
-        if (LIKELY(!(c & (stop | C_ESC)))) {
-            s++;
-            continue;
-        }
-        if (c & stop)
+    for (;;) {
+        while (end - s >= 8) {
+            uint64_t v;
+            memcpy(&v, s, 8);
+            uint64_t m = bytes_eq(v, REP(',')) | bytes_eq(v, REP(' ')) | bytes_eq(v, REP('\\'));
+            if (stop & C_KEY)
+                m |= bytes_eq(v, REP('='));
+            if (!m) {
+                s += 8;
+                continue;
+            }
+            s += __builtin_ctzll(m) >> 3;
             break;
+        }
+        /* s is at a candidate byte or fewer than 8 bytes remain */
+        while (s < end) {
+            uint8_t c = cls[(unsigned char)*s];
+            if (LIKELY(!(c & (stop | C_ESC)))) {
+                s++;
+                continue;
+            }
+            break;
+        }
+        if (s == end || (cls[(unsigned char)*s] & stop))
+            return s;
         *has_esc = 1;
         s += (s + 1 < end) ? 2 : 1;
     }
-    return s;
 }
 
 /* Unescapes [s, e) into the scratch buffer: "\x" becomes x when x is one
@@ -275,6 +304,7 @@ int lp_parse_line(lp_parser *p, const char *line, size_t len, lp_line *out, cons
 
     /* tags */
     size_t nt = 0;
+    uint64_t seen = 0;
     while (s < end && *s == ',') {
         s++;
         esc = 0;
@@ -321,12 +351,18 @@ int lp_parse_line(lp_parser *p, const char *line, size_t len, lp_line *out, cons
             *reason = "tag key __name__ is reserved";
             return STRATA_ERR_INVALID;
         }
-        for (size_t i = 0; i < nt; i++) {
-            if (p->tags[i].key_len == kv->key_len && !memcmp(p->tags[i].key, kv->key, kv->key_len)) {
-                *reason = "duplicate tag key";
-                return STRATA_ERR_INVALID;
+        /* Duplicate keys: a 64-bit filter on (first byte, length) so the
+         * quadratic comparison runs only for keys that might repeat. */
+        uint64_t bit = (uint64_t)1 << (((unsigned char)kv->key[0] * 7u + (unsigned)kv->key_len) & 63);
+        if (seen & bit) {
+            for (size_t i = 0; i < nt; i++) {
+                if (p->tags[i].key_len == kv->key_len && !memcmp(p->tags[i].key, kv->key, kv->key_len)) {
+                    *reason = "duplicate tag key";
+                    return STRATA_ERR_INVALID;
+                }
             }
         }
+        seen |= bit;
         nt++;
         s = e;
     }

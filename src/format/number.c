@@ -160,6 +160,46 @@ int fmt_dec_to_double(uint64_t w, int64_t q, int neg, double *out)
 
 static inline int is_digit(unsigned char c) { return (unsigned)(c - '0') < 10; }
 
+/* Eight ASCII digits at once (little-endian load, first digit in the
+ * lowest byte): the conversion of the simdjson / fast_float libraries. */
+static inline uint32_t parse_8digits(uint64_t v)
+{
+    const uint64_t mask = 0x000000FF000000FFull;
+    const uint64_t mul1 = 0x000F424000000064ull; /* 100 + (1000000 << 32) */
+    const uint64_t mul2 = 0x0000271000000001ull; /* 1 + (10000 << 32) */
+    v -= 0x3030303030303030ull;
+    v = (v * 10) + (v >> 8);
+    v = (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+    return (uint32_t)v;
+}
+
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* Adds the run of digits at p to *w, up to 8 at a time, while at least 8
+ * bytes remain and *nd stays within 19 digits; returns the position after
+ * the digits taken (the scalar loop does the rest). A byte is a digit when
+ * (byte ^ '0') < 10; the flag of the first non-digit is exact because
+ * carries only move toward later bytes. */
+static inline const char *digits_fast(const char *p, const char *end, uint64_t *w, int *nd)
+{
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        uint64_t x = v ^ 0x3030303030303030ull;
+        uint64_t nondig = ((x + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+        int n = nondig ? __builtin_ctzll(nondig) >> 3 : 8;
+        if (n == 0 || *nd + n > 19)
+            break;
+        uint64_t t = n == 8 ? v : (v << (8 - n) * 8) | (0x3030303030303030ull >> (n * 8));
+        *w = *w * pow10_u64[n] + parse_8digits(t);
+        *nd += n;
+        p += n;
+        if (n < 8)
+            break;
+    }
+    return p;
+}
+
 const char *fmt_scan_double(const char *s, const char *end, int allow_plus, double *out)
 {
     const char *p = s;
@@ -175,6 +215,7 @@ const char *fmt_scan_double(const char *s, const char *end, int allow_plus, doub
     const char *digits = p;
     while (p < end && *p == '0')
         p++;
+    p = digits_fast(p, end, &w, &nd);
     while (p < end && is_digit((unsigned char)*p)) {
         if (nd < 19) {
             w = w * 10 + (uint64_t)(*p - '0');
@@ -194,6 +235,11 @@ const char *fmt_scan_double(const char *s, const char *end, int allow_plus, doub
                 p++;
                 q--;
             }
+        }
+        {
+            int nd0 = nd;
+            p = digits_fast(p, end, &w, &nd);
+            q -= nd - nd0;
         }
         while (p < end && is_digit((unsigned char)*p)) {
             if (nd < 19) {
