@@ -31,7 +31,10 @@ enum codec_ts_id {
 /* Value codec ids (stored in block headers; never renumber). Which ids
  * exist and what their bytes are is documented in the codec sources. */
 enum codec_val_id {
-    CODEC_VAL_XOR = 1, /* Gorilla XOR: the baseline */
+    CODEC_VAL_XOR = 1,   /* Gorilla XOR: the baseline (xor.c) */
+    CODEC_VAL_CONST = 2, /* every value the same bit pattern (val.c) */
+    CODEC_VAL_DEC = 3,   /* decimal mantissas m/10^e, integer coded (dec.c, intseq.c) */
+    CODEC_VAL_FLT = 4,   /* ordered-integer deltas, adaptive Rice (flt.c) */
     /* further ids are defined by the codec sources and listed in
      * codec_val_name(); 0 is never a valid id. */
 };

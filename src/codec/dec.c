@@ -1,0 +1,95 @@
+/*
+ * dec.c: CODEC_VAL_DEC, values that are decimals with few digits or
+ * integers (most monitoring data): each v[i] is written as m[i] / 10^e with
+ * one exponent e per block and int64 mantissas m, which intseq.c codes as
+ * deltas or deltas-of-deltas. (VictoriaMetrics converts to decimals too, but
+ * rounds to 12 significant digits; here the conversion must be exact.)
+ *
+ * Byte format:
+ *   u8 e          0..18
+ *   intseq        the mantissas m[0..n) (intseq.c)
+ *
+ * Decoding computes (double)m (e == 0) or (double)m / 10^e with 10^e the
+ * exact double; IEEE division is correctly rounded, so the result is the
+ * same bits on every conforming machine. The encoder picks the smallest e
+ * for which recomputing every value that way gives back its exact bit
+ * pattern; when none does (NaN, infinities, -0.0, values with more digits
+ * than an int64 mantissa holds), the codec does not apply and
+ * codec_val_encode_as returns STRATA_ERR_INVALID.
+ */
+#include "codec/codec_int.h"
+
+#define DEC_MAX_E 18
+#define STACK_N 2048
+
+/* m with (double)m / 10^e == v bit for bit, or 0 when there is none. */
+static inline int mant(double v, unsigned e, int64_t *m)
+{
+    double x = e ? v * codec_p10d[e] : v;
+    /* excludes NaN; the bounds are -2^63 and 2^63 */
+    if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
+        return 0;
+    int64_t mi;
+    if (e == 0) {
+        mi = (int64_t)x;
+        if (dbl_bits((double)mi) != dbl_bits(v))
+            return 0;
+    } else {
+        double r = x >= 0 ? x + 0.5 : x - 0.5;
+        if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0))
+            return 0;
+        mi = (int64_t)r;
+        if (dbl_bits((double)mi / codec_p10d[e]) != dbl_bits(v))
+            return 0;
+    }
+    *m = mi;
+    return 1;
+}
+
+int codec_dec_encode(const double *v, size_t n, bbuf *out)
+{
+    int rc;
+    int64_t stackm[STACK_N], *m = stackm;
+    if (n == 0)
+        return STRATA_OK;
+    if (n > STACK_N && !(m = base_malloc(n * sizeof *m)))
+        return STRATA_ERR_NOMEM;
+    unsigned e = 0;
+again:
+    for (size_t i = 0; i < n; i++) {
+        if (LIKELY(mant(v[i], e, &m[i])))
+            continue;
+        unsigned e0 = e;
+        do
+            e++;
+        while (e <= DEC_MAX_E && !mant(v[i], e, &m[i]));
+        if (e > DEC_MAX_E) {
+            rc = STRATA_ERR_INVALID;
+            goto out;
+        }
+        if (i > 0 && e != e0)
+            goto again; /* earlier values must be redone at the new exponent */
+    }
+    size_t start = out->len;
+    if ((rc = buf_put_u8(out, (uint8_t)e)))
+        goto out;
+    if ((rc = intseq_encode(m, n, out)))
+        out->len = start;
+out:
+    if (m != stackm)
+        base_free(m);
+    return rc;
+}
+
+int codec_dec_decode(const uint8_t *src, size_t len, size_t n, double *v)
+{
+    if (n == 0)
+        return len ? STRATA_ERR_CORRUPT : STRATA_OK;
+    if (len < 1 || src[0] > DEC_MAX_E)
+        return STRATA_ERR_CORRUPT;
+    size_t used;
+    int rc = intseq_decode_dbl(src + 1, len - 1, n, src[0], v, &used);
+    if (rc)
+        return rc;
+    return used == len - 1 ? STRATA_OK : STRATA_ERR_CORRUPT;
+}
