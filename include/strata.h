@@ -303,6 +303,25 @@ typedef struct strata_stats {
 
 STRATA_API int strata_get_stats(strata_db *db, strata_stats *out);
 
+/* One table file of the current version. */
+typedef struct strata_file_info {
+    uint64_t file_no;
+    int64_t partition_start_ms;
+    int level;
+    uint64_t bytes;
+    uint64_t samples;
+    uint64_t series;
+    uint64_t blocks;
+    int64_t min_t_ms, max_t_ms;
+} strata_file_info;
+
+/* Lists the table files, ordered by partition, level, file number, into a
+ * new array freed with strata_free. */
+STRATA_API int strata_list_files(strata_db *db, strata_file_info **out, size_t *n);
+
+/* Frees memory the library handed over where the function says so. */
+STRATA_API void strata_free(void *p);
+
 /* ------------------------------------------------------------ verification */
 
 /* Called once per problem found; file and message valid during the call;

@@ -1,0 +1,22 @@
+/* cmd_bench.c: `strata bench codec|ingest|query`. */
+#include <string.h>
+
+#include "cli.h"
+
+int bench_codec_main(int argc, char **argv);
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "codec"))
+        return bench_codec_main(argc - 1, argv + 1);
+    fprintf(stderr, "usage: strata bench codec|ingest|query [options] [--json]\n");
+    return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? CLI_OK : CLI_USAGE;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "strata serve: the HTTP server is not built yet\n");
+    return CLI_USAGE;
+}

@@ -1,0 +1,179 @@
+/*
+ * db_int.h: the engine's private interface: the strata_db struct and the
+ * functions the engine's files (db-prefixed files) share. Only the engine files in src/ include it.
+ *
+ * The engine wires the layers:
+ *   writes   -> WAL (wal/) under the ingest lock (shared), then the active head
+ *   series   -> index (index/), logged to the WAL
+ *   flush    -> frozen head -> one level-0 table per partition (table/), one
+ *               manifest edit (manifest/) with the WAL checkpoint
+ *   reads    -> a pinned db_version: heads + opened tables, merged (dbread.c)
+ *   compaction (compaction/) on background threads (dbcompact.c)
+ *
+ * Locks, in the order they nest:
+ *   ingest   rwlock: writers hold it shared across WAL append + head insert;
+ *            freeze and delete hold it exclusive, so a WAL cut divides the
+ *            log exactly between the frozen head and the new one.
+ *   edit_mu  serialises manifest edits and version installs (flush,
+ *            compaction, delete, retention).
+ *   state_mu guards db->cur (the version pointer swap and pinning).
+ *
+ * Age order: on equal (sid, t) the newer write wins: the active head, then
+ * frozen heads newest first, then tables at lower levels, then at the same
+ * level larger file numbers (see compaction.h, AGE ORDER).
+ *
+ * Tombstones: ids come from the manifest's file counter, so a table whose
+ * file_no is below a tombstone's id was numbered before the delete and the
+ * tombstone applies to it on read; newer tables never need it because the
+ * flush or compaction that wrote them applied every tombstone it could see,
+ * and an install is abandoned (and retried) when a delete arrived after the
+ * job took its snapshot. Heads: a delete removes samples from the active
+ * head at once; frozen heads apply tombstones whose id is above their
+ * freeze number on read and when flushed.
+ */
+#ifndef STRATA_DB_INT_H
+#define STRATA_DB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/base.h"
+#include "compaction/compaction.h"
+#include "head/head.h"
+#include "index/index.h"
+#include "manifest/manifest.h"
+#include "table/table.h"
+#include "wal/wal.h"
+
+#define DB_MAX_FROZEN 4
+
+/* A head with its reference count. */
+typedef struct db_head {
+    _Atomic long refs;
+    head *h;
+    uint64_t freeze_no; /* file counter value when frozen; 0 while active */
+    wal_pos wal_end;    /* the WAL cut that ends its records (frozen only) */
+} db_head;
+
+/* An opened table file with its manifest record. */
+typedef struct db_table {
+    table *t;
+    manifest_table m;
+} db_table;
+
+/* What a reader sees: immutable once published, reference counted. */
+typedef struct db_version {
+    _Atomic long refs;
+    manifest_version *mv;
+    db_table *tables; /* parallel to manifest_version_tables(mv) */
+    size_t n_tables;
+    db_head *active;
+    db_head *frozen[DB_MAX_FROZEN]; /* oldest first */
+    size_t n_frozen;
+} db_version;
+
+struct strata_db {
+    strata_options opts;
+    char *dir, *table_dir, *wal_dir, *index_dir;
+    base_log log;
+    int lock_fd;
+    bool read_only;
+
+    strata_index *idx;
+    wal *wal;
+    manifest *man;
+    table_stats tstats;
+    cpt_planner *planner;
+
+    pthread_rwlock_t ingest;
+    pthread_mutex_t edit_mu;
+    pthread_mutex_t state_mu;
+    db_version *cur; /* guarded by state_mu */
+
+    /* background: flush thread and compaction threads */
+    pthread_mutex_t bg_mu;
+    pthread_cond_t bg_cond;   /* work for the background threads */
+    pthread_cond_t done_cond; /* a flush or compaction finished */
+    bool closing;
+    bool flush_requested;
+    uint64_t flushes_done;   /* guarded by bg_mu */
+    int bg_error;            /* last background failure, reported by the next flush call */
+    pthread_t flush_thread;
+    bool flush_thread_started;
+    pthread_t *compact_threads;
+    int n_compact_threads;
+    uint64_t *compacting;    /* file_nos in running jobs, guarded by bg_mu */
+    size_t n_compacting, cap_compacting;
+    int compactions_running; /* guarded by bg_mu */
+    bool compact_full;       /* a strata_compact(full) is waiting */
+    _Atomic int cancel;      /* set at close: compactions stop */
+    int64_t last_write_ms_by_partition_dummy;
+
+    /* counters (atomics: read by strata_get_stats from any thread) */
+    atomic_uint_fast64_t samples_written, samples_ooo, write_errors, flushes, flush_bytes;
+    atomic_uint_fast64_t compactions, comp_read, comp_written, comp_copied, comp_merged;
+    atomic_uint_fast64_t quarantined, samples_too_old;
+    _Atomic int64_t last_write_ms; /* wall clock of the newest write */
+    uint64_t wal_corrupt_records, wal_truncated_bytes;
+};
+
+/* dbdir.c: LOCK, VERSION, DIRTY and quarantine (see the top of dbdir.c). */
+int dbdir_lock(const char *dir, const base_log *log, int *fd_out);
+int dbdir_check_version(const char *dir, bool creating, const base_log *log);
+int dbdir_mark_dirty(const char *dir, bool *was_dirty);
+int dbdir_clear_dirty(const char *dir);
+int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
+                     const base_log *log);
+bool dbdir_is_empty(const char *dir);
+
+/* dbversion.c: versions. */
+db_version *db_version_pin(strata_db *db);
+void db_version_unpin(db_version *v);
+void db_head_unref(db_head *h);
+/* Builds a version from mv (pinned by the caller; the version takes that
+ * pin), reusing the opened tables of prev where the file numbers match and
+ * opening the others. Heads are set by the caller (and referenced). */
+int db_version_build(strata_db *db, manifest_version *mv, const db_version *prev, db_version **out);
+/* Publishes v as current (takes the caller's reference) and drops the old. */
+void db_version_install(strata_db *db, db_version *v);
+/* A copy of the current version with its own references (for edits). */
+int db_version_clone(strata_db *db, const db_version *src, db_version **out);
+
+/* dbwrite.c */
+int db_write_samples(strata_db *db, const strata_sample *s, size_t n);
+int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, size_t n);
+
+/* dbflush.c */
+int db_flush_start(strata_db *db);
+void db_flush_stop(strata_db *db);
+/* Freezes the active head (if it holds anything) and waits until every
+ * frozen head is in tables. */
+int db_flush_all(strata_db *db);
+/* Wakes the background threads when the head passed its budget or age. */
+void db_maybe_trigger_flush(strata_db *db);
+/* Applies retention: drops partitions entirely older than the cut. */
+int db_apply_retention(strata_db *db);
+
+/* dbread.c: merges the samples of one series from every source of v into
+ * out (sorted, deduplicated newest-wins, tombstones applied). */
+typedef struct head_samples head_samples;
+int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
+                   head_samples *scratch);
+/* 1 when tombstone ts applies to table file_no / to a head frozen at freeze_no. */
+bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no);
+/* Removes from s the samples of sid deleted by tombstones that apply. */
+void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
+                         head_samples *s);
+
+/* dbcompact.c */
+int db_compact_start(strata_db *db);
+void db_compact_stop(strata_db *db);
+void db_compact_wake(strata_db *db);
+
+/* The partition start of t. */
+static inline int64_t db_partition_of(const strata_db *db, int64_t t)
+{
+    return manifest_partition_start(t, db->opts.partition_ms);
+}
+
+#endif

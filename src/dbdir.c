@@ -1,0 +1,173 @@
+/*
+ * dbdir.c: the hygiene of a data directory, in the manner of Prometheus 1.x
+ * local storage.
+ *
+ *   LOCK     flock(2)ed for the life of the handle: a second process gets
+ *            STRATA_ERR_BUSY instead of sharing the directory. The lock dies
+ *            with the process, so a crash never leaves it stale.
+ *   VERSION  the storage format version as decimal text and a newline;
+ *            another version refuses to open with a message naming both.
+ *   DIRTY    exists while a writer has the directory open; found at open it
+ *            means the last run did not close cleanly, and the engine runs
+ *            recovery (full table verification, quarantine) before use.
+ *   quarantine/  damaged files moved aside with a .reason file beside them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db_int.h"
+
+int dbdir_lock(const char *dir, const base_log *log, int *fd_out)
+{
+    char *path = path_join(dir, "LOCK");
+    if (!path)
+        return STRATA_ERR_NOMEM;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = STRATA_OK;
+    if (fd < 0) {
+        rc = base_errno_status(errno);
+        base_logf(log, STRATA_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            rc = STRATA_ERR_BUSY;
+            base_logf(log, STRATA_LOG_ERROR, "%s: database in use by another process", dir);
+        } else {
+            rc = base_errno_status(errno);
+            base_logf(log, STRATA_LOG_ERROR, "%s: flock: %s", path, strerror(errno));
+        }
+        close(fd);
+        goto out;
+    }
+    *fd_out = fd;
+out:
+    base_free(path);
+    return rc;
+}
+
+int dbdir_check_version(const char *dir, bool creating, const base_log *log)
+{
+    char *path = path_join(dir, "VERSION");
+    if (!path)
+        return STRATA_ERR_NOMEM;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = file_read_all(path, &data, &len);
+    if (rc == STRATA_ERR_NOTFOUND) {
+        if (!creating) {
+            base_logf(log, STRATA_LOG_ERROR, "%s: missing, but the directory holds a database", path);
+            rc = STRATA_ERR_CORRUPT;
+            goto out;
+        }
+        char text[32];
+        int n = snprintf(text, sizeof text, "%d\n", STRATA_FORMAT_VERSION);
+        rc = file_write_atomic(dir, "VERSION", text, (size_t)n);
+        goto out;
+    }
+    if (rc) {
+        base_logf(log, STRATA_LOG_ERROR, "%s: cannot read: %s", path, strata_strerror(rc));
+        goto out;
+    }
+    char *end = NULL;
+    long v = strtol((const char *)data, &end, 10);
+    if (end == (char *)data || (*end && *end != '\n')) {
+        base_logf(log, STRATA_LOG_ERROR, "%s: not a format version: \"%.20s\"", path, (const char *)data);
+        rc = STRATA_ERR_CORRUPT;
+    } else if (v != STRATA_FORMAT_VERSION) {
+        base_logf(log, STRATA_LOG_ERROR,
+                  "%s: the database has storage format version %ld, this strata reads version %d", dir, v,
+                  STRATA_FORMAT_VERSION);
+        rc = STRATA_ERR_VERSION;
+    }
+out:
+    base_free(data);
+    base_free(path);
+    return rc;
+}
+
+int dbdir_mark_dirty(const char *dir, bool *was_dirty)
+{
+    char *path = path_join(dir, "DIRTY");
+    if (!path)
+        return STRATA_ERR_NOMEM;
+    struct stat st;
+    *was_dirty = stat(path, &st) == 0;
+    base_free(path);
+    if (*was_dirty)
+        return STRATA_OK;
+    return file_write_atomic(dir, "DIRTY", "", 0);
+}
+
+int dbdir_clear_dirty(const char *dir)
+{
+    char *path = path_join(dir, "DIRTY");
+    if (!path)
+        return STRATA_ERR_NOMEM;
+    int rc = STRATA_OK;
+    if (unlink(path) != 0 && errno != ENOENT)
+        rc = base_errno_status(errno);
+    base_free(path);
+    return rc ? rc : file_fsync_dir(dir);
+}
+
+int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
+                     const base_log *log)
+{
+    int rc = STRATA_ERR_NOMEM;
+    char *qdir = path_join(dir, "quarantine"), *src_dir = path_join(dir, subdir);
+    char *src = NULL, *dst = NULL, *why = NULL;
+    if (!qdir || !src_dir)
+        goto out;
+    src = path_join(src_dir, name);
+    dst = path_join(qdir, name);
+    size_t nl = strlen(name);
+    why = base_malloc(nl + 8);
+    if (!src || !dst || !why)
+        goto out;
+    memcpy(why, name, nl);
+    memcpy(why + nl, ".reason", 8);
+    if ((rc = file_mkdir(qdir)) != 0)
+        goto out;
+    char text[1024];
+    int n = snprintf(text, sizeof text, "%s/%s was moved here by strata: %s\n", subdir, name, reason);
+    if ((rc = file_write_atomic(qdir, why, text, (size_t)MIN((size_t)n, sizeof text - 1))) != 0)
+        goto out;
+    if (rename(src, dst) != 0) {
+        rc = base_errno_status(errno);
+        goto out;
+    }
+    if ((rc = file_fsync_dir(src_dir)) != 0 || (rc = file_fsync_dir(qdir)) != 0)
+        goto out;
+    base_logf(log, STRATA_LOG_WARN, "%s: quarantined to %s: %s", src, dst, reason);
+out:
+    base_free(qdir);
+    base_free(src_dir);
+    base_free(src);
+    base_free(dst);
+    base_free(why);
+    return rc;
+}
+
+bool dbdir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return true;
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "LOCK")) {
+            empty = false;
+            break;
+        }
+    }
+    closedir(d);
+    return empty;
+}

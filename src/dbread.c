@@ -1,0 +1,349 @@
+/*
+ * dbread.c: selections. A cursor pins a version, selects sids through the
+ * index, and for each series merges every source that may hold samples in
+ * the range: the active head, the frozen heads, and the tables of the
+ * partitions the range touches whose sid range covers the series.
+ *
+ * Merging goes from the newest source to the oldest: each older source is
+ * merged into the result so far, keeping the result's sample on an equal
+ * timestamp (the newer write wins). Tombstones are applied to each source
+ * they cover before it is merged (see db_int.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db_int.h"
+
+bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no) { return ts->id > file_no; }
+
+static bool sid_in(const manifest_tombstone *ts, uint64_t sid)
+{
+    size_t lo = 0, hi = ts->n_sids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ts->sids[mid] < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ts->n_sids && ts->sids[lo] == sid;
+}
+
+void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
+                         head_samples *s)
+{
+    for (size_t k = 0; k < n_ts && s->n; k++) {
+        if (ts[k]->id <= min_id || !sid_in(ts[k], sid))
+            continue;
+        size_t w = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->t[i] >= ts[k]->mint_ms && s->t[i] <= ts[k]->maxt_ms)
+                continue;
+            s->t[w] = s->t[i];
+            s->v[w] = s->v[i];
+            w++;
+        }
+        s->n = w;
+    }
+}
+
+/* Merges older (sorted, unique) into acc (sorted, unique), acc winning on
+ * equal timestamps; tmp is scratch. */
+static int merge_older(head_samples *acc, const head_samples *older, head_samples *tmp)
+{
+    if (!older->n)
+        return STRATA_OK;
+    if (!acc->n || older->t[older->n - 1] < acc->t[0] || older->t[0] > acc->t[acc->n - 1]) {
+        /* disjoint: append on the right side */
+        tmp->n = 0;
+        const head_samples *first = acc->n && acc->t[0] < older->t[0] ? acc : older;
+        const head_samples *second = first == acc ? older : acc;
+        for (size_t i = 0; i < first->n; i++)
+            if (head_samples_push(tmp, first->t[i], first->v[i]))
+                return STRATA_ERR_NOMEM;
+        for (size_t i = 0; i < second->n; i++)
+            if (head_samples_push(tmp, second->t[i], second->v[i]))
+                return STRATA_ERR_NOMEM;
+    } else {
+        tmp->n = 0;
+        size_t i = 0, j = 0;
+        while (i < acc->n || j < older->n) {
+            int rc;
+            if (j == older->n || (i < acc->n && acc->t[i] <= older->t[j])) {
+                if (j < older->n && acc->t[i] == older->t[j])
+                    j++;
+                rc = head_samples_push(tmp, acc->t[i], acc->v[i]);
+                i++;
+            } else {
+                rc = head_samples_push(tmp, older->t[j], older->v[j]);
+                j++;
+            }
+            if (rc)
+                return rc;
+        }
+    }
+    head_samples x = *acc;
+    *acc = *tmp;
+    *tmp = x;
+    return STRATA_OK;
+}
+
+/* Order of tables from newest to oldest: lower level first, then larger
+ * file number (compaction.h, AGE ORDER). */
+static int table_age_cmp(const void *a, const void *b)
+{
+    const db_table *x = *(const db_table *const *)a, *y = *(const db_table *const *)b;
+    if (x->m.level != y->m.level)
+        return x->m.level < y->m.level ? -1 : 1;
+    return x->m.file_no > y->m.file_no ? -1 : x->m.file_no < y->m.file_no;
+}
+
+int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
+                   head_samples *scratch)
+{
+    int rc = STRATA_OK;
+    size_t n_ts = 0;
+    const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
+    head_samples src = {0};
+    out->n = 0;
+    if ((rc = head_read(v->active->h, sid, mint, maxt, out)) != 0)
+        goto done;
+    for (size_t i = v->n_frozen; i-- > 0;) {
+        if ((rc = head_read(v->frozen[i]->h, sid, mint, maxt, &src)) != 0)
+            goto done;
+        db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, &src);
+        if ((rc = merge_older(out, &src, scratch)) != 0)
+            goto done;
+    }
+    /* the tables that may hold sid in the range, newest first */
+    const db_table *cand[64];
+    const db_table **list = cand;
+    size_t n_cand = 0, cap = 64;
+    for (size_t i = 0; i < v->n_tables; i++) {
+        const manifest_table *m = &v->tables[i].m;
+        if (sid < m->min_sid || sid > m->max_sid || m->max_t_ms < mint || m->min_t_ms > maxt)
+            continue;
+        if (n_cand == cap) {
+            const db_table **nl = base_malloc(2 * cap * sizeof *nl);
+            if (!nl) {
+                rc = STRATA_ERR_NOMEM;
+                goto done_list;
+            }
+            memcpy(nl, list, n_cand * sizeof *nl);
+            if (list != cand)
+                base_free(list);
+            list = nl;
+            cap *= 2;
+        }
+        list[n_cand++] = &v->tables[i];
+    }
+    if (n_cand > 1)
+        qsort(list, n_cand, sizeof *list, table_age_cmp);
+    table_iter it;
+    table_iter_init(&it);
+    for (size_t c = 0; c < n_cand && !rc; c++) {
+        src.n = 0;
+        if ((rc = table_iter_seek(&it, list[c]->t, sid, mint, maxt)) != 0)
+            break;
+        const int64_t *t;
+        const double *val;
+        size_t k;
+        int r;
+        while ((r = table_iter_next(&it, &t, &val, &k)) == 1) {
+            for (size_t j = 0; j < k; j++)
+                if ((rc = head_samples_push(&src, t[j], val[j])) != 0)
+                    break;
+            if (rc)
+                break;
+        }
+        if (r < 0) {
+            base_logf(&db->log, STRATA_LOG_ERROR, "%s", table_iter_error(&it));
+            rc = r;
+            break;
+        }
+        db_apply_tombstones(ts, n_ts, list[c]->m.file_no, sid, &src);
+        if (!rc && src.n)
+            rc = merge_older(out, &src, scratch);
+    }
+    table_iter_free(&it);
+done_list:
+    if (list != cand)
+        base_free(list);
+done:
+    head_samples_free(&src);
+    /* retention hides what is older than the cut even before it is dropped */
+    if (!rc && db->opts.retention_ms > 0 && out->n && out->t[0] < base_now_ms() - db->opts.retention_ms) {
+        int64_t cut = base_now_ms() - db->opts.retention_ms;
+        size_t k = 0;
+        while (k < out->n && out->t[k] < cut)
+            k++;
+        memmove(out->t, out->t + k, (out->n - k) * sizeof *out->t);
+        memmove(out->v, out->v + k, (out->n - k) * sizeof *out->v);
+        out->n -= k;
+    }
+    return rc;
+}
+
+struct strata_cursor {
+    strata_db *db;
+    db_version *v;
+    index_sids sids;
+    size_t next;
+    int64_t mint, maxt;
+    head_samples cur, scratch;
+    bool delivered;
+};
+
+int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
+                  int64_t maxt_ms, strata_cursor **out)
+{
+    if (!db || !out || (n_matchers && !matchers))
+        return STRATA_ERR_INVALID;
+    strata_cursor *c = base_calloc(1, sizeof *c);
+    if (!c)
+        return STRATA_ERR_NOMEM;
+    c->db = db;
+    c->mint = mint_ms;
+    c->maxt = maxt_ms;
+    c->v = db_version_pin(db);
+    int rc = index_select(db->idx, matchers, n_matchers, &c->sids);
+    if (rc) {
+        strata_cursor_close(c);
+        return rc;
+    }
+    *out = c;
+    return STRATA_OK;
+}
+
+int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_label **labels, size_t *n_labels)
+{
+    if (!c)
+        return STRATA_ERR_INVALID;
+    while (c->next < c->sids.n) {
+        strata_sid s = c->sids.v[c->next++];
+        if (c->mint > c->maxt)
+            continue;
+        int rc = db_read_series(c->db, c->v, s, c->mint, c->maxt, &c->cur, &c->scratch);
+        if (rc)
+            return rc;
+        if (!c->cur.n)
+            continue;
+        if ((rc = index_labels(c->db->idx, s, labels, n_labels)) != 0)
+            return rc;
+        *sid = s;
+        c->delivered = false;
+        return 1;
+    }
+    c->cur.n = 0;
+    return 0;
+}
+
+int strata_cursor_next_samples(strata_cursor *c, const int64_t **t_ms, const double **values, size_t *n)
+{
+    if (!c)
+        return STRATA_ERR_INVALID;
+    if (c->delivered || !c->cur.n)
+        return 0;
+    c->delivered = true;
+    *t_ms = c->cur.t;
+    *values = c->cur.v;
+    *n = c->cur.n;
+    return 1;
+}
+
+void strata_cursor_close(strata_cursor *c)
+{
+    if (!c)
+        return;
+    index_sids_free(&c->sids);
+    head_samples_free(&c->cur);
+    head_samples_free(&c->scratch);
+    db_version_unpin(c->v);
+    base_free(c);
+}
+
+void strata_strings_free(strata_strings *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        base_free(s->v[i]);
+    base_free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* The sids matched that have samples in the range (all matched when the
+ * range is unbounded). */
+static int select_in_range(strata_db *db, const strata_matcher *m, size_t n, int64_t mint, int64_t maxt,
+                           index_sids *out)
+{
+    int rc = index_select(db->idx, m, n, out);
+    if (rc || (mint == INT64_MIN && maxt == INT64_MAX))
+        return rc;
+    db_version *v = db_version_pin(db);
+    head_samples s = {0}, scratch = {0};
+    size_t w = 0;
+    for (size_t i = 0; i < out->n && !rc; i++) {
+        rc = db_read_series(db, v, out->v[i], mint, maxt, &s, &scratch);
+        if (!rc && s.n)
+            out->v[w++] = out->v[i];
+    }
+    out->n = w;
+    head_samples_free(&s);
+    head_samples_free(&scratch);
+    db_version_unpin(v);
+    return rc;
+}
+
+static int strs_copy(const index_strs *in, strata_strings *out)
+{
+    out->n = 0;
+    out->v = base_calloc(in->n ? in->n : 1, sizeof *out->v);
+    if (!out->v)
+        return STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < in->n; i++) {
+        if (!(out->v[i] = base_strdup(in->v[i]))) {
+            strata_strings_free(out);
+            return STRATA_ERR_NOMEM;
+        }
+        out->n++;
+    }
+    return STRATA_OK;
+}
+
+int strata_label_names(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
+                       int64_t maxt_ms, strata_strings *out)
+{
+    if (!db || !out)
+        return STRATA_ERR_INVALID;
+    index_sids within = {0};
+    index_strs names = {0};
+    bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
+    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, &within);
+    if (!rc)
+        rc = index_label_names(db->idx, NULL, 0, all ? NULL : &within, &names);
+    if (!rc)
+        rc = strs_copy(&names, out);
+    index_strs_free(&names);
+    index_sids_free(&within);
+    return rc;
+}
+
+int strata_label_values(strata_db *db, const char *name, const strata_matcher *matchers, size_t n_matchers,
+                        int64_t mint_ms, int64_t maxt_ms, strata_strings *out)
+{
+    if (!db || !out || !name)
+        return STRATA_ERR_INVALID;
+    index_sids within = {0};
+    index_strs vals = {0};
+    bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
+    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, &within);
+    if (!rc)
+        rc = index_label_values(db->idx, name, NULL, 0, all ? NULL : &within, &vals);
+    if (!rc)
+        rc = strs_copy(&vals, out);
+    index_strs_free(&vals);
+    index_sids_free(&within);
+    return rc;
+}

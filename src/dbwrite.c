@@ -1,0 +1,386 @@
+/*
+ * dbwrite.c: the write path: series creation, sample batches and line
+ * protocol.
+ *
+ * A batch is encoded into a WAL record outside any lock, then appended and
+ * inserted into the active head while the ingest lock is held shared, so a
+ * freeze (which holds it exclusive) never splits a batch between the WAL
+ * segments of two heads. Under sync=always the WAL's group commit lets
+ * concurrent writers share one fsync.
+ *
+ * Line protocol: the series of field f of measurement m is named m_f, or m
+ * alone when f is "value" (Telegraf's convention for Prometheus metrics);
+ * the tags become labels. A call keeps a small cache from the raw series key of a
+ * line ("measurement,tags" as written, plus the field key) to its sid, so
+ * a repeated series costs a hash and a memcmp instead of building, sorting
+ * and hashing its labels.
+ */
+#include <stdio.h>
+
+#include "db_int.h"
+#include "format/format.h"
+
+int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, size_t n)
+{
+    bbuf b = {0};
+    int rc = wal_series_begin(&b);
+    if (!rc)
+        rc = wal_series_add(&b, sid, labels, n);
+    if (!rc)
+        rc = wal_append(db->wal, WAL_REC_SERIES, b.data, b.len, NULL);
+    buf_free(&b);
+    return rc;
+}
+
+int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels, strata_sid *out,
+                                int *created)
+{
+    if (!db || !out || (n_labels && !labels))
+        return STRATA_ERR_INVALID;
+    if (db->read_only)
+        return STRATA_ERR_READONLY;
+    int made = 0;
+    strata_sid sid;
+    int rc = index_lookup(db->idx, labels, n_labels, &sid);
+    if (rc == STRATA_ERR_NOTFOUND) {
+        rc = index_get_or_create(db->idx, labels, n_labels, &sid, &made);
+        if (!rc && made) {
+            /* the series record goes to the WAL before any sample of it */
+            rc = db_log_series(db, sid, labels, n_labels);
+            if (rc)
+                atomic_fetch_add(&db->write_errors, 1);
+        }
+    }
+    if (rc)
+        return rc;
+    *out = sid;
+    if (created)
+        *created = made;
+    return STRATA_OK;
+}
+
+static _Thread_local bbuf tl_rec;
+
+int db_write_samples(strata_db *db, const strata_sample *s, size_t n)
+{
+    if (!n)
+        return STRATA_OK;
+    bbuf *rec = &tl_rec;
+    rec->len = 0;
+    int rc = wal_samples_encode(rec, s, n);
+    if (rc)
+        return rc;
+    uint64_t ooo = 0;
+    pthread_rwlock_rdlock(&db->ingest);
+    rc = wal_append(db->wal, WAL_REC_SAMPLES, rec->data, rec->len, NULL);
+    if (!rc) {
+        db_version *v = db_version_pin(db);
+        rc = head_append(v->active->h, s, n, &ooo);
+        db_version_unpin(v);
+    }
+    pthread_rwlock_unlock(&db->ingest);
+    if (rec->cap > (16u << 20)) /* do not keep a huge buffer per thread */
+        buf_free(rec);
+    if (rc) {
+        atomic_fetch_add(&db->write_errors, 1);
+        return rc;
+    }
+    atomic_fetch_add(&db->samples_written, n);
+    if (ooo)
+        atomic_fetch_add(&db->samples_ooo, ooo);
+    int64_t now = base_now_ms();
+    if (atomic_load_explicit(&db->last_write_ms, memory_order_relaxed) != now)
+        atomic_store_explicit(&db->last_write_ms, now, memory_order_relaxed);
+    db_maybe_trigger_flush(db);
+    return STRATA_OK;
+}
+
+int strata_write(strata_db *db, const strata_sample *samples, size_t n)
+{
+    if (!db || (n && !samples))
+        return STRATA_ERR_INVALID;
+    if (db->read_only)
+        return STRATA_ERR_READONLY;
+    strata_sid max = index_max_sid(db->idx);
+    int64_t cut = db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        if (samples[i].sid == 0 || samples[i].sid > max)
+            return STRATA_ERR_INVALID;
+        if (samples[i].t_ms < cut)
+            return STRATA_ERR_INVALID;
+    }
+    /* keep WAL records and head inserts of a bounded size */
+    const size_t chunk = 1u << 16;
+    for (size_t off = 0; off < n; off += chunk) {
+        int rc = db_write_samples(db, samples + off, MIN(chunk, n - off));
+        if (rc)
+            return rc;
+    }
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------ line protocol */
+
+typedef struct lp_cache_entry {
+    uint64_t hash;
+    uint32_t key_off, key_len; /* in the cache's key arena */
+    strata_sid sid;
+} lp_cache_entry;
+
+typedef struct lp_cache {
+    lp_cache_entry *slot;
+    size_t cap, n;
+    bbuf keys;
+} lp_cache;
+
+static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
+{
+    /* FNV-1a over 8-byte words, then a final mix: fast and good enough for
+     * a cache whose hits are confirmed by memcmp */
+    const uint8_t *c = p;
+    h ^= 0xcbf29ce484222325ull;
+    while (n >= 8) {
+        h = (h ^ load_u64le(c)) * 0x100000001b3ull;
+        h ^= h >> 29;
+        c += 8;
+        n -= 8;
+    }
+    while (n--)
+        h = (h ^ *c++) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static int lp_cache_find(lp_cache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                         strata_sid *sid)
+{
+    if (!c->cap)
+        return 0;
+    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        lp_cache_entry *e = &c->slot[i];
+        if (!e->sid)
+            return 0;
+        if (e->hash == h && e->key_len == l1 + 1 + l2) {
+            const uint8_t *k = c->keys.data + e->key_off;
+            if (!memcmp(k, k1, l1) && k[l1] == ' ' && !memcmp(k + l1 + 1, k2, l2)) {
+                *sid = e->sid;
+                return 1;
+            }
+        }
+    }
+}
+
+static int lp_cache_put(lp_cache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                        strata_sid sid)
+{
+    if (2 * (c->n + 1) > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        lp_cache_entry *slot = base_calloc(cap, sizeof *slot);
+        if (!slot)
+            return STRATA_ERR_NOMEM;
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->slot[i].sid)
+                continue;
+            size_t j = c->slot[i].hash & (cap - 1);
+            while (slot[j].sid)
+                j = (j + 1) & (cap - 1);
+            slot[j] = c->slot[i];
+        }
+        base_free(c->slot);
+        c->slot = slot;
+        c->cap = cap;
+    }
+    if (c->keys.len + l1 + l2 + 1 > UINT32_MAX)
+        return STRATA_OK; /* cache full: just do not remember */
+    uint32_t off = (uint32_t)c->keys.len;
+    int rc;
+    if ((rc = buf_append(&c->keys, k1, l1)) || (rc = buf_put_u8(&c->keys, ' ')) || (rc = buf_append(&c->keys, k2, l2)))
+        return rc;
+    size_t i = h & (c->cap - 1);
+    while (c->slot[i].sid)
+        i = (i + 1) & (c->cap - 1);
+    c->slot[i] = (lp_cache_entry){h, off, (uint32_t)(l1 + 1 + l2), sid};
+    c->n++;
+    return STRATA_OK;
+}
+
+static void lp_cache_free(lp_cache *c)
+{
+    base_free(c->slot);
+    buf_free(&c->keys);
+}
+
+/* The raw series key of a line: from its start to the first space that is
+ * not escaped (measurement and tags as written). */
+static size_t raw_key_len(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '\\')
+            i++;
+        else if (line[i] == ' ')
+            return i;
+    }
+    return len;
+}
+
+int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision, int64_t now_ms,
+                    strata_reject_fn on_reject, void *ctx, strata_lp_result *result)
+{
+    strata_lp_result res = {0};
+    if (result)
+        *result = res;
+    if (!db || (len && !buf))
+        return STRATA_ERR_INVALID;
+    if (db->read_only)
+        return STRATA_ERR_READONLY;
+    lp_parser *p = NULL;
+    int rc = lp_parser_new(precision, &p);
+    if (rc)
+        return rc;
+    lp_cache cache = {0};
+    strata_sample *batch = NULL;
+    size_t nb = 0, cap_b = 0;
+    strata_label *labels = NULL;
+    size_t cap_l = 0;
+    bbuf name = {0};
+    const size_t flush_at = 1u << 15;
+    int64_t cut = db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
+    uint64_t line_no = 0;
+    const char *pos = buf, *end = buf + len;
+    while (pos < end) {
+        size_t ll = lp_line_len(pos, (size_t)(end - pos));
+        const char *line = pos;
+        pos += ll + (pos + ll < end);
+        line_no++;
+        lp_line L;
+        const char *reason = NULL;
+        int r = lp_parse_line(p, line, ll, &L, &reason);
+        if (r == 0)
+            continue;
+        res.lines++;
+        if (r < 0) {
+            if (r != STRATA_ERR_INVALID) {
+                rc = r;
+                break;
+            }
+            res.rejected_lines++;
+            if (on_reject)
+                on_reject(ctx, line_no, reason);
+            continue;
+        }
+        res.skipped_fields += L.n_string_fields;
+        int64_t t = L.has_ts ? L.ts_ms : now_ms;
+        if (t < cut) {
+            res.rejected_lines++;
+            if (on_reject)
+                on_reject(ctx, line_no, "timestamp older than the retention period");
+            continue;
+        }
+        size_t kl = raw_key_len(line, ll);
+        uint64_t kh = hash_bytes(line, kl, 0);
+        if (nb + L.n_fields > cap_b) {
+            size_t nc = cap_b ? cap_b * 2 : 4096;
+            while (nc < nb + L.n_fields)
+                nc *= 2;
+            strata_sample *b = base_realloc(batch, nc * sizeof *b);
+            if (!b) {
+                rc = STRATA_ERR_NOMEM;
+                break;
+            }
+            batch = b;
+            cap_b = nc;
+        }
+        size_t nb_line = nb;
+        const char *line_err = NULL;
+        for (size_t f = 0; f < L.n_fields; f++) {
+            const lp_field *fd = &L.fields[f];
+            uint64_t h = hash_bytes(fd->key, fd->key_len, kh);
+            strata_sid sid;
+            if (!lp_cache_find(&cache, h, line, kl, fd->key, fd->key_len, &sid)) {
+                /* build the labels: __name__ = measurement_field, then the tags */
+                /* a field named "value" is the measurement's own value
+                 * (Telegraf's Prometheus convention): the name is the
+                 * measurement alone */
+                bool plain = fd->key_len == 5 && !memcmp(fd->key, "value", 5);
+                name.len = 0;
+                if ((rc = buf_append(&name, L.measurement, L.measurement_len)) ||
+                    (!plain && ((rc = buf_put_u8(&name, '_')) || (rc = buf_append(&name, fd->key, fd->key_len)))) ||
+                    (rc = buf_put_u8(&name, 0)))
+                    break;
+                size_t nl = L.n_tags + 1;
+                if (nl > cap_l) {
+                    strata_label *l = base_realloc(labels, nl * sizeof *l);
+                    if (!l) {
+                        rc = STRATA_ERR_NOMEM;
+                        break;
+                    }
+                    labels = l;
+                    cap_l = nl;
+                }
+                /* tag strings are not NUL-terminated: copy them into one arena */
+                bbuf arena = {0};
+                size_t need = 0;
+                for (size_t i = 0; i < L.n_tags; i++)
+                    need += L.tags[i].key_len + L.tags[i].val_len + 2;
+                if ((rc = buf_reserve(&arena, need)) != 0)
+                    break;
+                labels[0] = (strata_label){"__name__", (const char *)name.data};
+                for (size_t i = 0; i < L.n_tags; i++) {
+                    char *k = (char *)arena.data + arena.len;
+                    memcpy(k, L.tags[i].key, L.tags[i].key_len);
+                    k[L.tags[i].key_len] = 0;
+                    char *v = k + L.tags[i].key_len + 1;
+                    memcpy(v, L.tags[i].val, L.tags[i].val_len);
+                    v[L.tags[i].val_len] = 0;
+                    arena.len += L.tags[i].key_len + L.tags[i].val_len + 2;
+                    labels[i + 1] = (strata_label){k, v};
+                }
+                int created = 0;
+                int r2 = strata_series_get_or_create(db, labels, nl, &sid, &created);
+                buf_free(&arena);
+                if (r2 == STRATA_ERR_INVALID || r2 == STRATA_ERR_LIMIT) {
+                    line_err = r2 == STRATA_ERR_LIMIT ? "series over the label limits" : "invalid labels";
+                    break;
+                }
+                if (r2) {
+                    rc = r2;
+                    break;
+                }
+                res.new_series += (uint64_t)created;
+                if ((rc = lp_cache_put(&cache, h, line, kl, fd->key, fd->key_len, sid)) != 0)
+                    break;
+            }
+            batch[nb++] = (strata_sample){sid, t, fd->value};
+        }
+        if (rc)
+            break;
+        if (line_err) {
+            nb = nb_line;
+            res.rejected_lines++;
+            if (on_reject)
+                on_reject(ctx, line_no, line_err);
+            continue;
+        }
+        if (nb >= flush_at) {
+            if ((rc = db_write_samples(db, batch, nb)) != 0)
+                break;
+            res.samples += nb;
+            nb = 0;
+        }
+    }
+    if (!rc && nb) {
+        rc = db_write_samples(db, batch, nb);
+        if (!rc)
+            res.samples += nb;
+    }
+    lp_cache_free(&cache);
+    base_free(batch);
+    base_free(labels);
+    buf_free(&name);
+    lp_parser_free(p);
+    if (result)
+        *result = res;
+    return rc;
+}
