@@ -42,6 +42,7 @@ typedef struct vcodec {
 static const vcodec codecs[] = {
     {CODEC_VAL_CONST, "const", codec_const_encode, codec_const_decode},
     {CODEC_VAL_DEC, "dec", codec_dec_encode, codec_dec_decode},
+    {CODEC_VAL_FLT, "flt", codec_flt_encode, codec_flt_decode},
     {CODEC_VAL_XOR, "xor", codec_xor_encode, codec_xor_decode},
 };
 
@@ -96,9 +97,9 @@ int codec_val_encode(const double *v, size_t n, bbuf *out, uint8_t *id)
      * far is kept at start and a smaller newcomer moved over it. */
     for (size_t i = 0; i < ARRAY_LEN(codecs); i++) {
         const vcodec *c = &codecs[i];
-        /* XOR spends at least 1 bit per value after the first 64 bits:
-         * skip it when the best already beats that bound. */
-        if (c->id == CODEC_VAL_XOR && best != SIZE_MAX && n && best <= 8 + (n - 1) / 8)
+        /* FLT and XOR spend at least 1 bit per value after the first 64
+         * bits: skip them when the best already beats that bound. */
+        if ((c->id == CODEC_VAL_XOR || c->id == CODEC_VAL_FLT) && best != SIZE_MAX && n && best <= 8 + (n - 1) / 8)
             continue;
         size_t at = best == SIZE_MAX ? start : start + best;
         out->len = at;
