@@ -1,0 +1,743 @@
+/*
+ * dict.c: the series dictionary: canonical labels -> sid (hash table),
+ * sid -> labels (directory), and the interning of names and (name, value)
+ * pairs that carry the postings. Layout and lock rules: index_int.h.
+ *
+ * Invariants
+ * - Every mutation happens with wmu held; mutations of names, values and
+ *   postings also hold plock as writer.
+ * - A series is published in this order: record complete -> directory
+ *   entry -> postings -> hash slot. So whoever finds a sid (in postings or
+ *   the hash table) finds its record.
+ * - Everything a creation may fail on (memory for the record, the tables,
+ *   the postings, the log buffer) is reserved before the first visible
+ *   change, so a failed creation leaves no half-made series; at worst an
+ *   interned name or value with empty postings, which queries skip.
+ */
+#include <stdlib.h>
+
+#include "index/index_int.h"
+
+#define CHUNK_BYTES (64u * 1024u)
+#define STACK_LABELS 128
+
+/* ------------------------------------------------------------ arena */
+
+void *ix_arena_alloc(strata_index *idx, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    ix_chunk *c = idx->arena;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > CHUNK_BYTES / 4 ? n : CHUNK_BYTES - sizeof(ix_chunk);
+        ix_chunk *nc = base_malloc(sizeof(ix_chunk) + cap);
+        if (!nc)
+            return NULL;
+        nc->used = 0;
+        nc->cap = cap;
+        idx->mem_bytes += sizeof(ix_chunk) + cap;
+        if (c && cap != CHUNK_BYTES - sizeof(ix_chunk) && c->cap - c->used > 256) {
+            /* A big one-off: keep filling the current chunk afterwards. */
+            nc->next = c->next;
+            c->next = nc;
+            c = nc;
+        } else {
+            nc->next = c;
+            idx->arena = c = nc;
+        }
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static const char *arena_str(strata_index *idx, const char *s, size_t len)
+{
+    char *d = ix_arena_alloc(idx, len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = 0;
+    }
+    return d;
+}
+
+static int retire(strata_index *idx, void *p)
+{
+    if (idx->n_retired == idx->cap_retired) {
+        size_t cap = idx->cap_retired ? idx->cap_retired * 2 : 16;
+        void **r = base_realloc(idx->retired, cap * sizeof *r);
+        if (!r)
+            return STRATA_ERR_NOMEM;
+        idx->retired = r;
+        idx->cap_retired = cap;
+    }
+    idx->retired[idx->n_retired++] = p;
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------ postings vectors */
+
+int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem)
+{
+    if ((uint64_t)p->n + extra <= p->cap)
+        return STRATA_OK;
+    uint64_t cap = p->cap ? (uint64_t)p->cap * 2 : 2;
+    while (cap < (uint64_t)p->n + extra)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        return STRATA_ERR_LIMIT;
+    uint32_t *v = base_realloc(p->v, (size_t)cap * sizeof *v);
+    if (!v)
+        return STRATA_ERR_NOMEM;
+    *mem += (cap - p->cap) * sizeof *v;
+    p->v = v;
+    p->cap = (uint32_t)cap;
+    return STRATA_OK;
+}
+
+/* Capacity reserved: cannot fail. Sids arrive in increasing order except
+ * in WAL replay filling a gap, hence the insertion branch. */
+void pvec_add(pvec *p, uint32_t sid)
+{
+    if (!p->n || p->v[p->n - 1] < sid) {
+        p->v[p->n++] = sid;
+        return;
+    }
+    uint32_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->v[mid] < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (p->v[lo] == sid)
+        return;
+    memmove(p->v + lo + 1, p->v + lo, (size_t)(p->n - lo) * sizeof *p->v);
+    p->v[lo] = sid;
+    p->n++;
+}
+
+/* ------------------------------------------------------------ names and values */
+
+static uint32_t str_hash32(const char *s, size_t len, uint64_t seed)
+{
+    return (uint32_t)ix_hash_bytes(s, len, seed);
+}
+
+ix_name *ix_name_find(strata_index *idx, const char *s, size_t len, uint32_t h)
+{
+    if (!idx->ntab)
+        return NULL;
+    for (uint32_t i = h & idx->nmask;; i = (i + 1) & idx->nmask) {
+        uint32_t e = idx->ntab[i];
+        if (!e)
+            return NULL;
+        ix_name *nm = idx->names[e - 1];
+        if (nm->nhash == h && nm->len == len && memcmp(nm->str, s, len) == 0)
+            return nm;
+    }
+}
+
+ix_value *ix_value_find(ix_name *nm, const char *s, size_t len, uint32_t h)
+{
+    if (!nm->vtab)
+        return NULL;
+    for (uint32_t i = h & nm->vmask;; i = (i + 1) & nm->vmask) {
+        uint32_t e = nm->vtab[i];
+        if (!e)
+            return NULL;
+        ix_value *v = nm->vals[e - 1];
+        if (v->vhash == h && v->len == len && memcmp(v->str, s, len) == 0)
+            return v;
+    }
+}
+
+/* Makes room for one more entry in an open-addressing table of indexes
+ * into an array whose elements hash by hashof(); load at most 1/2. */
+static int tab_grow(uint32_t **tab, uint32_t *mask, uint32_t count, void *const *arr,
+                    uint32_t (*hashof)(const void *), uint64_t *mem)
+{
+    if (*tab && ((uint64_t)count + 1) * 2 <= (uint64_t)*mask + 1)
+        return STRATA_OK;
+    uint64_t size = *tab ? ((uint64_t)*mask + 1) * 2 : 8;
+    if (size > (1ull << 31))
+        return STRATA_ERR_LIMIT;
+    uint32_t *t = base_calloc((size_t)size, sizeof *t);
+    if (!t)
+        return STRATA_ERR_NOMEM;
+    uint32_t m = (uint32_t)(size - 1);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = hashof(arr[k]) & m;
+        while (t[i])
+            i = (i + 1) & m;
+        t[i] = k + 1;
+    }
+    *mem += size * sizeof *t - (*tab ? ((uint64_t)*mask + 1) * sizeof *t : 0);
+    base_free(*tab);
+    *tab = t;
+    *mask = m;
+    return STRATA_OK;
+}
+
+static uint32_t name_hashof(const void *p) { return ((const ix_name *)p)->nhash; }
+static uint32_t value_hashof(const void *p) { return ((const ix_value *)p)->vhash; }
+
+/* With wmu and plock (writer) held. */
+ix_name *ix_name_intern(strata_index *idx, const char *s, size_t len)
+{
+    uint32_t h = str_hash32(s, len, 1);
+    ix_name *nm = ix_name_find(idx, s, len, h);
+    if (nm)
+        return nm;
+    if (idx->n_names == idx->cap_names) {
+        uint32_t cap = idx->cap_names ? idx->cap_names * 2 : 16;
+        ix_name **a = base_realloc(idx->names, cap * sizeof *a);
+        if (!a)
+            return NULL;
+        idx->mem_bytes += (cap - idx->cap_names) * sizeof *a;
+        idx->names = a;
+        idx->cap_names = cap;
+    }
+    if (tab_grow(&idx->ntab, &idx->nmask, idx->n_names, (void *const *)idx->names, name_hashof,
+                 &idx->mem_bytes) != 0)
+        return NULL;
+    if (!(nm = ix_arena_alloc(idx, sizeof *nm)))
+        return NULL;
+    memset(nm, 0, sizeof *nm);
+    if (!(nm->str = arena_str(idx, s, len)))
+        return NULL;
+    nm->len = (uint32_t)len;
+    nm->nhash = h;
+    nm->log_id = UINT32_MAX;
+    uint32_t i = h & idx->nmask;
+    while (idx->ntab[i])
+        i = (i + 1) & idx->nmask;
+    idx->names[idx->n_names++] = nm;
+    idx->ntab[i] = idx->n_names;
+    return nm;
+}
+
+/* With wmu and plock (writer) held. */
+ix_value *ix_value_intern(strata_index *idx, ix_name *nm, const char *s, size_t len)
+{
+    uint32_t h = str_hash32(s, len, 2);
+    ix_value *v = ix_value_find(nm, s, len, h);
+    if (v)
+        return v;
+    if (nm->nvals == nm->capvals) {
+        uint32_t cap = nm->capvals ? nm->capvals * 2 : 4;
+        ix_value **a = base_realloc(nm->vals, cap * sizeof *a);
+        if (!a)
+            return NULL;
+        idx->mem_bytes += (cap - nm->capvals) * sizeof *a;
+        nm->vals = a;
+        nm->capvals = cap;
+    }
+    if (tab_grow(&nm->vtab, &nm->vmask, nm->nvals, (void *const *)nm->vals, value_hashof, &idx->mem_bytes) != 0)
+        return NULL;
+    if (!(v = ix_arena_alloc(idx, sizeof *v)))
+        return NULL;
+    memset(v, 0, sizeof *v);
+    if (!(v->str = arena_str(idx, s, len)))
+        return NULL;
+    v->len = (uint32_t)len;
+    v->vhash = h;
+    v->phash = ix_pair_hash(nm->str, nm->len, s, len);
+    v->log_id = UINT32_MAX;
+    v->utf8_ok = (uint8_t)ix_utf8_valid((const uint8_t *)s, len);
+    v->name = nm;
+    uint32_t i = h & nm->vmask;
+    while (nm->vtab[i])
+        i = (i + 1) & nm->vmask;
+    nm->vals[nm->nvals++] = v;
+    nm->vtab[i] = nm->nvals;
+    return v;
+}
+
+/* ------------------------------------------------------------ directory and hash table */
+
+ix_series *ix_series_get(strata_index *idx, uint64_t sid)
+{
+    ix_dir *d = atomic_load_explicit(&idx->dir, memory_order_acquire);
+    if (sid >= d->cap)
+        return NULL;
+    return atomic_load_explicit(&d->e[sid], memory_order_acquire);
+}
+
+static int dir_ensure(strata_index *idx, uint32_t sid)
+{
+    ix_dir *d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+    if (sid < d->cap)
+        return STRATA_OK;
+    size_t cap = d->cap * 2;
+    while (cap <= sid)
+        cap *= 2;
+    ix_dir *nd = base_malloc(sizeof *nd + cap * sizeof nd->e[0]);
+    if (!nd)
+        return STRATA_ERR_NOMEM;
+    if (retire(idx, d) != 0) {
+        base_free(nd);
+        return STRATA_ERR_NOMEM;
+    }
+    nd->cap = cap;
+    for (size_t i = 0; i < cap; i++)
+        atomic_init(&nd->e[i], i < d->cap ? atomic_load_explicit(&d->e[i], memory_order_relaxed) : NULL);
+    idx->mem_bytes += cap * sizeof nd->e[0];
+    atomic_store_explicit(&idx->dir, nd, memory_order_release);
+    return STRATA_OK;
+}
+
+static inline uint64_t eff_hash(const strata_index *idx, uint64_t h)
+{
+    return idx->opts.test_constant_hash ? 0x9e3779b97f4a7c15ull : h;
+}
+
+static void htab_put(ix_htab *t, uint64_t hash, uint32_t sid)
+{
+    size_t i = hash & t->mask;
+    while (atomic_load_explicit(&t->s[i], memory_order_relaxed))
+        i = (i + 1) & t->mask;
+    atomic_store_explicit(&t->s[i], (hash & 0xffffffff00000000ull) | sid, memory_order_release);
+}
+
+static int htab_ensure(strata_index *idx)
+{
+    ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&idx->n_series, memory_order_relaxed);
+    if ((n + 1) * 2 <= t->mask + 1)
+        return STRATA_OK;
+    size_t size = (t->mask + 1) * 2;
+    ix_htab *nt = base_malloc(sizeof *nt + size * sizeof nt->s[0]);
+    if (!nt)
+        return STRATA_ERR_NOMEM;
+    if (retire(idx, t) != 0) {
+        base_free(nt);
+        return STRATA_ERR_NOMEM;
+    }
+    nt->mask = size - 1;
+    for (size_t i = 0; i < size; i++)
+        atomic_init(&nt->s[i], 0);
+    for (size_t i = 0; i <= t->mask; i++) {
+        uint64_t w = atomic_load_explicit(&t->s[i], memory_order_relaxed);
+        if (w) {
+            ix_series *s = ix_series_get(idx, (uint32_t)w);
+            htab_put(nt, eff_hash(idx, s->hash), (uint32_t)w);
+        }
+    }
+    idx->mem_bytes += size * sizeof nt->s[0];
+    atomic_store_explicit(&idx->htab, nt, memory_order_release);
+    return STRATA_OK;
+}
+
+/* ------------------------------------------------------------ lookup */
+
+static int eq_canon(const ix_series *s, const strata_label *const *c, size_t n)
+{
+    if (s->n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s->l[i].name, c[i]->name) != 0 || strcmp(s->l[i].value, c[i]->value) != 0)
+            return 0;
+    return 1;
+}
+
+/* Compares the raw input with a series: first as if the input were
+ * already canonical (the common case, no sorting), then, on a mismatch,
+ * canonicalised. *canon caches the canonical form across candidates:
+ * state 0 not computed, 1 computed, -1 the input is no valid set. */
+struct canon_cache {
+    int state;
+    size_t n;
+    const strata_label **c;
+    const strata_label *stackv[STACK_LABELS];
+};
+
+static int eq_raw(const ix_series *s, const strata_label *in, size_t n, struct canon_cache *cc)
+{
+    size_t j = 0, i = 0;
+    for (; i < n; i++) {
+        const char *v = in[i].value;
+        if (!v || !in[i].name)
+            return 0;
+        if (!*v)
+            continue;
+        if (j == s->n || strcmp(s->l[j].name, in[i].name) != 0 || strcmp(s->l[j].value, v) != 0)
+            break;
+        j++;
+    }
+    if (i == n && j == s->n)
+        return 1;
+    if (cc->state == 0) {
+        cc->c = cc->stackv;
+        if (n > STACK_LABELS && !(cc->c = base_malloc(n * sizeof *cc->c))) {
+            cc->state = -1;
+            return 0;
+        }
+        cc->state = ix_canon(in, n, cc->c, n, &cc->n) == 0 ? 1 : -1;
+    }
+    return cc->state == 1 && eq_canon(s, cc->c, cc->n);
+}
+
+static int lookup_raw(strata_index *idx, const strata_label *labels, size_t n, uint64_t hash, uint32_t *sid)
+{
+    struct canon_cache cc;
+    cc.state = 0;
+    hash = eff_hash(idx, hash);
+    ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_acquire);
+    uint32_t tag = (uint32_t)(hash >> 32);
+    int rc = STRATA_ERR_NOTFOUND;
+    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t w = atomic_load_explicit(&t->s[i], memory_order_acquire);
+        if (!w)
+            break;
+        if ((uint32_t)(w >> 32) != tag)
+            continue;
+        ix_series *s = ix_series_get(idx, (uint32_t)w);
+        if (s && eff_hash(idx, s->hash) == hash && eq_raw(s, labels, n, &cc)) {
+            *sid = (uint32_t)w;
+            rc = STRATA_OK;
+            break;
+        }
+    }
+    if (cc.state != 0 && cc.c != cc.stackv)
+        base_free(cc.c);
+    return rc;
+}
+
+/* By interned values (loader, replay): pointer comparison suffices. */
+ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash)
+{
+    hash = eff_hash(idx, hash);
+    ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_acquire);
+    uint32_t tag = (uint32_t)(hash >> 32);
+    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t w = atomic_load_explicit(&t->s[i], memory_order_acquire);
+        if (!w)
+            return NULL;
+        if ((uint32_t)(w >> 32) != tag)
+            continue;
+        ix_series *s = ix_series_get(idx, (uint32_t)w);
+        if (!s || s->n != n)
+            continue;
+        size_t k = 0;
+        while (k < n && s->l[k].value == vals[k]->str)
+            k++;
+        if (k == n)
+            return s;
+    }
+}
+
+int index_lookup_hashed(strata_index *idx, const strata_label *labels, size_t n, uint64_t hash,
+                        strata_sid *sid)
+{
+    uint32_t s;
+    int rc = lookup_raw(idx, labels, n, hash, &s);
+    if (rc == 0)
+        *sid = s;
+    return rc;
+}
+
+int index_lookup(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid)
+{
+    return index_lookup_hashed(idx, labels, n, index_labels_hash(labels, n), sid);
+}
+
+int index_labels(strata_index *idx, strata_sid sid, const strata_label **labels, size_t *n)
+{
+    if (sid == 0 || sid > INDEX_MAX_SID)
+        return STRATA_ERR_NOTFOUND;
+    ix_series *s = ix_series_get(idx, sid);
+    if (!s)
+        return STRATA_ERR_NOTFOUND;
+    *labels = s->l;
+    *n = s->n;
+    return STRATA_OK;
+}
+
+uint64_t index_series_count(strata_index *idx) { return atomic_load(&idx->n_series); }
+
+strata_sid index_max_sid(strata_index *idx) { return (strata_sid)atomic_load(&idx->next_sid) - 1; }
+
+/* ------------------------------------------------------------ creation */
+
+int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash, uint32_t sid,
+                  ix_series **out)
+{
+    int rc;
+    uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
+    if (sid == 0)
+        sid = next;
+    if (sid == 0 || sid > INDEX_MAX_SID)
+        return STRATA_ERR_LIMIT;
+    ix_series *s = ix_arena_alloc(idx, sizeof *s + n * sizeof s->l[0]);
+    if (!s)
+        return STRATA_ERR_NOMEM;
+    if ((rc = dir_ensure(idx, sid)) != 0 || (rc = htab_ensure(idx)) != 0)
+        return rc;
+    s->hash = hash;
+    s->sid = sid;
+    s->n = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        s->l[i].name = vals[i]->name->str;
+        s->l[i].value = vals[i]->str;
+    }
+    pthread_rwlock_wrlock(&idx->plock);
+    rc = pvec_reserve(&idx->all, 1, &idx->mem_bytes);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if ((rc = pvec_reserve(&vals[i]->post, 1, &idx->mem_bytes)) == 0)
+            rc = pvec_reserve(&vals[i]->name->post, 1, &idx->mem_bytes);
+    if (rc == 0) {
+        ix_dir *d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+        atomic_store_explicit(&d->e[sid], s, memory_order_release);
+        pvec_add(&idx->all, sid);
+        for (size_t i = 0; i < n; i++) {
+            pvec_add(&vals[i]->post, sid);
+            pvec_add(&vals[i]->name->post, sid);
+        }
+    }
+    pthread_rwlock_unlock(&idx->plock);
+    if (rc != 0)
+        return rc;
+    htab_put(atomic_load_explicit(&idx->htab, memory_order_relaxed), eff_hash(idx, hash), sid);
+    atomic_fetch_add_explicit(&idx->n_series, 1, memory_order_release);
+    if (sid >= next)
+        atomic_store_explicit(&idx->next_sid, sid + 1, memory_order_release);
+    *out = s;
+    return STRATA_OK;
+}
+
+/* Interns the canonical labels and creates the series (wmu held). */
+static int create_locked(strata_index *idx, const strata_label *const *c, size_t k, uint64_t hash, uint32_t sid,
+                         uint32_t *out)
+{
+    ix_value *stackv[STACK_LABELS], **vals = stackv;
+    ix_series *s = NULL;
+    int rc = STRATA_OK;
+    if (k > STACK_LABELS && !(vals = base_malloc(k * sizeof *vals)))
+        return STRATA_ERR_NOMEM;
+    pthread_rwlock_wrlock(&idx->plock);
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        ix_name *nm = ix_name_intern(idx, c[i]->name, strlen(c[i]->name));
+        if (!nm || !(vals[i] = ix_value_intern(idx, nm, c[i]->value, strlen(c[i]->value))))
+            rc = STRATA_ERR_NOMEM;
+    }
+    pthread_rwlock_unlock(&idx->plock);
+    if (rc != 0)
+        goto out;
+    if (idx->fd >= 0) {
+        /* Reserve the log bytes first so that appending cannot fail. */
+        size_t need = 32 + 5 * k;
+        for (size_t i = 0; i < k; i++) {
+            if (vals[i]->name->log_id == UINT32_MAX)
+                need += 16 + vals[i]->name->len;
+            if (vals[i]->log_id == UINT32_MAX)
+                need += 24 + vals[i]->len;
+        }
+        if ((rc = buf_reserve(&idx->pending, need)) != 0)
+            goto out;
+    }
+    if ((rc = ix_series_add(idx, vals, k, hash, sid, &s)) != 0)
+        goto out;
+    if (idx->fd >= 0)
+        ix_log_append_series(idx, s, vals); /* failures are counted and retried */
+    *out = s->sid;
+out:
+    if (vals != stackv)
+        base_free(vals);
+    return rc;
+}
+
+/* Canonical copy of the input in c (caller's buffer of n entries). */
+static int canon_checked(strata_index *idx, const strata_label *labels, size_t n, const strata_label **c,
+                         size_t *k, int hard_only)
+{
+    int rc = ix_canon(labels, n, c, n, k);
+    if (rc != 0)
+        return rc;
+    if (*k == 0)
+        return STRATA_ERR_INVALID;
+    index_limits hard = {INDEX_HARD_MAX_LABELS, INDEX_HARD_MAX_STR, INDEX_HARD_MAX_STR};
+    return ix_check_limits(c, *k, hard_only ? &hard : &idx->opts.limits);
+}
+
+int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
+                        int *created)
+{
+    uint64_t hash = index_labels_hash(labels, n);
+    uint32_t s;
+    const strata_label *stackv[STACK_LABELS], **c = stackv;
+    size_t k = 0;
+    int rc, made = 0;
+    if (lookup_raw(idx, labels, n, hash, &s) == 0)
+        goto found;
+    if (idx->opts.read_only)
+        return STRATA_ERR_READONLY;
+    if (n > STACK_LABELS && !(c = base_malloc(n * sizeof *c)))
+        return STRATA_ERR_NOMEM;
+    if ((rc = canon_checked(idx, labels, n, c, &k, 0)) != 0)
+        goto out;
+    pthread_mutex_lock(&idx->wmu);
+    if (lookup_raw(idx, labels, n, hash, &s) != 0) {
+        rc = create_locked(idx, c, k, hash, 0, &s);
+        made = 1;
+    }
+    pthread_mutex_unlock(&idx->wmu);
+    if (rc != 0)
+        goto out;
+found:
+    *sid = s;
+    if (created)
+        *created = made;
+    rc = STRATA_OK;
+out:
+    if (c != stackv)
+        base_free(c);
+    return rc;
+}
+
+int index_insert_with_sid(strata_index *idx, const strata_label *labels, size_t n, strata_sid sid,
+                          int *created)
+{
+    uint64_t hash = index_labels_hash(labels, n);
+    const strata_label *stackv[STACK_LABELS], **c = stackv;
+    size_t k = 0;
+    uint32_t s;
+    int rc, made = 0;
+    if (idx->opts.read_only)
+        return STRATA_ERR_READONLY;
+    if (n > STACK_LABELS && !(c = base_malloc(n * sizeof *c)))
+        return STRATA_ERR_NOMEM;
+    /* Replayed labels were checked against the limits when first created;
+     * a lowered limit must not make the replay fail. */
+    if ((rc = canon_checked(idx, labels, n, c, &k, 1)) != 0)
+        goto out;
+    pthread_mutex_lock(&idx->wmu);
+    uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
+    if (lookup_raw(idx, labels, n, hash, &s) == 0) {
+        rc = s == sid ? STRATA_OK : STRATA_ERR_CORRUPT;
+    } else if (sid == 0 || sid > INDEX_MAX_SID || sid > (uint64_t)next + INDEX_MAX_SID_GAP ||
+               ix_series_get(idx, sid)) {
+        rc = STRATA_ERR_CORRUPT;
+    } else {
+        rc = create_locked(idx, c, k, hash, (uint32_t)sid, &s);
+        made = rc == 0;
+    }
+    pthread_mutex_unlock(&idx->wmu);
+    if (rc == 0 && created)
+        *created = made;
+out:
+    if (c != stackv)
+        base_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------ open, close, stats */
+
+void index_options_init(index_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    index_limits_init(&opts->limits);
+}
+
+int index_open(const char *dir, const index_options *opts, strata_index **out)
+{
+    int rc = STRATA_ERR_NOMEM;
+    strata_index *idx = base_calloc(1, sizeof *idx);
+    if (!idx)
+        return STRATA_ERR_NOMEM;
+    if (opts) {
+        idx->opts = *opts;
+    } else {
+        index_options_init(&idx->opts);
+    }
+    idx->fd = -1;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef __GLIBC__
+    /* Creations must not starve behind a stream of queries. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&idx->plock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&idx->wmu, NULL);
+    atomic_init(&idx->n_series, 0);
+    atomic_init(&idx->next_sid, 1);
+    ix_dir *d = base_malloc(sizeof *d + 64 * sizeof d->e[0]);
+    ix_htab *t = base_malloc(sizeof *t + 64 * sizeof t->s[0]);
+    atomic_init(&idx->dir, d);
+    atomic_init(&idx->htab, t);
+    if (!d || !t)
+        goto fail;
+    d->cap = 64;
+    t->mask = 63;
+    for (size_t i = 0; i < 64; i++) {
+        atomic_init(&d->e[i], NULL);
+        atomic_init(&t->s[i], 0);
+    }
+    if (dir) {
+        pthread_mutex_lock(&idx->wmu);
+        rc = ix_log_open(idx, dir);
+        pthread_mutex_unlock(&idx->wmu);
+        if (rc != 0)
+            goto fail;
+    }
+    *out = idx;
+    return STRATA_OK;
+fail:
+    index_close(idx);
+    return rc;
+}
+
+int index_close(strata_index *idx)
+{
+    if (!idx)
+        return STRATA_OK;
+    int rc = STRATA_OK;
+    if (idx->fd >= 0)
+        rc = ix_log_flush(idx);
+    ix_log_close(idx);
+    for (uint32_t i = 0; i < idx->n_names; i++) {
+        ix_name *nm = idx->names[i];
+        for (uint32_t j = 0; j < nm->nvals; j++)
+            base_free(nm->vals[j]->post.v);
+        base_free(nm->vals);
+        base_free(nm->vtab);
+        base_free(nm->post.v);
+    }
+    base_free(idx->names);
+    base_free(idx->ntab);
+    base_free(idx->all.v);
+    for (size_t i = 0; i < idx->n_retired; i++)
+        base_free(idx->retired[i]);
+    base_free(idx->retired);
+    base_free(atomic_load(&idx->dir));
+    base_free(atomic_load(&idx->htab));
+    while (idx->arena) {
+        ix_chunk *c = idx->arena;
+        idx->arena = c->next;
+        base_free(c);
+    }
+    pthread_rwlock_destroy(&idx->plock);
+    pthread_mutex_destroy(&idx->wmu);
+    base_free(idx);
+    return rc;
+}
+
+void index_get_stats(strata_index *idx, index_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&idx->wmu);
+    out->series = atomic_load(&idx->n_series);
+    out->names = idx->n_names;
+    for (uint32_t i = 0; i < idx->n_names; i++)
+        out->pairs += idx->names[i]->nvals;
+    out->memory_bytes = idx->mem_bytes + sizeof *idx;
+    out->log_bytes = idx->log_size;
+    out->log_pending_bytes = idx->pending.len;
+    out->log_write_errors = idx->log_write_errors;
+    out->load_records = idx->load_records;
+    out->load_corrupt_records = idx->load_corrupt;
+    out->load_truncated_bytes = idx->load_truncated;
+    out->load_ms = idx->load_ms;
+    pthread_mutex_unlock(&idx->wmu);
+}

@@ -1,0 +1,183 @@
+/*
+ * index_int.h: private structures of the index layer, shared by its files
+ * (labels.c, dict.c, log.c, matcher.c, select.c, selector.c). Nothing
+ * outside src/index/ includes this.
+ *
+ * Memory layout
+ * - Strings (names, values) are interned once, in an arena, by the
+ *   postings maps: one ix_name per label name, one ix_value per (name,
+ *   value) pair. A series record (ix_series) holds its hash and its
+ *   canonical strata_label array pointing at the interned strings; it is
+ *   immutable once published.
+ * - Lock-free lookups: the sid directory (ix_dir) and the hash table
+ *   (ix_htab) are arrays replaced by bigger copies when they grow; readers
+ *   load the current pointer with acquire order and the old arrays are
+ *   kept ("retired") until index_close, so a reader holding an old one
+ *   still reads valid memory. Entries are written once (0 -> value) with
+ *   release order after the record they point to is complete.
+ * - A hash slot is one 64-bit word: high 32 bits the top of the hash (a
+ *   tag), low 32 bits the sid; 0 is empty. Linear probing, load <= 1/2.
+ */
+#ifndef STRATA_INDEX_INT_H
+#define STRATA_INDEX_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "index/index.h"
+
+/* Hard limits of the format, whatever the configured limits. */
+#define INDEX_HARD_MAX_LABELS 65535u
+#define INDEX_HARD_MAX_STR ((1u << 24) - 64u)
+#define INDEX_MAX_SID 0xFFFFFFFEu
+/* A replayed or loaded sid may be at most this far above the next free
+ * sid: a larger jump is damage, not a lost tail. */
+#define INDEX_MAX_SID_GAP (1u << 16)
+
+/* A sorted array of sids. */
+typedef struct pvec {
+    uint32_t *v;
+    uint32_t n, cap;
+} pvec;
+
+struct ix_name;
+
+typedef struct ix_value {
+    const char *str;       /* interned, NUL-terminated */
+    uint32_t len;
+    uint32_t vhash;        /* hash of the value string (values map) */
+    uint64_t phash;        /* hash of the (name, value) pair */
+    uint32_t log_id;       /* pair id in series.log, UINT32_MAX until written */
+    uint8_t utf8_ok;       /* the value is valid UTF-8 */
+    struct ix_name *name;
+    pvec post;             /* guarded by plock */
+} ix_value;
+
+typedef struct ix_name {
+    const char *str;
+    uint32_t len;
+    uint32_t nhash;
+    uint32_t log_id;       /* name id in series.log, UINT32_MAX until written */
+    pvec post;             /* series carrying this name */
+    ix_value **vals;       /* dense, creation order */
+    uint32_t nvals, capvals;
+    uint32_t *vtab;        /* open addressing: index+1 into vals, 0 empty */
+    uint32_t vmask;
+} ix_name;
+
+typedef struct ix_series {
+    uint64_t hash;
+    uint32_t sid;
+    uint32_t n;
+    strata_label l[];
+} ix_series;
+
+typedef struct ix_dir {
+    size_t cap;
+    _Atomic(ix_series *) e[];
+} ix_dir;
+
+typedef struct ix_htab {
+    size_t mask;
+    _Atomic uint64_t s[];
+} ix_htab;
+
+typedef struct ix_chunk {
+    struct ix_chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+} ix_chunk;
+
+struct strata_index {
+    index_options opts;
+    pthread_mutex_t wmu;      /* serialises creations and log I/O */
+    pthread_rwlock_t plock;   /* names, values, postings */
+
+    _Atomic(ix_htab *) htab;
+    _Atomic(ix_dir *) dir;
+    void **retired;           /* old tables, freed at close (wmu) */
+    size_t n_retired, cap_retired;
+    _Atomic uint64_t n_series;
+    _Atomic uint32_t next_sid; /* written under wmu */
+
+    ix_chunk *arena;          /* wmu */
+    uint64_t mem_bytes;       /* approximate (wmu) */
+
+    ix_name **names;          /* plock */
+    uint32_t n_names, cap_names;
+    uint32_t *ntab;
+    uint32_t nmask;
+    pvec all;                 /* every sid (plock) */
+
+    /* series.log (wmu) */
+    int fd;                   /* -1 when memory-only or read-only */
+    char *path;
+    char *dirpath;
+    int dir_unsynced;         /* the file was created since the last sync */
+    uint64_t log_size;        /* bytes durable-or-written; appends go here */
+    bbuf pending;             /* records not yet written */
+    uint32_t log_names, log_pairs; /* ids given so far */
+    uint64_t log_write_errors;
+    uint64_t load_records, load_corrupt, load_truncated, load_ms;
+};
+
+/* ---- labels.c */
+uint64_t ix_hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t ix_pair_hash(const char *name, size_t nlen, const char *value, size_t vlen);
+uint64_t ix_mix(uint64_t h);
+/* Canonicalises labels into out[] (pointers to the input, sorted, empty
+ * values dropped; cap entries): STRATA_OK, STRATA_ERR_INVALID, or
+ * STRATA_ERR_LIMIT when more than cap survive. */
+int ix_canon(const strata_label *in, size_t n, const strata_label **out, size_t cap, size_t *nout);
+int ix_check_limits(const strata_label *const *c, size_t n, const index_limits *lim);
+int ix_utf8_valid(const uint8_t *s, size_t n);
+
+/* ---- dict.c */
+void *ix_arena_alloc(strata_index *idx, size_t n);
+ix_name *ix_name_find(strata_index *idx, const char *s, size_t len, uint32_t h);
+ix_value *ix_value_find(ix_name *nm, const char *s, size_t len, uint32_t h);
+ix_name *ix_name_intern(strata_index *idx, const char *s, size_t len);
+ix_value *ix_value_intern(strata_index *idx, ix_name *nm, const char *s, size_t len);
+/* Creates a series from canonical labels given as interned values; with
+ * wmu held. sid 0 assigns the next one. */
+int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash, uint32_t sid,
+                  ix_series **out);
+ix_series *ix_series_get(strata_index *idx, uint64_t sid);
+ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash);
+int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem);
+void pvec_add(pvec *p, uint32_t sid);
+
+/* ---- log.c */
+int ix_log_open(strata_index *idx, const char *dir);
+int ix_log_append_series(strata_index *idx, const ix_series *s, ix_value *const *vals);
+int ix_log_flush(strata_index *idx);
+void ix_log_close(strata_index *idx);
+
+/* ---- matcher.c */
+enum ix_mkind {
+    IXM_EQ,      /* value == lit */
+    IXM_SET,     /* value in set (literal alternation) */
+    IXM_ANY,     /* .* : any valid UTF-8 */
+    IXM_NONEMPTY,/* .+ */
+    IXM_PREFIX,  /* lit.* or lit.+ */
+    IXM_PCRE
+};
+
+struct index_matcher {
+    strata_match_type type;
+    const char *name;        /* borrowed from the strata_matcher */
+    int neg;                 /* != or !~ */
+    enum ix_mkind kind;
+    char **set;              /* IXM_SET / IXM_EQ (1 entry) / IXM_PREFIX (1 entry) */
+    size_t *set_len;
+    size_t n_set;
+    int prefix_nonempty;     /* lit.+ */
+    void *code;              /* pcre2_code_8 */
+    void *md;                /* pcre2_match_data_8 */
+    int matches_empty;       /* the matcher as a whole (negation applied) matches "" */
+};
+
+/* 1 when the positive part (=, =~) accepts value; utf8_ok as ix_value. */
+int ix_matcher_raw(index_matcher *im, const char *v, size_t len, int utf8_ok);
+
+#endif /* STRATA_INDEX_INT_H */
