@@ -46,6 +46,8 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "manifest/manifest.h"
+#include "table/table.h"
 
 /* ------------------------------------------------------------ planner input */
 
@@ -212,5 +214,103 @@ void cpt_gp_cutter_init(cpt_gp_cutter *c, const cpt_gp *gps, size_t n, uint64_t 
  * output closed for reaching its size keeps counting (a slightly earlier cut
  * of the next output, never a later one). */
 bool cpt_gp_cutter_should_cut(cpt_gp_cutter *c, uint64_t sid);
+
+/* ------------------------------------------------------------ from the manifest */
+
+/* Describes the tables of partition p of version v as planner input, in a
+ * new array (*out, caller base_frees; NULL when the partition is empty).
+ * busy(ctx, file_no) says whether a file is in a running job (busy may be
+ * NULL: none is). tombstones counts, per file, the tombstones of v that can
+ * hide some of its samples: numbered after the file (manifest.h: a table
+ * numbered below a tombstone's id predates it), a sid in the file's range,
+ * times overlapping. */
+int cpt_files_from_version(const manifest_version *v, const manifest_partition *p,
+                           bool (*busy)(void *ctx, uint64_t file_no), void *ctx, cpt_file **out, size_t *n);
+
+/* Adds to e what installs a finished job, as one edit: every input
+ * removed; for a move, the input again at out_level; for a merge, the
+ * outputs (outs, from cpt_run of every split) at out_level in the inputs'
+ * partition, created at now_ms; and the level statistics (bytes read from
+ * each input's level, bytes written into out_level). An input v does not
+ * know is STRATA_ERR_INVALID. The engine applies e, then marks the input
+ * tables obsolete. */
+int cpt_edit_for_job(manifest_edit *e, const manifest_version *v, const cpt_job *job, const table_meta *outs,
+                     size_t n_outs, int64_t now_ms);
+
+/* ------------------------------------------------------------ rate limiter
+ * A token bucket shared by the compaction threads: bytes per second with a
+ * burst of one second. Thread-safe. */
+typedef struct cpt_limiter cpt_limiter;
+
+/* bytes_per_s 0 = unlimited. Free with cpt_limiter_free (NULL is a no-op). */
+int cpt_limiter_new(uint64_t bytes_per_s, cpt_limiter **out);
+void cpt_limiter_free(cpt_limiter *l);
+/* Waits until n bytes may pass. Sleeps in short slices and returns
+ * STRATA_ERR_CANCELLED as soon as *cancel (may be NULL) is non-zero. */
+int cpt_limiter_take(cpt_limiter *l, uint64_t n, const atomic_int *cancel);
+
+/* ------------------------------------------------------------ the compactor
+ *
+ * cpt_run merges the series [sid_lo, sid_hi] of the inputs into new table
+ * files: a k-way merge of per-series block streams. Per series, its blocks
+ * from all inputs are taken in time order and grouped into clusters of
+ * blocks whose time ranges overlap. A cluster of one block that nothing
+ * cuts (no tombstone, no retention) is copied verbatim with
+ * table_writer_add_raw (blocks_copied) when it is full (block_samples or
+ * more) or the series' last, and no partial block is pending before it;
+ * every other block is decoded, merged with the others of its cluster (the
+ * input listed first wins on equal timestamps), cut by tombstones and
+ * retention, and re-encoded by the writer into full blocks
+ * (blocks_merged). So each output series has at most one partial block
+ * beyond those copied whole.
+ *
+ * Outputs rotate between series, when the current one has reached
+ * target_file_bytes or the grandparent cutter says so, so a series' samples
+ * of one job stay in one file. On any error or cancellation every output
+ * (finished or not) is removed and nothing is returned.
+ */
+typedef int (*cpt_alloc_fn)(void *ctx, uint64_t *file_no);
+
+typedef struct cpt_run_args {
+    table *const *inputs;       /* NEWEST FIRST (cpt_job.inputs order); the caller holds references */
+    size_t n_inputs;
+    const manifest_tombstone *const *tombstones; /* each applies to inputs numbered below its id */
+    size_t n_tombstones;
+    int64_t retention_before_ms; /* samples older than this are dropped; INT64_MIN keeps all */
+    const char *dir;             /* where outputs are written */
+    cpt_alloc_fn alloc;          /* output file numbers */
+    void *alloc_ctx;
+    uint64_t target_file_bytes;  /* 0: one output */
+    uint32_t block_samples;      /* 0: 1000 */
+    uint64_t sid_lo, sid_hi;     /* a split of the job; 0, UINT64_MAX for all */
+    const cpt_gp *gps;           /* grandparent cut (cpt_job), may be empty */
+    size_t n_gps;
+    uint64_t max_gp_overlap_bytes;
+    cpt_limiter *limiter;        /* NULL: unlimited */
+    const atomic_int *cancel;    /* NULL: never; checked between blocks */
+} cpt_run_args;
+
+/* Fills a with the job's settings (target, gps, split i) and neutral
+ * values for the rest (no tombstones, no retention, no limiter). */
+void cpt_run_args_from_job(cpt_run_args *a, const cpt_job *job, size_t split);
+
+typedef struct cpt_run_stats {
+    uint64_t bytes_read;      /* input block bytes consumed */
+    uint64_t bytes_written;   /* output file bytes */
+    uint64_t blocks_copied;   /* moved without decoding */
+    uint64_t blocks_merged;   /* input blocks decoded */
+    uint64_t samples_read;    /* in decoded blocks */
+    uint64_t samples_written; /* all output samples, copied ones included */
+    uint64_t samples_deleted; /* cut by tombstones or retention */
+    uint64_t samples_shadowed; /* equal timestamps lost to a newer input */
+} cpt_run_stats;
+
+/* Runs the merge. On success *outs (caller base_frees; NULL with *n_outs 0
+ * when everything was deleted) describes the new files in sid order. stats
+ * (may be NULL) is added to, also on failure (what was done before it).
+ * Errors: STRATA_ERR_CANCELLED, STRATA_ERR_CORRUPT (an input block; the
+ * message goes nowhere: verify names it), STRATA_ERR_IO / NOSPACE / NOMEM,
+ * the allocator's status. */
+int cpt_run(const cpt_run_args *a, table_meta **outs, size_t *n_outs, cpt_run_stats *stats);
 
 #endif /* STRATA_COMPACTION_H */
