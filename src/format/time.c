@@ -1,0 +1,306 @@
+/*
+ * time.c: points in time and durations as the command line and the HTTP
+ * API take them (RFC 3339, Unix seconds, now-relative forms, Prometheus
+ * durations), and RFC 3339 out. Dates use the proleptic Gregorian calendar
+ * through Howard Hinnant's days_from_civil / civil_from_days, exact for
+ * every int64 millisecond.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "format/format.h"
+#include "format/format_int.h"
+
+#define MS_PER_DAY 86400000LL
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+/* n digits at *p as a number; advances *p. -1 when not n digits. */
+static int64_t fixed_digits(const char **p, const char *end, int n)
+{
+    if (end - *p < n)
+        return -1;
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned d = (unsigned)((*p)[i] - '0');
+        if (d > 9)
+            return -1;
+        v = v * 10 + d;
+    }
+    *p += n;
+    return v;
+}
+
+static int bad(const char **reason, const char *why)
+{
+    if (reason)
+        *reason = why;
+    return STRATA_ERR_INVALID;
+}
+
+/* RFC 3339: YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|+HH:MM|-HH:MM) */
+static int parse_rfc3339(const char *s, const char *end, int64_t *out, const char **reason)
+{
+    const char *p = s;
+    int64_t y = fixed_digits(&p, end, 4);
+    if (y < 0 || p >= end || *p++ != '-')
+        return bad(reason, "invalid RFC 3339 date");
+    int64_t mo = fixed_digits(&p, end, 2);
+    if (mo < 1 || mo > 12 || p >= end || *p++ != '-')
+        return bad(reason, "invalid RFC 3339 date");
+    int64_t d = fixed_digits(&p, end, 2);
+    if (d < 1 || d > days_in_month(y, (unsigned)mo))
+        return bad(reason, "invalid RFC 3339 date");
+    if (p >= end || (*p != 'T' && *p != 't' && *p != ' '))
+        return bad(reason, "invalid RFC 3339 time: want THH:MM:SS and a zone");
+    p++;
+    int64_t h = fixed_digits(&p, end, 2);
+    if (h < 0 || h > 23 || p >= end || *p++ != ':')
+        return bad(reason, "invalid RFC 3339 time");
+    int64_t mi = fixed_digits(&p, end, 2);
+    if (mi < 0 || mi > 59 || p >= end || *p++ != ':')
+        return bad(reason, "invalid RFC 3339 time");
+    int64_t se = fixed_digits(&p, end, 2);
+    if (se < 0 || se > 59)
+        return bad(reason, "invalid RFC 3339 time");
+    int64_t frac_ms = 0;
+    if (p < end && *p == '.') {
+        p++;
+        int nd = 0;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            if (nd < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0)
+            return bad(reason, "invalid RFC 3339 fraction");
+        for (; nd < 3; nd++)
+            frac_ms *= 10;
+    }
+    int64_t off_min = 0;
+    if (p < end && (*p == 'Z' || *p == 'z')) {
+        p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+        int neg = *p++ == '-';
+        int64_t oh = fixed_digits(&p, end, 2);
+        if (oh < 0 || oh > 23 || p >= end || *p++ != ':')
+            return bad(reason, "invalid RFC 3339 zone offset");
+        int64_t om = fixed_digits(&p, end, 2);
+        if (om < 0 || om > 59)
+            return bad(reason, "invalid RFC 3339 zone offset");
+        off_min = (neg ? -1 : 1) * (oh * 60 + om);
+    } else {
+        return bad(reason, "RFC 3339 time needs a zone (Z or +HH:MM)");
+    }
+    if (p != end)
+        return bad(reason, "text after RFC 3339 time");
+    /* The fraction's digits after the third are dropped: flooring, since
+     * the fraction is always positive. Years 0000-9999 keep this in range. */
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *out = days * MS_PER_DAY + ((h * 60 + mi) * 60 + se) * 1000 + frac_ms - off_min * 60000;
+    return STRATA_OK;
+}
+
+/* Unix seconds with an optional fraction (or exponent): ms, flooring. */
+static int parse_unix(const char *s, const char *end, int64_t *out)
+{
+    const char *p = s;
+    int neg = 0;
+    if (p < end && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    const char *digits = p;
+    uint64_t sec = 0;
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        if (sec > (uint64_t)INT64_MAX / 10000)
+            return STRATA_ERR_INVALID;
+        sec = sec * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    int any = p > digits;
+    uint64_t ms = 0;
+    int rest_nonzero = 0;
+    if (p < end && *p == '.') {
+        p++;
+        int nd = 0;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            if (nd < 3)
+                ms = ms * 10 + (uint64_t)(*p - '0');
+            else if (*p != '0')
+                rest_nonzero = 1;
+            nd++;
+            p++;
+        }
+        any |= nd > 0;
+        for (; nd < 3; nd++)
+            ms *= 10;
+    }
+    if (!any)
+        return STRATA_ERR_INVALID;
+    if (p != end) {
+        /* exponent forms (1.7e9): go through a double, which is exact to
+         * the ms for any time of the next few hundred thousand years */
+        double v;
+        if (fmt_parse_double(s, (size_t)(end - s), &v) < 0)
+            return STRATA_ERR_INVALID;
+        double m = floor(v * 1000.0);
+        if (!(m > -9.2e18 && m < 9.2e18))
+            return STRATA_ERR_INVALID;
+        *out = (int64_t)m;
+        return STRATA_OK;
+    }
+    int64_t t = (int64_t)(sec * 1000 + ms);
+    *out = neg ? -t - rest_nonzero : t;
+    return STRATA_OK;
+}
+
+/* allow_seconds: a plain number is seconds (the step parameter), not in
+ * relative times, where "now-5" would be ambiguous. */
+static int duration_parse(const char *s, size_t len, int allow_seconds, int64_t *out_ms, const char **reason)
+{
+    static const struct {
+        const char *unit;
+        size_t n;
+        int64_t ms;
+    } units[] = {{"y", 1, 365 * MS_PER_DAY}, {"w", 1, 7 * MS_PER_DAY}, {"d", 1, MS_PER_DAY}, {"h", 1, 3600000},
+                 {"m", 1, 60000},            {"s", 1, 1000},          {"ms", 2, 1}};
+    const char *p = s, *end = s + len;
+    if (p == end)
+        return bad(reason, "empty duration");
+    /* a plain number: seconds, as Prometheus' step takes */
+    double secs;
+    if (allow_seconds && fmt_parse_double(s, len, &secs) == STRATA_OK) {
+        if (secs < 0 || isnan(secs))
+            return bad(reason, "negative duration");
+        double ms = secs * 1000.0;
+        if (ms >= 9.2e18)
+            return bad(reason, "duration out of range");
+        *out_ms = (int64_t)ms;
+        return STRATA_OK;
+    }
+    int64_t total = 0;
+    size_t next_unit = 0;
+    while (p < end) {
+        const char *d0 = p;
+        int64_t v = 0;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            if (v > INT64_MAX / 10 - 9)
+                return bad(reason, "duration out of range");
+            v = v * 10 + (*p - '0');
+            p++;
+        }
+        if (p == d0)
+            return bad(reason, "invalid duration: want e.g. 5m, 1h30m, 500ms");
+        /* longest unit match first ("ms" before "m") */
+        size_t u = ARRAY_LEN(units);
+        if (end - p >= 2 && p[0] == 'm' && p[1] == 's')
+            u = 6;
+        else
+            for (size_t i = 0; i < 6; i++)
+                if (p < end && *p == units[i].unit[0]) {
+                    u = i;
+                    break;
+                }
+        if (u == ARRAY_LEN(units))
+            return bad(reason, "invalid duration unit: want ms, s, m, h, d, w or y");
+        if (u < next_unit)
+            return bad(reason, "duration units out of order or repeated");
+        next_unit = u + 1;
+        p += units[u].n;
+        if (v > INT64_MAX / units[u].ms || total > INT64_MAX - v * units[u].ms)
+            return bad(reason, "duration out of range");
+        total += v * units[u].ms;
+    }
+    *out_ms = total;
+    return STRATA_OK;
+}
+
+int fmt_duration_parse(const char *s, size_t len, int64_t *out_ms, const char **reason)
+{
+    return duration_parse(s, len, 1, out_ms, reason);
+}
+
+int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason)
+{
+    const char *end = s + len;
+    int64_t d, t;
+    if (len == 0)
+        return bad(reason, "empty time");
+    if (len >= 3 && !memcmp(s, "now", 3)) {
+        if (len == 3) {
+            *out_ms = now_ms;
+            return STRATA_OK;
+        }
+        s += 3;
+    } else if (parse_unix(s, end, &t) == STRATA_OK) {
+        *out_ms = t;
+        return STRATA_OK;
+    } else if (len >= 10 && (unsigned)(s[0] - '0') < 10) {
+        return parse_rfc3339(s, end, out_ms, reason);
+    }
+    /* relative: [now](+|-)DURATION */
+    if (s < end && (*s == '-' || *s == '+')) {
+        int neg = *s == '-';
+        int rc = duration_parse(s + 1, (size_t)(end - s - 1), 0, &d, reason);
+        if (rc < 0)
+            return rc;
+        if (neg ? now_ms < INT64_MIN + d : now_ms > INT64_MAX - d)
+            return bad(reason, "time out of range");
+        *out_ms = neg ? now_ms - d : now_ms + d;
+        return STRATA_OK;
+    }
+    return bad(reason, "invalid time: want RFC 3339, Unix seconds, now, now-5m or -1h");
+}
+
+size_t fmt_time_format(int64_t ms, char *out)
+{
+    int64_t days = fmt_floor_div(ms, MS_PER_DAY);
+    int64_t rem = ms - days * MS_PER_DAY; /* [0, MS_PER_DAY) */
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    unsigned msec = (unsigned)(rem % 1000);
+    unsigned sec = (unsigned)(rem / 1000);
+    int n;
+    if (y >= 0 && y <= 9999)
+        n = sprintf(out, "%04lld", (long long)y);
+    else
+        n = sprintf(out, "%+05lld", (long long)y);
+    n += sprintf(out + n, "-%02u-%02uT%02u:%02u:%02u", m, d, sec / 3600, sec / 60 % 60, sec % 60);
+    if (msec)
+        n += sprintf(out + n, ".%03u", msec);
+    out[n++] = 'Z';
+    return (size_t)n;
+}
