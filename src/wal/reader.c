@@ -46,6 +46,7 @@ typedef struct scan {
 /* Result of scanning one segment. */
 typedef struct seg_result {
     bool damaged;
+    bool eos;          /* the segment ends with its end-of-segment marker */
     uint64_t good_end; /* end of the last good record */
     uint64_t damage;   /* offset of the damage */
 } seg_result;
@@ -115,6 +116,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
     s->chunk_len = 0;
     buf_reset(&s->rec);
     res->damaged = false;
+    res->eos = false;
 
     while (off < s->size) {
         uint64_t page_off = off - off % page;
@@ -142,7 +144,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
         }
         uint8_t type = h[0];
         uint32_t len = load_u16le(h + 1);
-        if (type < WAL_FRAG_FULL || type > WAL_FRAG_LAST) {
+        if (type < WAL_FRAG_FULL || type > WAL_FRAG_EOS) {
             why = "bad fragment type";
             goto damage;
         }
@@ -161,6 +163,24 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
         bool fills_page = len == left - WAL_HDR;
         uint64_t frag_end = off + WAL_HDR + len;
         switch (type) {
+        case WAL_FRAG_EOS:
+            if (in_rec || len != 0) {
+                why = "misplaced end-of-segment marker";
+                goto damage;
+            }
+            if (counting)
+                break;
+            if (frag_end != s->size) {
+                /* Truncating after the marker keeps this segment whole. */
+                good_end = frag_end;
+                res->eos = true;
+                why = "data after the end-of-segment marker";
+                off = frag_end;
+                goto damage;
+            }
+            res->eos = true;
+            good_end = frag_end;
+            break;
         case WAL_FRAG_FULL:
             if (in_rec) {
                 why = "FULL fragment inside a record";
@@ -277,14 +297,14 @@ static void close_segment(scan *s)
     s->fd = -1;
 }
 
-/* Counts intact records from (seg index i, offset off) to the end of the
- * log, for the repair message. Errors only make the count smaller. */
-static uint64_t count_dropped(scan *s, size_t i, uint64_t off)
+/* Counts intact records from (seg index i, offset off) up to segment index
+ * end_i, for the repair message. Errors only make the count smaller. */
+static uint64_t count_dropped(scan *s, size_t i, size_t end_i, uint64_t off)
 {
     wal *w = s->w;
     uint64_t before = s->records;
     s->fn = NULL;
-    for (; i < w->n_segs; i++, off = 0) {
+    for (; i < end_i; i++, off = 0) {
         if (open_segment(s, w->segs[i].num, w->segs[i].size) != 0)
             continue;
         seg_result r;
@@ -308,7 +328,7 @@ static int truncate_segment(wal *w, uint64_t num, uint64_t len)
         if (ftruncate(fd, (off_t)len) != 0)
             rc = base_errno_status(errno);
         else
-            rc = wal_io_fsync(w, fd);
+            rc = w->sync == STRATA_SYNC_NONE ? STRATA_OK : wal_io_fsync(w, fd);
         close(fd);
     }
     if (rc)
@@ -337,7 +357,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
         base_logf(w->log, STRATA_LOG_WARN, "wal: replay starts in segment %08llu but the log continues at %08llu",
                   (unsigned long long)from.segment, (unsigned long long)w->segs[first].num);
 
-    bool damaged = false, past_start = false;
+    bool damaged = false, past_start = false, last_eos = false;
     size_t dmg_i = 0;
     seg_result r = {0};
     for (size_t i = first; i < w->n_segs; i++) {
@@ -347,7 +367,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
                       (unsigned long long)(w->segs[i - 1].num + 1), (unsigned long long)(num - 1));
             damaged = true;
             dmg_i = i - 1;
-            r = (seg_result){true, w->segs[i - 1].size, w->segs[i - 1].size};
+            r = (seg_result){.damaged = true, .eos = true, .good_end = w->segs[i - 1].size, .damage = w->segs[i - 1].size};
             break;
         }
         uint64_t start = num == from.segment ? from.offset : 0;
@@ -366,6 +386,15 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
         close_segment(&s);
         if (rc)
             goto out;
+        if (!r.damaged && !r.eos && i + 1 < w->n_segs) {
+            /* Only the last segment may be unfinished: this one lost its
+             * tail, and with it records the next segment may depend on. */
+            base_logf(w->log, STRATA_LOG_WARN, "wal: segment %08llu ends without its end marker",
+                      (unsigned long long)num);
+            r.damaged = true;
+            r.damage = r.good_end;
+        }
+        last_eos = r.eos;
         if (r.damaged) {
             damaged = true;
             dmg_i = i;
@@ -381,9 +410,8 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
         st.damage = (wal_pos){d->num, r.damage};
         st.bytes_truncated = d->size - r.good_end;
         uint64_t resume = r.damage - r.damage % w->page + w->page; /* counting resumes after the bad page */
-        st.records_dropped = resume < d->size ? count_dropped(&s, dmg_i, resume) : 0;
-        if (dmg_i + 1 < w->n_segs)
-            st.records_dropped += count_dropped(&s, dmg_i + 1, 0);
+        st.records_dropped = resume < d->size ? count_dropped(&s, dmg_i, dmg_i + 1, resume) : 0;
+        st.records_dropped += count_dropped(&s, dmg_i + 1, w->n_segs, 0);
         for (size_t i = dmg_i + 1; i < w->n_segs; i++) {
             st.bytes_truncated += w->segs[i].size;
             st.segments_removed++;
@@ -405,7 +433,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
                 if ((rc = wal_seg_unlink(w, w->segs[w->n_segs - 1].num)) != 0)
                     goto out;
             }
-            if (st.segments_removed && (rc = file_fsync_dir(w->dir)) != 0)
+            if (st.segments_removed && w->sync != STRATA_SYNC_NONE && (rc = file_fsync_dir(w->dir)) != 0)
                 goto out;
         }
     }
@@ -414,7 +442,8 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
      * new segment that is never before `from`. */
     if (!w->read_only) {
         pthread_mutex_lock(&w->mu);
-        bool have = w->n_segs > 0 && w->segs[w->n_segs - 1].num >= MAX(from.segment, 1) && !past_start;
+        /* A finished segment (marker at its end) is not written again. */
+        bool have = w->n_segs > 0 && w->segs[w->n_segs - 1].num >= MAX(from.segment, 1) && !past_start && !last_eos;
         if (have) {
             wal_seg *last = &w->segs[w->n_segs - 1];
             rc = wal_seg_open_active(w, last->num, last->size, false);

@@ -14,7 +14,16 @@
 #define WAL_HDR 7
 
 /* Fragment types. 0 is never a valid header: zero bytes are page padding. */
-enum { WAL_FRAG_ZERO = 0, WAL_FRAG_FULL = 1, WAL_FRAG_FIRST = 2, WAL_FRAG_MIDDLE = 3, WAL_FRAG_LAST = 4 };
+enum {
+    WAL_FRAG_ZERO = 0,
+    WAL_FRAG_FULL = 1,
+    WAL_FRAG_FIRST = 2,
+    WAL_FRAG_MIDDLE = 3,
+    WAL_FRAG_LAST = 4,
+    WAL_FRAG_EOS = 5 /* end of segment, no data */
+};
+/* Largest framed end-of-segment marker: padding + header. */
+#define WAL_EOS_MAX (2 * WAL_HDR - 1)
 
 /* Segment file names: the number in decimal, zero-padded to 8 digits. */
 #define WAL_SEG_NAME_LEN 8
@@ -84,6 +93,9 @@ int wal_seg_open_active(wal *w, uint64_t num, uint64_t off, bool create);
 int wal_frame_record(bbuf *b, uint32_t page, uint64_t off, uint8_t rtype, const uint8_t *p, size_t len,
                      uint64_t *new_off);
 uint64_t wal_framed_end(uint32_t page, uint64_t off, size_t len);
+/* Frames the end-of-segment marker at off into out (at least WAL_EOS_MAX
+ * bytes); returns its length. */
+size_t wal_frame_eos(uint8_t *out, uint32_t page, uint64_t off);
 int wal_io_pwrite(wal *w, const void *p, size_t n, uint64_t off);
 int wal_io_fsync(wal *w, int fd);
 int wal_interval_start(wal *w);  /* starts the interval thread (policy interval) */

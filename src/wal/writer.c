@@ -11,7 +11,7 @@
  * fragments; a fragment never crosses a page boundary:
  *
  *   offset size  field
- *   0      1     type: 1 FULL, 2 FIRST, 3 MIDDLE, 4 LAST (0 is never valid)
+ *   0      1     type: 1 FULL, 2 FIRST, 3 MIDDLE, 4 LAST, 5 EOS (0 is never valid)
  *   1      2     length L of the data, little-endian, L <= P - 7 - (offset in page)
  *   3      4     CRC32C (Castagnoli) of bytes 0..2 of this header followed
  *                by the L data bytes, little-endian
@@ -31,6 +31,13 @@
  * one that does not fit in the rest of a segment starts the next; one larger
  * than a segment has a segment of its own, which is then larger than the
  * configured segment size.
+ *
+ * A segment that was finished (rotation, wal_cut) ends with an EOS fragment
+ * (type 5, length 0); nothing follows it.
+ * Only the last segment of a log may lack it. Why: without it a segment
+ * that lost its tail at a record boundary (a lost write of the page cache,
+ * a truncated copy) would look whole, and replay would go on into the next
+ * segment with records missing in between.
  *
  * Why: as in LevelDB's log, a torn write can only damage the record being
  * written, and a reader can check every fragment on its own (type, length,
@@ -123,6 +130,21 @@ int wal_frame_record(bbuf *b, uint32_t page, uint64_t off, uint8_t rtype, const 
     }
     *new_off = off;
     return STRATA_OK;
+}
+
+size_t wal_frame_eos(uint8_t *out, uint32_t page, uint64_t off)
+{
+    size_t n = 0;
+    uint64_t left = page - off % page;
+    if (left < WAL_HDR) {
+        memset(out, 0, (size_t)left);
+        n = (size_t)left;
+    }
+    uint8_t *h = out + n;
+    h[0] = WAL_FRAG_EOS;
+    store_u16le(h + 1, 0);
+    store_u32le(h + 3, crc32c(0, h, 3));
+    return n + WAL_HDR;
 }
 
 int wal_io_pwrite(wal *w, const void *p, size_t n, uint64_t off)
@@ -255,15 +277,25 @@ static int rotate(wal *w)
     int rc;
     while (w->syncing)
         pthread_cond_wait(&w->synced, &w->mu);
-    if (w->sync != STRATA_SYNC_NONE && (w->seq_written > w->seq_synced || w->off > w->synced_off)) {
+    uint64_t rec_end = w->off; /* end of the last record */
+    uint8_t eos[WAL_EOS_MAX];
+    size_t n = wal_frame_eos(eos, w->page, w->off);
+    if ((rc = wal_io_pwrite(w, eos, n, w->off)) != 0) {
+        w->n_write_errors++;
+        base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot end segment %08llu: %s", (unsigned long long)w->seg,
+                  strata_strerror(rc));
+        (void)truncate_back(w, rec_end);
+        return rc;
+    }
+    w->off += n;
+    if (w->sync != STRATA_SYNC_NONE) {
         w->n_fsyncs++;
         rc = wal_io_fsync(w, w->fd);
         if (rc) {
             w->n_sync_errors++;
             if (w->sync == STRATA_SYNC_ALWAYS)
-                rollback_unsynced(w, rc);
-            pthread_cond_broadcast(&w->synced);
-            return rc;
+                rollback_unsynced(w, rc); /* cuts the marker too */
+            goto undo;
         }
         w->seq_synced = w->seq_written;
         w->synced_off = w->off;
@@ -276,7 +308,7 @@ static int rotate(wal *w)
     if (rc) {
         base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot start segment %08llu: %s",
                   (unsigned long long)(old_seg + 1), strata_strerror(rc));
-        return rc;
+        goto undo;
     }
     if (close(old_fd) != 0)
         base_logf(w->log, STRATA_LOG_WARN, "wal: close of segment %08llu: %s", (unsigned long long)old_seg,
@@ -284,6 +316,17 @@ static int rotate(wal *w)
     /* Everything written so far is in older segments, durable above. */
     w->seq_synced = w->seq_written;
     return STRATA_OK;
+undo:
+    /* The old segment stays active: its marker must go, or the next record
+     * would follow an end of segment. */
+    if (w->off > rec_end) {
+        w->off = rec_end;
+        (void)truncate_back(w, rec_end);
+    }
+    if (w->synced_off > w->off)
+        w->synced_off = w->off;
+    pthread_cond_broadcast(&w->synced);
+    return rc;
 }
 
 static int check_writable(wal *w)
