@@ -5,10 +5,13 @@
  * Regular expressions are PCRE2 with PCRE2_ANCHORED | PCRE2_ENDANCHORED
  * (fully anchored without rewriting the pattern, so "a)|(b" cannot escape
  * an added group), PCRE2_DOTALL (Prometheus compiles "^(?s:re)$"),
- * PCRE2_DOLLAR_ENDONLY (Go's $ does not match before a final newline), and
- * PCRE2_UTF | PCRE2_MATCH_INVALID_UTF (Go matches runes; a value that is
- * not UTF-8 cannot be matched by a regex element, never a crash). JIT is
- * used when available.
+ * PCRE2_DOLLAR_ENDONLY (Go's $ does not match before a final newline),
+ * PCRE2_UTF (Go matches runes) and PCRE2_NEVER_BACKSLASH_C. A value that
+ * is not valid UTF-8 matches no regular expression: it is checked before
+ * PCRE2 runs (PCRE2_NO_UTF_CHECK then saves PCRE2 the check). That is what
+ * PCRE2_MATCH_INVALID_UTF would give for a fully anchored match (no
+ * pattern item consumes an invalid byte), without it: PCRE2 10.42's JIT
+ * gets it wrong (\S+ fails on "\xc3\xa9"). JIT is used when available.
  *
  * Fast paths in the manner of Prometheus' FastRegexMatcher, decided from
  * the pattern text and exactly equivalent to the regex:
@@ -118,7 +121,9 @@ int ix_matcher_raw(index_matcher *im, const char *v, size_t len, int utf8_ok)
         return utf8_ok && len >= im->set_len[0] + (size_t)im->prefix_nonempty &&
                memcmp(v, im->set[0], im->set_len[0]) == 0;
     case IXM_PCRE: {
-        int r = pcre2_match(im->code, (PCRE2_SPTR)v, len, 0, 0, im->md, NULL);
+        if (!utf8_ok)
+            return 0;
+        int r = pcre2_match(im->code, (PCRE2_SPTR)v, len, 0, PCRE2_NO_UTF_CHECK, im->md, NULL);
         /* PCRE2_ERROR_NOMATCH, or a resource limit: no match. */
         return r >= 0;
     }
@@ -129,7 +134,7 @@ int ix_matcher_raw(index_matcher *im, const char *v, size_t len, int utf8_ok)
 int index_matcher_matches(index_matcher *im, const char *value, size_t len)
 {
     int utf8_ok = 1;
-    if (im->kind == IXM_ANY || im->kind == IXM_NONEMPTY || im->kind == IXM_PREFIX)
+    if (im->kind != IXM_EQ && im->kind != IXM_SET)
         utf8_ok = ix_utf8_valid((const uint8_t *)value, len);
     return ix_matcher_raw(im, value, len, utf8_ok) ^ im->neg;
 }
@@ -154,7 +159,7 @@ static int compile_pcre(index_matcher *im, const char *v, size_t n, char *errbuf
     int err;
     PCRE2_SIZE off;
     uint32_t opt = PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_UTF |
-                   PCRE2_MATCH_INVALID_UTF;
+                   PCRE2_NEVER_BACKSLASH_C;
     pcre2_code *code = pcre2_compile((PCRE2_SPTR)v, n, opt, &err, &off, NULL);
     if (!code) {
         if (errbuf && errlen) {
