@@ -10,7 +10,8 @@
  *
  * SERIES (WAL_REC_SERIES), one or more entries:
  *   u8 version = 1
- *   repeated to the end of the payload:
+ *   u32le n_entries (patched as entries are added)
+ *   n_entries x, then the end of the payload:
  *     uv sid
  *     uv n_labels
  *     n_labels x (uv name_len, name bytes, uv value_len, value bytes)
@@ -21,7 +22,8 @@
  *   uv n
  *   n x:
  *     sv sid - previous sid       (previous starts at 0)
- *     sv t_ms - previous t_ms     (previous starts at 0)
+ *     sv (t_ms - previous t_ms) - previous delta   (delta of delta;
+ *                                  previous t_ms and delta start at 0)
  *     u8 ctrl, then 8 - lz - tz bytes
  *       x = bits(value) XOR bits(previous value of the batch) (previous starts at 0)
  *       ctrl = lz << 4 | tz: lz leading and tz trailing zero BYTES of x;
@@ -58,15 +60,27 @@ static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
 
 /* ------------------------------------------------------------ series */
 
-int wal_series_begin(bbuf *out)
+int wal_series_begin(bbuf *out, size_t *mark)
 {
-    return buf_put_u8(out, REC_VERSION);
+    if (!out || !mark)
+        return STRATA_ERR_INVALID;
+    int rc = buf_reserve(out, 5);
+    if (rc)
+        return rc;
+    *mark = out->len;
+    out->data[out->len++] = REC_VERSION;
+    store_u32le(out->data + out->len, 0);
+    out->len += 4;
+    return STRATA_OK;
 }
 
-int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t n_labels)
+int wal_series_add(bbuf *out, size_t mark, strata_sid sid, const strata_label *labels, size_t n_labels)
 {
-    if (!out || (!labels && n_labels))
+    if (!out || (!labels && n_labels) || mark + 5 > out->len || out->data[mark] != REC_VERSION)
         return STRATA_ERR_INVALID;
+    uint32_t count = load_u32le(out->data + mark + 1);
+    if (count == UINT32_MAX)
+        return STRATA_ERR_LIMIT;
     size_t need = 20;
     for (size_t i = 0; i < n_labels; i++) {
         if (!labels[i].name || !labels[i].value)
@@ -76,7 +90,7 @@ int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t
     int rc = buf_reserve(out, need);
     if (rc)
         return rc;
-    size_t mark = out->len;
+    size_t len0 = out->len;
     if ((rc = buf_put_uvarint(out, sid)) || (rc = buf_put_uvarint(out, n_labels)))
         goto fail;
     for (size_t i = 0; i < n_labels; i++) {
@@ -85,19 +99,24 @@ int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t
             (rc = buf_put_uvarint(out, b)) || (rc = buf_append(out, labels[i].value, b)))
             goto fail;
     }
+    store_u32le(out->data + mark + 1, count + 1);
     return STRATA_OK;
 fail:
-    out->len = mark;
+    out->len = len0;
     return rc;
 }
 
 int wal_series_iter_init(wal_series_iter *it, const uint8_t *p, size_t len)
 {
     memset(it, 0, sizeof *it);
-    if (!p || len < 1 || p[0] != REC_VERSION)
+    if (!p || len < 5 || p[0] != REC_VERSION)
         return STRATA_ERR_CORRUPT;
-    it->p = p + 1;
+    it->left = load_u32le(p + 1);
+    it->p = p + 5;
     it->end = p + len;
+    /* Each entry takes at least two bytes. */
+    if (it->left > (size_t)(it->end - it->p) / 2)
+        return STRATA_ERR_CORRUPT;
     return STRATA_OK;
 }
 
@@ -127,8 +146,8 @@ static int get_str(const uint8_t **pp, const uint8_t *end, const uint8_t **s, si
 
 int wal_series_iter_next(wal_series_iter *it, strata_sid *sid, const strata_label **labels, size_t *n_labels)
 {
-    if (it->p == it->end)
-        return 0;
+    if (it->left == 0)
+        return it->p == it->end ? 0 : STRATA_ERR_CORRUPT;
     const uint8_t *p = it->p, *end = it->end;
     uint64_t id, n;
     size_t k;
@@ -184,6 +203,7 @@ int wal_series_iter_next(wal_series_iter *it, strata_sid *sid, const strata_labe
         a += len + 1;
     }
     it->p = p;
+    it->left--;
     *sid = id;
     *labels = it->labels;
     *n_labels = (size_t)n;
@@ -201,6 +221,8 @@ static inline uint64_t dbl_bits(double v)
 
 int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
 {
+    /* Differences are taken modulo 2^64 in unsigned arithmetic; the casts
+     * to int64_t only choose the zig-zag sign. */
     if (!out || (!s && n))
         return STRATA_ERR_INVALID;
     /* Worst case per sample: 10 + 10 + 1 + 8 bytes. */
@@ -212,10 +234,12 @@ int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
     uint8_t *p = out->data + out->len;
     *p++ = REC_VERSION;
     p += uvarint_put(p, n);
-    uint64_t psid = 0, pt = 0, pv = 0;
+    uint64_t psid = 0, pt = 0, pd = 0, pv = 0;
     for (size_t i = 0; i < n; i++) {
+        uint64_t d = (uint64_t)s[i].t_ms - pt;
         p += uvarint_put(p, zigzag_enc((int64_t)(s[i].sid - psid)));
-        p += uvarint_put(p, zigzag_enc((int64_t)((uint64_t)s[i].t_ms - pt)));
+        p += uvarint_put(p, zigzag_enc((int64_t)(d - pd)));
+        pd = d;
         uint64_t v = dbl_bits(s[i].value), x = v ^ pv;
         psid = s[i].sid;
         pt = (uint64_t)s[i].t_ms;
@@ -261,7 +285,7 @@ int wal_samples_decode(const uint8_t *p, size_t len, strata_sample **buf, size_t
         *cap = (size_t)n;
     }
     strata_sample *out = *buf;
-    uint64_t psid = 0, pt = 0, pv = 0;
+    uint64_t psid = 0, pt = 0, pd = 0, pv = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t a, b;
         if (!(k = get_uv(p, end, &a)))
@@ -289,7 +313,8 @@ int wal_samples_decode(const uint8_t *p, size_t len, strata_sample **buf, size_t
             x = load_u64le(tmp) << (8 * tz);
         }
         psid += (uint64_t)zigzag_dec(a);
-        pt += (uint64_t)zigzag_dec(b);
+        pd += (uint64_t)zigzag_dec(b);
+        pt += pd;
         pv ^= x;
         out[i].sid = psid;
         out[i].t_ms = (int64_t)pt;

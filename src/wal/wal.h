@@ -176,16 +176,18 @@ int wal_close(wal *w);
 enum { WAL_REC_SERIES = 1, WAL_REC_SAMPLES = 2, WAL_REC_DELETE = 3 };
 
 /* Series: a record holds one or more (sid, labels) entries. Start the
- * record with wal_series_begin, then add entries. Label strings may not
- * contain NUL bytes (STRATA_ERR_INVALID). */
-int wal_series_begin(bbuf *out);
-int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t n_labels);
+ * record with wal_series_begin, which appends its header to out and sets
+ * *mark (where it starts in out); then add entries with that mark. On
+ * error out is as before the call. */
+int wal_series_begin(bbuf *out, size_t *mark);
+int wal_series_add(bbuf *out, size_t mark, strata_sid sid, const strata_label *labels, size_t n_labels);
 
 /* Iterates the entries of a series record. The iterator keeps pointers
  * into p (which must outlive it) and owns scratch memory: release it with
  * wal_series_iter_free. */
 typedef struct wal_series_iter {
     const uint8_t *p, *end;
+    size_t left;          /* entries not yet read */
     strata_label *labels; /* scratch: labels of the current entry */
     size_t labels_cap;
     char *arena;          /* scratch: NUL-terminated copies of the strings */
