@@ -69,20 +69,26 @@ int table_list_at(const table *t, size_t i, table_block_list *out, table_fault *
     if (start < t->dir_len || end > t->index_len || start >= end)
         return CORRUPT(f, t->index_off + (i * (t->sid_w + t->off_w)), "bad block list position of series %zu", i);
     const uint8_t *p = t->index + start, *e = t->index + end;
-    uint64_t n, first;
+    uint64_t n, first, dmint;
     size_t k = uvarint_get(p, e, &n);
     size_t k2 = k ? uvarint_get(p + k, e, &first) : 0;
-    /* Every entry takes at least 4 bytes. */
-    if (!k2 || n == 0 || n > (uint64_t)(e - p - (ptrdiff_t)(k + k2)) / 4 || first >= t->index_off)
+    size_t k3 = k2 ? uvarint_get(p + k + k2, e, &dmint) : 0;
+    /* Every entry takes at least 3 bytes; the first block starts in the
+     * file's time range. */
+    if (!k3 || n == 0 || n > (uint64_t)(e - p - (ptrdiff_t)(k + k2 + k3)) / 3 || first >= t->index_off ||
+        dmint > (uint64_t)t->meta.max_t - (uint64_t)t->meta.min_t)
         return CORRUPT(f, t->index_off + start, "bad block list header of series %zu", i);
     out->t = t;
     out->sid = dir_sid(t, i);
     out->n_blocks = (uint32_t)n;
     out->i = 0;
-    out->p = p + k + k2;
+    out->p = p + k + k2 + k3;
     out->end = e;
     out->next_off = first;
+    out->first_mint = (int64_t)((uint64_t)t->meta.min_t + dmint);
     out->prev_maxt = 0;
+    out->prev_gap = 0;
+    out->prev_span = 0;
     return STRATA_OK;
 }
 
@@ -92,30 +98,36 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
         return 0;
     const table *t = l->t;
     int64_t at = (int64_t)(t->index_off + (uint64_t)(l->p - t->index));
-    uint64_t len, count, dt, span;
-    int64_t mint;
+    uint64_t len, count, gap = 0, span;
+    int64_t mint, dcount, d;
     size_t k, used = 0;
     if (!(k = uvarint_get(l->p, l->end, &len)))
         goto bad;
     used += k;
-    if (!(k = uvarint_get(l->p + used, l->end, &count)))
+    if (!(k = svarint_get(l->p + used, l->end, &dcount)) || dcount < -(int64_t)TABLE_MAX_BLOCK_SAMPLES ||
+        dcount > (int64_t)TABLE_MAX_BLOCK_SAMPLES)
         goto bad;
     used += k;
+    count = (uint64_t)((int64_t)t->block_samples + dcount); /* checked against 1..65536 below */
     if (l->i == 0) {
-        if (!(k = svarint_get(l->p + used, l->end, &mint)))
-            goto bad;
+        mint = l->first_mint;
     } else {
-        /* mint = prev_maxt + dt, with dt >= 1 and no overflow */
-        if (!(k = uvarint_get(l->p + used, l->end, &dt)) || dt == 0 ||
-            dt > (uint64_t)INT64_MAX - (uint64_t)l->prev_maxt)
+        /* mint = prev_maxt + gap, with gap >= 1 and no overflow */
+        if (!(k = svarint_get(l->p + used, l->end, &d)))
             goto bad;
-        mint = (int64_t)((uint64_t)l->prev_maxt + dt);
+        used += k;
+        gap = l->prev_gap + (uint64_t)d;
+        if (gap == 0 || gap > (uint64_t)INT64_MAX - (uint64_t)l->prev_maxt)
+            goto bad;
+        mint = (int64_t)((uint64_t)l->prev_maxt + gap);
     }
-    used += k;
-    if (!(k = uvarint_get(l->p + used, l->end, &span)) || span > (uint64_t)INT64_MAX - (uint64_t)mint)
+    if (!(k = svarint_get(l->p + used, l->end, &d)))
         goto bad;
     used += k;
-    if (len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || len > UINT32_MAX || count == 0 ||
+    span = l->prev_span + (uint64_t)d;
+    if (span > (uint64_t)INT64_MAX - (uint64_t)mint)
+        goto bad;
+    if (len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || len > UINT32_MAX || (int64_t)count < 1 ||
         count > TABLE_MAX_BLOCK_SAMPLES || span < count - 1 || (count == 1 && span != 0) ||
         len > t->index_off || l->next_off > t->index_off - len)
         goto bad;
@@ -126,6 +138,8 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
     blk->maxt = (int64_t)((uint64_t)mint + span);
     l->next_off += len;
     l->prev_maxt = blk->maxt;
+    l->prev_gap = gap;
+    l->prev_span = span;
     l->p += used;
     l->i++;
     return 1;
@@ -194,13 +208,11 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     if (crc32c(0, b, body) != load_u32le(b + body))
         return CORRUPT(f, blk->off, "block CRC mismatch (block of %u bytes)", blk->len);
     const uint8_t *e = b + body;
-    uint64_t count, ts_len;
-    size_t k = uvarint_get(b, e, &count);
-    if (!k || count != blk->count || e - (b + k) < 2)
-        return CORRUPT(f, blk->off, "block header count disagrees with the index");
-    h->ts_id = b[k];
-    h->val_id = b[k + 1];
-    const uint8_t *p = b + k + 2;
+    uint64_t ts_len;
+    size_t k;
+    h->ts_id = b[0] >> 4;
+    h->val_id = b[0] & 15;
+    const uint8_t *p = b + 1;
     if (!(k = uvarint_get(p, e, &ts_len)) || ts_len > (uint64_t)(e - (p + k)))
         return CORRUPT(f, blk->off, "bad timestamp length in block header");
     h->ts = p + k;
@@ -324,10 +336,11 @@ static int footer_parse(table *t, table_fault *f)
     t->meta.blocks = load_u64le(ft + TF_BLOCKS);
     t->meta.file_bytes = size;
     t->sid_w = ft[TF_SID_WIDTH];
+    t->block_samples = load_u32le(ft + TF_BLOCK_SAMPLES);
     t->off_w = ft[TF_OFF_WIDTH];
     static const uint8_t zero[6];
     if (t->index_off > foff || t->index_len != foff - t->index_off || t->sid_w < 1 || t->sid_w > 8 ||
-        t->off_w < 1 || t->off_w > 8 || memcmp(ft + TF_RESERVED, zero, sizeof zero) != 0 ||
+        t->off_w < 1 || t->off_w > 8 || t->block_samples < 1 || t->block_samples > TABLE_MAX_BLOCK_SAMPLES || memcmp(ft + TF_RESERVED, zero, sizeof zero) != 0 ||
         t->meta.min_sid > t->meta.max_sid || t->meta.min_t > t->meta.max_t ||
         t->meta.series > t->index_len / (t->sid_w + t->off_w) || t->meta.blocks < t->meta.series ||
         (t->meta.series == 0) != (t->meta.blocks == 0) || (t->meta.series == 0 && t->index_len != 0))

@@ -135,7 +135,9 @@ typedef struct table_block_list {
     uint32_t n_blocks, i;
     const uint8_t *p, *end; /* remaining encoded entries */
     uint64_t next_off;
+    int64_t first_mint;
     int64_t prev_maxt;
+    uint64_t prev_gap, prev_span;
 } table_block_list;
 
 /* Binary search for sid: STRATA_OK with *out set, STRATA_ERR_NOTFOUND when

@@ -49,13 +49,16 @@
 #define TF_FOOTER_CRC 96 /* CRC32C of footer bytes [0, 96) */
 #define TF_MAGIC 100
 
-/* Bytes of a block that are not payload: header (at least count varint,
- * two codec ids, ts length varint) and the CRC. */
-#define TABLE_BLOCK_MIN_HDR 4u
+/* Bytes of a block that are not payload: header (codec byte, ts length
+ * varint) and the CRC. */
+#define TABLE_BLOCK_MIN_HDR 2u
 #define TABLE_BLOCK_CRC 4u
 /* The largest count a block may claim; bounds decode buffers. */
 #define TABLE_MAX_BLOCK_SAMPLES 65536u
 #define TABLE_DEFAULT_BLOCK_SAMPLES 1000u
+/* Codec ids share one byte: timestamps in the high nibble, values in the
+ * low one; an id above 15 needs a new format version. */
+#define TABLE_CODEC_ID_MAX 15u
 
 /* Fixed-width little-endian integers of 1..8 bytes (the sid directory). */
 static inline void table_store_w(uint8_t *p, uint64_t v, unsigned w)

@@ -26,6 +26,7 @@ struct table {
     uint64_t index_off, index_len;
     const uint8_t *index;  /* map + index_off */
     unsigned sid_w, off_w; /* directory field widths */
+    uint32_t block_samples; /* base of the counts in block entries */
     uint64_t dir_len;      /* series * (sid_w + off_w) */
     table_stats *stats;    /* may be NULL; owned by the caller of table_open */
     _Atomic long refs;

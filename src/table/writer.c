@@ -11,16 +11,14 @@
  *
  * Block: the samples of one sid, count >= 1, timestamps strictly increasing.
  * Blocks follow each other without gaps in (sid, time) order from offset 0.
- *   uvarint  count         samples, 1..65536
- *   u8       ts_codec      codec_ts_id
- *   u8       val_codec     codec_val_id
+ * The count is in the index entry only (the index's CRC covers it).
+ *   u8       codecs        ts codec id << 4 | value codec id (1..15 each)
  *   uvarint  ts_len        bytes of encoded timestamps
  *   ts_len bytes           codec_ts_encode output
  *   rest bytes             codec_val_encode output: the block's length (from
  *                          the index) minus everything else
  *   u32      crc           CRC32C of every byte of the block before it
- * A constant, regular 1000-sample block costs about 6 bytes of header and
- * CRC beside its payload.
+ * Header and CRC take 6-7 bytes beside the payload.
  *
  * Index (index_len bytes at index_off), covered by index_crc:
  *   directory: series entries of sid_width + off_width bytes, fixed width so
@@ -32,13 +30,19 @@
  *     uvarint  n_blocks    >= 1
  *     uvarint  first_off   file offset of the sid's first block; the next
  *                          blocks follow it contiguously
- *     n_blocks entries:
+ *     uvarint  first_mint - min_t (of the footer)
+ *     n_blocks entries, each field a difference so that the full blocks of
+ *     regular data cost one byte a field (except len):
  *       uvarint len        block bytes, header and CRC included
- *       uvarint count      samples (equals the block header's)
- *       first entry: svarint mint
- *       next ones:   uvarint mint - previous block's maxt (>= 1)
- *       uvarint maxt - mint
- *   An entry costs about 8-10 bytes for 1000-sample blocks.
+ *       svarint count - block_samples (of the footer); count 1..65536
+ *       all but the first: svarint gap - previous gap, where gap = mint -
+ *                          previous block's maxt (>= 1) and the first
+ *                          "previous gap" is 0
+ *       svarint span - previous span, where span = maxt - mint and the
+ *                          first "previous span" is 0
+ *     The differences are of uint64 values taken modulo 2^64.
+ *   An entry costs about 5 bytes for regular 1000-sample blocks, a series
+ *   about 10 more (directory entry, list header, its first span).
  *
  * Footer (108 bytes, the last of the file):
  *    0 u64 index_off      8 u64 index_len
@@ -46,7 +50,7 @@
  *   32 i64 min_t         40 i64 max_t
  *   48 u64 samples       56 u64 series       64 u64 blocks
  *   72 u32 index_crc     CRC32C of the index bytes
- *   76 u32 block_samples the writer's option (informational)
+ *   76 u32 block_samples the writer's option: the base of index counts
  *   80 u8  sid_width     81 u8 off_width (1..8 each)
  *   82 6 bytes zero
  *   tail, the same in every version:
@@ -71,8 +75,17 @@
 /* Pending output is written out in chunks of about this size. */
 #define OUT_CHUNK (1u << 20)
 
+/* A finished series, for the index. */
+typedef struct ser_rec {
+    uint64_t sid;
+    uint64_t n_blocks;
+    uint64_t first_off;
+    int64_t first_mint;
+    size_t ent_off, ent_len; /* its entries in ents */
+} ser_rec;
+
 struct table_writer {
-    char *tmp_path, *final_path, *dir;
+    char *tmp_path, *final_path, *dir_path;
     int fd;
     uint32_t block_samples;
     bbuf out;          /* bytes not yet written */
@@ -85,13 +98,16 @@ struct table_writer {
     int64_t *ts;       /* partial block, block_samples elements */
     double *v;
     size_t nbuf;
-    bbuf ser;          /* the series' block entries so far */
     uint32_t ser_blocks;
     uint64_t ser_first_off;
+    int64_t ser_first_mint;
     int64_t ser_prev_maxt;
-    /* index */
-    bbuf lists;        /* finished block lists */
-    uint64_t *dir_sid, *dir_off; /* per series: sid, list offset in lists */
+    uint64_t ser_prev_gap, ser_prev_span;
+    size_t ser_ent_off; /* where the series' entries start in ents */
+    /* index: the list headers depend on the file's min_t, known only at
+     * finish, so entries are kept apart from the per-series fields */
+    bbuf ents;         /* block entries of every series, in order */
+    ser_rec *dir;      /* finished series */
     size_t n_dir, cap_dir;
     table_meta meta;
     bbuf enc_ts, enc_v;
@@ -127,16 +143,14 @@ static void writer_free(table_writer *w)
         close(w->fd);
     base_free(w->tmp_path);
     base_free(w->final_path);
-    base_free(w->dir);
+    base_free(w->dir_path);
     base_free(w->ts);
     base_free(w->v);
     buf_free(&w->out);
-    buf_free(&w->ser);
-    buf_free(&w->lists);
+    buf_free(&w->ents);
     buf_free(&w->enc_ts);
     buf_free(&w->enc_v);
-    base_free(w->dir_sid);
-    base_free(w->dir_off);
+    base_free(w->dir);
     base_free(w);
 }
 
@@ -154,11 +168,11 @@ int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts
     w->meta.file_no = file_no;
     char name[40];
     table_file_name(name, sizeof name, file_no);
-    w->dir = base_strdup(dir);
+    w->dir_path = base_strdup(dir);
     w->final_path = path_join(dir, name);
     w->ts = base_malloc(bs * sizeof *w->ts);
     w->v = base_malloc(bs * sizeof *w->v);
-    if (!w->dir || !w->final_path || !w->ts || !w->v)
+    if (!w->dir_path || !w->final_path || !w->ts || !w->v)
         goto out;
     size_t plen = strlen(w->final_path);
     w->tmp_path = base_malloc(plen + 5);
@@ -199,16 +213,26 @@ static int out_drain(table_writer *w, size_t keep_below)
 static int note_block(table_writer *w, uint64_t off, uint32_t len, uint32_t count, int64_t mint, int64_t maxt)
 {
     int rc;
-    if (w->ser_blocks == 0)
+    if (w->ser_blocks == 0) {
         w->ser_first_off = off;
-    if ((rc = buf_put_uvarint(&w->ser, len)) || (rc = buf_put_uvarint(&w->ser, count)))
+        w->ser_first_mint = mint;
+        w->ser_ent_off = w->ents.len;
+        w->ser_prev_gap = 0;
+        w->ser_prev_span = 0;
+    }
+    if ((rc = buf_put_uvarint(&w->ents, len)) ||
+        (rc = buf_put_svarint(&w->ents, (int64_t)count - (int64_t)w->block_samples)))
         return rc;
-    if (w->ser_blocks == 0)
-        rc = buf_put_svarint(&w->ser, mint);
-    else
-        rc = buf_put_uvarint(&w->ser, (uint64_t)mint - (uint64_t)w->ser_prev_maxt);
-    if (rc || (rc = buf_put_uvarint(&w->ser, (uint64_t)maxt - (uint64_t)mint)))
+    if (w->ser_blocks > 0) {
+        uint64_t gap = (uint64_t)mint - (uint64_t)w->ser_prev_maxt;
+        if ((rc = buf_put_svarint(&w->ents, (int64_t)(gap - w->ser_prev_gap))))
+            return rc;
+        w->ser_prev_gap = gap;
+    }
+    uint64_t span = (uint64_t)maxt - (uint64_t)mint;
+    if ((rc = buf_put_svarint(&w->ents, (int64_t)(span - w->ser_prev_span))))
         return rc;
+    w->ser_prev_span = span;
     w->ser_blocks++;
     w->ser_prev_maxt = maxt;
     if (w->meta.blocks == 0 || mint < w->meta.min_t)
@@ -232,10 +256,11 @@ static int flush_block(table_writer *w)
     if ((rc = codec_ts_encode(w->ts, w->nbuf, &w->enc_ts, &tsid)) ||
         (rc = codec_val_encode(w->v, w->nbuf, &w->enc_v, &vid)))
         return rc;
-    uint8_t hdr[24];
-    size_t h = uvarint_put(hdr, w->nbuf);
-    hdr[h++] = tsid;
-    hdr[h++] = vid;
+    if (tsid == 0 || tsid > TABLE_CODEC_ID_MAX || vid == 0 || vid > TABLE_CODEC_ID_MAX)
+        return STRATA_ERR_LIMIT;
+    uint8_t hdr[16];
+    size_t h = 0;
+    hdr[h++] = (uint8_t)(tsid << 4 | vid);
     h += uvarint_put(hdr + h, w->enc_ts.len);
     uint64_t off = file_pos(w);
     size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
@@ -270,27 +295,23 @@ static int end_series(table_writer *w)
     }
     if (w->n_dir == w->cap_dir) {
         size_t cap = w->cap_dir ? w->cap_dir * 2 : 256;
-        uint64_t *s = base_realloc(w->dir_sid, cap * sizeof *s);
-        if (!s)
+        ser_rec *d = base_realloc(w->dir, cap * sizeof *d);
+        if (!d)
             return STRATA_ERR_NOMEM;
-        w->dir_sid = s;
-        uint64_t *o = base_realloc(w->dir_off, cap * sizeof *o);
-        if (!o)
-            return STRATA_ERR_NOMEM;
-        w->dir_off = o;
+        w->dir = d;
         w->cap_dir = cap;
     }
-    w->dir_sid[w->n_dir] = w->sid;
-    w->dir_off[w->n_dir] = w->lists.len;
-    if ((rc = buf_put_uvarint(&w->lists, w->ser_blocks)) || (rc = buf_put_uvarint(&w->lists, w->ser_first_off)) ||
-        (rc = buf_append(&w->lists, w->ser.data, w->ser.len)))
-        return rc;
+    w->dir[w->n_dir] = (ser_rec){.sid = w->sid,
+                                 .n_blocks = w->ser_blocks,
+                                 .first_off = w->ser_first_off,
+                                 .first_mint = w->ser_first_mint,
+                                 .ent_off = w->ser_ent_off,
+                                 .ent_len = w->ents.len - w->ser_ent_off};
     if (w->n_dir == 0)
         w->meta.min_sid = w->sid;
     w->meta.max_sid = w->sid;
     w->meta.series++;
     w->n_dir++;
-    buf_reset(&w->ser);
     w->ser_blocks = 0;
     w->have_sid = 0;
     return STRATA_OK;
@@ -314,7 +335,7 @@ static int start_sid(table_writer *w, uint64_t sid)
  * what was given. */
 static int order_ok(const table_writer *w, uint64_t sid, int64_t first_t)
 {
-    if (w->n_dir && sid <= w->dir_sid[w->n_dir - 1])
+    if (w->n_dir && sid <= w->dir[w->n_dir - 1].sid)
         return 0;
     if (w->have_sid && sid < w->sid)
         return 0;
@@ -357,11 +378,9 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
 {
     if (w->failed)
         return STRATA_ERR_INVALID;
-    /* The header must agree with the entry: a block is only ever described
-     * by what its own bytes say. */
-    uint64_t count = 0;
-    size_t h = blk->len >= TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC ? uvarint_get(bytes, bytes + blk->len, &count) : 0;
-    if (!h || count != blk->count || blk->count == 0 || blk->count > TABLE_MAX_BLOCK_SAMPLES ||
+    /* The bytes are not re-checked (the scan that lent them checked their
+     * CRC); the entry must describe a possible block. */
+    if (blk->len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || blk->count == 0 || blk->count > TABLE_MAX_BLOCK_SAMPLES ||
         blk->maxt < blk->mint || (blk->count == 1) != (blk->maxt == blk->mint) ||
         (uint64_t)blk->maxt - (uint64_t)blk->mint < blk->count - 1)
         return STRATA_ERR_INVALID;
@@ -386,27 +405,45 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
     return STRATA_OK;
 }
 
+/* The header of series d's block list. */
+static size_t list_hdr(const table_writer *w, const ser_rec *d, uint8_t *p)
+{
+    size_t k = uvarint_put(p, d->n_blocks);
+    k += uvarint_put(p + k, d->first_off);
+    k += uvarint_put(p + k, (uint64_t)d->first_mint - (uint64_t)w->meta.min_t);
+    return k;
+}
+
 /* Appends index and footer to out. */
 static int put_index_footer(table_writer *w)
 {
     int rc;
     uint64_t index_off = file_pos(w);
+    uint8_t hdr[32];
+    uint64_t lists_len = 0;
+    for (size_t i = 0; i < w->n_dir; i++)
+        lists_len += list_hdr(w, &w->dir[i], hdr) + w->dir[i].ent_len;
     unsigned sid_w = table_width(w->meta.max_sid - w->meta.min_sid);
     unsigned off_w = 1;
-    while (off_w < 8 && table_width(w->n_dir * (sid_w + off_w) + w->lists.len) > off_w)
+    while (off_w < 8 && table_width(w->n_dir * (sid_w + off_w) + lists_len) > off_w)
         off_w++;
     uint64_t dir_len = w->n_dir * (sid_w + off_w);
-    if ((rc = buf_reserve(&w->out, dir_len + w->lists.len + TABLE_FOOTER_SIZE)))
+    uint64_t index_len = dir_len + lists_len;
+    if ((rc = buf_reserve(&w->out, index_len + TABLE_FOOTER_SIZE)))
         return rc;
     uint8_t *idx = w->out.data + w->out.len;
+    uint64_t list_off = dir_len;
     for (size_t i = 0; i < w->n_dir; i++) {
         uint8_t *e = idx + i * (sid_w + off_w);
-        table_store_w(e, w->dir_sid[i] - w->meta.min_sid, sid_w);
-        table_store_w(e + sid_w, dir_len + w->dir_off[i], off_w);
+        table_store_w(e, w->dir[i].sid - w->meta.min_sid, sid_w);
+        table_store_w(e + sid_w, list_off, off_w);
+        list_off += list_hdr(w, &w->dir[i], hdr) + w->dir[i].ent_len;
     }
     w->out.len += dir_len;
-    buf_append(&w->out, w->lists.data, w->lists.len);
-    uint64_t index_len = dir_len + w->lists.len;
+    for (size_t i = 0; i < w->n_dir; i++) {
+        buf_append(&w->out, hdr, list_hdr(w, &w->dir[i], hdr));
+        buf_append(&w->out, w->ents.data + w->dir[i].ent_off, w->dir[i].ent_len);
+    }
     uint32_t index_crc = crc32c(0, idx, index_len);
 
     uint8_t f[TABLE_FOOTER_SIZE];
@@ -455,7 +492,7 @@ int table_writer_finish(table_writer *w, table_meta *out)
     /* From here the file exists under its final name; a failed directory
      * fsync leaves it possibly undurable, so report the error but remove
      * nothing that a crash could not remove anyway. */
-    rc = file_fsync_dir(w->dir);
+    rc = file_fsync_dir(w->dir_path);
     if (!rc && out)
         *out = w->meta;
     writer_free(w);

@@ -196,7 +196,7 @@ static void table_raw_copy_reproduces_blocks(void **state)
     table *a, *b;
     assert_int_equal(table_open(p1, NULL, &a, NULL, 0), STRATA_OK);
     table_writer *w;
-    assert_int_equal(table_writer_open(dir, 2, NULL, &w), STRATA_OK);
+    assert_int_equal(table_writer_open(dir, 2, &(table_writer_opts){.block_samples = 16}, &w), STRATA_OK);
     table_scan sc;
     table_scan_init(&sc, a);
     uint64_t sid;
@@ -210,15 +210,24 @@ static void table_raw_copy_reproduces_blocks(void **state)
     assert_int_equal(table_writer_add_raw(w, sid, &blk, bytes), STRATA_ERR_INVALID);
     assert_int_equal(table_writer_finish(w, NULL), STRATA_OK);
     assert_int_equal(table_open(p2, NULL, &b, NULL, 0), STRATA_OK);
-    /* identical blocks region and index (block_samples differs in the footer) */
+    /* the same file, byte for byte */
     const table_meta *ma = table_get_meta(a), *mb = table_get_meta(b);
     assert_int_equal(ma->file_bytes, mb->file_bytes);
     assert_int_equal(ma->blocks, mb->blocks);
+    uint8_t *ba, *bb;
+    size_t la, lb;
+    assert_int_equal(file_read_all(p1, &ba, &la), STRATA_OK);
+    assert_int_equal(file_read_all(p2, &bb, &lb), STRATA_OK);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    base_free(ba);
+    base_free(bb);
     check_all(&d, b, &r);
     table_unref(b);
 
-    /* mixed: first samples of each series added, the rest copied raw */
-    assert_int_equal(table_writer_open(dir, 3, &(table_writer_opts){.block_samples = 16}, &w), STRATA_OK);
+    /* mixed: first samples of each series added, the rest copied raw, into
+     * a file whose block_samples (the base of its index counts) differs */
+    assert_int_equal(table_writer_open(dir, 3, NULL, &w), STRATA_OK);
     table_scan_init(&sc, a);
     size_t si = 0;
     uint64_t prev = UINT64_MAX;
