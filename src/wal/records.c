@@ -60,25 +60,24 @@ static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
 
 /* ------------------------------------------------------------ series */
 
-int wal_series_begin(bbuf *out, size_t *mark)
+int wal_series_begin(bbuf *out)
 {
-    if (!out || !mark)
+    if (!out || out->len != 0)
         return STRATA_ERR_INVALID;
     int rc = buf_reserve(out, 5);
     if (rc)
         return rc;
-    *mark = out->len;
-    out->data[out->len++] = REC_VERSION;
-    store_u32le(out->data + out->len, 0);
-    out->len += 4;
+    out->data[0] = REC_VERSION;
+    store_u32le(out->data + 1, 0);
+    out->len = 5;
     return STRATA_OK;
 }
 
-int wal_series_add(bbuf *out, size_t mark, strata_sid sid, const strata_label *labels, size_t n_labels)
+int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t n_labels)
 {
-    if (!out || (!labels && n_labels) || mark + 5 > out->len || out->data[mark] != REC_VERSION)
+    if (!out || (!labels && n_labels) || out->len < 5 || out->data[0] != REC_VERSION)
         return STRATA_ERR_INVALID;
-    uint32_t count = load_u32le(out->data + mark + 1);
+    uint32_t count = load_u32le(out->data + 1);
     if (count == UINT32_MAX)
         return STRATA_ERR_LIMIT;
     size_t need = 20;
@@ -99,7 +98,7 @@ int wal_series_add(bbuf *out, size_t mark, strata_sid sid, const strata_label *l
             (rc = buf_put_uvarint(out, b)) || (rc = buf_append(out, labels[i].value, b)))
             goto fail;
     }
-    store_u32le(out->data + mark + 1, count + 1);
+    store_u32le(out->data + 1, count + 1);
     return STRATA_OK;
 fail:
     out->len = len0;

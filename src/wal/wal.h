@@ -175,12 +175,12 @@ int wal_close(wal *w);
 /* Suggested type bytes for the engine's records. */
 enum { WAL_REC_SERIES = 1, WAL_REC_SAMPLES = 2, WAL_REC_DELETE = 3 };
 
-/* Series: a record holds one or more (sid, labels) entries. Start the
- * record with wal_series_begin, which appends its header to out and sets
- * *mark (where it starts in out); then add entries with that mark. On
- * error out is as before the call. */
-int wal_series_begin(bbuf *out, size_t *mark);
-int wal_series_add(bbuf *out, size_t mark, strata_sid sid, const strata_label *labels, size_t n_labels);
+/* Series: a record holds one or more (sid, labels) entries. The record
+ * occupies out from its start: wal_series_begin takes an empty out and
+ * writes the header; wal_series_add appends an entry and counts it in the
+ * header. On error out is as before the call. */
+int wal_series_begin(bbuf *out);
+int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t n_labels);
 
 /* Iterates the entries of a series record. The iterator keeps pointers
  * into p (which must outlive it) and owns scratch memory: release it with

@@ -30,14 +30,15 @@ static void wal_series_record_round_trips(void **state)
     strata_label a[] = {{"__name__", "cpu_usage_user"}, {"host", "h1"}, {"empty", ""}};
     strata_label b[] = {{"__name__", "x"}, {"long", big}, {"utf8", "\xc3\xa9t\xc3\xa9"}};
     bbuf out = {0};
-    size_t mark;
-    assert_int_equal(buf_put_u8(&out, 0xAA), STRATA_OK); /* something before: mark is honoured */
-    assert_int_equal(wal_series_begin(&out, &mark), STRATA_OK);
-    assert_int_equal(wal_series_add(&out, mark, 1, a, 3), STRATA_OK);
-    assert_int_equal(wal_series_add(&out, mark, UINT64_MAX, b, 3), STRATA_OK);
-    assert_int_equal(wal_series_add(&out, mark, 0, NULL, 0), STRATA_OK);
-    const uint8_t *rec = out.data + mark;
-    size_t len = out.len - mark;
+    assert_int_equal(buf_put_u8(&out, 0xAA), STRATA_OK);
+    assert_int_equal(wal_series_begin(&out), STRATA_ERR_INVALID); /* must start empty */
+    buf_reset(&out);
+    assert_int_equal(wal_series_begin(&out), STRATA_OK);
+    assert_int_equal(wal_series_add(&out, 1, a, 3), STRATA_OK);
+    assert_int_equal(wal_series_add(&out, UINT64_MAX, b, 3), STRATA_OK);
+    assert_int_equal(wal_series_add(&out, 0, NULL, 0), STRATA_OK);
+    const uint8_t *rec = out.data;
+    size_t len = out.len;
 
     wal_series_iter it;
     strata_sid sid;
@@ -65,10 +66,9 @@ static void wal_series_record_round_trips(void **state)
     size_t small = 0;
     {
         bbuf s2 = {0};
-        size_t m2;
-        assert_int_equal(wal_series_begin(&s2, &m2), STRATA_OK);
-        assert_int_equal(wal_series_add(&s2, m2, 5, a, 3), STRATA_OK);
-        assert_int_equal(wal_series_add(&s2, m2, 6, a, 2), STRATA_OK);
+        assert_int_equal(wal_series_begin(&s2), STRATA_OK);
+        assert_int_equal(wal_series_add(&s2, 5, a, 3), STRATA_OK);
+        assert_int_equal(wal_series_add(&s2, 6, a, 2), STRATA_OK);
         small = s2.len;
         for (size_t cut = 0; cut < small; cut++) {
             int rc = wal_series_iter_init(&it, s2.data, cut);
