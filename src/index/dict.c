@@ -331,12 +331,21 @@ static int htab_ensure(strata_index *idx)
 
 /* ------------------------------------------------------------ lookup */
 
+/* Inline equality of short C strings: cheaper than a call to strcmp for
+ * the few bytes of a label. */
+static inline int streq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
 static int eq_canon(const ix_series *s, const strata_label *const *c, size_t n)
 {
     if (s->n != n)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(s->l[i].name, c[i]->name) != 0 || strcmp(s->l[i].value, c[i]->value) != 0)
+        if (!streq(s->l[i].value, c[i]->value) || !streq(s->l[i].name, c[i]->name))
             return 0;
     return 1;
 }
@@ -361,7 +370,7 @@ static int eq_raw(const ix_series *s, const strata_label *in, size_t n, struct c
             return 0;
         if (!*v)
             continue;
-        if (j == s->n || strcmp(s->l[j].name, in[i].name) != 0 || strcmp(s->l[j].value, v) != 0)
+        if (j == s->n || !streq(s->l[j].value, v) || !streq(s->l[j].name, in[i].name))
             break;
         j++;
     }
