@@ -87,7 +87,8 @@ int wal_seg_list(wal *w)
         if ((rc = wal_seg_push(w, num, (uint64_t)st.st_size)) != 0)
             goto out;
     }
-    qsort(w->segs, w->n_segs, sizeof *w->segs, seg_cmp);
+    if (w->n_segs > 1)
+        qsort(w->segs, w->n_segs, sizeof *w->segs, seg_cmp);
     for (size_t i = 1; i < w->n_segs; i++) {
         if (w->segs[i].num == w->segs[i - 1].num) {
             /* "00000001" and "000000001": two names, one number. */
