@@ -391,10 +391,12 @@ static int shortest_ld(double a, int k, uint64_t *m_out, int *s_out)
         if (s > 27 || s < -27)
             return 0;
         long double p = s >= 0 ? al * ld_pow10[s] : al / ld_pow10[-s];
-        long double r = roundl(p);
-        if (r < 1.0L || r > 1e19L)
+        /* p + 0.5 is exact in a 64-bit mantissa for p < 2^62, and the
+         * truncation then rounds half up, faster than libm's roundl */
+        if (!(p >= 0.5L && p < 1e18L))
             return 0;
-        uint64_t c = (uint64_t)r;
+        uint64_t c = (uint64_t)(p + 0.5L);
+        long double r = (long double)c;
         uint64_t other = p > r ? c + 1 : c - 1;
         uint64_t found = 0;
         if (roundtrips(c, -s, a))
