@@ -18,11 +18,3 @@ int cmd_bench(int argc, char **argv)
     fprintf(stderr, "usage: strata bench codec|ingest|query [options] [--json]\n");
     return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? CLI_OK : CLI_USAGE;
 }
-
-int cmd_serve(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "strata serve: the HTTP server is not built yet\n");
-    return CLI_USAGE;
-}

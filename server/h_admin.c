@@ -1,0 +1,365 @@
+/*
+ * h_admin.c: export (streamed JSON lines), delete_series, snapshot,
+ * force_flush, force_merge and /metrics.
+ *
+ * Export streams: the response is produced by a libmicrohttpd content
+ * callback, one series at a time, so its memory is bounded by the largest
+ * series, not by the answer. The cursor lives in the stream state and is
+ * used by the connection's thread only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+
+/* ------------------------------------------------------------ export */
+
+typedef struct sidset {
+    strata_sid *slot;
+    size_t cap, n;
+} sidset;
+
+static int sidset_add(sidset *s, strata_sid sid)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        strata_sid *slot = calloc(cap, sizeof *slot);
+        if (!slot)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i])
+                continue;
+            size_t h = (size_t)(s->slot[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            while (slot[h])
+                h = (h + 1) & (cap - 1);
+            slot[h] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = slot;
+        s->cap = cap;
+    }
+    size_t h = (size_t)(sid * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
+    while (s->slot[h]) {
+        if (s->slot[h] == sid)
+            return 0;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->slot[h] = sid;
+    s->n++;
+    return 1;
+}
+
+typedef struct export_state {
+    srv *s;
+    strata_selector *sels;
+    size_t n_sels, next_sel;  /* n_sels 0: one pass over every series */
+    int64_t start, end;
+    strata_cursor *cur;
+    sidset seen;
+    bbuf out;
+    size_t out_pos;
+    int64_t *t;
+    double *v;
+    size_t cap;
+    fmt_label *fl;
+    size_t fl_cap;
+    int done;
+} export_state;
+
+/* Appends the next series (or several small ones) to st->out. Returns 1
+ * while there is more, 0 at the end, < 0 on error. */
+static int export_fill(export_state *st)
+{
+    while (st->out.len < 256 * 1024) {
+        if (!st->cur) {
+            size_t runs = st->n_sels ? st->n_sels : 1;
+            if (st->next_sel >= runs)
+                return 0;
+            const strata_selector *sel = st->n_sels ? &st->sels[st->next_sel] : NULL;
+            st->next_sel++;
+            int rc = strata_select(st->s->db, sel ? sel->matchers : NULL, sel ? sel->n_matchers : 0, st->start, st->end,
+                                   &st->cur);
+            if (rc)
+                return rc;
+        }
+        strata_sid sid;
+        const strata_label *l;
+        size_t nl;
+        int rc = strata_cursor_next_series(st->cur, &sid, &l, &nl);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            strata_cursor_close(st->cur);
+            st->cur = NULL;
+            continue;
+        }
+        if (st->n_sels > 1) {
+            int added = sidset_add(&st->seen, sid);
+            if (added < 0)
+                return STRATA_ERR_NOMEM;
+            if (!added)
+                continue;
+        }
+        if (nl > st->fl_cap) {
+            fmt_label *fl = realloc(st->fl, nl * sizeof *fl);
+            if (!fl)
+                return STRATA_ERR_NOMEM;
+            st->fl = fl;
+            st->fl_cap = nl;
+        }
+        for (size_t i = 0; i < nl; i++) {
+            st->fl[i].name = l[i].name;
+            st->fl[i].name_len = strlen(l[i].name);
+            st->fl[i].value = l[i].value;
+            st->fl[i].value_len = strlen(l[i].value);
+        }
+        size_t n = 0;
+        const int64_t *t;
+        const double *v;
+        size_t k;
+        while ((rc = strata_cursor_next_samples(st->cur, &t, &v, &k)) == 1) {
+            if (n + k > st->cap) {
+                size_t cap = st->cap ? st->cap : 1024;
+                while (cap < n + k)
+                    cap *= 2;
+                int64_t *nt = realloc(st->t, cap * sizeof *nt);
+                if (!nt)
+                    return STRATA_ERR_NOMEM;
+                st->t = nt;
+                double *nv = realloc(st->v, cap * sizeof *nv);
+                if (!nv)
+                    return STRATA_ERR_NOMEM;
+                st->v = nv;
+                st->cap = cap;
+            }
+            memcpy(st->t + n, t, k * sizeof *t);
+            memcpy(st->v + n, v, k * sizeof *v);
+            n += k;
+        }
+        if (rc < 0)
+            return rc;
+        if (!n)
+            continue;
+        if ((rc = jsonl_encode(&st->out, st->fl, nl, st->t, st->v, n)) != 0)
+            return rc;
+        METRIC_ADD(st->s->m.samples_out, n);
+    }
+    return 1;
+}
+
+static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    export_state *st = cls;
+    while (st->out_pos == st->out.len) {
+        if (st->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        buf_reset(&st->out);
+        st->out_pos = 0;
+        int rc = export_fill(st);
+        if (rc < 0) {
+            fprintf(stderr, "strata serve: export stopped: %s\n", strata_strerror(rc));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (rc == 0)
+            st->done = 1;
+    }
+    size_t n = st->out.len - st->out_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->out.data + st->out_pos, n);
+    st->out_pos += n;
+    return (ssize_t)n;
+}
+
+static void export_free(void *cls)
+{
+    export_state *st = cls;
+    if (st->cur)
+        strata_cursor_close(st->cur);
+    srv_selectors_free(st->sels, st->n_sels);
+    free(st->seen.slot);
+    buf_free(&st->out);
+    free(st->t);
+    free(st->v);
+    free(st->fl);
+    free(st);
+}
+
+enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    enum MHD_Result ret;
+    if (srv_params_load(c, r))
+        return MHD_NO;
+    export_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return MHD_NO;
+    st->s = s;
+    if (srv_selectors(s, c, r, 0, &st->sels, &st->n_sels, &ret)) {
+        free(st);
+        return ret;
+    }
+    const char *names[2] = {"start", "end"}, *why = NULL;
+    int64_t *outs[2] = {&st->start, &st->end}, dflt[2] = {INT64_MIN, INT64_MAX};
+    for (int i = 0; i < 2; i++) {
+        const char *v = srv_param(r, names[i]);
+        if (srv_time(v, dflt[i], outs[i], &why)) {
+            export_free(st);
+            return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+                                   "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", names[i], v,
+                                   why ? ": " : "", why ? why : "");
+        }
+    }
+    /* Check the selectors compile (bad regex) before the 200 goes out. */
+    int rc = export_fill(st);
+    if (rc < 0) {
+        export_free(st);
+        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
+                               rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
+    }
+    st->done = rc == 0;
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, st,
+                                                                  export_free);
+    if (!resp) {
+        export_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/stream+json");
+    r->status = MHD_HTTP_OK;
+    ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ------------------------------------------------------------ delete */
+
+enum MHD_Result h_delete(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    enum MHD_Result ret;
+    if (srv_params_load(c, r))
+        return MHD_NO;
+    strata_selector *sels;
+    size_t n;
+    if (srv_selectors(s, c, r, 1, &sels, &n, &ret))
+        return ret;
+    const char *names[2] = {"start", "end"}, *why = NULL;
+    int64_t t[2], dflt[2] = {INT64_MIN, INT64_MAX};
+    for (int i = 0; i < 2; i++) {
+        const char *v = srv_param(r, names[i]);
+        if (srv_time(v, dflt[i], &t[i], &why)) {
+            srv_selectors_free(sels, n);
+            return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+                                   "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", names[i], v,
+                                   why ? ": " : "", why ? why : "");
+        }
+    }
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = strata_delete(s->db, sels[i].matchers, sels[i].n_matchers, t[0], t[1]);
+    srv_selectors_free(sels, n);
+    if (rc)
+        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
+                               rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "delete failed: %s",
+                               strata_strerror(rc));
+    return srv_reply(c, r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+/* The name is made here, never taken from the request:
+ * 20240101T120000Z-<16 hex digits from /dev/urandom>. */
+static int snapshot_name(char *out, size_t cap)
+{
+    uint64_t rnd = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, &rnd, sizeof rnd);
+    close(fd);
+    if (n != (ssize_t)sizeof rnd)
+        return -1;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, cap, "%s-%016llx", ts, (unsigned long long)rnd);
+    return 0;
+}
+
+enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    char name[64];
+    size_t dl = strlen(s->data_dir);
+    char *base = malloc(dl + 16), *path = malloc(dl + 16 + sizeof name);
+    if (!base || !path || snapshot_name(name, sizeof name)) {
+        free(base);
+        free(path);
+        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "cannot name a snapshot");
+    }
+    snprintf(base, dl + 16, "%s/snapshots", s->data_dir);
+    snprintf(path, dl + 16 + sizeof name, "%s/%s", base, name);
+    int rc = STRATA_OK;
+    if (mkdir(base, 0755) && errno != EEXIST)
+        rc = STRATA_ERR_IO;
+    if (!rc)
+        rc = strata_snapshot(s->db, path);
+    free(base);
+    free(path);
+    if (rc)
+        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "snapshot failed: %s",
+                               strata_strerror(rc));
+    bbuf b = {0};
+    int jr = json_raw(&b, "{\"status\":\"success\",\"data\":{\"name\":");
+    jr = jr ? jr : json_str(&b, name);
+    jr = jr ? jr : json_raw(&b, "}}\n");
+    if (jr) {
+        buf_free(&b);
+        return MHD_NO;
+    }
+    return srv_reply_json(c, r, MHD_HTTP_OK, &b);
+}
+
+/* ------------------------------------------------------------ flush, merge, metrics */
+
+enum MHD_Result h_flush(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    int rc = strata_flush(s->db);
+    if (rc)
+        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "flush failed: %s",
+                               strata_strerror(rc));
+    return srv_reply(c, r, MHD_HTTP_OK, "text/plain", "", 0);
+}
+
+enum MHD_Result h_merge(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    if (srv_params_load(c, r))
+        return MHD_NO;
+    const char *f = srv_param(r, "full");
+    int full = f && (!strcmp(f, "1") || !strcmp(f, "true"));
+    int rc = strata_compact(s->db, full);
+    if (rc)
+        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal",
+                               "compaction failed: %s", strata_strerror(rc));
+    return srv_reply(c, r, MHD_HTTP_OK, "text/plain", "", 0);
+}
+
+enum MHD_Result h_metrics(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+    bbuf b = {0};
+    if (metrics_render(s, &b)) {
+        buf_free(&b);
+        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "metrics failed");
+    }
+    void *p = b.data;
+    size_t n = b.len;
+    return srv_reply_owned(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", p, n, NULL);
+}

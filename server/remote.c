@@ -1,0 +1,357 @@
+/*
+ * remote.c: Prometheus remote write (decode, validate, store) and remote
+ * read (decode, select, encode), independent of HTTP so the fuzz target
+ * can call it. See remote.h.
+ *
+ * ReadResponse as written here (proto3 wire format, prom.proto numbers):
+ *   ReadResponse  = { 0x0a len QueryResult }*            one per query
+ *   QueryResult   = { 0x0a len TimeSeries }*
+ *   TimeSeries    = { 0x0a len Label }* { 0x12 len Sample }*
+ *   Label         = 0x0a len name-bytes 0x12 len value-bytes
+ *   Sample        = 0x09 value-as-8-bytes-little-endian 0x10 varint(timestamp as uint64)
+ * len are unsigned LEB128 varints; the whole message is then snappy
+ * compressed (block format).
+ */
+#include "remote.h"
+
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format/format.h"
+
+static int unsnappy(const uint8_t *body, size_t len, const rw_limits *lim, char **out, size_t *out_len, char *err,
+                    size_t errlen)
+{
+    size_t n;
+    if (snappy_uncompressed_length((const char *)body, len, &n) != SNAPPY_OK) {
+        snprintf(err, errlen, "bad snappy block: no valid length header");
+        return STRATA_ERR_INVALID;
+    }
+    if (n > lim->max_decoded) {
+        snprintf(err, errlen, "decompressed body of %zu bytes is over the limit of %zu", n, lim->max_decoded);
+        return STRATA_ERR_LIMIT;
+    }
+    if (snappy_validate_compressed_buffer((const char *)body, len) != SNAPPY_OK) {
+        snprintf(err, errlen, "bad snappy block: corrupt data");
+        return STRATA_ERR_INVALID;
+    }
+    char *buf = malloc(n ? n : 1);
+    if (!buf)
+        return STRATA_ERR_NOMEM;
+    size_t got = n;
+    if (snappy_uncompress((const char *)body, len, buf, &got) != SNAPPY_OK || got != n) {
+        free(buf);
+        snprintf(err, errlen, "bad snappy block: corrupt data");
+        return STRATA_ERR_INVALID;
+    }
+    *out = buf;
+    *out_len = n;
+    return STRATA_OK;
+}
+
+/* Checks one series' labels: count, lengths, no empty or duplicate names,
+ * no NUL inside (protobuf strings carry a length; strata's are C strings),
+ * at least one non-empty value. */
+static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *lim, size_t ts_index, char *err,
+                        size_t errlen)
+{
+    if (n > lim->max_labels) {
+        snprintf(err, errlen, "series %zu has %zu labels, over the limit of %zu", ts_index, n, lim->max_labels);
+        return STRATA_ERR_LIMIT;
+    }
+    size_t nonempty = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = labels[i]->name, *value = labels[i]->value;
+        size_t nl = strlen(name), vl = strlen(value);
+        if (nl == 0) {
+            snprintf(err, errlen, "series %zu: empty label name", ts_index);
+            return STRATA_ERR_INVALID;
+        }
+        if (nl > lim->max_label_len || vl > lim->max_label_len) {
+            snprintf(err, errlen, "series %zu: label %.64s longer than the limit of %zu bytes", ts_index, name,
+                     lim->max_label_len);
+            return STRATA_ERR_LIMIT;
+        }
+        if (vl)
+            nonempty++;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(labels[j]->name, name)) {
+                snprintf(err, errlen, "series %zu: duplicate label name %.64s", ts_index, name);
+                return STRATA_ERR_INVALID;
+            }
+    }
+    if (!nonempty) {
+        snprintf(err, errlen, "series %zu has no labels", ts_index);
+        return STRATA_ERR_INVALID;
+    }
+    return STRATA_OK;
+}
+
+/* protobuf-c keeps strings NUL-terminated without their wire length, so a
+ * label holding a NUL byte is cut there; strata's labels are C strings too,
+ * so such a label is stored as its prefix (Prometheus never sends one). */
+
+int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__WriteRequest **out, char *err,
+              size_t errlen)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    int rc = unsnappy(body, len, lim, &raw, &n, err, errlen);
+    if (rc)
+        return rc;
+    Prometheus__WriteRequest *req = prometheus__write_request__unpack(NULL, n, (const uint8_t *)raw);
+    free(raw);
+    if (!req) {
+        snprintf(err, errlen, "bad protobuf: not a WriteRequest");
+        return STRATA_ERR_INVALID;
+    }
+    for (size_t i = 0; i < req->n_timeseries; i++) {
+        const Prometheus__TimeSeries *ts = req->timeseries[i];
+        if ((rc = check_labels(ts->labels, ts->n_labels, lim, i, err, errlen)) != 0)
+            goto fail;
+    }
+    *out = req;
+    return STRATA_OK;
+fail:
+    prometheus__write_request__free_unpacked(req, NULL);
+    return rc;
+}
+
+void rw_free(Prometheus__WriteRequest *req)
+{
+    if (req)
+        prometheus__write_request__free_unpacked(req, NULL);
+}
+
+int rw_store(strata_db *db, const Prometheus__WriteRequest *req, uint64_t *samples, uint64_t *new_series)
+{
+    size_t total = 0, max_labels = 0;
+    for (size_t i = 0; i < req->n_timeseries; i++) {
+        total += req->timeseries[i]->n_samples;
+        if (req->timeseries[i]->n_labels > max_labels)
+            max_labels = req->timeseries[i]->n_labels;
+    }
+    strata_sample *batch = malloc((total ? total : 1) * sizeof *batch);
+    strata_label *labels = malloc((max_labels ? max_labels : 1) * sizeof *labels);
+    int rc = STRATA_OK;
+    uint64_t created_n = 0;
+    size_t k = 0;
+    if (!batch || !labels) {
+        rc = STRATA_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < req->n_timeseries; i++) {
+        const Prometheus__TimeSeries *ts = req->timeseries[i];
+        if (!ts->n_samples)
+            continue;
+        for (size_t j = 0; j < ts->n_labels; j++) {
+            labels[j].name = ts->labels[j]->name;
+            labels[j].value = ts->labels[j]->value;
+        }
+        strata_sid sid;
+        int created = 0;
+        if ((rc = strata_series_get_or_create(db, labels, ts->n_labels, &sid, &created)) != 0)
+            goto out;
+        created_n += created != 0;
+        for (size_t j = 0; j < ts->n_samples; j++) {
+            batch[k].sid = sid;
+            batch[k].t_ms = ts->samples[j]->timestamp;
+            batch[k].value = ts->samples[j]->value;
+            k++;
+        }
+    }
+    if (k && (rc = strata_write(db, batch, k)) != 0)
+        goto out;
+    *samples = k;
+    *new_series = created_n;
+out:
+    free(batch);
+    free(labels);
+    return rc;
+}
+
+int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__ReadRequest **out, char *err,
+              size_t errlen)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    int rc = unsnappy(body, len, lim, &raw, &n, err, errlen);
+    if (rc)
+        return rc;
+    Prometheus__ReadRequest *req = prometheus__read_request__unpack(NULL, n, (const uint8_t *)raw);
+    free(raw);
+    if (!req) {
+        snprintf(err, errlen, "bad protobuf: not a ReadRequest");
+        return STRATA_ERR_INVALID;
+    }
+    for (size_t i = 0; i < req->n_queries; i++) {
+        const Prometheus__Query *q = req->queries[i];
+        for (size_t j = 0; j < q->n_matchers; j++) {
+            const Prometheus__LabelMatcher *m = q->matchers[j];
+            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name[0]) {
+                snprintf(err, errlen, "query %zu: bad matcher %zu", i, j);
+                prometheus__read_request__free_unpacked(req, NULL);
+                return STRATA_ERR_INVALID;
+            }
+        }
+    }
+    *out = req;
+    return STRATA_OK;
+}
+
+void rr_free(Prometheus__ReadRequest *req)
+{
+    if (req)
+        prometheus__read_request__free_unpacked(req, NULL);
+}
+
+static int put_varint(bbuf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    return buf_append(b, tmp, n);
+}
+
+/* Appends tag, varint length and the bytes. */
+static int put_bytes(bbuf *b, uint8_t tag, const void *p, size_t n)
+{
+    int rc = buf_append(b, &tag, 1);
+    if (!rc)
+        rc = put_varint(b, n);
+    if (!rc && n)
+        rc = buf_append(b, p, n);
+    return rc;
+}
+
+static int put_label(bbuf *ts, bbuf *tmp, const char *name, const char *value)
+{
+    buf_reset(tmp);
+    int rc = put_bytes(tmp, 0x0a, name, strlen(name));
+    if (!rc)
+        rc = put_bytes(tmp, 0x12, value, strlen(value));
+    if (!rc)
+        rc = put_bytes(ts, 0x0a, tmp->data, tmp->len);
+    return rc;
+}
+
+static int put_samples(bbuf *ts, const int64_t *t, const double *v, size_t n)
+{
+    /* one Sample: 0x12 len 0x09 <8 bytes> 0x10 varint: at most 1+1+9+1+10 */
+    int rc = buf_reserve(ts, n * 22);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t s[22];
+        size_t k = 2;
+        uint64_t bits;
+        memcpy(&bits, &v[i], 8);
+        s[k++] = 0x09;
+        for (int j = 0; j < 8; j++)
+            s[k++] = (uint8_t)(bits >> (8 * j));
+        s[k++] = 0x10;
+        uint64_t u = (uint64_t)t[i];
+        while (u >= 0x80) {
+            s[k++] = (uint8_t)(u | 0x80);
+            u >>= 7;
+        }
+        s[k++] = (uint8_t)u;
+        s[0] = 0x12;
+        s[1] = (uint8_t)(k - 2);
+        memcpy(ts->data + ts->len, s, k);
+        ts->len += k;
+    }
+    return STRATA_OK;
+}
+
+static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, bbuf *qr, bbuf *ts,
+                     bbuf *tmp, uint64_t *samples, char *err, size_t errlen)
+{
+    strata_matcher *m = calloc(q->n_matchers ? q->n_matchers : 1, sizeof *m);
+    if (!m)
+        return STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < q->n_matchers; i++) {
+        m[i].type = (strata_match_type)q->matchers[i]->type; /* EQ NEQ RE NRE: same numbers */
+        m[i].name = q->matchers[i]->name;
+        m[i].value = q->matchers[i]->value;
+    }
+    strata_cursor *c = NULL;
+    int rc = strata_select(db, m, q->n_matchers, q->start_timestamp_ms, q->end_timestamp_ms, &c);
+    if (rc) {
+        if (rc == STRATA_ERR_INVALID)
+            snprintf(err, errlen, "bad matcher (a regular expression that does not compile?)");
+        free(m);
+        return rc;
+    }
+    strata_sid sid;
+    const strata_label *labels;
+    size_t nl;
+    while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
+        buf_reset(ts);
+        for (size_t i = 0; i < nl && !rc; i++)
+            rc = put_label(ts, tmp, labels[i].name, labels[i].value);
+        const int64_t *t;
+        const double *v;
+        size_t n;
+        size_t got = 0;
+        while (!rc && (rc = strata_cursor_next_samples(c, &t, &v, &n)) == 1) {
+            *samples += n;
+            got += n;
+            if (*samples > lim->max_samples) {
+                snprintf(err, errlen, "the answer exceeds the limit of %zu samples", lim->max_samples);
+                rc = STRATA_ERR_LIMIT;
+                break;
+            }
+            rc = put_samples(ts, t, v, n);
+        }
+        if (rc < 0)
+            break;
+        if (got && (rc = put_bytes(qr, 0x0a, ts->data, ts->len)) != 0)
+            break;
+    }
+    strata_cursor_close(c);
+    free(m);
+    return rc < 0 ? rc : STRATA_OK;
+}
+
+int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limits *lim, uint8_t **out,
+               size_t *out_len, uint64_t *samples, char *err, size_t errlen)
+{
+    bbuf resp = {0}, qr = {0}, ts = {0}, tmp = {0};
+    uint64_t n_samples = 0;
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < req->n_queries && !rc; i++) {
+        buf_reset(&qr);
+        rc = run_query(db, req->queries[i], lim, &qr, &ts, &tmp, &n_samples, err, errlen);
+        if (!rc)
+            rc = put_bytes(&resp, 0x0a, qr.data, qr.len);
+    }
+    if (rc)
+        goto out;
+    size_t cap = snappy_max_compressed_length(resp.len);
+    uint8_t *z = malloc(cap ? cap : 1);
+    if (!z) {
+        rc = STRATA_ERR_NOMEM;
+        goto out;
+    }
+    if (snappy_compress((const char *)resp.data, resp.len, (char *)z, &cap) != SNAPPY_OK) {
+        free(z);
+        rc = STRATA_ERR_NOMEM;
+        goto out;
+    }
+    *out = z;
+    *out_len = cap;
+    *samples = n_samples;
+out:
+    buf_free(&resp);
+    buf_free(&qr);
+    buf_free(&ts);
+    buf_free(&tmp);
+    return rc;
+}

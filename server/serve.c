@@ -1,0 +1,215 @@
+/*
+ * serve.c: `strata serve`: parses the options, opens the database, runs
+ * the HTTP server until SIGTERM or SIGINT, then stops gracefully: no new
+ * connections, requests in flight finish, strata_close syncs the WAL so
+ * every write that was acknowledged is on disk.
+ *
+ * The signals are blocked in every thread (the mask is inherited by the
+ * server's threads) and taken synchronously by sigwait in the main thread,
+ * so no work happens in a signal handler.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "server.h"
+
+static const char *serve_help =
+    "usage: strata serve [-d DIR] [--listen ADDR] [engine options] [server options]\n"
+    "Runs the HTTP server (Influx line protocol, Prometheus remote write/read and\n"
+    "HTTP API, export/import, admin endpoints, /metrics, /health) until SIGTERM or\n"
+    "SIGINT, then finishes the requests in flight and closes the database.\n"
+    "      --listen ADDR         HOST:PORT, [V6]:PORT or :PORT for every interface\n"
+    "                            (default 127.0.0.1:9410)\n"
+    "      --auth-token T        require 'Authorization: Bearer T' (not on /health)\n"
+    "      --basic-auth USER:PASS   require HTTP basic auth (not on /health)\n"
+    "      --max-body BYTES      request body limit, compressed and decompressed (default 64M)\n"
+    "      --max-labels N        labels per series (default 256)\n"
+    "      --max-label-len N     bytes of a label name or value (default 16384)\n"
+    "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
+    "      --threads N           HTTP worker threads (default: number of CPUs)\n" CLI_ENGINE_HELP;
+
+enum {
+    OPT_AUTH_TOKEN = OPT_FIRST_COMMAND_OPTION,
+    OPT_BASIC_AUTH,
+    OPT_MAX_BODY,
+    OPT_MAX_LABELS,
+    OPT_MAX_LABEL_LEN,
+    OPT_MAX_READ,
+    OPT_THREADS
+};
+
+static char *base64(const char *s)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s);
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)s[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = 0;
+    return out;
+}
+
+static int parse_count(const char *arg, const char *what, unsigned long long lo, unsigned long long hi,
+                       unsigned long long *out)
+{
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi) {
+        fprintf(stderr, "strata serve: %s takes %llu..%llu\n", what, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_ENGINE_OPTIONS,
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"auth-token", required_argument, NULL, OPT_AUTH_TOKEN},
+        {"basic-auth", required_argument, NULL, OPT_BASIC_AUTH},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-labels", required_argument, NULL, OPT_MAX_LABELS},
+        {"max-label-len", required_argument, NULL, OPT_MAX_LABEL_LEN},
+        {"max-read-samples", required_argument, NULL, OPT_MAX_READ},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {0, 0, 0, 0}};
+    cli_db_args a;
+    cli_db_args_init(&a);
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return CLI_USAGE;
+    s->cfg.listen = "127.0.0.1:9410";
+    s->cfg.max_body = 64u << 20;
+    s->cfg.max_labels = 256;
+    s->cfg.max_label_len = 16384;
+    s->cfg.max_read_samples = 50000000;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s->cfg.threads = ncpu > 0 ? (unsigned)ncpu : 2;
+    int opt, status = CLI_USAGE;
+    unsigned long long v;
+    uint64_t bytes;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+        int r = cli_db_args_parse(&a, opt, optarg, "serve");
+        if (r < 0)
+            goto out;
+        if (r)
+            continue;
+        switch (opt) {
+        case OPT_LISTEN: s->cfg.listen = optarg; break;
+        case OPT_AUTH_TOKEN:
+            if (!*optarg) {
+                fprintf(stderr, "strata serve: --auth-token must not be empty\n");
+                goto out;
+            }
+            s->cfg.auth_token = optarg;
+            break;
+        case OPT_BASIC_AUTH:
+            if (!strchr(optarg, ':')) {
+                fprintf(stderr, "strata serve: --basic-auth takes USER:PASS\n");
+                goto out;
+            }
+            s->cfg.basic_auth = optarg;
+            break;
+        case OPT_MAX_BODY:
+            if (cli_parse_bytes(optarg, "--max-body", &bytes) || bytes < 1024 || bytes > (1ull << 32)) {
+                fprintf(stderr, "strata serve: --max-body takes 1K..4G\n");
+                goto out;
+            }
+            s->cfg.max_body = (size_t)bytes;
+            break;
+        case OPT_MAX_LABELS:
+            if (parse_count(optarg, "--max-labels", 1, 100000, &v))
+                goto out;
+            s->cfg.max_labels = (size_t)v;
+            break;
+        case OPT_MAX_LABEL_LEN:
+            if (parse_count(optarg, "--max-label-len", 1, 1u << 24, &v))
+                goto out;
+            s->cfg.max_label_len = (size_t)v;
+            break;
+        case OPT_MAX_READ:
+            if (parse_count(optarg, "--max-read-samples", 1, 1ull << 40, &v))
+                goto out;
+            s->cfg.max_read_samples = (size_t)v;
+            break;
+        case OPT_THREADS:
+            if (parse_count(optarg, "--threads", 1, 1024, &v))
+                goto out;
+            s->cfg.threads = (unsigned)v;
+            break;
+        case 'h':
+            fputs(serve_help, stdout);
+            status = CLI_OK;
+            goto out;
+        default:
+            fputs(serve_help, stderr);
+            goto out;
+        }
+    }
+    if (optind != argc) {
+        fputs(serve_help, stderr);
+        goto out;
+    }
+    if (s->cfg.basic_auth) {
+        char *b64 = base64(s->cfg.basic_auth);
+        s->basic_expect = b64 ? malloc(strlen(b64) + 7) : NULL;
+        if (!s->basic_expect) {
+            free(b64);
+            goto out;
+        }
+        sprintf(s->basic_expect, "Basic %s", b64);
+        free(b64);
+    }
+    /* block the stop signals before any thread exists; sigwait takes them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (cli_open(&a, &s->db))
+        goto out;
+    s->data_dir = a.dir;
+    s->start_ms = srv_now_ms();
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    if (srv_start(s)) {
+        cli_close(s->db);
+        goto out_sync;
+    }
+    fprintf(stderr, "strata serve: listening on http://%s, data in %s, %u threads\n", s->cfg.listen, a.dir,
+            s->cfg.threads);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    fprintf(stderr, "strata serve: %s: finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    srv_stop(s);
+    status = cli_close(s->db) ? CLI_REJECTED : CLI_OK;
+    fprintf(stderr, "strata serve: stopped\n");
+out_sync:
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+out:
+    free(s->basic_expect);
+    free(s);
+    return status;
+}
