@@ -70,6 +70,24 @@ int codec_flt_encode(const double *v, size_t n, bbuf *out)
     return STRATA_OK;
 }
 
+size_t codec_flt_size(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t bits = 64, mean = MEAN0;
+    int64_t prev = ord_of(dbl_bits(v[0]));
+    for (size_t i = 1; i < n; i++) {
+        int64_t o = ord_of(dbl_bits(v[i]));
+        uint64_t z = zigzag_enc((int64_t)((uint64_t)o - (uint64_t)prev));
+        prev = o;
+        unsigned k = rice_k(mean);
+        uint64_t q = z >> k;
+        bits += q < QMAX ? q + 1 + k : QMAX + 64;
+        mean = mean - (mean >> 3) + (z >> 3);
+    }
+    return (size_t)((bits + 7) / 8);
+}
+
 int codec_flt_decode(const uint8_t *src, size_t len, size_t n, double *v)
 {
     if (n == 0)

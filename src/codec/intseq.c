@@ -37,6 +37,12 @@
  */
 #include "codec/codec_int.h"
 
+/* The hot loops here are written to be vectorised; -O2 alone (GCC 12) does
+ * not vectorise loops with a run-time trip count. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
 enum { FORM_FOR = 0, FORM_BITMAP = 1, FORM_GAPS = 2 };
 
 /* Decoded values are produced in chunks so the scratch stays in L1. */
@@ -64,6 +70,32 @@ static uint64_t gcd_u64(uint64_t a, uint64_t b)
     return a << sh;
 }
 
+/* Exact division by g (x is known to be a multiple of g) without a divide
+ * instruction: g = odd * 2^sh, and multiplying by the inverse of odd modulo
+ * 2^64 undoes the multiplication by odd. */
+typedef struct xdiv {
+    uint64_t inv, lim;
+    unsigned sh;
+} xdiv;
+
+static xdiv xdiv_make(uint64_t g)
+{
+    xdiv d;
+    d.sh = (unsigned)__builtin_ctzll(g);
+    uint64_t odd = g >> d.sh, inv = odd; /* Newton: inv correct to 3, 6, 12, ... bits */
+    for (int i = 0; i < 5; i++)
+        inv *= 2 - odd * inv;
+    d.inv = inv;
+    d.lim = UINT64_MAX / odd;
+    return d;
+}
+static inline uint64_t xdiv_do(const xdiv *d, uint64_t x) { return (x >> d->sh) * d->inv; }
+/* Whether g divides x. */
+static inline int xdiv_divides(const xdiv *d, uint64_t x)
+{
+    return !(x & low_mask(d->sh)) && (x >> d->sh) * d->inv <= d->lim;
+}
+
 /* Residual i (0-based among the c) of order o. */
 static inline uint64_t resid(const int64_t *m, unsigned o, size_t i)
 {
@@ -74,12 +106,112 @@ static inline uint64_t resid(const int64_t *m, unsigned o, size_t i)
 
 typedef struct forp {
     uint64_t base, g;
-    unsigned w;
+    unsigned w;  /* plain: bits per value */
+    unsigned G;  /* radix: values per group (>= 2), 0 for plain packing */
+    uint64_t R;  /* radix: values lie in [0, R) */
 } forp;
+
+/* R^k, or 0 when it exceeds 2^64 - 1. */
+static uint64_t upow(uint64_t R, unsigned k)
+{
+    uint64_t x = 1;
+    for (unsigned i = 0; i < k; i++)
+        if (__builtin_mul_overflow(x, R, &x))
+            return 0;
+    return x;
+}
+
+/* Radix groups: the most values per group with R^G <= 2^56 (one 8-byte
+ * load reads a group) and R^(G+1) <= 2^64 - 1 (the decoder's division by
+ * multiplication is exact). 0 when fewer than 2 fit. */
+static unsigned radix_group(uint64_t R)
+{
+    if (R < 3)
+        return 0;
+    unsigned G = 0;
+    while (G < 56) {
+        uint64_t a = upow(R, G + 1), b = upow(R, G + 2);
+        if (!a || !b || a > (1ull << 56))
+            break;
+        G++;
+    }
+    return G >= 2 ? G : 0;
+}
+
+static uint64_t radix_bits(uint64_t R, unsigned G, size_t cnt)
+{
+    uint64_t full = cnt / G, rest = cnt % G;
+    return full * bit_width(upow(R, G) - 1) + (rest ? bit_width(upow(R, (unsigned)rest) - 1) : 0);
+}
+
+static size_t for_data_bytes(const forp *f, size_t cnt)
+{
+    return f->G ? (size_t)((radix_bits(f->R, f->G, cnt) + 7) / 8) : bitpack_bytes(cnt, f->w);
+}
+
+/* Picks radix packing when it is smaller than plain packing at w bits. */
+static void for_choose(forp *f, uint64_t maxq, size_t cnt)
+{
+    f->G = 0;
+    f->R = maxq + 1;
+    if (maxq == UINT64_MAX || !cnt)
+        return;
+    unsigned G = radix_group(f->R);
+    if (G && (radix_bits(f->R, G, cnt) + 7) / 8 < bitpack_bytes(cnt, f->w))
+        f->G = G;
+}
 
 static size_t for_cost(const forp *f, size_t c)
 {
-    return uvarint_len(zigzag_enc((int64_t)f->base)) + uvarint_len(f->g) + 1 + bitpack_bytes(c, f->w);
+    return uvarint_len(zigzag_enc((int64_t)f->base)) + uvarint_len(f->g) + 1 + (f->G ? uvarint_len(f->R) : 0) +
+           for_data_bytes(f, c);
+}
+
+/* Sequential writer of FOR values (already (r - base) / g). */
+typedef struct fw {
+    uint8_t *p;
+    uint64_t pos, X, mul;
+    const forp *f;
+    unsigned k;
+} fw;
+
+static void fw_init(fw *w, uint8_t *p, const forp *f)
+{
+    w->p = p;
+    w->pos = 0;
+    w->X = 0;
+    w->mul = 1;
+    w->f = f;
+    w->k = 0;
+}
+
+static inline void fw_put(fw *w, uint64_t x)
+{
+    const forp *f = w->f;
+    if (!f->G) {
+        bw_put(w->p, w->pos, x, f->w);
+        w->pos += f->w;
+        return;
+    }
+    w->X += x * w->mul;
+    w->mul *= f->R;
+    if (++w->k == f->G) {
+        unsigned bits = bit_width(w->mul - 1);
+        bw_put(w->p, w->pos, w->X, bits);
+        w->pos += bits;
+        w->X = 0;
+        w->mul = 1;
+        w->k = 0;
+    }
+}
+
+static void fw_flush(fw *w)
+{
+    if (w->f->G && w->k) {
+        unsigned bits = bit_width(w->mul - 1);
+        bw_put(w->p, w->pos, w->X, bits);
+        w->pos += bits;
+    }
 }
 
 /* Statistics of one order's residuals. */
@@ -91,7 +223,7 @@ typedef struct ostats {
     forp all, nzf;
 } ostats;
 
-static void stats_pass1(const int64_t *m, unsigned o, size_t c, ostats *s)
+static inline __attribute__((always_inline)) void stats_pass1(const int64_t *m, unsigned o, size_t c, ostats *s)
 {
     s->mn = s->nzmn = INT64_MAX;
     s->mx = s->nzmx = INT64_MIN;
@@ -113,31 +245,48 @@ static void stats_pass1(const int64_t *m, unsigned o, size_t c, ostats *s)
     }
 }
 
-static void stats_pass2(const int64_t *m, unsigned o, size_t c, ostats *s)
+static inline __attribute__((always_inline)) void stats_pass2(const int64_t *m, unsigned o, size_t c, ostats *s)
 {
     uint64_t g = 0, gnz = 0;
     uint64_t b = (uint64_t)s->mn, bnz = (uint64_t)s->nzmn;
     int want_nz = s->nz > 0;
+    xdiv dg = xdiv_make(1), dn = xdiv_make(1);
     for (size_t i = 0; i < c && (g != 1 || (want_nz && gnz != 1)); i++) {
         uint64_t r = resid(m, o, i);
-        if (g != 1)
+        /* the gcd changes rarely: test divisibility first, cheaply */
+        if (g != 1 && (!g || !xdiv_divides(&dg, r - b))) {
             g = gcd_u64(g, r - b);
-        if (r && want_nz && gnz != 1)
+            if (g)
+                dg = xdiv_make(g);
+        }
+        if (r && want_nz && gnz != 1 && (!gnz || !xdiv_divides(&dn, r - bnz))) {
             gnz = gcd_u64(gnz, r - bnz);
+            if (gnz)
+                dn = xdiv_make(gnz);
+        }
     }
     s->all.base = c ? b : 0;
     s->all.g = g ? g : 1;
-    s->all.w = c ? bit_width(((uint64_t)s->mx - b) / s->all.g) : 0;
+    uint64_t q = c ? ((uint64_t)s->mx - b) / s->all.g : 0;
+    s->all.w = bit_width(q);
+    for_choose(&s->all, q, c);
     s->nzf.base = s->nz ? bnz : 0;
     s->nzf.g = gnz ? gnz : 1;
-    s->nzf.w = s->nz ? bit_width(((uint64_t)s->nzmx - bnz) / s->nzf.g) : 0;
+    q = s->nz ? ((uint64_t)s->nzmx - bnz) / s->nzf.g : 0;
+    s->nzf.w = bit_width(q);
+    for_choose(&s->nzf, q, s->nz);
 }
 
 static uint8_t *put_for_head(uint8_t *p, const forp *f)
 {
     p += uvarint_put(p, zigzag_enc((int64_t)f->base));
     p += uvarint_put(p, f->g);
-    *p++ = (uint8_t)f->w;
+    if (f->G) {
+        *p++ = (uint8_t)(0x80 | f->G);
+        p += uvarint_put(p, f->R);
+    } else {
+        *p++ = (uint8_t)f->w;
+    }
     return p;
 }
 
@@ -151,8 +300,13 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
     for (unsigned o = 1; o <= 2; o++) {
         size_t c = n > o ? n - o : 0;
         ostats *s = &st[o];
-        stats_pass1(m, o, c, s);
-        stats_pass2(m, o, c, s);
+        if (o == 1) {
+            stats_pass1(m, 1, c, s);
+            stats_pass2(m, 1, c, s);
+        } else {
+            stats_pass1(m, 2, c, s);
+            stats_pass2(m, 2, c, s);
+        }
         size_t head = 1 + uvarint_len(zigzag_enc(m[0])) +
                       (o == 2 && n >= 2 ? uvarint_len(zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0]))) : 0);
         size_t cost[3];
@@ -181,13 +335,20 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
         p += uvarint_put(p, zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0])));
     if (best_form == FORM_FOR) {
         p = put_for_head(p, &s->all);
-        unsigned w = s->all.w;
-        if (w) {
-            uint64_t pos = 0, b = s->all.base, g = s->all.g;
-            for (size_t i = 0; i < c; i++, pos += w)
-                bw_put(p, pos, (resid(m, o, i) - b) / g, w);
+        if (s->all.w) {
+            uint64_t b = s->all.base;
+            xdiv dv = xdiv_make(s->all.g);
+            fw w;
+            fw_init(&w, p, &s->all);
+            if (o == 1)
+                for (size_t i = 0; i < c; i++)
+                    fw_put(&w, xdiv_do(&dv, resid(m, 1, i) - b));
+            else
+                for (size_t i = 0; i < c; i++)
+                    fw_put(&w, xdiv_do(&dv, resid(m, 2, i) - b));
+            fw_flush(&w);
         }
-        p += bitpack_bytes(c, w);
+        p += s->all.w ? for_data_bytes(&s->all, c) : 0;
     } else {
         p += uvarint_put(p, s->nz);
         if (best_form == FORM_BITMAP) {
@@ -210,18 +371,19 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
             p += bitpack_bytes(s->nz, gw);
         }
         p = put_for_head(p, &s->nzf);
-        unsigned w = s->nzf.w;
-        if (w) {
-            uint64_t pos = 0, b = s->nzf.base, g = s->nzf.g;
+        if (s->nzf.w) {
+            uint64_t b = s->nzf.base;
+            xdiv dv = xdiv_make(s->nzf.g);
+            fw w;
+            fw_init(&w, p, &s->nzf);
             for (size_t i = 0; i < c; i++) {
                 uint64_t r = resid(m, o, i);
-                if (r) {
-                    bw_put(p, pos, (r - b) / g, w);
-                    pos += w;
-                }
+                if (r)
+                    fw_put(&w, xdiv_do(&dv, r - b));
             }
+            fw_flush(&w);
         }
-        p += bitpack_bytes(s->nz, w);
+        p += s->nzf.w ? for_data_bytes(&s->nzf, s->nz) : 0;
     }
     size_t used = (size_t)(p - base);
     if (used != best_cost)
@@ -244,10 +406,24 @@ static int get_for(const uint8_t **pp, const uint8_t *end, size_t cnt, forp *f)
     if (!(r = uvarint_get(p, end, &f->g)) || f->g == 0)
         return -1;
     p += r;
-    if (p >= end || *p > 64)
+    if (p >= end)
         return -1;
-    f->w = *p++;
-    if ((size_t)(end - p) < bitpack_bytes(cnt, f->w))
+    unsigned wb = *p++;
+    f->G = 0;
+    f->w = wb;
+    if (wb & 0x80) {
+        f->G = wb & 0x7f;
+        f->w = 1; /* nonzero: there is data */
+        if (!(r = uvarint_get(p, end, &f->R)))
+            return -1;
+        p += r;
+        uint64_t rg = upow(f->R, f->G);
+        if (f->G < 2 || f->R < 3 || !rg || rg > (1ull << 56) || !upow(f->R, f->G + 1))
+            return -1;
+    } else if (wb > 64) {
+        return -1;
+    }
+    if ((size_t)(end - p) < for_data_bytes(f, cnt))
         return -1;
     *pp = p;
     return 0;
@@ -258,8 +434,44 @@ typedef struct recon {
     uint64_t m, d;
 } recon;
 
+/* int64 -> double for chunks whose values all lie in (-2^51, 2^51): adding
+ * the bits of 1.5 * 2^52 and subtracting 1.5 * 2^52 as a double is exact
+ * there, and unlike cvtsi2sd it vectorises with SSE2/AVX2. Other chunks
+ * take the plain conversion; both give the same bits. */
+#define MAGIC_BITS 0x4338000000000000ull
+#define MAGIC_DBL 6755399441055744.0 /* 1.5 * 2^52 */
+
+__attribute__((target_clones("avx2", "default")))
+static void conv_chunk(const int64_t *mv, size_t k, unsigned e, double *out)
+{
+    uint64_t lo = 0, hi = 0; /* detect |m| >= 2^51 */
+    for (size_t j = 0; j < k; j++) {
+        uint64_t x = (uint64_t)mv[j] + (1ull << 51);
+        hi |= x >> 52;
+        (void)lo;
+    }
+    if (!hi) {
+        for (size_t j = 0; j < k; j++) {
+            uint64_t b = (uint64_t)mv[j] + MAGIC_BITS;
+            double d;
+            memcpy(&d, &b, 8);
+            out[j] = d - MAGIC_DBL;
+        }
+    } else {
+        for (size_t j = 0; j < k; j++)
+            out[j] = (double)mv[j];
+    }
+    if (e) {
+        const double div = codec_p10d[e];
+        for (size_t j = 0; j < k; j++)
+            out[j] = out[j] / div;
+    }
+}
+
 /* Turns residuals r[0..k) into values, continuing st, and converts them to
- * doubles with exponent e into out. */
+ * doubles with exponent e into out. For e > 0 the division is a true
+ * division of the exact (double)m: (double)m is exact because the encoder
+ * verified the round trip of (double)m / 10^e... of the same expression. */
 static void emit(unsigned o, recon *st, const uint64_t *r, size_t k, unsigned e, double *out)
 {
     int64_t mv[CHUNK];
@@ -278,17 +490,122 @@ static void emit(unsigned o, recon *st, const uint64_t *r, size_t k, unsigned e,
     }
     st->m = m;
     st->d = d;
-    if (e == 0) {
-        for (size_t j = 0; j < k; j++)
-            out[j] = (double)mv[j];
-    } else {
-        const double div = codec_p10d[e];
-        for (size_t j = 0; j < k; j++)
-            out[j] = (double)mv[j] / div;
-    }
+    conv_chunk(mv, k, e, out);
 }
 
 static inline double conv(int64_t m, unsigned e) { return e ? (double)m / codec_p10d[e] : (double)m; }
+
+/* Sequential reader of n FOR values (plain or radix), CHUNK at a time. */
+typedef struct vstream {
+    const uint8_t *p;
+    size_t avail, n, done, at, have;
+    forp f;
+    br r;          /* radix: the group stream */
+    uint64_t M;    /* radix: floor(2^64 / R) + 1, so X / R == mulhi(X, M) */
+    int bad;       /* radix: a group held more than R^G - 1 */
+    uint64_t buf[CHUNK + 8];
+} vstream;
+
+static void vs_init(vstream *s, const uint8_t *p, size_t n, const forp *f)
+{
+    s->p = p;
+    s->f = *f;
+    s->avail = for_data_bytes(f, n);
+    s->n = n;
+    s->done = s->at = s->have = 0;
+    s->bad = 0;
+    if (f->G) {
+        br_init(&s->r, p, s->avail);
+        s->M = UINT64_MAX / f->R + 1;
+    }
+}
+
+/* Unpacks values [done, done + k) into out (k <= CHUNK; done is a
+ * multiple of CHUNK, and of G for radix streams since CHUNK is not: the
+ * radix path keeps no state between calls beyond the bit position, so
+ * it splits groups at chunk ends by decoding whole groups into a small
+ * carry buffer). */
+static void radix_fill(vstream *s, uint64_t *out, size_t k);
+
+static void vs_fill(vstream *s, uint64_t *out, size_t k)
+{
+    if (s->f.G) {
+        radix_fill(s, out, k);
+    } else {
+        size_t byte = (size_t)(((uint64_t)s->done * s->f.w) >> 3);
+        bitpack_unpack(s->p + byte, s->avail - byte, k, s->f.w, out);
+    }
+    if (s->f.g != 1 || s->f.base)
+        for (size_t j = 0; j < k; j++)
+            out[j] = s->f.base + out[j] * s->f.g;
+    s->done += k;
+}
+
+static void radix_fill(vstream *s, uint64_t *out, size_t k)
+{
+    const uint64_t R = s->f.R, M = s->M;
+    const unsigned G = s->f.G;
+    size_t j = 0;
+    /* values of a group split at the previous chunk's end wait in buf */
+    while (j < k && s->at < s->have)
+        out[j++] = s->buf[s->at++];
+    const unsigned gbits = bit_width(upow(R, G) - 1);
+    size_t left = s->n - s->done - j; /* values not yet read from the stream */
+    while (j < k) {
+        unsigned cnt = left >= G ? G : (unsigned)left;
+        unsigned bits = cnt == G ? gbits : bit_width(upow(R, cnt) - 1);
+        uint64_t X = 0;
+        (void)br_get(&s->r, bits, &X); /* present: get_for checked the size */
+        uint64_t *dst = out + j, tmp[64];
+        int split = j + cnt > k;
+        if (split)
+            dst = tmp;
+        for (unsigned t = 0; t < cnt; t++) {
+            uint64_t q = (uint64_t)(((unsigned __int128)X * M) >> 64);
+            dst[t] = X - q * R;
+            X = q;
+        }
+        s->bad |= X != 0;
+        left -= cnt;
+        if (split) {
+            size_t take = k - j;
+            memcpy(out + j, tmp, take * sizeof *tmp);
+            memcpy(s->buf, tmp + take, (cnt - take) * sizeof *tmp);
+            s->have = cnt - take;
+            s->at = 0;
+            j = k;
+        } else {
+            j += cnt;
+        }
+    }
+}
+
+/* The next value; the caller never asks for more than n. */
+static inline uint64_t vs_next(vstream *s, uint64_t *cache, size_t *at, size_t *have)
+{
+    if (*at == *have) {
+        size_t k = MIN((size_t)CHUNK, s->n - s->done);
+        vs_fill(s, cache, k);
+        *have = k;
+        *at = 0;
+    }
+    return cache[(*at)++];
+}
+
+static size_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (size_t)((x * 0x0101010101010101ull) >> 56);
+}
+
+static uint64_t load_partial(const uint8_t *p, size_t avail)
+{
+    uint64_t x = 0;
+    memcpy(&x, p, avail < 8 ? avail : 8);
+    return x;
+}
 
 int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used)
 {
@@ -321,11 +638,25 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
         forp f;
         if (get_for(&p, end, c, &f))
             return STRATA_ERR_CORRUPT;
+        if (f.G) {
+            vstream vs;
+            vs_init(&vs, p, c, &f);
+            for (size_t i = 0; i < c; i += CHUNK) {
+                size_t k = MIN((size_t)CHUNK, c - i);
+                vs_fill(&vs, buf, k);
+                emit(o, &st, buf, k, e, dst + i);
+            }
+            if (vs.bad)
+                return STRATA_ERR_CORRUPT;
+            p += vs.avail;
+            *used = (size_t)(p - src);
+            return STRATA_OK;
+        }
         size_t nb = bitpack_bytes(c, f.w);
         const uint8_t *q = p;
         for (size_t i = 0; i < c; i += CHUNK) {
             size_t k = MIN((size_t)CHUNK, c - i);
-            /* chunks start on a bit offset that is a multiple of 8 * w / 8 */
+            /* chunks start on a byte: CHUNK * w bits is a multiple of 8 */
             uint64_t bit = (uint64_t)i * f.w;
             bitpack_unpack(q + (bit >> 3), nb - (size_t)(bit >> 3), k, f.w, buf);
             if (f.g != 1 || f.base)
@@ -334,80 +665,92 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
             emit(o, &st, buf, k, e, dst + i);
         }
         p += nb;
+        *used = (size_t)(p - src);
+        return STRATA_OK;
+    }
+    uint64_t k64;
+    if (!(r = uvarint_get(p, end, &k64)) || k64 > c)
+        return STRATA_ERR_CORRUPT;
+    p += r;
+    size_t k = (size_t)k64;
+    const uint8_t *pos_p = p;
+    size_t pos_len = 0;
+    unsigned gw = 0;
+    if (form == FORM_BITMAP) {
+        pos_len = (c + 7) / 8;
+        if ((size_t)(end - p) < pos_len)
+            return STRATA_ERR_CORRUPT;
+        size_t cnt = 0;
+        for (size_t i = 0; i < pos_len; i += 8)
+            cnt += popcount64(load_partial(p + i, pos_len - i));
+        if (cnt != k || ((c & 7) && (p[pos_len - 1] >> (c & 7))))
+            return STRATA_ERR_CORRUPT;
     } else {
-        uint64_t k64;
-        if (!(r = uvarint_get(p, end, &k64)) || k64 > c)
+        if (p >= end || *p > 64)
             return STRATA_ERR_CORRUPT;
-        p += r;
-        size_t k = (size_t)k64;
-        const uint8_t *pos_p = p;
-        unsigned gw = 0;
-        if (form == FORM_BITMAP) {
-            size_t nb = (c + 7) / 8;
-            if ((size_t)(end - p) < nb)
-                return STRATA_ERR_CORRUPT;
-            size_t cnt = 0;
-            for (size_t i = 0; i < nb; i++)
-                cnt += (size_t)__builtin_popcount(p[i]);
-            if (cnt != k || (c & 7 && (p[nb - 1] >> (c & 7))))
-                return STRATA_ERR_CORRUPT;
-            p += nb;
-        } else {
-            if (p >= end || *p > 64)
-                return STRATA_ERR_CORRUPT;
-            gw = *p++;
-            pos_p = p;
-            size_t nb = bitpack_bytes(k, gw);
-            if ((size_t)(end - p) < nb)
-                return STRATA_ERR_CORRUPT;
-            p += nb;
+        gw = *p++;
+        pos_p = p;
+        pos_len = bitpack_bytes(k, gw);
+        if ((size_t)(end - p) < pos_len)
+            return STRATA_ERR_CORRUPT;
+    }
+    p += pos_len;
+    forp f;
+    if (get_for(&p, end, k, &f))
+        return STRATA_ERR_CORRUPT;
+    vstream vals;
+    vs_init(&vals, p, k, &f);
+    uint64_t vcache[CHUNK + 8];
+    size_t vat = 0, vhave = 0;
+    if (form == FORM_BITMAP) {
+        /* CHUNK residuals are CHUNK/64 whole bitmap words */
+        for (size_t i = 0; i < c; i += CHUNK) {
+            size_t kk = MIN((size_t)CHUNK, c - i);
+            memset(buf, 0, kk * sizeof *buf);
+            for (size_t wd = 0; wd * 64 < kk; wd++) {
+                size_t byte = (i + wd * 64) / 8;
+                uint64_t bits = load_partial(pos_p + byte, pos_len - byte);
+                while (bits) {
+                    buf[wd * 64 + (size_t)__builtin_ctzll(bits)] = vs_next(&vals, vcache, &vat, &vhave);
+                    bits &= bits - 1;
+                }
+            }
+            emit(o, &st, buf, kk, e, dst + i);
         }
-        forp f;
-        if (get_for(&p, end, k, &f))
-            return STRATA_ERR_CORRUPT;
-        br vals, gaps;
-        br_init(&vals, p, bitpack_bytes(k, f.w));
-        br_init(&gaps, pos_p, form == FORM_GAPS ? bitpack_bytes(k, gw) : 0);
-        size_t next = 0; /* index of the next nonzero residual (GAPS) */
-        size_t seen = 0;
-        if (form == FORM_GAPS && k) {
-            uint64_t gap = 0;
-            (void)br_get(&gaps, gw, &gap);
+    } else {
+        /* gaps: the positions of the k nonzero residuals, ascending */
+        vstream gaps;
+        forp gf = {0, 1, gw, 0, 0};
+        vs_init(&gaps, pos_p, k, &gf);
+        uint64_t gcache[CHUNK + 8];
+        size_t gat = 0, ghave = 0;
+        size_t seen = 0, next = 0;
+        if (k) {
+            uint64_t gap = vs_next(&gaps, gcache, &gat, &ghave);
             if (gap >= c)
                 return STRATA_ERR_CORRUPT;
             next = (size_t)gap;
         }
         for (size_t i = 0; i < c; i += CHUNK) {
             size_t kk = MIN((size_t)CHUNK, c - i);
-            for (size_t j = 0; j < kk; j++) {
-                size_t idx = i + j;
-                int nzr;
-                if (form == FORM_BITMAP)
-                    nzr = (pos_p[idx >> 3] >> (idx & 7)) & 1;
-                else
-                    nzr = seen < k && idx == next;
-                if (!nzr) {
-                    buf[j] = 0;
-                    continue;
-                }
-                uint64_t x = 0;
-                (void)br_get(&vals, f.w, &x); /* k values present: checked */
-                buf[j] = f.base + x * f.g;
-                seen++;
-                if (form == FORM_GAPS && seen < k) {
-                    uint64_t gap = 0;
-                    (void)br_get(&gaps, gw, &gap);
-                    if (gap >= c - idx - 1)
+            memset(buf, 0, kk * sizeof *buf);
+            while (seen < k && next < i + kk) {
+                buf[next - i] = vs_next(&vals, vcache, &vat, &vhave);
+                if (++seen < k) {
+                    uint64_t gap = vs_next(&gaps, gcache, &gat, &ghave);
+                    if (gap >= c - next - 1)
                         return STRATA_ERR_CORRUPT;
-                    next = idx + 1 + (size_t)gap;
+                    next += 1 + (size_t)gap;
                 }
             }
             emit(o, &st, buf, kk, e, dst + i);
         }
         if (seen != k)
             return STRATA_ERR_CORRUPT;
-        p += bitpack_bytes(k, f.w);
     }
+    if (vals.bad)
+        return STRATA_ERR_CORRUPT;
+    p += vals.avail;
     *used = (size_t)(p - src);
     return STRATA_OK;
 }

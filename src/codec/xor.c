@@ -123,6 +123,33 @@ int codec_xor_encode(const double *v, size_t n, bbuf *out)
     return STRATA_OK;
 }
 
+size_t codec_xor_size(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t bits = 64, prev = dbl_bits(v[0]);
+    unsigned lead = 0xff, trail = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t u = dbl_bits(v[i]), x = u ^ prev;
+        prev = u;
+        if (!x) {
+            bits += 1;
+            continue;
+        }
+        unsigned l = (unsigned)__builtin_clzll(x), t = (unsigned)__builtin_ctzll(x);
+        if (l > 31)
+            l = 31;
+        if (lead != 0xff && l >= lead && t >= trail) {
+            bits += 2 + 64 - lead - trail;
+        } else {
+            bits += 13 + 64 - l - t;
+            lead = l;
+            trail = t;
+        }
+    }
+    return (size_t)((bits + 7) / 8);
+}
+
 int codec_xor_decode(const uint8_t *src, size_t len, size_t n, double *v)
 {
     if (n == 0)
