@@ -154,6 +154,8 @@ int ix_log_flush(strata_index *idx);
 void ix_log_close(strata_index *idx);
 
 /* ---- matcher.c */
+/* PCRE2 match limit per value; reaching it counts as no match. */
+#define IX_PCRE_MATCH_LIMIT 1000000u
 enum ix_mkind {
     IXM_EQ,      /* value == lit */
     IXM_SET,     /* value in set (literal alternation) */
@@ -174,6 +176,7 @@ struct index_matcher {
     int prefix_nonempty;     /* lit.+ */
     void *code;              /* pcre2_code_8 */
     void *md;                /* pcre2_match_data_8 */
+    void *mctx;              /* pcre2_match_context_8 (limits) */
     int matches_empty;       /* the matcher as a whole (negation applied) matches "" */
 };
 

@@ -123,8 +123,9 @@ int ix_matcher_raw(index_matcher *im, const char *v, size_t len, int utf8_ok)
     case IXM_PCRE: {
         if (!utf8_ok)
             return 0;
-        int r = pcre2_match(im->code, (PCRE2_SPTR)v, len, 0, PCRE2_NO_UTF_CHECK, im->md, NULL);
-        /* PCRE2_ERROR_NOMATCH, or a resource limit: no match. */
+        int r = pcre2_match(im->code, (PCRE2_SPTR)v, len, 0, PCRE2_NO_UTF_CHECK, im->md, im->mctx);
+        /* PCRE2_ERROR_NOMATCH, or the match limit (a pathological
+         * backtracking pattern; RE2 would not backtrack): no match. */
         return r >= 0;
     }
     }
@@ -151,6 +152,8 @@ void index_matcher_free(index_matcher *im)
         pcre2_match_data_free(im->md);
     if (im->code)
         pcre2_code_free(im->code);
+    if (im->mctx)
+        pcre2_match_context_free(im->mctx);
     base_free(im);
 }
 
@@ -172,8 +175,12 @@ static int compile_pcre(index_matcher *im, const char *v, size_t n, char *errbuf
     }
     im->code = code;
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
-    if (!(im->md = pcre2_match_data_create_from_pattern(code, NULL)))
+    if (!(im->md = pcre2_match_data_create_from_pattern(code, NULL)) || !(im->mctx = pcre2_match_context_create(NULL)))
         return STRATA_ERR_NOMEM;
+    /* Bounds the work of one value (the default, 10 million, lets one
+     * pathological pattern stall a query for seconds per value). */
+    pcre2_set_match_limit(im->mctx, IX_PCRE_MATCH_LIMIT);
+    pcre2_set_depth_limit(im->mctx, IX_PCRE_MATCH_LIMIT / 10);
     im->kind = IXM_PCRE;
     return STRATA_OK;
 }
