@@ -17,6 +17,14 @@
  *
  * Outputs are opened lazily (a series with nothing left opens nothing) and
  * rotated between series. On failure every output file is removed.
+ *
+ * Trade-off: once a partial block is pending for a series (a flush's tail,
+ * a cut), the full blocks after it are decoded too, so the series comes out
+ * in full blocks rather than with short blocks in the middle; that costs
+ * encoder time (the codecs' encode is ~80% of a merge's instructions under
+ * callgrind; the merge itself ~2%) and buys bytes per sample. Measured on 8
+ * flush-like files of 2000 series x 1080 samples (gcc -O2): 8.4 M samples/s
+ * through the merge path, 311 M samples/s when every block is copied.
  */
 #include <stdlib.h>
 #include <unistd.h>
