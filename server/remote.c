@@ -294,6 +294,7 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
     size_t nl;
     while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
         buf_reset(ts);
+        rc = STRATA_OK;
         for (size_t i = 0; i < nl && !rc; i++)
             rc = put_label(ts, tmp, labels[i].name, labels[i].value);
         const int64_t *t;
@@ -312,6 +313,7 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
         }
         if (rc < 0)
             break;
+        rc = STRATA_OK;
         if (got && (rc = put_bytes(qr, 0x0a, ts->data, ts->len)) != 0)
             break;
     }
