@@ -33,9 +33,25 @@
  * only grows. A number handed out by manifest_alloc_file_no becomes
  * durable with the next apply or rewrite; after a crash, numbers that were
  * handed out but never recorded may be handed out again, so the engine
- * removes unknown files (manifest_dir_orphans) before allocating at open.
+ * removes unknown files (manifest_dir_check) before allocating at open.
  * Since tombstone ids come from the same counter, a table whose file_no is
  * smaller than a tombstone's id was numbered before the delete.
+ *
+ * Use by the engine (sketch):
+ *   open:    manifest_open(dir, &o, &m)      (o.must_exist when VERSION says the
+ *            database exists, so a lost CURRENT is an error, not a new database);
+ *            v = manifest_current(m); manifest_dir_check(v, "tables", ...):
+ *            remove orphans, fail on missing; replay the WAL from
+ *            manifest_version_checkpoint(v).
+ *   flush:   manifest_alloc_file_no per table; write the tables; one edit:
+ *            _add_table per table + _set_checkpoint + _add_level_stats(0, 0, bytes);
+ *            manifest_apply.
+ *   compact: one edit: _remove_table per input, _add_table per output,
+ *            _add_level_stats(level, read, written); apply; delete the inputs
+ *            when the engine's own table handles are released (versions hold
+ *            metadata only and never delete files).
+ *   delete:  id = manifest_alloc_file_no; _add_tombstone; apply. Retire with
+ *            _remove_tombstone in the compaction edit that purged it.
  */
 #ifndef STRATA_MANIFEST_H
 #define STRATA_MANIFEST_H
@@ -153,6 +169,10 @@ const manifest_table *manifest_version_tables(const manifest_version *v, size_t 
 const manifest_partition *manifest_version_partitions(const manifest_version *v, size_t *n);
 /* The table numbered file_no, or NULL. O(log n). */
 const manifest_table *manifest_version_find_table(const manifest_version *v, uint64_t file_no);
+/* The partitions that overlap [mint_ms, maxt_ms] (a sub-array, *n of them,
+ * possibly empty). O(log n). */
+const manifest_partition *manifest_version_partitions_in(const manifest_version *v, int64_t mint_ms, int64_t maxt_ms,
+                                                         size_t *n);
 /* Tombstones sorted by id; *n gets the count. */
 const manifest_tombstone *const *manifest_version_tombstones(const manifest_version *v, size_t *n);
 const manifest_level_stats *manifest_version_level_stats(const manifest_version *v); /* MANIFEST_MAX_LEVELS entries */
@@ -254,7 +274,8 @@ void manifest_strings_free(char **v, size_t n);
  * What manifest_open does with the bytes of MANIFEST-n, exposed for the
  * fuzzer and for verify. name labels log messages. On success *out is a
  * new pinned version and info says how much of buf is valid; a torn tail
- * is reported in info (torn_bytes > 0), not as an error. */
+ * is reported in info (torn_bytes > 0), not as an error. info is filled on
+ * failure too (bad_offset: where the damage is). */
 typedef struct manifest_replay_info {
     size_t valid_bytes;    /* header plus every good record */
     size_t torn_bytes;     /* dropped at the end */

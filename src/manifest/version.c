@@ -126,6 +126,28 @@ const manifest_partition *manifest_version_partitions(const manifest_version *v,
     return v->parts;
 }
 
+const manifest_partition *manifest_version_partitions_in(const manifest_version *v, int64_t mint_ms, int64_t maxt_ms,
+                                                         size_t *n)
+{
+    *n = 0;
+    if (mint_ms > maxt_ms || v->n_parts == 0)
+        return v->parts;
+    int64_t first = manifest_partition_start(mint_ms, v->partition_ms);
+    size_t lo = 0, hi = v->n_parts;
+    while (lo < hi) { /* first partition starting at or after first */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->parts[mid].start_ms < first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < v->n_parts && v->parts[end].start_ms <= maxt_ms)
+        end++;
+    *n = end - lo;
+    return v->parts + lo;
+}
+
 const manifest_tombstone *const *manifest_version_tombstones(const manifest_version *v, size_t *n)
 {
     *n = v->n_tombs;

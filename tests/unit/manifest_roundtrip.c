@@ -387,6 +387,54 @@ static void manifest_pinned_versions_stay_valid_while_edits_land(void **state)
     free(dir);
 }
 
+static void manifest_partitions_in_a_range_match_a_scan(void **state)
+{
+    (void)state;
+    test_rng r;
+    test_rng_init(&r, test_seed(15));
+    char *dir = test_tmpdir("manifest_prange");
+    manifest_options o = test_opts();
+    o.rewrite_min_bytes = 1u << 30;
+    manifest *mf = NULL;
+    assert_int_equal(manifest_open(dir, &o, &mf), STRATA_OK);
+    memset(&M, 0, sizeof M);
+    manifest_edit e;
+    manifest_edit_init(&e);
+    for (int i = 0; i < 40; i++) {
+        manifest_edit_reset(&e);
+        random_edit(&r, mf, &M, &NEXT, &e);
+        assert_int_equal(manifest_apply(mf, &e), STRATA_OK);
+        M = NEXT;
+    }
+    manifest_version *v = manifest_current(mf);
+    size_t np;
+    const manifest_partition *all = manifest_version_partitions(v, &np);
+    assert_true(np > 5);
+    for (int i = 0; i < 2000; i++) {
+        int64_t a = ((int64_t)test_rng_below(&r, 70 * TW) - 10 * TW), b = a + (int64_t)test_rng_below(&r, 8 * TW);
+        if (i % 10 == 0)
+            b = a + (int64_t)test_rng_below(&r, 3); /* tiny ranges at partition edges too */
+        size_t n, want = 0, first = np;
+        const manifest_partition *p = manifest_version_partitions_in(v, a, b, &n);
+        for (size_t k = 0; k < np; k++)
+            if (all[k].start_ms <= b && all[k].start_ms + TW - 1 >= a) {
+                want++;
+                first = MIN(first, k);
+            }
+        assert_int_equal(n, want);
+        if (n)
+            assert_ptr_equal(p, all + first);
+    }
+    size_t n;
+    manifest_version_partitions_in(v, 5, 4, &n);
+    assert_int_equal(n, 0);
+    manifest_version_unref(v);
+    manifest_edit_free(&e);
+    manifest_close(mf);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static bool parse_tbl(void *ctx, const char *name, uint64_t *no)
 {
     (void)ctx;
@@ -463,6 +511,7 @@ int main(void)
         cmocka_unit_test(manifest_refuses_edits_that_make_no_sense),
         cmocka_unit_test(manifest_pinned_versions_stay_valid_while_edits_land),
         cmocka_unit_test(manifest_dir_check_finds_orphans_and_missing_files),
+        cmocka_unit_test(manifest_partitions_in_a_range_match_a_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
