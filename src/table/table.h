@@ -96,8 +96,11 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
 uint64_t table_writer_bytes(const table_writer *w);
 
 /* Writes the index and footer, fsyncs, renames to the final name, fsyncs
- * the directory, fills *out (may be NULL) and frees w. On error the
- * temporary file is removed and w is freed too. */
+ * the directory, fills *out (may be NULL) and frees w. w is freed in every
+ * case. On an error before the rename the temporary file is removed and no
+ * final-named file exists; when only the directory fsync fails the file
+ * exists under its final name but may not survive a crash (the caller
+ * should not install it). */
 int table_writer_finish(table_writer *w, table_meta *out);
 
 /* Removes the temporary file and frees w. NULL is a no-op. */

@@ -233,6 +233,78 @@ static void table_file_names_round_trip(void **state)
     assert_int_equal(table_file_no_parse("99999999999999999999.tbl", &no), STRATA_ERR_INVALID);
 }
 
+/* Every allocation the writer and reader make may fail: each failure comes
+ * back as STRATA_ERR_NOMEM, leaves no file behind (writer) and nothing
+ * leaked (ASan), and once no allocation fails everything works. */
+static void table_allocation_failures_are_reported(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("table_nomem");
+    int64_t ts[50];
+    double v[50];
+    for (int i = 0; i < 50; i++) {
+        ts[i] = 1000 * i;
+        v[i] = i * 0.5;
+    }
+    int wrote = 0;
+    for (long n = 0; !wrote; n++) {
+        base_alloc_fail_after(n);
+        table_writer *w = NULL;
+        int rc = table_writer_open(dir, 1, &(table_writer_opts){.block_samples = 8}, &w);
+        for (uint64_t sid = 1; !rc && sid <= 40; sid++)
+            rc = table_writer_add(w, sid, ts, v, 50);
+        if (rc) {
+            assert_int_equal(rc, STRATA_ERR_NOMEM);
+            table_writer_abort(w);
+            assert_int_equal(dir_entries(dir), 0);
+            continue;
+        }
+        rc = table_writer_finish(w, NULL);
+        base_alloc_fail_after(-1);
+        if (rc) {
+            assert_int_equal(rc, STRATA_ERR_NOMEM);
+            assert_int_equal(dir_entries(dir), 0);
+            continue;
+        }
+        wrote = 1;
+        printf("writer: %ld failing allocations survived\n", n);
+        assert_true(n > 5);
+    }
+    char *path = td_path(dir, 1);
+    td_series s = {.sid = 0, .n = 50, .ts = ts, .v = v};
+    int read = 0;
+    for (long n = 0; !read; n++) {
+        base_alloc_fail_after(n);
+        table *t = NULL;
+        table_iter it;
+        table_iter_init(&it);
+        uint64_t *sids = NULL;
+        size_t ns;
+        int rc = table_open(path, NULL, &t, NULL, 0);
+        for (uint64_t sid = 1; !rc && sid <= 40; sid++) {
+            s.sid = sid;
+            rc = td_check_range(&it, t, sid, &s, 0, INT64_MAX);
+        }
+        if (!rc)
+            rc = table_sids(t, &sids, &ns);
+        base_alloc_fail_after(-1);
+        table_iter_free(&it);
+        base_free(sids);
+        table_unref(t);
+        if (rc) {
+            assert_int_equal(rc, STRATA_ERR_NOMEM);
+            continue;
+        }
+        assert_int_equal(ns, 40);
+        read = 1;
+        printf("reader: %ld failing allocations survived\n", n);
+        assert_true(n > 3);
+    }
+    free(path);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +315,7 @@ int main(void)
         cmocka_unit_test(table_empty_file_round_trips),
         cmocka_unit_test(table_verify_passes_sound_file_and_names_missing_one),
         cmocka_unit_test(table_file_names_round_trip),
+        cmocka_unit_test(table_allocation_failures_are_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
