@@ -1,0 +1,163 @@
+"""A real Prometheus against strata. Prometheus #1 scrapes itself every 1 s
+and remote-writes to strata; after ~40 s a second Prometheus with no data of
+its own and remote_read (read_recent: true) pointing at strata must answer
+PromQL queries exactly as #1 answers them from its local storage at the same
+evaluation times. Installs Debian's prometheus when missing; exits 77
+(CTest: skipped) only when apt cannot install it."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_util import Server, free_port, tmpdir
+
+SCRAPE_SECONDS = int(os.environ.get("STRATA_PROM_SECONDS", "40"))
+QUERIES = [
+    "rate(prometheus_http_requests_total[30s])",
+    "sum by (job) (up)",
+    "histogram_quantile(0.9, rate(prometheus_http_request_duration_seconds_bucket[1m]))",
+    'prometheus_tsdb_head_samples_appended_total{job="self"}',
+]
+
+
+def ensure_prometheus():
+    if shutil.which("prometheus"):
+        return True
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env)
+    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], env=env)
+    return r.returncode == 0 and shutil.which("prometheus")
+
+
+class Prom:
+    def __init__(self, base, name, config):
+        self.port = free_port()
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir)
+        self.conf = os.path.join(self.dir, "prometheus.yml")
+        with open(self.conf, "w") as f:
+            f.write(config.replace("PORT", str(self.port)))
+        self.logf = open(self.dir + ".log", "wb")
+        self.p = subprocess.Popen(["prometheus", "--config.file=" + self.conf, "--storage.tsdb.path=" + self.dir + "/data",
+                                   "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
+                                  stdout=self.logf, stderr=subprocess.STDOUT)
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            if self.p.poll() is not None:
+                raise RuntimeError("prometheus exited, see " + self.dir + ".log")
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)  # waiting for another process to come up
+        raise RuntimeError("prometheus not ready")
+
+    def query(self, q, t):
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (self.port, urllib.parse.urlencode({"query": q, "time": t}))
+        with urllib.request.urlopen(url, timeout=60) as r:
+            d = json.loads(r.read())
+        assert d["status"] == "success", d
+        return {tuple(sorted(x["metric"].items())): x["value"][1] for x in d["data"]["result"]}
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.logf.close()
+
+
+def same(a, b):
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = float(a[k]), float(b[k])
+        if math.isnan(x) and math.isnan(y):
+            continue
+        if x != y:
+            return False
+    return True
+
+
+def main():
+    if not ensure_prometheus():
+        print("SKIP: prometheus is not installed and apt-get could not install it")
+        sys.exit(77)
+    base = tmpdir()
+    s = Server(os.path.join(base, "strata")).start()
+    p1 = p2 = None
+    fails = []
+    try:
+        p1 = Prom(base, "p1", """global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: self
+    static_configs:
+      - targets: ['127.0.0.1:PORT']
+remote_write:
+  - url: http://127.0.0.1:%d/api/v1/write
+    queue_config:
+      batch_send_deadline: 1s
+      max_samples_per_send: 2000
+""" % s.port)
+        t_start = time.time()
+        # keep Prometheus' HTTP counters moving so rate() has something to say
+        while time.time() - t_start < SCRAPE_SECONDS:
+            p1.query("up", time.time())
+            time.sleep(0.5)  # pacing the traffic, not synchronisation
+        t_eval = [math.floor(time.time()) - 8 - k * 5 for k in range(3)]
+        # wait until #1 has sent strata everything up to the evaluation times
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            sent = p1.query("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", time.time())
+            if sent and min(float(v) for v in sent.values()) >= max(t_eval) + 2:
+                break
+            time.sleep(0.5)
+        else:
+            fails.append("remote write did not catch up")
+        p2 = Prom(base, "p2", """global:
+  scrape_interval: 1m
+scrape_configs: []
+remote_read:
+  - url: http://127.0.0.1:%d/api/v1/read
+    read_recent: true
+""" % s.port)
+        for t in t_eval:
+            for q in QUERIES:
+                a, b = p1.query(q, t), p2.query(q, t)
+                ok = same(a, b) and len(a) > 0
+                print("%s t=%d: %d series local, %d via strata: %s" % (q, t, len(a), len(b), "same" if ok else "DIFFERENT"))
+                if not ok:
+                    fails.append("%s at %d:\n local %r\n strata %r" % (q, t, sorted(a.items())[:5], sorted(b.items())[:5]))
+        st, b, _ = s.req("GET", "/metrics")
+        line = [x for x in b.decode().splitlines() if x.startswith('strata_ingested_samples_total{protocol="promremotewrite"}')]
+        print(line[0] if line else "no ingest metric")
+    finally:
+        for p in (p1, p2):
+            if p:
+                p.stop()
+        rc = s.stop()
+        if rc != 0:
+            fails.append("strata stop rc %s" % rc)
+    if fails:
+        print("FAIL:\n" + "\n".join(fails))
+        sys.exit(1)
+    shutil.rmtree(base, ignore_errors=True)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
