@@ -287,7 +287,9 @@ int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, c
 size_t fmt_time_format(int64_t ms, char *out)
 {
     int64_t days = fmt_floor_div(ms, MS_PER_DAY);
-    int64_t rem = ms - days * MS_PER_DAY; /* [0, MS_PER_DAY) */
+    int64_t rem = ms % MS_PER_DAY; /* [0, MS_PER_DAY), without days * MS_PER_DAY overflowing at INT64_MIN */
+    if (rem < 0)
+        rem += MS_PER_DAY;
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);

@@ -313,12 +313,12 @@ static void lp_floats_are_bit_exact_to_strtod(void **state)
     test_rng r;
     test_rng_init(&r, test_seed(42));
     char buf[128];
-    for (int i = 0; i < 2000000; i++) {
+    for (int i = 0; i < 600000; i++) {
         size_t n = random_decimal(&r, buf);
         check_exact(buf, n);
     }
     /* the printed form of random doubles, 17 digits and shortest-ish */
-    for (int i = 0; i < 1000000; i++) {
+    for (int i = 0; i < 300000; i++) {
         uint64_t bits = test_rng_next(&r);
         double d;
         memcpy(&d, &bits, 8);
