@@ -122,7 +122,8 @@ def main():
             lp = os.path.join(tmp, ds + ".lp")
             exp = parse_lp(lp)
             db = os.path.join(tmp, "db-" + ds)
-            r = subprocess.run([BIN, "write", "-d", db, "--precision", "s", lp], capture_output=True, text=True)
+            r = subprocess.run([BIN, "write", "-d", db, "--precision", "s", "--partition", "20m", lp],
+                               capture_output=True, text=True)
             assert r.returncode == 0, r.stderr
             assert r.stdout.startswith("%d samples" % len(exp)), r.stdout
             compare(exp, export(db), ds + " after write (head + WAL replay)")
@@ -133,6 +134,18 @@ def main():
             r = subprocess.run([BIN, "write", "-d", db, "--precision", "s", lp], capture_output=True, text=True)
             assert r.returncode == 0, r.stderr
             compare(exp, export(db), ds + " after rewrite over tables")
+            for planner in ("leveled", "tiered"):
+                r = subprocess.run([BIN, "compact", "-d", db, "--planner", planner], capture_output=True, text=True)
+                assert r.returncode == 0, r.stderr
+                compare(exp, export(db), ds + " after compaction (%s)" % planner)
+            r = subprocess.run([BIN, "compact", "-d", db, "--full"], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            compare(exp, export(db), ds + " after full compaction")
+            info = json.loads(subprocess.run([BIN, "inspect", "-d", db, "--json"], check=True,
+                                             capture_output=True, text=True).stdout)
+            assert info["table_samples"] == len(exp), info
+            print("  %s: %d files, %.3f bytes/sample, write amplification %.2f" % (
+                ds, info["table_files"], info["bytes_per_sample"], info["write_amplification"]))
             r = subprocess.run([BIN, "verify", "-d", db], capture_output=True, text=True)
             assert r.returncode == 0, r.stderr + r.stdout
             shutil.rmtree(db)
