@@ -93,7 +93,7 @@ static void format_double_is_shortest_and_exact(void **state)
 
     test_rng r;
     test_rng_init(&r, test_seed(7));
-    for (int i = 0; i < 40000; i++) {
+    for (int i = 0; i < 15000; i++) {
         /* every bit pattern: all magnitudes, subnormals */
         double v = from_bits(test_rng_next(&r));
         if (isfinite(v))
@@ -158,7 +158,7 @@ static void jsonl_round_trips_random_series(void **state)
     fmt_label labels[8];
     int64_t ts[64];
     double v[64];
-    for (int iter = 0; iter < 20000; iter++) {
+    for (int iter = 0; iter < 5000; iter++) {
         size_t nl = test_rng_below(&r, 8);
         for (size_t i = 0; i < nl; i++) {
             /* unique names: a numeric prefix */
