@@ -346,13 +346,17 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
     wal_replay_stats st;
     memset(&st, 0, sizeof st);
     scan s = {.w = w, .fd = -1, .fn = fn, .ctx = ctx};
-    s.chunk_cap = MAX(CHUNK_PAGES_BYTES, w->page);
-    if (!(s.chunk = base_malloc(s.chunk_cap)))
-        return STRATA_ERR_NOMEM;
-
     size_t first = 0;
     while (first < w->n_segs && w->segs[first].num < from.segment)
         first++;
+    /* Whole pages, at most 1 MiB, no more than the largest segment needs. */
+    uint64_t biggest = 0;
+    for (size_t i = first; i < w->n_segs; i++)
+        biggest = MAX(biggest, w->segs[i].size);
+    biggest = (biggest + w->page - 1) / w->page * w->page;
+    s.chunk_cap = (size_t)MAX((uint64_t)w->page, MIN((uint64_t)CHUNK_PAGES_BYTES, biggest));
+    if (!(s.chunk = base_malloc(s.chunk_cap)))
+        return STRATA_ERR_NOMEM;
     if (from.segment && first < w->n_segs && w->segs[first].num != from.segment)
         base_logf(w->log, STRATA_LOG_WARN, "wal: replay starts in segment %08llu but the log continues at %08llu",
                   (unsigned long long)from.segment, (unsigned long long)w->segs[first].num);
