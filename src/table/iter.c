@@ -34,6 +34,7 @@ int table_iter_seek(table_iter *it, const table *t, uint64_t sid, int64_t mint, 
     it->maxt = maxt;
     it->err[0] = '\0';
     it->done = 1;
+    it->status = STRATA_OK;
     if (mint > maxt || maxt < t->meta.min_t || mint > t->meta.max_t)
         return STRATA_OK;
     int rc = table_find(t, sid, &it->list);
@@ -41,6 +42,7 @@ int table_iter_seek(table_iter *it, const table *t, uint64_t sid, int64_t mint, 
         return STRATA_OK;
     if (rc) {
         snprintf(it->err, sizeof it->err, "%s: bad index entry for sid %llu", t->path, (unsigned long long)sid);
+        it->status = rc;
         return rc;
     }
     it->done = 0;
@@ -83,6 +85,8 @@ int table_iter_next(table_iter *it, const int64_t **ts, const double **v, size_t
     table_fault f;
     table_block blk;
     int rc;
+    if (it->status)
+        return it->status;
     while (!it->done) {
         rc = table_list_next_fault(&it->list, &blk, &f);
         if (rc == 0 || (rc == 1 && blk.mint > it->maxt)) {
@@ -111,6 +115,7 @@ int table_iter_next(table_iter *it, const int64_t **ts, const double **v, size_t
     return 0;
 fail:
     it->done = 1;
+    it->status = rc;
     table_fault_format(&f, it->t->path, it->err, sizeof it->err);
     return rc;
 }
@@ -129,6 +134,8 @@ int table_scan_next(table_scan *s, uint64_t *sid, table_block *blk, const uint8_
 {
     table_fault f;
     int rc;
+    if (s->status)
+        return s->status;
     for (;;) {
         if (s->list.t) {
             rc = table_list_next_fault(&s->list, blk, &f);
@@ -149,8 +156,7 @@ int table_scan_next(table_scan *s, uint64_t *sid, table_block *blk, const uint8_
     *bytes = s->t->map + blk->off;
     return 1;
 fail:
-    s->series_i = (size_t)s->t->meta.series;
-    s->list.t = NULL;
+    s->status = rc;
     table_fault_format(&f, s->t->path, s->err, sizeof s->err);
     return rc;
 }

@@ -166,6 +166,7 @@ typedef struct table_iter {
     table_block_list list;
     int64_t mint, maxt;
     int done;
+    int status;  /* the error that ended the iteration, returned again */
     int64_t *ts; /* decode buffers, cap + CODEC_PAD elements */
     double *v;
     size_t cap;
@@ -177,7 +178,8 @@ void table_iter_init(table_iter *it);
  * iterator that is at its end (not an error). */
 int table_iter_seek(table_iter *it, const table *t, uint64_t sid, int64_t mint, int64_t maxt);
 /* 1 with a run of n >= 1 samples (arrays valid until the next call),
- * 0 at the end, or a negative status (message in table_iter_error). */
+ * 0 at the end, or a negative status (message in table_iter_error), which
+ * every later call returns again until the next seek. */
 int table_iter_next(table_iter *it, const int64_t **ts, const double **v, size_t *n);
 const char *table_iter_error(const table_iter *it);
 void table_iter_free(table_iter *it);
@@ -190,11 +192,13 @@ typedef struct table_scan {
     const table *t;
     size_t series_i;
     table_block_list list;
+    int status;
     char err[320];
 } table_scan;
 
 void table_scan_init(table_scan *s, const table *t);
-/* 1 with the next block, 0 at the end, or a negative status. */
+/* 1 with the next block, 0 at the end, or a negative status (returned
+ * again by every later call). */
 int table_scan_next(table_scan *s, uint64_t *sid, table_block *blk, const uint8_t **bytes);
 const char *table_scan_error(const table_scan *s);
 

@@ -124,6 +124,7 @@ static int read_everything(fixture *fx)
     }
     if (rc < 0) {
         assert_names_file_and_offset(table_scan_error(&sc), fx->damaged);
+        assert_int_equal(table_scan_next(&sc, &sid, &blk, &bytes), rc);
         errors++;
     }
     table_unref(t);

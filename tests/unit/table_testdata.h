@@ -179,6 +179,7 @@ static inline int td_check_range(table_iter *it, const table *t, uint64_t sid, c
         assert_non_null(strstr(e, table_path(t)));
         if (rc == STRATA_ERR_CORRUPT)
             assert_non_null(strstr(e, "offset"));
+        assert_int_equal(table_iter_next(it, &ts, &v, &n), rc); /* the error sticks */
         return rc;
     }
     assert_int_equal(k, hi);
