@@ -55,6 +55,13 @@ typedef struct mstate {
     size_t n_tombs, cap_tombs;
     manifest_level_stats levels[MANIFEST_MAX_LEVELS];
     uint64_t seq;
+    /* Set by mstate_from_version: the version's table list in partition
+     * order (borrowed; the version outlives s) and the numbers of tables
+     * added or removed since, so freezing merges instead of sorting all. */
+    const manifest_table *base_sorted;
+    size_t n_base_sorted;
+    uint64_t *touched;
+    size_t n_touched, cap_touched;
 } mstate;
 
 struct manifest_version {

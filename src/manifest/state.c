@@ -32,6 +32,7 @@ void mstate_free(mstate *s)
     for (size_t i = 0; i < s->n_tombs; i++)
         mtomb_unref(s->tombs[i]);
     base_free(s->tombs);
+    base_free(s->touched);
     memset(s, 0, sizeof *s);
 }
 
@@ -43,6 +44,8 @@ int mstate_from_version(mstate *s, const manifest_version *v)
     s->checkpoint = v->checkpoint;
     s->seq = v->seq;
     memcpy(s->levels, v->levels, sizeof s->levels);
+    s->base_sorted = v->tables;
+    s->n_base_sorted = v->n_tables;
     if (v->n_tables) {
         s->tables = base_malloc(v->n_tables * sizeof *s->tables);
         if (!s->tables)
@@ -107,6 +110,17 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return STRATA_OK;
 }
 
+/* Notes that table no changed, when s tracks changes against a base. */
+static int touch(mstate *s, uint64_t no)
+{
+    if (!s->base_sorted)
+        return STRATA_OK;
+    int rc = grow((void **)&s->touched, &s->cap_touched, s->n_touched + 1, sizeof *s->touched);
+    if (rc == STRATA_OK)
+        s->touched[s->n_touched++] = no;
+    return rc;
+}
+
 /* ------------------------------------------------------------ decoding */
 
 typedef struct rd {
@@ -169,7 +183,7 @@ static int add_table(mstate *s, rd *r, char *why, size_t why_len)
     if (i < s->n_tables && s->tables[i].file_no == t.file_no)
         FAIL("table %llu added twice", (unsigned long long)t.file_no);
     int rc = grow((void **)&s->tables, &s->cap_tables, s->n_tables + 1, sizeof *s->tables);
-    if (rc)
+    if (rc || (rc = touch(s, t.file_no)) != 0)
         return rc;
     memmove(&s->tables[i + 1], &s->tables[i], (s->n_tables - i) * sizeof *s->tables);
     s->tables[i] = t;
@@ -182,6 +196,9 @@ static int remove_table(mstate *s, uint64_t no, char *why, size_t why_len)
     size_t i = table_lb(s, no);
     if (i == s->n_tables || s->tables[i].file_no != no)
         FAIL("removes table %llu, which is not there", (unsigned long long)no);
+    int rc = touch(s, no);
+    if (rc)
+        return rc;
     memmove(&s->tables[i], &s->tables[i + 1], (s->n_tables - i - 1) * sizeof *s->tables);
     s->n_tables--;
     return STRATA_OK;

@@ -40,6 +40,74 @@ static int cmp_part_level_no(const void *a, const void *b)
     return x->file_no < y->file_no ? -1 : x->file_no > y->file_no;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool has(const uint64_t *a, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && a[lo] == x;
+}
+
+static const manifest_table *find_by_no(const manifest_table *a, size_t n, uint64_t no)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid].file_no < no)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && a[lo].file_no == no ? &a[lo] : NULL;
+}
+
+/* Fills out (s->n_tables entries) in partition order by merging the base
+ * version's sorted list, minus every table touched, with the touched
+ * tables that are still there, sorted: O(n log t) for t changes instead of
+ * sorting everything. */
+static int merge_changes(mstate *s, manifest_table *out)
+{
+    if (s->n_touched)
+        qsort(s->touched, s->n_touched, sizeof *s->touched, cmp_u64);
+    manifest_table *add = base_malloc((s->n_touched ? s->n_touched : 1) * sizeof *add);
+    if (!add)
+        return STRATA_ERR_NOMEM;
+    size_t n_add = 0;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        if (i && s->touched[i] == s->touched[i - 1])
+            continue;
+        const manifest_table *t = find_by_no(s->tables, s->n_tables, s->touched[i]);
+        if (t)
+            add[n_add++] = *t;
+    }
+    if (n_add)
+        qsort(add, n_add, sizeof *add, cmp_part_level_no);
+    size_t k = 0, j = 0;
+    for (size_t i = 0; i < s->n_base_sorted; i++) {
+        const manifest_table *b = &s->base_sorted[i];
+        if (has(s->touched, s->n_touched, b->file_no))
+            continue;
+        while (j < n_add && cmp_part_level_no(&add[j], b) < 0)
+            out[k++] = add[j++];
+        out[k++] = *b;
+    }
+    while (j < n_add)
+        out[k++] = add[j++];
+    base_free(add);
+    return STRATA_OK;
+}
+
 static void version_free(manifest_version *v)
 {
     base_free(v->by_no);
@@ -67,8 +135,13 @@ int mstate_freeze(mstate *s, manifest_version **out)
         v->tables = base_malloc(n * sizeof *v->tables);
         if (!v->tables)
             goto nomem;
-        memcpy(v->tables, s->tables, n * sizeof *v->tables);
-        qsort(v->tables, n, sizeof *v->tables, cmp_part_level_no);
+        if (s->base_sorted) {
+            if (merge_changes(s, v->tables) != STRATA_OK)
+                goto nomem;
+        } else {
+            memcpy(v->tables, s->tables, n * sizeof *v->tables);
+            qsort(v->tables, n, sizeof *v->tables, cmp_part_level_no);
+        }
         for (size_t i = 0; i < n; i++)
             np += i == 0 || v->tables[i].partition_ms != v->tables[i - 1].partition_ms;
         v->parts = base_malloc(np * sizeof *v->parts);
@@ -191,12 +264,6 @@ void manifest_strings_free(char **v, size_t n)
     base_free(v);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int manifest_dir_check(const manifest_version *v, const char *table_dir, manifest_name_parse_fn parse,
                        void *ctx, char ***orphans, size_t *n_orphans, uint64_t **missing, size_t *n_missing)
 {
@@ -240,7 +307,8 @@ int manifest_dir_check(const manifest_version *v, const char *table_dir, manifes
         rc = base_errno_status(errno);
         goto out;
     }
-    qsort(seen, n_seen, sizeof *seen, cmp_u64);
+    if (n_seen)
+        qsort(seen, n_seen, sizeof *seen, cmp_u64);
     if (v->n_tables) {
         miss = base_malloc(v->n_tables * sizeof *miss);
         if (!miss)

@@ -58,7 +58,7 @@ static void manifest_edits_round_trip_across_reopen(void **state)
     (void)state;
     manifest_options o = test_opts();
     o.rewrite_min_bytes = 1u << 30; /* no rewrite: one long log */
-    run_random("manifest_rt", o, 400, 37);
+    run_random("manifest_rt", o, 200, 37);
 }
 
 static void manifest_rewrite_after_every_edit_keeps_state(void **state)
@@ -67,7 +67,7 @@ static void manifest_rewrite_after_every_edit_keeps_state(void **state)
     manifest_options o = test_opts();
     o.rewrite_min_bytes = 1;
     o.rewrite_ratio = 0;
-    run_random("manifest_rw", o, 150, 11);
+    run_random("manifest_rw", o, 80, 11);
 }
 
 static void manifest_rewrite_bounds_the_log(void **state)
@@ -88,7 +88,7 @@ static void manifest_rewrite_bounds_the_log(void **state)
     uint64_t prev = 0;
     /* Churn: add two, remove one, so the log grows faster than the state.
      * The log never exceeds the larger of the minimum and 4 snapshots. */
-    for (int i = 0; i < 800; i++) {
+    for (int i = 0; i < 400; i++) {
         manifest_edit_reset(&e);
         manifest_table t;
         uint64_t no;
@@ -111,7 +111,7 @@ static void manifest_rewrite_bounds_the_log(void **state)
     manifest_version *v = manifest_current(mf);
     size_t n;
     manifest_version_tables(v, &n);
-    assert_int_equal(n, 400);
+    assert_int_equal(n, 200);
     manifest_close(mf);
     mf = NULL;
     assert_int_equal(manifest_open(dir, &o, &mf), STRATA_OK);
@@ -365,12 +365,12 @@ static void manifest_pinned_versions_stay_valid_while_edits_land(void **state)
     manifest_edit_init(&e);
     manifest_version *pinned = NULL;
     static model pinned_model;
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 150; i++) {
         manifest_edit_reset(&e);
         random_edit(&r, mf, &M, &NEXT, &e);
         assert_int_equal(manifest_apply(mf, &e), STRATA_OK);
         M = NEXT;
-        if (i == 100) {
+        if (i == 50) {
             pinned = manifest_current(mf);
             pinned_model = M;
         }
@@ -379,7 +379,7 @@ static void manifest_pinned_versions_stay_valid_while_edits_land(void **state)
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_true(a.pins > 0);
     assert_int_equal(a.bad, 0);
-    check_model(&pinned_model, pinned); /* 200 edits and some rewrites later */
+    check_model(&pinned_model, pinned); /* 100 edits and some rewrites later */
     manifest_version_unref(pinned);
     manifest_close(mf);
     manifest_edit_free(&e);
