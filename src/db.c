@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,6 +328,12 @@ int strata_open(const strata_options *opts, strata_db **out)
     mo.partition_ms = creating ? (opts->partition_ms ? opts->partition_ms : DAY_MS) : opts->partition_ms;
     mo.read_only = db->read_only;
     mo.log = &db->log;
+    /* crash tests make the manifest rewrite itself often */
+    const char *rw = getenv("STRATA_TEST_MANIFEST_REWRITE_BYTES");
+    if (rw && *rw) {
+        mo.rewrite_min_bytes = strtoull(rw, NULL, 10);
+        mo.rewrite_ratio = 0;
+    }
     if ((rc = manifest_open(db->dir, &mo, &db->man)) != 0) {
         if (rc == STRATA_ERR_INVALID)
             base_logf(&db->log, STRATA_LOG_ERROR, "%s: --partition differs from the width fixed at creation",
