@@ -51,6 +51,7 @@ struct manifest {
     uint64_t snapshot_bytes;   /* size of its first record */
     bool need_truncate;        /* a failed append left bytes past size */
     bool dir_unsynced;         /* CURRENT renamed but the directory fsync failed */
+    int failed;                /* sticky: the live manifest is unknown, every apply fails */
     bbuf payload, record;      /* scratch for apply */
     pthread_mutex_t mu;        /* guards cur and next_alloc */
     manifest_version *cur;
@@ -433,6 +434,8 @@ static int rewrite_locked(manifest *m)
     bbuf file = {0};
     int rc, fd = -1;
     uint64_t number, next;
+    if (m->failed)
+        return m->failed;
     pthread_mutex_lock(&m->mu);
     number = m->next_alloc++;
     next = m->next_alloc;
@@ -443,7 +446,17 @@ static int rewrite_locked(manifest *m)
         /* Which file does CURRENT name now? A rename that happened but whose
          * directory fsync failed still makes the new file the live one. */
         uint64_t named = 0;
-        if (read_current(m, &named) != STRATA_OK || named != number) {
+        int crc = read_current(m, &named);
+        if (crc != STRATA_OK || (named != number && named != m->number)) {
+            /* Cannot tell which manifest is live: appending to either could
+             * lose edits, so refuse further edits; the next open decides. */
+            close(fd);
+            m->failed = rc;
+            base_logf(&m->log, STRATA_LOG_ERROR,
+                      "manifest: CURRENT unreadable after a failed rewrite; edits refused until reopen");
+            goto out;
+        }
+        if (named != number) {
             close(fd);
             char name[40];
             manifest_name(name, sizeof name, number);
@@ -492,6 +505,8 @@ static int apply_locked(manifest *m, const manifest_edit *e)
     mstate s;
     char why[256];
     mstate_init(&s);
+    if (m->failed)
+        return m->failed;
     if ((m->need_truncate && (rc = cut_back(m)) != 0) || (m->dir_unsynced && (rc = file_fsync_dir(m->dir)) != 0))
         return rc;
     m->dir_unsynced = false;
