@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@
 
 #include "strata.h"
 #include "testutil.h"
+
+/* snprintf that fails the test instead of truncating (paths). */
+__attribute__((format(printf, 3, 4))) static inline void dbt_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        fail_msg("path too long: %s", fmt);
+}
 
 /* ------------------------------------------------------------ values */
 
@@ -315,8 +327,8 @@ static inline void dbt_copy_tree(const char *from, const char *to)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "LOCK"))
             continue;
         char a[4096], b[4096];
-        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
-        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        dbt_fmt(a, sizeof a, "%s/%s", from, e->d_name);
+        dbt_fmt(b, sizeof b, "%s/%s", to, e->d_name);
         struct stat st;
         assert_int_equal(lstat(a, &st), 0);
         if (S_ISDIR(st.st_mode))
@@ -354,7 +366,7 @@ static inline void dbt_last_file(const char *dir, char *out, size_t cap)
     }
     closedir(d);
     if (best[0])
-        snprintf(out, cap, "%s/%s", dir, best);
+        dbt_fmt(out, cap, "%s/%s", dir, best);
 }
 
 static inline void dbt_flip_byte(const char *path, int64_t off, uint8_t mask)
