@@ -185,8 +185,13 @@ typedef struct replay_ctx {
     size_t sids_cap;
     uint64_t unknown_sid_samples;
     uint64_t samples;
+    uint64_t skipped; /* records or entries the engine could not use */
 } replay_ctx;
 
+/* A record whose frame is intact but whose content the engine cannot use
+ * (a series conflicting with the index, a payload that does not decode) is
+ * skipped and counted: only damage to the log itself may cut it, never a
+ * disagreement about one record. */
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, wal_pos end)
 {
     (void)end;
@@ -196,22 +201,28 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, 
     case WAL_REC_SERIES: {
         wal_series_iter it;
         if ((rc = wal_series_iter_init(&it, p, len)) != 0)
-            return rc;
+            break;
         strata_sid sid;
         const strata_label *labels;
         size_t n;
         while ((rc = wal_series_iter_next(&it, &sid, &labels, &n)) == 1) {
-            rc = index_insert_with_sid(r->db->idx, labels, n, sid, NULL);
-            if (rc)
+            int r2 = index_insert_with_sid(r->db->idx, labels, n, sid, NULL);
+            if (r2 == STRATA_ERR_NOMEM || r2 == STRATA_ERR_IO || r2 == STRATA_ERR_NOSPACE) {
+                rc = r2;
                 break;
+            }
+            if (r2)
+                r->skipped++;
         }
         wal_series_iter_free(&it);
-        return rc < 0 ? rc : STRATA_OK;
+        if (rc == STRATA_ERR_NOMEM || rc == STRATA_ERR_IO || rc == STRATA_ERR_NOSPACE)
+            return rc;
+        break;
     }
     case WAL_REC_SAMPLES: {
         size_t n = 0;
         if ((rc = wal_samples_decode(p, len, &r->buf, &r->cap, &n)) != 0)
-            return rc;
+            break;
         strata_sid max = index_max_sid(r->db->idx);
         size_t w = 0;
         for (size_t i = 0; i < n; i++) {
@@ -228,12 +239,20 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, 
         size_t n = 0;
         int64_t mint, maxt;
         if ((rc = wal_delete_decode(p, len, &r->sids, &r->sids_cap, &n, &mint, &maxt)) != 0)
-            return rc;
+            break;
         return head_delete(r->h, r->sids, n, mint, maxt);
     }
     default:
-        return STRATA_ERR_CORRUPT;
+        rc = STRATA_ERR_CORRUPT;
+        break;
     }
+    if (rc == STRATA_ERR_NOMEM)
+        return rc;
+    if (rc) {
+        r->skipped++;
+        return STRATA_OK;
+    }
+    return STRATA_OK;
 }
 
 static int validate_options(const strata_options *o, const base_log *log)
@@ -402,6 +421,9 @@ int strata_open(const strata_options *opts, strata_db **out)
             goto fail;
         db->wal_corrupt_records = rs.corruptions + rs.records_dropped;
         db->wal_truncated_bytes = rs.bytes_truncated;
+        if (rcx.skipped)
+            base_logf(&db->log, STRATA_LOG_WARN, "WAL replay: %llu records or series entries could not be used",
+                      (unsigned long long)rcx.skipped);
         if (rcx.unknown_sid_samples)
             base_logf(&db->log, STRATA_LOG_WARN, "WAL replay: %llu samples of unknown series dropped",
                       (unsigned long long)rcx.unknown_sid_samples);
