@@ -58,6 +58,42 @@ static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return uvarint_get(p, end, v);
 }
 
+/* Unchecked varint read for the fast loop: the caller guarantees 10
+ * readable bytes. Accepts exactly what uvarint_get accepts; NULL if not. */
+static inline const uint8_t *uv_fast(const uint8_t *p, uint64_t *v)
+{
+    uint64_t c = p[0];
+    if (LIKELY(c < 0x80)) {
+        *v = c;
+        return p + 1;
+    }
+    uint64_t x = c & 0x7f;
+    for (unsigned i = 1; i < 10; i++) {
+        c = p[i];
+        if (i == 9 && c > 1)
+            return NULL;
+        x |= (c & 0x7f) << (7 * i);
+        if (c < 0x80) {
+            *v = x;
+            return p + i + 1;
+        }
+    }
+    return NULL;
+}
+
+static inline uint8_t *uv_put(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Longest encoded sample: two 10-byte varints, ctrl, 8 value bytes. */
+#define SAMPLE_MAX 29
+
 /* ------------------------------------------------------------ series */
 
 int wal_series_begin(bbuf *out)
@@ -225,9 +261,9 @@ int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
     if (!out || (!s && n))
         return STRATA_ERR_INVALID;
     /* Worst case per sample: 10 + 10 + 1 + 8 bytes. */
-    if (n > (SIZE_MAX - 16) / 29)
+    if (n > (SIZE_MAX - 16) / SAMPLE_MAX)
         return STRATA_ERR_LIMIT;
-    int rc = buf_reserve(out, 16 + n * 29);
+    int rc = buf_reserve(out, 16 + n * SAMPLE_MAX);
     if (rc)
         return rc;
     uint8_t *p = out->data + out->len;
@@ -236,8 +272,8 @@ int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
     uint64_t psid = 0, pt = 0, pd = 0, pv = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t d = (uint64_t)s[i].t_ms - pt;
-        p += uvarint_put(p, zigzag_enc((int64_t)(s[i].sid - psid)));
-        p += uvarint_put(p, zigzag_enc((int64_t)(d - pd)));
+        p = uv_put(p, zigzag_enc((int64_t)(s[i].sid - psid)));
+        p = uv_put(p, zigzag_enc((int64_t)(d - pd)));
         pd = d;
         uint64_t v = dbl_bits(s[i].value), x = v ^ pv;
         psid = s[i].sid;
@@ -250,10 +286,8 @@ int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
         unsigned lz = (unsigned)__builtin_clzll(x) / 8, tz = (unsigned)__builtin_ctzll(x) / 8;
         unsigned m = 8 - lz - tz;
         *p++ = (uint8_t)(lz << 4 | tz);
-        uint64_t mid = x >> (8 * tz);
-        uint8_t tmp[8];
-        store_u64le(tmp, mid);
-        memcpy(p, tmp, m);
+        /* Writes 8 bytes, keeps m: the reserve above covers the overrun. */
+        store_u64le(p, x >> (8 * tz));
         p += m;
     }
     out->len = (size_t)(p - out->data);
@@ -285,7 +319,41 @@ int wal_samples_decode(const uint8_t *p, size_t len, strata_sample **buf, size_t
     }
     strata_sample *out = *buf;
     uint64_t psid = 0, pt = 0, pd = 0, pv = 0;
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t i = 0;
+    /* Fast loop while a whole worst-case sample is readable: no bounds
+     * checks per byte. The same rules as the checked loop below. */
+    while (i < n && end - p >= SAMPLE_MAX) {
+        uint64_t a, b, x;
+        const uint8_t *q = uv_fast(p, &a);
+        if (!q || !(q = uv_fast(q, &b)))
+            return STRATA_ERR_CORRUPT;
+        unsigned ctrl = *q++;
+        if (ctrl == 0x80) {
+            x = 0;
+        } else {
+            unsigned lz = ctrl >> 4, tz = ctrl & 15;
+            if (lz + tz >= 8)
+                return STRATA_ERR_CORRUPT;
+            unsigned m = 8 - lz - tz;
+            if (q[0] == 0 || q[m - 1] == 0)
+                return STRATA_ERR_CORRUPT;
+            x = load_u64le(q);
+            if (m < 8)
+                x &= (1ull << (8 * m)) - 1;
+            x <<= 8 * tz;
+            q += m;
+        }
+        p = q;
+        psid += (uint64_t)zigzag_dec(a);
+        pd += (uint64_t)zigzag_dec(b);
+        pt += pd;
+        pv ^= x;
+        out[i].sid = psid;
+        out[i].t_ms = (int64_t)pt;
+        memcpy(&out[i].value, &pv, 8);
+        i++;
+    }
+    for (; i < n; i++) {
         uint64_t a, b;
         if (!(k = get_uv(p, end, &a)))
             return STRATA_ERR_CORRUPT;
