@@ -76,10 +76,8 @@ static int retire(strata_index *idx, void *p)
 
 /* ------------------------------------------------------------ postings vectors */
 
-int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem)
+int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem)
 {
-    if ((uint64_t)p->n + extra <= p->cap)
-        return STRATA_OK;
     uint64_t cap = p->cap ? (uint64_t)p->cap * 2 : 2;
     while (cap < (uint64_t)p->n + extra)
         cap *= 2;
@@ -94,14 +92,8 @@ int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem)
     return STRATA_OK;
 }
 
-/* Capacity reserved: cannot fail. Sids arrive in increasing order except
- * in WAL replay filling a gap, hence the insertion branch. */
-void pvec_add(pvec *p, uint32_t sid)
+void pvec_insert(pvec *p, uint32_t sid)
 {
-    if (!p->n || p->v[p->n - 1] < sid) {
-        p->v[p->n++] = sid;
-        return;
-    }
     uint32_t lo = 0, hi = p->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -284,6 +276,29 @@ static int dir_ensure(strata_index *idx, uint32_t sid)
         atomic_init(&nd->e[i], i < d->cap ? atomic_load_explicit(&d->e[i], memory_order_relaxed) : NULL);
     idx->mem_bytes += cap * sizeof nd->e[0];
     atomic_store_explicit(&idx->dir, nd, memory_order_release);
+    return STRATA_OK;
+}
+
+int ix_presize(strata_index *idx, uint64_t n)
+{
+    if (n > INDEX_MAX_SID)
+        n = INDEX_MAX_SID;
+    int rc = dir_ensure(idx, (uint32_t)n + 1);
+    ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_relaxed);
+    if (rc != 0 || atomic_load(&idx->n_series) != 0 || (n + 1) * 2 <= t->mask + 1)
+        return rc;
+    size_t size = t->mask + 1;
+    while ((n + 1) * 2 > size)
+        size *= 2;
+    ix_htab *nt = base_malloc(sizeof *nt + size * sizeof nt->s[0]);
+    if (!nt)
+        return STRATA_ERR_NOMEM;
+    nt->mask = size - 1;
+    for (size_t i = 0; i < size; i++)
+        atomic_init(&nt->s[i], 0);
+    idx->mem_bytes += size * sizeof nt->s[0];
+    atomic_store_explicit(&idx->htab, nt, memory_order_release);
+    base_free(t); /* empty and unpublished: nobody reads it */
     return STRATA_OK;
 }
 
@@ -490,7 +505,8 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
         s->l[i].name = vals[i]->name->str;
         s->l[i].value = vals[i]->str;
     }
-    pthread_rwlock_wrlock(&idx->plock);
+    if (!idx->loading)
+        pthread_rwlock_wrlock(&idx->plock);
     rc = pvec_reserve(&idx->all, 1, &idx->mem_bytes);
     for (size_t i = 0; i < n && rc == 0; i++)
         if ((rc = pvec_reserve(&vals[i]->post, 1, &idx->mem_bytes)) == 0)
@@ -504,7 +520,8 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
             pvec_add(&vals[i]->name->post, sid);
         }
     }
-    pthread_rwlock_unlock(&idx->plock);
+    if (!idx->loading)
+        pthread_rwlock_unlock(&idx->plock);
     if (rc != 0)
         return rc;
     htab_put(atomic_load_explicit(&idx->htab, memory_order_relaxed), eff_hash(idx, hash), sid);

@@ -112,8 +112,9 @@ int index_close(strata_index *idx);
  * the call is durable when it returns STRATA_OK. */
 int index_sync(strata_index *idx);
 
-/* Looks up a series by labels (any order, empty values ignored) without
- * allocating and without a lock. STRATA_OK with *sid, STRATA_ERR_NOTFOUND
+/* Looks up a series by labels (any order, empty values ignored) without a
+ * lock and without allocating (unless given more than 128 labels in an
+ * order other than canonical). STRATA_OK with *sid, STRATA_ERR_NOTFOUND
  * when absent (also when the labels are not a valid set). */
 int index_lookup(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid);
 /* The same with hash = index_labels_hash(labels, n) computed by the caller. */

@@ -113,7 +113,8 @@ struct strata_index {
     int fd;                   /* -1 when memory-only or read-only */
     char *path;
     char *dirpath;
-    int dir_unsynced;         /* the file was created since the last sync */
+    int dir_unsynced;
+    int loading;              /* index_open's load: no other thread yet, no plock */         /* the file was created since the last sync */
     uint64_t log_size;        /* bytes durable-or-written; appends go here */
     bbuf pending;             /* records not yet written */
     uint32_t log_names, log_pairs; /* ids given so far */
@@ -144,8 +145,24 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
                   ix_series **out);
 ix_series *ix_series_get(strata_index *idx, uint64_t sid);
 ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash);
-int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem);
-void pvec_add(pvec *p, uint32_t sid);
+int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem);
+void pvec_insert(pvec *p, uint32_t sid);
+/* Ensures room for extra more sids. */
+static inline int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem)
+{
+    return (uint64_t)p->n + extra <= p->cap ? STRATA_OK : pvec_grow(p, extra, mem);
+}
+/* Adds sid (room reserved: cannot fail). Sids arrive in increasing order
+ * except in WAL replay filling a gap (pvec_insert). */
+static inline void pvec_add(pvec *p, uint32_t sid)
+{
+    if (!p->n || p->v[p->n - 1] < sid)
+        p->v[p->n++] = sid;
+    else
+        pvec_insert(p, sid);
+}
+/* Pre-sizes the directory and hash table for n series (loading). */
+int ix_presize(strata_index *idx, uint64_t n);
 
 /* ---- log.c */
 int ix_log_open(strata_index *idx, const char *dir);

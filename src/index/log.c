@@ -166,7 +166,22 @@ typedef struct loader {
     uint32_t n_pairs, cap_pairs;
     ix_value **vals; /* one series' labels */
     size_t cap_vals;
+    /* Memo of name order for the first name ids: 0 unknown, 1 a < b,
+     * 2 a >= b. Saves a strcmp per label. */
+    uint8_t order[64][64];
 } loader;
+
+/* Whether name a sorts strictly before name b. */
+static int name_before(loader *ld, const ix_name *a, const ix_name *b)
+{
+    if (a->log_id < 64 && b->log_id < 64) {
+        uint8_t *m = &ld->order[a->log_id][b->log_id];
+        if (!*m)
+            *m = strcmp(a->str, b->str) < 0 ? 1 : 2;
+        return *m == 1;
+    }
+    return strcmp(a->str, b->str) < 0;
+}
 
 static int grow(void **arr, uint32_t *cap, size_t elem)
 {
@@ -177,6 +192,16 @@ static int grow(void **arr, uint32_t *cap, size_t elem)
     *arr = p;
     *cap = nc;
     return STRATA_OK;
+}
+
+/* uvarint_get with the one-byte case inline (most ids and counts). */
+static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    if (p < end && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    return uvarint_get(p, end, v);
 }
 
 /* Returns STRATA_OK, STRATA_ERR_CORRUPT (the record breaks a rule: stop
@@ -231,10 +256,10 @@ static int load_series(strata_index *idx, loader *ld, const uint8_t *p, size_t n
     const uint8_t *end = p + n;
     uint64_t sid, cnt, id;
     size_t k;
-    if (!(k = uvarint_get(p, end, &sid)))
+    if (!(k = get_uv(p, end, &sid)))
         return STRATA_ERR_CORRUPT;
     p += k;
-    if (!(k = uvarint_get(p, end, &cnt)) || cnt == 0 || cnt > INDEX_HARD_MAX_LABELS || cnt > (uint64_t)(end - p))
+    if (!(k = get_uv(p, end, &cnt)) || cnt == 0 || cnt > INDEX_HARD_MAX_LABELS || cnt > (uint64_t)(end - p))
         return STRATA_ERR_CORRUPT;
     p += k;
     uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
@@ -249,11 +274,11 @@ static int load_series(strata_index *idx, loader *ld, const uint8_t *p, size_t n
     }
     uint64_t sum = 0;
     for (uint64_t i = 0; i < cnt; i++) {
-        if (!(k = uvarint_get(p, end, &id)) || id >= ld->n_pairs)
+        if (!(k = get_uv(p, end, &id)) || id >= ld->n_pairs)
             return STRATA_ERR_CORRUPT;
         p += k;
         ix_value *v = ld->pairs[id];
-        if (i > 0 && strcmp(ld->vals[i - 1]->name->str, v->name->str) >= 0)
+        if (i > 0 && !name_before(ld, ld->vals[i - 1]->name, v->name))
             return STRATA_ERR_CORRUPT;
         ld->vals[i] = v;
         sum += v->phash;
@@ -272,9 +297,22 @@ static int load_series(strata_index *idx, loader *ld, const uint8_t *p, size_t n
  * record. Only STRATA_ERR_NOMEM is returned as an error. */
 static int load_records(strata_index *idx, const uint8_t *data, size_t size, size_t *good)
 {
-    loader ld = {0};
-    size_t off = HDR_BYTES;
-    int rc = STRATA_OK;
+    size_t off = HDR_BYTES, nseries = 0;
+    int rc;
+    loader *ld = base_calloc(1, sizeof *ld);
+    if (!ld)
+        return STRATA_ERR_NOMEM;
+    /* Count the series first (framing only) to size the tables once. */
+    for (size_t o = HDR_BYTES; size - o >= REC_HDR;) {
+        uint32_t len = load_u32le(data + o);
+        if (len == 0 || len > REC_MAX || len > size - o - REC_HDR)
+            break;
+        nseries += data[o + REC_HDR] == REC_SERIES;
+        o += REC_HDR + len;
+    }
+    if ((rc = ix_presize(idx, nseries)) != 0)
+        goto out;
+    idx->loading = 1;
     while (size - off >= REC_HDR) {
         uint32_t len = load_u32le(data + off), crc = load_u32le(data + off + 4);
         if (len == 0 || len > REC_MAX || len > size - off - REC_HDR)
@@ -283,9 +321,9 @@ static int load_records(strata_index *idx, const uint8_t *data, size_t size, siz
         if (crc32c(0, body, len) != crc)
             break;
         switch (body[0]) {
-        case REC_NAME: rc = load_name(idx, &ld, body + 1, len - 1); break;
-        case REC_PAIR: rc = load_pair(idx, &ld, body + 1, len - 1); break;
-        case REC_SERIES: rc = load_series(idx, &ld, body + 1, len - 1); break;
+        case REC_NAME: rc = load_name(idx, ld, body + 1, len - 1); break;
+        case REC_PAIR: rc = load_pair(idx, ld, body + 1, len - 1); break;
+        case REC_SERIES: rc = load_series(idx, ld, body + 1, len - 1); break;
         default: rc = STRATA_ERR_CORRUPT; break;
         }
         if (rc == STRATA_ERR_CORRUPT) {
@@ -297,11 +335,14 @@ static int load_records(strata_index *idx, const uint8_t *data, size_t size, siz
         off += REC_HDR + len;
         idx->load_records++;
     }
-    idx->log_names = ld.n_names;
-    idx->log_pairs = ld.n_pairs;
-    base_free(ld.names);
-    base_free(ld.pairs);
-    base_free(ld.vals);
+    idx->loading = 0;
+    idx->log_names = ld->n_names;
+    idx->log_pairs = ld->n_pairs;
+out:
+    base_free(ld->names);
+    base_free(ld->pairs);
+    base_free(ld->vals);
+    base_free(ld);
     *good = off;
     return rc;
 }
