@@ -385,7 +385,11 @@ static int eq_raw(const ix_series *s, const strata_label *in, size_t n, struct c
             return 0;
         if (!*v)
             continue;
-        if (j == s->n || !streq(s->l[j].value, v) || !streq(s->l[j].name, in[i].name))
+        if (j == s->n)
+            break;
+        /* Pointer equality first: labels lent by index_labels come back. */
+        const strata_label *x = &s->l[j];
+        if ((x->value != v && !streq(x->value, v)) || (x->name != in[i].name && !streq(x->name, in[i].name)))
             break;
         j++;
     }
