@@ -190,13 +190,17 @@ int codec_xor_append(codec_xor_appender *a, int64_t t, double v)
 {
     if (a->n == UINT32_MAX)
         return STRATA_ERR_INVALID;
-    /* Bits past bit_len are zero up to len + BW_SLACK: the stream's last
-     * byte keeps its high bits zero, the tail is cleared here. */
+    /* Invariant: every byte from len to cap is zero (bits are only ORed in
+     * at or after bit_len, and new capacity is cleared when it is added),
+     * so a sample needs room, not a memset of its own. */
     size_t need = 4 + 64 + XOR_MAX_BITS; /* worst case for one sample */
-    size_t tail = (size_t)(a->bit_len >> 3);
-    if (buf_reserve(&a->bytes, tail + (need + 7) / 8 + BW_SLACK - a->bytes.len))
-        return STRATA_ERR_NOMEM;
-    memset(a->bytes.data + a->bytes.len, 0, (need + 7) / 8 + BW_SLACK - (a->bytes.len - tail));
+    size_t want = (need + 7) / 8 + BW_SLACK;
+    if (a->bytes.cap - a->bytes.len < want) {
+        size_t old_cap = a->bytes.cap;
+        if (buf_reserve(&a->bytes, want))
+            return STRATA_ERR_NOMEM;
+        memset(a->bytes.data + old_cap, 0, a->bytes.cap - old_cap);
+    }
     uint8_t *base = a->bytes.data;
     uint64_t pos = a->bit_len;
     uint64_t u = dbl_bits(v);
