@@ -321,6 +321,16 @@ int strata_open(const strata_options *opts, strata_db **out)
     struct stat st;
     bool creating = cur_path && stat(cur_path, &st) != 0;
     base_free(cur_path);
+    /* Without CURRENT the directory is new only if it holds no data: a lost
+     * CURRENT beside table files or WAL segments must not become a fresh
+     * database (which would remove those files as orphans). */
+    bool has_data = !dbdir_is_empty(db->table_dir) || !dbdir_is_empty(db->wal_dir);
+    if (creating && has_data) {
+        base_logf(&db->log, STRATA_LOG_ERROR, "%s: CURRENT is missing but the directory holds tables or WAL segments",
+                  db->dir);
+        rc = STRATA_ERR_CORRUPT;
+        goto fail;
+    }
     if (creating && db->read_only) {
         rc = STRATA_ERR_NOTFOUND;
         goto fail;
@@ -346,6 +356,7 @@ int strata_open(const strata_options *opts, strata_db **out)
     manifest_options_init(&mo);
     mo.partition_ms = creating ? (opts->partition_ms ? opts->partition_ms : DAY_MS) : opts->partition_ms;
     mo.read_only = db->read_only;
+    mo.must_exist = !creating;
     mo.log = &db->log;
     /* crash tests make the manifest rewrite itself often */
     const char *rw = getenv("STRATA_TEST_MANIFEST_REWRITE_BYTES");
