@@ -4,7 +4,7 @@
  * verifies.
  *
  * The same executable is the writer: `test_db_crash --writer DIR START
- * BUDGET` opens DIR with sync=always, writes batch START, START+1, ... and
+ * BUDGET LEVELED COLD_MS` opens DIR with sync=always, writes batch START, START+1, ... and
  * prints "ack N" (flushed) after strata_write(batch N) returned STRATA_OK.
  * Batch N is a pure function of N (series, timestamps and value bits), so
  * the test knows the truth without any state: every sample of every acked
@@ -14,8 +14,10 @@
  * Timestamps are scrambled inside windows of 16 batches (out-of-order
  * writes), span several 1-minute partitions, and the head budget is chosen
  * per round (tiny: a flush after almost every batch, so many kills land
- * inside a flush; medium; default: no flush), with one compaction thread so
- * some kills land inside a compaction.
+ * inside a flush; medium; default: no flush), with one compaction thread,
+ * the tiered or leveled planner and sometimes a 20 ms cold_ms (partitions
+ * left behind get a full compaction at once), so kills land inside
+ * compactions too.
  *
  * After each kill the test opens the directory itself (recovery), reads
  * everything back, closes, and runs strata_verify_dir and, when the strata
@@ -64,7 +66,7 @@ static uint64_t value_of(uint64_t n, unsigned j)
 
 /* ------------------------------------------------------------ writer */
 
-static void writer_opts(strata_options *o, const char *dir, uint64_t budget)
+static void writer_opts(strata_options *o, const char *dir, uint64_t budget, int leveled, int64_t cold_ms)
 {
     strata_options_init(o);
     o->dir = dir;
@@ -73,14 +75,17 @@ static void writer_opts(strata_options *o, const char *dir, uint64_t budget)
     if (budget)
         o->head_budget_bytes = budget; /* 0: the default */
     o->compaction_threads = 1;
+    o->planner = leveled ? STRATA_PLANNER_LEVELED : STRATA_PLANNER_TIERED;
+    if (cold_ms)
+        o->cold_ms = cold_ms; /* small: partitions left behind are compacted at once */
     o->block_samples = 16;
     o->wal_segment_bytes = 64 << 10;
 }
 
-static int writer_main(const char *dir, uint64_t start, uint64_t budget)
+static int writer_main(const char *dir, uint64_t start, uint64_t budget, int leveled, int64_t cold_ms)
 {
     strata_options o;
-    writer_opts(&o, dir, budget);
+    writer_opts(&o, dir, budget, leveled, cold_ms);
     strata_db *db;
     int rc = strata_open(&o, &db);
     if (rc) {
@@ -133,21 +138,25 @@ static void crash_round(crash_state *cs)
 {
     static const uint64_t budgets[] = {1, 1, 64 << 10, 0};
     uint64_t budget = budgets[test_rng_below(&cs->rng, 4)];
+    int leveled = (int)test_rng_below(&cs->rng, 2);
+    int64_t cold_ms = test_rng_below(&cs->rng, 2) ? 20 : 0;
     /* delay in microseconds: sometimes during open/replay, mostly later */
     uint64_t delay_us = test_rng_below(&cs->rng, 4) == 0 ? test_rng_below(&cs->rng, 20000)
                                                            : 5000 + test_rng_below(&cs->rng, 120000);
     int p[2];
     assert_int_equal(pipe(p), 0);
-    char start[32], bud[32];
+    char start[32], bud[32], lev[8], cold[32];
     snprintf(start, sizeof start, "%" PRId64, cs->acked + 1);
     snprintf(bud, sizeof bud, "%" PRIu64, budget);
+    snprintf(lev, sizeof lev, "%d", leveled);
+    snprintf(cold, sizeof cold, "%" PRId64, cold_ms);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(p[1], 1);
         close(p[0]);
         close(p[1]);
-        execl(cs->self, cs->self, "--writer", cs->dir, start, bud, (char *)NULL);
+        execl(cs->self, cs->self, "--writer", cs->dir, start, bud, lev, cold, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
@@ -235,7 +244,7 @@ static void verify_cb(void *ctx, const char *file, int64_t off, const char *msg)
 static void crash_check(crash_state *cs)
 {
     strata_options o;
-    writer_opts(&o, cs->dir, 0);
+    writer_opts(&o, cs->dir, 0, 0, 0);
     o.compaction_threads = 0;
     dbt_log lg = {1};
     o.log_fn = dbt_log_fn;
@@ -328,25 +337,34 @@ static void writer_killed_at_random_loses_no_acked_write(void **state)
     assert_true(cs.acked >= 0); /* the loop must have made progress */
     /* the kills must have met flushed data, not only the WAL */
     strata_options o;
-    writer_opts(&o, cs.dir, 0);
+    writer_opts(&o, cs.dir, 0, 0, 0);
     o.compaction_threads = 0;
     strata_db *db = dbt_open_ok(&o);
     strata_stats st;
     assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
-    fprintf(stderr, "at the end: %" PRIu64 " table files in %" PRIu64 " partitions, %" PRIu64
-            " samples in tables, %" PRIu64 " in the head, %" PRIu64 " compactions\n",
-            st.table_files, st.partitions, st.table_samples, st.head_samples, st.compactions);
+    fprintf(stderr, "at the end: %" PRIu64 " table files in %" PRIu64 " partitions (files by level:", st.table_files,
+            st.partitions);
+    uint64_t above0 = 0;
+    for (int l = 0; l < STRATA_MAX_LEVELS; l++) {
+        fprintf(stderr, " %" PRIu64, st.levels[l].files);
+        if (l)
+            above0 += st.levels[l].files;
+    }
+    fprintf(stderr, "), %" PRIu64 " samples in tables, %" PRIu64 " in the head\n", st.table_samples, st.head_samples);
     assert_int_equal(strata_close(db), STRATA_OK);
     if (cs.flushed_rounds > 2)
         assert_true(st.table_files > 0);
+    if (above0 == 0)
+        fprintf(stderr, "note: no compaction output survived: kills did not meet a finished compaction\n");
     test_rmtree(cs.dir);
     free(cs.dir);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && !strcmp(argv[1], "--writer"))
-        return writer_main(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+    if (argc == 7 && !strcmp(argv[1], "--writer"))
+        return writer_main(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), atoi(argv[5]),
+                           strtoll(argv[6], NULL, 10));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writer_killed_at_random_loses_no_acked_write),
     };
