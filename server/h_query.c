@@ -90,17 +90,51 @@ static int time_range(srv *s, struct MHD_Connection *c, srv_req *r, int64_t *sta
     return 0;
 }
 
+/* Copies a string that needs no JSON escaping with its quotes; returns 0
+ * when it does need escaping (nothing written then). o has room. */
+static size_t plain_str(char *o, const char *str, size_t n)
+{
+    o[0] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)str[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return 0;
+        o[i + 1] = (char)ch;
+    }
+    o[n + 1] = '"';
+    return n + 2;
+}
+
+/* {"name":"value",...}: one reservation, escaping only when needed. */
 static int put_metric(bbuf *b, const strata_label *l, size_t n)
 {
-    int rc = json_raw(b, "{");
-    for (size_t i = 0; i < n && !rc; i++) {
+    size_t need = 2;
+    for (size_t i = 0; i < n; i++)
+        need += strlen(l[i].name) + strlen(l[i].value) + 6;
+    if (buf_reserve(b, need))
+        return STRATA_ERR_NOMEM;
+    b->data[b->len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *str[2] = {l[i].name, l[i].value};
         if (i)
-            rc = json_raw(b, ",");
-        rc = rc ? rc : json_str(b, l[i].name);
-        rc = rc ? rc : json_raw(b, ":");
-        rc = rc ? rc : json_str(b, l[i].value);
+            b->data[b->len++] = ',';
+        for (int k = 0; k < 2; k++) {
+            size_t sl = strlen(str[k]);
+            if (buf_reserve(b, sl + 4))
+                return STRATA_ERR_NOMEM;
+            size_t w = plain_str((char *)b->data + b->len, str[k], sl);
+            if (w)
+                b->len += w;
+            else if (json_str(b, str[k]))
+                return STRATA_ERR_NOMEM;
+            if (!k)
+                b->data[b->len++] = ':';
+        }
     }
-    return rc ? rc : json_raw(b, "}");
+    if (buf_reserve(b, 1))
+        return STRATA_ERR_NOMEM;
+    b->data[b->len++] = '}';
+    return STRATA_OK;
 }
 
 static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r, const pq_result *res)
@@ -119,11 +153,18 @@ static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r
         rc = rc ? rc : put_metric(&b, ps->labels, ps->n_labels);
         rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
         for (size_t j = 0; j < ps->n && !rc; j++) {
-            rc = json_raw(&b, j ? ",[" : "[");
-            rc = rc ? rc : json_time(&b, ps->t[j]);
-            rc = rc ? rc : json_raw(&b, ",");
-            rc = rc ? rc : json_value(&b, ps->v[j]);
-            rc = rc ? rc : json_raw(&b, "]");
+            /* [<time>,"<value>"] written in place: the hot loop of big answers */
+            if ((rc = buf_reserve(&b, 40 + FMT_DOUBLE_MAX)) != 0)
+                break;
+            if (j)
+                b.data[b.len++] = ',';
+            b.data[b.len++] = '[';
+            json_time(&b, ps->t[j]);
+            b.data[b.len++] = ',';
+            b.data[b.len++] = '"';
+            b.len += fmt_format_double(ps->v[j], (char *)b.data + b.len);
+            b.data[b.len++] = '"';
+            b.data[b.len++] = ']';
             if (!matrix)
                 break;
         }

@@ -182,67 +182,99 @@ int json_raw(bbuf *b, const char *s)
     return buf_append(b, s, strlen(s));
 }
 
-int json_str(bbuf *b, const char *s)
+static int json_str_slow(bbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    if (buf_reserve(b, n * 6 + 2))
+        return STRATA_ERR_NOMEM;
+    char *o = (char *)b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            *o++ = (char)ch;
+            continue;
+        }
+        *o++ = '\\';
+        switch (ch) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\t': *o++ = 't'; break;
+        case '\r': *o++ = 'r'; break;
+        default: *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = hex[ch >> 4]; *o++ = hex[ch & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - (char *)b->data);
+    return STRATA_OK;
+}
+
+int json_str(bbuf *b, const char *s)
+{
+    /* fast path: copy while no byte needs escaping (label values mostly) */
     size_t n = strlen(s);
     if (buf_reserve(b, n + 2))
         return STRATA_ERR_NOMEM;
-    b->data[b->len++] = '"';
-    const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0;
+    char *o = (char *)b->data + b->len;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = p[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        if (buf_append(b, p + run, i - run))
-            return STRATA_ERR_NOMEM;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (ch) {
-        case '"': case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\r': esc[1] = 'r'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0'; esc[4] = hex[ch >> 4]; esc[5] = hex[ch & 15];
-            el = 6;
-        }
-        if (buf_append(b, esc, el))
-            return STRATA_ERR_NOMEM;
-        run = i + 1;
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return json_str_slow(b, s, n);
+        o[i] = (char)ch;
     }
-    if (buf_append(b, p + run, n - run) || buf_append(b, "\"", 1))
-        return STRATA_ERR_NOMEM;
+    o[n] = '"';
+    b->len += n + 2;
     return STRATA_OK;
+}
+
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                   "8081828384858687888990919293949596979899";
+
+/* Writes u in decimal at the end of tmp[0..24), returns the start. */
+static char *u64_dec(uint64_t u, char *end)
+{
+    char *p = end;
+    while (u >= 100) {
+        unsigned k = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = digit_pairs[k + 1];
+        *--p = digit_pairs[k];
+    }
+    if (u >= 10) {
+        *--p = digit_pairs[u * 2 + 1];
+        *--p = digit_pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
+    return p;
 }
 
 int json_time(bbuf *b, int64_t ms)
 {
-    char tmp[32];
-    size_t n = 0;
+    /* float seconds as Prometheus prints them: 1700000000, 1700000000.5 */
+    if (buf_reserve(b, 32))
+        return STRATA_ERR_NOMEM;
+    char tmp[32], *end = tmp + 24;
     uint64_t u = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
     unsigned frac = (unsigned)(u % 1000);
-    uint64_t sec = u / 1000;
-    char digits[24];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + sec % 10);
-        sec /= 10;
-    } while (sec);
+    char *p = u64_dec(u / 1000, end);
     if (ms < 0)
-        tmp[n++] = '-';
-    while (nd)
-        tmp[n++] = digits[--nd];
+        *--p = '-';
     if (frac) {
-        tmp[n++] = '.';
-        tmp[n++] = (char)('0' + frac / 100);
-        tmp[n++] = (char)('0' + frac / 10 % 10);
-        tmp[n++] = (char)('0' + frac % 10);
-        while (tmp[n - 1] == '0')
-            n--;
+        *end++ = '.';
+        *end++ = (char)('0' + frac / 100);
+        *end++ = (char)('0' + frac / 10 % 10);
+        *end++ = (char)('0' + frac % 10);
+        while (end[-1] == '0')
+            end--;
     }
-    return buf_append(b, tmp, n);
+    size_t n = (size_t)(end - p);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return STRATA_OK;
 }
 
 int json_value(bbuf *b, double v)
