@@ -17,6 +17,11 @@
  * The WAL position where each batch ends is observed while writing (the
  * highest segment and its size right after strata_write returned), so the
  * expectation for a cut or a flip at any position is exact.
+ * - After an unclean shutdown (DIRTY) open checks every block and
+ *   quarantines a damaged table (quarantine/NAME + NAME.reason), the rest
+ *   answers exactly; a table the manifest needs but that is missing fails
+ *   open with STRATA_ERR_CORRUPT; files the manifest does not know are
+ *   removed at open.
  * Seed: STRATA_SEED.
  */
 #include "db_testlib.h"
@@ -451,6 +456,181 @@ static void table_flipped_byte_is_reported_never_a_wrong_answer(void **state)
         fail_msg("%zu table-damage checks failed (STRATA_SEED=%" PRIu64 ")", failures, test_seed(0));
 }
 
+/* ------------------------------------------------------------ directory hygiene */
+
+/* Two tables: series a in the first flush, series b in the second. */
+static void two_tables(const char *dir, dbt_set *truth_a, dbt_set *truth_b, char names[2][64])
+{
+    strata_options o;
+    dbt_options(&o, dir);
+    strata_db *db = dbt_open_ok(&o);
+    for (int f = 0; f < 2; f++) {
+        strata_sid sid = dbt_series(db, "two", "s", f ? "b" : "a");
+        strata_sample s[300];
+        for (int i = 0; i < 300; i++) {
+            s[i] = (strata_sample){sid, DMG_T0 + i * 1000, dbt_from_bits(dbt_mix((uint64_t)(f * 1000 + i)))};
+            dbt_set_add(f ? truth_b : truth_a, f ? "__name__=two,s=b" : "__name__=two,s=a", s[i].t_ms,
+                        dbt_bits(s[i].value));
+        }
+        assert_int_equal(strata_write(db, s, 300), STRATA_OK);
+        assert_int_equal(strata_flush(db), STRATA_OK);
+        strata_file_info *fi;
+        size_t n;
+        assert_int_equal(strata_list_files(db, &fi, &n), STRATA_OK);
+        assert_int_equal(n, (size_t)f + 1);
+        /* the new file is the one with the highest number */
+        uint64_t hi = 0;
+        for (size_t i = 0; i < n; i++)
+            hi = fi[i].file_no > hi ? fi[i].file_no : hi;
+        strata_free(fi);
+        char tables[4096], last[4096];
+        dbt_fmt(tables, sizeof tables, "%s/tables", dir);
+        dbt_last_file(tables, last, sizeof last);
+        assert_true(strtoull(strrchr(last, '/') + 1, NULL, 10) == hi);
+        snprintf(names[f], 64, "%s", strrchr(last, '/') + 1);
+    }
+    assert_int_equal(strata_close(db), STRATA_OK);
+    dbt_set_finish(truth_a);
+    dbt_set_finish(truth_b);
+}
+
+/* After an unclean shutdown (DIRTY present) open checks every block: a
+ * table damaged in a data block is quarantined (moved to quarantine/ with a
+ * .reason file), the rest opens and answers exactly. Without DIRTY the same
+ * damage is found by the read that meets it. */
+static void dirty_open_quarantines_a_damaged_table(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("db_dmg_dirty");
+    char dir[4096], path[4096];
+    dbt_fmt(dir, sizeof dir, "%s/db", root);
+    dbt_set ta = {0}, tb = {0};
+    char names[2][64];
+    two_tables(dir, &ta, &tb, names);
+    dbt_fmt(path, sizeof path, "%s/tables/%s", dir, names[0]);
+    int64_t tsize = dbt_file_size(path);
+    dbt_flip_byte(path, tsize / 3, 0x10); /* inside the block's encoded samples */
+    char copy[4096];
+    dbt_fmt(copy, sizeof copy, "%s/clean", root);
+    dbt_copy_tree(dir, copy);
+
+    /* clean shutdown: the read meets the damage and says so */
+    strata_options o;
+    dbt_options(&o, copy);
+    dbt_log lg = {1};
+    o.log_fn = dbt_log_fn;
+    o.log_ctx = &lg;
+    strata_db *db = dbt_open_ok(&o);
+    dbt_set got = {0};
+    int rc = dbt_read_all(db, &got);
+    strata_stats st;
+    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    if (rc == 0 && st.quarantined_files == 0) {
+        size_t wrong = dbt_set_diff(&tb, &got, "clean open, damaged table a");
+        fail_msg("a read over a damaged block returned success (%zu samples, %zu differences from b alone), "
+                 "nothing quarantined", got.n, wrong);
+    }
+    fprintf(stderr, "clean open (table of %" PRId64 " bytes damaged at %" PRId64 "): read %s, %" PRIu64 " quarantined\n", tsize, tsize / 3, strata_strerror(rc), st.quarantined_files);
+    dbt_set_free(&got);
+    /* series b alone is still readable */
+    strata_matcher mb = {STRATA_MATCH_EQ, "s", "b"};
+    assert_int_equal(dbt_read(db, &mb, 1, INT64_MIN, INT64_MAX, &got), 0);
+    assert_int_equal(dbt_set_diff(&tb, &got, "series b beside a damaged table"), 0);
+    dbt_set_free(&got);
+    assert_int_equal(strata_close(db), STRATA_OK);
+
+    /* unclean shutdown: DIRTY makes open verify every block */
+    char dirty[4096];
+    dbt_fmt(dirty, sizeof dirty, "%s/DIRTY", dir);
+    FILE *f = fopen(dirty, "w");
+    assert_non_null(f);
+    fclose(f);
+    dbt_options(&o, dir);
+    o.log_fn = dbt_log_fn;
+    o.log_ctx = &lg;
+    db = dbt_open_ok(&o);
+    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(st.quarantined_files, 1);
+    assert_int_equal(dbt_read_all(db, &got), 0);
+    assert_int_equal(dbt_set_diff(&tb, &got, "after quarantine"), 0);
+    dbt_set_free(&got);
+    assert_int_equal(strata_close(db), STRATA_OK);
+    char q[4096];
+    dbt_fmt(q, sizeof q, "%s/quarantine/%s", dir, names[0]);
+    if (dbt_file_size(q) < 0)
+        fail_msg("%s: the damaged table is not in quarantine/", q);
+    dbt_fmt(q, sizeof q, "%s/quarantine/%s.reason", dir, names[0]);
+    if (dbt_file_size(q) <= 0)
+        fail_msg("%s: no reason file beside the quarantined table", q);
+    if (dbt_file_size(path) >= 0)
+        fail_msg("%s: still in tables/ after quarantine", path);
+    assert_int_equal(strata_verify_dir(dir, NULL, NULL), STRATA_OK);
+    dbt_set_free(&ta);
+    dbt_set_free(&tb);
+    test_rmtree(root);
+    free(root);
+}
+
+/* A table the manifest needs but that is gone is a clear error at open
+ * (STRATA_ERR_CORRUPT), not an empty answer; files the manifest does not
+ * know (a crashed flush's output, temporaries) are removed at open. */
+static void missing_table_fails_open_and_orphans_are_removed(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("db_dmg_missing");
+    char dir[4096], path[4096], copy[4096];
+    dbt_fmt(dir, sizeof dir, "%s/db", root);
+    dbt_set ta = {0}, tb = {0};
+    char names[2][64];
+    two_tables(dir, &ta, &tb, names);
+    dbt_fmt(copy, sizeof copy, "%s/missing", root);
+    dbt_copy_tree(dir, copy);
+    dbt_fmt(path, sizeof path, "%s/tables/%s", copy, names[0]);
+    assert_int_equal(unlink(path), 0);
+    strata_options o;
+    dbt_options(&o, copy);
+    dbt_log lg = {1};
+    o.log_fn = dbt_log_fn;
+    o.log_ctx = &lg;
+    strata_db *db = NULL;
+    int rc = strata_open(&o, &db);
+    if (rc != STRATA_ERR_CORRUPT) {
+        if (rc == STRATA_OK)
+            strata_close(db);
+        fail_msg("open with a table missing returned %s, want STRATA_ERR_CORRUPT", strata_strerror(rc));
+    }
+    /* orphans: an unknown table number and a temporary */
+    char orphan[4096], tmp[4096];
+    dbt_fmt(orphan, sizeof orphan, "%s/tables/000000999999.tbl", dir);
+    dbt_fmt(tmp, sizeof tmp, "%s/tables/000000999998.tbl.tmp", dir);
+    dbt_fmt(path, sizeof path, "%s/tables/%s", dir, names[1]);
+    dbt_copy_file(path, orphan);
+    dbt_copy_file(path, tmp);
+    dbt_options(&o, dir);
+    o.log_fn = dbt_log_fn;
+    o.log_ctx = &lg;
+    db = dbt_open_ok(&o);
+    dbt_set got = {0}, all = {0};
+    assert_int_equal(dbt_read_all(db, &got), 0);
+    for (size_t i = 0; i < ta.n; i++)
+        dbt_set_add(&all, ta.v[i].series, ta.v[i].t, ta.v[i].bits);
+    for (size_t i = 0; i < tb.n; i++)
+        dbt_set_add(&all, tb.v[i].series, tb.v[i].t, tb.v[i].bits);
+    dbt_set_finish(&all);
+    assert_int_equal(dbt_set_diff(&all, &got, "with orphans beside"), 0);
+    assert_int_equal(strata_close(db), STRATA_OK);
+    if (dbt_file_size(orphan) >= 0)
+        fail_msg("%s: a table the manifest does not know survived open", orphan);
+    if (dbt_file_size(tmp) >= 0)
+        fail_msg("%s: a temporary survived open", tmp);
+    dbt_set_free(&got);
+    dbt_set_free(&all);
+    dbt_set_free(&ta);
+    dbt_set_free(&tb);
+    test_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     /* damage tests copy directories hundreds of times: use memory when the
@@ -461,6 +641,8 @@ int main(void)
         cmocka_unit_test(wal_truncated_at_every_offset_loses_only_the_tail),
         cmocka_unit_test(wal_flipped_bytes_lose_only_from_the_damage_on),
         cmocka_unit_test(table_flipped_byte_is_reported_never_a_wrong_answer),
+        cmocka_unit_test(dirty_open_quarantines_a_damaged_table),
+        cmocka_unit_test(missing_table_fails_open_and_orphans_are_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
