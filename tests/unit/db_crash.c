@@ -9,7 +9,8 @@
  * Batch N is a pure function of N (series, timestamps and value bits), so
  * the test knows the truth without any state: every sample of every acked
  * batch must be there, bit-exact, and nothing else may be there but the
- * batch in flight when the kill came.
+ * batch in flight when the kill came. Every 50th operation is a delete of
+ * the batch 49 before it: once acknowledged, those samples never come back.
  *
  * Timestamps are scrambled inside windows of 16 batches (out-of-order
  * writes), span several 1-minute partitions, and the head budget is chosen
@@ -64,6 +65,18 @@ static uint64_t value_of(uint64_t n, unsigned j)
     }
 }
 
+/* Every 50th operation is a delete of the batch 49 before it. */
+#define CRASH_DELETE_EVERY 50
+static int is_delete(uint64_t n) { return n % CRASH_DELETE_EVERY == CRASH_DELETE_EVERY - 1; }
+/* Batch m is deleted by operation m + 49 (when m % 50 == 0). */
+static int deleted_by(uint64_t m, uint64_t *op)
+{
+    if (m % CRASH_DELETE_EVERY != 0)
+        return 0;
+    *op = m + CRASH_DELETE_EVERY - 1;
+    return 1;
+}
+
 /* ------------------------------------------------------------ writer */
 
 static void writer_opts(strata_options *o, const char *dir, uint64_t budget, int leveled, int64_t cold_ms)
@@ -106,6 +119,20 @@ static int writer_main(const char *dir, uint64_t start, uint64_t budget, int lev
     printf("ready\n");
     fflush(stdout);
     for (uint64_t n = start;; n++) {
+        if (is_delete(n)) {
+            /* deletes exactly the samples of batch n - 49 (no other batch
+             * has timestamps in that window) */
+            uint64_t m = n - (CRASH_DELETE_EVERY - 1);
+            strata_matcher dm = {STRATA_MATCH_EQ, "__name__", "crash"};
+            rc = strata_delete(db, &dm, 1, time_of(m, 0), time_of(m, CRASH_PER_BATCH - 1));
+            if (rc) {
+                fprintf(stderr, "writer: delete %" PRIu64 ": %s\n", n, strata_strerror(rc));
+                return 3;
+            }
+            printf("ack %" PRIu64 "\n", n);
+            fflush(stdout);
+            continue;
+        }
         strata_sample b[CRASH_PER_BATCH];
         for (unsigned j = 0; j < CRASH_PER_BATCH; j++) {
             b[j].sid = sids[series_of(n, j)];
@@ -269,7 +296,14 @@ static void crash_check(crash_state *cs)
         uint64_t off = (uint64_t)(s->t - CRASH_T0);
         unsigned j = (unsigned)(off % 1000);
         uint64_t n = batch_of_slot(off / 1000);
-        if (j >= CRASH_PER_BATCH || n >= nb || series_of(n, j) != k || value_of(n, j) != s->bits) {
+        uint64_t op;
+        if (j < CRASH_PER_BATCH && n < nb && deleted_by(n, &op) && (int64_t)op <= cs->acked) {
+            if (bad++ < 10)
+                fprintf(stderr, "deleted sample is back: %s @%" PRId64 " (batch %" PRIu64 ", deleted by acked %" PRIu64
+                        ")\n", s->series, s->t, n, op);
+            continue;
+        }
+        if (j >= CRASH_PER_BATCH || n >= nb || is_delete(n) || series_of(n, j) != k || value_of(n, j) != s->bits) {
             if (bad++ < 10)
                 fprintf(stderr, "wrong sample %s @%" PRId64 " = %016" PRIx64 " (batch %" PRIu64 ", acked %" PRId64
                         ")\n", s->series, s->t, s->bits, n, cs->acked);
@@ -278,11 +312,15 @@ static void crash_check(crash_state *cs)
         seen[n * CRASH_PER_BATCH + j] = 1;
     }
     size_t missing = 0;
-    for (uint64_t n = 0; n + 1 < nb; n++)
+    for (uint64_t n = 0; n + 1 < nb; n++) {
+        uint64_t op;
+        if (is_delete(n) || (deleted_by(n, &op) && op <= (uint64_t)(cs->acked + 1)))
+            continue; /* no samples, deleted, or its delete in flight: either way */
         for (unsigned j = 0; j < CRASH_PER_BATCH; j++)
             if (!seen[n * CRASH_PER_BATCH + j] && missing++ < 10)
                 fprintf(stderr, "lost acked sample: batch %" PRIu64 " #%u (s=%d t=%" PRId64 ")\n", n, j,
                         series_of(n, j), time_of(n, j));
+    }
     free(seen);
     dbt_set_free(&got);
     assert_int_equal(strata_close(db), STRATA_OK);
