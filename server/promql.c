@@ -170,6 +170,11 @@ int pq_eval_instant(strata_db *db, const char *query, int64_t t, pq_result *r)
     memset(r, 0, sizeof *r);
     strata_selector sel;
     int rc = parse(query, &sel, r);
+    if (rc == STRATA_ERR_INVALID) {
+        memset(r, 0, sizeof *r);
+        r->kind = PQ_VECTOR;
+        return pq_eval_expr(db, query, t, t, 0, r);
+    }
     if (rc)
         return rc;
     r->kind = sel.range_ms > 0 ? PQ_MATRIX : PQ_VECTOR;
@@ -189,6 +194,11 @@ int pq_eval_range(strata_db *db, const char *query, int64_t start, int64_t end, 
     }
     strata_selector sel;
     int rc = parse(query, &sel, r);
+    if (rc == STRATA_ERR_INVALID) {
+        memset(r, 0, sizeof *r);
+        r->kind = PQ_MATRIX;
+        return pq_eval_expr(db, query, start, end, step, r);
+    }
     if (rc)
         return rc;
     if (sel.range_ms > 0) {

@@ -10,6 +10,9 @@
  *                   staleness markers removed.
  *   range query     an instant vector evaluated at start, start+step, ...,
  *                   end: per series the points where it had a value.
+ *   expressions     sum/avg/min/max/count [by|without] over rate, increase,
+ *                   delta, irate, idelta, *_over_time or selectors
+ *                   (promql_expr.c).
  */
 #ifndef STRATA_PROMQL_H
 #define STRATA_PROMQL_H
@@ -47,5 +50,12 @@ int pq_eval_instant(strata_db *db, const char *query, int64_t t, pq_result *resu
 int pq_eval_range(strata_db *db, const char *query, int64_t start, int64_t end, int64_t step, pq_result *result);
 
 void pq_result_free(pq_result *r);
+
+/* Aggregations (sum, avg, min, max, count with by/without) and range
+ * functions (rate, increase, delta, irate, idelta, *_over_time) over
+ * [start, end] by step (step 0: the instant start), in promql_expr.c.
+ * pq_eval_instant and pq_eval_range fall back to it for what is not a
+ * bare selector. r must be zeroed; r->error says why on INVALID. */
+int pq_eval_expr(strata_db *db, const char *query, int64_t start, int64_t end, int64_t step, pq_result *r);
 
 #endif

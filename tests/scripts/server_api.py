@@ -217,7 +217,8 @@ def run(s, data):
     for params, what in (({"query": "cpu_usage", "time": "yesterday-ish"}, "bad time"),
                          ({"query": "cpu_usage{"}, "bad selector"),
                          ({"time": T0}, "missing query"),
-                         ({"query": "sum(rate(x[5m])) by (", "time": T0}, "unsupported expression")):
+                         ({"query": "sum(rate(x[5m])) by (", "time": T0}, "bad expression"),
+                         ({"query": "histogram_quantile(0.9, x)", "time": T0}, "unsupported function")):
         st, b, _ = s.req("GET", "/api/v1/query?" + q(params))
         expect_error(st, b, 400, what)
     for params, what in (({"query": "x", "start": T0, "end": T0 - 1, "step": 1}, "end before start"),
@@ -228,6 +229,38 @@ def run(s, data):
                          ({"query": "x[5m]", "start": T0, "end": T0 + 1, "step": 1}, "range vector in range query")):
         st, b, _ = s.req("GET", "/api/v1/query_range?" + q(params))
         expect_error(st, b, 400, what)
+
+    # expressions: aggregations and range functions (Prometheus' arithmetic)
+    lines = "".join("ctr,j=a,k=x v=%d %d\nctr,j=b,k=y v=%d %d\n" % (10 * i, (T0 + 10 * i) * 10**9, 20 * i,
+                                                                    (T0 + 10 * i) * 10**9) for i in range(31))
+    st, b, _ = s.req("POST", "/write", lines)
+    check(st == 204, "counter write %s %r" % (st, b))
+    for query, want in (("rate(ctr_v[60s])", {"a": "1", "b": "2"}),
+                        ("increase(ctr_v[60s])", {"a": "60", "b": "120"}),
+                        ("avg_over_time(ctr_v[60s])", {"a": "275", "b": "550"}),
+                        ("max_over_time(ctr_v[1m])", {"a": "300", "b": "600"}),
+                        ("count_over_time(ctr_v[1m])", {"a": "6", "b": "6"}),
+                        ("sum by (j) (rate(ctr_v[60s]))", {"a": "1", "b": "2"}),
+                        ("sum(rate(ctr_v[60s]))", {None: "3"}),
+                        ("avg(ctr_v)", {None: "450"}),
+                        ("count without (j, k) (ctr_v)", {None: "2"}),
+                        ("max(ctr_v) by (k)", {"x": "300", "y": "600"})):
+        st, d = s.json("GET", "/api/v1/query?" + q({"query": query, "time": T0 + 300}))
+        got = {}
+        if st == 200:
+            for x in d["data"]["result"]:
+                m = x["metric"]
+                check("__name__" not in m, "%s keeps __name__: %r" % (query, m))
+                got[m.get("j", m.get("k"))] = x["value"][1]
+        check(st == 200 and got == want, "%s: %r, want %r" % (query, d, want))
+    st, d = s.json("GET", "/api/v1/query_range?" + q({"query": "sum(rate(ctr_v[60s]))", "start": T0 + 200,
+                                                      "end": T0 + 300, "step": 50}))
+    check(st == 200 and d["data"]["result"][0]["values"] == [[T0 + 200, "3"], [T0 + 250, "3"], [T0 + 300, "3"]],
+          "range query of an expression: %r" % d)
+    for bad in ("rate(ctr_v)", "sum(ctr_v[1m])", "sum by (j (ctr_v)", "rate(ctr_v[1m]) + 1", "topk(1, ctr_v)"):
+        st, b, _ = s.req("GET", "/api/v1/query?" + q({"query": bad, "time": T0 + 300}))
+        expect_error(st, b, 400, "bad expression " + bad)
+    good = s.export()
 
     # ---------------------------------------------------------------- series, labels, values
     st, d = s.json("GET", "/api/v1/series?" + q([("match[]", "cpu_usage"), ("match[]", '{__name__=~"cpu_.*",host="a"}')]))
@@ -245,7 +278,7 @@ def run(s, data):
     st, b, _ = s.req("GET", "/api/v1/series?" + q({"match[]": "cpu_usage", "start": "nope"}))
     expect_error(st, b, 400, "series bad start")
     st, d = s.json("GET", "/api/v1/labels")
-    check(st == 200 and d["data"] == ["__name__", "h", "host", "job", "p"], "labels: %r" % d)
+    check(st == 200 and d["data"] == ["__name__", "h", "host", "j", "job", "k", "p"], "labels: %r" % d)
     st, d = s.json("GET", "/api/v1/labels?" + q([("match[]", "rw"), ("match[]", "prec_v")]))
     check(st == 200 and d["data"] == ["__name__", "job", "p"], "labels with match[]: %r" % d)
     st, d = s.json("GET", "/api/v1/label/host/values")

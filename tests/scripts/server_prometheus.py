@@ -2,7 +2,8 @@
 and remote-writes to strata; after ~40 s a second Prometheus with no data of
 its own and remote_read (read_recent: true) pointing at strata must answer
 PromQL queries exactly as #1 answers them from its local storage at the same
-evaluation times. Installs Debian's prometheus when missing; exits 77
+evaluation times; strata's own /api/v1/query must agree with #1 on the
+aggregations and range functions it implements. Installs Debian's prometheus when missing; exits 77
 (CTest: skipped) only when apt cannot install it."""
 import json
 import math
@@ -79,6 +80,31 @@ class Prom:
         self.logf.close()
 
 
+DIRECT = [  # strata's own PromQL against Prometheus' answers from its local storage
+    "rate(prometheus_http_requests_total[30s])",
+    "sum by (job) (up)",
+    "sum by (handler) (increase(prometheus_http_requests_total[1m]))",
+    "max_over_time(prometheus_tsdb_head_series[20s])",
+]
+
+
+def strata_query(s, q, t):
+    st, d = s.json("GET", "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": t}))
+    assert st == 200, (q, st, d)
+    return {tuple(sorted(x["metric"].items())): x["value"][1] for x in d["data"]["result"]}
+
+
+def close(a, b):
+    """Equal up to the order of floating-point sums (1e-12 relative)."""
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = float(a[k]), float(b[k])
+        if not (x == y or (math.isnan(x) and math.isnan(y)) or abs(x - y) <= 1e-12 * max(abs(x), abs(y))):
+            return False
+    return True
+
+
 def same(a, b):
     if a.keys() != b.keys():
         return False
@@ -142,6 +168,12 @@ remote_read:
                 print("%s t=%d: %d series local, %d via strata: %s" % (q, t, len(a), len(b), "same" if ok else "DIFFERENT"))
                 if not ok:
                     fails.append("%s at %d:\n local %r\n strata %r" % (q, t, sorted(a.items())[:5], sorted(b.items())[:5]))
+            for q in DIRECT:
+                a, b = p1.query(q, t), strata_query(s, q, t)
+                ok = close(a, b) and len(a) > 0
+                print("strata %s t=%d: %d series local, %d strata: %s" % (q, t, len(a), len(b), "same" if ok else "DIFFERENT"))
+                if not ok:
+                    fails.append("strata %s at %d:\n local %r\n strata %r" % (q, t, sorted(a.items())[:5], sorted(b.items())[:5]))
         st, b, _ = s.req("GET", "/metrics")
         line = [x for x in b.decode().splitlines() if x.startswith('strata_ingested_samples_total{protocol="promremotewrite"}')]
         print(line[0] if line else "no ingest metric")
