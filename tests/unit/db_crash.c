@@ -11,6 +11,8 @@
  * batch must be there, bit-exact, and nothing else may be there but the
  * batch in flight when the kill came. Every 50th operation is a delete of
  * the batch 49 before it: once acknowledged, those samples never come back.
+ * Every 10th batch creates a new series first (series records in the WAL
+ * and the index log get torn by kills too).
  *
  * Timestamps are scrambled inside windows of 16 batches (out-of-order
  * writes), span several 1-minute partitions, and the head budget is chosen
@@ -77,6 +79,11 @@ static int deleted_by(uint64_t m, uint64_t *op)
     return 1;
 }
 
+/* Every 10th batch (n % 10 == 5) also creates a series "n<N>" and writes
+ * sample #CRASH_PER_BATCH of the batch into it. */
+static int has_new_series(uint64_t n) { return n % 10 == 5; }
+#define SLOTS (CRASH_PER_BATCH + 1)
+
 /* ------------------------------------------------------------ writer */
 
 static void writer_opts(strata_options *o, const char *dir, uint64_t budget, int leveled, int64_t cold_ms)
@@ -133,13 +140,31 @@ static int writer_main(const char *dir, uint64_t start, uint64_t budget, int lev
             fflush(stdout);
             continue;
         }
-        strata_sample b[CRASH_PER_BATCH];
+        strata_sample b[CRASH_PER_BATCH + 1];
         for (unsigned j = 0; j < CRASH_PER_BATCH; j++) {
             b[j].sid = sids[series_of(n, j)];
             b[j].t_ms = time_of(n, j);
             b[j].value = dbt_from_bits(value_of(n, j));
         }
-        rc = strata_write(db, b, CRASH_PER_BATCH);
+        size_t nb = CRASH_PER_BATCH;
+        if (has_new_series(n)) {
+            /* a series created in this run: its record goes to the WAL and
+             * the index log just before the batch */
+            char v[32];
+            snprintf(v, sizeof v, "n%" PRIu64, n);
+            strata_label l[2] = {{"__name__", "crash"}, {"s", v}};
+            strata_sid sid;
+            rc = strata_series_get_or_create(db, l, 2, &sid, NULL);
+            if (rc) {
+                fprintf(stderr, "writer: series n%" PRIu64 ": %s\n", n, strata_strerror(rc));
+                return 3;
+            }
+            b[nb].sid = sid;
+            b[nb].t_ms = time_of(n, CRASH_PER_BATCH);
+            b[nb].value = dbt_from_bits(value_of(n, CRASH_PER_BATCH));
+            nb++;
+        }
+        rc = strata_write(db, b, nb);
         if (rc) {
             fprintf(stderr, "writer: write %" PRIu64 ": %s\n", n, strata_strerror(rc));
             return 3;
@@ -161,14 +186,14 @@ typedef struct crash_state {
 } crash_state;
 
 /* Runs one writer and kills it after a random delay; reads its acks. */
-static void crash_round(crash_state *cs)
+static void crash_round(crash_state *cs, uint64_t max_delay_us)
 {
     static const uint64_t budgets[] = {1, 1, 64 << 10, 0};
     uint64_t budget = budgets[test_rng_below(&cs->rng, 4)];
     int leveled = (int)test_rng_below(&cs->rng, 2);
     int64_t cold_ms = test_rng_below(&cs->rng, 2) ? 20 : 0;
     /* delay in microseconds: sometimes during open/replay, mostly later */
-    uint64_t delay_us = test_rng_below(&cs->rng, 4) == 0 ? test_rng_below(&cs->rng, 20000)
+    uint64_t delay_us = max_delay_us ? test_rng_below(&cs->rng, max_delay_us) : test_rng_below(&cs->rng, 4) == 0 ? test_rng_below(&cs->rng, 20000)
                                                            : 5000 + test_rng_below(&cs->rng, 120000);
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -276,19 +301,34 @@ static void crash_check(crash_state *cs)
     dbt_log lg = {1};
     o.log_fn = dbt_log_fn;
     o.log_ctx = &lg;
-    strata_db *db = dbt_open_ok(&o);
+    strata_db *db = NULL;
+    int orc = strata_open(&o, &db);
+    if (orc) {
+        char names[1024] = "";
+        DIR *d = opendir(cs->dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (de->d_name[0] != '.' && strlen(names) + strlen(de->d_name) + 2 < sizeof names)
+                strcat(strcat(names, " "), de->d_name);
+        if (d)
+            closedir(d);
+        fail_msg("after kill %" PRIu64 " (acked %" PRId64 ") the directory does not open: %s; it holds:%s",
+                 cs->kills, cs->acked, strata_strerror(orc), names);
+    }
     dbt_set got = {0};
     int rc = dbt_read_all(db, &got);
     if (rc)
         fail_msg("read after kill %" PRIu64 ": %s", cs->kills, strata_strerror(rc));
     uint64_t nb = (uint64_t)(cs->acked + 2); /* acked batches + the one in flight */
-    uint8_t *seen = calloc(nb * CRASH_PER_BATCH, 1);
+    uint8_t *seen = calloc(nb * SLOTS, 1);
     assert_non_null(seen);
     size_t bad = 0;
     for (size_t i = 0; i < got.n; i++) {
         const dbt_sample *s = &got.v[i];
         int k = -1;
-        if (sscanf(s->series, "__name__=crash,s=%d", &k) != 1 || s->t < CRASH_T0) {
+        uint64_t created = UINT64_MAX;
+        if (s->t < CRASH_T0 || (sscanf(s->series, "__name__=crash,s=n%" SCNu64, &created) != 1 &&
+                                sscanf(s->series, "__name__=crash,s=%d", &k) != 1)) {
             if (bad++ < 10)
                 fprintf(stderr, "foreign sample %s @%" PRId64 "\n", s->series, s->t);
             continue;
@@ -296,6 +336,16 @@ static void crash_check(crash_state *cs)
         uint64_t off = (uint64_t)(s->t - CRASH_T0);
         unsigned j = (unsigned)(off % 1000);
         uint64_t n = batch_of_slot(off / 1000);
+        if (created != UINT64_MAX) {
+            if (created != n || j != CRASH_PER_BATCH || !has_new_series(n) || n >= nb ||
+                value_of(n, j) != s->bits) {
+                if (bad++ < 10)
+                    fprintf(stderr, "wrong sample %s @%" PRId64 "\n", s->series, s->t);
+                continue;
+            }
+            seen[n * SLOTS + j] = 1;
+            continue;
+        }
         uint64_t op;
         if (j < CRASH_PER_BATCH && n < nb && deleted_by(n, &op) && (int64_t)op <= cs->acked) {
             if (bad++ < 10)
@@ -309,17 +359,17 @@ static void crash_check(crash_state *cs)
                         ")\n", s->series, s->t, s->bits, n, cs->acked);
             continue;
         }
-        seen[n * CRASH_PER_BATCH + j] = 1;
+        seen[n * SLOTS + j] = 1;
     }
     size_t missing = 0;
     for (uint64_t n = 0; n + 1 < nb; n++) {
         uint64_t op;
         if (is_delete(n) || (deleted_by(n, &op) && op <= (uint64_t)(cs->acked + 1)))
             continue; /* no samples, deleted, or its delete in flight: either way */
-        for (unsigned j = 0; j < CRASH_PER_BATCH; j++)
-            if (!seen[n * CRASH_PER_BATCH + j] && missing++ < 10)
+        for (unsigned j = 0; j < (has_new_series(n) ? SLOTS : CRASH_PER_BATCH); j++)
+            if (!seen[n * SLOTS + j] && missing++ < 10)
                 fprintf(stderr, "lost acked sample: batch %" PRIu64 " #%u (s=%d t=%" PRId64 ")\n", n, j,
-                        series_of(n, j), time_of(n, j));
+                        j < CRASH_PER_BATCH ? series_of(n, j) : -1, time_of(n, j));
     }
     free(seen);
     dbt_set_free(&got);
@@ -339,10 +389,8 @@ static void crash_check(crash_state *cs)
     }
 }
 
-static void writer_killed_at_random_loses_no_acked_write(void **state)
+static void crash_init(crash_state *cs_out, uint64_t seed)
 {
-    (void)state;
-    uint64_t seed = test_seed(20240601);
     crash_state cs;
     memset(&cs, 0, sizeof cs);
     test_rng_init(&cs.rng, seed);
@@ -359,12 +407,42 @@ static void writer_killed_at_random_loses_no_acked_write(void **state)
         fprintf(stderr, "note: %s not built: checking with strata_verify_dir only\n", cs.cli);
         cs.cli[0] = 0;
     }
+    *cs_out = cs;
+}
+
+/* Kills during the creation of a new directory (the first open: LOCK,
+ * VERSION, DIRTY, MANIFEST, CURRENT written one after the other): the
+ * directory must open afterwards as a database, never be left unopenable. */
+static void writer_killed_while_creating_the_directory(void **state)
+{
+    (void)state;
+    crash_state cs;
+    crash_init(&cs, test_seed(20240601) + 1);
+    const char *e = getenv("STRATA_CRASH_KILLS");
+    uint64_t kills = e && *e ? strtoull(e, NULL, 10) / 2 : CRASH_DEFAULT_KILLS / 2;
+    for (uint64_t i = 0; i < kills; i++) {
+        test_rmtree(cs.dir);
+        assert_int_equal(mkdir(cs.dir, 0700), 0);
+        cs.acked = -1;
+        crash_round(&cs, 12000);
+        crash_check(&cs);
+    }
+    fprintf(stderr, "%" PRIu64 " kills in the first 12 ms of a new directory's life\n", kills);
+    test_rmtree(cs.dir);
+    free(cs.dir);
+}
+
+static void writer_killed_at_random_loses_no_acked_write(void **state)
+{
+    (void)state;
+    crash_state cs;
+    crash_init(&cs, test_seed(20240601));
     const char *e = getenv("STRATA_CRASH_KILLS");
     uint64_t kills = e && *e ? strtoull(e, NULL, 10) : CRASH_DEFAULT_KILLS;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (uint64_t i = 0; i < kills; i++) {
-        crash_round(&cs);
+        crash_round(&cs, 0);
         crash_check(&cs);
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
@@ -404,6 +482,7 @@ int main(int argc, char **argv)
         return writer_main(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), atoi(argv[5]),
                            strtoll(argv[6], NULL, 10));
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(writer_killed_while_creating_the_directory),
         cmocka_unit_test(writer_killed_at_random_loses_no_acked_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -631,6 +631,77 @@ static void missing_table_fails_open_and_orphans_are_removed(void **state)
     free(root);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char p[4096];
+    dbt_fmt(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* What a process killed while creating a directory leaves (the files of
+ * the first open, written one after the other, each temporary renamed into
+ * place): the next open must make a database of it, not refuse. */
+static void crashed_creation_leftovers_open_as_a_new_database(void **state)
+{
+    (void)state;
+    static const char *const steps[][6] = {
+        {"LOCK", NULL},
+        {"LOCK", "VERSION.tmp", NULL},
+        {"LOCK", "VERSION", NULL},
+        {"LOCK", "VERSION", "DIRTY.tmp", NULL},
+        {"LOCK", "VERSION", "DIRTY", "tables/", "wal/", NULL},
+        {"LOCK", "VERSION", "DIRTY", "tables/", "wal/", "CURRENT.tmp"},
+    };
+    char *root = test_tmpdir("db_dmg_create");
+    size_t failures = 0;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char dir[4096], sub[4096];
+        dbt_fmt(dir, sizeof dir, "%s/c%zu", root, i);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        char listing[256] = "";
+        for (size_t k = 0; k < 6 && steps[i][k]; k++) {
+            const char *n = steps[i][k];
+            size_t l = strlen(n);
+            if (n[l - 1] == '/') {
+                dbt_fmt(sub, sizeof sub, "%s/%.*s", dir, (int)(l - 1), n);
+                assert_int_equal(mkdir(sub, 0755), 0);
+            } else {
+                put_file(dir, n, !strncmp(n, "VERSION", 7) ? "1\n" : "");
+            }
+            strcat(strcat(listing, " "), n);
+        }
+        strata_options o;
+        dbt_options(&o, dir);
+        dbt_log lg = {1};
+        o.log_fn = dbt_log_fn;
+        o.log_ctx = &lg;
+        strata_db *db = NULL;
+        int rc = strata_open(&o, &db);
+        if (rc) {
+            if (failures++ < 10)
+                fprintf(stderr, "a directory holding%s does not open: %s\n", listing, strata_strerror(rc));
+            continue;
+        }
+        strata_sid sid = dbt_series(db, "fresh", "a", "b");
+        strata_sample smp = {sid, 1000, 1.0};
+        assert_int_equal(strata_write(db, &smp, 1), STRATA_OK);
+        assert_int_equal(strata_close(db), STRATA_OK);
+        db = dbt_open_ok(&o);
+        dbt_set got = {0};
+        assert_int_equal(dbt_read_all(db, &got), 0);
+        assert_int_equal(got.n, 1);
+        dbt_set_free(&got);
+        assert_int_equal(strata_close(db), STRATA_OK);
+    }
+    test_rmtree(root);
+    free(root);
+    if (failures)
+        fail_msg("%zu states a crash during creation can leave do not open", failures);
+}
+
 int main(void)
 {
     /* damage tests copy directories hundreds of times: use memory when the
@@ -643,6 +714,7 @@ int main(void)
         cmocka_unit_test(table_flipped_byte_is_reported_never_a_wrong_answer),
         cmocka_unit_test(dirty_open_quarantines_a_damaged_table),
         cmocka_unit_test(missing_table_fails_open_and_orphans_are_removed),
+        cmocka_unit_test(crashed_creation_leftovers_open_as_a_new_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
