@@ -94,6 +94,9 @@ void bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w);
  * n values; it may be written up to 8 entries past n. */
 void bitpack_unpack(const uint8_t *src, size_t avail, size_t n, unsigned w, uint64_t *out);
 
+/* v[0..n) = d; may write up to 7 entries past n (within CODEC_PAD). */
+void codec_fill_dbl(double *v, size_t n, double d);
+
 /* Append helpers for bbufs: reserve n + BW_SLACK zeroed bytes at the end
  * and return a pointer to them (NULL on allocation failure). */
 uint8_t *buf_zeroed_tail(bbuf *b, size_t n);

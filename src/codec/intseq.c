@@ -440,166 +440,215 @@ static int get_for(const uint8_t **pp, const uint8_t *end, size_t cnt, forp *f)
     return 0;
 }
 
-/* Reconstruction state: the running value and delta. */
-typedef struct recon {
-    uint64_t m, d;
-} recon;
+/* Decoding runs in two passes over the output array itself, which the
+ * caller sized n + CODEC_PAD doubles: pass A writes the c unpacked values
+ * x * g (as uint64 bit patterns) where the doubles will go, pass B turns
+ * them in place into running sums and doubles. No scratch, no allocation. */
+typedef uint64_t u64a __attribute__((may_alias));
 
-/* int64 -> double for chunks whose values all lie in (-2^51, 2^51): adding
- * the bits of 1.5 * 2^52 and subtracting 1.5 * 2^52 as a double is exact
- * there, and unlike cvtsi2sd it vectorises with SSE2/AVX2. Other chunks
- * take the plain conversion; both give the same bits. */
+/* Radix groups are decoded most significant digit first from a 64-bit
+ * fixed-point fraction F, 0 < F - X/R^G < 2^-63 (so every base-R digit of
+ * F matches X's, as 2^-63 < 1/R^G): each digit is then one 64x64->128
+ * multiplication, F*R = digit:next F, instead of a division. F is
+ * floor(X*K / 2^b) + 1 with K = ceil(2^(64+b) / R^G), b = bit_width(R^G),
+ * K a 65-bit constant held as khi:klo. */
+typedef struct rfrac {
+    uint64_t klo, RG;
+    unsigned khi, b, bits, cnt; /* bits: the group's width; cnt values */
+} rfrac;
+
+static void rfrac_make(rfrac *q, uint64_t R, unsigned cnt)
+{
+    q->RG = upow(R, cnt); /* <= 2^56: get_for checked */
+    q->b = bit_width(q->RG);
+    q->bits = bit_width(q->RG - 1);
+    q->cnt = cnt;
+    unsigned __int128 K = (((unsigned __int128)1 << (64 + q->b)) + q->RG - 1) / q->RG;
+    q->klo = (uint64_t)K;
+    q->khi = (unsigned)(K >> 64);
+}
+
+static inline uint64_t rfrac_f(const rfrac *q, uint64_t X)
+{
+    unsigned __int128 p = (unsigned __int128)X * q->klo + ((unsigned __int128)(X * q->khi) << 64);
+    return (uint64_t)(p >> q->b) + 1;
+}
+
+/* Group X's cnt digits into x[0..cnt), times g; nonzero when X >= R^cnt. */
+static inline uint64_t rgroup(const rfrac *q, uint64_t X, uint64_t R, uint64_t g, u64a *x)
+{
+    uint64_t F = rfrac_f(q, X);
+    for (unsigned t = q->cnt; t-- > 0;) {
+        unsigned __int128 p = (unsigned __int128)F * R;
+        x[t] = (uint64_t)(p >> 64) * g;
+        F = (uint64_t)p;
+    }
+    return X >= q->RG;
+}
+
+/* cnt radix-packed values from p[0..avail) into x, times g. Returns
+ * nonzero when a group is out of range (corrupt). */
+static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
+{
+    const uint64_t R = f->R;
+    const unsigned G = f->G;
+    rfrac q;
+    rfrac_make(&q, R, G);
+    const uint64_t mask = low_mask(q.bits);
+    size_t full = cnt / G, i = 0;
+    uint64_t pos = 0, bad = 0;
+    /* groups whose 8-byte load stays inside the buffer */
+    size_t safe = avail >= 8 ? (size_t)(((uint64_t)(avail - 8) * 8) / q.bits) : 0;
+    safe = MIN(safe, full);
+    if (g == 1) {
+        for (; i < safe; i++, pos += q.bits, x += G) {
+            uint64_t w;
+            memcpy(&w, p + (pos >> 3), 8);
+            bad |= rgroup(&q, (w >> (pos & 7)) & mask, R, 1, x);
+        }
+    } else {
+        for (; i < safe; i++, pos += q.bits, x += G) {
+            uint64_t w;
+            memcpy(&w, p + (pos >> 3), 8);
+            bad |= rgroup(&q, (w >> (pos & 7)) & mask, R, g, x);
+        }
+    }
+    br r;
+    br_init(&r, p, avail);
+    r.pos = pos;
+    for (; i < full; i++, x += G) {
+        uint64_t X = 0;
+        (void)br_get(&r, q.bits, &X); /* present: get_for checked the size */
+        bad |= rgroup(&q, X, R, g, x);
+    }
+    unsigned h = (unsigned)(cnt % G);
+    if (h) {
+        rfrac qh;
+        rfrac_make(&qh, R, h);
+        uint64_t X = 0;
+        (void)br_get(&r, qh.bits, &X);
+        bad |= rgroup(&qh, X, R, g, x);
+    }
+    return bad;
+}
+
+/* Pass A for cnt FOR values: x[i] = value * g (the base is added later).
+ * x may be written up to 8 entries past cnt. Nonzero when corrupt. */
+static uint64_t for_unpack(const uint8_t *p, size_t cnt, const forp *f, u64a *x)
+{
+    size_t avail = for_data_bytes(f, cnt);
+    if (f->G)
+        return radix_unpack(p, avail, cnt, f, f->g, x);
+    bitpack_unpack(p, avail, cnt, f->w, (uint64_t *)x);
+    if (f->g != 1)
+        for (size_t i = 0; i < cnt; i++)
+            x[i] *= f->g;
+    return 0;
+}
+
+/* int64 -> double for values in (-2^51, 2^51): adding the bits of
+ * 1.5 * 2^52 and subtracting 1.5 * 2^52 as a double is exact there, and
+ * unlike cvtsi2sd it vectorises. Gives the same bits as (double)m. */
 #define MAGIC_BITS 0x4338000000000000ull
 #define MAGIC_DBL 6755399441055744.0 /* 1.5 * 2^52 */
 
-__attribute__((target_clones("avx2", "default")))
-static void conv_chunk(const int64_t *mv, size_t k, unsigned e, double *out)
+typedef uint64_t v4u __attribute__((vector_size(32)));
+typedef double v4d __attribute__((vector_size(32)));
+
+/* Pass B, order 1, when every running sum lies in (-2^51, 2^51): in place,
+ * x[i] (bits) -> the double of m += base + x[i], divided by div when e > 0.
+ * Four lanes at a time: an in-register prefix sum, the carry kept apart so
+ * that the loop-carried chain is one addition. */
+static inline __attribute__((always_inline)) uint64_t pass_b1_body(double *out, size_t c, uint64_t m,
+                                                                   uint64_t base, int scale, double div)
 {
-    uint64_t lo = 0, hi = 0; /* detect |m| >= 2^51 */
-    for (size_t j = 0; j < k; j++) {
-        uint64_t x = (uint64_t)mv[j] + (1ull << 51);
-        hi |= x >> 52;
-        (void)lo;
+    const v4u zero = {0, 0, 0, 0}, vb = {base, base, base, base};
+    const v4u magic = {MAGIC_BITS, MAGIC_BITS, MAGIC_BITS, MAGIC_BITS};
+    const v4d mdbl = {MAGIC_DBL, MAGIC_DBL, MAGIC_DBL, MAGIC_DBL};
+    const v4d vdiv = {div, div, div, div};
+    v4u carry = {m, m, m, m};
+    size_t i = 0;
+    for (; i + 4 <= c; i += 4) {
+        v4u x;
+        memcpy(&x, out + i, sizeof x);
+        x += vb;
+        x += __builtin_shuffle(x, zero, (v4u){4, 0, 1, 2});
+        x += __builtin_shuffle(x, zero, (v4u){4, 5, 0, 1});
+        v4u s = x + carry;
+        carry += __builtin_shuffle(x, (v4u){3, 3, 3, 3});
+        s += magic;
+        v4d d;
+        memcpy(&d, &s, sizeof d);
+        d -= mdbl;
+        if (scale)
+            d /= vdiv;
+        memcpy(out + i, &d, sizeof d);
     }
-    if (!hi) {
-        for (size_t j = 0; j < k; j++) {
-            uint64_t b = (uint64_t)mv[j] + MAGIC_BITS;
-            double d;
-            memcpy(&d, &b, 8);
-            out[j] = d - MAGIC_DBL;
+    m = carry[0];
+    const u64a *x = (const u64a *)out;
+    for (; i < c; i++) {
+        m += base + x[i];
+        double d = (double)(int64_t)m;
+        out[i] = scale ? d / div : d;
+    }
+    return m;
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void pass_b1_fast(double *out, size_t c, uint64_t m, uint64_t base, unsigned e)
+{
+    if (e)
+        (void)pass_b1_body(out, c, m, base, 1, codec_p10d[e]);
+    else
+        (void)pass_b1_body(out, c, m, base, 0, 1.0);
+}
+
+/* Pass B for any order and range: scalar, with the plain conversion. */
+static void pass_b_any(unsigned o, double *out, size_t c, uint64_t m, uint64_t d, uint64_t base, unsigned e)
+{
+    const u64a *x = (const u64a *)out;
+    const double div = codec_p10d[e];
+    for (size_t i = 0; i < c; i++) {
+        uint64_t r = base + x[i];
+        if (o == 2) {
+            d += r;
+            m += d;
+        } else {
+            m += r;
         }
-    } else {
-        for (size_t j = 0; j < k; j++)
-            out[j] = (double)mv[j];
-    }
-    if (e) {
-        const double div = codec_p10d[e];
-        for (size_t j = 0; j < k; j++)
-            out[j] = out[j] / div;
+        double v = (double)(int64_t)m;
+        out[i] = e ? v / div : v;
     }
 }
 
-/* Turns residuals r[0..k) into values, continuing st, and converts them to
- * doubles with exponent e into out. For e > 0 the division is a true
- * division of the exact (double)m: (double)m is exact because the encoder
- * verified the round trip of (double)m / 10^e... of the same expression. */
-static void emit(unsigned o, recon *st, const uint64_t *r, size_t k, unsigned e, double *out)
+/* Whether every running sum of pass B stays in (-2^51, 2^51), from bounds
+ * alone: residuals lie in [base, base + g*maxq] (as int64, when that does
+ * not wrap) or are 0. */
+static int sums_small(unsigned o, uint64_t m, uint64_t d, const forp *f, size_t c)
 {
-    int64_t mv[CHUNK];
-    uint64_t m = st->m, d = st->d;
-    if (o == 1) {
-        for (size_t j = 0; j < k; j++) {
-            m += r[j];
-            mv[j] = (int64_t)m;
-        }
-    } else {
-        for (size_t j = 0; j < k; j++) {
-            d += r[j];
-            m += d;
-            mv[j] = (int64_t)m;
-        }
+    const __int128 lim = (__int128)1 << 51;
+    uint64_t maxq = f->G ? f->R - 1 : low_mask(f->w);
+    __int128 lo = (int64_t)f->base, hi = lo + (__int128)f->g * maxq;
+    if (hi > INT64_MAX)
+        return 0;
+    __int128 amax = MAX(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
+    if (amax >= lim)
+        return 0;
+    __int128 am = (int64_t)m, ad = (int64_t)d;
+    am = am < 0 ? -am : am;
+    ad = ad < 0 ? -ad : ad;
+    if (o == 2) {
+        /* |d_i| <= |d| + i*amax < 2^51 * 2^33 for c < 2^32 */
+        if (c >= (1ull << 32))
+            return 0;
+        amax = ad + (__int128)c * amax;
+        if (amax >= ((__int128)1 << 90))
+            return 0;
     }
-    st->m = m;
-    st->d = d;
-    conv_chunk(mv, k, e, out);
+    return am + (__int128)c * amax < lim;
 }
 
 static inline double conv(int64_t m, unsigned e) { return e ? (double)m / codec_p10d[e] : (double)m; }
-
-/* Sequential reader of n FOR values (plain or radix), CHUNK at a time. */
-typedef struct vstream {
-    const uint8_t *p;
-    size_t avail, n, done, at, have;
-    forp f;
-    br r;          /* radix: the group stream */
-    uint64_t M;    /* radix: floor(2^64 / R) + 1, so X / R == mulhi(X, M) */
-    int bad;       /* radix: a group held more than R^G - 1 */
-    uint64_t buf[CHUNK + 8];
-} vstream;
-
-static void vs_init(vstream *s, const uint8_t *p, size_t n, const forp *f)
-{
-    s->p = p;
-    s->f = *f;
-    s->avail = for_data_bytes(f, n);
-    s->n = n;
-    s->done = s->at = s->have = 0;
-    s->bad = 0;
-    if (f->G) {
-        br_init(&s->r, p, s->avail);
-        s->M = UINT64_MAX / f->R + 1;
-    }
-}
-
-/* Unpacks values [done, done + k) into out (k <= CHUNK; done is a
- * multiple of CHUNK). A radix group that straddles the chunk end is
- * decoded whole; its remaining values wait in s->buf for the next call. */
-static void radix_fill(vstream *s, uint64_t *out, size_t k);
-
-static void vs_fill(vstream *s, uint64_t *out, size_t k)
-{
-    if (s->f.G) {
-        radix_fill(s, out, k);
-    } else {
-        size_t byte = (size_t)(((uint64_t)s->done * s->f.w) >> 3);
-        bitpack_unpack(s->p + byte, s->avail - byte, k, s->f.w, out);
-    }
-    if (s->f.g != 1 || s->f.base)
-        for (size_t j = 0; j < k; j++)
-            out[j] = s->f.base + out[j] * s->f.g;
-    s->done += k;
-}
-
-static void radix_fill(vstream *s, uint64_t *out, size_t k)
-{
-    const uint64_t R = s->f.R, M = s->M;
-    const unsigned G = s->f.G;
-    size_t j = 0;
-    /* values of a group split at the previous chunk's end wait in buf */
-    while (j < k && s->at < s->have)
-        out[j++] = s->buf[s->at++];
-    const unsigned gbits = bit_width(upow(R, G) - 1);
-    size_t left = s->n - s->done - j; /* values not yet read from the stream */
-    while (j < k) {
-        unsigned cnt = left >= G ? G : (unsigned)left;
-        unsigned bits = cnt == G ? gbits : bit_width(upow(R, cnt) - 1);
-        uint64_t X = 0;
-        (void)br_get(&s->r, bits, &X); /* present: get_for checked the size */
-        uint64_t *dst = out + j, tmp[64];
-        int split = j + cnt > k;
-        if (split)
-            dst = tmp;
-        for (unsigned t = 0; t < cnt; t++) {
-            uint64_t q = (uint64_t)(((unsigned __int128)X * M) >> 64);
-            dst[t] = X - q * R;
-            X = q;
-        }
-        s->bad |= X != 0;
-        left -= cnt;
-        if (split) {
-            size_t take = k - j;
-            memcpy(out + j, tmp, take * sizeof *tmp);
-            memcpy(s->buf, tmp + take, (cnt - take) * sizeof *tmp);
-            s->have = cnt - take;
-            s->at = 0;
-            j = k;
-        } else {
-            j += cnt;
-        }
-    }
-}
-
-/* The next value; the caller never asks for more than n. */
-static inline uint64_t vs_next(vstream *s, uint64_t *cache, size_t *at, size_t *have)
-{
-    if (*at == *have) {
-        size_t k = MIN((size_t)CHUNK, s->n - s->done);
-        vs_fill(s, cache, k);
-        *have = k;
-        *at = 0;
-    }
-    return cache[(*at)++];
-}
 
 static size_t popcount64(uint64_t x)
 {
@@ -630,136 +679,116 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
     if (!(r = uvarint_get(p, end, &z)))
         return STRATA_ERR_CORRUPT;
     p += r;
-    recon st = {(uint64_t)zigzag_dec(z), 0};
-    out[0] = conv((int64_t)st.m, e);
+    uint64_t m = (uint64_t)zigzag_dec(z), d = 0;
+    out[0] = conv((int64_t)m, e);
     if (o == 2 && n >= 2) {
         if (!(r = uvarint_get(p, end, &z)))
             return STRATA_ERR_CORRUPT;
         p += r;
-        st.d = (uint64_t)zigzag_dec(z);
-        st.m += st.d;
-        out[1] = conv((int64_t)st.m, e);
+        d = (uint64_t)zigzag_dec(z);
+        m += d;
+        out[1] = conv((int64_t)m, e);
     }
     size_t c = n > o ? n - o : 0;
     double *dst = out + (n - c);
-    uint64_t buf[CHUNK + 8];
+    u64a *x = (u64a *)dst;
+    forp f;
+    uint64_t base = 0; /* added in pass B (FOR); sparse forms add it when scattering */
     if (form == FORM_FOR) {
-        forp f;
         if (get_for(&p, end, c, &f))
             return STRATA_ERR_CORRUPT;
-        if (f.G) {
-            vstream vs;
-            vs_init(&vs, p, c, &f);
-            for (size_t i = 0; i < c; i += CHUNK) {
-                size_t k = MIN((size_t)CHUNK, c - i);
-                vs_fill(&vs, buf, k);
-                emit(o, &st, buf, k, e, dst + i);
-            }
-            if (vs.bad)
-                return STRATA_ERR_CORRUPT;
-            p += vs.avail;
+        if (!f.w && !f.base && (o == 1 || !d)) {
+            /* every residual 0: a constant (the most common block) */
+            codec_fill_dbl(dst, c, conv((int64_t)m, e));
             *used = (size_t)(p - src);
             return STRATA_OK;
         }
-        size_t nb = bitpack_bytes(c, f.w);
-        const uint8_t *q = p;
-        for (size_t i = 0; i < c; i += CHUNK) {
-            size_t k = MIN((size_t)CHUNK, c - i);
-            /* chunks start on a byte: CHUNK * w bits is a multiple of 8 */
-            uint64_t bit = (uint64_t)i * f.w;
-            bitpack_unpack(q + (bit >> 3), nb - (size_t)(bit >> 3), k, f.w, buf);
-            if (f.g != 1 || f.base)
-                for (size_t j = 0; j < k; j++)
-                    buf[j] = f.base + buf[j] * f.g;
-            emit(o, &st, buf, k, e, dst + i);
-        }
-        p += nb;
-        *used = (size_t)(p - src);
-        return STRATA_OK;
-    }
-    uint64_t k64;
-    if (!(r = uvarint_get(p, end, &k64)) || k64 > c)
-        return STRATA_ERR_CORRUPT;
-    p += r;
-    size_t k = (size_t)k64;
-    const uint8_t *pos_p = p;
-    size_t pos_len = 0;
-    unsigned gw = 0;
-    if (form == FORM_BITMAP) {
-        pos_len = (c + 7) / 8;
-        if ((size_t)(end - p) < pos_len)
+        if (for_unpack(p, c, &f, x))
             return STRATA_ERR_CORRUPT;
-        size_t cnt = 0;
-        for (size_t i = 0; i < pos_len; i += 8)
-            cnt += popcount64(load_partial(p + i, pos_len - i));
-        if (cnt != k || ((c & 7) && (p[pos_len - 1] >> (c & 7))))
-            return STRATA_ERR_CORRUPT;
+        p += for_data_bytes(&f, c);
+        base = f.base;
     } else {
-        if (p >= end || *p > 64)
+        uint64_t k64;
+        if (!(r = uvarint_get(p, end, &k64)) || k64 > c)
             return STRATA_ERR_CORRUPT;
-        gw = *p++;
-        pos_p = p;
-        pos_len = bitpack_bytes(k, gw);
-        if ((size_t)(end - p) < pos_len)
-            return STRATA_ERR_CORRUPT;
-    }
-    p += pos_len;
-    forp f;
-    if (get_for(&p, end, k, &f))
-        return STRATA_ERR_CORRUPT;
-    vstream vals;
-    vs_init(&vals, p, k, &f);
-    uint64_t vcache[CHUNK + 8];
-    size_t vat = 0, vhave = 0;
-    if (form == FORM_BITMAP) {
-        /* CHUNK residuals are CHUNK/64 whole bitmap words */
-        for (size_t i = 0; i < c; i += CHUNK) {
-            size_t kk = MIN((size_t)CHUNK, c - i);
-            memset(buf, 0, kk * sizeof *buf);
-            for (size_t wd = 0; wd * 64 < kk; wd++) {
-                size_t byte = (i + wd * 64) / 8;
-                uint64_t bits = load_partial(pos_p + byte, pos_len - byte);
-                while (bits) {
-                    buf[wd * 64 + (size_t)__builtin_ctzll(bits)] = vs_next(&vals, vcache, &vat, &vhave);
-                    bits &= bits - 1;
-                }
-            }
-            emit(o, &st, buf, kk, e, dst + i);
-        }
-    } else {
-        /* gaps: the positions of the k nonzero residuals, ascending */
-        vstream gaps;
-        forp gf = {0, 1, gw, 0, 0};
-        vs_init(&gaps, pos_p, k, &gf);
-        uint64_t gcache[CHUNK + 8];
-        size_t gat = 0, ghave = 0;
-        size_t seen = 0, next = 0;
-        if (k) {
-            uint64_t gap = vs_next(&gaps, gcache, &gat, &ghave);
-            if (gap >= c)
+        p += r;
+        size_t k = (size_t)k64;
+        const uint8_t *pos_p = p;
+        size_t pos_len;
+        unsigned gw = 0;
+        if (form == FORM_BITMAP) {
+            pos_len = (c + 7) / 8;
+            if ((size_t)(end - p) < pos_len)
                 return STRATA_ERR_CORRUPT;
-            next = (size_t)gap;
+            size_t cnt = 0;
+            for (size_t i = 0; i < pos_len; i += 8)
+                cnt += popcount64(load_partial(p + i, pos_len - i));
+            if (cnt != k || ((c & 7) && (p[pos_len - 1] >> (c & 7))))
+                return STRATA_ERR_CORRUPT;
+        } else {
+            if (p >= end || *p > 64)
+                return STRATA_ERR_CORRUPT;
+            gw = *p++;
+            pos_p = p;
+            pos_len = bitpack_bytes(k, gw);
+            if ((size_t)(end - p) < pos_len)
+                return STRATA_ERR_CORRUPT;
         }
-        for (size_t i = 0; i < c; i += CHUNK) {
-            size_t kk = MIN((size_t)CHUNK, c - i);
-            memset(buf, 0, kk * sizeof *buf);
-            while (seen < k && next < i + kk) {
-                buf[next - i] = vs_next(&vals, vcache, &vat, &vhave);
-                if (++seen < k) {
-                    uint64_t gap = vs_next(&gaps, gcache, &gat, &ghave);
-                    if (gap >= c - next - 1)
+        p += pos_len;
+        if (get_for(&p, end, k, &f))
+            return STRATA_ERR_CORRUPT;
+        /* the k nonzero values go to the tail x[c-k..c); expanding them
+         * forward in place is safe because the j-th nonzero position is at
+         * most c-k+j, the slot its value is read from */
+        u64a *v = x + (c - k);
+        if (k && for_unpack(p, k, &f, v))
+            return STRATA_ERR_CORRUPT;
+        p += for_data_bytes(&f, k);
+        const uint64_t b = f.base;
+        if (form == FORM_BITMAP) {
+            size_t j = 0;
+            uint64_t tmp[64];
+            for (size_t wd = 0; wd * 64 < c; wd++) {
+                size_t byte = wd * 8;
+                uint64_t bits = load_partial(pos_p + byte, pos_len - byte);
+                size_t pc = popcount64(bits), span = MIN((size_t)64, c - wd * 64);
+                u64a *seg = x + wd * 64;
+                for (size_t t = 0; t < pc; t++)
+                    tmp[t] = v[j + t];
+                j += pc;
+                for (size_t t = 0; t < span; t++)
+                    seg[t] = 0;
+                for (size_t t = 0; bits; t++, bits &= bits - 1)
+                    seg[__builtin_ctzll(bits)] = tmp[t] + b;
+            }
+        } else {
+            uint64_t gbuf[CHUNK + 8];
+            size_t next = 0; /* first position not yet written */
+            for (size_t j0 = 0; j0 < k; j0 += CHUNK) {
+                size_t kk = MIN((size_t)CHUNK, k - j0);
+                /* chunks start on a byte: CHUNK * gw bits is a multiple of 8 */
+                size_t byte = (size_t)(((uint64_t)j0 * gw) >> 3);
+                bitpack_unpack(pos_p + byte, pos_len - byte, kk, gw, gbuf);
+                for (size_t t = 0; t < kk; t++) {
+                    if (gbuf[t] >= c - next)
                         return STRATA_ERR_CORRUPT;
-                    next += 1 + (size_t)gap;
+                    size_t at = next + (size_t)gbuf[t];
+                    uint64_t val = v[j0 + t] + b;
+                    for (size_t q = next; q < at; q++)
+                        x[q] = 0;
+                    x[at] = val;
+                    next = at + 1;
                 }
             }
-            emit(o, &st, buf, kk, e, dst + i);
+            for (size_t q = next; q < c; q++)
+                x[q] = 0;
         }
-        if (seen != k)
-            return STRATA_ERR_CORRUPT;
+        /* f's bounds for pass B: residuals are base + g*x or 0 */
     }
-    if (vals.bad)
-        return STRATA_ERR_CORRUPT;
-    p += vals.avail;
+    if (o == 1 && sums_small(o, m, d, &f, c))
+        pass_b1_fast(dst, c, m, base, e);
+    else
+        pass_b_any(o, dst, c, m, d, base, e);
     *used = (size_t)(p - src);
     return STRATA_OK;
 }

@@ -31,9 +31,7 @@ int codec_const_decode(const uint8_t *src, size_t len, size_t n, double *v)
         return len ? STRATA_ERR_CORRUPT : STRATA_OK;
     if (len != 8)
         return STRATA_ERR_CORRUPT;
-    double d = bits_dbl(load_u64le(src));
-    for (size_t i = 0; i < n; i++)
-        v[i] = d;
+    codec_fill_dbl(v, n, bits_dbl(load_u64le(src)));
     return STRATA_OK;
 }
 
