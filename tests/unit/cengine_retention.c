@@ -176,10 +176,9 @@ static strata_db *open_with_retention(fixture *f, bool crashed)
     strata_stats st;
     assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
     assert_int_equal(st.table_bytes_read, 0); /* nothing read to drop them */
-    /* KNOWN BUG (reported to the lead): strata_open runs open_tables' full
-     * verification (src/db.c, open_tables(db, was_dirty...)) before
-     * db_apply_retention, so after a crash every block of every expired
-     * file is read and a damaged one is quarantined, kept on disk. */
+    /* recovery (open_tables' full verification after a crash) must not
+     * read expired files: had it read them, the damaged one would have been
+     * quarantined (kept on disk) instead of dropped */
     if (crashed && st.quarantined_files)
         fail_msg("an expired file was read at recovery and quarantined instead of dropped");
     strata_file_info *now = NULL;
