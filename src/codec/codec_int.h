@@ -116,9 +116,10 @@ int codec_const_decode(const uint8_t *src, size_t len, size_t n, double *v);
 int codec_dec_encode(const double *v, size_t n, bbuf *out);
 int codec_dec_decode(const uint8_t *src, size_t len, size_t n, double *v);
 int codec_flt_encode(const double *v, size_t n, bbuf *out);
-/* Exact encoded sizes without encoding (for the per-block choice). */
-size_t codec_xor_size(const double *v, size_t n);
-size_t codec_flt_size(const double *v, size_t n);
+/* Exact encoded sizes without encoding (for the per-block choice); once
+ * the size is known to reach limit bytes they stop and return limit. */
+size_t codec_xor_size(const double *v, size_t n, size_t limit);
+size_t codec_flt_size(const double *v, size_t n, size_t limit);
 int codec_flt_decode(const uint8_t *src, size_t len, size_t n, double *v);
 
 static inline uint64_t dbl_bits(double d)

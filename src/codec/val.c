@@ -40,7 +40,7 @@ typedef struct vcodec {
     const char *name;
     int (*enc)(const double *, size_t, bbuf *);
     int (*dec)(const uint8_t *, size_t, size_t, double *);
-    size_t (*size)(const double *, size_t); /* exact size, when cheaper than encoding */
+    size_t (*size)(const double *, size_t, size_t); /* exact size below a limit, when cheaper than encoding */
 } vcodec;
 
 /* Try order for codec_val_encode. */
@@ -106,7 +106,7 @@ int codec_val_encode(const double *v, size_t n, bbuf *out, uint8_t *id)
          * bits: skip them when the best already beats that bound. */
         if ((c->id == CODEC_VAL_XOR || c->id == CODEC_VAL_FLT) && best != SIZE_MAX && n && best <= 8 + (n - 1) / 8)
             continue;
-        if (c->size && best != SIZE_MAX && c->size(v, n) >= best)
+        if (c->size && best != SIZE_MAX && c->size(v, n, best) >= best)
             continue; /* measured, not smaller: no need to write it */
         size_t at = best == SIZE_MAX ? start : start + best;
         out->len = at;
