@@ -64,31 +64,37 @@ static unsigned common_pow10(const int64_t *ts, size_t n)
     return k;
 }
 
+/* Whether every t[i] == t[0] + i*(t[1]-t[0]) exactly (no wrap), n >= 3:
+ * every difference modulo 2^64 equals the first (a loop without branches,
+ * which vectorises) and the last point, computed without wrapping, is in
+ * range (a straight line between two in-range points stays in range). */
+static int is_regular(const int64_t *ts, size_t n)
+{
+    uint64_t D = (uint64_t)ts[1] - (uint64_t)ts[0], acc = 0;
+    for (size_t i = 2; i < n; i++)
+        acc |= ((uint64_t)ts[i] - (uint64_t)ts[i - 1]) ^ D;
+    if (acc)
+        return 0;
+    __int128 last = (__int128)ts[0] + (__int128)(n - 1) * (int64_t)D;
+    return last >= INT64_MIN && last <= INT64_MAX;
+}
+
 int codec_ts_encode(const int64_t *ts, size_t n, bbuf *out, uint8_t *id)
 {
     int rc = STRATA_OK;
     size_t start = out->len;
     if (n == 0)
         goto done;
-    unsigned k = common_pow10(ts, n);
+    int regular = n < 3 || is_regular(ts, n);
+    /* a regular block's timestamps are all multiples of 10^k when t[0]
+     * and t[1] are */
+    unsigned k = common_pow10(ts, regular ? MIN(n, (size_t)2) : n);
     const int64_t p = (int64_t)codec_p10u[k];
 
     /* Scaled values; division only where the delta changes. */
     uint64_t s0 = (uint64_t)(ts[0] / p), d1 = 0;
-    int regular = 1;
     if (n >= 2)
         d1 = (uint64_t)(ts[1] / p) - s0;
-    /* Regular when every t[i] == t[0] + i*(t[1]-t[0]) exactly (no wrap). */
-    if (n >= 3) {
-        int64_t d;
-        if (__builtin_sub_overflow(ts[1], ts[0], &d))
-            regular = 0;
-        for (size_t i = 2; i < n && regular; i++) {
-            int64_t e;
-            if (__builtin_sub_overflow(ts[i], ts[i - 1], &e) || e != d)
-                regular = 0;
-        }
-    }
     uint8_t hdr[24];
     hdr[0] = (uint8_t)(k | (regular ? TS_REGULAR : 0));
     size_t hl = 1 + uvarint_put(hdr + 1, zigzag_enc((int64_t)s0));
