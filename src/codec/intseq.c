@@ -234,55 +234,178 @@ typedef struct ostats {
     forp all, nzf;
 } ostats;
 
-static inline __attribute__((always_inline)) void stats_pass1(const int64_t *m, unsigned o, size_t c, ostats *s)
+/* The ranges of both orders' residuals in one branch-free pass, four lanes
+ * at a time (GCC does not vectorise 64-bit min/max by itself): min, max,
+ * nonzero count and range of the nonzero ones. */
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+#define VSEL(mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
+#define VRANGE(x, mn, mx, zmn, zmx, nz)                                                  \
+    do {                                                                                 \
+        v4i nzm_ = (x) != zero;                                                          \
+        mn = VSEL((x) < mn, (x), mn);                                                    \
+        mx = VSEL((x) > mx, (x), mx);                                                    \
+        v4i lo_ = VSEL(nzm_, (x), vmax), hi_ = VSEL(nzm_, (x), vmin);                    \
+        zmn = VSEL(lo_ < zmn, lo_, zmn);                                                 \
+        zmx = VSEL(hi_ > zmx, hi_, zmx);                                                 \
+        nz -= nzm_;                                                                      \
+    } while (0)
+
+typedef uint64_t v4u __attribute__((vector_size(32)));
+/* an unaligned load (a macro: a function returning a vector would change
+ * ABI between the clones) */
+#define VLOAD(dst, p) memcpy(&(dst), (p), sizeof(dst))
+
+__attribute__((target_clones("avx2", "default")))
+static void stats_ranges(const int64_t *m, size_t n, ostats *s1, ostats *s2)
 {
-    s->mn = s->nzmn = INT64_MAX;
-    s->mx = s->nzmx = INT64_MIN;
-    s->nz = 0;
-    s->maxgap = 0;
-    size_t last = (size_t)-1;
-    for (size_t i = 0; i < c; i++) {
-        int64_t r = (int64_t)resid(m, o, i);
-        s->mn = MIN(s->mn, r);
-        s->mx = MAX(s->mx, r);
-        if (r) {
-            s->nzmn = MIN(s->nzmn, r);
-            s->nzmx = MAX(s->nzmx, r);
-            size_t gap = i - last - 1;
-            s->maxgap = MAX(s->maxgap, gap);
-            last = i;
-            s->nz++;
+    const v4i zero = {0, 0, 0, 0}, vmax = zero + INT64_MAX, vmin = zero + INT64_MIN;
+    v4i mn1 = vmax, mx1 = vmin, zmn1 = vmax, zmx1 = vmin, nz1 = zero;
+    v4i mn2 = vmax, mx2 = vmin, zmn2 = vmax, zmx2 = vmin, nz2 = zero;
+    size_t i = 0;
+    /* residuals i..i+3 of both orders read m[i..i+5] */
+    for (; i + 6 <= n; i += 4) {
+        v4u m0, m1, m2;
+        VLOAD(m0, m + i);
+        VLOAD(m1, m + i + 1);
+        VLOAD(m2, m + i + 2);
+        v4i a = (v4i)(m1 - m0), b = (v4i)(m2 - m1 - (m1 - m0)); /* modulo 2^64 */
+        VRANGE(a, mn1, mx1, zmn1, zmx1, nz1);
+        VRANGE(b, mn2, mx2, zmn2, zmx2, nz2);
+    }
+    int64_t r1[6], r2[6];
+    uint64_t c1 = 0, c2 = 0;
+    for (int l = 0; l < 4; l++) {
+        r1[0] = MIN(l ? r1[0] : INT64_MAX, mn1[l]);
+        r1[1] = MAX(l ? r1[1] : INT64_MIN, mx1[l]);
+        r1[2] = MIN(l ? r1[2] : INT64_MAX, zmn1[l]);
+        r1[3] = MAX(l ? r1[3] : INT64_MIN, zmx1[l]);
+        r2[0] = MIN(l ? r2[0] : INT64_MAX, mn2[l]);
+        r2[1] = MAX(l ? r2[1] : INT64_MIN, mx2[l]);
+        r2[2] = MIN(l ? r2[2] : INT64_MAX, zmn2[l]);
+        r2[3] = MAX(l ? r2[3] : INT64_MIN, zmx2[l]);
+        c1 += (uint64_t)nz1[l];
+        c2 += (uint64_t)nz2[l];
+    }
+    for (size_t j = i; j + 1 < n; j++) {
+        int64_t x = (int64_t)resid(m, 1, j);
+        r1[0] = MIN(r1[0], x);
+        r1[1] = MAX(r1[1], x);
+        if (x) {
+            r1[2] = MIN(r1[2], x);
+            r1[3] = MAX(r1[3], x);
+            c1++;
+        }
+        if (j + 2 >= n)
+            continue;
+        x = (int64_t)resid(m, 2, j);
+        r2[0] = MIN(r2[0], x);
+        r2[1] = MAX(r2[1], x);
+        if (x) {
+            r2[2] = MIN(r2[2], x);
+            r2[3] = MAX(r2[3], x);
+            c2++;
         }
     }
+    s1->mn = r1[0], s1->mx = r1[1], s1->nzmn = r1[2], s1->nzmx = r1[3], s1->nz = (size_t)c1;
+    s2->mn = r2[0], s2->mx = r2[1], s2->nzmn = r2[2], s2->nzmx = r2[3], s2->nz = (size_t)c2;
 }
 
-static inline __attribute__((always_inline)) void stats_pass2(const int64_t *m, unsigned o, size_t c, ostats *s)
+/* The longest run of zero residuals ended by a nonzero one (the sparse
+ * gaps width); needed only when some residuals are zero and some not. */
+static void stats_gap(const int64_t *m, unsigned o, size_t c, ostats *s)
 {
-    uint64_t g = 0, gnz = 0;
-    uint64_t b = (uint64_t)s->mn, bnz = (uint64_t)s->nzmn;
-    int want_nz = s->nz > 0;
-    xdiv dg = xdiv_make(1), dn = xdiv_make(1);
-    for (size_t i = 0; i < c && (g != 1 || (want_nz && gnz != 1)); i++) {
+    s->maxgap = 0;
+    if (!s->nz || s->nz == c)
+        return;
+    size_t run = 0, mg = 0;
+    for (size_t i = 0; i < c; i++) {
         uint64_t r = resid(m, o, i);
+        size_t cand = r ? run : 0;
+        mg = MAX(mg, cand);
+        run = r ? 0 : run + 1;
+    }
+    s->maxgap = mg;
+}
+
+/* OR of every (r - min) and of every nonzero (r - nonzero min), both
+ * orders, branch-free: their trailing zeros are the power-of-two part of
+ * the common divisors. */
+__attribute__((target_clones("avx2", "default")))
+static void stats_ors(const int64_t *m, size_t n, const ostats *s1, const ostats *s2, uint64_t ors[4])
+{
+    const v4u zero = {0, 0, 0, 0};
+    const v4u b1 = zero + (uint64_t)s1->mn, z1 = zero + (uint64_t)s1->nzmn;
+    const v4u b2 = zero + (uint64_t)s2->mn, z2 = zero + (uint64_t)s2->nzmn;
+    v4u o1 = zero, oz1 = zero, o2 = zero, oz2 = zero;
+    size_t i = 0;
+    for (; i + 6 <= n; i += 4) {
+        v4u m0, m1, m2;
+        VLOAD(m0, m + i);
+        VLOAD(m1, m + i + 1);
+        VLOAD(m2, m + i + 2);
+        v4u a = m1 - m0, b = m2 - m1 - a;
+        o1 |= a - b1;
+        oz1 |= (a - z1) & (v4u)(a != zero);
+        o2 |= b - b2;
+        oz2 |= (b - z2) & (v4u)(b != zero);
+    }
+    uint64_t r[4] = {0, 0, 0, 0};
+    for (int l = 0; l < 4; l++) {
+        r[0] |= o1[l];
+        r[1] |= oz1[l];
+        r[2] |= o2[l];
+        r[3] |= oz2[l];
+    }
+    for (size_t j = i; j + 1 < n; j++) {
+        uint64_t x = resid(m, 1, j);
+        r[0] |= x - (uint64_t)s1->mn;
+        r[1] |= x ? x - (uint64_t)s1->nzmn : 0;
+        if (j + 2 >= n)
+            continue;
+        x = resid(m, 2, j);
+        r[2] |= x - (uint64_t)s2->mn;
+        r[3] |= x ? x - (uint64_t)s2->nzmn : 0;
+    }
+    memcpy(ors, r, sizeof r);
+}
+
+/* The common divisor of every (r - b) (of the nonzero r only when nzonly)
+ * given the OR of them all: its power of two comes from the OR, and the odd
+ * part, which is 1 after a few values in most blocks, from a loop that
+ * stops there. Returns 1 when every (r - b) is 0. */
+static uint64_t common_div(const int64_t *m, unsigned o, size_t c, uint64_t b, int nzonly, uint64_t or_all)
+{
+    if (!or_all)
+        return 1;
+    unsigned tz = (unsigned)__builtin_ctzll(or_all);
+    uint64_t g = 0;
+    xdiv dg = xdiv_make(1);
+    for (size_t i = 0; i < c && g != 1; i++) {
+        uint64_t r = resid(m, o, i);
+        if (nzonly && !r)
+            continue;
+        uint64_t x = (r - b) >> tz;
         /* the gcd changes rarely: test divisibility first, cheaply */
-        if (g != 1 && (!g || !xdiv_divides(&dg, r - b))) {
-            g = gcd_u64(g, r - b);
+        if (!g || !xdiv_divides(&dg, x)) {
+            g = gcd_u64(g, x);
             if (g)
                 dg = xdiv_make(g);
         }
-        if (r && want_nz && gnz != 1 && (!gnz || !xdiv_divides(&dn, r - bnz))) {
-            gnz = gcd_u64(gnz, r - bnz);
-            if (gnz)
-                dn = xdiv_make(gnz);
-        }
     }
+    return (g ? g : 1) << tz;
+}
+
+static void stats_for(const int64_t *m, unsigned o, size_t c, ostats *s, uint64_t or_all, uint64_t or_nz)
+{
+    uint64_t b = (uint64_t)s->mn, bnz = (uint64_t)s->nzmn;
     s->all.base = c ? b : 0;
-    s->all.g = g ? g : 1;
+    s->all.g = c ? common_div(m, o, c, b, 0, or_all) : 1;
     uint64_t q = c ? ((uint64_t)s->mx - b) / s->all.g : 0;
     s->all.w = bit_width(q);
     for_choose(&s->all, q, c);
     s->nzf.base = s->nz ? bnz : 0;
-    s->nzf.g = gnz ? gnz : 1;
+    s->nzf.g = s->nz ? common_div(m, o, c, bnz, 1, or_nz) : 1;
     q = s->nz ? ((uint64_t)s->nzmx - bnz) / s->nzf.g : 0;
     s->nzf.w = bit_width(q);
     for_choose(&s->nzf, q, s->nz);
@@ -308,16 +431,16 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
     size_t best_cost = SIZE_MAX;
     unsigned best_o = 1, best_form = FORM_FOR;
     ostats st[3];
+    uint64_t ors[4];
     for (unsigned o = 1; o <= 2; o++) {
         size_t c = n > o ? n - o : 0;
         ostats *s = &st[o];
         if (o == 1) {
-            stats_pass1(m, 1, c, s);
-            stats_pass2(m, 1, c, s);
-        } else {
-            stats_pass1(m, 2, c, s);
-            stats_pass2(m, 2, c, s);
+            stats_ranges(m, n, &st[1], &st[2]);
+            stats_ors(m, n, &st[1], &st[2], ors);
         }
+        stats_gap(m, o, c, s);
+        stats_for(m, o, c, s, ors[2 * (o - 1)], ors[2 * (o - 1) + 1]);
         size_t head = 1 + uvarint_len(zigzag_enc(m[0])) +
                       (o == 2 && n >= 2 ? uvarint_len(zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0]))) : 0);
         size_t cost[3];
@@ -552,7 +675,6 @@ static uint64_t for_unpack(const uint8_t *p, size_t cnt, const forp *f, u64a *x)
 #define MAGIC_BITS 0x4338000000000000ull
 #define MAGIC_DBL 6755399441055744.0 /* 1.5 * 2^52 */
 
-typedef uint64_t v4u __attribute__((vector_size(32)));
 typedef double v4d __attribute__((vector_size(32)));
 
 /* Pass B, order 1, when every running sum lies in (-2^51, 2^51): in place,
