@@ -20,7 +20,8 @@
  * inside a flush; medium; default: no flush), with one compaction thread,
  * the tiered or leveled planner and sometimes a 20 ms cold_ms (partitions
  * left behind get a full compaction at once), so kills land inside
- * compactions too.
+ * compactions too, and (STRATA_TEST_MANIFEST_REWRITE_BYTES) inside
+ * manifest rewrites.
  *
  * After each kill the test opens the directory itself (recovery), reads
  * everything back, closes, and runs strata_verify_dir and, when the strata
@@ -106,6 +107,10 @@ static int writer_main(const char *dir, uint64_t start, uint64_t budget, int lev
 {
     strata_options o;
     writer_opts(&o, dir, budget, leveled, cold_ms);
+    /* the engine's test hook: rewrite the manifest when it passes a few KB,
+     * so kills also land inside manifest rewrites (half of the rounds) */
+    if (cold_ms)
+        setenv("STRATA_TEST_MANIFEST_REWRITE_BYTES", "2048", 1);
     strata_db *db;
     int rc = strata_open(&o, &db);
     if (rc) {
