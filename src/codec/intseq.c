@@ -39,8 +39,9 @@
  *       FOR over the k nonzero residuals.
  *
  * Radix packing is used when it is smaller than plain packing; the decoder
- * divides by R with a multiply-high by floor(2^64/R)+1, exact because
- * X*R < 2^64.
+ * reads a group's digits most significant first from a 64-bit fixed-point
+ * fraction F ~ X / R^G (one 64x64->128 multiplication per digit, see
+ * rfrac below) and rejects a group with X >= R^G (or R^h for the last).
  *
  * A constant sequence costs 5 bytes plus m0's varint; a counter with rare
  * +1 steps costs a few bytes per step; a counter with increments uniform in
@@ -609,6 +610,52 @@ static inline uint64_t rgroup(const rfrac *q, uint64_t X, uint64_t R, uint64_t g
     return X >= q->RG;
 }
 
+/* Four groups at once: each digit is a chain of dependent multiplications
+ * (4 cycles each), so four independent chains keep the multiplier busy. */
+static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, const uint8_t *p, uint64_t *ppos,
+                                                               size_t *pi, size_t safe, uint64_t mask, uint64_t R,
+                                                               uint64_t g, u64a **px, unsigned G)
+{
+    uint64_t pos = *ppos, bad = 0;
+    size_t i = *pi;
+    u64a *x = *px;
+    const unsigned bits = q->bits;
+    for (; i + 4 <= safe; i += 4, pos += 4 * (uint64_t)bits, x += 4 * G) {
+        uint64_t w0, w1, w2, w3, F0, F1, F2, F3;
+        uint64_t p0 = pos, p1 = pos + bits, p2 = pos + 2 * bits, p3 = pos + 3 * bits;
+        memcpy(&w0, p + (p0 >> 3), 8);
+        memcpy(&w1, p + (p1 >> 3), 8);
+        memcpy(&w2, p + (p2 >> 3), 8);
+        memcpy(&w3, p + (p3 >> 3), 8);
+        w0 = (w0 >> (p0 & 7)) & mask;
+        w1 = (w1 >> (p1 & 7)) & mask;
+        w2 = (w2 >> (p2 & 7)) & mask;
+        w3 = (w3 >> (p3 & 7)) & mask;
+        bad |= (w0 >= q->RG) | (w1 >= q->RG) | (w2 >= q->RG) | (w3 >= q->RG);
+        F0 = rfrac_f(q, w0);
+        F1 = rfrac_f(q, w1);
+        F2 = rfrac_f(q, w2);
+        F3 = rfrac_f(q, w3);
+        u64a *x1 = x + G, *x2 = x + 2 * G, *x3 = x + 3 * G;
+        for (unsigned t = G; t-- > 0;) {
+            unsigned __int128 a0 = (unsigned __int128)F0 * R, a1 = (unsigned __int128)F1 * R;
+            unsigned __int128 a2 = (unsigned __int128)F2 * R, a3 = (unsigned __int128)F3 * R;
+            x[t] = (uint64_t)(a0 >> 64) * g;
+            x1[t] = (uint64_t)(a1 >> 64) * g;
+            x2[t] = (uint64_t)(a2 >> 64) * g;
+            x3[t] = (uint64_t)(a3 >> 64) * g;
+            F0 = (uint64_t)a0;
+            F1 = (uint64_t)a1;
+            F2 = (uint64_t)a2;
+            F3 = (uint64_t)a3;
+        }
+    }
+    *ppos = pos;
+    *pi = i;
+    *px = x;
+    return bad;
+}
+
 /* cnt radix-packed values from p[0..avail) into x, times g. Returns
  * nonzero when a group is out of range (corrupt). */
 static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
@@ -623,18 +670,14 @@ static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const f
     /* groups whose 8-byte load stays inside the buffer */
     size_t safe = avail >= 8 ? (size_t)(((uint64_t)(avail - 8) * 8) / q.bits) : 0;
     safe = MIN(safe, full);
-    if (g == 1) {
-        for (; i < safe; i++, pos += q.bits, x += G) {
-            uint64_t w;
-            memcpy(&w, p + (pos >> 3), 8);
-            bad |= rgroup(&q, (w >> (pos & 7)) & mask, R, 1, x);
-        }
-    } else {
-        for (; i < safe; i++, pos += q.bits, x += G) {
-            uint64_t w;
-            memcpy(&w, p + (pos >> 3), 8);
-            bad |= rgroup(&q, (w >> (pos & 7)) & mask, R, g, x);
-        }
+    if (g == 1)
+        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, 1, &x, G);
+    else
+        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, g, &x, G);
+    for (; i < safe; i++, pos += q.bits, x += G) {
+        uint64_t w;
+        memcpy(&w, p + (pos >> 3), 8);
+        bad |= rgroup(&q, (w >> (pos & 7)) & mask, R, g, x);
     }
     br r;
     br_init(&r, p, avail);
