@@ -129,7 +129,7 @@ def main():
         if lost:
             failures.append("%d samples of the run that finished normally are missing, e.g. %s" % (
                 len(lost), sorted(lost)[:5]))
-        print("%d runs killed (of %d), %d lines offered, %d samples found, %d required, %.1f s" % (
+        print("%d runs killed (of %d), %d samples offered, %d samples found, %d required, %.1f s" % (
             killed, kills, written * 3, len(got), len(must), time.monotonic() - t_start))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
