@@ -306,6 +306,88 @@ static void wal_flipped_bytes_lose_only_from_the_damage_on(void **state)
     base_free(&b);
 }
 
+/* Batches of a few thousand samples make records of several 32 KiB pages
+ * (FIRST/MIDDLE/LAST fragments). Cuts around every page boundary and
+ * record end, and random flips, keep exactly the batches that end before
+ * the damage. */
+static void wal_multi_page_records_cut_and_flipped(void **state)
+{
+    (void)state;
+    test_rng rng;
+    test_rng_init(&rng, test_seed(77) + 3);
+    base_db b;
+    base_make(&b, "db_dmg_pages", 4, 6000, 0);
+    char wal[4096], seg[4096];
+    dbt_fmt(wal, sizeof wal, "%s/wal", b.dir);
+    dbt_last_file(wal, seg, sizeof seg);
+    int64_t size = dbt_file_size(seg);
+    fprintf(stderr, "log of %" PRId64 " bytes, batches end at", size);
+    for (size_t j = 0; j < b.n_batches; j++) {
+        assert_int_equal(b.ends[j].seg, b.series_end.seg);
+        fprintf(stderr, " %" PRId64, b.ends[j].off);
+    }
+    fprintf(stderr, "\n");
+    assert_true(b.ends[0].off - b.series_end.off > 2 * 32768); /* a record spans pages */
+    /* the positions to damage: around page boundaries and record ends, and random */
+    int64_t pos[2048];
+    size_t np = 0;
+    for (int64_t pg = 32768; pg < size && np < 1500; pg += 32768)
+        for (int64_t d = -9; d <= 9; d++)
+            pos[np++] = pg + d;
+    for (size_t j = 0; j < b.n_batches; j++)
+        for (int64_t d = -9; d <= 9; d++)
+            pos[np++] = b.ends[j].off + d;
+    for (int i = 0; i < 100; i++)
+        pos[np++] = (int64_t)test_rng_below(&rng, (uint64_t)size);
+    size_t failures = 0, checked = 0;
+    for (size_t i = 0; i < np; i++) {
+        int64_t at = pos[i];
+        if (at < 0 || at >= size)
+            continue;
+        for (int mode = 0; mode < 2; mode++) { /* 0: cut at `at`, 1: flip the byte at `at` */
+            char copy[4096], cseg[4096];
+            dbt_fmt(copy, sizeof copy, "%s/p%zu_%d", b.root, i, mode);
+            dbt_copy_tree(b.dir, copy);
+            dbt_fmt(cseg, sizeof cseg, "%s/wal/%s", copy, strrchr(seg, '/') + 1);
+            if (mode == 0)
+                assert_int_equal(truncate(cseg, at), 0);
+            else
+                dbt_flip_byte(cseg, at, (uint8_t)(1 + test_rng_below(&rng, 255)));
+            opened r;
+            open_read(copy, &r);
+            long k = prefix_of(&b, &r.got);
+            /* a cut at `at` keeps the records ending at or before it; a flip
+             * of byte `at` keeps those ending at or before it too */
+            size_t want = 0;
+            int inside = 0;
+            for (size_t j = 0; j < b.n_batches; j++) {
+                if (b.ends[j].off <= at)
+                    want = j + 1;
+                else if (at > (j ? b.ends[j - 1].off : b.series_end.off) || mode == 1)
+                    inside = 1;
+            }
+            uint64_t counted = r.st.wal_corrupt_records + r.st.wal_truncated_bytes;
+            checked++;
+            if (k != (long)want) {
+                if (failures++ < 5) {
+                    fprintf(stderr, "%s at %" PRId64 ": kept %ld batches (-1: not a prefix), want %zu\n",
+                            mode ? "flip" : "cut", at, k, want);
+                }
+            } else if (inside && want < b.n_batches && counted == 0) {
+                if (failures++ < 5)
+                    fprintf(stderr, "%s at %" PRId64 " inside a record: no counter says so\n", mode ? "flip" : "cut",
+                            at);
+            }
+            dbt_set_free(&r.got);
+            test_rmtree(copy);
+        }
+    }
+    fprintf(stderr, "%zu cuts and flips around pages and records checked\n", checked);
+    if (failures)
+        fail_msg("%zu of %zu damaged multi-page logs went wrong", failures, checked);
+    base_free(&b);
+}
+
 /* ------------------------------------------------------------ tables */
 
 typedef struct vreport {
@@ -711,6 +793,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wal_truncated_at_every_offset_loses_only_the_tail),
         cmocka_unit_test(wal_flipped_bytes_lose_only_from_the_damage_on),
+        cmocka_unit_test(wal_multi_page_records_cut_and_flipped),
         cmocka_unit_test(table_flipped_byte_is_reported_never_a_wrong_answer),
         cmocka_unit_test(dirty_open_quarantines_a_damaged_table),
         cmocka_unit_test(missing_table_fails_open_and_orphans_are_removed),
