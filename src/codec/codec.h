@@ -19,8 +19,8 @@
 
 #include "base/base.h"
 
-/* Decoders may write up to CODEC_PAD elements past n into their output
- * arrays (for speed), so callers size them n + CODEC_PAD. */
+/* Decoders may write (and read back) up to CODEC_PAD elements past n in
+ * their output arrays (for speed), so callers size them n + CODEC_PAD. */
 #define CODEC_PAD 64
 
 /* Timestamp codec ids (stored in block headers; never renumber). */

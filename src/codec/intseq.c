@@ -815,7 +815,7 @@ static int sums_small(unsigned o, uint64_t m, uint64_t d, const forp *f, size_t 
 
 static inline double conv(int64_t m, unsigned e) { return e ? (double)m / codec_p10d[e] : (double)m; }
 
-static size_t popcount64(uint64_t x)
+static inline size_t popcount64(uint64_t x)
 {
     x = x - ((x >> 1) & 0x5555555555555555ull);
     x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
@@ -823,11 +823,87 @@ static size_t popcount64(uint64_t x)
     return (size_t)((x * 0x0101010101010101ull) >> 56);
 }
 
-static uint64_t load_partial(const uint8_t *p, size_t avail)
+static inline uint64_t load_partial(const uint8_t *p, size_t avail)
 {
     uint64_t x = 0;
     memcpy(&x, p, avail < 8 ? avail : 8);
     return x;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_BX_AVX2 1
+/* For each 4 bits of the bitmap (nibble n): the vpermd indices that move
+ * the next popcount(n) values to the set lanes, the mask that clears the
+ * other lanes, and popcount(n). */
+static const int32_t bx_idx[16][8] = {{0,0,0,0,0,0,0,0}, {0,1,0,0,0,0,0,0}, {0,0,0,1,0,0,0,0}, {0,1,2,3,0,0,0,0}, {0,0,0,0,0,1,0,0}, {0,1,0,0,2,3,0,0}, {0,0,0,1,2,3,0,0}, {0,1,2,3,4,5,0,0}, {0,0,0,0,0,0,0,1}, {0,1,0,0,0,0,2,3}, {0,0,0,1,0,0,2,3}, {0,1,2,3,0,0,4,5}, {0,0,0,0,0,1,2,3}, {0,1,0,0,2,3,4,5}, {0,0,0,1,2,3,4,5}, {0,1,2,3,4,5,6,7}};
+static const uint64_t bx_mask[16][4] = {{0,0,0,0}, {~0ull,0,0,0}, {0,~0ull,0,0}, {~0ull,~0ull,0,0}, {0,0,~0ull,0}, {~0ull,0,~0ull,0}, {0,~0ull,~0ull,0}, {~0ull,~0ull,~0ull,0}, {0,0,0,~0ull}, {~0ull,0,0,~0ull}, {0,~0ull,0,~0ull}, {~0ull,~0ull,0,~0ull}, {0,0,~0ull,~0ull}, {~0ull,0,~0ull,~0ull}, {0,~0ull,~0ull,~0ull}, {~0ull,~0ull,~0ull,~0ull}};
+static const uint8_t bx_pc[16] = {0,1,1,2,1,2,2,3,1,2,2,3,2,3,3,4};
+
+/* bitmap_expand (below) four positions at a time with AVX2: loads the next
+ * four values, permutes them into the set lanes, clears the others. Writes
+ * whole words: up to 63 entries past x + c (the caller's padding; the bits
+ * there are 0), and reads up to 3 past the values' end. Unread values sit
+ * at or after the positions being written, so in place is safe. */
+__attribute__((target("avx2")))
+static void bitmap_expand_avx2(u64a *x, const u64a *v, const uint8_t *bm, size_t bm_len, size_t c, uint64_t b)
+{
+    const __m256i vb = _mm256_set1_epi64x((long long)b);
+    size_t j = 0;
+    for (size_t wd = 0; wd * 64 < c; wd++) {
+        size_t byte = wd * 8, left = bm_len - byte;
+        uint64_t bits = 0;
+        memcpy(&bits, bm + byte, left < 8 ? left : 8);
+        u64a *seg = x + wd * 64;
+        for (unsigned q = 0; q < 16; q++, bits >>= 4) {
+            unsigned nib = (unsigned)(bits & 15);
+            __m256i val = _mm256_loadu_si256((const __m256i *)(const void *)(v + j));
+            __m256i idx = _mm256_loadu_si256((const __m256i *)(const void *)bx_idx[nib]);
+            __m256i msk = _mm256_loadu_si256((const __m256i *)(const void *)bx_mask[nib]);
+            val = _mm256_add_epi64(_mm256_permutevar8x32_epi32(val, idx), vb);
+            _mm256_storeu_si256((__m256i *)(void *)(seg + 4 * q), _mm256_and_si256(val, msk));
+            j += bx_pc[nib];
+        }
+    }
+}
+#endif
+
+/* Sparse bitmap: moves the values v[j] (the tail of x) to their positions
+ * in x[0..c), adding b, with zeros elsewhere; 64 positions (one bitmap
+ * word) at a time. Whole words are copied and cleared at a fixed size
+ * (reading up to 63 entries past x + c, inside the caller's padding)
+ * rather than with variable-length loops, which compile to slow string
+ * instructions. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void bitmap_expand(u64a *x, const u64a *v, const uint8_t *bm, size_t bm_len, size_t c, uint64_t b)
+{
+    size_t j = 0;
+    uint64_t tmp[64];
+    for (size_t wd = 0; wd * 64 < c; wd++) {
+        size_t byte = wd * 8;
+        uint64_t bits = load_partial(bm + byte, bm_len - byte);
+        u64a *seg = x + wd * 64;
+        if (bits == ~0ull) {
+            /* seg <= v + j: a forward copy reads each value first */
+            for (size_t t = 0; t < 64; t++)
+                seg[t] = v[j + t] + b;
+            j += 64;
+            continue;
+        }
+        size_t pc = popcount64(bits);
+        for (size_t t = 0; t < 64; t++)
+            tmp[t] = v[j + t];
+        j += pc;
+        if (wd * 64 + 64 <= c) {
+            for (size_t t = 0; t < 64; t++)
+                seg[t] = 0;
+        } else {
+            for (size_t t = 0; t < c - wd * 64; t++)
+                seg[t] = 0;
+        }
+        for (size_t t = 0; bits; t++, bits &= bits - 1)
+            seg[__builtin_ctzll(bits)] = tmp[t] + b;
+    }
 }
 
 int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used)
@@ -911,21 +987,12 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
         p += for_data_bytes(&f, k);
         const uint64_t b = f.base;
         if (form == FORM_BITMAP) {
-            size_t j = 0;
-            uint64_t tmp[64];
-            for (size_t wd = 0; wd * 64 < c; wd++) {
-                size_t byte = wd * 8;
-                uint64_t bits = load_partial(pos_p + byte, pos_len - byte);
-                size_t pc = popcount64(bits), span = MIN((size_t)64, c - wd * 64);
-                u64a *seg = x + wd * 64;
-                for (size_t t = 0; t < pc; t++)
-                    tmp[t] = v[j + t];
-                j += pc;
-                for (size_t t = 0; t < span; t++)
-                    seg[t] = 0;
-                for (size_t t = 0; bits; t++, bits &= bits - 1)
-                    seg[__builtin_ctzll(bits)] = tmp[t] + b;
-            }
+#ifdef HAVE_BX_AVX2
+            if (__builtin_cpu_supports("avx2"))
+                bitmap_expand_avx2(x, v, pos_p, pos_len, c, b);
+            else
+#endif
+                bitmap_expand(x, v, pos_p, pos_len, c, b);
         } else {
             uint64_t gbuf[CHUNK + 8];
             size_t next = 0; /* first position not yet written */
