@@ -6,6 +6,7 @@
 int bench_codec_main(int argc, char **argv);
 int bench_ingest_main(int argc, char **argv);
 int bench_query_main(int argc, char **argv);
+int bench_compact_main(int argc, char **argv);
 
 int cmd_bench(int argc, char **argv)
 {
@@ -13,8 +14,10 @@ int cmd_bench(int argc, char **argv)
         return bench_codec_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "ingest"))
         return bench_ingest_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "compact"))
+        return bench_compact_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "query"))
         return bench_query_main(argc - 1, argv + 1);
-    fprintf(stderr, "usage: strata bench codec|ingest|query [options] [--json]\n");
+    fprintf(stderr, "usage: strata bench codec|ingest|query|compact [options] [--json]\n");
     return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? CLI_OK : CLI_USAGE;
 }

@@ -145,7 +145,9 @@ typedef struct strata_sample {
 
 /* Writes a batch, any order. When it returns STRATA_OK the batch is in the
  * WAL under the configured sync policy and visible to readers. On error
- * nothing of the batch is visible. */
+ * nothing of the batch is visible. STRATA_ERR_INVALID: an unknown sid, a
+ * timestamp older than the retention, or one within a partition width of
+ * the ends of the int64 range (its partition could not be represented). */
 STRATA_API int strata_write(strata_db *db, const strata_sample *samples, size_t n);
 
 typedef enum strata_precision {

@@ -175,6 +175,47 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
     }
 }
 
+/* Removes from the manifest the tables of partitions entirely older than
+ * the retention, without opening them (before the first version exists;
+ * later, db_apply_retention does the same for a running database). */
+static int drop_expired(strata_db *db)
+{
+    int64_t cut = base_now_ms() - db->opts.retention_ms;
+    manifest_version *mv = manifest_current(db->man);
+    size_t n = 0, dropped = 0;
+    const manifest_table *mt = manifest_version_tables(mv, &n);
+    manifest_edit e;
+    manifest_edit_init(&e);
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (mt[i].partition_ms > INT64_MAX - db->opts.partition_ms ||
+            mt[i].partition_ms + db->opts.partition_ms > cut)
+            continue;
+        rc = manifest_edit_remove_table(&e, mt[i].file_no);
+        dropped++;
+    }
+    if (!rc && dropped)
+        rc = manifest_apply(db->man, &e);
+    manifest_edit_free(&e);
+    if (!rc && dropped) {
+        /* the files are not needed any more: remove them now */
+        for (size_t i = 0; i < n; i++) {
+            if (mt[i].partition_ms > INT64_MAX - db->opts.partition_ms ||
+                mt[i].partition_ms + db->opts.partition_ms > cut)
+                continue;
+            char name[32];
+            table_file_name(name, sizeof name, mt[i].file_no);
+            char *p = path_join(db->table_dir, name);
+            if (p)
+                unlink(p);
+            base_free(p);
+        }
+        base_logf(&db->log, STRATA_LOG_INFO, "retention: dropped %zu table files at open", dropped);
+    }
+    manifest_version_unref(mv);
+    return rc;
+}
+
 /* WAL replay into the active head. */
 typedef struct replay_ctx {
     strata_db *db;
@@ -226,7 +267,7 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, 
         strata_sid max = index_max_sid(r->db->idx);
         size_t w = 0;
         for (size_t i = 0; i < n; i++) {
-            if (r->buf[i].sid == 0 || r->buf[i].sid > max) {
+            if (r->buf[i].sid == 0 || r->buf[i].sid > max || !db_time_ok(r->db, r->buf[i].t_ms)) {
                 r->unknown_sid_samples++;
                 continue;
             }
@@ -335,13 +376,15 @@ int strata_open(const strata_options *opts, strata_db **out)
         rc = STRATA_ERR_NOTFOUND;
         goto fail;
     }
-    if ((rc = dbdir_check_version(db->dir, creating && dbdir_is_empty(db->dir), &db->log)) != 0) {
-        if (rc == STRATA_ERR_CORRUPT && creating) {
-            base_logf(&db->log, STRATA_LOG_ERROR, "%s: not empty and not a strata database", db->dir);
-            rc = STRATA_ERR_INVALID;
-        }
+    if (creating && !dbdir_only_own_files(db->dir)) {
+        base_logf(&db->log, STRATA_LOG_ERROR, "%s: not empty and not a strata database", db->dir);
+        rc = STRATA_ERR_INVALID;
         goto fail;
     }
+    /* creating: no CURRENT and no data, so whatever a crashed creation left
+     * (VERSION, a lone manifest, temporaries) is started over */
+    if ((rc = dbdir_check_version(db->dir, creating, &db->log)) != 0)
+        goto fail;
     if (!db->read_only) {
         if ((rc = dbdir_mark_dirty(db->dir, &was_dirty)) != 0)
             goto fail;
@@ -379,6 +422,9 @@ int strata_open(const strata_options *opts, strata_db **out)
         if (rc)
             goto fail;
     }
+    /* expired partitions go before anything is read, recovery included */
+    if (!db->read_only && db->opts.retention_ms > 0 && (rc = drop_expired(db)) != 0)
+        goto fail;
     db_version *v = NULL;
     if ((rc = open_tables(db, was_dirty && !creating, &v)) != 0)
         goto fail;

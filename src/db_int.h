@@ -125,6 +125,8 @@ int dbdir_clear_dirty(const char *dir);
 int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
                      const base_log *log);
 bool dbdir_is_empty(const char *dir);
+/* Whether dir holds only names strata writes (so a crashed creation can start over). */
+bool dbdir_only_own_files(const char *dir);
 
 /* dbversion.c: versions. */
 db_version *db_version_pin(strata_db *db);
@@ -169,6 +171,14 @@ void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint6
 int db_compact_start(strata_db *db);
 void db_compact_stop(strata_db *db);
 void db_compact_wake(strata_db *db);
+
+/* Whether t can be stored: its partition [start, start + width) must be
+ * representable in int64, which leaves out one partition width at each end
+ * of the int64 range. */
+static inline bool db_time_ok(const strata_db *db, int64_t t)
+{
+    return t >= INT64_MIN + db->opts.partition_ms && t <= INT64_MAX - db->opts.partition_ms;
+}
 
 /* The partition start of t. */
 static inline int64_t db_partition_of(const strata_db *db, int64_t t)

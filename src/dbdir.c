@@ -59,7 +59,7 @@ int dbdir_check_version(const char *dir, bool creating, const base_log *log)
         return STRATA_ERR_NOMEM;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(path, &data, &len);
+    int rc = creating ? STRATA_ERR_NOTFOUND : file_read_all(path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         if (!creating) {
             base_logf(log, STRATA_LOG_ERROR, "%s: missing, but the directory holds a database", path);
@@ -153,6 +153,30 @@ out:
     base_free(dst);
     base_free(why);
     return rc;
+}
+
+bool dbdir_only_own_files(const char *dir)
+{
+    static const char *own[] = {"LOCK", "VERSION", "DIRTY", "CURRENT", "tables", "wal", "index", "quarantine"};
+    DIR *d = opendir(dir);
+    if (!d)
+        return true;
+    struct dirent *e;
+    bool only = true;
+    while (only && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strncmp(n, "MANIFEST-", 9))
+            continue;
+        bool mine = false;
+        for (size_t i = 0; i < ARRAY_LEN(own) && !mine; i++) {
+            size_t l = strlen(own[i]);
+            /* the name itself or its temporary (name.tmp) */
+            mine = !strncmp(n, own[i], l) && (!n[l] || !strcmp(n + l, ".tmp"));
+        }
+        only = mine;
+    }
+    closedir(d);
+    return only;
 }
 
 bool dbdir_is_empty(const char *dir)

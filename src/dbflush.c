@@ -371,7 +371,8 @@ int db_apply_retention(strata_db *db)
     size_t dropped = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         /* a partition entirely older than the cut goes whole, unread */
-        if (mt[i].partition_ms + db->opts.partition_ms <= cut) {
+        if (mt[i].partition_ms <= INT64_MAX - db->opts.partition_ms &&
+            mt[i].partition_ms + db->opts.partition_ms <= cut) {
             bool busy = false;
             pthread_mutex_lock(&db->bg_mu);
             for (size_t k = 0; k < db->n_compacting; k++)

@@ -106,7 +106,7 @@ int strata_write(strata_db *db, const strata_sample *samples, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (samples[i].sid == 0 || samples[i].sid > max)
             return STRATA_ERR_INVALID;
-        if (samples[i].t_ms < cut)
+        if (samples[i].t_ms < cut || !db_time_ok(db, samples[i].t_ms))
             return STRATA_ERR_INVALID;
     }
     /* keep WAL records and head inserts of a bounded size */
@@ -272,6 +272,12 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
         }
         res.skipped_fields += L.n_string_fields;
         int64_t t = L.has_ts ? L.ts_ms : now_ms;
+        if (!db_time_ok(db, t)) {
+            res.rejected_lines++;
+            if (on_reject)
+                on_reject(ctx, line_no, "timestamp out of range");
+            continue;
+        }
         if (t < cut) {
             res.rejected_lines++;
             if (on_reject)

@@ -313,18 +313,26 @@ static int footer_parse(table *t, table_fault *f)
     const uint8_t *tail = t->map + size - TABLE_TAIL_SIZE;
     if (load_u64le(tail + (TF_MAGIC - TF_FOOTER_LEN)) != TABLE_MAGIC)
         return CORRUPT(f, size - 8, "no table magic (truncated or not a table file)");
+    /* The tail is the same in every version: the footer CRC covers the
+     * footer from its start (size - flen) up to the CRC itself, version
+     * included. Check it before believing the version, so a damaged
+     * version field reads as damage, not as a newer format. */
+    uint32_t flen = load_u32le(tail);
+    if (flen < TABLE_TAIL_SIZE || flen > size)
+        return CORRUPT(f, size - TABLE_TAIL_SIZE, "bad footer length %u", flen);
+    const uint8_t *fstart = t->map + size - flen;
+    size_t crc_at = flen - (TF_MAGIC - TF_FOOTER_CRC) - 8; /* offset of the CRC within the footer */
+    if (crc32c(0, fstart, crc_at) != load_u32le(fstart + crc_at))
+        return CORRUPT(f, size - flen, "footer CRC mismatch");
     uint32_t version = load_u32le(tail + (TF_VERSION - TF_FOOTER_LEN));
     if (version != TABLE_FORMAT_VERSION)
         return table_fault_set(f, STRATA_ERR_VERSION, (int64_t)(size - TABLE_TAIL_SIZE + 4),
                                "table format version %u, this build reads only version %u", version,
                                TABLE_FORMAT_VERSION);
-    uint32_t flen = load_u32le(tail);
-    if (flen != TABLE_FOOTER_SIZE || size < TABLE_FOOTER_SIZE)
+    if (flen != TABLE_FOOTER_SIZE)
         return CORRUPT(f, size - TABLE_TAIL_SIZE, "bad footer length %u", flen);
     uint64_t foff = size - TABLE_FOOTER_SIZE;
     const uint8_t *ft = t->map + foff;
-    if (crc32c(0, ft, TF_FOOTER_CRC) != load_u32le(ft + TF_FOOTER_CRC))
-        return CORRUPT(f, foff, "footer CRC mismatch");
     t->index_off = load_u64le(ft + TF_INDEX_OFF);
     t->index_len = load_u64le(ft + TF_INDEX_LEN);
     t->meta.min_sid = load_u64le(ft + TF_MIN_SID);
