@@ -637,17 +637,17 @@ static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, c
         F2 = rfrac_f(q, w2);
         F3 = rfrac_f(q, w3);
         u64a *x1 = x + G, *x2 = x + 2 * G, *x3 = x + 3 * G;
+        /* high and low halves as separate multiplications: GCC keeps
+         * 128-bit products in register pairs and spills them */
         for (unsigned t = G; t-- > 0;) {
-            unsigned __int128 a0 = (unsigned __int128)F0 * R, a1 = (unsigned __int128)F1 * R;
-            unsigned __int128 a2 = (unsigned __int128)F2 * R, a3 = (unsigned __int128)F3 * R;
-            x[t] = (uint64_t)(a0 >> 64) * g;
-            x1[t] = (uint64_t)(a1 >> 64) * g;
-            x2[t] = (uint64_t)(a2 >> 64) * g;
-            x3[t] = (uint64_t)(a3 >> 64) * g;
-            F0 = (uint64_t)a0;
-            F1 = (uint64_t)a1;
-            F2 = (uint64_t)a2;
-            F3 = (uint64_t)a3;
+            x[t] = (uint64_t)(((unsigned __int128)F0 * R) >> 64) * g;
+            x1[t] = (uint64_t)(((unsigned __int128)F1 * R) >> 64) * g;
+            x2[t] = (uint64_t)(((unsigned __int128)F2 * R) >> 64) * g;
+            x3[t] = (uint64_t)(((unsigned __int128)F3 * R) >> 64) * g;
+            F0 *= R;
+            F1 *= R;
+            F2 *= R;
+            F3 *= R;
         }
     }
     *ppos = pos;
@@ -657,7 +657,12 @@ static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, c
 }
 
 /* cnt radix-packed values from p[0..avail) into x, times g. Returns
- * nonzero when a group is out of range (corrupt). */
+ * nonzero when a group is out of range (corrupt). The BMI2 clone
+ * multiplies with mulx, which leaves rax/rdx free and avoids spills in the
+ * four-chain loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
 {
     const uint64_t R = f->R;
