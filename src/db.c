@@ -338,7 +338,14 @@ int strata_open(const strata_options *opts, strata_db **out)
         db->opts.head_max_age_ms = 2 * 3600 * 1000;
     if (db->opts.cold_ms <= 0)
         db->opts.cold_ms = 4 * 3600 * 1000;
-    pthread_rwlock_init(&db->ingest, NULL);
+    /* writers hold the ingest lock shared all the time: a freeze or a
+     * delete waiting for it exclusively must stop new shared holders, or
+     * it would wait for a pause in the writes that never comes */
+    pthread_rwlockattr_t rwa;
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&db->ingest, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
     pthread_mutex_init(&db->edit_mu, NULL);
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_mutex_init(&db->bg_mu, NULL);
