@@ -140,12 +140,16 @@ static unsigned radix_group(uint64_t R)
 {
     if (R < 3)
         return 0;
+    /* a = R^(G+1), b = R^(G+2), advanced together */
     unsigned G = 0;
-    while (G < 56) {
-        uint64_t a = upow(R, G + 1), b = upow(R, G + 2);
-        if (!a || !b || a > (1ull << 56))
-            break;
+    uint64_t a = R, b;
+    if (__builtin_mul_overflow(a, R, &b))
+        return 0;
+    while (G < 56 && a <= (1ull << 56)) {
         G++;
+        a = b;
+        if (__builtin_mul_overflow(b, R, &b))
+            break;
     }
     return G >= 2 ? G : 0;
 }
@@ -440,7 +444,6 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
             stats_ranges(m, n, &st[1], &st[2]);
             stats_ors(m, n, &st[1], &st[2], ors);
         }
-        stats_gap(m, o, c, s);
         stats_for(m, o, c, s, ors[2 * (o - 1)], ors[2 * (o - 1) + 1]);
         size_t head = 1 + uvarint_len(zigzag_enc(m[0])) +
                       (o == 2 && n >= 2 ? uvarint_len(zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0]))) : 0);
@@ -448,7 +451,22 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
         cost[FORM_FOR] = head + for_cost(&s->all, c);
         size_t sp = head + uvarint_len(s->nz) + for_cost(&s->nzf, s->nz);
         cost[FORM_BITMAP] = sp + (c + 7) / 8;
-        cost[FORM_GAPS] = sp + 1 + bitpack_bytes(s->nz, bit_width(s->maxgap));
+        /* GAPS needs the longest zero run, a scalar pass: skip it when a
+         * lower bound already loses (the longest run is at least the mean
+         * run before the last nonzero residual), which keeps the choice */
+        size_t beat = MIN(best_cost, MIN(cost[FORM_FOR], cost[FORM_BITMAP]));
+        size_t last = c;
+        while (s->nz && last > 0 && !resid(m, o, last - 1))
+            last--;
+        size_t inner = s->nz ? last - s->nz : 0; /* zeros before the last nonzero */
+        size_t mean_gap = s->nz ? (inner + s->nz - 1) / s->nz : 0;
+        if (sp + 1 + bitpack_bytes(s->nz, bit_width(mean_gap)) >= beat) {
+            s->maxgap = 0;
+            cost[FORM_GAPS] = SIZE_MAX;
+        } else {
+            stats_gap(m, o, c, s);
+            cost[FORM_GAPS] = sp + 1 + bitpack_bytes(s->nz, bit_width(s->maxgap));
+        }
         for (unsigned f = 0; f < 3; f++) {
             if (cost[f] < best_cost) {
                 best_cost = cost[f];
