@@ -261,36 +261,23 @@ typedef uint64_t v4u __attribute__((vector_size(32)));
  * ABI between the clones) */
 #define VLOAD(dst, p) memcpy(&(dst), (p), sizeof(dst))
 
-__attribute__((target_clones("avx2", "default")))
-static void stats_ranges(const int64_t *m, size_t n, ostats *s1, ostats *s2)
+/* Folds the four lanes and the residuals the vector loop left (from i). */
+static void stats_finish(const int64_t *m, size_t n, size_t i, const int64_t l1[4][5], const int64_t l2[4][5],
+                         ostats *s1, ostats *s2)
 {
-    const v4i zero = {0, 0, 0, 0}, vmax = zero + INT64_MAX, vmin = zero + INT64_MIN;
-    v4i mn1 = vmax, mx1 = vmin, zmn1 = vmax, zmx1 = vmin, nz1 = zero;
-    v4i mn2 = vmax, mx2 = vmin, zmn2 = vmax, zmx2 = vmin, nz2 = zero;
-    size_t i = 0;
-    /* residuals i..i+3 of both orders read m[i..i+5] */
-    for (; i + 6 <= n; i += 4) {
-        v4u m0, m1, m2;
-        VLOAD(m0, m + i);
-        VLOAD(m1, m + i + 1);
-        VLOAD(m2, m + i + 2);
-        v4i a = (v4i)(m1 - m0), b = (v4i)(m2 - m1 - (m1 - m0)); /* modulo 2^64 */
-        VRANGE(a, mn1, mx1, zmn1, zmx1, nz1);
-        VRANGE(b, mn2, mx2, zmn2, zmx2, nz2);
-    }
-    int64_t r1[6], r2[6];
+    int64_t r1[4] = {INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN}, r2[4] = {INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN};
     uint64_t c1 = 0, c2 = 0;
     for (int l = 0; l < 4; l++) {
-        r1[0] = MIN(l ? r1[0] : INT64_MAX, mn1[l]);
-        r1[1] = MAX(l ? r1[1] : INT64_MIN, mx1[l]);
-        r1[2] = MIN(l ? r1[2] : INT64_MAX, zmn1[l]);
-        r1[3] = MAX(l ? r1[3] : INT64_MIN, zmx1[l]);
-        r2[0] = MIN(l ? r2[0] : INT64_MAX, mn2[l]);
-        r2[1] = MAX(l ? r2[1] : INT64_MIN, mx2[l]);
-        r2[2] = MIN(l ? r2[2] : INT64_MAX, zmn2[l]);
-        r2[3] = MAX(l ? r2[3] : INT64_MIN, zmx2[l]);
-        c1 += (uint64_t)nz1[l];
-        c2 += (uint64_t)nz2[l];
+        r1[0] = MIN(r1[0], l1[l][0]);
+        r1[1] = MAX(r1[1], l1[l][1]);
+        r1[2] = MIN(r1[2], l1[l][2]);
+        r1[3] = MAX(r1[3], l1[l][3]);
+        c1 += (uint64_t)l1[l][4];
+        r2[0] = MIN(r2[0], l2[l][0]);
+        r2[1] = MAX(r2[1], l2[l][1]);
+        r2[2] = MIN(r2[2], l2[l][2]);
+        r2[3] = MAX(r2[3], l2[l][3]);
+        c2 += (uint64_t)l2[l][4];
     }
     for (size_t j = i; j + 1 < n; j++) {
         int64_t x = (int64_t)resid(m, 1, j);
@@ -314,6 +301,99 @@ static void stats_ranges(const int64_t *m, size_t n, ostats *s1, ostats *s2)
     }
     s1->mn = r1[0], s1->mx = r1[1], s1->nzmn = r1[2], s1->nzmx = r1[3], s1->nz = (size_t)c1;
     s2->mn = r2[0], s2->mx = r2[1], s2->nzmn = r2[2], s2->nzmx = r2[3], s2->nz = (size_t)c2;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CODEC_NO_AVX2_PATHS)
+#include <immintrin.h>
+#define HAVE_STATS_AVX2 1
+/* stats_ranges with AVX2 blends (the generic vectors below compile to
+ * and/andnot/or triples). */
+#define RANGE8(x, mn, mx, zmn, zmx, zc)                                                        \
+    do {                                                                                       \
+        __m256i isz_ = _mm256_cmpeq_epi64(x, zero);                                            \
+        mn = _mm256_blendv_epi8(mn, x, _mm256_cmpgt_epi64(mn, x));                             \
+        mx = _mm256_blendv_epi8(mx, x, _mm256_cmpgt_epi64(x, mx));                             \
+        __m256i lo_ = _mm256_blendv_epi8(x, vmax, isz_), hi_ = _mm256_blendv_epi8(x, vmin, isz_); \
+        zmn = _mm256_blendv_epi8(zmn, lo_, _mm256_cmpgt_epi64(zmn, lo_));                      \
+        zmx = _mm256_blendv_epi8(zmx, hi_, _mm256_cmpgt_epi64(hi_, zmx));                      \
+        zc = _mm256_sub_epi64(zc, isz_);                                                       \
+    } while (0)
+
+__attribute__((target("avx2")))
+static void stats_ranges_avx2(const int64_t *m, size_t n, ostats *s1, ostats *s2)
+{
+    const __m256i zero = _mm256_setzero_si256(), vmax = _mm256_set1_epi64x(INT64_MAX),
+                  vmin = _mm256_set1_epi64x(INT64_MIN);
+    __m256i mn1 = vmax, mx1 = vmin, zmn1 = vmax, zmx1 = vmin, zc1 = zero;
+    __m256i mn2 = vmax, mx2 = vmin, zmn2 = vmax, zmx2 = vmin, zc2 = zero;
+    size_t i = 0;
+    for (; i + 6 <= n; i += 4) {
+        __m256i m0 = _mm256_loadu_si256((const __m256i *)(const void *)(m + i));
+        __m256i m1 = _mm256_loadu_si256((const __m256i *)(const void *)(m + i + 1));
+        __m256i m2 = _mm256_loadu_si256((const __m256i *)(const void *)(m + i + 2));
+        __m256i a = _mm256_sub_epi64(m1, m0), b = _mm256_sub_epi64(_mm256_sub_epi64(m2, m1), a);
+        RANGE8(a, mn1, mx1, zmn1, zmx1, zc1);
+        RANGE8(b, mn2, mx2, zmn2, zmx2, zc2);
+    }
+    int64_t l1[4][5], l2[4][5], t[5][4];
+    _mm256_storeu_si256((__m256i *)(void *)t[0], mn1);
+    _mm256_storeu_si256((__m256i *)(void *)t[1], mx1);
+    _mm256_storeu_si256((__m256i *)(void *)t[2], zmn1);
+    _mm256_storeu_si256((__m256i *)(void *)t[3], zmx1);
+    _mm256_storeu_si256((__m256i *)(void *)t[4], zc1);
+    for (int l = 0; l < 4; l++) {
+        for (int k = 0; k < 4; k++)
+            l1[l][k] = t[k][l];
+        l1[l][4] = (int64_t)(i / 4) - t[4][l]; /* nonzero = residuals - zeros */
+    }
+    _mm256_storeu_si256((__m256i *)(void *)t[0], mn2);
+    _mm256_storeu_si256((__m256i *)(void *)t[1], mx2);
+    _mm256_storeu_si256((__m256i *)(void *)t[2], zmn2);
+    _mm256_storeu_si256((__m256i *)(void *)t[3], zmx2);
+    _mm256_storeu_si256((__m256i *)(void *)t[4], zc2);
+    for (int l = 0; l < 4; l++) {
+        for (int k = 0; k < 4; k++)
+            l2[l][k] = t[k][l];
+        l2[l][4] = (int64_t)(i / 4) - t[4][l];
+    }
+    stats_finish(m, n, i, (const int64_t(*)[5])l1, (const int64_t(*)[5])l2, s1, s2);
+}
+#endif
+
+__attribute__((target_clones("avx2", "default")))
+static void stats_ranges_vec(const int64_t *m, size_t n, ostats *s1, ostats *s2)
+{
+    const v4i zero = {0, 0, 0, 0}, vmax = zero + INT64_MAX, vmin = zero + INT64_MIN;
+    v4i mn1 = vmax, mx1 = vmin, zmn1 = vmax, zmx1 = vmin, nz1 = zero;
+    v4i mn2 = vmax, mx2 = vmin, zmn2 = vmax, zmx2 = vmin, nz2 = zero;
+    size_t i = 0;
+    /* residuals i..i+3 of both orders read m[i..i+5] */
+    for (; i + 6 <= n; i += 4) {
+        v4u m0, m1, m2;
+        VLOAD(m0, m + i);
+        VLOAD(m1, m + i + 1);
+        VLOAD(m2, m + i + 2);
+        v4i a = (v4i)(m1 - m0), b = (v4i)(m2 - m1 - (m1 - m0)); /* modulo 2^64 */
+        VRANGE(a, mn1, mx1, zmn1, zmx1, nz1);
+        VRANGE(b, mn2, mx2, zmn2, zmx2, nz2);
+    }
+    int64_t l1[4][5], l2[4][5];
+    for (int l = 0; l < 4; l++) {
+        l1[l][0] = mn1[l], l1[l][1] = mx1[l], l1[l][2] = zmn1[l], l1[l][3] = zmx1[l], l1[l][4] = nz1[l];
+        l2[l][0] = mn2[l], l2[l][1] = mx2[l], l2[l][2] = zmn2[l], l2[l][3] = zmx2[l], l2[l][4] = nz2[l];
+    }
+    stats_finish(m, n, i, (const int64_t(*)[5])l1, (const int64_t(*)[5])l2, s1, s2);
+}
+
+static void stats_ranges(const int64_t *m, size_t n, ostats *s1, ostats *s2)
+{
+#ifdef HAVE_STATS_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        stats_ranges_avx2(m, n, s1, s2);
+        return;
+    }
+#endif
+    stats_ranges_vec(m, n, s1, s2);
 }
 
 /* The longest run of zero residuals ended by a nonzero one (the sparse
@@ -853,7 +933,7 @@ static inline uint64_t load_partial(const uint8_t *p, size_t avail)
     return x;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CODEC_NO_AVX2_PATHS)
 #include <immintrin.h>
 #define HAVE_BX_AVX2 1
 /* For each 4 bits of the bitmap (nibble n): the vpermd indices that move
