@@ -19,7 +19,7 @@
 
 #include "db_testlib.h"
 
-enum { WRITERS = 2, SERIES_PER = 4, READERS = 2 };
+enum { WRITERS = 4, SERIES_PER = 4, READERS = 2 };
 /* flushes and deletes that must complete while the writers write */
 #define LIVENESS 3
 #define WRITE_SECONDS_MAX 10.0
@@ -244,9 +244,9 @@ static void concurrent_writes_reads_flushes_stay_consistent(void **state)
     if (s.failed)
         fail_msg("%s (STRATA_SEED=%" PRIu64 ")", s.why, s.seed);
     fprintf(stderr, "%" PRIu64 " reads, %" PRIu64 " flushes (longest %.3f s), %" PRIu64 " and %" PRIu64
-            " flushes and deletes completed while %d writers wrote %" PRIu64 " + %" PRIu64 " samples per series\n",
+            " flushes and deletes completed while %d writers wrote %" PRIu64 " .. %" PRIu64 " samples per series\n",
             (uint64_t)s.reads, (uint64_t)s.flushes, s.max_flush_s, (uint64_t)s.flushes_during,
-            (uint64_t)s.deletes_during, WRITERS, (uint64_t)s.acked[0], (uint64_t)s.acked[1]);
+            (uint64_t)s.deletes_during, WRITERS, (uint64_t)s.acked[0], (uint64_t)s.acked[WRITERS - 1]);
     if (s.flushes_during < LIVENESS || s.deletes_during < LIVENESS)
         fail_msg("only %" PRIu64 " flushes and %" PRIu64 " deletes completed in %.0f s of continuous writes (want %d "
                  "each): flush/delete starved by writers (the ingest rwlock prefers readers?)",
