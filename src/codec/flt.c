@@ -77,8 +77,8 @@ size_t codec_flt_size(const double *v, size_t n, size_t limit)
     uint64_t bits = 64, mean = MEAN0, lim = (uint64_t)limit * 8;
     int64_t prev = ord_of(dbl_bits(v[0]));
     for (size_t i = 1; i < n; i++) {
-        /* checked every 32 values: a cheap test, an early stop */
-        if (!(i & 31) && bits >= lim)
+        /* checked every 16 values: every value left costs >= 1 bit */
+        if (!(i & 15) && bits + (n - i) >= lim)
             return limit;
         int64_t o = ord_of(dbl_bits(v[i]));
         uint64_t z = zigzag_enc((int64_t)((uint64_t)o - (uint64_t)prev));

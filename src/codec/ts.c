@@ -68,6 +68,7 @@ static unsigned common_pow10(const int64_t *ts, size_t n)
  * every difference modulo 2^64 equals the first (a loop without branches,
  * which vectorises) and the last point, computed without wrapping, is in
  * range (a straight line between two in-range points stays in range). */
+__attribute__((target_clones("avx2", "default")))
 static int is_regular(const int64_t *ts, size_t n)
 {
     uint64_t D = (uint64_t)ts[1] - (uint64_t)ts[0], acc = 0;

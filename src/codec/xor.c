@@ -130,8 +130,8 @@ size_t codec_xor_size(const double *v, size_t n, size_t limit)
     uint64_t bits = 64, prev = dbl_bits(v[0]), lim = (uint64_t)limit * 8;
     unsigned lead = 0xff, trail = 0;
     for (size_t i = 1; i < n; i++) {
-        /* checked every 32 values: a cheap test, an early stop */
-        if (!(i & 31) && bits >= lim)
+        /* checked every 16 values: every value left costs >= 1 bit */
+        if (!(i & 15) && bits + (n - i) >= lim)
             return limit;
         uint64_t u = dbl_bits(v[i]), x = u ^ prev;
         prev = u;
