@@ -285,6 +285,21 @@ int cpt_full_job(cpt_jobs *out, const cpt_opts *o, const cpt_partition *part, bo
     for (size_t i = 0; i < n; i++)
         if (part->files[i].level != last || part->files[i].tombstones > 0)
             in[i] = true;
+    /* Last-level files that share series (sid ranges overlap, times
+     * disjoint: flushes a trivial move put there as they were, each with a
+     * partial block per series) are merged together, so a fully compacted
+     * partition has each series in one file. Outputs of a full compaction
+     * split by sid range never qualify, so this cannot loop. */
+    for (size_t i = 0; i < n; i++) {
+        if (part->files[i].level != last)
+            continue;
+        for (size_t k = i + 1; k < n; k++) {
+            if (part->files[k].level != last)
+                continue;
+            if (part->files[i].min_sid <= part->files[k].max_sid && part->files[k].min_sid <= part->files[i].max_sid)
+                in[i] = in[k] = true;
+        }
+    }
     /* Transitive closure over overlap, pulling in last-level files. */
     for (bool grew = true; grew;) {
         grew = false;

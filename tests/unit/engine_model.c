@@ -235,7 +235,7 @@ static void engine_content_equals_model_after_every_step(void **state)
 {
     (void)state;
     const char *e = getenv("STRATA_MODEL_STEPS");
-    int steps = e ? atoi(e) : 600;
+    int steps = e ? atoi(e) : 500;
     if (getenv("STRATA_SEED")) {
         run_seed(test_seed(0), steps);
         return;
