@@ -359,7 +359,7 @@ int strata_open(const strata_options *opts, strata_db **out)
         rc = STRATA_ERR_NOMEM;
         goto fail;
     }
-    if (!db->read_only && (rc = file_mkdir(db->dir)) != 0) {
+    if (!db->read_only && (rc = file_mkdir_p(db->dir)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot create: %s", db->dir, strata_strerror(rc));
         goto fail;
     }

@@ -103,8 +103,10 @@ int file_fsync_dir(const char *dir);
 int file_write_atomic(const char *dir, const char *name, const void *p, size_t n);
 /* Reads a whole file into *out (caller frees with base_free). */
 int file_read_all(const char *path, uint8_t **out, size_t *len);
-/* mkdir -p of one level; EEXIST is success. */
+/* mkdir of one level; EEXIST is success. */
 int file_mkdir(const char *path);
+/* mkdir -p: every missing parent too. */
+int file_mkdir_p(const char *path);
 /* Joins dir and name into a new string (caller frees) or NULL. */
 char *path_join(const char *dir, const char *name);
 

@@ -191,3 +191,22 @@ int file_mkdir(const char *path)
         return STRATA_OK;
     return base_errno_status(errno);
 }
+
+int file_mkdir_p(const char *path)
+{
+    size_t n = strlen(path);
+    char *p = base_strndup(path, n);
+    if (!p)
+        return STRATA_ERR_NOMEM;
+    int rc = STRATA_OK;
+    for (size_t i = 1; i <= n && !rc; i++) {
+        if (p[i] != '/' && p[i] != 0)
+            continue;
+        char c = p[i];
+        p[i] = 0;
+        rc = file_mkdir(p);
+        p[i] = c;
+    }
+    base_free(p);
+    return rc;
+}
