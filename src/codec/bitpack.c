@@ -36,14 +36,18 @@ uint8_t *buf_zeroed_tail(bbuf *b, size_t n)
     return b->data + b->len;
 }
 
+/* (clones of external functions do not link under clang 14: a static
+ * clone behind a plain function) */
 __attribute__((target_clones("avx2", "default")))
-void codec_fill_dbl(double *v, size_t n, double d)
+static void fill_dbl(double *v, size_t n, double d)
 {
     /* whole groups of 8: the tail is rounded up into the caller's padding */
     for (size_t i = 0; i < n; i += 8)
         for (unsigned j = 0; j < 8; j++)
             v[i + j] = d;
 }
+
+void codec_fill_dbl(double *v, size_t n, double d) { fill_dbl(v, n, d); }
 
 void bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w)
 {

@@ -822,6 +822,12 @@ static uint64_t for_unpack(const uint8_t *p, size_t cnt, const forp *f, u64a *x)
 #define MAGIC_DBL 6755399441055744.0 /* 1.5 * 2^52 */
 
 typedef double v4d __attribute__((vector_size(32)));
+/* lanes of a and b (b's numbered 4..7), constant indices */
+#ifdef __clang__
+#define SHUF2(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define SHUF2(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4u){i, j, k, l})
+#endif
 
 /* Pass B, order 1, when every running sum lies in (-2^51, 2^51): in place,
  * x[i] (bits) -> the double of m += base + x[i], divided by div when e > 0.
@@ -840,10 +846,10 @@ static inline __attribute__((always_inline)) uint64_t pass_b1_body(double *out, 
         v4u x;
         memcpy(&x, out + i, sizeof x);
         x += vb;
-        x += __builtin_shuffle(x, zero, (v4u){4, 0, 1, 2});
-        x += __builtin_shuffle(x, zero, (v4u){4, 5, 0, 1});
+        x += SHUF2(x, zero, 4, 0, 1, 2);
+        x += SHUF2(x, zero, 4, 5, 0, 1);
         v4u s = x + carry;
-        carry += __builtin_shuffle(x, (v4u){3, 3, 3, 3});
+        carry += SHUF2(x, x, 3, 3, 3, 3);
         s += magic;
         v4d d;
         memcpy(&d, &s, sizeof d);
@@ -977,7 +983,9 @@ static void bitmap_expand_avx2(u64a *x, const u64a *v, const uint8_t *bm, size_t
  * (reading up to 63 entries past x + c, inside the caller's padding)
  * rather than with variable-length loops, which compile to slow string
  * instructions. */
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
 static void bitmap_expand(u64a *x, const u64a *v, const uint8_t *bm, size_t bm_len, size_t c, uint64_t b)
 {
     size_t j = 0;
