@@ -16,7 +16,7 @@
 /* Freezes the active head when it holds samples. Returns STRATA_OK with
  * *frozen = true when it did; false when the head is empty or too many
  * heads are frozen already. */
-static int freeze(strata_db *db, bool *frozen)
+static int freeze(strata_db *db, bool *frozen, uint64_t *freeze_no_out)
 {
     *frozen = false;
     int rc = STRATA_OK;
@@ -50,6 +50,8 @@ static int freeze(strata_db *db, bool *frozen)
     db_head *old = v->active;
     old->freeze_no = freeze_no;
     old->wal_end = cut;
+    if (freeze_no_out)
+        *freeze_no_out = freeze_no;
     v->frozen[v->n_frozen++] = old; /* the clone's reference moves over */
     v->active = fresh;
     db_version_install(db, v);
@@ -266,7 +268,7 @@ static void *flush_main(void *arg)
         int rc = STRATA_OK;
         if (requested || over) {
             bool frozen;
-            rc = freeze(db, &frozen);
+            rc = freeze(db, &frozen, NULL);
             if (frozen)
                 n_frozen++;
         }
@@ -318,35 +320,75 @@ void db_flush_stop(strata_db *db)
     db->flush_thread_started = false;
 }
 
+/* The freeze number of the newest frozen head, 0 when none. */
+static uint64_t newest_frozen(strata_db *db, size_t *n_frozen, bool *active_empty)
+{
+    db_version *v = db_version_pin(db);
+    uint64_t f = v->n_frozen ? v->frozen[v->n_frozen - 1]->freeze_no : 0;
+    *n_frozen = v->n_frozen;
+    if (active_empty) {
+        head_stats hs;
+        head_get_stats(v->active->h, &hs);
+        *active_empty = hs.samples == 0;
+    }
+    db_version_unpin(v);
+    return f;
+}
+
+/* Whether a head frozen at or before target is still waiting. */
+static bool pending_up_to(strata_db *db, uint64_t target)
+{
+    db_version *v = db_version_pin(db);
+    bool pending = v->n_frozen && v->frozen[0]->freeze_no <= target;
+    db_version_unpin(v);
+    return pending;
+}
+
+/* Asks the flush thread for a round and waits until it reports one. */
+static int wait_flush_round(strata_db *db)
+{
+    pthread_mutex_lock(&db->bg_mu);
+    uint64_t seen = db->flushes_done;
+    db->flush_requested = true;
+    pthread_cond_broadcast(&db->bg_cond);
+    while (db->flushes_done == seen && !db->closing)
+        pthread_cond_wait(&db->done_cond, &db->bg_mu);
+    int rc = db->closing ? STRATA_ERR_CLOSED : db->bg_error;
+    pthread_mutex_unlock(&db->bg_mu);
+    return rc;
+}
+
 int db_flush_all(strata_db *db)
 {
     if (db->read_only)
         return STRATA_ERR_READONLY;
-    /* freeze here so that the flush covers every write that returned
-     * before this call, then let the flush thread write it out */
-    bool frozen;
-    int rc = freeze(db, &frozen);
-    if (rc)
-        return rc;
+    /* Freeze the active head so the flush covers every write that returned
+     * before this call; then wait for that head and the older ones only,
+     * not for heads frozen later by writes that keep coming. */
+    uint64_t target = 0;
     for (;;) {
-        db_version *v = db_version_pin(db);
-        size_t n = v->n_frozen;
-        db_version_unpin(v);
-        if (!n)
-            return STRATA_OK;
-        pthread_mutex_lock(&db->bg_mu);
-        uint64_t seen = db->flushes_done;
-        db->flush_requested = true;
-        pthread_cond_broadcast(&db->bg_cond);
-        while (db->flushes_done == seen && !db->closing)
-            pthread_cond_wait(&db->done_cond, &db->bg_mu);
-        rc = db->bg_error;
-        pthread_mutex_unlock(&db->bg_mu);
+        bool frozen, empty;
+        int rc = freeze(db, &frozen, &target);
         if (rc)
             return rc;
-        if (db->closing)
-            return STRATA_ERR_CLOSED;
+        if (frozen)
+            break;
+        size_t n_frozen;
+        uint64_t newest = newest_frozen(db, &n_frozen, &empty);
+        if (empty) { /* nothing new: the heads frozen already are the target */
+            target = newest;
+            break;
+        }
+        /* too many heads frozen: let one go out, then freeze ours */
+        if ((rc = wait_flush_round(db)) != 0)
+            return rc;
     }
+    while (target && pending_up_to(db, target)) {
+        int rc = wait_flush_round(db);
+        if (rc)
+            return rc;
+    }
+    return STRATA_OK;
 }
 
 int strata_flush(strata_db *db)

@@ -59,17 +59,19 @@ int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_
     return STRATA_OK;
 }
 
-static _Thread_local bbuf tl_rec;
-
 int db_write_samples(strata_db *db, const strata_sample *s, size_t n)
 {
     if (!n)
         return STRATA_OK;
-    bbuf *rec = &tl_rec;
-    rec->len = 0;
-    int rc = wal_samples_encode(rec, s, n);
-    if (rc)
+    /* about 10 bytes a sample: one reservation, encoded outside the lock */
+    bbuf recb = {0}, *rec = &recb;
+    int rc = buf_reserve(rec, 16 + n * 12);
+    if (!rc)
+        rc = wal_samples_encode(rec, s, n);
+    if (rc) {
+        buf_free(rec);
         return rc;
+    }
     uint64_t ooo = 0;
     pthread_rwlock_rdlock(&db->ingest);
     rc = wal_append(db->wal, WAL_REC_SAMPLES, rec->data, rec->len, NULL);
@@ -79,8 +81,7 @@ int db_write_samples(strata_db *db, const strata_sample *s, size_t n)
         db_version_unpin(v);
     }
     pthread_rwlock_unlock(&db->ingest);
-    if (rec->cap > (16u << 20)) /* do not keep a huge buffer per thread */
-        buf_free(rec);
+    buf_free(rec);
     if (rc) {
         atomic_fetch_add(&db->write_errors, 1);
         return rc;
