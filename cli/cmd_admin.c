@@ -1,6 +1,7 @@
 /* cmd_admin.c: `strata delete`, `inspect`, `verify` and `compact`. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "format/format.h"
@@ -244,6 +245,12 @@ int cmd_verify(int argc, char **argv)
     verify_ctx v = {0};
     int rc = STRATA_OK;
     if (dir) {
+        char cur[4200];
+        snprintf(cur, sizeof cur, "%s/CURRENT", dir);
+        if (access(cur, F_OK) != 0) {
+            fprintf(stderr, "strata verify: %s: not a strata database (no CURRENT)\n", dir);
+            return CLI_USAGE;
+        }
         rc = strata_verify_dir(dir, verify_report, &v);
         if (rc != STRATA_OK && rc != STRATA_ERR_CORRUPT && !v.problems)
             fprintf(stderr, "%s: %s\n", dir, strata_strerror(rc));

@@ -1,4 +1,5 @@
 /* cmd_bench.c: `strata bench codec|ingest|query`. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "cli.h"
@@ -18,6 +19,13 @@ int cmd_bench(int argc, char **argv)
         return bench_compact_main(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "query"))
         return bench_query_main(argc - 1, argv + 1);
-    fprintf(stderr, "usage: strata bench codec|ingest|query|compact [options] [--json]\n");
-    return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? CLI_OK : CLI_USAGE;
+    bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    fprintf(help ? stdout : stderr,
+            "usage: strata bench codec|ingest|query|compact [options] [--json]\n"
+            "  codec    bytes/sample and encode/decode speed of every codec on the generated data sets\n"
+            "  ingest   samples/s through the C API (1 and 2 threads), head memory, reopen time\n"
+            "  query    read throughput: one series, and a matcher selecting about 10%% of the series\n"
+            "  compact  write amplification, bytes/sample after full compaction, compaction speed\n"
+            "strata bench KIND --help for the options of one.\n");
+    return help ? CLI_OK : CLI_USAGE;
 }
