@@ -28,6 +28,11 @@ const double codec_p10d[23] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+const double codec_p10r[23] = {
+    1 / 1e0, 1 / 1e1, 1 / 1e2, 1 / 1e3, 1 / 1e4, 1 / 1e5, 1 / 1e6, 1 / 1e7, 1 / 1e8, 1 / 1e9, 1 / 1e10, 1 / 1e11,
+    1 / 1e12, 1 / 1e13, 1 / 1e14, 1 / 1e15, 1 / 1e16, 1 / 1e17, 1 / 1e18, 1 / 1e19, 1 / 1e20, 1 / 1e21, 1 / 1e22,
+};
+
 uint8_t *buf_zeroed_tail(bbuf *b, size_t n)
 {
     if (n > SIZE_MAX - BW_SLACK || buf_reserve(b, n + BW_SLACK))

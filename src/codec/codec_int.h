@@ -10,6 +10,7 @@
 #ifndef STRATA_CODEC_INT_H
 #define STRATA_CODEC_INT_H
 
+#include <math.h>
 #include <string.h>
 
 #include "codec/codec.h"
@@ -18,6 +19,33 @@
  * (the largest power of ten a double holds exactly). */
 extern const uint64_t codec_p10u[20];
 extern const double codec_p10d[23];
+
+/* RN(10^-e), e = 0..22 (constant-folded, correctly rounded). */
+extern const double codec_p10r[23];
+
+/* a / 10^e correctly rounded, the way every DEC decoder computes it: q =
+ * RN(a * RN(10^-e)) is within an ulp of the quotient, and one Newton step
+ * with an exact remainder, RN(q + fma(-q, 10^e, a) * RN(10^-e)), gives the
+ * correctly rounded quotient (Markstein's theorem; checked against IEEE
+ * division in tests/unit/codec_values.c). The encoder verifies every
+ * value with this same computation, so round trips are exact by
+ * construction. Vector decoders use the FMA instructions for it, and
+ * everyone else fma() (C99: exact), so every machine gives the same bits.
+ * Four multiply/FMA operations pipeline where a division would not. */
+static inline double dec_div(double a, unsigned e)
+{
+    if (!e)
+        return a;
+    double y = codec_p10r[e], q = a * y;
+    return fma(fma(-q, codec_p10d[e], a), y, q);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CODEC_NO_AVX2_PATHS)
+#define CODEC_X86_PATHS 1
+/* Run-time dispatch to hand-written AVX2(+FMA) loops. */
+static inline int codec_have_avx2(void) { return __builtin_cpu_supports("avx2"); }
+static inline int codec_have_fma(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#endif
 
 /* Bytes of slack the bit writer may touch past the last byte it fills. */
 #define BW_SLACK 16

@@ -9,9 +9,10 @@
  *   u8 e          0..18
  *   intseq        the mantissas m[0..n) (intseq.c)
  *
- * Decoding computes (double)m (e == 0) or (double)m / 10^e with 10^e the
- * exact double; IEEE division is correctly rounded, so the result is the
- * same bits on every conforming machine. The encoder picks the smallest e
+ * Decoding computes (double)m (e == 0) or the correctly rounded quotient
+ * (double)m / 10^e, 10^e the exact double: the same bits on every
+ * conforming machine. (It is computed without a division, by dec_div in
+ * codec_int.h, which the encoder uses for its check too.) The encoder picks the smallest e
  * for which recomputing every value that way gives back its exact bit
  * pattern; when none does (NaN, infinities, -0.0, values with more digits
  * than an int64 mantissa holds), the codec does not apply and
@@ -39,7 +40,7 @@ static inline int mant(double v, unsigned e, int64_t *m)
         if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0))
             return 0;
         mi = (int64_t)r;
-        if (dbl_bits((double)mi / codec_p10d[e]) != dbl_bits(v))
+        if (dbl_bits(dec_div((double)mi, e)) != dbl_bits(v))
             return 0;
     }
     *m = mi;
@@ -75,7 +76,8 @@ static size_t mant_run(const double *v, size_t i, size_t n, unsigned e, int64_t 
         t = x + magic;
         y = t - magic;
         if (e)
-            y /= p;
+            for (int l = 0; l < 4; l++)
+                y[l] = dec_div(y[l], e);
         memcpy(&tb, &t, sizeof tb);
         memcpy(&yb, &y, sizeof yb);
         ok &= yb == vb;
@@ -86,6 +88,32 @@ static size_t mant_run(const double *v, size_t i, size_t n, unsigned e, int64_t 
     }
     return i;
 }
+
+#ifdef CODEC_X86_PATHS
+#include <immintrin.h>
+/* mant_run for e > 0 with AVX2 and FMA (the generic one calls fma() lane
+ * by lane): the same candidates and the same check. */
+__attribute__((target("avx2,fma")))
+static size_t mant_run_fma(const double *v, size_t i, size_t n, unsigned e, int64_t *m)
+{
+    const __m256d p = _mm256_set1_pd(codec_p10d[e]), y = _mm256_set1_pd(codec_p10r[e]);
+    const __m256d lim = _mm256_set1_pd(2251799813685248.0), nlim = _mm256_set1_pd(-2251799813685248.0);
+    const __m256d magic = _mm256_set1_pd(MAGIC_DBL);
+    const __m256i mbits = _mm256_set1_epi64x(MAGIC_BITS);
+    for (; i + 4 <= n; i += 4) {
+        __m256d v4 = _mm256_loadu_pd(v + i), x = _mm256_mul_pd(v4, p);
+        __m256d ok = _mm256_and_pd(_mm256_cmp_pd(x, lim, _CMP_LT_OQ), _mm256_cmp_pd(x, nlim, _CMP_GT_OQ));
+        __m256d t = _mm256_add_pd(x, magic), b = _mm256_sub_pd(t, magic);
+        __m256d q = _mm256_mul_pd(b, y);
+        q = _mm256_fmadd_pd(_mm256_fnmadd_pd(q, p, b), y, q);
+        __m256i same = _mm256_cmpeq_epi64(_mm256_castpd_si256(q), _mm256_castpd_si256(v4));
+        if (_mm256_movemask_pd(_mm256_and_pd(ok, _mm256_castsi256_pd(same))) != 15)
+            break;
+        _mm256_storeu_si256((__m256i *)(void *)(m + i), _mm256_sub_epi64(_mm256_castpd_si256(t), mbits));
+    }
+    return i;
+}
+#endif
 
 int codec_dec_encode(const double *v, size_t n, bbuf *out)
 {
@@ -98,7 +126,12 @@ int codec_dec_encode(const double *v, size_t n, bbuf *out)
     unsigned e = 0;
 again:
     for (size_t i = 0; i < n; i++) {
-        i = mant_run(v, i, n, e, m);
+#ifdef CODEC_X86_PATHS
+        if (e && codec_have_fma())
+            i = mant_run_fma(v, i, n, e, m);
+        else
+#endif
+            i = mant_run(v, i, n, e, m);
         if (i == n)
             break;
         if (LIKELY(mant(v[i], e, &m[i])))

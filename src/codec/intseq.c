@@ -303,7 +303,7 @@ static void stats_finish(const int64_t *m, size_t n, size_t i, const int64_t l1[
     s2->mn = r2[0], s2->mx = r2[1], s2->nzmn = r2[2], s2->nzmx = r2[3], s2->nz = (size_t)c2;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(CODEC_NO_AVX2_PATHS)
+#ifdef CODEC_X86_PATHS
 #include <immintrin.h>
 #define HAVE_STATS_AVX2 1
 /* stats_ranges with AVX2 blends (the generic vectors below compile to
@@ -388,7 +388,7 @@ static void stats_ranges_vec(const int64_t *m, size_t n, ostats *s1, ostats *s2)
 static void stats_ranges(const int64_t *m, size_t n, ostats *s1, ostats *s2)
 {
 #ifdef HAVE_STATS_AVX2
-    if (__builtin_cpu_supports("avx2")) {
+    if (codec_have_avx2()) {
         stats_ranges_avx2(m, n, s1, s2);
         return;
     }
@@ -830,16 +830,16 @@ typedef double v4d __attribute__((vector_size(32)));
 #endif
 
 /* Pass B, order 1, when every running sum lies in (-2^51, 2^51): in place,
- * x[i] (bits) -> the double of m += base + x[i], divided by div when e > 0.
+ * x[i] (bits) -> the double of m += base + x[i], then dec_div by 10^e.
  * Four lanes at a time: an in-register prefix sum, the carry kept apart so
- * that the loop-carried chain is one addition. */
-static inline __attribute__((always_inline)) uint64_t pass_b1_body(double *out, size_t c, uint64_t m,
-                                                                   uint64_t base, int scale, double div)
+ * that the loop-carried chain is one addition. The generic code divides
+ * lane by lane (fma() calls); FMA machines take pass_b1_fma. */
+__attribute__((target_clones("avx2", "default")))
+static void pass_b1_fast(double *out, size_t c, uint64_t m, uint64_t base, unsigned e)
 {
     const v4u zero = {0, 0, 0, 0}, vb = {base, base, base, base};
     const v4u magic = {MAGIC_BITS, MAGIC_BITS, MAGIC_BITS, MAGIC_BITS};
     const v4d mdbl = {MAGIC_DBL, MAGIC_DBL, MAGIC_DBL, MAGIC_DBL};
-    const v4d vdiv = {div, div, div, div};
     v4u carry = {m, m, m, m};
     size_t i = 0;
     for (; i + 4 <= c; i += 4) {
@@ -854,34 +854,55 @@ static inline __attribute__((always_inline)) uint64_t pass_b1_body(double *out, 
         v4d d;
         memcpy(&d, &s, sizeof d);
         d -= mdbl;
-        if (scale)
-            d /= vdiv;
+        if (e)
+            for (int l = 0; l < 4; l++)
+                d[l] = dec_div(d[l], e);
         memcpy(out + i, &d, sizeof d);
     }
     m = carry[0];
     const u64a *x = (const u64a *)out;
     for (; i < c; i++) {
         m += base + x[i];
-        double d = (double)(int64_t)m;
-        out[i] = scale ? d / div : d;
+        out[i] = dec_div((double)(int64_t)m, e);
     }
-    return m;
 }
 
-__attribute__((target_clones("avx2", "default")))
-static void pass_b1_fast(double *out, size_t c, uint64_t m, uint64_t base, unsigned e)
+#ifdef CODEC_X86_PATHS
+#include <immintrin.h>
+/* pass_b1_fast for e > 0 with AVX2 and FMA: the same operations. */
+__attribute__((target("avx2,fma")))
+static void pass_b1_fma(double *out, size_t c, uint64_t m, uint64_t base, unsigned e)
 {
-    if (e)
-        (void)pass_b1_body(out, c, m, base, 1, codec_p10d[e]);
-    else
-        (void)pass_b1_body(out, c, m, base, 0, 1.0);
+    const __m256i zero = _mm256_setzero_si256(), vb = _mm256_set1_epi64x((long long)base);
+    const __m256i magic = _mm256_set1_epi64x((long long)MAGIC_BITS);
+    const __m256d mdbl = _mm256_set1_pd(MAGIC_DBL), y = _mm256_set1_pd(codec_p10r[e]),
+                  p = _mm256_set1_pd(codec_p10d[e]);
+    __m256i carry = _mm256_set1_epi64x((long long)m);
+    size_t i = 0;
+    for (; i + 4 <= c; i += 4) {
+        __m256i x = _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(out + i)), vb);
+        x = _mm256_add_epi64(x, _mm256_blend_epi32(_mm256_permute4x64_epi64(x, 0x90), zero, 0x03));
+        x = _mm256_add_epi64(x, _mm256_blend_epi32(_mm256_permute4x64_epi64(x, 0x40), zero, 0x0f));
+        __m256i s = _mm256_add_epi64(x, carry);
+        carry = _mm256_add_epi64(carry, _mm256_permute4x64_epi64(x, 0xff));
+        __m256d d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(s, magic)), mdbl);
+        __m256d q = _mm256_mul_pd(d, y);
+        q = _mm256_fmadd_pd(_mm256_fnmadd_pd(q, p, d), y, q);
+        _mm256_storeu_pd(out + i, q);
+    }
+    m = (uint64_t)_mm256_extract_epi64(carry, 0);
+    const u64a *x = (const u64a *)out;
+    for (; i < c; i++) {
+        m += base + x[i];
+        out[i] = dec_div((double)(int64_t)m, e);
+    }
 }
+#endif
 
 /* Pass B for any order and range: scalar, with the plain conversion. */
 static void pass_b_any(unsigned o, double *out, size_t c, uint64_t m, uint64_t d, uint64_t base, unsigned e)
 {
     const u64a *x = (const u64a *)out;
-    const double div = codec_p10d[e];
     for (size_t i = 0; i < c; i++) {
         uint64_t r = base + x[i];
         if (o == 2) {
@@ -890,8 +911,7 @@ static void pass_b_any(unsigned o, double *out, size_t c, uint64_t m, uint64_t d
         } else {
             m += r;
         }
-        double v = (double)(int64_t)m;
-        out[i] = e ? v / div : v;
+        out[i] = dec_div((double)(int64_t)m, e);
     }
 }
 
@@ -922,7 +942,7 @@ static int sums_small(unsigned o, uint64_t m, uint64_t d, const forp *f, size_t 
     return am + (__int128)c * amax < lim;
 }
 
-static inline double conv(int64_t m, unsigned e) { return e ? (double)m / codec_p10d[e] : (double)m; }
+static inline double conv(int64_t m, unsigned e) { return dec_div((double)m, e); }
 
 static inline size_t popcount64(uint64_t x)
 {
@@ -939,7 +959,7 @@ static inline uint64_t load_partial(const uint8_t *p, size_t avail)
     return x;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(CODEC_NO_AVX2_PATHS)
+#ifdef CODEC_X86_PATHS
 #include <immintrin.h>
 #define HAVE_BX_AVX2 1
 /* For each 4 bits of the bitmap (nibble n): the vpermd indices that move
@@ -1099,7 +1119,7 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
         const uint64_t b = f.base;
         if (form == FORM_BITMAP) {
 #ifdef HAVE_BX_AVX2
-            if (__builtin_cpu_supports("avx2"))
+            if (codec_have_avx2())
                 bitmap_expand_avx2(x, v, pos_p, pos_len, c, b);
             else
 #endif
@@ -1128,10 +1148,16 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
         }
         /* f's bounds for pass B: residuals are base + g*x or 0 */
     }
-    if (o == 1 && sums_small(o, m, d, &f, c))
-        pass_b1_fast(dst, c, m, base, e);
-    else
+    if (o == 1 && sums_small(o, m, d, &f, c)) {
+#ifdef CODEC_X86_PATHS
+        if (e && codec_have_fma())
+            pass_b1_fma(dst, c, m, base, e);
+        else
+#endif
+            pass_b1_fast(dst, c, m, base, e);
+    } else {
         pass_b_any(o, dst, c, m, d, base, e);
+    }
     *used = (size_t)(p - src);
     return STRATA_OK;
 }

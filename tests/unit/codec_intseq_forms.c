@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "codec/codec.h"
+#include "codec/codec_int.h" /* dec_div, the decoders' m / 10^e */
 #include "testutil.h"
 
 static uint64_t bits(double d)
@@ -161,10 +162,36 @@ static void damaged_forms_fail_cleanly(void **state)
     }
 }
 
+/* The decoders compute m / 10^e without a division (dec_div); it must be
+ * the correctly rounded quotient, as IEEE division gives, for every int64
+ * m (so blocks written when the decoder divided read back the same). */
+static void decimal_scaling_equals_ieee_division(void **state)
+{
+    (void)state;
+    test_rng r;
+    test_rng_init(&r, test_seed(9));
+    volatile double p; /* keep the division a division */
+    for (unsigned e = 0; e <= 22; e++) {
+        p = codec_p10d[e];
+        for (int k = 0; k < 200000; k++) {
+            unsigned w = 1 + (unsigned)test_rng_below(&r, 63);
+            int64_t m = (int64_t)(test_rng_next(&r) >> (64 - w));
+            if (test_rng_below(&r, 2))
+                m = -m;
+            if (k < 2000) /* small and exhaustive-ish near 0 */
+                m = k - 1000;
+            double a = (double)m, want = e ? a / p : a, got = dec_div(a, e);
+            if (memcmp(&want, &got, 8))
+                fail_msg("m=%lld e=%u: %.17g != %.17g", (long long)m, e, got, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_form_round_trips),
+        cmocka_unit_test(decimal_scaling_equals_ieee_division),
         cmocka_unit_test(damaged_forms_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
