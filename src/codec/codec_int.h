@@ -44,6 +44,7 @@ static inline double dec_div(double a, unsigned e)
 #define CODEC_X86_PATHS 1
 /* Run-time dispatch to hand-written AVX2(+FMA) loops. */
 static inline int codec_have_avx2(void) { return __builtin_cpu_supports("avx2"); }
+static inline int codec_have_bmi2(void) { return __builtin_cpu_supports("bmi2"); }
 static inline int codec_have_fma(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #endif
 

@@ -708,11 +708,32 @@ static inline uint64_t rgroup(const rfrac *q, uint64_t X, uint64_t R, uint64_t g
     return X >= q->RG;
 }
 
+/* One digit: F*R = digit:F. With mx (BMI2 machines, inline asm so that
+ * the generic build never contains it) a single mulx, one pass through the
+ * multiplier port; otherwise the high half and the low half as separate
+ * multiplications (GCC keeps a 128-bit product in a register pair, and
+ * with four chains it spills them). */
+static inline __attribute__((always_inline)) uint64_t digit(uint64_t *F, uint64_t R, int mx)
+{
+#ifdef CODEC_X86_PATHS
+    if (mx) {
+        uint64_t hi, lo;
+        __asm__("mulx %3, %0, %1" : "=r"(lo), "=r"(hi) : "d"(*F), "r"(R));
+        *F = lo;
+        return hi;
+    }
+#endif
+    (void)mx;
+    uint64_t hi = (uint64_t)(((unsigned __int128)*F * R) >> 64);
+    *F *= R;
+    return hi;
+}
+
 /* Four groups at once: each digit is a chain of dependent multiplications
  * (4 cycles each), so four independent chains keep the multiplier busy. */
 static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, const uint8_t *p, uint64_t *ppos,
                                                                size_t *pi, size_t safe, uint64_t mask, uint64_t R,
-                                                               uint64_t g, u64a **px, unsigned G)
+                                                               uint64_t g, u64a **px, unsigned G, int mx)
 {
     uint64_t pos = *ppos, bad = 0;
     size_t i = *pi;
@@ -735,17 +756,11 @@ static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, c
         F2 = rfrac_f(q, w2);
         F3 = rfrac_f(q, w3);
         u64a *x1 = x + G, *x2 = x + 2 * G, *x3 = x + 3 * G;
-        /* high and low halves as separate multiplications: GCC keeps
-         * 128-bit products in register pairs and spills them */
         for (unsigned t = G; t-- > 0;) {
-            x[t] = (uint64_t)(((unsigned __int128)F0 * R) >> 64) * g;
-            x1[t] = (uint64_t)(((unsigned __int128)F1 * R) >> 64) * g;
-            x2[t] = (uint64_t)(((unsigned __int128)F2 * R) >> 64) * g;
-            x3[t] = (uint64_t)(((unsigned __int128)F3 * R) >> 64) * g;
-            F0 *= R;
-            F1 *= R;
-            F2 *= R;
-            F3 *= R;
+            x[t] = digit(&F0, R, mx) * g;
+            x1[t] = digit(&F1, R, mx) * g;
+            x2[t] = digit(&F2, R, mx) * g;
+            x3[t] = digit(&F3, R, mx) * g;
         }
     }
     *ppos = pos;
@@ -755,13 +770,9 @@ static inline __attribute__((always_inline)) uint64_t rgroups4(const rfrac *q, c
 }
 
 /* cnt radix-packed values from p[0..avail) into x, times g. Returns
- * nonzero when a group is out of range (corrupt). The BMI2 clone
- * multiplies with mulx, which leaves rax/rdx free and avoids spills in the
- * four-chain loop. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
+ * nonzero when a group is out of range (corrupt). mx: use mulx. */
+static inline __attribute__((always_inline)) uint64_t radix_unpack_body(const uint8_t *p, size_t avail, size_t cnt,
+                                                                        const forp *f, uint64_t g, u64a *x, int mx)
 {
     const uint64_t R = f->R;
     const unsigned G = f->G;
@@ -774,9 +785,9 @@ static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const f
     size_t safe = avail >= 8 ? (size_t)(((uint64_t)(avail - 8) * 8) / q.bits) : 0;
     safe = MIN(safe, full);
     if (g == 1)
-        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, 1, &x, G);
+        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, 1, &x, G, mx);
     else
-        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, g, &x, G);
+        bad |= rgroups4(&q, p, &pos, &i, safe, mask, R, g, &x, G, mx);
     for (; i < safe; i++, pos += q.bits, x += G) {
         uint64_t w;
         memcpy(&w, p + (pos >> 3), 8);
@@ -799,6 +810,27 @@ static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const f
         bad |= rgroup(&qh, X, R, g, x);
     }
     return bad;
+}
+
+static uint64_t radix_unpack_plain(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
+{
+    return radix_unpack_body(p, avail, cnt, f, g, x, 0);
+}
+
+#ifdef CODEC_X86_PATHS
+static uint64_t radix_unpack_mulx(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
+{
+    return radix_unpack_body(p, avail, cnt, f, g, x, 1);
+}
+#endif
+
+static uint64_t radix_unpack(const uint8_t *p, size_t avail, size_t cnt, const forp *f, uint64_t g, u64a *x)
+{
+#ifdef CODEC_X86_PATHS
+    if (codec_have_bmi2())
+        return radix_unpack_mulx(p, avail, cnt, f, g, x);
+#endif
+    return radix_unpack_plain(p, avail, cnt, f, g, x);
 }
 
 /* Pass A for cnt FOR values: x[i] = value * g (the base is added later).
