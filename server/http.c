@@ -586,7 +586,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 if (n / 64 > (unsigned long long)s->cfg.max_body) /* absurd: do not read it */
                     return srv_reply_error(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                                            "body of %llu bytes is over the limit of %zu", n, s->cfg.max_body);
-            } else if (!b->early && n && buf_reserve(&r->body, (size_t)n + 1)) {
+            } else if (!b->early && n && buf_reserve(&r->body, (size_t)(n < (16u << 20) ? n + 1 : (16u << 20)))) {
+                /* reserved up to 16 MiB ahead: a Content-Length alone cannot pin max_body per connection */
                 return MHD_NO;
             }
         }

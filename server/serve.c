@@ -198,6 +198,10 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "strata serve: listening on http://%s, data in %s, %u threads\n", s->cfg.listen, a.dir,
             s->cfg.threads);
+    if (strncmp(s->cfg.listen, "127.", 4) && strncmp(s->cfg.listen, "localhost:", 10) &&
+        strncmp(s->cfg.listen, "[::1]:", 6) && !s->cfg.auth_token && !s->cfg.basic_auth)
+        fprintf(stderr, "strata serve: warning: listening beyond loopback without --auth-token or --basic-auth: "
+                        "anyone who can reach %s can write, read and delete\n", s->cfg.listen);
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;
