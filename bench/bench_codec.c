@@ -11,13 +11,16 @@
  *                         data, index and footer included / samples; other
  *                         codecs: their bytes plus the table file's measured
  *                         per-block overhead
- *   encode / decode samples/s on one core (timestamps and values), decode
- *   best of 3 passes, and decode speed over memcpy of the same 16
- *   bytes/sample into the same block buffers, measured in the same run.
+ *   encode / decode samples/s on one core (timestamps and values), best
+ *   of 3 passes each, by the wall clock and by the thread's CPU time (on a
+ *   shared machine the CPU time leaves out the time other processes held
+ *   the core), and decode speed over memcpy of the same 16 bytes/sample
+ *   into the same block buffers, measured in the same run.
  * Every decode is checked bit for bit against the input.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +54,14 @@ static const char *kinds[] = {"ic", "dc", "dg", "ig", "k", "rw", "?"};
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
 static double now_s(void) { return (double)base_mono_ns() / 1e9; }
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static uint8_t kind_index(const char *k)
 {
@@ -277,7 +288,7 @@ static int read_lp(const char *path, bench_series **out, size_t *nout)
 
 typedef struct result {
     const char *codec;
-    double bytes, file_bytes, enc_s, dec_s, applied;
+    double bytes, file_bytes, enc_s, dec_s, enc_cpu, dec_cpu, applied;
     int exact;
     size_t kind_bytes[NKINDS], kind_samples[NKINDS];
     size_t id_blocks[8];
@@ -288,7 +299,7 @@ static int encode_all(blk *b, size_t nb, uint8_t id, bbuf *enc, result *r)
 {
     enc->len = 0;
     size_t applied = 0;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (size_t i = 0; i < nb; i++) {
         b[i].ts_off = enc->len;
         if (codec_ts_encode(b[i].t, b[i].n, enc, &b[i].ts_id))
@@ -314,13 +325,15 @@ static int encode_all(blk *b, size_t nb, uint8_t id, bbuf *enc, result *r)
         b[i].v_len = enc->len - b[i].v_off;
     }
     r->enc_s = now_s() - t0;
+    r->enc_cpu = cpu_s() - c0;
     r->applied = nb ? (double)applied / (double)nb : 0;
     return 0;
 }
 
-static int decode_all(const blk *b, size_t nb, const bbuf *enc, int64_t *tb, double *vb, int check, double *secs)
+static int decode_all(const blk *b, size_t nb, const bbuf *enc, int64_t *tb, double *vb, int check, double *secs,
+                      double *cpu)
 {
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (size_t i = 0; i < nb; i++) {
         if (codec_ts_decode(b[i].ts_id, enc->data + b[i].ts_off, b[i].ts_len, b[i].n, tb) ||
             codec_val_decode(b[i].v_id, enc->data + b[i].v_off, b[i].v_len, b[i].n, vb))
@@ -329,6 +342,7 @@ static int decode_all(const blk *b, size_t nb, const bbuf *enc, int64_t *tb, dou
             return -2;
     }
     *secs = now_s() - t0;
+    *cpu = cpu_s() - c0;
     return 0;
 }
 
@@ -378,16 +392,19 @@ static void emit(const opts *o, const char *dataset, const result *r, size_t sam
     double bps = r->bytes / (double)samples, fbps = r->file_bytes / (double)samples;
     double enc = (double)samples / r->enc_s, dec = (double)samples / r->dec_s;
     double vsm = mem_s / r->dec_s;
+    double enc_c = (double)samples / r->enc_cpu, dec_c = (double)samples / r->dec_cpu;
     if (o->json) {
         printf("{\"bench\":\"codec\",\"dataset\":\"%s\",\"codec\":\"%s\",\"block\":%zu,\"samples\":%zu,"
                "\"seed\":%llu,\"hosts\":%d,\"hours\":%d,\"bytes_per_sample\":%.4f,\"file_bytes_per_sample\":%.4f,"
-               "\"encode_samples_per_s\":%.0f,\"decode_samples_per_s\":%.0f,\"decode_vs_memcpy\":%.3f,"
+               "\"encode_samples_per_s\":%.0f,\"decode_samples_per_s\":%.0f,\"encode_cpu_samples_per_s\":%.0f,"
+               "\"decode_cpu_samples_per_s\":%.0f,\"decode_vs_memcpy\":%.3f,"
                "\"memcpy_samples_per_s\":%.0f,\"applied_blocks_fraction\":%.4f,\"exact\":%s}\n",
                dataset, r->codec, o->block, samples, (unsigned long long)o->seed, o->hosts, o->hours, bps, fbps, enc,
-               dec, vsm, (double)samples / mem_s, r->applied, r->exact ? "true" : "false");
+               dec, enc_c, dec_c, vsm, (double)samples / mem_s, r->applied, r->exact ? "true" : "false");
     } else {
-        printf("%-11s %-7s %7.1f%% %9.4f %9.4f %10.1f %10.1f %8.3f %s\n", dataset, r->codec, 100 * r->applied, bps,
-               fbps, enc / 1e6, dec / 1e6, vsm, r->exact ? "exact" : "MISMATCH");
+        printf("%-11s %-7s %7.1f%% %9.4f %9.4f %10.1f %10.1f %8.3f %9.1f %9.1f %s\n", dataset, r->codec,
+               100 * r->applied, bps, fbps, enc / 1e6, dec / 1e6, vsm, enc_c / 1e6, dec_c / 1e6,
+               r->exact ? "exact" : "MISMATCH");
     }
 }
 
@@ -438,29 +455,38 @@ static int run_dataset(const opts *o, const char *dataset, bench_series *s, size
         result *r = &res[nres++];
         memset(r, 0, sizeof *r);
         r->codec = id ? codec_val_name(id) : "chosen";
-        if (encode_all(b, nb, id, &enc, r)) {
-            rc = -1;
-            break;
+        double enc_best = 1e30, enc_cpu = 1e30;
+        for (int rep = 0; rep < 3 && !rc; rep++) {
+            if (encode_all(b, nb, id, &enc, r))
+                rc = -1;
+            enc_best = r->enc_s < enc_best ? r->enc_s : enc_best;
+            enc_cpu = r->enc_cpu < enc_cpu ? r->enc_cpu : enc_cpu;
         }
+        if (rc)
+            break;
+        r->enc_s = enc_best;
+        r->enc_cpu = enc_cpu;
         r->bytes = (double)enc.len;
         for (size_t i = 0; i < nb; i++) {
             r->kind_bytes[b[i].kind] += b[i].ts_len + b[i].v_len;
             r->kind_samples[b[i].kind] += b[i].n;
             r->id_blocks[b[i].v_id & 7]++;
         }
-        r->dec_s = 1e30;
+        r->dec_s = r->dec_cpu = 1e30;
         r->exact = 1;
-        for (int rep = 0; rep < 3; rep++) {
-            double t;
-            int d = decode_all(b, nb, &enc, tb, vb, rep == 0, &t);
+        for (int rep = 0; rep < 4; rep++) {
+            double t, tc;
+            int d = decode_all(b, nb, &enc, tb, vb, rep == 0, &t, &tc);
             if (d == -2)
                 r->exact = 0;
             else if (d) {
                 fprintf(stderr, "bench codec: %s: decode failed\n", r->codec);
                 rc = -1;
                 break;
-            } else if (rep > 0 && t < r->dec_s)
-                r->dec_s = t;
+            } else if (rep > 0) {
+                r->dec_s = t < r->dec_s ? t : r->dec_s;
+                r->dec_cpu = tc < r->dec_cpu ? tc : r->dec_cpu;
+            }
         }
         if (id == 0) {
             r->file_bytes = (double)tbytes;
@@ -537,8 +563,8 @@ int bench_codec_main(int argc, char **argv)
         return 2;
     }
     if (!o.json)
-        printf("%-11s %-7s %8s %9s %9s %10s %10s %8s\n", "dataset", "codec", "applied", "B/sample", "file B/s",
-               "enc Ms/s", "dec Ms/s", "dec/mcpy");
+        printf("%-11s %-7s %8s %9s %9s %10s %10s %8s %9s %9s\n", "dataset", "codec", "applied", "B/sample", "file B/s",
+               "enc Ms/s", "dec Ms/s", "dec/mcpy", "enc cpu", "dec cpu");
     int rc = 0;
     if (o.input) {
         bench_series *s = NULL;
