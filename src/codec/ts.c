@@ -149,8 +149,8 @@ fail:
     return rc;
 }
 
-/* ts[i] = t0 + i*dt modulo 2^64, eight entries at a time in two
- * independent four-lane vectors (may write up to 7 entries past n, within
+/* ts[i] = t0 + i*dt modulo 2^64, sixteen entries at a time in four
+ * independent four-lane vectors (may write up to 15 entries past n, within
  * CODEC_PAD). */
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 
@@ -158,13 +158,17 @@ __attribute__((target_clones("avx2", "default")))
 static void fill_regular(int64_t *ts, size_t n, uint64_t t0, uint64_t dt)
 {
     u64x4 a = {t0, t0 + dt, t0 + 2 * dt, t0 + 3 * dt};
-    u64x4 b = a + 4 * dt;
-    const u64x4 step = {8 * dt, 8 * dt, 8 * dt, 8 * dt};
-    for (size_t i = 0; i < n; i += 8) {
+    u64x4 b = a + 4 * dt, c = a + 8 * dt, d = a + 12 * dt;
+    const u64x4 step = {16 * dt, 16 * dt, 16 * dt, 16 * dt};
+    for (size_t i = 0; i < n; i += 16) {
         memcpy(ts + i, &a, sizeof a);
         memcpy(ts + i + 4, &b, sizeof b);
+        memcpy(ts + i + 8, &c, sizeof c);
+        memcpy(ts + i + 12, &d, sizeof d);
         a += step;
         b += step;
+        c += step;
+        d += step;
     }
 }
 
