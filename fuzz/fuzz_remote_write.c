@@ -57,9 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = cap;
     }
     char err[256];
-    Prometheus__WriteRequest *w = NULL;
+    rw_write *w = NULL;
     if (rw_decode(body, len, &lim, &w, err, sizeof err) == STRATA_OK) {
-        check_write(w, &lim);
+        check_write(w->msg, &lim);
         rw_free(w);
     }
     Prometheus__ReadRequest *r = NULL;

@@ -18,8 +18,8 @@ static void limits_of(const srv *s, rw_limits *lim)
 {
     lim->max_labels = s->cfg.max_labels;
     lim->max_label_len = s->cfg.max_label_len;
-    /* snappy rarely shrinks protobuf more than 10x; allow 16x the body limit */
-    lim->max_decoded = s->cfg.max_body * 16;
+    /* decoded protobuf up to 4x the body limit (Prometheus sends a few hundred KiB) */
+    lim->max_decoded = s->cfg.max_body * 4;
     lim->max_samples = s->cfg.max_read_samples;
 }
 
@@ -61,7 +61,7 @@ enum MHD_Result h_prom_write(srv *s, struct MHD_Connection *c, srv_req *r)
     rw_limits lim;
     limits_of(s, &lim);
     char err[256] = "";
-    Prometheus__WriteRequest *req = NULL;
+    rw_write *req = NULL;
     int rc = rw_decode(r->body.data, r->body.len, &lim, &req, err, sizeof err);
     if (rc)
         return decode_error(s, c, r, rc, err);

@@ -21,6 +21,56 @@
 
 #include "format/format.h"
 
+/* ------------------------------------------------------------ arena */
+
+struct rw_arena_chunk {
+    rw_arena_chunk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+typedef struct arena {
+    rw_arena_chunk *head;
+    size_t hint; /* size of the next chunk */
+} arena;
+
+static void *ar_alloc(void *ad, size_t n)
+{
+    arena *a = ad;
+    n = (n + 15) & ~(size_t)15;
+    rw_arena_chunk *c = a->head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = a->hint > n ? a->hint : n;
+        c = malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+        if (a->hint < (64u << 20))
+            a->hint *= 2;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void ar_free(void *ad, void *p)
+{
+    (void)ad;
+    (void)p; /* released with the whole arena */
+}
+
+static void arena_release(rw_arena_chunk *c)
+{
+    while (c) {
+        rw_arena_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+}
+
 static int unsnappy(const uint8_t *body, size_t len, const rw_limits *lim, char **out, size_t *out_len, char *err,
                     size_t errlen)
 {
@@ -93,40 +143,52 @@ static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *l
  * label holding a NUL byte is cut there; strata's labels are C strings too,
  * so such a label is stored as its prefix (Prometheus never sends one). */
 
-int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__WriteRequest **out, char *err,
-              size_t errlen)
+int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, rw_write **out, char *err, size_t errlen)
 {
     char *raw = NULL;
     size_t n = 0;
     int rc = unsnappy(body, len, lim, &raw, &n, err, errlen);
     if (rc)
         return rc;
-    Prometheus__WriteRequest *req = prometheus__write_request__unpack(NULL, n, (const uint8_t *)raw);
+    rw_write *w = calloc(1, sizeof *w);
+    if (!w) {
+        free(raw);
+        return STRATA_ERR_NOMEM;
+    }
+    arena a = {NULL, n * 2 + 4096};
+    ProtobufCAllocator alloc = {ar_alloc, ar_free, &a};
+    Prometheus__WriteRequest *req = prometheus__write_request__unpack(&alloc, n, (const uint8_t *)raw);
     free(raw);
+    w->arena = a.head;
     if (!req) {
+        rw_free(w);
         snprintf(err, errlen, "bad protobuf: not a WriteRequest");
         return STRATA_ERR_INVALID;
     }
+    w->msg = req;
     for (size_t i = 0; i < req->n_timeseries; i++) {
         const Prometheus__TimeSeries *ts = req->timeseries[i];
         if ((rc = check_labels(ts->labels, ts->n_labels, lim, i, err, errlen)) != 0)
             goto fail;
     }
-    *out = req;
+    *out = w;
     return STRATA_OK;
 fail:
-    prometheus__write_request__free_unpacked(req, NULL);
+    rw_free(w);
     return rc;
 }
 
-void rw_free(Prometheus__WriteRequest *req)
+void rw_free(rw_write *w)
 {
-    if (req)
-        prometheus__write_request__free_unpacked(req, NULL);
+    if (!w)
+        return;
+    arena_release(w->arena); /* every object of w->msg is in it */
+    free(w);
 }
 
-int rw_store(strata_db *db, const Prometheus__WriteRequest *req, uint64_t *samples, uint64_t *new_series)
+int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_series)
 {
+    const Prometheus__WriteRequest *req = w->msg;
     size_t total = 0, max_labels = 0;
     for (size_t i = 0; i < req->n_timeseries; i++) {
         total += req->timeseries[i]->n_samples;
