@@ -247,6 +247,12 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, 
         const strata_label *labels;
         size_t n;
         while ((rc = wal_series_iter_next(&it, &sid, &labels, &n)) == 1) {
+            /* most series of the log are in the (checksummed) index file
+             * already: a sid it knows needs no label comparison */
+            const strata_label *known;
+            size_t nk;
+            if (index_labels(r->db->idx, sid, &known, &nk) == STRATA_OK)
+                continue;
             int r2 = index_insert_with_sid(r->db->idx, labels, n, sid, NULL);
             if (r2 == STRATA_ERR_NOMEM || r2 == STRATA_ERR_IO || r2 == STRATA_ERR_NOSPACE) {
                 rc = r2;
@@ -441,12 +447,15 @@ int strata_open(const strata_options *opts, strata_db **out)
     index_options_init(&io);
     io.read_only = db->read_only;
     io.log = db->log;
+    uint64_t t_index = base_mono_ns();
     if ((rc = index_open(db->index_dir, &io, &db->idx)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot open the series index: %s", db->index_dir,
                   strata_strerror(rc));
         goto fail;
     }
 
+    base_logf(&db->log, STRATA_LOG_INFO, "series index: %llu series loaded in %.3f s",
+              (unsigned long long)index_series_count(db->idx), (double)(base_mono_ns() - t_index) / 1e9);
     wal_opts wo = {.dir = db->wal_dir,
                    .sync = opts->sync,
                    .sync_interval_ms = db->opts.sync_interval_ms,

@@ -143,6 +143,29 @@ static hseries *series_get(head *h, uint64_t sid, bool create)
     return expected;
 }
 
+static inline void prefetch_slot(head *h, uint64_t sid)
+{
+    if (sid >= (uint64_t)HEAD_DIR * HEAD_CHUNK)
+        return;
+    hslot *chunk = atomic_load_explicit(&h->dir[sid >> HEAD_CHUNK_BITS], memory_order_relaxed);
+    if (chunk)
+        __builtin_prefetch(&chunk[sid & (HEAD_CHUNK - 1)]);
+}
+
+static inline void prefetch_series(head *h, uint64_t sid)
+{
+    if (sid >= (uint64_t)HEAD_DIR * HEAD_CHUNK)
+        return;
+    hslot *chunk = atomic_load_explicit(&h->dir[sid >> HEAD_CHUNK_BITS], memory_order_relaxed);
+    if (!chunk)
+        return;
+    hseries *s = atomic_load_explicit(&chunk[sid & (HEAD_CHUNK - 1)], memory_order_relaxed);
+    if (s) {
+        __builtin_prefetch(s, 1);
+        __builtin_prefetch((const char *)s + 64, 1);
+    }
+}
+
 static void update_min(_Atomic int64_t *a, int64_t v)
 {
     int64_t cur = atomic_load_explicit(a, memory_order_relaxed);
@@ -180,6 +203,13 @@ int head_append(head *h, const strata_sample *smp, size_t n, uint64_t *n_ooo)
     int rc = STRATA_OK;
     size_t i = 0;
     for (; i < n; i++) {
+        /* A batch of a scrape touches a different series at every sample:
+         * fetch ahead the slot, then the series, so the cache misses of
+         * later samples overlap with the work on this one. */
+        if (i + 8 < n)
+            prefetch_slot(h, smp[i + 8].sid);
+        if (i + 4 < n)
+            prefetch_series(h, smp[i + 4].sid);
         hseries *s = series_get(h, smp[i].sid, true);
         if (!s) {
             rc = smp[i].sid >= (uint64_t)HEAD_DIR * HEAD_CHUNK ? STRATA_ERR_INVALID : STRATA_ERR_NOMEM;
