@@ -134,8 +134,9 @@ static uint64_t upow(uint64_t R, unsigned k)
 }
 
 /* Radix groups: the most values per group with R^G <= 2^56 (one 8-byte
- * load reads a group) and R^(G+1) <= 2^64 - 1 (the decoder's division by
- * multiplication is exact). 0 when fewer than 2 fit. */
+ * load reads a group) and R^(G+1) <= 2^64 - 1 (a rule of the format since
+ * its first decoder, which divided by multiplication; get_for checks it).
+ * 0 when fewer than 2 fit. */
 static unsigned radix_group(uint64_t R)
 {
     if (R < 3)
