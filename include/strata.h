@@ -97,6 +97,10 @@ typedef struct strata_options {
     uint32_t block_samples;       /* samples per table block, default 1000 */
     uint64_t wal_segment_bytes;   /* default 64 MiB */
     int read_only;                /* open without writing anything (verify, export) */
+    uint64_t max_series;          /* series the database may hold, 0 unlimited (STRATA_ERR_LIMIT beyond) */
+    uint32_t max_labels;          /* labels per series, default 256 */
+    uint32_t max_label_name_len;  /* bytes, default 1024 */
+    uint32_t max_label_value_len; /* bytes, default 65536 */
     /* Log sink; NULL logs nothing. Called from any thread. */
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
@@ -212,6 +216,13 @@ typedef struct strata_cursor strata_cursor;
  * Free it with strata_cursor_close. */
 STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                              int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
+
+/* Like strata_select for callers that want the series only (the series
+ * and label APIs): a series is returned when it has a sample in the range,
+ * found without decoding more than it takes to see one;
+ * strata_cursor_next_samples returns 0 at once. */
+STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
+                                    int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
 
 /* Advances to the next series (in sid order). Returns 1 and lends its
  * labels (sorted by name, valid until the next call of next_series or

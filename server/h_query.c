@@ -305,7 +305,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
     size_t count = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         strata_cursor *cur;
-        rc = strata_select(s->db, sels[i].matchers, sels[i].n_matchers, start, end, &cur);
+        rc = strata_select_series(s->db, sels[i].matchers, sels[i].n_matchers, start, end, &cur);
         if (rc)
             break;
         strata_sid sid;

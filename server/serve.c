@@ -30,6 +30,7 @@ static const char *serve_help =
     "      --max-labels N        labels per series (default 256)\n"
     "      --max-label-len N     bytes of a label name or value (default 16384)\n"
     "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
+    "      --max-series N        series the database may hold (default unlimited)\n"
     "      --threads N           HTTP worker threads (default: number of CPUs)\n" CLI_ENGINE_HELP;
 
 enum {
@@ -39,6 +40,7 @@ enum {
     OPT_MAX_LABELS,
     OPT_MAX_LABEL_LEN,
     OPT_MAX_READ,
+    OPT_MAX_SERIES,
     OPT_THREADS
 };
 
@@ -89,6 +91,7 @@ int cmd_serve(int argc, char **argv)
         {"max-labels", required_argument, NULL, OPT_MAX_LABELS},
         {"max-label-len", required_argument, NULL, OPT_MAX_LABEL_LEN},
         {"max-read-samples", required_argument, NULL, OPT_MAX_READ},
+        {"max-series", required_argument, NULL, OPT_MAX_SERIES},
         {"threads", required_argument, NULL, OPT_THREADS},
         {0, 0, 0, 0}};
     cli_db_args a;
@@ -151,6 +154,11 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             s->cfg.max_read_samples = (size_t)v;
             break;
+        case OPT_MAX_SERIES:
+            if (parse_count(optarg, "--max-series", 1, 1ull << 40, &v))
+                goto out;
+            a.opts.max_series = (uint64_t)v;
+            break;
         case OPT_THREADS:
             if (parse_count(optarg, "--threads", 1, 1024, &v))
                 goto out;
@@ -186,6 +194,10 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the engine enforces the label limits on every path, line protocol included */
+    a.opts.max_labels = (uint32_t)s->cfg.max_labels;
+    a.opts.max_label_name_len = (uint32_t)MIN(s->cfg.max_label_len, 1024u * 64);
+    a.opts.max_label_value_len = (uint32_t)s->cfg.max_label_len;
     if (cli_open(&a, &s->db))
         goto out;
     s->data_dir = a.dir;

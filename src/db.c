@@ -27,6 +27,9 @@ void strata_options_init(strata_options *o)
     o->cold_ms = 4 * 3600 * 1000;
     o->block_samples = 1000;
     o->wal_segment_bytes = 64ull << 20;
+    o->max_labels = 256;
+    o->max_label_name_len = 1024;
+    o->max_label_value_len = 65536;
 }
 
 void strata_free(void *p) { base_free(p); }
@@ -447,6 +450,12 @@ int strata_open(const strata_options *opts, strata_db **out)
     index_options_init(&io);
     io.read_only = db->read_only;
     io.log = db->log;
+    if (db->opts.max_labels)
+        io.limits.max_labels = db->opts.max_labels;
+    if (db->opts.max_label_name_len)
+        io.limits.max_name_len = db->opts.max_label_name_len;
+    if (db->opts.max_label_value_len)
+        io.limits.max_value_len = db->opts.max_label_value_len;
     uint64_t t_index = base_mono_ns();
     if ((rc = index_open(db->index_dir, &io, &db->idx)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot open the series index: %s", db->index_dir,

@@ -184,6 +184,52 @@ done:
     return rc;
 }
 
+/* 1 when sid has a sample in [mint, maxt] that no tombstone hides, 0 when
+ * not: reads blocks only until it finds one. */
+static int series_has_data(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt,
+                           head_samples *scratch)
+{
+    size_t n_ts = 0;
+    const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
+    int rc = head_read(v->active->h, sid, mint, maxt, scratch);
+    if (rc || scratch->n)
+        return rc ? rc : 1;
+    for (size_t i = 0; i < v->n_frozen; i++) {
+        if ((rc = head_read(v->frozen[i]->h, sid, mint, maxt, scratch)) != 0)
+            return rc;
+        db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, scratch);
+        if (scratch->n)
+            return 1;
+    }
+    table_iter it;
+    table_iter_init(&it);
+    int found = 0;
+    for (size_t i = 0; i < v->n_tables && !found && !rc; i++) {
+        const manifest_table *m = &v->tables[i].m;
+        if (sid < m->min_sid || sid > m->max_sid || m->max_t_ms < mint || m->min_t_ms > maxt)
+            continue;
+        if ((rc = table_iter_seek(&it, v->tables[i].t, sid, mint, maxt)) != 0)
+            break;
+        const int64_t *t;
+        const double *val;
+        size_t k;
+        int r;
+        while (!found && (r = table_iter_next(&it, &t, &val, &k)) == 1) {
+            scratch->n = 0;
+            for (size_t j = 0; j < k && !rc; j++)
+                rc = head_samples_push(scratch, t[j], val[j]);
+            db_apply_tombstones(ts, n_ts, m->file_no, sid, scratch);
+            found = scratch->n > 0;
+        }
+        if (!rc && r < 0) {
+            base_logf(&db->log, STRATA_LOG_ERROR, "%s", table_iter_error(&it));
+            rc = r;
+        }
+    }
+    table_iter_free(&it);
+    return rc ? rc : found;
+}
+
 struct strata_cursor {
     strata_db *db;
     db_version *v;
@@ -192,6 +238,7 @@ struct strata_cursor {
     int64_t mint, maxt;
     head_samples cur, scratch;
     bool delivered;
+    bool series_only;
 };
 
 int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
@@ -223,11 +270,20 @@ int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_la
         strata_sid s = c->sids.v[c->next++];
         if (c->mint > c->maxt)
             continue;
-        int rc = db_read_series(c->db, c->v, s, c->mint, c->maxt, &c->cur, &c->scratch);
-        if (rc)
-            return rc;
-        if (!c->cur.n)
-            continue;
+        if (c->series_only) {
+            int has = series_has_data(c->db, c->v, s, c->mint, c->maxt, &c->scratch);
+            if (has < 0)
+                return has;
+            if (!has)
+                continue;
+        } else {
+            int rc = db_read_series(c->db, c->v, s, c->mint, c->maxt, &c->cur, &c->scratch);
+            if (rc)
+                return rc;
+            if (!c->cur.n)
+                continue;
+        }
+        int rc;
         if ((rc = index_labels(c->db->idx, s, labels, n_labels)) != 0)
             return rc;
         *sid = s;
@@ -238,11 +294,20 @@ int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_la
     return 0;
 }
 
+int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
+                         int64_t maxt_ms, strata_cursor **out)
+{
+    int rc = strata_select(db, matchers, n_matchers, mint_ms, maxt_ms, out);
+    if (!rc)
+        (*out)->series_only = true;
+    return rc;
+}
+
 int strata_cursor_next_samples(strata_cursor *c, const int64_t **t_ms, const double **values, size_t *n)
 {
     if (!c)
         return STRATA_ERR_INVALID;
-    if (c->delivered || !c->cur.n)
+    if (c->series_only || c->delivered || !c->cur.n)
         return 0;
     c->delivered = true;
     *t_ms = c->cur.t;
@@ -285,8 +350,10 @@ static int select_in_range(strata_db *db, const strata_matcher *m, size_t n, int
     head_samples s = {0}, scratch = {0};
     size_t w = 0;
     for (size_t i = 0; i < out->n && !rc; i++) {
-        rc = db_read_series(db, v, out->v[i], mint, maxt, &s, &scratch);
-        if (!rc && s.n)
+        int has = series_has_data(db, v, out->v[i], mint, maxt, &scratch);
+        if (has < 0)
+            rc = has;
+        else if (has)
             out->v[w++] = out->v[i];
     }
     out->n = w;

@@ -43,6 +43,8 @@ int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_
     strata_sid sid;
     int rc = index_lookup(db->idx, labels, n_labels, &sid);
     if (rc == STRATA_ERR_NOTFOUND) {
+        if (db->opts.max_series && index_series_count(db->idx) >= db->opts.max_series)
+            return STRATA_ERR_LIMIT;
         rc = index_get_or_create(db->idx, labels, n_labels, &sid, &made);
         if (!rc && made) {
             /* the series record goes to the WAL before any sample of it */
@@ -240,6 +242,15 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
     int rc = lp_parser_new(precision, &p);
     if (rc)
         return rc;
+    lp_limits lim;
+    lp_limits_init(&lim);
+    if (db->opts.max_labels)
+        lim.max_tags = db->opts.max_labels > 1 ? db->opts.max_labels - 1 : 0; /* __name__ is one */
+    if (db->opts.max_label_name_len)
+        lim.max_name_len = db->opts.max_label_name_len;
+    if (db->opts.max_label_value_len)
+        lim.max_value_len = db->opts.max_label_value_len;
+    lp_parser_set_limits(p, &lim);
     lp_cache cache = {0};
     strata_sample *batch = NULL;
     size_t nb = 0, cap_b = 0;
