@@ -1,6 +1,6 @@
 /*
  * format_int.h: what the files of the format layer share and nobody else
- * needs: the power-of-five table of the Eisel-Lemire conversion and the
+ * needs: the power tables of the Eisel-Lemire and Schubfach conversions and the
  * exact decimal -> double core that the line-protocol, JSON and time
  * parsers build on.
  */
@@ -16,6 +16,14 @@
 #define FMT_POW5_MAX 308
 #define FMT_POW5_COUNT (FMT_POW5_MAX - FMT_POW5_MIN + 1)
 extern const uint64_t fmt_pow5_128[FMT_POW5_COUNT * 2];
+
+/* g(k), the 126-bit over-approximations of 10^-k that the Schubfach
+ * printing of number.c multiplies by, k = FMT_POW10_KMIN..FMT_POW10_KMAX,
+ * two 63-bit words (g >> 63, g mod 2^63) each; see gen_pow10.py. */
+#define FMT_POW10_KMIN (-324)
+#define FMT_POW10_KMAX 292
+#define FMT_POW10_COUNT (FMT_POW10_KMAX - FMT_POW10_KMIN + 1)
+extern const uint64_t fmt_pow10_g[FMT_POW10_COUNT * 2];
 
 /* The value of w * 10^q (w > 0 exact, q any), negated when neg, rounded to
  * nearest even as strtod does. Returns 0 with *out set, 1 when the result

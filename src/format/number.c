@@ -14,16 +14,25 @@
  *  4. what is left (more than 19 significant digits, declined cases) goes
  *     to strtod_l in the C locale on a bounded copy of the text.
  *
- * Printing (double -> shortest text) finds the least number of significant
- * digits n whose correctly rounded decimal reads back to the same bits
- * (this property is monotone in n, so a binary search over 1..17). For
- * magnitudes in [1e-11, 1e28) the candidate digits come from an 80-bit
- * long double product v * 10^s, which is within 0.01 of the exact value,
- * and each candidate is checked with the exact parser above; elsewhere (or
- * without an x87 long double) it uses snprintf("%.*e") and strtod.
+ * Printing (double -> shortest text) is Raffaello Giulietti's Schubfach
+ * ("The Schubfach way to render doubles", 2020; the algorithm of Java 19's
+ * Double.toString), in integers only:
+ *  1. v = c 2^q; the reals that read back as v form an interval R_v
+ *     (its ends included when c is even: strtod rounds ties to even);
+ *  2. with k = floor(log10(2^q)), R_v holds at least one multiple of 10^k
+ *     and at most one of 10^(k+1); v 10^-k and the ends of R_v scaled the
+ *     same way come from three 64 x 126-bit products with g(k) ~ 10^-k
+ *     (pow10_table.c), rounded to odd so that comparing them with the
+ *     candidates is exact;
+ *  3. the multiple of 10^(k+1) in R_v if there is one, else whichever of
+ *     s 10^k and (s + 1) 10^k, s = floor(v 10^-k), is in R_v, the closer
+ *     to v if both are (the even one on a tie): the fewest digits, and the
+ *     closest among those, as JavaScript's Number.toString and Python's
+ *     repr choose;
+ *  4. trailing zeros go, and the digits are laid out JavaScript style.
+ * Integers below 2^53 skip the core (they are their own shortest form) and
+ * the two least subnormals, where R_v is too wide for step 2, are fixed.
  */
-#include <errno.h>
-#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -295,197 +304,268 @@ int fmt_parse_double(const char *s, size_t len, double *out)
 
 /* ------------------------------------------------------------ double -> shortest text */
 
-/* Writes the decimal with digits d[0..n) (no trailing zeros, d[0] != '0')
- * and value d[0].d[1..] * 10^k, like JavaScript's Number.toString. */
-static size_t emit_decimal(char *out, int neg, const char *d, int n, int k)
+/* floor(x / 2^n) for any sign (>> of a negative value is implementation
+ * defined in C; this compiles to an arithmetic shift). */
+static inline int floor_shift(int64_t x, int n) { return (int)(x >= 0 ? x >> n : ~(~x >> n)); }
+
+/* floor(log10(2^e)), floor(log10(3/4 * 2^e)) and floor(log2(10^e)) by
+ * fixed-point multiplication, exact for |e| far beyond the double range
+ * (the constants are floor(log10(2) 2^41), floor(log10(3/4) 2^41) and
+ * floor(log2(10) 2^38); section 6 of the paper). */
+static inline int flog10_pow2(int e) { return floor_shift((int64_t)e * 661971961083, 41); }
+static inline int flog10_34pow2(int e) { return floor_shift((int64_t)e * 661971961083 - 274743187321, 41); }
+static inline int flog2_pow10(int e) { return floor_shift((int64_t)e * 913124641741, 38); }
+
+/* rop(g cp 2^-127), g = g1 2^63 + g0: the product rounded to odd, i.e.
+ * its floor with the lowest bit set when a fraction was dropped. The low
+ * 64 bits of g0 * cp and the lowest bit of g1 * cp are left out; the paper
+ * (section 9.9, figure 8) proves the result is still exact enough. */
+static inline uint64_t rop(uint64_t g1, uint64_t g0, uint64_t cp)
 {
-    char *o = out;
-    if (neg)
-        *o++ = '-';
+    unsigned __int128 x = (unsigned __int128)g0 * cp;
+    unsigned __int128 y = (unsigned __int128)g1 * cp;
+    uint64_t x1 = (uint64_t)(x >> 64);
+    uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
+    uint64_t z = (y0 >> 1) + x1; /* < 2^63 + 2^62: no overflow */
+    uint64_t vbp = y1 + (z >> 63);
+    const uint64_t mask63 = ((uint64_t)1 << 63) - 1;
+    return vbp | (((z & mask63) + mask63) >> 63);
+}
+
+/* The Schubfach core for v = c 2^q (c > 0, q >= -1074; c >= 3 when q is
+ * -1074): sets *f, *e so that f 10^e is the decimal of fewest digits in
+ * the rounding interval R_v of v (the reals that read back as v, its ends
+ * included when c is even, as strtod rounds ties to even), and among those
+ * the closest to v, the even one on a tie. f may end in zeros. */
+static void schubfach(uint64_t c, int q, uint64_t *f, int *e)
+{
+    /* Work in units of a quarter of 2^q: cb = 4c is v, cbl and cbr the
+     * ends of R_v. Below a power of two (c = 2^52, not the least exponent)
+     * the lower neighbour is half as far, so is the lower end. */
+    uint64_t out = c & 1; /* 1: the ends are excluded */
+    uint64_t cb = c << 2, cbr = cb + 2, cbl;
+    int k;
+    if (c != ((uint64_t)1 << 52) || q == -1074) {
+        cbl = cb - 2;
+        k = flog10_pow2(q);
+    } else {
+        cbl = cb - 1;
+        k = flog10_34pow2(q);
+    }
+    /* 10^k <= 2^q (or 3/4 2^q): R_v is at least 10^k wide, so it holds a
+     * multiple of 10^k, and less than 10^(k+1), so it holds at most one
+     * multiple of 10^(k+1). vb, vbl, vbr are 4 v 10^-k and the ends, each
+     * rounded to odd, which keeps every comparison below exact. */
+    int h = q + flog2_pow10(-k) + 2; /* in [1, 4] */
+    size_t gi = (size_t)(k - FMT_POW10_KMIN) * 2;
+    uint64_t g1 = fmt_pow10_g[gi], g0 = fmt_pow10_g[gi + 1];
+    uint64_t vb = rop(g1, g0, cb << h);
+    uint64_t vbl = rop(g1, g0, cbl << h);
+    uint64_t vbr = rop(g1, g0, cbr << h);
+    uint64_t s = vb >> 2; /* floor(v 10^-k) */
+    if (s >= 10) {
+        /* The multiples of 10^(k+1) around v: when exactly one is in R_v
+         * it is the unique shortest. (Java's Double.toString only tries
+         * this for s >= 100, to give at least two digits; JavaScript and
+         * we want one digit when one digit reads back.) */
+        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
+        int upin = vbl + out <= sp10 << 2;
+        int wpin = (tp10 << 2) + out <= vbr;
+        if (upin != wpin) {
+            *f = upin ? sp10 : tp10;
+            *e = k;
+            return;
+        }
+    }
+    /* Otherwise the shortest are multiples of 10^k; s and t = s + 1
+     * bracket v, and at least one of them is in R_v. */
+    uint64_t t = s + 1;
+    int uin = vbl + out <= s << 2;
+    int win = (t << 2) + out <= vbr;
+    if (uin != win) {
+        *f = uin ? s : t;
+    } else {
+        /* Both: the closer, the even one on a tie (vb - 2(s + t) has the
+         * sign of v - (s + t) / 2 10^k, vb being rounded to odd). */
+        int64_t cmp = (int64_t)(vb - ((s + t) << 1));
+        *f = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
+    }
+    *e = k;
+}
+
+static const uint64_t pow10_tab[18] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull};
+
+/* The 8 decimal digits of r < 10^8 as byte values 0..9, the first in the
+ * lowest byte (a little-endian store writes them in order). Divisions in
+ * parallel lanes: r = a 10^4 + b into two 32-bit lanes, each into two
+ * 16-bit lanes by 100 (x / 100 = x 10486 >> 20 for x < 10^4), each into two
+ * bytes by 10 (x / 10 = x 103 >> 10 for x < 100); no lane overflows into
+ * the next, and the masks drop what the shifts bring down from above. */
+static inline uint64_t digits8(uint32_t r)
+{
+    uint64_t x = (r / 10000) | ((uint64_t)(r % 10000) << 32);
+    uint64_t hi = ((x * 10486) >> 20) & 0x0000007F0000007Full;
+    uint64_t y = hi | ((x - hi * 100) << 16);
+    uint64_t t = ((y * 103) >> 10) & 0x000F000F000F000Full;
+    return t | ((y - t * 10) << 8);
+}
+
+static inline void store64(char *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+/* Trailing zero digits of a digits8 word (the high bytes that are 0). */
+static inline int zero_digits8(uint64_t z) { return z ? __builtin_clzll(z) >> 3 : 8; }
+
+/* Writes f 10^e (0 < f < 10^17) like JavaScript's Number.toString: with
+ * d the significant digits and k the exponent of the first, plain
+ * "ddd000" for 0 <= k < 21, "dd.dd" when the point falls inside the
+ * digits, "0.000ddd" for -7 < k < 0, otherwise "d.ddde+k" / "d.ddde-k".
+ * Works in a scratch buffer with fixed-size copies (no per-digit loop and
+ * no variable-length memmove); returns the length from buf (o is buf or
+ * buf + 1 after a sign). buf must hold 48 bytes. */
+static size_t put_decimal(char *buf, char *o, uint64_t f, int e)
+{
+    /* len = the digits of f; f scaled to 17 digits d[0..17) */
+    int bits = 64 - __builtin_clzll(f);
+    int len = (bits * 1233) >> 12; /* floor(log10(2^bits)), then exact: */
+    len += f >= pow10_tab[len];
+    f *= pow10_tab[17 - len];
+    uint64_t hm = f / 100000000;
+    uint32_t l = (uint32_t)(f - hm * 100000000);
+    uint32_t h = (uint32_t)(hm / 100000000);
+    uint32_t m = (uint32_t)(hm - (uint64_t)h * 100000000);
+    uint64_t zm = digits8(m), zl = digits8(l);
+    int n = 17 - (zl ? zero_digits8(zl) : 8 + zero_digits8(zm)); /* significant */
+    char d[32]; /* d[0..17) the digits, then '0' */
+    const uint64_t zeros = 0x3030303030303030ull;
+    d[0] = (char)('0' + h);
+    store64(d + 1, zm + zeros);
+    store64(d + 9, zl + zeros);
+    memcpy(d + 17, "000000000000000", 15);
+    int k = len - 1 + e;
     if (k >= 0 && k < 21) {
         if (n <= k + 1) {
-            memcpy(o, d, (size_t)n);
-            o += n;
-            for (int i = n; i <= k; i++)
-                *o++ = '0';
-        } else {
-            memcpy(o, d, (size_t)k + 1);
+            /* integer: d[0..k] (the 0 <= k - 16 last from the padding) */
+            memcpy(o, d, 16);
+            memcpy(o + 16, d + 16, 8);
             o += k + 1;
-            *o++ = '.';
-            memcpy(o, d + k + 1, (size_t)(n - k - 1));
-            o += n - k - 1;
+        } else {
+            /* k < n - 1 <= 16: d[0..k], '.', d[k+1..n) */
+            memcpy(o, d, 16);
+            memcpy(o + k + 2, d + k + 1, 16);
+            o[k + 1] = '.';
+            o += n + 1;
         }
     } else if (k < 0 && k >= -6) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = -1; i > k; i--)
-            *o++ = '0';
-        memcpy(o, d, (size_t)n);
-        o += n;
+        memcpy(o, "0.000000", 8);
+        memcpy(o + 1 - k, d, 16);
+        memcpy(o + 17 - k, d + 16, 8);
+        o += 1 - k + n;
     } else {
-        *o++ = d[0];
-        if (n > 1) {
-            *o++ = '.';
-            memcpy(o, d + 1, (size_t)n - 1);
-            o += n - 1;
-        }
-        *o++ = 'e';
-        *o++ = k < 0 ? '-' : '+';
-        int a = k < 0 ? -k : k;
-        char t[4];
-        int tn = 0;
-        do {
-            t[tn++] = (char)('0' + a % 10);
-            a /= 10;
-        } while (a);
-        while (tn)
-            *o++ = t[--tn];
-    }
-    return (size_t)(o - out);
-}
-
-/* Digits of m (> 0) into d without trailing zeros; *n digits, and the
- * number of digits m had (before stripping) as the return value. */
-static int u64_digits(uint64_t m, char *d, int *n)
-{
-    char t[24];
-    int tn = 0;
-    while (m) {
-        t[tn++] = (char)('0' + m % 10);
-        m /= 10;
-    }
-    int total = tn, skip = 0;
-    while (skip < tn && t[skip] == '0')
-        skip++;
-    int k = 0;
-    for (int i = tn - 1; i >= skip; i--)
-        d[k++] = t[i];
-    *n = k;
-    return total;
-}
-
-#if LDBL_MANT_DIG >= 64
-static const long double ld_pow10[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-                                         1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-                                         1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-
-static int roundtrips(uint64_t m, int64_t q, double a)
-{
-    double back;
-    if (fmt_dec_to_double(m, q, 0, &back) != 0)
-        return 0;
-    return back == a;
-}
-
-/* For a in [1e-11, 1e28): the least-digit m with m * 10^-s == a, where
- * a = d.ddd * 10^k. Returns 1 with *m_out, *s_out, or 0 to fall back. */
-static int shortest_ld(double a, int k, uint64_t *m_out, int *s_out)
-{
-    long double al = a;
-    int lo = 1, hi = 17;
-    uint64_t best_m = 0;
-    int best_s = 0;
-    while (lo <= hi) {
-        int n = (lo + hi) / 2;
-        int s = n - 1 - k;
-        if (s > 27 || s < -27)
-            return 0;
-        long double p = s >= 0 ? al * ld_pow10[s] : al / ld_pow10[-s];
-        /* p + 0.5 is exact in a 64-bit mantissa for p < 2^62, and the
-         * truncation then rounds half up, faster than libm's roundl */
-        if (!(p >= 0.5L && p < 1e18L))
-            return 0;
-        uint64_t c = (uint64_t)(p + 0.5L);
-        long double r = (long double)c;
-        uint64_t other = p > r ? c + 1 : c - 1;
-        uint64_t found = 0;
-        if (roundtrips(c, -s, a))
-            found = c;
-        else if (other > 0 && roundtrips(other, -s, a))
-            found = other;
-        if (found) {
-            best_m = found;
-            best_s = s;
-            hi = n - 1;
+        o[0] = d[0];
+        o[1] = '.';
+        memcpy(o + 2, d + 1, 16);
+        o += n > 1 ? n + 1 : 1;
+        unsigned a = (unsigned)(k < 0 ? -k : k); /* 7..324 */
+        o[0] = 'e';
+        o[1] = k < 0 ? '-' : '+';
+        if (a >= 100) {
+            o[2] = (char)('0' + a / 100);
+            a %= 100;
+            o[3] = (char)('0' + a / 10);
+            o[4] = (char)('0' + a % 10);
+            o += 5;
+        } else if (a >= 10) {
+            o[2] = (char)('0' + a / 10);
+            o[3] = (char)('0' + a % 10);
+            o += 4;
         } else {
-            lo = n + 1;
+            o[2] = (char)('0' + a);
+            o += 3;
         }
     }
-    if (!best_m)
-        return 0;
-    *m_out = best_m;
-    *s_out = best_s;
-    return 1;
-}
-#endif
-
-/* Slow path: %.{n-1}e for the least n that reads back. */
-static size_t shortest_printf(double a, int neg, char *out)
-{
-    char buf[40];
-    int lo = 1, hi = 17, best = 17;
-    while (lo <= hi) {
-        int n = (lo + hi) / 2;
-        int len = snprintf(buf, sizeof buf, "%.*e", n - 1, a);
-        if (strtod_bounded(buf, (size_t)len) == a) {
-            best = n;
-            hi = n - 1;
-        } else {
-            lo = n + 1;
-        }
-    }
-    snprintf(buf, sizeof buf, "%.*e", best - 1, a);
-    /* buf = d[.ddd]e[+-]xx */
-    char d[24];
-    int n = 0;
-    const char *p = buf;
-    while (*p && *p != 'e') {
-        if (*p != '.')
-            d[n++] = *p;
-        p++;
-    }
-    while (n > 1 && d[n - 1] == '0')
-        n--;
-    int k = atoi(p + 1);
-    return emit_decimal(out, neg, d, n, k);
+    return (size_t)(o - buf);
 }
 
 size_t fmt_format_double(double v, char *out)
 {
-    if (isnan(v)) {
-        memcpy(out, "NaN", 3);
-        return 3;
-    }
-    if (isinf(v)) {
-        memcpy(out, v < 0 ? "-Inf" : "+Inf", 4);
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    uint64_t t = bits & (((uint64_t)1 << 52) - 1);
+    unsigned bq = (unsigned)(bits >> 52) & 0x7FF;
+    if (bq == 0x7FF) {
+        if (t) {
+            memcpy(out, "NaN", 3);
+            return 3;
+        }
+        memcpy(out, bits >> 63 ? "-Inf" : "+Inf", 4);
         return 4;
     }
-    int neg = signbit(v) != 0;
-    double a = fabs(v);
-    char d[24];
-    int n;
-    if (a == 0) {
-        memcpy(out, neg ? "-0" : "0", (size_t)(neg + 1));
-        return (size_t)(neg + 1);
-    }
-    if (a < 9007199254740992.0 && a == (double)(uint64_t)a) {
-        uint64_t m = (uint64_t)a;
-        int total = u64_digits(m, d, &n);
-        return emit_decimal(out, neg, d, n, total - 1);
-    }
-#if LDBL_MANT_DIG >= 64
-    if (a >= 1e-11 && a < 1e28) {
-        /* k = floor(log10(a)), corrected where log10 rounds across a power of ten. */
-        int k = (int)floor(log10(a));
-        if (k + 1 <= 27 && k + 1 >= -27 && (long double)a >= (k + 1 >= 0 ? ld_pow10[k + 1] : 1.0L / ld_pow10[-(k + 1)]))
-            k++;
-        uint64_t m;
-        int s;
-        if (shortest_ld(a, k, &m, &s)) {
-            int total = u64_digits(m, d, &n);
-            return emit_decimal(out, neg, d, n, total - 1 - s);
+    uint64_t f;
+    int e;
+    if (bq != 0) {
+        uint64_t c = t | ((uint64_t)1 << 52);
+        int q = (int)bq - 1075;
+        /* Integers below 2^53 are their own shortest form: the neighbours
+         * are at most 1 away, so no other decimal with fewer digits reads
+         * back. Most metric values in practice. */
+        if (q <= 0 && q > -53 && (c & ((((uint64_t)1 << -q)) - 1)) == 0) {
+            f = c >> -q;
+            e = 0;
+        } else {
+            schubfach(c, q, &f, &e);
         }
+    } else if (t >= 3) {
+        schubfach(t, -1074, &f, &e);
+    } else if (t == 0) {
+        memcpy(out, "-0", 2);
+        return bits >> 63 ? 2 : (out[0] = '0', 1);
+    } else {
+        /* 2^-1074 and 2^-1073: R_v is wider than 10^(k+1) here, which the
+         * core does not handle; their one-digit forms, checked by tests. */
+        f = t == 1 ? 5 : 1;
+        e = t == 1 ? -324 : -323;
     }
-#endif
-    return shortest_printf(a, neg, out);
+    /* The longest text is 25 bytes ("-0.000000" and 17 digits); the
+     * fixed-size copies of put_decimal reach 34. Only the n bytes of the
+     * text go to out, by two overlapping copies of a fixed size. */
+    char buf[48];
+    buf[0] = '-';
+    size_t n = put_decimal(buf, buf + (bits >> 63), f, e);
+    if (n >= 16) {
+        memcpy(out, buf, 16);
+        memcpy(out + n - 16, buf + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(out, buf, 8);
+        memcpy(out + n - 8, buf + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(out, buf, 4);
+        memcpy(out + n - 4, buf + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            out[i] = buf[i];
+    }
+    return n;
 }
