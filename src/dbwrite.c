@@ -138,18 +138,22 @@ typedef struct lp_cache {
 
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
 {
-    /* FNV-1a over 8-byte words, then a final mix: fast and good enough for
-     * a cache whose hits are confirmed by memcmp */
+    /* 8 bytes per multiply, the tail read as one zero-padded word, then a
+     * final mix: fast and good enough for a cache whose hits are
+     * confirmed by memcmp */
     const uint8_t *c = p;
-    h ^= 0xcbf29ce484222325ull;
+    h ^= 0x9e3779b97f4a7c15ull + n;
     while (n >= 8) {
-        h = (h ^ load_u64le(c)) * 0x100000001b3ull;
-        h ^= h >> 29;
+        h = (h ^ load_u64le(c)) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
         c += 8;
         n -= 8;
     }
-    while (n--)
-        h = (h ^ *c++) * 0x100000001b3ull;
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, c, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -219,6 +223,10 @@ static void lp_cache_free(lp_cache *c)
  * not escaped (measurement and tags as written). */
 static size_t raw_key_len(const char *line, size_t len)
 {
+    const char *sp = memchr(line, ' ', len);
+    size_t k = sp ? (size_t)(sp - line) : len;
+    if (!memchr(line, '\\', k))
+        return k; /* no escapes: the first space ends the key */
     for (size_t i = 0; i < len; i++) {
         if (line[i] == '\\')
             i++;
