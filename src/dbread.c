@@ -49,21 +49,25 @@ void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint6
 
 /* Merges older (sorted, unique) into acc (sorted, unique), acc winning on
  * equal timestamps; tmp is scratch. */
-static int merge_older(head_samples *acc, const head_samples *older, head_samples *tmp)
+static int merge_older(head_samples *acc, head_samples *older, head_samples *tmp)
 {
     if (!older->n)
         return STRATA_OK;
+    if (!acc->n) { /* the common case of one source: take its arrays */
+        head_samples x = *acc;
+        *acc = *older;
+        *older = x;
+        older->n = 0;
+        return STRATA_OK;
+    }
     if (!acc->n || older->t[older->n - 1] < acc->t[0] || older->t[0] > acc->t[acc->n - 1]) {
         /* disjoint: append on the right side */
         tmp->n = 0;
         const head_samples *first = acc->n && acc->t[0] < older->t[0] ? acc : older;
         const head_samples *second = first == acc ? older : acc;
-        for (size_t i = 0; i < first->n; i++)
-            if (head_samples_push(tmp, first->t[i], first->v[i]))
-                return STRATA_ERR_NOMEM;
-        for (size_t i = 0; i < second->n; i++)
-            if (head_samples_push(tmp, second->t[i], second->v[i]))
-                return STRATA_ERR_NOMEM;
+        if (head_samples_append(tmp, first->t, first->v, first->n) ||
+            head_samples_append(tmp, second->t, second->v, second->n))
+            return STRATA_ERR_NOMEM;
     } else {
         tmp->n = 0;
         size_t i = 0, j = 0;
@@ -149,13 +153,9 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
         const double *val;
         size_t k;
         int r;
-        while ((r = table_iter_next(&it, &t, &val, &k)) == 1) {
-            for (size_t j = 0; j < k; j++)
-                if ((rc = head_samples_push(&src, t[j], val[j])) != 0)
-                    break;
-            if (rc)
+        while ((r = table_iter_next(&it, &t, &val, &k)) == 1)
+            if ((rc = head_samples_append(&src, t, val, k)) != 0)
                 break;
-        }
         if (r < 0) {
             base_logf(&db->log, STRATA_LOG_ERROR, "%s", table_iter_error(&it));
             rc = r;
@@ -216,8 +216,7 @@ static int series_has_data(strata_db *db, db_version *v, uint64_t sid, int64_t m
         int r;
         while (!found && (r = table_iter_next(&it, &t, &val, &k)) == 1) {
             scratch->n = 0;
-            for (size_t j = 0; j < k && !rc; j++)
-                rc = head_samples_push(scratch, t[j], val[j]);
+            rc = head_samples_append(scratch, t, val, k);
             db_apply_tombstones(ts, n_ts, m->file_no, sid, scratch);
             found = scratch->n > 0;
         }

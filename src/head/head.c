@@ -286,6 +286,17 @@ int head_samples_push(head_samples *s, int64_t t, double v)
     return STRATA_OK;
 }
 
+int head_samples_append(head_samples *s, const int64_t *t, const double *v, size_t n)
+{
+    int rc = samples_reserve(s, s->n + n);
+    if (rc)
+        return rc;
+    memcpy(s->t + s->n, t, n * sizeof *t);
+    memcpy(s->v + s->n, v, n * sizeof *v);
+    s->n += n;
+    return STRATA_OK;
+}
+
 /* Stable merge sort of a[0..n) by t, tmp of n elements. */
 static void ooo_sort(ooo_sample *a, ooo_sample *tmp, size_t n)
 {

@@ -48,6 +48,8 @@ typedef struct head_samples {
 
 void head_samples_free(head_samples *s);
 int head_samples_push(head_samples *s, int64_t t, double v);
+/* Appends n samples at once. */
+int head_samples_append(head_samples *s, const int64_t *t, const double *v, size_t n);
 
 /* Replaces out's content with the samples of sid in [mint, maxt], sorted by
  * time, one per timestamp (the newest write). Returns STRATA_OK with
