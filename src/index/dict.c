@@ -50,14 +50,17 @@ void *ix_arena_alloc(strata_index *idx, size_t n)
     return p;
 }
 
+/* An interned string: u32 length (ix_slen), the bytes, a NUL. */
 static const char *arena_str(strata_index *idx, const char *s, size_t len)
 {
-    char *d = ix_arena_alloc(idx, len + 1);
-    if (d) {
-        memcpy(d, s, len);
-        d[len] = 0;
-    }
-    return d;
+    char *d = ix_arena_alloc(idx, len + 5);
+    if (!d)
+        return NULL;
+    uint32_t l32 = (uint32_t)len; /* len <= INDEX_HARD_MAX_STR */
+    memcpy(d, &l32, 4);
+    memcpy(d + 4, s, len);
+    d[4 + len] = 0;
+    return d + 4;
 }
 
 static int retire(strata_index *idx, void *p)
@@ -365,10 +368,38 @@ static int eq_canon(const ix_series *s, const strata_label *const *c, size_t n)
     return 1;
 }
 
+static inline uint64_t rd8(const char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t rd4(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Equality of n bytes, both sides known to hold n bytes: up to 16 bytes
+ * (nearly every label) as two overlapping loads per side and no branch
+ * per byte. */
+static inline int eq_bytes(const char *a, const char *b, size_t n)
+{
+    if (n <= 8) {
+        if (n >= 4)
+            return ((rd4(a) ^ rd4(b)) | (rd4(a + n - 4) ^ rd4(b + n - 4))) == 0;
+        return n == 0 || ((a[0] ^ b[0]) | (a[n >> 1] ^ b[n >> 1]) | (a[n - 1] ^ b[n - 1])) == 0;
+    }
+    if (n <= 16)
+        return ((rd8(a) ^ rd8(b)) | (rd8(a + n - 8) ^ rd8(b + n - 8))) == 0;
+    return memcmp(a, b, n) == 0;
+}
+
+/* Interned string s equals the input string in of length len. */
+static inline int str_eq(const char *s, const char *in, size_t len)
+{
+    return ix_slen(s) == len && eq_bytes(s, in, len);
+}
+
 /* Compares the raw input with a series: first as if the input were
  * already canonical (the common case, no sorting), then, on a mismatch,
- * canonicalised. *canon caches the canonical form across candidates:
- * state 0 not computed, 1 computed, -1 the input is no valid set. */
+ * canonicalised. lens: the input lengths as ix_labels_hash_lens gives
+ * them, or NULL (measured here: strlen, then word comparisons against
+ * the interned strings, whose lengths are known, is far cheaper than a
+ * byte loop with a branch per byte). *canon caches the canonical form
+ * across candidates: state 0 not computed, 1 computed, -1 the input is no
+ * valid set. */
 struct canon_cache {
     int state;
     size_t n;
@@ -376,24 +407,64 @@ struct canon_cache {
     const strata_label *stackv[STACK_LABELS];
 };
 
-static int eq_raw(const ix_series *s, const strata_label *in, size_t n, struct canon_cache *cc)
+/* The input taken as canonical already, lengths known: no call, no
+ * branch per byte. A NULL string has length IX_LEN_NONE and so fails
+ * str_eq before it is read. */
+static int eq_lens(const ix_series *s, const strata_label *in, size_t n, const uint32_t *lens)
 {
-    size_t j = 0, i = 0;
-    for (; i < n; i++) {
-        const char *v = in[i].value;
-        if (!v || !in[i].name)
+    const strata_label *x = s->l, *xe = s->l + s->n;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t vl = lens[2 * i + 1];
+        if (vl == 0)
+            continue;
+        if (x == xe)
+            return 0;
+        /* Pointer equality first: labels lent by index_labels come back. */
+        const char *v = in[i].value, *nm = in[i].name;
+        if ((x->value != v && !str_eq(x->value, v, vl)) || (x->name != nm && !str_eq(x->name, nm, lens[2 * i])))
+            return 0;
+        x++;
+    }
+    return x == xe;
+}
+
+/* The same without lengths (more than STACK_LABELS labels). */
+static int eq_nolens(const ix_series *s, const strata_label *in, size_t n)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = in[i].value, *nm = in[i].name;
+        if (!v || !nm)
             return 0;
         if (!*v)
             continue;
         if (j == s->n)
-            break;
-        /* Pointer equality first: labels lent by index_labels come back. */
-        const strata_label *x = &s->l[j];
-        if ((x->value != v && !streq(x->value, v)) || (x->name != in[i].name && !streq(x->name, in[i].name)))
-            break;
-        j++;
+            return 0;
+        const strata_label *x = &s->l[j++];
+        if ((x->value != v && !streq(x->value, v)) || (x->name != nm && !streq(x->name, nm)))
+            return 0;
     }
-    if (i == n && j == s->n)
+    return j == s->n;
+}
+
+static void fill_lens(const strata_label *in, size_t n, uint32_t *lens)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = in[i].value, *nm = in[i].name;
+        if (!v || !nm) {
+            lens[2 * i] = lens[2 * i + 1] = IX_LEN_NONE;
+            continue;
+        }
+        size_t nl = strlen(nm), vl = *v ? strlen(v) : 0;
+        lens[2 * i] = nl <= INDEX_HARD_MAX_STR ? (uint32_t)nl : IX_LEN_NONE;
+        lens[2 * i + 1] = vl <= INDEX_HARD_MAX_STR ? (uint32_t)vl : IX_LEN_NONE;
+    }
+}
+
+static int eq_raw(const ix_series *s, const strata_label *in, size_t n, const uint32_t *lens,
+                  struct canon_cache *cc)
+{
+    if (lens ? eq_lens(s, in, n, lens) : eq_nolens(s, in, n))
         return 1;
     if (cc->state == 0) {
         cc->c = cc->stackv;
@@ -406,9 +477,13 @@ static int eq_raw(const ix_series *s, const strata_label *in, size_t n, struct c
     return cc->state == 1 && eq_canon(s, cc->c, cc->n);
 }
 
-static int lookup_raw(strata_index *idx, const strata_label *labels, size_t n, uint64_t hash, uint32_t *sid)
+/* lens: as ix_labels_hash_lens gives them, or NULL: then they are
+ * measured at the first candidate (a hit needs them all anyway). */
+static int lookup_raw(strata_index *idx, const strata_label *labels, size_t n, uint64_t hash,
+                      const uint32_t *lens, uint32_t *sid)
 {
     struct canon_cache cc;
+    uint32_t lensv[2 * STACK_LABELS];
     cc.state = 0;
     hash = eff_hash(idx, hash);
     ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_acquire);
@@ -421,7 +496,13 @@ static int lookup_raw(strata_index *idx, const strata_label *labels, size_t n, u
         if ((uint32_t)(w >> 32) != tag)
             continue;
         ix_series *s = ix_series_get(idx, (uint32_t)w);
-        if (s && eff_hash(idx, s->hash) == hash && eq_raw(s, labels, n, &cc)) {
+        if (!s || eff_hash(idx, s->hash) != hash)
+            continue;
+        if (!lens && n <= STACK_LABELS) {
+            fill_lens(labels, n, lensv);
+            lens = lensv;
+        }
+        if (eq_raw(s, labels, n, lens, &cc)) {
             *sid = (uint32_t)w;
             rc = STRATA_OK;
             break;
@@ -459,7 +540,7 @@ int index_lookup_hashed(strata_index *idx, const strata_label *labels, size_t n,
                         strata_sid *sid)
 {
     uint32_t s;
-    int rc = lookup_raw(idx, labels, n, hash, &s);
+    int rc = lookup_raw(idx, labels, n, hash, NULL, &s);
     if (rc == 0)
         *sid = s;
     return rc;
@@ -467,7 +548,16 @@ int index_lookup_hashed(strata_index *idx, const strata_label *labels, size_t n,
 
 int index_lookup(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid)
 {
-    return index_lookup_hashed(idx, labels, n, index_labels_hash(labels, n), sid);
+    if (n > STACK_LABELS)
+        return index_lookup_hashed(idx, labels, n, index_labels_hash(labels, n), sid);
+    /* One strlen per string, shared by the hash and the comparison. */
+    uint32_t lens[2 * STACK_LABELS];
+    uint64_t hash = ix_labels_hash_lens(labels, n, lens);
+    uint32_t s;
+    int rc = lookup_raw(idx, labels, n, hash, lens, &s);
+    if (rc == 0)
+        *sid = s;
+    return rc;
 }
 
 int index_labels(strata_index *idx, strata_sid sid, const strata_label **labels, size_t *n)
@@ -593,12 +683,13 @@ static int canon_checked(strata_index *idx, const strata_label *labels, size_t n
 int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
                         int *created)
 {
-    uint64_t hash = index_labels_hash(labels, n);
+    uint32_t lensv[2 * STACK_LABELS], *lens = n <= STACK_LABELS ? lensv : NULL;
+    uint64_t hash = lens ? ix_labels_hash_lens(labels, n, lens) : index_labels_hash(labels, n);
     uint32_t s;
     const strata_label *stackv[STACK_LABELS], **c = stackv;
     size_t k = 0;
     int rc, made = 0;
-    if (lookup_raw(idx, labels, n, hash, &s) == 0)
+    if (lookup_raw(idx, labels, n, hash, lens, &s) == 0)
         goto found;
     if (idx->opts.read_only)
         return STRATA_ERR_READONLY;
@@ -607,7 +698,7 @@ int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n,
     if ((rc = canon_checked(idx, labels, n, c, &k, 0)) != 0)
         goto out;
     pthread_mutex_lock(&idx->wmu);
-    if (lookup_raw(idx, labels, n, hash, &s) != 0) {
+    if (lookup_raw(idx, labels, n, hash, lens, &s) != 0) {
         rc = create_locked(idx, c, k, hash, 0, &s);
         made = 1;
     }
@@ -643,7 +734,7 @@ int index_insert_with_sid(strata_index *idx, const strata_label *labels, size_t 
         goto out;
     pthread_mutex_lock(&idx->wmu);
     uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
-    if (lookup_raw(idx, labels, n, hash, &s) == 0) {
+    if (lookup_raw(idx, labels, n, hash, NULL, &s) == 0) {
         rc = s == sid ? STRATA_OK : STRATA_ERR_CORRUPT;
     } else if (sid == 0 || sid > INDEX_MAX_SID || sid > (uint64_t)next + INDEX_MAX_SID_GAP ||
                ix_series_get(idx, sid)) {

@@ -122,8 +122,23 @@ struct strata_index {
     uint64_t load_records, load_corrupt, load_truncated, load_ms;
 };
 
+/* Interned strings (arena_str in dict.c) carry their length in the 4
+ * bytes before the first character. */
+static inline uint32_t ix_slen(const char *s)
+{
+    uint32_t n;
+    memcpy(&n, s - 4, 4);
+    return n;
+}
+
 /* ---- labels.c */
+/* A length no interned string has: the input string is NULL or longer
+ * than INDEX_HARD_MAX_STR, so it matches nothing. */
+#define IX_LEN_NONE UINT32_MAX
 uint64_t ix_hash_bytes(const void *p, size_t n, uint64_t seed);
+/* index_labels_hash that also stores each label's name and value lengths
+ * in lens[2i], lens[2i+1] (IX_LEN_NONE as above; 0 for an empty value). */
+uint64_t ix_labels_hash_lens(const strata_label *labels, size_t n, uint32_t *lens);
 uint64_t ix_pair_hash(const char *name, size_t nlen, const char *value, size_t vlen);
 uint64_t ix_mix(uint64_t h);
 /* Canonicalises labels into out[] (pointers to the input, sorted, empty

@@ -5,7 +5,7 @@
  *
  * Hash: each (name, value) pair hashes on its own (a wyhash-style
  * multiply-mix over the bytes of the name, then of the value, seeded by the
- * name's hash); the hash of a set is the wrapping sum of its pair hashes,
+ * name's hash; one 64x64->128 multiplication per string of up to 16 bytes); the hash of a set is the wrapping sum of its pair hashes,
  * finalised by one more mix. The sum makes it independent of the order in
  * which the labels are given, so a lookup need not sort first, and lets
  * the log loader build a series hash from cached pair hashes without
@@ -43,11 +43,13 @@ static inline uint64_t mix(uint64_t a, uint64_t b)
 static inline uint64_t rd8(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 static inline uint64_t rd4(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
-uint64_t ix_hash_bytes(const void *key, size_t len, uint64_t seed)
+/* One string: the wyhash reads (two overlapping words for up to 16 bytes,
+ * a multiply-mix per 16 bytes beyond), finished by a single multiply-mix
+ * (wyhash spends two more on the seed and the finish: not needed for a
+ * table whose collisions only cost a comparison). */
+static inline uint64_t hstr(const uint8_t *p, size_t len, uint64_t seed)
 {
-    const uint8_t *p = key;
     uint64_t a, b;
-    seed ^= mix(seed ^ P0, P1);
     if (len <= 16) {
         if (len >= 4) {
             a = (rd4(p) << 32) | rd4(p + ((len >> 3) << 2));
@@ -60,25 +62,24 @@ uint64_t ix_hash_bytes(const void *key, size_t len, uint64_t seed)
         }
     } else {
         size_t i = len;
-        while (i > 16) {
+        do {
             seed = mix(rd8(p) ^ P1, rd8(p + 8) ^ seed);
             p += 16;
             i -= 16;
-        }
+        } while (i > 16);
         a = rd8(p + i - 16);
         b = rd8(p + i - 8);
     }
-    a ^= P1;
-    b ^= seed;
-    mum(&a, &b);
-    return mix(a ^ P0 ^ len, b ^ P1);
+    return mix(a ^ P1 ^ len, b ^ seed ^ P0);
 }
+
+uint64_t ix_hash_bytes(const void *key, size_t len, uint64_t seed) { return hstr(key, len, seed ^ SEED); }
 
 uint64_t ix_mix(uint64_t h) { return mix(h ^ P2, P0); }
 
 uint64_t ix_pair_hash(const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    return ix_hash_bytes(value, vlen, ix_hash_bytes(name, nlen, SEED));
+    return hstr((const uint8_t *)value, vlen, hstr((const uint8_t *)name, nlen, SEED) ^ P2);
 }
 
 uint64_t index_labels_hash(const strata_label *labels, size_t n)
@@ -89,6 +90,24 @@ uint64_t index_labels_hash(const strata_label *labels, size_t n)
         if (!v || !*v || !labels[i].name)
             continue;
         sum += ix_pair_hash(labels[i].name, strlen(labels[i].name), v, strlen(v));
+    }
+    return ix_mix(sum);
+}
+
+uint64_t ix_labels_hash_lens(const strata_label *labels, size_t n, uint32_t *lens)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = labels[i].value, *nm = labels[i].name;
+        if (!v || !nm) {
+            lens[2 * i] = lens[2 * i + 1] = IX_LEN_NONE;
+            continue;
+        }
+        size_t nl = strlen(nm), vl = *v ? strlen(v) : 0;
+        lens[2 * i] = nl <= INDEX_HARD_MAX_STR ? (uint32_t)nl : IX_LEN_NONE;
+        lens[2 * i + 1] = vl <= INDEX_HARD_MAX_STR ? (uint32_t)vl : IX_LEN_NONE;
+        if (vl)
+            sum += ix_pair_hash(nm, nl, v, vl);
     }
     return ix_mix(sum);
 }
