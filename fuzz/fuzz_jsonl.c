@@ -1,7 +1,9 @@
 /*
  * fuzz_jsonl.c: the JSON-lines decoder on arbitrary bytes. Whatever decodes
  * must encode and decode again to the same labels, timestamps and value
- * bits (NaN as NaN).
+ * bits (NaN as NaN). The first 8 bytes also go straight to the number
+ * printer as a double's bits: the text must fit FMT_DOUBLE_MAX, nothing
+ * past it may be written, and it must parse back to the same bits.
  */
 #include <math.h>
 #include <stdint.h>
@@ -30,8 +32,34 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
 
 static int same_value(double a, double b) { return (isnan(a) && isnan(b)) || !memcmp(&a, &b, 8); }
 
+static void check_number(const uint8_t *data, size_t size)
+{
+    if (size < 8)
+        return;
+    double v, back;
+    memcpy(&v, data, 8);
+    char out[FMT_DOUBLE_MAX + 8];
+    memset(out, 'x', sizeof out);
+    size_t n = fmt_format_double(v, out);
+    if (n == 0 || n > FMT_DOUBLE_MAX)
+        abort();
+    for (size_t i = n; i < sizeof out; i++)
+        if (out[i] != 'x')
+            abort();
+    if (isnan(v)) {
+        if (n != 3 || memcmp(out, "NaN", 3))
+            abort();
+    } else if (isinf(v)) {
+        if (n != 4 || memcmp(out, v < 0 ? "-Inf" : "+Inf", 4))
+            abort();
+    } else if (fmt_parse_double(out, n, &back) != STRATA_OK || !same_value(v, back)) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_number(data, size);
     jsonl_decoder *d = NULL, *d2 = NULL;
     bbuf b = {0};
     char *buf = malloc(size ? size : 1);

@@ -337,7 +337,7 @@ static inline uint64_t rop(uint64_t g1, uint64_t g0, uint64_t cp)
  * the rounding interval R_v of v (the reals that read back as v, its ends
  * included when c is even, as strtod rounds ties to even), and among those
  * the closest to v, the even one on a tie. f may end in zeros. */
-static void schubfach(uint64_t c, int q, uint64_t *f, int *e)
+static inline void schubfach(uint64_t c, int q, uint64_t *f, int *e)
 {
     /* Work in units of a quarter of 2^q: cb = 4c is v, cbl and cbr the
      * ends of R_v. Below a power of two (c = 2^52, not the least exponent)
@@ -445,7 +445,7 @@ static inline int zero_digits8(uint64_t z) { return z ? __builtin_clzll(z) >> 3 
  * Works in a scratch buffer with fixed-size copies (no per-digit loop and
  * no variable-length memmove); returns the length from buf (o is buf or
  * buf + 1 after a sign). buf must hold 48 bytes. */
-static size_t put_decimal(char *buf, char *o, uint64_t f, int e)
+static inline size_t put_decimal(char *buf, char *o, uint64_t f, int e)
 {
     /* len = the digits of f; f scaled to 17 digits d[0..17) */
     int bits = 64 - __builtin_clzll(f);
@@ -523,31 +523,31 @@ size_t fmt_format_double(double v, char *out)
         memcpy(out, bits >> 63 ? "-Inf" : "+Inf", 4);
         return 4;
     }
-    uint64_t f;
-    int e;
+    uint64_t f = 0, c = t;
+    int e = 0, q = -1074;
     if (bq != 0) {
-        uint64_t c = t | ((uint64_t)1 << 52);
-        int q = (int)bq - 1075;
+        c = t | ((uint64_t)1 << 52);
+        q = (int)bq - 1075;
         /* Integers below 2^53 are their own shortest form: the neighbours
          * are at most 1 away, so no other decimal with fewer digits reads
          * back. Most metric values in practice. */
-        if (q <= 0 && q > -53 && (c & ((((uint64_t)1 << -q)) - 1)) == 0) {
+        if (q <= 0 && q > -53 && (c & ((((uint64_t)1 << -q)) - 1)) == 0)
             f = c >> -q;
-            e = 0;
-        } else {
-            schubfach(c, q, &f, &e);
-        }
-    } else if (t >= 3) {
-        schubfach(t, -1074, &f, &e);
     } else if (t == 0) {
-        memcpy(out, "-0", 2);
-        return bits >> 63 ? 2 : (out[0] = '0', 1);
-    } else {
+        if (bits >> 63) {
+            memcpy(out, "-0", 2);
+            return 2;
+        }
+        out[0] = '0';
+        return 1;
+    } else if (t < 3) {
         /* 2^-1074 and 2^-1073: R_v is wider than 10^(k+1) here, which the
          * core does not handle; their one-digit forms, checked by tests. */
         f = t == 1 ? 5 : 1;
         e = t == 1 ? -324 : -323;
     }
+    if (!f)
+        schubfach(c, q, &f, &e);
     /* The longest text is 25 bytes ("-0.000000" and 17 digits); the
      * fixed-size copies of put_decimal reach 34. Only the n bytes of the
      * text go to out, by two overlapping copies of a fixed size. */

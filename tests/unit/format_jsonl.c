@@ -1,4 +1,4 @@
-/* JSON lines and number printing: shortest round-trip form of doubles,
+/* JSON lines (number printing itself is tested in format_number.c):
  * encode/decode round trips of random series with hostile labels, special
  * values, malformed lines rejected with a reason and position, and the CSV
  * and line-protocol export printers. */
@@ -21,95 +21,6 @@ static uint64_t to_bits(double d)
     uint64_t b;
     memcpy(&b, &d, 8);
     return b;
-}
-
-/* Significant digits of a decimal string. */
-static int sig_digits(const char *s)
-{
-    int n = 0, started = 0, trailing = 0;
-    for (; *s && *s != 'e' && *s != 'E'; s++) {
-        if (*s < '0' || *s > '9')
-            continue;
-        if (*s != '0')
-            started = 1;
-        if (!started)
-            continue;
-        n++;
-        trailing = *s == '0' ? trailing + 1 : 0;
-    }
-    return n - trailing;
-}
-
-static void check_shortest(double v)
-{
-    char out[FMT_DOUBLE_MAX + 1];
-    size_t n = fmt_format_double(v, out);
-    assert_true(n <= FMT_DOUBLE_MAX);
-    out[n] = 0;
-    double back = strtod(out, NULL);
-    if (to_bits(back) != to_bits(v))
-        fail_msg("%a printed as '%s' reads back as %a", v, out, back);
-    /* no shorter %.Ng form reads back */
-    int digits = sig_digits(out);
-    if (digits > 1) {
-        char shorter[400];
-        snprintf(shorter, sizeof shorter, "%.*g", digits - 1, v);
-        if (to_bits(strtod(shorter, NULL)) == to_bits(v))
-            fail_msg("%a printed as '%s' but '%s' is shorter", v, out, shorter);
-    }
-}
-
-static void format_double_is_shortest_and_exact(void **state)
-{
-    (void)state;
-    static const struct {
-        double v;
-        const char *want;
-    } cases[] = {
-        {0.0, "0"},         {-0.0, "-0"},          {1.0, "1"},          {-2.0, "-2"},
-        {1.5, "1.5"},       {0.1, "0.1"},          {0.3, "0.3"},        {100, "100"},
-        {1e21, "1e+21"},    {1e20, "100000000000000000000"},            {123456789012345680000.0, "123456789012345680000"},
-        {1e-7, "1e-7"},     {1e-6, "0.000001"},    {1.5e-7, "1.5e-7"},  {5e-324, "5e-324"},
-        {1.7976931348623157e308, "1.7976931348623157e+308"},            {2.2250738585072014e-308, "2.2250738585072014e-308"},
-        {47.94715741689967, "47.94715741689967"}, {34.618758755463666, "34.618758755463666"},
-        {9007199254740993.0, "9007199254740992"}, {0.1 + 0.2, "0.30000000000000004"},
-        {1e23, "1e+23"},    {222111.78, "222111.78"},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        char out[FMT_DOUBLE_MAX + 1];
-        size_t n = fmt_format_double(cases[i].v, out);
-        out[n] = 0;
-        if (strcmp(out, cases[i].want) != 0)
-            fail_msg("%a printed as '%s', want '%s'", cases[i].v, out, cases[i].want);
-        check_shortest(cases[i].v);
-    }
-    char out[FMT_DOUBLE_MAX + 1];
-    out[fmt_format_double(NAN, out)] = 0;
-    assert_string_equal(out, "NaN");
-    out[fmt_format_double(INFINITY, out)] = 0;
-    assert_string_equal(out, "+Inf");
-    out[fmt_format_double(-INFINITY, out)] = 0;
-    assert_string_equal(out, "-Inf");
-
-    test_rng r;
-    test_rng_init(&r, test_seed(7));
-    for (int i = 0; i < 15000; i++) {
-        /* every bit pattern: all magnitudes, subnormals */
-        double v = from_bits(test_rng_next(&r));
-        if (isfinite(v))
-            check_shortest(v);
-        /* short decimals, as metrics usually are */
-        double s = (double)(int64_t)(test_rng_below(&r, 2000000000) - 1000000000) / pow(10, (double)test_rng_below(&r, 12));
-        check_shortest(s);
-        /* random walks in [0, 100] like devops-cpu */
-        check_shortest(test_rng_double(&r) * 100);
-        /* neighbours of powers of ten and of two */
-        double p = pow(10, (double)test_rng_below(&r, 600) - 300);
-        check_shortest(p);
-        check_shortest(nextafter(p, 0));
-        check_shortest(nextafter(p, INFINITY));
-        check_shortest(ldexp(1.0, (int)test_rng_below(&r, 2098) - 1074));
-    }
 }
 
 /* A random label string: quotes, backslashes, control bytes, UTF-8
@@ -368,7 +279,6 @@ static void export_prints_csv_and_line_protocol(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(format_double_is_shortest_and_exact),
         cmocka_unit_test(jsonl_round_trips_random_series),
         cmocka_unit_test(jsonl_decodes_escapes_specials_and_whitespace),
         cmocka_unit_test(jsonl_rejects_malformed_lines_with_reason_and_position),
