@@ -14,11 +14,16 @@
  *   change, so a failed creation leaves no half-made series; at worst an
  *   interned name or value with empty postings, which queries skip.
  */
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "index/index_int.h"
 
 #define CHUNK_BYTES (64u * 1024u)
+
+/* arena_rec_str keeps the string behind its record 8-aligned. */
+_Static_assert(sizeof(ix_value) % 8 == 0 && sizeof(ix_name) % 8 == 0, "record sizes");
 #define STACK_LABELS 128
 
 /* ------------------------------------------------------------ arena */
@@ -50,17 +55,55 @@ void *ix_arena_alloc(strata_index *idx, size_t n)
     return p;
 }
 
-/* An interned string: u32 length (ix_slen), the bytes, a NUL. */
-static const char *arena_str(strata_index *idx, const char *s, size_t len)
+/* Asks for transparent huge pages on the 2 MiB-aligned interior of a big
+ * allocation: a freshly loaded index touches a few hundred MiB at once,
+ * and at 4 KiB a page the faults cost about a third of the load. Only a
+ * hint: where it is unsupported or refused nothing changes. */
+void ix_hugepage_hint(void *p, size_t n)
 {
-    char *d = ix_arena_alloc(idx, len + 5);
+#ifdef MADV_HUGEPAGE
+    const uintptr_t H = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), b = ((uintptr_t)p + n) & ~(H - 1);
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+int ix_arena_reserve(strata_index *idx, size_t bytes)
+{
+    if (bytes <= CHUNK_BYTES)
+        return STRATA_OK;
+    ix_chunk *nc = base_malloc(sizeof(ix_chunk) + bytes);
+    if (!nc)
+        return STRATA_ERR_NOMEM;
+    ix_hugepage_hint(nc, sizeof(ix_chunk) + bytes);
+    nc->used = 0;
+    nc->cap = bytes;
+    nc->next = idx->arena;
+    idx->arena = nc;
+    idx->mem_bytes += sizeof(ix_chunk) + bytes;
+    return STRATA_OK;
+}
+
+/* An interned name or value: its record (hdr bytes, a multiple of 8),
+ * then u32 length (ix_slen), the bytes, a NUL, in one allocation, so
+ * that the string leads back to its record (ix_value_of). Returns the
+ * record; *str the string. */
+static void *arena_rec_str(strata_index *idx, size_t hdr, const char *s, size_t len, const char **str)
+{
+    char *d = ix_arena_alloc(idx, hdr + len + 5);
     if (!d)
         return NULL;
+    memset(d, 0, hdr);
     uint32_t l32 = (uint32_t)len; /* len <= INDEX_HARD_MAX_STR */
-    memcpy(d, &l32, 4);
-    memcpy(d + 4, s, len);
-    d[4 + len] = 0;
-    return d + 4;
+    memcpy(d + hdr, &l32, 4);
+    memcpy(d + hdr + 4, s, len);
+    d[hdr + 4 + len] = 0;
+    *str = d + hdr + 4;
+    return d;
 }
 
 static int retire(strata_index *idx, void *p)
@@ -196,11 +239,10 @@ ix_name *ix_name_intern(strata_index *idx, const char *s, size_t len)
     if (tab_grow(&idx->ntab, &idx->nmask, idx->n_names, (void *const *)idx->names, name_hashof,
                  &idx->mem_bytes) != 0)
         return NULL;
-    if (!(nm = ix_arena_alloc(idx, sizeof *nm)))
+    const char *str;
+    if (!(nm = arena_rec_str(idx, sizeof *nm, s, len, &str)))
         return NULL;
-    memset(nm, 0, sizeof *nm);
-    if (!(nm->str = arena_str(idx, s, len)))
-        return NULL;
+    nm->str = str;
     nm->len = (uint32_t)len;
     nm->nhash = h;
     nm->log_id = UINT32_MAX;
@@ -230,11 +272,10 @@ ix_value *ix_value_intern(strata_index *idx, ix_name *nm, const char *s, size_t 
     }
     if (tab_grow(&nm->vtab, &nm->vmask, nm->nvals, (void *const *)nm->vals, value_hashof, &idx->mem_bytes) != 0)
         return NULL;
-    if (!(v = ix_arena_alloc(idx, sizeof *v)))
+    const char *str;
+    if (!(v = arena_rec_str(idx, sizeof *v, s, len, &str)))
         return NULL;
-    memset(v, 0, sizeof *v);
-    if (!(v->str = arena_str(idx, s, len)))
-        return NULL;
+    v->str = str;
     v->len = (uint32_t)len;
     v->vhash = h;
     v->phash = ix_pair_hash(nm->str, nm->len, s, len);
@@ -270,6 +311,7 @@ static int dir_ensure(strata_index *idx, uint32_t sid)
     ix_dir *nd = base_malloc(sizeof *nd + cap * sizeof nd->e[0]);
     if (!nd)
         return STRATA_ERR_NOMEM;
+    ix_hugepage_hint(nd, sizeof *nd + cap * sizeof nd->e[0]);
     if (retire(idx, d) != 0) {
         base_free(nd);
         return STRATA_ERR_NOMEM;
@@ -296,6 +338,7 @@ int ix_presize(strata_index *idx, uint64_t n)
     ix_htab *nt = base_malloc(sizeof *nt + size * sizeof nt->s[0]);
     if (!nt)
         return STRATA_ERR_NOMEM;
+    ix_hugepage_hint(nt, sizeof *nt + size * sizeof nt->s[0]);
     nt->mask = size - 1;
     for (size_t i = 0; i < size; i++)
         atomic_init(&nt->s[i], 0);
@@ -513,8 +556,9 @@ static int lookup_raw(strata_index *idx, const strata_label *labels, size_t n, u
     return rc;
 }
 
-/* By interned values (loader, replay): pointer comparison suffices. */
-ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash)
+/* By labels pointing at interned strings (the loader): pointer
+ * comparison of the values suffices (a value record belongs to one name). */
+ix_series *ix_find_interned(strata_index *idx, const strata_label *l, size_t n, uint64_t hash)
 {
     hash = eff_hash(idx, hash);
     ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_acquire);
@@ -529,7 +573,7 @@ ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uin
         if (!s || s->n != n)
             continue;
         size_t k = 0;
-        while (k < n && s->l[k].value == vals[k]->str)
+        while (k < n && s->l[k].value == l[k].value)
             k++;
         if (k == n)
             return s;
@@ -623,6 +667,81 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
     if (sid >= next)
         atomic_store_explicit(&idx->next_sid, sid + 1, memory_order_release);
     *out = s;
+    return STRATA_OK;
+}
+
+/* Loading (index_open, no other thread): publishes a series record the
+ * loader filled completely. Postings are not built here: each value's and
+ * name's post.n only counts its series until ix_load_postings. */
+int ix_series_load(strata_index *idx, ix_series *s)
+{
+    int rc;
+    ix_dir *d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+    ix_htab *t = atomic_load_explicit(&idx->htab, memory_order_relaxed);
+    uint64_t ns = atomic_load_explicit(&idx->n_series, memory_order_relaxed);
+    /* Presized: these grow only when sids leave gaps. */
+    if (s->sid >= d->cap || (ns + 1) * 2 > t->mask + 1) {
+        if ((rc = dir_ensure(idx, s->sid)) != 0 || (rc = htab_ensure(idx)) != 0)
+            return rc;
+        d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+    }
+    atomic_store_explicit(&d->e[s->sid], s, memory_order_relaxed);
+    htab_put(atomic_load_explicit(&idx->htab, memory_order_relaxed), eff_hash(idx, s->hash), s->sid);
+    for (uint32_t i = 0; i < s->n; i++) {
+        ix_value *v = ix_value_of(s->l[i].value);
+        v->post.n++;
+        v->name->post.n++;
+    }
+    idx->all.n++;
+    atomic_store_explicit(&idx->n_series, atomic_load_explicit(&idx->n_series, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (s->sid >= atomic_load_explicit(&idx->next_sid, memory_order_relaxed))
+        atomic_store_explicit(&idx->next_sid, s->sid + 1, memory_order_relaxed);
+    return STRATA_OK;
+}
+
+/* A counted postings vector gets its exact allocation, emptied. */
+static int post_alloc(pvec *p, uint64_t *mem)
+{
+    uint32_t n = p->n;
+    p->n = 0;
+    if (!n)
+        return STRATA_OK;
+    if (!(p->v = base_malloc((size_t)n * sizeof *p->v)))
+        return STRATA_ERR_NOMEM;
+    ix_hugepage_hint(p->v, (size_t)n * sizeof *p->v);
+    p->cap = n;
+    *mem += (uint64_t)n * sizeof *p->v;
+    return STRATA_OK;
+}
+
+int ix_load_postings(strata_index *idx)
+{
+    int rc = post_alloc(&idx->all, &idx->mem_bytes);
+    for (uint32_t i = 0; i < idx->n_names && rc == 0; i++) {
+        ix_name *nm = idx->names[i];
+        rc = post_alloc(&nm->post, &idx->mem_bytes);
+        for (uint32_t j = 0; j < nm->nvals && rc == 0; j++)
+            rc = post_alloc(&nm->vals[j]->post, &idx->mem_bytes);
+    }
+    if (rc != 0)
+        return rc; /* index_open fails: nothing reads the half-built lists */
+    /* In sid order, so every list comes out sorted whatever the order of
+     * the records in the file. */
+    ix_dir *d = atomic_load_explicit(&idx->dir, memory_order_relaxed);
+    uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
+    for (uint32_t sid = 1; sid < next; sid++) {
+        ix_series *s = atomic_load_explicit(&d->e[sid], memory_order_relaxed);
+        if (!s)
+            continue;
+        idx->all.v[idx->all.n++] = sid;
+        for (uint32_t j = 0; j < s->n; j++) {
+            ix_value *v = ix_value_of(s->l[j].value);
+            ix_name *nm = v->name;
+            v->post.v[v->post.n++] = sid;
+            nm->post.v[nm->post.n++] = sid;
+        }
+    }
     return STRATA_OK;
 }
 

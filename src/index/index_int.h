@@ -131,6 +131,13 @@ static inline uint32_t ix_slen(const char *s)
     return n;
 }
 
+/* The record of an interned value string (dict.c allocates the record
+ * just before the string, the length between them). */
+static inline ix_value *ix_value_of(const char *s)
+{
+    return (ix_value *)(uintptr_t)(s - 4 - sizeof(ix_value));
+}
+
 /* ---- labels.c */
 /* A length no interned string has: the input string is NULL or longer
  * than INDEX_HARD_MAX_STR, so it matches nothing. */
@@ -150,6 +157,10 @@ int ix_utf8_valid(const uint8_t *s, size_t n);
 
 /* ---- dict.c */
 void *ix_arena_alloc(strata_index *idx, size_t n);
+/* Makes the next `bytes` of arena allocations one chunk (the loader, which
+ * knows the total from the file). */
+int ix_arena_reserve(strata_index *idx, size_t bytes);
+void ix_hugepage_hint(void *p, size_t n);
 ix_name *ix_name_find(strata_index *idx, const char *s, size_t len, uint32_t h);
 ix_value *ix_value_find(ix_name *nm, const char *s, size_t len, uint32_t h);
 ix_name *ix_name_intern(strata_index *idx, const char *s, size_t len);
@@ -159,7 +170,7 @@ ix_value *ix_value_intern(strata_index *idx, ix_name *nm, const char *s, size_t 
 int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash, uint32_t sid,
                   ix_series **out);
 ix_series *ix_series_get(strata_index *idx, uint64_t sid);
-ix_series *ix_find_canon(strata_index *idx, ix_value *const *vals, size_t n, uint64_t hash);
+ix_series *ix_find_interned(strata_index *idx, const strata_label *l, size_t n, uint64_t hash);
 int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem);
 void pvec_insert(pvec *p, uint32_t sid);
 /* Ensures room for extra more sids. */
@@ -176,6 +187,10 @@ static inline void pvec_add(pvec *p, uint32_t sid)
     else
         pvec_insert(p, sid);
 }
+/* Loading: publishes a complete series record (postings deferred), then,
+ * after the last record, builds every postings list at its final size. */
+int ix_series_load(strata_index *idx, ix_series *s);
+int ix_load_postings(strata_index *idx);
 /* Pre-sizes the directory and hash table for n series (loading). */
 int ix_presize(strata_index *idx, uint64_t n);
 

@@ -31,7 +31,15 @@
  * Why a dictionary of names and pairs rather than labels spelled out per
  * series: most series share most pairs, so the file is a fraction of the
  * size, and loading a series is array look-ups plus a sum of cached pair
- * hashes: no string is hashed or compared twice (1M series load in ~0.3 s).
+ * hashes: no string is hashed or compared twice.
+ *
+ * Loading (load_records): a framing pass counts the series and the arena
+ * bytes, so the directory, the hash table and one arena chunk are
+ * allocated once at their final size (huge pages hinted); each SERIES
+ * record is then decoded straight into its arena record, names checked
+ * ascending by precomputed rank; postings are only counted per pair and
+ * built at the end at their exact size, in sid order (so sorted even when
+ * replay left the sids out of order in the file).
  *
  * Loading stops at the first record that is short, fails its CRC, or
  * breaks a rule above; the bytes from there on are truncated (unless
@@ -41,6 +49,7 @@
  * creation and is started afresh.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,24 +172,42 @@ typedef struct loader {
     ix_name **names;
     uint32_t n_names, cap_names;
     ix_value **pairs;
+    uint32_t *pair_name; /* name id of each pair */
     uint32_t n_pairs, cap_pairs;
-    ix_value **vals; /* one series' labels */
-    size_t cap_vals;
-    /* Memo of name order for the first name ids: 0 unknown, 1 a < b,
-     * 2 a >= b. Saves a strcmp per label. */
-    uint8_t order[64][64];
+    /* rank[name id]: the name's place in bytewise order among the names
+     * defined so far, so that checking a series' names ascend is one
+     * integer comparison per label. Recomputed when a name was added
+     * since (rank_n < n_names); beyond RANK_MAX names, strcmp instead. */
+    uint32_t *rank;
+    uint32_t rank_n;
 } loader;
 
-/* Whether name a sorts strictly before name b. */
-static int name_before(loader *ld, const ix_name *a, const ix_name *b)
+#define RANK_MAX 4096u
+
+static int cmp_name_ptr(const void *a, const void *b)
 {
-    if (a->log_id < 64 && b->log_id < 64) {
-        uint8_t *m = &ld->order[a->log_id][b->log_id];
-        if (!*m)
-            *m = strcmp(a->str, b->str) < 0 ? 1 : 2;
-        return *m == 1;
+    return strcmp((*(ix_name *const *)a)->str, (*(ix_name *const *)b)->str);
+}
+
+static int rank_names(loader *ld)
+{
+    uint32_t n = ld->n_names;
+    ix_name **v = base_malloc((size_t)n * sizeof *v);
+    uint32_t *r = base_realloc(ld->rank, (size_t)n * sizeof *r);
+    if (!v || !r) {
+        base_free(v);
+        if (r)
+            ld->rank = r;
+        return STRATA_ERR_NOMEM;
     }
-    return strcmp(a->str, b->str) < 0;
+    memcpy(v, ld->names, (size_t)n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_name_ptr);
+    for (uint32_t i = 0; i < n; i++)
+        r[v[i]->log_id] = i;
+    base_free(v);
+    ld->rank = r;
+    ld->rank_n = n;
+    return STRATA_OK;
 }
 
 static int grow(void **arr, uint32_t *cap, size_t elem)
@@ -194,10 +221,25 @@ static int grow(void **arr, uint32_t *cap, size_t elem)
     return STRATA_OK;
 }
 
-/* uvarint_get with the one-byte case inline (most ids and counts). */
+/* uvarint_get with the cases of up to three bytes inline (ids and sids
+ * below 2^21); same values and lengths as uvarint_get. */
 static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-    if (p < end && p[0] < 0x80) {
+    size_t left = (size_t)(end - p);
+    if (left >= 3) {
+        if (p[0] < 0x80) {
+            *v = p[0];
+            return 1;
+        }
+        if (p[1] < 0x80) {
+            *v = (p[0] & 0x7fu) | ((uint64_t)p[1] << 7);
+            return 2;
+        }
+        if (p[2] < 0x80) {
+            *v = (p[0] & 0x7fu) | ((uint64_t)(p[1] & 0x7fu) << 7) | ((uint64_t)p[2] << 14);
+            return 3;
+        }
+    } else if (left >= 1 && p[0] < 0x80) {
         *v = p[0];
         return 1;
     }
@@ -235,8 +277,15 @@ static int load_pair(strata_index *idx, loader *ld, const uint8_t *p, size_t n)
         return STRATA_ERR_CORRUPT;
     if (ld->n_pairs == UINT32_MAX - 1)
         return STRATA_ERR_CORRUPT;
-    if (ld->n_pairs == ld->cap_pairs && grow((void **)&ld->pairs, &ld->cap_pairs, sizeof *ld->pairs) != 0)
-        return STRATA_ERR_NOMEM;
+    if (ld->n_pairs == ld->cap_pairs) {
+        uint32_t cap = ld->cap_pairs;
+        uint32_t *pn = base_realloc(ld->pair_name, (size_t)(cap ? cap * 2 : 64) * sizeof *pn);
+        if (!pn)
+            return STRATA_ERR_NOMEM;
+        ld->pair_name = pn;
+        if (grow((void **)&ld->pairs, &ld->cap_pairs, sizeof *ld->pairs) != 0)
+            return STRATA_ERR_NOMEM;
+    }
     ix_name *nm = ld->names[id];
     pthread_rwlock_wrlock(&idx->plock);
     uint32_t before = nm->nvals;
@@ -247,10 +296,16 @@ static int load_pair(strata_index *idx, loader *ld, const uint8_t *p, size_t n)
     if (nm->nvals == before)
         return STRATA_ERR_CORRUPT;
     v->log_id = ld->n_pairs;
+    ld->pair_name[ld->n_pairs] = (uint32_t)id;
     ld->pairs[ld->n_pairs++] = v;
     return STRATA_OK;
 }
 
+/* The series record is built in place (labels pointing at the interned
+ * strings) and its hash summed from the pairs' cached hashes: no string
+ * is read. The CRC has vouched for the bytes; what is checked here is
+ * what the index relies on: ids defined, names ascending, sid fresh and
+ * plausible, label set new. */
 static int load_series(strata_index *idx, loader *ld, const uint8_t *p, size_t n)
 {
     const uint8_t *end = p + n;
@@ -265,32 +320,40 @@ static int load_series(strata_index *idx, loader *ld, const uint8_t *p, size_t n
     uint32_t next = atomic_load_explicit(&idx->next_sid, memory_order_relaxed);
     if (sid == 0 || sid > INDEX_MAX_SID || sid > (uint64_t)next + INDEX_MAX_SID_GAP || ix_series_get(idx, sid))
         return STRATA_ERR_CORRUPT;
-    if (cnt > ld->cap_vals) {
-        ix_value **v = base_realloc(ld->vals, (size_t)cnt * sizeof *v);
-        if (!v)
-            return STRATA_ERR_NOMEM;
-        ld->vals = v;
-        ld->cap_vals = (size_t)cnt;
-    }
+    /* A record rejected below leaves this allocation unused in the arena:
+     * only the last record read can be rejected. */
+    ix_series *s = ix_arena_alloc(idx, sizeof *s + (size_t)cnt * sizeof s->l[0]);
+    if (!s)
+        return STRATA_ERR_NOMEM;
     uint64_t sum = 0;
+    if (ld->rank_n < ld->n_names && ld->n_names <= RANK_MAX) {
+        int rc = rank_names(ld);
+        if (rc != 0)
+            return rc;
+    }
+    const uint32_t *rank = ld->rank_n == ld->n_names ? ld->rank : NULL;
+    uint32_t prev = UINT32_MAX; /* name id */
     for (uint64_t i = 0; i < cnt; i++) {
         if (!(k = get_uv(p, end, &id)) || id >= ld->n_pairs)
             return STRATA_ERR_CORRUPT;
         p += k;
         ix_value *v = ld->pairs[id];
-        if (i > 0 && !name_before(ld, ld->vals[i - 1]->name, v->name))
+        uint32_t nid = ld->pair_name[id];
+        if (i > 0 && (rank ? rank[prev] >= rank[nid] : strcmp(ld->names[prev]->str, ld->names[nid]->str) >= 0))
             return STRATA_ERR_CORRUPT;
-        ld->vals[i] = v;
+        prev = nid;
+        s->l[i].name = v->name->str;
+        s->l[i].value = v->str;
         sum += v->phash;
     }
     if (p != end)
         return STRATA_ERR_CORRUPT;
-    uint64_t hash = ix_mix(sum);
-    if (ix_find_canon(idx, ld->vals, (size_t)cnt, hash))
+    s->hash = ix_mix(sum);
+    s->sid = (uint32_t)sid;
+    s->n = (uint32_t)cnt;
+    if (ix_find_interned(idx, s->l, (size_t)cnt, s->hash))
         return STRATA_ERR_CORRUPT;
-    ix_series *s;
-    int rc = ix_series_add(idx, ld->vals, (size_t)cnt, hash, (uint32_t)sid, &s);
-    return rc == STRATA_ERR_LIMIT ? STRATA_ERR_CORRUPT : rc;
+    return ix_series_load(idx, s);
 }
 
 /* Parses data[HDR_BYTES..size); *good receives the end of the last good
@@ -302,15 +365,27 @@ static int load_records(strata_index *idx, const uint8_t *data, size_t size, siz
     loader *ld = base_calloc(1, sizeof *ld);
     if (!ld)
         return STRATA_ERR_NOMEM;
-    /* Count the series first (framing only) to size the tables once. */
+    /* Count the series and the arena bytes first (framing and label
+     * counts only, an upper bound if the file is damaged: at most a few
+     * times its size) to size the tables and the arena once. */
+    uint64_t arena = 0;
     for (size_t o = HDR_BYTES; size - o >= REC_HDR;) {
         uint32_t len = load_u32le(data + o);
         if (len == 0 || len > REC_MAX || len > size - o - REC_HDR)
             break;
-        nseries += data[o + REC_HDR] == REC_SERIES;
+        const uint8_t *b = data + o + REC_HDR, *e = b + len;
+        uint64_t sid, cnt;
+        size_t k;
+        if (b[0] == REC_SERIES) {
+            nseries++;
+            if ((k = get_uv(b + 1, e, &sid)) != 0 && get_uv(b + 1 + k, e, &cnt) != 0 && cnt <= len)
+                arena += (sizeof(ix_series) + cnt * sizeof(strata_label) + 7) & ~(uint64_t)7;
+        } else {
+            arena += sizeof(ix_value) + len + 12;
+        }
         o += REC_HDR + len;
     }
-    if ((rc = ix_presize(idx, nseries)) != 0)
+    if ((rc = ix_presize(idx, nseries)) != 0 || (arena < SIZE_MAX / 2 && (rc = ix_arena_reserve(idx, (size_t)arena)) != 0))
         goto out;
     idx->loading = 1;
     while (size - off >= REC_HDR) {
@@ -335,13 +410,16 @@ static int load_records(strata_index *idx, const uint8_t *data, size_t size, siz
         off += REC_HDR + len;
         idx->load_records++;
     }
+    if (rc == 0)
+        rc = ix_load_postings(idx);
     idx->loading = 0;
     idx->log_names = ld->n_names;
     idx->log_pairs = ld->n_pairs;
 out:
     base_free(ld->names);
     base_free(ld->pairs);
-    base_free(ld->vals);
+    base_free(ld->pair_name);
+    base_free(ld->rank);
     base_free(ld);
     *good = off;
     return rc;
