@@ -45,4 +45,13 @@ static inline int64_t fmt_floor_div(int64_t a, int64_t d)
     return (a % d != 0 && a < 0) ? q - 1 : q;
 }
 
+/* Test hook of lp.c: which path lp_parse_line takes. LP_IMPL_REF: the
+ * reference parser alone; the others: the fast path (declining to the
+ * reference) with the structural scan of that kind: portable SWAR, SSE2,
+ * AVX2, or the best the CPU has (the default). Returns STRATA_ERR_INVALID
+ * when this build or CPU lacks it. */
+enum { LP_IMPL_BEST = 0, LP_IMPL_REF = 1, LP_IMPL_SWAR = 2, LP_IMPL_SSE2 = 3, LP_IMPL_AVX2 = 4 };
+struct lp_parser;
+int lp_parser_set_impl(struct lp_parser *p, int impl);
+
 #endif /* STRATA_FORMAT_INT_H */

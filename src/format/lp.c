@@ -2,23 +2,55 @@
  * lp.c: the Influx line protocol parser, one line at a time (the syntax and
  * what is rejected are in format.h).
  *
- * This is the ingest hot path, so names are not copied: keys and values
- * point into the caller's line unless they hold an escape, in which case
- * they are unescaped into the parser's scratch buffer. The scratch buffer
- * is grown to the line's length before the first unescaped string of a
- * line is written, so pointers handed out for the line stay valid (an
- * unescaped string is never longer than its escaped form). Scanning uses a
- * byte-class table so each byte costs one load and one test.
+ * This is the ingest hot path. Two parsers share the work:
+ *
+ *  - the fast path takes the lines that need no unescaping and carry no
+ *    string field, i.e. hold no backslash and no double quote (nearly every
+ *    line), and are valid. It first finds the structural bytes of the line
+ *    (',' ' ' '=' '\\' '"'), 64 bytes at a time, as a bit mask (SSE2, or
+ *    AVX2 when the CPU has it, or portable SWAR; all three give the same
+ *    mask), then walks the mask: every token is a slice of the caller's
+ *    line, nothing is copied. Floats of at most 19 digits without an
+ *    exponent, and timestamps, are read 8 digits at a time.
+ *  - the reference path (ref_parse) takes everything the fast path
+ *    declines: escapes, string fields, and every line it finds wrong, so
+ *    reasons come from one place only. Names that hold an escape are
+ *    unescaped into the parser's scratch buffer, which is grown to the
+ *    line's length before the first unescaped string of a line is written,
+ *    so pointers handed out for the line stay valid (an unescaped string is
+ *    never longer than its escaped form).
+ *
+ * The fast path accepts exactly the lines the reference path accepts among
+ * those it takes, with the same output; lp_parser_set_impl (format_int.h)
+ * lets the tests and the fuzz target compare the two.
  */
 #include <math.h>
 #include <stdio.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define LP_X86 1
+#endif
+
 #include "format/format.h"
 #include "format/format_int.h"
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The structural bytes of 64 bytes at p: bit i set when p[i] is one of
+ * , space = \ " (p[0..63] must be readable). */
+typedef uint64_t (*mask_fn)(const char *p);
+
+struct lp_parser;
+/* The fast path (see fast_body), one per mask function. */
+typedef int (*fast_fn)(struct lp_parser *p, const char *s, const char *end, lp_line *out);
+static fast_fn impl_fn(int impl);
 
 struct lp_parser {
     strata_precision precision;
     lp_limits lim;
+    size_t lim_short;  /* min(max_name_len, max_value_len): shorter lines need no length check */
+    fast_fn fast;      /* NULL: the reference path only */
     lp_kv *tags;
     size_t tags_cap;
     lp_field *fields;
@@ -29,7 +61,7 @@ struct lp_parser {
     char reason[192]; /* reasons that name a field */
 };
 
-/* Byte classes: which bytes end which token. */
+/* Byte classes of the reference path: which bytes end which token. */
 enum {
     C_MEAS = 1,  /* ends a measurement: ',' ' ' */
     C_KEY = 2,   /* ends a tag key or field key: ',' '=' ' ' */
@@ -43,6 +75,78 @@ static const uint8_t cls[256] = {
     ['='] = C_KEY,
     ['\\'] = C_ESC,
 };
+
+/* ------------------------------------------------------------ structural masks */
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v; /* p[0] in the low byte */
+}
+
+/* 0x80 in each byte of v equal to the byte c repeats in pat, exactly
+ * (no borrow crosses bytes: the low seven bits are added separately). */
+static inline uint64_t swar_eq(uint64_t v, uint64_t pat)
+{
+    uint64_t x = v ^ pat;
+    uint64_t t = ((x & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | x;
+    return ~t & 0x8080808080808080ull;
+}
+#define REP(c) (0x0101010101010101ull * (uint8_t)(c))
+
+/* Portable: eight bytes at a time, the 0x80 flags gathered into eight
+ * bits by one multiply (each flag lands on its own bit of the top byte,
+ * no two partial products overlap, so no carries). */
+static ALWAYS_INLINE uint64_t mask_swar(const char *p)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++) {
+        uint64_t v = load64(p + 8 * i);
+        uint64_t f = swar_eq(v, REP(',')) | swar_eq(v, REP(' ')) | swar_eq(v, REP('=')) | swar_eq(v, REP('\\')) |
+                     swar_eq(v, REP('"'));
+        r |= (((f >> 7) * 0x0102040810204080ull) >> 56) << (8 * i);
+    }
+    return r;
+}
+
+#ifdef LP_X86
+/* SSE2 is part of x86-64, so this needs no check. ' ' and '"' differ in
+ * bit 1 only: one compare of (x | 2) with '"' finds both. */
+static ALWAYS_INLINE uint64_t mask_sse2(const char *p)
+{
+    const __m128i quote = _mm_set1_epi8('"'), two = _mm_set1_epi8(2), comma = _mm_set1_epi8(','),
+                  eq = _mm_set1_epi8('='), bs = _mm_set1_epi8('\\');
+    uint64_t r = 0;
+    for (int i = 0; i < 4; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(x, two), quote), _mm_cmpeq_epi8(x, comma)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(x, eq), _mm_cmpeq_epi8(x, bs)));
+        r |= (uint64_t)(uint32_t)_mm_movemask_epi8(m) << (16 * i);
+    }
+    return r;
+}
+
+__attribute__((target("avx2"))) static ALWAYS_INLINE uint64_t mask_avx2(const char *p)
+{
+    const __m256i quote = _mm256_set1_epi8('"'), two = _mm256_set1_epi8(2), comma = _mm256_set1_epi8(','),
+                  eq = _mm256_set1_epi8('='), bs = _mm256_set1_epi8('\\');
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    __m256i ma = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_or_si256(a, two), quote), _mm256_cmpeq_epi8(a, comma)),
+        _mm256_or_si256(_mm256_cmpeq_epi8(a, eq), _mm256_cmpeq_epi8(a, bs)));
+    __m256i mb = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b, two), quote), _mm256_cmpeq_epi8(b, comma)),
+        _mm256_or_si256(_mm256_cmpeq_epi8(b, eq), _mm256_cmpeq_epi8(b, bs)));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(ma) | (uint64_t)(uint32_t)_mm256_movemask_epi8(mb) << 32;
+}
+#endif
+
+/* ------------------------------------------------------------ parser object */
 
 void lp_limits_init(lp_limits *lim)
 {
@@ -61,7 +165,10 @@ int lp_parser_new(strata_precision precision, lp_parser **out)
     if (!p)
         return STRATA_ERR_NOMEM;
     p->precision = precision;
-    lp_limits_init(&p->lim);
+    lp_limits lim;
+    lp_limits_init(&lim);
+    lp_parser_set_limits(p, &lim);
+    p->fast = impl_fn(LP_IMPL_BEST);
     p->tags_cap = 16;
     p->fields_cap = 16;
     p->tags = base_malloc(p->tags_cap * sizeof *p->tags);
@@ -84,7 +191,13 @@ void lp_parser_free(lp_parser *p)
     base_free(p);
 }
 
-void lp_parser_set_limits(lp_parser *p, const lp_limits *lim) { p->lim = *lim; }
+void lp_parser_set_limits(lp_parser *p, const lp_limits *lim)
+{
+    p->lim = *lim;
+    p->lim_short = lim->max_name_len < lim->max_value_len ? lim->max_name_len : lim->max_value_len;
+}
+
+/* ------------------------------------------------------------ reference path */
 
 /* SWAR: a word whose bytes are 0x80 where v's byte equals the byte b
  * repeated in pat (exact: no false positives from borrows, as the
@@ -272,18 +385,13 @@ static int parse_ts(lp_parser *p, const char *s, const char *e, int64_t *ms, con
     return STRATA_OK;
 }
 
-int lp_parse_line(lp_parser *p, const char *line, size_t len, lp_line *out, const char **reason)
+/* The reference parser: every line the fast path declines, with the
+ * reason of a rejection. [s, end) is the trimmed line, len the length of
+ * the whole line (the scratch buffer's bound). */
+__attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, const char *end, size_t len, lp_line *out, const char **reason)
 {
-    const char *s = line, *end = line + len;
     int rc;
-    *reason = NULL;
     p->scratch_used = 0;
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
-    if (end > s && end[-1] == '\r')
-        end--;
-    if (s == end || *s == '#')
-        return 0;
 
     /* measurement */
     int esc = 0;
@@ -498,4 +606,419 @@ int lp_parse_line(lp_parser *p, const char *line, size_t len, lp_line *out, cons
     out->n_fields = nf;
     out->n_string_fields = nstr;
     return 1;
+}
+
+/* ------------------------------------------------------------ fast path */
+
+/* Eight ASCII digits at once (p[0] in the low byte): the conversion of
+ * the simdjson / fast_float libraries. */
+static ALWAYS_INLINE uint64_t parse8(uint64_t v)
+{
+    const uint64_t mask = 0x000000FF000000FFull;
+    const uint64_t mul1 = 0x000F424000000064ull; /* 100 + (1000000 << 32) */
+    const uint64_t mul2 = 0x0000271000000001ull; /* 1 + (10000 << 32) */
+    v -= 0x3030303030303030ull;
+    v = (v * 10) + (v >> 8);
+    v = (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+    return v;
+}
+
+/* Nonzero when a byte of v is not an ASCII digit (each byte tested on its
+ * own: the low seven bits are added apart, so no carry crosses bytes). */
+static ALWAYS_INLINE uint64_t nondigits(uint64_t v)
+{
+    uint64_t x = v ^ 0x3030303030303030ull;
+    return (((x & 0x7F7F7F7F7F7F7F7Full) + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+}
+
+static const uint64_t pow10_u64[20] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The digits [from, to), 0 to 19 of them, into *w; 0 when one is not a
+ * digit. Reads whole words ending at `to`, eight bytes apart, the first
+ * one partly before `from`: the caller guarantees from - 8 is inside the
+ * line. */
+static ALWAYS_INLINE int digits_ra(const char *from, const char *to, uint64_t *w)
+{
+    size_t n = (size_t)(to - from);
+    size_t head = n & 7;
+    uint64_t acc = 0;
+    const char *p = from;
+    if (head) {
+        /* the head digits in the top bytes, '0's below them */
+        uint64_t v = load64(p + head - 8);
+        v = (v & (~0ull << (64 - 8 * head))) | (0x3030303030303030ull >> (8 * head));
+        if (nondigits(v))
+            return 0;
+        acc = parse8(v);
+        p += head;
+    }
+    for (; p < to; p += 8) {
+        uint64_t v = load64(p);
+        if (nondigits(v))
+            return 0;
+        acc = acc * 100000000 + parse8(v);
+    }
+    *w = acc;
+    return 1;
+}
+
+/* The general case of a field value [v, e) (not a short plain decimal):
+ * exponents, long mantissas, integers, booleans. 0: the reference path
+ * must decide. */
+__attribute__((noinline)) static int slow_value(const char *v, const char *e, double *out)
+{
+    double d;
+    const char *ve = fmt_scan_double(v, e, 0, &d);
+    if (ve == e) {
+        if (isinf(d))
+            return 0;
+        *out = d;
+        return 1;
+    }
+    size_t n = (size_t)(e - v);
+    if (n >= 2 && (e[-1] == 'i' || e[-1] == 'u'))
+        return parse_int(v, e - 1, e[-1] == 'i', out) == 0;
+    return is_bool(v, n, out);
+}
+
+/* A field value [v, e), v < e, e the end of the line or a ',' or ' ' of
+ * it, line its start; 0 when the reference path must decide. A plain
+ * decimal [-]digits[.digits] of at most 19 digits starting 8 or more
+ * bytes into the line is read here: the '.' found among the bytes that
+ * are not digits, both halves read right-aligned, then w * 10^-nf exactly
+ * as fmt_scan_double computes it (Clinger's exact division when w and
+ * 10^nf are exact doubles, as nearly always). */
+static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *line, double *out)
+{
+    int neg = *v == '-';
+    const char *q = v + neg;
+    size_t n = (size_t)(e - q);
+    if (UNLIKELY(n - 1 >= 19 || q - line < 8))
+        return slow_value(v, e, out); /* 20 digits and a '.' also go there */
+    /* the last 8 bytes of the token and the 8 before: where is the '.'? */
+    const char *dot = NULL;
+    uint64_t f = nondigits(load64(e - 8));
+    if (n < 8)
+        f &= ~0ull << (64 - 8 * n);
+    if (f) {
+        dot = e - 8 + ((63 - __builtin_clzll(f)) >> 3);
+    } else if (n > 8) {
+        f = nondigits(load64(e - 16));
+        if (n < 16)
+            f &= ~0ull << (128 - 8 * n);
+        if (f)
+            dot = e - 16 + ((63 - __builtin_clzll(f)) >> 3);
+    }
+    uint64_t w, wf = 0;
+    size_t nf = 0;
+    if (dot) {
+        /* the last non-digit must be the '.', and what is before it digits */
+        if (*dot != '.' || n == 1)
+            return slow_value(v, e, out);
+        nf = (size_t)(e - dot - 1);
+        if (!digits_ra(dot + 1, e, &wf) || !digits_ra(q, dot, &w))
+            return slow_value(v, e, out);
+        w = w * pow10_u64[nf] + wf;
+    } else if (!digits_ra(q, e, &w)) {
+        return slow_value(v, e, out);
+    }
+    if (LIKELY(w <= ((uint64_t)1 << 53))) { /* nf <= 18 */
+        double d = (double)w / pow10_exact[nf];
+        *out = neg ? -d : d;
+        return 1;
+    }
+    double d;
+    if (fmt_dec_to_double(w, -(int64_t)nf, neg, &d) != 0)
+        return 0;
+    *out = d;
+    return 1;
+}
+
+/* A timestamp [s, end), s < end, s 8 or more bytes into the line: digits,
+ * then optionally a space and blanks; into ms. 0 when the reference path
+ * must decide (negative, more than 19 digits, out of range, junk). */
+static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *end, int64_t *ms)
+{
+    const char *e = end;
+    if (UNLIKELY(e[-1] == ' ' || e[-1] == '\t')) {
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        /* the reference reads the token to the next ' ': a '\t' right
+         * after the digits makes it invalid */
+        if (*e != ' ')
+            return 0;
+    }
+    uint64_t t;
+    if ((size_t)(e - s) - 1 >= 19 || !digits_ra(s, e, &t) || t > (uint64_t)INT64_MAX)
+        return 0;
+    int64_t v = (int64_t)t; /* >= 0: floor division is plain division */
+    switch (p->precision) {
+    case STRATA_PRECISION_NS: *ms = v / 1000000; break;
+    case STRATA_PRECISION_US: *ms = v / 1000; break;
+    case STRATA_PRECISION_MS: *ms = v; break;
+    default:
+        if (v > INT64_MAX / 1000)
+            return 0;
+        *ms = v * 1000;
+        break;
+    }
+    return 1;
+}
+
+/* The structural mask of the first block of the line [s, end). */
+static ALWAYS_INLINE uint64_t first_mask(mask_fn fn, const char *s, const char *end)
+{
+    size_t n = (size_t)(end - s);
+    if (n >= 64)
+        return fn(s);
+    /* a line shorter than 64 bytes: the only block, from a copy */
+    char buf[64];
+    memset(buf, 0, sizeof buf);
+    memcpy(buf, s, n);
+    return fn(buf) & ((1ull << n) - 1);
+}
+
+/* The next structural byte, or end when none is left: the lowest bit of
+ * *m, the mask of the block at *base, which is consumed; later blocks are
+ * computed as the walk reaches them, the last one from the line's last 64
+ * bytes (the line is longer than 64 bytes when there is a second block).
+ * Locals passed by address so that, inlined, they stay in registers. */
+static ALWAYS_INLINE const char *next_sb(uint64_t *m, const char **base, const char *end, mask_fn fn)
+{
+    while (UNLIKELY(!*m)) {
+        if (end - *base <= 64)
+            return end;
+        *base += 64;
+        size_t rem = (size_t)(end - *base);
+        *m = rem >= 64 ? fn(*base) : fn(end - 64) >> (64 - rem);
+    }
+    const char *e = *base + __builtin_ctzll(*m);
+    *m &= *m - 1;
+    return e;
+}
+
+/* Over a length limit: only possible in a line longer than the smallest
+ * limit, so checked after the fact, for those lines only. */
+__attribute__((noinline)) static int over_limits(const lp_parser *p, const lp_line *out, size_t nt, size_t nf)
+{
+    if (out->measurement_len > p->lim.max_name_len)
+        return 1;
+    for (size_t i = 0; i < nt; i++)
+        if (p->tags[i].key_len > p->lim.max_name_len || p->tags[i].val_len > p->lim.max_value_len)
+            return 1;
+    for (size_t i = 0; i < nf; i++)
+        if (p->fields[i].key_len > p->lim.max_name_len)
+            return 1;
+    return 0;
+}
+
+/* Parses the trimmed line [s, end) when it needs no unescaping, has no
+ * string field and is valid; returns 1 with *out set, or 0 when the
+ * reference path must take the line (which then gives the same answer the
+ * fast path would have, or the reason of the rejection). Every structural
+ * byte is visited in order, and each one ends a token. Instantiated once
+ * per mask function, which is then inlined. */
+static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end, lp_line *out, mask_fn fn)
+{
+    const char *const line = s;
+    const char *base = s;
+    uint64_t m = first_mask(fn, s, end);
+#define NEXT() next_sb(&m, &base, end, fn)
+
+    /* measurement: up to ',' or ' ' ('=' is part of it) */
+    const char *e = NEXT();
+    char c;
+    for (;;) {
+        if (UNLIKELY(e == end))
+            return 0;
+        c = *e;
+        if (c != '=')
+            break;
+        e = NEXT();
+    }
+    if (UNLIKELY(e == s || (c != ',' && c != ' ')))
+        return 0;
+    out->measurement = s;
+    out->measurement_len = (size_t)(e - s);
+
+    /* tags: ,key=value, the value up to ',' or ' ' ('=' is part of it) */
+    lp_kv *kv = p->tags;
+    lp_kv *const kv_end = kv + (p->lim.max_tags < p->tags_cap ? p->lim.max_tags : p->tags_cap);
+    uint64_t seen = 0;
+    while (c == ',') {
+        const char *k = e + 1;
+        e = NEXT();
+        if (UNLIKELY(e == end || e == k || *e != '='))
+            return 0;
+        const char *v = e + 1;
+        e = NEXT();
+        for (;;) {
+            if (UNLIKELY(e == end))
+                return 0; /* no fields */
+            c = *e;
+            if (c != '=')
+                break;
+            e = NEXT();
+        }
+        if (UNLIKELY(e == v || (c != ',' && c != ' ') || kv == kv_end))
+            return 0; /* the reference path rejects or grows the array */
+        size_t kl = (size_t)(v - 1 - k);
+        if (kl == 8 && !memcmp(k, "__name__", 8))
+            return 0;
+        /* duplicates: the filter of the reference path */
+        uint64_t bit = (uint64_t)1 << (((unsigned char)k[0] * 7u + (unsigned)kl) & 63);
+        if (UNLIKELY(seen & bit)) {
+            for (const lp_kv *o = p->tags; o < kv; o++)
+                if (o->key_len == kl && !memcmp(o->key, k, kl))
+                    return 0;
+        }
+        seen |= bit;
+        kv->key = k;
+        kv->key_len = kl;
+        kv->val = v;
+        kv->val_len = (size_t)(e - v);
+        kv++;
+    }
+    size_t nt = (size_t)(kv - p->tags);
+
+    /* fields: key=value[,key=value...] after one or more spaces (each
+     * space is a structural byte to step over) */
+    s = e + 1;
+    while (UNLIKELY(s < end && *s == ' ')) {
+        s++;
+        (void)NEXT();
+    }
+    lp_field *f = p->fields;
+    lp_field *const f_end = f + (p->lim.max_fields < p->fields_cap ? p->lim.max_fields : p->fields_cap);
+    for (;;) {
+        e = NEXT();
+        if (UNLIKELY(e == end || e == s || *e != '='))
+            return 0;
+        const char *v = e + 1;
+        e = NEXT();
+        /* e == v: an empty value, or a '"' opening a string field */
+        if (UNLIKELY(e == v || f == f_end))
+            return 0;
+        c = 0;
+        if (e < end) {
+            c = *e;
+            if (UNLIKELY(c != ',' && c != ' '))
+                return 0;
+        }
+        if (UNLIKELY(!fast_value(v, e, line, &f->value)))
+            return 0;
+        f->key = s;
+        f->key_len = (size_t)(v - 1 - s);
+        f++;
+        if (c != ',')
+            break;
+        s = e + 1;
+    }
+#undef NEXT
+    size_t nf = (size_t)(f - p->fields);
+
+    /* timestamp: the rest of the line, read without the mask */
+    out->has_ts = 0;
+    out->ts_ms = 0;
+    while (e < end && *e == ' ')
+        e++;
+    if (e < end) {
+        if (UNLIKELY(e - line < 8) || !fast_ts(p, e, end, &out->ts_ms))
+            return 0;
+        out->has_ts = 1;
+    }
+    out->tags = p->tags;
+    out->n_tags = nt;
+    out->fields = p->fields;
+    out->n_fields = nf;
+    out->n_string_fields = 0;
+    if (UNLIKELY((size_t)(end - line) > p->lim_short) && over_limits(p, out, nt, nf))
+        return 0;
+    return 1;
+}
+
+static int fast_swar(lp_parser *p, const char *s, const char *end, lp_line *out)
+{
+    return fast_body(p, s, end, out, mask_swar);
+}
+
+#ifdef LP_X86
+static int fast_sse2(lp_parser *p, const char *s, const char *end, lp_line *out)
+{
+    return fast_body(p, s, end, out, mask_sse2);
+}
+
+__attribute__((target("avx2"))) static int fast_avx2(lp_parser *p, const char *s, const char *end, lp_line *out)
+{
+    return fast_body(p, s, end, out, mask_avx2);
+}
+#endif
+
+/* Implementations by number, as lp_parser_set_impl takes them; NULL when
+ * the CPU lacks it. */
+static fast_fn impl_fn(int impl)
+{
+    switch (impl) {
+    case LP_IMPL_SWAR: return fast_swar;
+#ifdef LP_X86
+    case LP_IMPL_SSE2: return fast_sse2;
+    case LP_IMPL_AVX2: return __builtin_cpu_supports("avx2") ? fast_avx2 : NULL;
+#endif
+    case LP_IMPL_BEST:
+#ifdef LP_X86
+        return __builtin_cpu_supports("avx2") ? fast_avx2 : fast_sse2;
+#else
+        return fast_swar;
+#endif
+    default: return NULL;
+    }
+}
+
+int lp_parser_set_impl(lp_parser *p, int impl)
+{
+    if (impl == LP_IMPL_REF) {
+        p->fast = NULL;
+        return STRATA_OK;
+    }
+    fast_fn fn = impl_fn(impl);
+    if (!fn)
+        return STRATA_ERR_INVALID;
+    p->fast = fn;
+    return STRATA_OK;
+}
+
+int lp_parse_line(lp_parser *p, const char *line, size_t len, lp_line *out, const char **reason)
+{
+    const char *s = line, *end = line + len;
+    *reason = NULL;
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    if (end > s && end[-1] == '\r')
+        end--;
+    if (s == end || *s == '#')
+        return 0;
+    if (LIKELY(p->fast != NULL) && p->fast(p, s, end, out))
+        return 1;
+    return ref_parse(p, s, end, len, out, reason);
 }

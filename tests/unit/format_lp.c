@@ -1,10 +1,13 @@
 /* Line protocol: the spec's valid and invalid lines, escapes, every field
- * type, precisions, limits, and floats bit-exact to strtod. */
+ * type, precisions, limits, and floats bit-exact to strtod; the fast path
+ * (every structural scan this CPU has) gives what the reference path gives
+ * on random and mutated lines. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "format/format.h"
+#include "format/format_int.h"
 #include "testutil.h"
 
 static lp_parser *new_parser(strata_precision prec)
@@ -355,6 +358,208 @@ static void lp_floats_are_bit_exact_to_strtod(void **state)
         assert_int_equal(fmt_parse_double(bad[i], strlen(bad[i]), &v), STRATA_ERR_INVALID);
 }
 
+/* ------------------------------------------------------------ fast path vs reference */
+
+static void rand_name(test_rng *r, char *buf, size_t *n, size_t max)
+{
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyz_ABC0123456789-:.";
+    size_t len = 1 + (size_t)test_rng_below(r, max);
+    for (size_t i = 0; i < len; i++)
+        buf[(*n)++] = alpha[test_rng_below(r, sizeof alpha - 1)];
+}
+
+/* A line that is usually valid: names of lengths that cross the 64-byte
+ * blocks of the scan, every kind of value, sometimes repeated or reserved
+ * tag keys, extra spaces, timestamps of every length. */
+static size_t random_line(test_rng *r, char *buf)
+{
+    size_t n = 0;
+    rand_name(r, buf, &n, test_rng_below(r, 4) ? 12 : 90);
+    unsigned nt = (unsigned)test_rng_below(r, 7);
+    for (unsigned i = 0; i < nt; i++) {
+        buf[n++] = ',';
+        if (test_rng_below(r, 40) == 0) {
+            memcpy(buf + n, "__name__", 8);
+            n += 8;
+        } else if (test_rng_below(r, 20) == 0) {
+            buf[n++] = 'k'; /* may repeat an earlier key */
+        } else {
+            rand_name(r, buf, &n, test_rng_below(r, 3) ? 10 : 70);
+        }
+        buf[n++] = '=';
+        rand_name(r, buf, &n, test_rng_below(r, 3) ? 12 : 70);
+    }
+    buf[n++] = ' ';
+    if (test_rng_below(r, 10) == 0)
+        buf[n++] = ' ';
+    unsigned nf = 1 + (unsigned)test_rng_below(r, 5);
+    for (unsigned i = 0; i < nf; i++) {
+        if (i)
+            buf[n++] = ',';
+        rand_name(r, buf, &n, test_rng_below(r, 3) ? 10 : 40);
+        buf[n++] = '=';
+        switch (test_rng_below(r, 8)) {
+        case 0: n += (size_t)sprintf(buf + n, "%lldi", (long long)(test_rng_next(r) >> test_rng_below(r, 64))); break;
+        case 1: n += (size_t)sprintf(buf + n, "%lluu", (unsigned long long)(test_rng_next(r) >> test_rng_below(r, 64))); break;
+        case 2: n += (size_t)sprintf(buf + n, "%s", test_rng_below(r, 2) ? "true" : "F"); break;
+        case 3: n += (size_t)sprintf(buf + n, "\"s %d\"", (int)test_rng_below(r, 100)); break;
+        case 4: n += (size_t)sprintf(buf + n, "%.17g", test_rng_double(r) * 100); break;
+        default: n += random_decimal(r, buf + n); break;
+        }
+    }
+    if (test_rng_below(r, 5)) {
+        buf[n++] = ' ';
+        if (test_rng_below(r, 10) == 0)
+            buf[n++] = '-';
+        unsigned nd = 1 + (unsigned)test_rng_below(r, test_rng_below(r, 4) ? 19 : 21);
+        for (unsigned i = 0; i < nd; i++)
+            buf[n++] = (char)('0' + test_rng_below(r, 10));
+    }
+    if (test_rng_below(r, 20) == 0)
+        buf[n++] = test_rng_below(r, 2) ? ' ' : '\t';
+    return n;
+}
+
+/* A few bytes replaced, inserted or removed, mostly by structural ones. */
+static size_t mutate(test_rng *r, char *buf, size_t n)
+{
+    static const char bytes[] = ",= \\\"\t.-eiu0x#\r";
+    unsigned k = 1 + (unsigned)test_rng_below(r, 3);
+    for (unsigned i = 0; i < k && n > 0; i++) {
+        size_t at = (size_t)test_rng_below(r, n);
+        char c = bytes[test_rng_below(r, sizeof bytes - 1)];
+        switch (test_rng_below(r, 3)) {
+        case 0: buf[at] = c; break;
+        case 1:
+            memmove(buf + at + 1, buf + at, n - at);
+            buf[at] = c;
+            n++;
+            break;
+        default:
+            memmove(buf + at, buf + at + 1, n - at - 1);
+            n--;
+            break;
+        }
+    }
+    return n;
+}
+
+static void assert_same(const char *line, size_t n, int rc_a, const lp_line *a, const char *ra, int rc_b,
+                        const lp_line *b, const char *rb, const char *what)
+{
+    if (rc_a != rc_b)
+        fail_msg("%s: '%.*s' gave %d (%s) and %d (%s)", what, (int)n, line, rc_a, ra ? ra : "", rc_b, rb ? rb : "");
+    if (rc_a < 0 && strcmp(ra, rb) != 0)
+        fail_msg("%s: '%.*s' reasons '%s' and '%s'", what, (int)n, line, ra, rb);
+    if (rc_a != 1)
+        return;
+    int same = a->measurement_len == b->measurement_len &&
+               !memcmp(a->measurement, b->measurement, a->measurement_len) && a->n_tags == b->n_tags &&
+               a->n_fields == b->n_fields && a->n_string_fields == b->n_string_fields && a->has_ts == b->has_ts &&
+               a->ts_ms == b->ts_ms;
+    for (size_t i = 0; same && i < a->n_tags; i++)
+        same = a->tags[i].key_len == b->tags[i].key_len && a->tags[i].val_len == b->tags[i].val_len &&
+               !memcmp(a->tags[i].key, b->tags[i].key, a->tags[i].key_len) &&
+               !memcmp(a->tags[i].val, b->tags[i].val, a->tags[i].val_len);
+    for (size_t i = 0; same && i < a->n_fields; i++)
+        same = a->fields[i].key_len == b->fields[i].key_len &&
+               !memcmp(a->fields[i].key, b->fields[i].key, a->fields[i].key_len) &&
+               !memcmp(&a->fields[i].value, &b->fields[i].value, 8);
+    if (!same)
+        fail_msg("%s: '%.*s' parsed differently", what, (int)n, line);
+}
+
+static void lp_fast_path_matches_the_reference(void **state)
+{
+    (void)state;
+    static const struct {
+        int impl;
+        const char *name;
+    } impls[] = {{LP_IMPL_SWAR, "swar"}, {LP_IMPL_SSE2, "sse2"}, {LP_IMPL_AVX2, "avx2"}, {LP_IMPL_BEST, "best"}};
+    lp_parser *ref = new_parser(STRATA_PRECISION_NS);
+    assert_int_equal(lp_parser_set_impl(ref, LP_IMPL_REF), STRATA_OK);
+    lp_parser *fast[ARRAY_LEN(impls)];
+    size_t nfast = 0;
+    const char *names[ARRAY_LEN(impls)];
+    for (size_t i = 0; i < ARRAY_LEN(impls); i++) {
+        lp_parser *p = new_parser(STRATA_PRECISION_NS);
+        if (lp_parser_set_impl(p, impls[i].impl) != STRATA_OK) {
+            print_message("structural scan %s not available here\n", impls[i].name);
+            lp_parser_free(p);
+            continue;
+        }
+        names[nfast] = impls[i].name;
+        fast[nfast++] = p;
+    }
+    assert_true(nfast >= 2); /* portable and best at least */
+    test_rng r;
+    test_rng_init(&r, test_seed(7));
+    /* heap copies of exactly the line's length, so ASan sees any read past
+     * either end */
+    char buf[4096];
+    int fast_ok = 0;
+    for (int iter = 0; iter < 200000; iter++) {
+        size_t n = random_line(&r, buf);
+        if (test_rng_below(&r, 3) == 0)
+            n = mutate(&r, buf, n);
+        char *line = malloc(n ? n : 1);
+        assert_non_null(line);
+        memcpy(line, buf, n);
+        lp_line a, b;
+        const char *ra = NULL, *rb = NULL;
+        int rc_a = lp_parse_line(ref, line, n, &a, &ra);
+        if (rc_a == 1)
+            fast_ok++;
+        for (size_t i = 0; i < nfast; i++) {
+            int rc_b = lp_parse_line(fast[i], line, n, &b, &rb);
+            assert_same(line, n, rc_a, &a, ra, rc_b, &b, rb, names[i]);
+        }
+        free(line);
+    }
+    /* the generator must produce valid lines too, or this proves little */
+    assert_true(fast_ok > 50000);
+    lp_parser_free(ref);
+    for (size_t i = 0; i < nfast; i++)
+        lp_parser_free(fast[i]);
+}
+
+/* Plain decimals, the fast path's own float reading, against strtod. */
+static void lp_fast_floats_are_bit_exact_to_strtod(void **state)
+{
+    (void)state;
+    lp_parser *p = new_parser(STRATA_PRECISION_NS);
+    test_rng r;
+    test_rng_init(&r, test_seed(11));
+    char num[64], line[128];
+    for (int i = 0; i < 400000; i++) {
+        size_t n = 0;
+        if (test_rng_below(&r, 2))
+            num[n++] = '-';
+        unsigned nd = 1 + (unsigned)test_rng_below(&r, 20);
+        unsigned dot = (unsigned)test_rng_below(&r, nd + 2); /* nd + 1: none */
+        for (unsigned k = 0; k < nd; k++) {
+            if (k == dot)
+                num[n++] = '.';
+            num[n++] = (char)('0' + test_rng_below(&r, 10));
+        }
+        if (dot == nd)
+            num[n++] = '.';
+        num[n] = 0;
+        /* the value first, last, and alone at the end of the line */
+        static const char *const fmt[] = {"measurement,t=v x=%s,y=1 1", "m,t=v y=1,x=%s 1", "measurement x=%s"};
+        int which = (int)test_rng_below(&r, 3);
+        snprintf(line, sizeof line, fmt[which], num);
+        lp_line l;
+        const char *reason;
+        if (parse(p, line, &l, &reason) != 1)
+            fail_msg("'%s' rejected: %s", line, reason);
+        double want = strtod(num, NULL), got = l.fields[which == 1 ? 1 : 0].value;
+        if (memcmp(&want, &got, 8) != 0)
+            fail_msg("'%s': got %a want %a", line, got, want);
+    }
+    lp_parser_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +571,8 @@ int main(void)
         cmocka_unit_test(lp_converts_precisions_flooring_to_ms),
         cmocka_unit_test(lp_enforces_limits),
         cmocka_unit_test(lp_floats_are_bit_exact_to_strtod),
+        cmocka_unit_test(lp_fast_path_matches_the_reference),
+        cmocka_unit_test(lp_fast_floats_are_bit_exact_to_strtod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
