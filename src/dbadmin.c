@@ -26,7 +26,12 @@ int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matche
     bbuf rec = {0};
     if ((rc = wal_delete_encode(&rec, sids.v, sids.n, mint_ms, maxt_ms)) != 0)
         goto out;
-    /* exclusive: no batch is between its WAL record and its head insert */
+    /* Exclusive: no batch is between its WAL record and its head insert,
+     * and the tombstone's id is taken while no head can be frozen, so
+     * every head frozen later is numbered after it (the active head is cut
+     * here at once). The manifest fsync happens under the lock too: a
+     * delete makes writers wait that long, which keeps flushes from ever
+     * installing tables numbered after a tombstone they did not apply. */
     pthread_rwlock_wrlock(&db->ingest);
     pthread_mutex_lock(&db->edit_mu);
     db_version *cur = db_version_pin(db);

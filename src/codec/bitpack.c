@@ -43,7 +43,7 @@ uint8_t *buf_zeroed_tail(bbuf *b, size_t n)
 
 /* (clones of external functions do not link under clang 14: a static
  * clone behind a plain function) */
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static void fill_dbl(double *v, size_t n, double d)
 {
     /* whole groups of 8: the tail is rounded up into the caller's padding */

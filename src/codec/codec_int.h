@@ -49,6 +49,21 @@ static inline int codec_have_fma(void) { return __builtin_cpu_supports("avx2") &
 #endif
 
 /* Bytes of slack the bit writer may touch past the last byte it fills. */
+/* Functions compiled twice (AVX2 and generic), chosen when the program is
+ * loaded. The choice runs as an ifunc resolver before ThreadSanitizer's
+ * runtime is initialised, which crashes TSan builds, so under TSan only
+ * the generic version is built. */
+#if defined(__SANITIZE_THREAD__)
+#define CODEC_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CODEC_CLONES
+#endif
+#endif
+#ifndef CODEC_CLONES
+#define CODEC_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
 #define BW_SLACK 16
 
 static inline unsigned bit_width(uint64_t x) { return x ? 64u - (unsigned)__builtin_clzll(x) : 0u; }

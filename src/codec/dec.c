@@ -58,7 +58,7 @@ typedef int64_t v4i __attribute__((vector_size(32)));
 #define MAGIC_BITS 0x4338000000000000ll
 #define MAGIC_DBL 6755399441055744.0 /* 1.5 * 2^52 */
 
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static size_t mant_run(const double *v, size_t i, size_t n, unsigned e, int64_t *m)
 {
     const v4d p = {codec_p10d[e], codec_p10d[e], codec_p10d[e], codec_p10d[e]};

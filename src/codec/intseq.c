@@ -361,7 +361,7 @@ static void stats_ranges_avx2(const int64_t *m, size_t n, ostats *s1, ostats *s2
 }
 #endif
 
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static void stats_ranges_vec(const int64_t *m, size_t n, ostats *s1, ostats *s2)
 {
     const v4i zero = {0, 0, 0, 0}, vmax = zero + INT64_MAX, vmin = zero + INT64_MIN;
@@ -417,7 +417,7 @@ static void stats_gap(const int64_t *m, unsigned o, size_t c, ostats *s)
 /* OR of every (r - min) and of every nonzero (r - nonzero min), both
  * orders, branch-free: their trailing zeros are the power-of-two part of
  * the common divisors. */
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static void stats_ors(const int64_t *m, size_t n, const ostats *s1, const ostats *s2, uint64_t ors[4])
 {
     const v4u zero = {0, 0, 0, 0};
@@ -867,7 +867,7 @@ typedef double v4d __attribute__((vector_size(32)));
  * Four lanes at a time: an in-register prefix sum, the carry kept apart so
  * that the loop-carried chain is one addition. The generic code divides
  * lane by lane (fma() calls); FMA machines take pass_b1_fma. */
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static void pass_b1_fast(double *out, size_t c, uint64_t m, uint64_t base, unsigned e)
 {
     const v4u zero = {0, 0, 0, 0}, vb = {base, base, base, base};

@@ -68,7 +68,7 @@ static unsigned common_pow10(const int64_t *ts, size_t n)
  * every difference modulo 2^64 equals the first (a loop without branches,
  * which vectorises) and the last point, computed without wrapping, is in
  * range (a straight line between two in-range points stays in range). */
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static int is_regular(const int64_t *ts, size_t n)
 {
     uint64_t D = (uint64_t)ts[1] - (uint64_t)ts[0], acc = 0;
@@ -154,7 +154,7 @@ fail:
  * CODEC_PAD). */
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 
-__attribute__((target_clones("avx2", "default")))
+CODEC_CLONES
 static void fill_regular(int64_t *ts, size_t n, uint64_t t0, uint64_t dt)
 {
     u64x4 a = {t0, t0 + dt, t0 + 2 * dt, t0 + 3 * dt};
