@@ -702,21 +702,25 @@ __attribute__((noinline)) static int slow_value(const char *v, const char *e, do
     return is_bool(v, n, out);
 }
 
-/* A field value [v, e), v < e, e the end of the line or a ',' or ' ' of
- * it, line its start; 0 when the reference path must decide. A plain
- * decimal [-]digits[.digits] of at most 19 digits starting 8 or more
- * bytes into the line is read here: the '.' found among the bytes that
- * are not digits, both halves read right-aligned, then w * 10^-nf exactly
- * as fmt_scan_double computes it (Clinger's exact division when w and
- * 10^nf are exact doubles, as nearly always). */
-static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *line, double *out)
+/* A plain number: the bytes [q, e), 1 to 19 of them, are digits, with
+ * one '.' among them when allow_dot; *w gets the digits as an integer,
+ * *nf how many follow the '.'. 0 when the bytes are something else or the
+ * reader cannot look far enough back into the line (the caller then takes
+ * a slower way). Two readers, one per instruction set; both exact. */
+typedef int (*num_fn)(const char *q, const char *e, const char *line, int allow_dot, uint64_t *w, size_t *nf);
+
+/* Portable: the '.' found among the bytes that are not digits in the last
+ * 16 of the token, both halves read right-aligned, 8 digits a word. Looks
+ * 8 bytes before q. */
+static ALWAYS_INLINE int num_swar(const char *q, const char *e, const char *line, int allow_dot, uint64_t *w,
+                                  size_t *nf)
 {
-    int neg = *v == '-';
-    const char *q = v + neg;
     size_t n = (size_t)(e - q);
-    if (UNLIKELY(n - 1 >= 19 || q - line < 8))
-        return slow_value(v, e, out); /* 20 digits and a '.' also go there */
-    /* the last 8 bytes of the token and the 8 before: where is the '.'? */
+    if (q - line < 8)
+        return 0;
+    *nf = 0;
+    if (!allow_dot)
+        return digits_ra(q, e, w);
     const char *dot = NULL;
     uint64_t f = nondigits(load64(e - 8));
     if (n < 8)
@@ -730,19 +734,79 @@ static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *li
         if (f)
             dot = e - 16 + ((63 - __builtin_clzll(f)) >> 3);
     }
-    uint64_t w, wf = 0;
-    size_t nf = 0;
-    if (dot) {
-        /* the last non-digit must be the '.', and what is before it digits */
-        if (*dot != '.' || n == 1)
-            return slow_value(v, e, out);
-        nf = (size_t)(e - dot - 1);
-        if (!digits_ra(dot + 1, e, &wf) || !digits_ra(q, dot, &w))
-            return slow_value(v, e, out);
-        w = w * pow10_u64[nf] + wf;
-    } else if (!digits_ra(q, e, &w)) {
-        return slow_value(v, e, out);
+    if (!dot)
+        return digits_ra(q, e, w);
+    /* the last non-digit must be the '.', and what is before it digits */
+    uint64_t wi, wf;
+    if (*dot != '.' || n == 1 || !digits_ra(dot + 1, e, &wf) || !digits_ra(q, dot, &wi))
+        return 0;
+    *nf = (size_t)(e - dot - 1);
+    *w = wi * pow10_u64[*nf] + wf;
+    return 1;
+}
+
+#ifdef LP_X86
+/* AVX2: the 32 bytes ending at e in one register (looks 32 bytes back
+ * from e, else num_swar). Digits less '0' are 0..9, anything else is
+ * not a digit; bytes before q are cleared. A '.' is taken out by moving
+ * the bytes after it down one place, which leaves a 0 digit at the end:
+ * the value is then ten times w. Then the digit pairs, quads and octets
+ * are summed by multiply-adds (as in simdjson), three octets make w. */
+__attribute__((target("avx2"))) static ALWAYS_INLINE int num_avx2(const char *q, const char *e, const char *line,
+                                                                  int allow_dot, uint64_t *w, size_t *nf)
+{
+    static const uint8_t tail[64] = {
+        0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+        0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    size_t n = (size_t)(e - q);
+    if (e - line < 32)
+        return num_swar(q, e, line, allow_dot, w, nf);
+    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(e - 32)), _mm256_set1_epi8('0'));
+    __m256i isdig = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
+    uint32_t bad = ~(uint32_t)_mm256_movemask_epi8(isdig) & (~0u << (32 - n));
+    /* the token's digits, all else 0 (tail + n: 0xFF from byte 32 - n on) */
+    d = _mm256_and_si256(d, _mm256_and_si256(isdig, _mm256_loadu_si256((const __m256i *)(const void *)(tail + n))));
+    *nf = 0;
+    if (bad) {
+        unsigned j = (unsigned)__builtin_ctz(bad);
+        if (!allow_dot || (bad & (bad - 1)) || n == 1 || e[(int)j - 32] != '.')
+            return 0;
+        /* byte i >= j takes byte i + 1 (0 past the end) */
+        __m256i next = _mm256_alignr_epi8(_mm256_permute2x128_si256(d, d, 0x81), d, 1);
+        __m256i idx = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                       22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+        d = _mm256_blendv_epi8(d, next, _mm256_cmpgt_epi8(idx, _mm256_set1_epi8((char)(j - 1))));
+        *nf = 31 - j;
     }
+    __m256i t = _mm256_maddubs_epi16(d, _mm256_set1_epi16(0x010A));  /* 10 a + b: 2 digits */
+    t = _mm256_madd_epi16(t, _mm256_set1_epi32(0x00010064));          /* 100 ab + cd: 4 */
+    t = _mm256_packus_epi32(t, t);                                    /* (per lane) */
+    t = _mm256_madd_epi16(t, _mm256_set1_epi32(0x00012710));          /* 10^4 abcd + efgh: 8 */
+    /* octets: bytes 8-15 in dword 1, 16-23 and 24-31 in dwords 4 and 5 */
+    uint64_t hi = (uint32_t)_mm_extract_epi32(_mm256_castsi256_si128(t), 1);
+    uint64_t lo = (uint64_t)_mm_cvtsi128_si64(_mm256_extracti128_si256(t, 1));
+    uint64_t v = hi * 10000000000000000ull + (lo & 0xFFFFFFFF) * 100000000 + (lo >> 32);
+    *w = bad ? v / 10 : v;
+    return 1;
+}
+#endif
+
+/* A field value [v, e), v < e, e the end of the line or a ',' or ' ' of
+ * it, line its start; 0 when the reference path must decide. A plain
+ * decimal [-]digits[.digits] of at most 19 digits is read by num, then
+ * w * 10^-nf exactly as fmt_scan_double computes it (Clinger's exact
+ * division when w and 10^nf are exact doubles, as nearly always). */
+static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *line, double *out, num_fn num)
+{
+    int neg = *v == '-';
+    const char *q = v + neg;
+    uint64_t w;
+    size_t nf;
+    /* 20 digits and a '.' go the slow way too */
+    if (UNLIKELY((size_t)(e - q) - 1 >= 19 || !num(q, e, line, 1, &w, &nf)))
+        return slow_value(v, e, out);
     if (LIKELY(w <= ((uint64_t)1 << 53))) { /* nf <= 18 */
         double d = (double)w / pow10_exact[nf];
         *out = neg ? -d : d;
@@ -755,10 +819,11 @@ static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *li
     return 1;
 }
 
-/* A timestamp [s, end), s < end, s 8 or more bytes into the line: digits,
- * then optionally a space and blanks; into ms. 0 when the reference path
- * must decide (negative, more than 19 digits, out of range, junk). */
-static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *end, int64_t *ms)
+/* A timestamp [s, end), s < end: digits, then optionally a space and
+ * blanks; into ms. 0 when the reference path must decide (negative, more
+ * than 19 digits, out of range, junk, too near the line's start). */
+static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *end, const char *line, int64_t *ms,
+                                 num_fn num)
 {
     const char *e = end;
     if (UNLIKELY(e[-1] == ' ' || e[-1] == '\t')) {
@@ -770,7 +835,8 @@ static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *
             return 0;
     }
     uint64_t t;
-    if ((size_t)(e - s) - 1 >= 19 || !digits_ra(s, e, &t) || t > (uint64_t)INT64_MAX)
+    size_t nf;
+    if ((size_t)(e - s) - 1 >= 19 || !num(s, e, line, 0, &t, &nf) || t > (uint64_t)INT64_MAX)
         return 0;
     int64_t v = (int64_t)t; /* >= 0: floor division is plain division */
     switch (p->precision) {
@@ -839,7 +905,8 @@ __attribute__((noinline)) static int over_limits(const lp_parser *p, const lp_li
  * fast path would have, or the reason of the rejection). Every structural
  * byte is visited in order, and each one ends a token. Instantiated once
  * per mask function, which is then inlined. */
-static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end, lp_line *out, mask_fn fn)
+static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end, lp_line *out, mask_fn fn,
+                                   num_fn num)
 {
     const char *const line = s;
     const char *base = s;
@@ -926,7 +993,7 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
             if (UNLIKELY(c != ',' && c != ' '))
                 return 0;
         }
-        if (UNLIKELY(!fast_value(v, e, line, &f->value)))
+        if (UNLIKELY(!fast_value(v, e, line, &f->value, num)))
             return 0;
         f->key = s;
         f->key_len = (size_t)(v - 1 - s);
@@ -944,7 +1011,7 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
     while (e < end && *e == ' ')
         e++;
     if (e < end) {
-        if (UNLIKELY(e - line < 8) || !fast_ts(p, e, end, &out->ts_ms))
+        if (!fast_ts(p, e, end, line, &out->ts_ms, num))
             return 0;
         out->has_ts = 1;
     }
@@ -960,18 +1027,18 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
 
 static int fast_swar(lp_parser *p, const char *s, const char *end, lp_line *out)
 {
-    return fast_body(p, s, end, out, mask_swar);
+    return fast_body(p, s, end, out, mask_swar, num_swar);
 }
 
 #ifdef LP_X86
 static int fast_sse2(lp_parser *p, const char *s, const char *end, lp_line *out)
 {
-    return fast_body(p, s, end, out, mask_sse2);
+    return fast_body(p, s, end, out, mask_sse2, num_swar);
 }
 
 __attribute__((target("avx2"))) static int fast_avx2(lp_parser *p, const char *s, const char *end, lp_line *out)
 {
-    return fast_body(p, s, end, out, mask_avx2);
+    return fast_body(p, s, end, out, mask_avx2, num_avx2);
 }
 #endif
 
