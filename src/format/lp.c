@@ -50,6 +50,8 @@ struct lp_parser {
     strata_precision precision;
     lp_limits lim;
     size_t lim_short;  /* min(max_name_len, max_value_len): shorter lines need no length check */
+    size_t tag_room;   /* tags the fast path may store: min(max_tags, tags_cap) */
+    size_t field_room; /* fields the fast path may store: min(max_fields, fields_cap) */
     fast_fn fast;      /* NULL: the reference path only */
     lp_kv *tags;
     size_t tags_cap;
@@ -130,10 +132,22 @@ static ALWAYS_INLINE uint64_t mask_sse2(const char *p)
     return r;
 }
 
+/* Vector constants, read from memory by the instructions that use them
+ * (built with _mm256_set1_epi8 they would be rebuilt at every inlined use). */
+#define REP32(c) {[0 ... 31] = (c)}
+static const uint8_t v_quote[32] __attribute__((aligned(32))) = REP32('"');
+static const uint8_t v_two[32] __attribute__((aligned(32))) = REP32(2);
+static const uint8_t v_comma[32] __attribute__((aligned(32))) = REP32(',');
+static const uint8_t v_eq[32] __attribute__((aligned(32))) = REP32('=');
+static const uint8_t v_bs[32] __attribute__((aligned(32))) = REP32('\\');
+static const uint8_t v_zero_ch[32] __attribute__((aligned(32))) = REP32('0');
+static const uint8_t v_nine[32] __attribute__((aligned(32))) = REP32(9);
+#define VLOAD(a) _mm256_load_si256((const __m256i *)(const void *)(a))
+
 __attribute__((target("avx2"))) static ALWAYS_INLINE uint64_t mask_avx2(const char *p)
 {
-    const __m256i quote = _mm256_set1_epi8('"'), two = _mm256_set1_epi8(2), comma = _mm256_set1_epi8(','),
-                  eq = _mm256_set1_epi8('='), bs = _mm256_set1_epi8('\\');
+    const __m256i quote = VLOAD(v_quote), two = VLOAD(v_two), comma = VLOAD(v_comma), eq = VLOAD(v_eq),
+                  bs = VLOAD(v_bs);
     __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
     __m256i ma = _mm256_or_si256(
@@ -154,6 +168,12 @@ void lp_limits_init(lp_limits *lim)
     lim->max_fields = 1024;
     lim->max_name_len = 4096;
     lim->max_value_len = 16384;
+}
+
+static void set_rooms(lp_parser *p)
+{
+    p->tag_room = p->lim.max_tags < p->tags_cap ? p->lim.max_tags : p->tags_cap;
+    p->field_room = p->lim.max_fields < p->fields_cap ? p->lim.max_fields : p->fields_cap;
 }
 
 int lp_parser_new(strata_precision precision, lp_parser **out)
@@ -177,6 +197,7 @@ int lp_parser_new(strata_precision precision, lp_parser **out)
         lp_parser_free(p);
         return STRATA_ERR_NOMEM;
     }
+    set_rooms(p);
     *out = p;
     return STRATA_OK;
 }
@@ -195,6 +216,7 @@ void lp_parser_set_limits(lp_parser *p, const lp_limits *lim)
 {
     p->lim = *lim;
     p->lim_short = lim->max_name_len < lim->max_value_len ? lim->max_name_len : lim->max_value_len;
+    set_rooms(p);
 }
 
 /* ------------------------------------------------------------ reference path */
@@ -429,8 +451,11 @@ __attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, cons
             *reason = "too many tags";
             return STRATA_ERR_INVALID;
         }
-        if (nt == p->tags_cap && (rc = grow((void **)&p->tags, &p->tags_cap, sizeof *p->tags)) < 0)
-            return rc;
+        if (nt == p->tags_cap) {
+            if ((rc = grow((void **)&p->tags, &p->tags_cap, sizeof *p->tags)) < 0)
+                return rc;
+            set_rooms(p);
+        }
         lp_kv *kv = &p->tags[nt];
         kv->key = s;
         kv->key_len = (size_t)(e - s);
@@ -563,8 +588,11 @@ __attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, cons
                 }
                 s = e;
             }
-            if (nf == p->fields_cap && (rc = grow((void **)&p->fields, &p->fields_cap, sizeof *p->fields)) < 0)
-                return rc;
+            if (nf == p->fields_cap) {
+                if ((rc = grow((void **)&p->fields, &p->fields_cap, sizeof *p->fields)) < 0)
+                    return rc;
+                set_rooms(p);
+            }
             lp_field *f = &p->fields[nf++];
             f->key = key;
             f->key_len = key_len;
@@ -763,8 +791,8 @@ __attribute__((target("avx2"))) static ALWAYS_INLINE int num_avx2(const char *q,
     size_t n = (size_t)(e - q);
     if (e - line < 32)
         return num_swar(q, e, line, allow_dot, w, nf);
-    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(e - 32)), _mm256_set1_epi8('0'));
-    __m256i isdig = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
+    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(e - 32)), VLOAD(v_zero_ch));
+    __m256i isdig = _mm256_cmpeq_epi8(_mm256_min_epu8(d, VLOAD(v_nine)), d);
     uint32_t bad = ~(uint32_t)_mm256_movemask_epi8(isdig) & (~0u << (32 - n));
     /* the token's digits, all else 0 (tail + n: 0xFF from byte 32 - n on) */
     d = _mm256_and_si256(d, _mm256_and_si256(isdig, _mm256_loadu_si256((const __m256i *)(const void *)(tail + n))));
@@ -865,16 +893,23 @@ static ALWAYS_INLINE uint64_t first_mask(mask_fn fn, const char *s, const char *
     return fn(buf) & ((1ull << n) - 1);
 }
 
-/* The next structural byte, or end when none is left: the lowest bit of
- * *m, the mask of the block at *base, which is consumed; later blocks are
- * computed as the walk reaches them, the last one from the line's last 64
- * bytes (the line is longer than 64 bytes when there is a second block).
- * Locals passed by address so that, inlined, they stay in registers. */
+/* What the walk returns when the line has no structural byte left: a byte
+ * that is none of the structural ones, so that every test of the byte
+ * found fails as the end of the line would; the walk's callers compare
+ * with it only where the end of the line is a valid answer. */
+static const char past_end = '\n';
+
+/* The next structural byte, or &past_end when none is left: the lowest bit
+ * of *m, the mask of the block at *base, which is consumed; later blocks
+ * are computed as the walk reaches them, the last one from the line's last
+ * 64 bytes (the line is longer than 64 bytes when there is a second
+ * block). Locals passed by address so that, inlined, they stay in
+ * registers. */
 static ALWAYS_INLINE const char *next_sb(uint64_t *m, const char **base, const char *end, mask_fn fn)
 {
     while (UNLIKELY(!*m)) {
         if (end - *base <= 64)
-            return end;
+            return &past_end;
         *base += 64;
         size_t rem = (size_t)(end - *base);
         *m = rem >= 64 ? fn(*base) : fn(end - 64) >> (64 - rem);
@@ -916,58 +951,61 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
     /* measurement: up to ',' or ' ' ('=' is part of it) */
     const char *e = NEXT();
     char c;
-    for (;;) {
-        if (UNLIKELY(e == end))
-            return 0;
-        c = *e;
-        if (c != '=')
-            break;
+    while ((c = *e) == '=')
         e = NEXT();
-    }
     if (UNLIKELY(e == s || (c != ',' && c != ' ')))
-        return 0;
+        return 0; /* also when nothing follows */
     out->measurement = s;
     out->measurement_len = (size_t)(e - s);
 
     /* tags: ,key=value, the value up to ',' or ' ' ('=' is part of it) */
     lp_kv *kv = p->tags;
-    lp_kv *const kv_end = kv + (p->lim.max_tags < p->tags_cap ? p->lim.max_tags : p->tags_cap);
-    uint64_t seen = 0;
-    while (c == ',') {
-        const char *k = e + 1;
-        e = NEXT();
-        if (UNLIKELY(e == end || e == k || *e != '='))
-            return 0;
-        const char *v = e + 1;
-        e = NEXT();
+    lp_kv *const kv_end = kv + p->tag_room;
+    /* Duplicate keys and __name__: a 64-bit filter on (first byte, length)
+     * lets only keys that might repeat an earlier one, or be __name__,
+     * reach the comparisons. */
+    const uint64_t name_bit = (uint64_t)1 << (('_' * 7u + 8) & 63);
+    uint64_t seen = name_bit;
+    if (c == ',') {
         for (;;) {
-            if (UNLIKELY(e == end))
-                return 0; /* no fields */
-            c = *e;
-            if (c != '=')
-                break;
+            const char *k = e + 1;
             e = NEXT();
-        }
-        if (UNLIKELY(e == v || (c != ',' && c != ' ') || kv == kv_end))
-            return 0; /* the reference path rejects or grows the array */
-        size_t kl = (size_t)(v - 1 - k);
-        if (kl == 8 && !memcmp(k, "__name__", 8))
-            return 0;
-        /* duplicates: the filter of the reference path */
-        uint64_t bit = (uint64_t)1 << (((unsigned char)k[0] * 7u + (unsigned)kl) & 63);
-        if (UNLIKELY(seen & bit)) {
-            for (const lp_kv *o = p->tags; o < kv; o++)
-                if (o->key_len == kl && !memcmp(o->key, k, kl))
+            if (UNLIKELY(*e != '=' || e == k || kv == kv_end))
+                return 0; /* the reference path rejects or grows the array */
+            const char *v = e + 1;
+            e = NEXT();
+            while ((c = *e) == '=')
+                e = NEXT();
+            if (UNLIKELY(e == v))
+                return 0;
+            size_t kl = (size_t)(v - 1 - k);
+            uint64_t bit = (uint64_t)1 << (((unsigned char)k[0] * 7u + (unsigned)kl) & 63);
+            if (UNLIKELY(seen & bit)) {
+                if (kl == 8 && !memcmp(k, "__name__", 8))
                     return 0;
+                for (const lp_kv *o = p->tags; o < kv; o++)
+                    if (o->key_len == kl && !memcmp(o->key, k, kl))
+                        return 0;
+            }
+            seen |= bit;
+            kv->key = k;
+            kv->key_len = kl;
+            kv->val = v;
+            /* e - v only once e is known to be in the line */
+            if (c == ',') {
+                kv->val_len = (size_t)(e - v);
+                kv++;
+                continue;
+            }
+            if (UNLIKELY(c != ' '))
+                return 0; /* a quote or backslash, or the end: no fields */
+            kv->val_len = (size_t)(e - v);
+            kv++;
+            break;
         }
-        seen |= bit;
-        kv->key = k;
-        kv->key_len = kl;
-        kv->val = v;
-        kv->val_len = (size_t)(e - v);
-        kv++;
     }
-    size_t nt = (size_t)(kv - p->tags);
+    out->tags = p->tags;
+    out->n_tags = (size_t)(kv - p->tags);
 
     /* fields: key=value[,key=value...] after one or more spaces (each
      * space is a structural byte to step over) */
@@ -977,22 +1015,21 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
         (void)NEXT();
     }
     lp_field *f = p->fields;
-    lp_field *const f_end = f + (p->lim.max_fields < p->fields_cap ? p->lim.max_fields : p->fields_cap);
+    lp_field *const f_end = f + p->field_room;
     for (;;) {
         e = NEXT();
-        if (UNLIKELY(e == end || e == s || *e != '='))
+        if (UNLIKELY(*e != '=' || e == s || f == f_end))
             return 0;
         const char *v = e + 1;
         e = NEXT();
-        /* e == v: an empty value, or a '"' opening a string field */
-        if (UNLIKELY(e == v || f == f_end))
+        c = *e;
+        if (e == &past_end)
+            e = end;
+        else if (UNLIKELY(c != ',' && c != ' '))
             return 0;
-        c = 0;
-        if (e < end) {
-            c = *e;
-            if (UNLIKELY(c != ',' && c != ' '))
-                return 0;
-        }
+        /* e == v: an empty value, or a '"' opening a string field */
+        if (UNLIKELY(e == v))
+            return 0;
         if (UNLIKELY(!fast_value(v, e, line, &f->value, num)))
             return 0;
         f->key = s;
@@ -1003,7 +1040,9 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
         s = e + 1;
     }
 #undef NEXT
-    size_t nf = (size_t)(f - p->fields);
+    out->fields = p->fields;
+    out->n_fields = (size_t)(f - p->fields);
+    out->n_string_fields = 0;
 
     /* timestamp: the rest of the line, read without the mask */
     out->has_ts = 0;
@@ -1015,12 +1054,7 @@ static ALWAYS_INLINE int fast_body(lp_parser *p, const char *s, const char *end,
             return 0;
         out->has_ts = 1;
     }
-    out->tags = p->tags;
-    out->n_tags = nt;
-    out->fields = p->fields;
-    out->n_fields = nf;
-    out->n_string_fields = 0;
-    if (UNLIKELY((size_t)(end - line) > p->lim_short) && over_limits(p, out, nt, nf))
+    if (UNLIKELY((size_t)(end - line) > p->lim_short) && over_limits(p, out, out->n_tags, out->n_fields))
         return 0;
     return 1;
 }
@@ -1036,9 +1070,18 @@ static int fast_sse2(lp_parser *p, const char *s, const char *end, lp_line *out)
     return fast_body(p, s, end, out, mask_sse2, num_swar);
 }
 
-__attribute__((target("avx2"))) static int fast_avx2(lp_parser *p, const char *s, const char *end, lp_line *out)
+__attribute__((target("avx2,bmi,bmi2"))) static int fast_avx2(lp_parser *p, const char *s, const char *end, lp_line *out)
 {
     return fast_body(p, s, end, out, mask_avx2, num_avx2);
+}
+#endif
+
+#ifdef LP_X86
+/* The AVX2 path is also built for BMI1 and BMI2, which every CPU with AVX2
+ * but a few has. */
+static int has_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
 }
 #endif
 
@@ -1050,11 +1093,11 @@ static fast_fn impl_fn(int impl)
     case LP_IMPL_SWAR: return fast_swar;
 #ifdef LP_X86
     case LP_IMPL_SSE2: return fast_sse2;
-    case LP_IMPL_AVX2: return __builtin_cpu_supports("avx2") ? fast_avx2 : NULL;
+    case LP_IMPL_AVX2: return has_avx2() ? fast_avx2 : NULL;
 #endif
     case LP_IMPL_BEST:
 #ifdef LP_X86
-        return __builtin_cpu_supports("avx2") ? fast_avx2 : fast_sse2;
+        return has_avx2() ? fast_avx2 : fast_sse2;
 #else
         return fast_swar;
 #endif
