@@ -52,6 +52,9 @@ struct lp_parser {
     size_t lim_short;  /* min(max_name_len, max_value_len): shorter lines need no length check */
     size_t tag_room;   /* tags the fast path may store: min(max_tags, tags_cap) */
     size_t field_room; /* fields the fast path may store: min(max_fields, fields_cap) */
+    size_t ts_n;       /* the last timestamp read by the fast path (0: none), see fast_ts */
+    uint64_t ts_w[3], ts_m[3];
+    int64_t ts_last;
     fast_fn fast;      /* NULL: the reference path only */
     lp_kv *tags;
     size_t tags_cap;
@@ -132,22 +135,24 @@ static ALWAYS_INLINE uint64_t mask_sse2(const char *p)
     return r;
 }
 
-/* Vector constants, read from memory by the instructions that use them
- * (built with _mm256_set1_epi8 they would be rebuilt at every inlined use). */
+/* Vector constants, read from memory by the instructions that use them.
+ * Built with _mm256_set1_epi8, or read from static arrays, which gcc sees
+ * are never written and folds back into constants (const objects too),
+ * they would be rebuilt by three instructions at every inlined use; a
+ * writable object of the library (which nothing writes) it cannot fold. */
 #define REP32(c) {[0 ... 31] = (c)}
-static const uint8_t v_quote[32] __attribute__((aligned(32))) = REP32('"');
-static const uint8_t v_two[32] __attribute__((aligned(32))) = REP32(2);
-static const uint8_t v_comma[32] __attribute__((aligned(32))) = REP32(',');
-static const uint8_t v_eq[32] __attribute__((aligned(32))) = REP32('=');
-static const uint8_t v_bs[32] __attribute__((aligned(32))) = REP32('\\');
-static const uint8_t v_zero_ch[32] __attribute__((aligned(32))) = REP32('0');
-static const uint8_t v_nine[32] __attribute__((aligned(32))) = REP32(9);
+typedef struct lp_vconst {
+    uint8_t quote[32], two[32], comma[32], eq[32], bs[32], zero_ch[32], nine[32];
+} lp_vconst;
+extern lp_vconst lp_vc;
+__attribute__((visibility("hidden"), aligned(32))) lp_vconst lp_vc = {
+    REP32('"'), REP32(2), REP32(','), REP32('='), REP32('\\'), REP32('0'), REP32(9)};
 #define VLOAD(a) _mm256_load_si256((const __m256i *)(const void *)(a))
 
 __attribute__((target("avx2"))) static ALWAYS_INLINE uint64_t mask_avx2(const char *p)
 {
-    const __m256i quote = VLOAD(v_quote), two = VLOAD(v_two), comma = VLOAD(v_comma), eq = VLOAD(v_eq),
-                  bs = VLOAD(v_bs);
+    const __m256i quote = VLOAD(lp_vc.quote), two = VLOAD(lp_vc.two), comma = VLOAD(lp_vc.comma), eq = VLOAD(lp_vc.eq),
+                  bs = VLOAD(lp_vc.bs);
     __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
     __m256i ma = _mm256_or_si256(
@@ -791,8 +796,8 @@ __attribute__((target("avx2"))) static ALWAYS_INLINE int num_avx2(const char *q,
     size_t n = (size_t)(e - q);
     if (e - line < 32)
         return num_swar(q, e, line, allow_dot, w, nf);
-    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(e - 32)), VLOAD(v_zero_ch));
-    __m256i isdig = _mm256_cmpeq_epi8(_mm256_min_epu8(d, VLOAD(v_nine)), d);
+    __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(e - 32)), VLOAD(lp_vc.zero_ch));
+    __m256i isdig = _mm256_cmpeq_epi8(_mm256_min_epu8(d, VLOAD(lp_vc.nine)), d);
     uint32_t bad = ~(uint32_t)_mm256_movemask_epi8(isdig) & (~0u << (32 - n));
     /* the token's digits, all else 0 (tail + n: 0xFF from byte 32 - n on) */
     d = _mm256_and_si256(d, _mm256_and_si256(isdig, _mm256_loadu_si256((const __m256i *)(const void *)(tail + n))));
@@ -849,8 +854,12 @@ static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *li
 
 /* A timestamp [s, end), s < end: digits, then optionally a space and
  * blanks; into ms. 0 when the reference path must decide (negative, more
- * than 19 digits, out of range, junk, too near the line's start). */
-static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *end, const char *line, int64_t *ms,
+ * than 19 digits, out of range, junk, too near the line's start).
+ * Consecutive lines mostly carry the same timestamp (one scrape, one
+ * batch), so the last one read is kept as the 24 bytes that end it, its
+ * bytes selected by masks: the same bytes in the same place are the same
+ * timestamp. */
+static ALWAYS_INLINE int fast_ts(lp_parser *p, const char *s, const char *end, const char *line, int64_t *ms,
                                  num_fn num)
 {
     const char *e = end;
@@ -862,21 +871,40 @@ static ALWAYS_INLINE int fast_ts(const lp_parser *p, const char *s, const char *
         if (*e != ' ')
             return 0;
     }
+    size_t n = (size_t)(e - s);
+    if (n - 1 >= 19 || e - line < 24)
+        return 0;
+    uint64_t w0 = load64(e - 24), w1 = load64(e - 16), w2 = load64(e - 8);
+    if (n == p->ts_n &&
+        !(((w0 ^ p->ts_w[0]) & p->ts_m[0]) | ((w1 ^ p->ts_w[1]) & p->ts_m[1]) | ((w2 ^ p->ts_w[2]) & p->ts_m[2]))) {
+        *ms = p->ts_last;
+        return 1;
+    }
     uint64_t t;
     size_t nf;
-    if ((size_t)(e - s) - 1 >= 19 || !num(s, e, line, 0, &t, &nf) || t > (uint64_t)INT64_MAX)
+    if (!num(s, e, line, 0, &t, &nf) || t > (uint64_t)INT64_MAX)
         return 0;
     int64_t v = (int64_t)t; /* >= 0: floor division is plain division */
     switch (p->precision) {
-    case STRATA_PRECISION_NS: *ms = v / 1000000; break;
-    case STRATA_PRECISION_US: *ms = v / 1000; break;
-    case STRATA_PRECISION_MS: *ms = v; break;
+    case STRATA_PRECISION_NS: v /= 1000000; break;
+    case STRATA_PRECISION_US: v /= 1000; break;
+    case STRATA_PRECISION_MS: break;
     default:
         if (v > INT64_MAX / 1000)
             return 0;
-        *ms = v * 1000;
+        v *= 1000;
         break;
     }
+    *ms = v;
+    /* the token is the top n of the 24 bytes */
+    p->ts_m[2] = n >= 8 ? ~0ull : ~0ull << (64 - 8 * n);
+    p->ts_m[1] = n >= 16 ? ~0ull : n <= 8 ? 0 : ~0ull << (128 - 8 * n);
+    p->ts_m[0] = n <= 16 ? 0 : ~0ull << (192 - 8 * n);
+    p->ts_w[0] = w0 & p->ts_m[0];
+    p->ts_w[1] = w1 & p->ts_m[1];
+    p->ts_w[2] = w2 & p->ts_m[2];
+    p->ts_n = n;
+    p->ts_last = v;
     return 1;
 }
 

@@ -408,12 +408,29 @@ static size_t random_line(test_rng *r, char *buf)
         }
     }
     if (test_rng_below(r, 5)) {
+        /* often the previous line's timestamp, or one differing in a
+         * digit, as the parser keeps the last one it read */
+        static char prev[32];
+        static size_t prev_n;
         buf[n++] = ' ';
-        if (test_rng_below(r, 10) == 0)
-            buf[n++] = '-';
-        unsigned nd = 1 + (unsigned)test_rng_below(r, test_rng_below(r, 4) ? 19 : 21);
-        for (unsigned i = 0; i < nd; i++)
-            buf[n++] = (char)('0' + test_rng_below(r, 10));
+        uint64_t how = test_rng_below(r, 4);
+        if (how == 0 && prev_n) {
+            memcpy(buf + n, prev, prev_n);
+            n += prev_n;
+        } else if (how == 1 && prev_n) {
+            memcpy(buf + n, prev, prev_n);
+            buf[n + test_rng_below(r, prev_n)] = (char)('0' + test_rng_below(r, 10));
+            n += prev_n;
+        } else {
+            size_t start = n;
+            if (test_rng_below(r, 10) == 0)
+                buf[n++] = '-';
+            unsigned nd = 1 + (unsigned)test_rng_below(r, test_rng_below(r, 4) ? 19 : 21);
+            for (unsigned i = 0; i < nd; i++)
+                buf[n++] = (char)('0' + test_rng_below(r, 10));
+            prev_n = n - start;
+            memcpy(prev, buf + start, prev_n);
+        }
     }
     if (test_rng_below(r, 20) == 0)
         buf[n++] = test_rng_below(r, 2) ? ' ' : '\t';
