@@ -456,6 +456,8 @@ int strata_open(const strata_options *opts, strata_db **out)
         io.limits.max_name_len = db->opts.max_label_name_len;
     if (db->opts.max_label_value_len)
         io.limits.max_value_len = db->opts.max_label_value_len;
+    if ((rc = db_keycache_new(64ull << 20, &db->keycache)) != 0)
+        goto fail;
     uint64_t t_index = base_mono_ns();
     if ((rc = index_open(db->index_dir, &io, &db->idx)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot open the series index: %s", db->index_dir,
@@ -528,6 +530,7 @@ fail:
     db_flush_stop(db);
     wal_close(db->wal);
     index_close(db->idx);
+    db_keycache_free(db->keycache);
     db_version_unpin(db->cur);
     manifest_close(db->man);
     cpt_planner_free(db->planner);
@@ -563,6 +566,7 @@ int strata_close(strata_db *db)
         rc = r;
     if ((r = index_close(db->idx)) != 0 && !rc)
         rc = r;
+    db_keycache_free(db->keycache);
     db_version_unpin(db->cur);
     manifest_close(db->man);
     cpt_planner_free(db->planner);

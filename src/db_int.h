@@ -47,6 +47,18 @@
 
 #define DB_MAX_FROZEN 4
 
+/* dbkeycache.c: line-protocol raw series key -> sid, shared by writers,
+ * lock-free to read (see the top of dbkeycache.c). */
+typedef struct db_keycache db_keycache;
+int db_keycache_new(uint64_t max_bytes, db_keycache **out);
+void db_keycache_free(db_keycache *c);
+/* 1 with *sid when (k1, k2) is cached, 0 when not. */
+int db_keycache_find(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                     strata_sid *sid);
+/* Remembers (k1, k2) -> sid unless the cache is full (best effort). */
+void db_keycache_put(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                     strata_sid sid);
+
 /* A head with its reference count. */
 typedef struct db_head {
     _Atomic long refs;
@@ -80,6 +92,7 @@ struct strata_db {
     bool read_only;
 
     strata_index *idx;
+    db_keycache *keycache;
     wal *wal;
     manifest *man;
     table_stats tstats;

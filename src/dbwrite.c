@@ -10,10 +10,10 @@
  *
  * Line protocol: the series of field f of measurement m is named m_f, or m
  * alone when f is "value" (Telegraf's convention for Prometheus metrics);
- * the tags become labels. A call keeps a small cache from the raw series key of a
- * line ("measurement,tags" as written, plus the field key) to its sid, so
- * a repeated series costs a hash and a memcmp instead of building, sorting
- * and hashing its labels.
+ * the tags become labels. The database's key cache (dbkeycache.c) maps the
+ * raw series key of a line ("measurement,tags" as written, plus the field
+ * key) to its sid, so a repeated series costs a hash and a memcmp instead
+ * of building, sorting, hashing and comparing its labels.
  */
 #include <stdio.h>
 
@@ -124,18 +124,6 @@ int strata_write(strata_db *db, const strata_sample *samples, size_t n)
 
 /* ------------------------------------------------------------ line protocol */
 
-typedef struct lp_cache_entry {
-    uint64_t hash;
-    uint32_t key_off, key_len; /* in the cache's key arena */
-    strata_sid sid;
-} lp_cache_entry;
-
-typedef struct lp_cache {
-    lp_cache_entry *slot;
-    size_t cap, n;
-    bbuf keys;
-} lp_cache;
-
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
 {
     /* 8 bytes per multiply, the tail read as one zero-padded word, then a
@@ -158,65 +146,6 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return h;
-}
-
-static int lp_cache_find(lp_cache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
-                         strata_sid *sid)
-{
-    if (!c->cap)
-        return 0;
-    for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        lp_cache_entry *e = &c->slot[i];
-        if (!e->sid)
-            return 0;
-        if (e->hash == h && e->key_len == l1 + 1 + l2) {
-            const uint8_t *k = c->keys.data + e->key_off;
-            if (!memcmp(k, k1, l1) && k[l1] == ' ' && !memcmp(k + l1 + 1, k2, l2)) {
-                *sid = e->sid;
-                return 1;
-            }
-        }
-    }
-}
-
-static int lp_cache_put(lp_cache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
-                        strata_sid sid)
-{
-    if (2 * (c->n + 1) > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        lp_cache_entry *slot = base_calloc(cap, sizeof *slot);
-        if (!slot)
-            return STRATA_ERR_NOMEM;
-        for (size_t i = 0; i < c->cap; i++) {
-            if (!c->slot[i].sid)
-                continue;
-            size_t j = c->slot[i].hash & (cap - 1);
-            while (slot[j].sid)
-                j = (j + 1) & (cap - 1);
-            slot[j] = c->slot[i];
-        }
-        base_free(c->slot);
-        c->slot = slot;
-        c->cap = cap;
-    }
-    if (c->keys.len + l1 + l2 + 1 > UINT32_MAX)
-        return STRATA_OK; /* cache full: just do not remember */
-    uint32_t off = (uint32_t)c->keys.len;
-    int rc;
-    if ((rc = buf_append(&c->keys, k1, l1)) || (rc = buf_put_u8(&c->keys, ' ')) || (rc = buf_append(&c->keys, k2, l2)))
-        return rc;
-    size_t i = h & (c->cap - 1);
-    while (c->slot[i].sid)
-        i = (i + 1) & (c->cap - 1);
-    c->slot[i] = (lp_cache_entry){h, off, (uint32_t)(l1 + 1 + l2), sid};
-    c->n++;
-    return STRATA_OK;
-}
-
-static void lp_cache_free(lp_cache *c)
-{
-    base_free(c->slot);
-    buf_free(&c->keys);
 }
 
 /* The raw series key of a line: from its start to the first space that is
@@ -259,7 +188,6 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
     if (db->opts.max_label_value_len)
         lim.max_value_len = db->opts.max_label_value_len;
     lp_parser_set_limits(p, &lim);
-    lp_cache cache = {0};
     strata_sample *batch = NULL;
     size_t nb = 0, cap_b = 0;
     strata_label *labels = NULL;
@@ -324,7 +252,7 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
             const lp_field *fd = &L.fields[f];
             uint64_t h = hash_bytes(fd->key, fd->key_len, kh);
             strata_sid sid;
-            if (!lp_cache_find(&cache, h, line, kl, fd->key, fd->key_len, &sid)) {
+            if (!db_keycache_find(db->keycache, h, line, kl, fd->key, fd->key_len, &sid)) {
                 /* build the labels: __name__ = measurement_field, then the tags */
                 /* a field named "value" is the measurement's own value
                  * (Telegraf's Prometheus convention): the name is the
@@ -375,8 +303,7 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
                     break;
                 }
                 res.new_series += (uint64_t)created;
-                if ((rc = lp_cache_put(&cache, h, line, kl, fd->key, fd->key_len, sid)) != 0)
-                    break;
+                db_keycache_put(db->keycache, h, line, kl, fd->key, fd->key_len, sid);
             }
             batch[nb++] = (strata_sample){sid, t, fd->value};
         }
@@ -401,7 +328,6 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
         if (!rc)
             res.samples += nb;
     }
-    lp_cache_free(&cache);
     base_free(batch);
     base_free(labels);
     buf_free(&name);
