@@ -31,6 +31,7 @@
  * STRATA_SEED. db_crash_long.c is the same test with hundreds of kills.
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -198,8 +199,13 @@ static void crash_round(crash_state *cs, uint64_t max_delay_us)
     int leveled = (int)test_rng_below(&cs->rng, 2);
     int64_t cold_ms = test_rng_below(&cs->rng, 2) ? 20 : 0;
     /* delay in microseconds: sometimes during open/replay, mostly later */
-    uint64_t delay_us = max_delay_us ? test_rng_below(&cs->rng, max_delay_us) : test_rng_below(&cs->rng, 4) == 0 ? test_rng_below(&cs->rng, 20000)
-                                                           : 5000 + test_rng_below(&cs->rng, 120000);
+    bool during_open = max_delay_us || test_rng_below(&cs->rng, 4) == 0;
+    uint64_t delay_us = max_delay_us ? test_rng_below(&cs->rng, max_delay_us)
+                                     : during_open ? test_rng_below(&cs->rng, 20000) : 5000 + test_rng_below(&cs->rng, 120000);
+    /* the later kills count their delay from "ready", so a slow start (a
+     * sanitizer build, a loaded machine) does not turn them into kills
+     * during open; 60 s without "ready" is a hang and ends the wait */
+    const int64_t ready_wait_us = 60 * 1000000LL;
     int p[2];
     assert_int_equal(pipe(p), 0);
     char start[32], bud[32], lev[8], cold[32];
@@ -226,10 +232,11 @@ static void crash_round(crash_state *cs, uint64_t max_delay_us)
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t spent = (now.tv_sec - t0.tv_sec) * 1000000 + (now.tv_nsec - t0.tv_nsec) / 1000;
-        if (spent >= (int64_t)delay_us || eof)
+        int64_t limit = !during_open && !ready ? ready_wait_us : (int64_t)delay_us;
+        if (spent >= limit || eof)
             break;
         struct pollfd pf = {p[0], POLLIN, 0};
-        int left_ms = (int)(((int64_t)delay_us - spent + 999) / 1000);
+        int left_ms = (int)((limit - spent + 999) / 1000);
         int r = poll(&pf, 1, left_ms);
         if (r > 0) {
             ssize_t got = read(p[0], buf + have, sizeof buf - 1 - have);
@@ -248,6 +255,8 @@ static void crash_round(crash_state *cs, uint64_t max_delay_us)
                     cs->acked = (int64_t)n;
                 } else if (!strcmp(buf, "ready")) {
                     ready = 1;
+                    if (!during_open)
+                        clock_gettime(CLOCK_MONOTONIC, &t0);
                 }
                 size_t used = (size_t)(nl - buf) + 1;
                 memmove(buf, nl + 1, have - used);
