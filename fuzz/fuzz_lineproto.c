@@ -14,8 +14,8 @@
 #include "format/format_int.h"
 
 static const char *seeds[] = {
-    "cpu,hostname=host_0,region=eu-west-1 usage_user=47.94715741689967,usage_system=34.618758755463666 1704110400\n"
-    "node_cpu_seconds_total,instance=host-00:9100,cpu=0,mode=idle value=222111.78 1704110400\n",
+    ("cpu,hostname=host_0,region=eu-west-1 usage_user=47.94715741689967,usage_system=34.618758755463666 1704110400\n"
+     "node_cpu_seconds_total,instance=host-00:9100,cpu=0,mode=idle value=222111.78 1704110400\n"),
     "m\\ x\\,y,t\\ k\\=1=v\\,a\\ l=1 f\\ k=1i,u=3u,b=t,B=FALSE,s=\"a \\\" b\" -1\n# comment\n\n",
     "m v=1e-320,w=1.7976931348623157e308,x=-0,y=.5,z=1. 9223372036854775807\r\n",
     "m,a=1,a=2 v=1\nm v=1e400\nm s=\"unterminated\nm v=1 1 2\n",
