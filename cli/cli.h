@@ -100,6 +100,17 @@ void cli_log(void *ctx, int level, const char *msg);
 
 uint64_t cli_now_ns(void);
 
+/* An open-addressing set of sids (0 is never a series), zeroed is empty:
+ * for merging several selectors so each series is printed once. */
+typedef struct cli_sid_set {
+    strata_sid *slot;
+    size_t cap, n;
+} cli_sid_set;
+
+/* 1 when sid was added, 0 when it was there, -1 when memory ran out. */
+int cli_sid_set_add(cli_sid_set *s, strata_sid sid);
+void cli_sid_set_free(cli_sid_set *s);
+
 /* Sub-commands: argv[0] is the command name. */
 int cmd_write(int argc, char **argv);
 int cmd_import(int argc, char **argv);

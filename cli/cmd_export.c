@@ -5,42 +5,6 @@
 #include "cli.h"
 #include "format/format.h"
 
-/* A set of sids already written, so overlapping --match selectors print a
- * series once. Open addressing; sid 0 is never a series. */
-typedef struct sid_set {
-    strata_sid *slot;
-    size_t cap, n;
-} sid_set;
-
-static int sid_set_add(sid_set *s, strata_sid sid)
-{
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        strata_sid *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return -1;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i])
-                continue;
-            size_t h = (size_t)(s->slot[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
-            while (slot[h])
-                h = (h + 1) & (cap - 1);
-            slot[h] = s->slot[i];
-        }
-        free(s->slot);
-        s->slot = slot;
-        s->cap = cap;
-    }
-    size_t h = (size_t)(sid * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
-    while (s->slot[h]) {
-        if (s->slot[h] == sid)
-            return 0;
-        h = (h + 1) & (s->cap - 1);
-    }
-    s->slot[h] = sid;
-    s->n++;
-    return 1;
-}
 
 static const char *export_help =
     "usage: strata export [-d DIR] [--match SELECTOR]... [--start T] [--end T] [--format jsonl|csv|lp]\n"
@@ -113,7 +77,7 @@ int cmd_export(int argc, char **argv)
     if ((status = cli_open(&a, &db)) != CLI_OK)
         goto out_sels;
     bbuf out = {0};
-    sid_set seen = {0};
+    cli_sid_set seen = {0};
     fmt_label *fl = NULL;
     size_t fl_cap = 0;
     int64_t *ts = NULL;
@@ -133,7 +97,7 @@ int cmd_export(int argc, char **argv)
         const strata_label *labels;
         size_t nl;
         while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
-            int fresh = sid_set_add(&seen, sid);
+            int fresh = cli_sid_set_add(&seen, sid);
             if (fresh < 0) { rc = STRATA_ERR_NOMEM; break; }
             if (!fresh)
                 continue;
@@ -190,7 +154,7 @@ int cmd_export(int argc, char **argv)
     if (fflush(stdout) != 0)
         status = CLI_REJECTED;
     buf_free(&out);
-    free(seen.slot);
+    cli_sid_set_free(&seen);
     free(fl);
     free(ts);
     free(vs);

@@ -89,7 +89,7 @@ typedef struct strata_options {
     int64_t partition_ms;         /* time partition width, default 1 day; fixed at creation */
     int64_t retention_ms;         /* 0: keep everything */
     strata_planner planner;       /* default tiered */
-    uint64_t head_budget_bytes;   /* head memory that triggers a flush, default 256 MiB */
+    uint64_t head_budget_bytes;   /* head memory that triggers a flush, default 64 MiB */
     int64_t head_max_age_ms;      /* oldest unflushed write that triggers a flush, default 2 h */
     int compaction_threads;       /* default 2; 0 disables background compaction */
     uint64_t compaction_rate_bytes; /* bytes/s written by compaction, 0 unlimited */

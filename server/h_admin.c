@@ -20,40 +20,6 @@
 
 /* ------------------------------------------------------------ export */
 
-typedef struct sidset {
-    strata_sid *slot;
-    size_t cap, n;
-} sidset;
-
-static int sidset_add(sidset *s, strata_sid sid)
-{
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        strata_sid *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return -1;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i])
-                continue;
-            size_t h = (size_t)(s->slot[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
-            while (slot[h])
-                h = (h + 1) & (cap - 1);
-            slot[h] = s->slot[i];
-        }
-        free(s->slot);
-        s->slot = slot;
-        s->cap = cap;
-    }
-    size_t h = (size_t)(sid * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
-    while (s->slot[h]) {
-        if (s->slot[h] == sid)
-            return 0;
-        h = (h + 1) & (s->cap - 1);
-    }
-    s->slot[h] = sid;
-    s->n++;
-    return 1;
-}
 
 typedef struct export_state {
     srv *s;
@@ -61,7 +27,7 @@ typedef struct export_state {
     size_t n_sels, next_sel;  /* n_sels 0: one pass over every series */
     int64_t start, end;
     strata_cursor *cur;
-    sidset seen;
+    cli_sid_set seen;
     bbuf out;
     size_t out_pos;
     int64_t *t;
@@ -100,7 +66,7 @@ static int export_fill(export_state *st)
             continue;
         }
         if (st->n_sels > 1) {
-            int added = sidset_add(&st->seen, sid);
+            int added = cli_sid_set_add(&st->seen, sid);
             if (added < 0)
                 return STRATA_ERR_NOMEM;
             if (!added)
@@ -184,7 +150,7 @@ static void export_free(void *cls)
     if (st->cur)
         strata_cursor_close(st->cur);
     srv_selectors_free(st->sels, st->n_sels);
-    free(st->seen.slot);
+    cli_sid_set_free(&st->seen);
     buf_free(&st->out);
     free(st->t);
     free(st->v);

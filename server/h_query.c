@@ -249,41 +249,6 @@ enum MHD_Result h_query_range(srv *s, struct MHD_Connection *c, srv_req *r)
 
 /* ------------------------------------------------------------ series */
 
-/* Open-addressing set of sids (0 is never a series). */
-typedef struct sid_set {
-    strata_sid *slot;
-    size_t cap, n;
-} sid_set;
-
-static int sid_set_add(sid_set *s, strata_sid sid)
-{
-    if (2 * (s->n + 1) > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        strata_sid *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return -1;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i])
-                continue;
-            size_t h = (size_t)(s->slot[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
-            while (slot[h])
-                h = (h + 1) & (cap - 1);
-            slot[h] = s->slot[i];
-        }
-        free(s->slot);
-        s->slot = slot;
-        s->cap = cap;
-    }
-    size_t h = (size_t)(sid * 0x9e3779b97f4a7c15ull) & (s->cap - 1);
-    while (s->slot[h]) {
-        if (s->slot[h] == sid)
-            return 0;
-        h = (h + 1) & (s->cap - 1);
-    }
-    s->slot[h] = sid;
-    s->n++;
-    return 1;
-}
 
 enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
 {
@@ -300,7 +265,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
         return ret;
     }
     bbuf b = {0};
-    sid_set seen = {0};
+    cli_sid_set seen = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
     size_t count = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -312,7 +277,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
         const strata_label *l;
         size_t nl;
         while ((rc = strata_cursor_next_series(cur, &sid, &l, &nl)) == 1) {
-            int added = n > 1 ? sid_set_add(&seen, sid) : 1;
+            int added = n > 1 ? cli_sid_set_add(&seen, sid) : 1;
             if (added < 0) {
                 rc = STRATA_ERR_NOMEM;
                 break;
@@ -328,7 +293,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
         if (rc > 0)
             rc = 0;
     }
-    free(seen.slot);
+    cli_sid_set_free(&seen);
     srv_selectors_free(sels, n);
     rc = rc ? rc : json_raw(&b, "]}\n");
     if (rc) {

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../cli/cli.h"
 #include "format/format.h"
 #include "strata.h"
 

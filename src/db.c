@@ -21,7 +21,7 @@ void strata_options_init(strata_options *o)
     o->sync_interval_ms = 1000;
     o->partition_ms = DAY_MS;
     o->planner = STRATA_PLANNER_TIERED;
-    o->head_budget_bytes = 256ull << 20;
+    o->head_budget_bytes = 64ull << 20;
     o->head_max_age_ms = 2 * 3600 * 1000;
     o->compaction_threads = 2;
     o->cold_ms = 4 * 3600 * 1000;
@@ -342,7 +342,7 @@ int strata_open(const strata_options *opts, strata_db **out)
     if (db->opts.sync_interval_ms <= 0)
         db->opts.sync_interval_ms = 1000;
     if (!db->opts.head_budget_bytes)
-        db->opts.head_budget_bytes = 256ull << 20;
+        db->opts.head_budget_bytes = 64ull << 20;
     if (db->opts.head_max_age_ms <= 0)
         db->opts.head_max_age_ms = 2 * 3600 * 1000;
     if (db->opts.cold_ms <= 0)
