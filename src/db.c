@@ -354,6 +354,7 @@ int strata_open(const strata_options *opts, strata_db **out)
     pthread_rwlockattr_init(&rwa);
     pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&db->ingest, &rwa);
+    pthread_rwlock_init(&db->tomb_gate, &rwa);
     pthread_rwlockattr_destroy(&rwa);
     pthread_mutex_init(&db->edit_mu, NULL);
     pthread_mutex_init(&db->state_mu, NULL);
@@ -543,6 +544,7 @@ fail:
     base_free(db->wal_dir);
     base_free(db->index_dir);
     pthread_rwlock_destroy(&db->ingest);
+    pthread_rwlock_destroy(&db->tomb_gate);
     pthread_mutex_destroy(&db->edit_mu);
     pthread_mutex_destroy(&db->state_mu);
     pthread_mutex_destroy(&db->bg_mu);
@@ -580,6 +582,7 @@ int strata_close(strata_db *db)
     base_free(db->index_dir);
     base_free(db->compacting);
     pthread_rwlock_destroy(&db->ingest);
+    pthread_rwlock_destroy(&db->tomb_gate);
     pthread_mutex_destroy(&db->edit_mu);
     pthread_mutex_destroy(&db->state_mu);
     pthread_mutex_destroy(&db->bg_mu);

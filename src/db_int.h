@@ -11,6 +11,8 @@
  *   compaction (compaction/) on background threads (dbcompact.c)
  *
  * Locks, in the order they nest:
+ *   tomb_gate rwlock: deletes exclusive, flush and compaction jobs shared
+ *            (see struct strata_db).
  *   ingest   rwlock: writers hold it shared across WAL append + head insert;
  *            freeze and delete hold it exclusive, so a WAL cut divides the
  *            log exactly between the frozen head and the new one.
@@ -99,6 +101,11 @@ struct strata_db {
     cpt_planner *planner;
 
     pthread_rwlock_t ingest;
+    /* Flushes and compactions hold it shared from the moment they read the
+     * tombstones until their tables are installed; a delete holds it
+     * exclusive, so it never lands inside such a window (which would make
+     * the job's outputs, numbered after the delete, ignore it). */
+    pthread_rwlock_t tomb_gate;
     pthread_mutex_t edit_mu;
     pthread_mutex_t state_mu;
     db_version *cur; /* guarded by state_mu */

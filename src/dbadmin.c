@@ -32,6 +32,7 @@ int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matche
      * here at once). The manifest fsync happens under the lock too: a
      * delete makes writers wait that long, which keeps flushes from ever
      * installing tables numbered after a tombstone they did not apply. */
+    pthread_rwlock_wrlock(&db->tomb_gate);
     pthread_rwlock_wrlock(&db->ingest);
     pthread_mutex_lock(&db->edit_mu);
     db_version *cur = db_version_pin(db);
@@ -58,6 +59,7 @@ int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matche
     db_version_unpin(cur);
     pthread_mutex_unlock(&db->edit_mu);
     pthread_rwlock_unlock(&db->ingest);
+    pthread_rwlock_unlock(&db->tomb_gate);
     db_compact_wake(db);
 out:
     buf_free(&rec);
@@ -316,7 +318,13 @@ int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx)
     wal_opts wo = {.dir = wdir, .read_only = true};
     if (wdir && wal_open(&wo, &w) == STRATA_OK) {
         wal_replay_stats rs;
-        if (wal_replay(w, (wal_pos){0, 0}, NULL, NULL, &rs) == STRATA_OK && rs.corruptions) {
+        /* A torn tail (the last record of the last segment cut short, with
+         * nothing intact after it) is what a crash leaves and what every
+         * open repairs; damage with intact records after it is not. */
+        wal_stats ws;
+        wal_stats_get(w, &ws);
+        if (wal_replay(w, (wal_pos){0, 0}, NULL, NULL, &rs) == STRATA_OK && rs.corruptions &&
+            (rs.records_dropped || rs.segments_removed || rs.damage.segment != ws.last_segment)) {
             char msg[160];
             snprintf(msg, sizeof msg, "damaged WAL record (segment %llu); %llu bytes after it would be cut at open",
                      (unsigned long long)rs.damage.segment, (unsigned long long)rs.bytes_truncated);

@@ -212,6 +212,7 @@ static int retire_tombstones(strata_db *db)
 static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
 {
     (void)part_start;
+    pthread_rwlock_rdlock(&db->tomb_gate);
     db_version *v = db_version_pin(db);
     uint64_t tomb_at_start = last_tombstone(v->mv);
     table **inputs = base_calloc(job->n_inputs ? job->n_inputs : 1, sizeof *inputs);
@@ -295,6 +296,7 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
     base_free(outs);
     base_free(inputs);
     db_version_unpin(v);
+    pthread_rwlock_unlock(&db->tomb_gate);
     if (rc == STRATA_ERR_BUSY)
         rc = STRATA_OK; /* planned again by the caller's next round */
     return rc;

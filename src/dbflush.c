@@ -73,9 +73,11 @@ typedef struct part_writer {
  * installs them. Returns STRATA_OK when there was nothing to flush. */
 static int flush_oldest(strata_db *db)
 {
+    pthread_rwlock_rdlock(&db->tomb_gate);
     db_version *v = db_version_pin(db);
     if (!v->n_frozen) {
         db_version_unpin(v);
+        pthread_rwlock_unlock(&db->tomb_gate);
         return STRATA_OK;
     }
     db_head *fh = v->frozen[0];
@@ -219,7 +221,8 @@ static int flush_oldest(strata_db *db)
     base_free(sids);
     head_samples_free(&s);
     db_version_unpin(v);
-    if (rc == STRATA_ERR_BUSY)
+    pthread_rwlock_unlock(&db->tomb_gate);
+    if (rc == STRATA_ERR_BUSY) /* cannot happen while the gate is held; kept as a guard */
         return flush_oldest(db);
     return rc;
 }
