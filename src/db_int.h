@@ -158,6 +158,10 @@ void db_head_unref(db_head *h);
 int db_version_build(strata_db *db, manifest_version *mv, const db_version *prev, db_version **out);
 /* Publishes v as current (takes the caller's reference) and drops the old. */
 void db_version_install(strata_db *db, db_version *v);
+/* Installs a version built from the manifest's current state with cur's
+ * heads, less its drop_frozen oldest frozen heads (the ones a flush just
+ * wrote out). Caller holds edit_mu. */
+int db_version_reinstall(strata_db *db, const db_version *cur, size_t drop_frozen);
 /* A copy of the current version with its own references (for edits). */
 int db_version_clone(strata_db *db, const db_version *src, db_version **out);
 

@@ -44,16 +44,7 @@ int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matche
         (rc = manifest_alloc_file_no(db->man, &id)) == 0 &&
         (rc = manifest_edit_add_tombstone(&e, id, mint_ms, maxt_ms, sids.v, sids.n)) == 0 &&
         (rc = manifest_apply(db->man, &e)) == 0) {
-        db_version *nv;
-        if ((rc = db_version_build(db, manifest_current(db->man), cur, &nv)) == 0) {
-            nv->active = cur->active;
-            atomic_fetch_add(&nv->active->refs, 1);
-            for (size_t i = 0; i < cur->n_frozen; i++) {
-                nv->frozen[nv->n_frozen++] = cur->frozen[i];
-                atomic_fetch_add(&cur->frozen[i]->refs, 1);
-            }
-            db_version_install(db, nv);
-        }
+        rc = db_version_reinstall(db, cur, 0);
     }
     manifest_edit_free(&e);
     db_version_unpin(cur);

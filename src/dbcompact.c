@@ -159,23 +159,6 @@ static uint64_t last_tombstone(const manifest_version *mv)
     return n ? ts[n - 1]->id : 0;
 }
 
-/* Installs a new version from the manifest's current one, keeping heads. */
-static int reinstall(strata_db *db, db_version *cur)
-{
-    db_version *nv;
-    int rc = db_version_build(db, manifest_current(db->man), cur, &nv);
-    if (rc)
-        return rc;
-    nv->active = cur->active;
-    atomic_fetch_add(&nv->active->refs, 1);
-    for (size_t i = 0; i < cur->n_frozen; i++) {
-        nv->frozen[nv->n_frozen++] = cur->frozen[i];
-        atomic_fetch_add(&cur->frozen[i]->refs, 1);
-    }
-    db_version_install(db, nv);
-    return STRATA_OK;
-}
-
 /* Retires tombstones no older file overlaps (caller holds edit_mu). */
 static int retire_tombstones(strata_db *db)
 {
@@ -202,7 +185,7 @@ static int retire_tombstones(strata_db *db)
         }
     }
     if (!rc && n && (rc = manifest_apply(db->man, &e)) == 0)
-        rc = reinstall(db, cur);
+        rc = db_version_reinstall(db, cur, 0);
     manifest_edit_free(&e);
     db_version_unpin(cur);
     return rc;
@@ -269,7 +252,7 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
         if (last_tombstone(cur->mv) != tomb_at_start && job->kind != CPT_JOB_MOVE)
             rc = STRATA_ERR_BUSY;
         else if ((rc = cpt_edit_for_job(&e, cur->mv, job, outs, n_outs, base_now_ms())) == 0 &&
-                 (rc = manifest_apply(db->man, &e)) == 0 && (rc = reinstall(db, cur)) == 0) {
+                 (rc = manifest_apply(db->man, &e)) == 0 && (rc = db_version_reinstall(db, cur, 0)) == 0) {
             installed = true;
             rc = retire_tombstones(db);
         }

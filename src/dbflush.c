@@ -168,7 +168,7 @@ static int flush_oldest(strata_db *db)
      * holding their records can go */
     if (!rc)
         rc = index_sync(db->idx);
-    bool installed = false;
+    bool installed = false, applied = false;
     if (!rc) {
         pthread_mutex_lock(&db->edit_mu);
         db_version *cur = db_version_pin(db);
@@ -178,16 +178,9 @@ static int flush_oldest(strata_db *db)
         if (now_tomb != snapshot_tomb) {
             rc = STRATA_ERR_BUSY; /* a delete came in: write again with it */
         } else if ((rc = manifest_apply(db->man, &e)) == 0) {
-            db_version *nv;
-            rc = db_version_build(db, manifest_current(db->man), cur, &nv);
+            applied = true;
+            rc = db_version_reinstall(db, cur, 1);
             if (!rc) {
-                nv->active = cur->active;
-                atomic_fetch_add(&nv->active->refs, 1);
-                for (size_t i = 1; i < cur->n_frozen; i++) {
-                    nv->frozen[nv->n_frozen++] = cur->frozen[i];
-                    atomic_fetch_add(&cur->frozen[i]->refs, 1);
-                }
-                db_version_install(db, nv);
                 installed = true;
             } else {
                 base_logf(&db->log, STRATA_LOG_ERROR, "flush: cannot open its own tables: %s",
@@ -197,8 +190,10 @@ static int flush_oldest(strata_db *db)
         db_version_unpin(cur);
         pthread_mutex_unlock(&db->edit_mu);
     }
-    if (!installed) {
-        /* remove what was written; the head stays frozen and is retried */
+    if (!installed && !applied) {
+        /* remove what was written; the head stays frozen and is retried
+         * (once the manifest lists the files they stay: the next open
+         * serves them, and replaying the WAL only rewrites the same data) */
         for (size_t k = 0; k < finished; k++) {
             char name[32];
             table_file_name(name, sizeof name, metas[k].file_no);
@@ -431,17 +426,8 @@ int db_apply_retention(strata_db *db)
         }
     }
     if (!rc && dropped && (rc = manifest_apply(db->man, &e)) == 0) {
-        db_version *nv;
-        if ((rc = db_version_build(db, manifest_current(db->man), cur, &nv)) == 0) {
-            nv->active = cur->active;
-            atomic_fetch_add(&nv->active->refs, 1);
-            for (size_t i = 0; i < cur->n_frozen; i++) {
-                nv->frozen[nv->n_frozen++] = cur->frozen[i];
-                atomic_fetch_add(&cur->frozen[i]->refs, 1);
-            }
-            db_version_install(db, nv);
+        if ((rc = db_version_reinstall(db, cur, 0)) == 0)
             base_logf(&db->log, STRATA_LOG_INFO, "retention: dropped %zu table files", dropped);
-        }
     }
     manifest_edit_free(&e);
     db_version_unpin(cur);

@@ -134,3 +134,19 @@ void db_version_install(strata_db *db, db_version *v)
         db_version_unpin(old);
     }
 }
+
+int db_version_reinstall(strata_db *db, const db_version *cur, size_t drop_frozen)
+{
+    db_version *nv;
+    int rc = db_version_build(db, manifest_current(db->man), cur, &nv);
+    if (rc)
+        return rc;
+    nv->active = cur->active;
+    atomic_fetch_add(&nv->active->refs, 1);
+    for (size_t i = drop_frozen; i < cur->n_frozen; i++) {
+        nv->frozen[nv->n_frozen++] = cur->frozen[i];
+        atomic_fetch_add(&cur->frozen[i]->refs, 1);
+    }
+    db_version_install(db, nv);
+    return STRATA_OK;
+}
