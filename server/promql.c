@@ -12,6 +12,47 @@ static int is_stale(double v)
     return b == PQ_STALE_NAN_BITS;
 }
 
+int pq_read_series(strata_cursor *c, bool skip_stale, int64_t **tp, double **vp, size_t *np, size_t *capp)
+{
+    int64_t *bt = *tp;
+    double *bv = *vp;
+    size_t bn = 0, bcap = *capp;
+    const int64_t *t;
+    const double *v;
+    size_t k;
+    int rc;
+    while ((rc = strata_cursor_next_samples(c, &t, &v, &k)) == 1) {
+        if (bn + k > bcap) {
+            size_t nc = bcap ? bcap : 256;
+            while (nc < bn + k)
+                nc *= 2;
+            int64_t *nt = realloc(bt, nc * sizeof *nt);
+            if (nt)
+                bt = nt;
+            double *nv = realloc(bv, nc * sizeof *nv);
+            if (nv)
+                bv = nv;
+            if (!nt || !nv) {
+                rc = STRATA_ERR_NOMEM;
+                break;
+            }
+            bcap = nc;
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (skip_stale && is_stale(v[i]))
+                continue;
+            bt[bn] = t[i];
+            bv[bn] = v[i];
+            bn++;
+        }
+    }
+    *tp = bt;
+    *vp = bv;
+    *np = bn;
+    *capp = bcap;
+    return rc < 0 ? rc : 0;
+}
+
 void pq_result_free(pq_result *r)
 {
     for (size_t i = 0; i < r->n_series; i++) {
@@ -94,31 +135,7 @@ static int eval(strata_db *db, const strata_selector *sel, int64_t t0, int64_t t
     const strata_label *labels;
     size_t nl;
     while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
-        bn = 0;
-        const int64_t *t;
-        const double *v;
-        size_t k;
-        while ((rc = strata_cursor_next_samples(c, &t, &v, &k)) == 1) {
-            if (bn + k > bcap) {
-                size_t nc = bcap ? bcap : 256;
-                while (nc < bn + k)
-                    nc *= 2;
-                int64_t *nt = realloc(bt, nc * sizeof *nt);
-                if (nt)
-                    bt = nt;
-                double *nv = realloc(bv, nc * sizeof *nv);
-                if (nv)
-                    bv = nv;
-                if (!nt || !nv) {
-                    rc = STRATA_ERR_NOMEM;
-                    break;
-                }
-                bcap = nc;
-            }
-            memcpy(bt + bn, t, k * sizeof *t);
-            memcpy(bv + bn, v, k * sizeof *v);
-            bn += k;
-        }
+        rc = pq_read_series(c, false, &bt, &bv, &bn, &bcap);
         if (rc < 0)
             break;
         pq_series *s = NULL;

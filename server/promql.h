@@ -17,6 +17,7 @@
 #ifndef STRATA_PROMQL_H
 #define STRATA_PROMQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@ int pq_eval_instant(strata_db *db, const char *query, int64_t t, pq_result *resu
 int pq_eval_range(strata_db *db, const char *query, int64_t start, int64_t end, int64_t step, pq_result *result);
 
 void pq_result_free(pq_result *r);
+
+/* Reads every sample of the cursor's current series into *t / *v (grown
+ * with realloc; *cap in samples; the caller frees them), *n the count.
+ * skip_stale leaves staleness markers out. Returns 0 or a negative status. */
+int pq_read_series(strata_cursor *c, bool skip_stale, int64_t **t, double **v, size_t *n, size_t *cap);
 
 /* Aggregations (sum, avg, min, max, count with by/without) and range
  * functions (rate, increase, delta, irate, idelta, *_over_time) over

@@ -425,35 +425,8 @@ static int eval_leaf(strata_db *db, const node *nd, const steps *st, vres *out)
     size_t nl;
     while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
         size_t bn = 0;
-        const int64_t *t;
-        const double *v;
-        size_t k;
-        while ((rc = strata_cursor_next_samples(c, &t, &v, &k)) == 1) {
-            if (bn + k > bcap) {
-                size_t nc = bcap ? bcap : 256;
-                while (nc < bn + k)
-                    nc *= 2;
-                int64_t *nt = realloc(bt, nc * sizeof *nt);
-                if (nt)
-                    bt = nt;
-                double *nv = realloc(bv, nc * sizeof *nv);
-                if (nv)
-                    bv = nv;
-                if (!nt || !nv) {
-                    rc = STRATA_ERR_NOMEM;
-                    break;
-                }
-                bcap = nc;
-            }
-            for (size_t i = 0; i < k; i++) {
-                /* range functions never see staleness markers */
-                if (nd->kind == N_FUNC && is_stale(v[i]))
-                    continue;
-                bt[bn] = t[i];
-                bv[bn] = v[i];
-                bn++;
-            }
-        }
+        /* range functions never see staleness markers */
+        rc = pq_read_series(c, nd->kind == N_FUNC, &bt, &bv, &bn, &bcap);
         if (rc < 0)
             break;
         vser *s = NULL;

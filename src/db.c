@@ -324,6 +324,25 @@ static int validate_options(const strata_options *o, const base_log *log)
     return STRATA_OK;
 }
 
+/* Frees what strata_open allocated and initialised in the struct itself
+ * (the layers are closed by the caller). */
+static void db_free(strata_db *db)
+{
+    base_free(db->dir);
+    base_free(db->table_dir);
+    base_free(db->wal_dir);
+    base_free(db->index_dir);
+    base_free(db->compacting);
+    pthread_rwlock_destroy(&db->ingest);
+    pthread_rwlock_destroy(&db->tomb_gate);
+    pthread_mutex_destroy(&db->edit_mu);
+    pthread_mutex_destroy(&db->state_mu);
+    pthread_mutex_destroy(&db->bg_mu);
+    pthread_cond_destroy(&db->bg_cond);
+    pthread_cond_destroy(&db->done_cond);
+    base_free(db);
+}
+
 int strata_open(const strata_options *opts, strata_db **out)
 {
     base_log log0 = {opts ? opts->log_fn : NULL, opts ? opts->log_ctx : NULL};
@@ -539,19 +558,7 @@ fail:
         dbdir_clear_dirty(db->dir);
     if (db->lock_fd >= 0)
         close(db->lock_fd);
-    base_free(db->dir);
-    base_free(db->table_dir);
-    base_free(db->wal_dir);
-    base_free(db->index_dir);
-    pthread_rwlock_destroy(&db->ingest);
-    pthread_rwlock_destroy(&db->tomb_gate);
-    pthread_mutex_destroy(&db->edit_mu);
-    pthread_mutex_destroy(&db->state_mu);
-    pthread_mutex_destroy(&db->bg_mu);
-    pthread_cond_destroy(&db->bg_cond);
-    pthread_cond_destroy(&db->done_cond);
-    base_free(db->compacting);
-    base_free(db);
+    db_free(db);
     return rc;
 }
 
@@ -576,18 +583,6 @@ int strata_close(strata_db *db)
         rc = r;
     if (db->lock_fd >= 0)
         close(db->lock_fd);
-    base_free(db->dir);
-    base_free(db->table_dir);
-    base_free(db->wal_dir);
-    base_free(db->index_dir);
-    base_free(db->compacting);
-    pthread_rwlock_destroy(&db->ingest);
-    pthread_rwlock_destroy(&db->tomb_gate);
-    pthread_mutex_destroy(&db->edit_mu);
-    pthread_mutex_destroy(&db->state_mu);
-    pthread_mutex_destroy(&db->bg_mu);
-    pthread_cond_destroy(&db->bg_cond);
-    pthread_cond_destroy(&db->done_cond);
-    base_free(db);
+    db_free(db);
     return rc;
 }
