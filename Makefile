@@ -6,7 +6,11 @@
 #   make test-long  the long runs (crash loops, large model runs)
 #   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS
 #   make serve      build and start the server on 127.0.0.1:9410 with data in ./strata-data
-#   make deps       install the Debian packages the build needs
+#   make deps       install the Debian packages the build needs (the other
+#                   targets check with one dpkg-query and call it only when
+#                   a package is missing)
+#   make install    install into PREFIX (default /usr/local): strata,
+#                   strata-bench, libstrata.so/.a, strata.h, strata.pc, man page
 
 SAN ?=
 ifeq ($(SAN),)
@@ -23,13 +27,21 @@ CTEST_ARGS ?=
 # Debian packages: tool chain, libraries the code links, and what the tests use.
 PKGS = cmake make gcc clang libclang-rt-14-dev pkg-config python3 \
        libcmocka-dev libpcre2-dev libmicrohttpd-dev libsnappy-dev \
-       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev curl
+       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev curl man-db
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test test-long fuzz serve clean
+.PHONY: all build deps need-deps test test-long fuzz serve install clean
+
+PREFIX ?= /usr/local
 
 all: build
+
+# One dpkg-query for every package; apt-get (with sudo when not root) only
+# when something is missing.
+need-deps:
+	@if dpkg-query -W -f='$${Status}\n' $(PKGS) 2>/dev/null | grep -qv '^install ok installed$$' || \
+	    ! dpkg-query -W $(PKGS) >/dev/null 2>&1; then $(MAKE) --no-print-directory deps; fi
 
 deps:
 	@missing=""; for p in $(PKGS); do \
@@ -40,7 +52,7 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps
+build: need-deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTRATA_SAN=$(SAN) -DSTRATA_WERROR=ON >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
@@ -50,7 +62,7 @@ test: build
 test-long: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L long $(CTEST_ARGS)
 
-fuzz: deps
+fuzz: need-deps
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_FUZZ=ON -DSTRATA_WERROR=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	@set -e; for f in build-fuzz/fuzz_*; do \
@@ -60,6 +72,9 @@ fuzz: deps
 
 serve: build
 	./$(BUILD_DIR)/strata serve -d ./strata-data --listen 127.0.0.1:9410
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-address build-thread build-fuzz

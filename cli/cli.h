@@ -120,7 +120,6 @@ int cmd_delete(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

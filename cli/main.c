@@ -20,7 +20,6 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "partitions, levels, files, sizes, write amplification"},
     {"verify", cmd_verify, "check every checksum of a database or of table files"},
     {"compact", cmd_compact, "run compactions until none is planned"},
-    {"bench", cmd_bench, "built-in benchmarks: codec, ingest, query"},
 };
 
 static void usage(FILE *f)

@@ -335,6 +335,37 @@ STRATA_API int strata_list_files(strata_db *db, strata_file_info **out, size_t *
 /* Frees memory the library handed over where the function says so. */
 STRATA_API void strata_free(void *p);
 
+/* ------------------------------------------------------------ text helpers
+ * The number and time syntax the CLI, the server and the file formats use,
+ * for programs that read or write the same text. Pure functions: no
+ * database, any thread. */
+
+/* Bytes strata_format_double and strata_format_time may write (no NUL). */
+#define STRATA_DOUBLE_MAX 32
+#define STRATA_TIME_MAX 40
+
+/* Writes v in the shortest decimal form that reads back to the same bits
+ * ("2", "1.5", "1e-7"; "NaN", "+Inf", "-Inf") into out (STRATA_DOUBLE_MAX
+ * bytes) and returns the length. */
+STRATA_API size_t strata_format_double(double v, char *out);
+
+/* Parses all of [s, s+len) as a decimal float, bit-exact to strtod.
+ * STRATA_ERR_INVALID for anything else and for overflow. */
+STRATA_API int strata_parse_double(const char *s, size_t len, double *out);
+
+/* Parses a point in time into ms since the epoch: RFC 3339, Unix seconds
+ * (fractions allowed), or relative to now_ms ("now", "now-5m", "-1h").
+ * STRATA_ERR_INVALID with *reason (a static string; reason may be NULL). */
+STRATA_API int strata_parse_time(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason);
+
+/* Parses a Prometheus duration ("5m", "1h30m", "500ms", "1w", or plain
+ * seconds "15", "0.5") into ms. STRATA_ERR_INVALID as above. */
+STRATA_API int strata_parse_duration(const char *s, size_t len, int64_t *out_ms, const char **reason);
+
+/* Writes ms as RFC 3339 in UTC ("2024-01-01T12:00:00Z", ".123" when there
+ * are milliseconds) into out (STRATA_TIME_MAX bytes); returns the length. */
+STRATA_API size_t strata_format_time(int64_t ms, char *out);
+
 /* ------------------------------------------------------------ verification */
 
 /* Called once per problem found; file and message valid during the call;

@@ -2,7 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "base/base.h"
+#include "base.h"
 
 /* Allocations left before one fails; negative disables the hook. */
 static _Atomic long fail_after = -1;

@@ -1,5 +1,5 @@
 /* buf.c: growable byte buffers and varints. */
-#include "base/base.h"
+#include "base.h"
 
 int buf_reserve(bbuf *b, size_t extra)
 {

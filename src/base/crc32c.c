@@ -9,7 +9,7 @@
  */
 #include <pthread.h>
 
-#include "base/base.h"
+#include "base.h"
 
 #define POLY 0x82F63B78u
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "base/base.h"
+#include "base.h"
 
 const char *strata_strerror(int status)
 {

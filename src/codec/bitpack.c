@@ -8,7 +8,7 @@
  * such a load stays inside the buffer; the last few values take the
  * bounds-checked path.
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 /* The hot loops here are written to be vectorised; -O2 alone (GCC 12) does
  * not vectorise loops with a run-time trip count. */

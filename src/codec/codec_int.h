@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "codec/codec.h"
+#include "codec.h"
 
 /* Exact powers of ten: as integers up to 10^19, as doubles up to 10^22
  * (the largest power of ten a double holds exactly). */

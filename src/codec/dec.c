@@ -18,7 +18,7 @@
  * than an int64 mantissa holds), the codec does not apply and
  * codec_val_encode_as returns STRATA_ERR_INVALID.
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 #define DEC_MAX_E 18
 #define STACK_N 2048

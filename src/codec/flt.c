@@ -22,7 +22,7 @@
  *   padding to a byte with 0-bits.
  * rice_k(mean) = max(0, bit_width(mean) - 1).
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 #define QMAX 40
 #define MEAN0 (1ull << 40)

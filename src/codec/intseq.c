@@ -47,7 +47,7 @@
  * +1 steps costs a few bytes per step; a counter with increments uniform in
  * 0..2m costs about log2(2m+1) bits per sample.
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 /* The hot loops here are written to be vectorised; -O2 alone (GCC 12) does
  * not vectorise loops with a run-time trip count. */

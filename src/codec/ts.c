@@ -25,7 +25,7 @@
  * A regular block (every scrape on the grid) costs about 7 bytes whatever n
  * is, and decodes as t[i] = (s0 + i*d1) * 10^k without reading bits.
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 /* The hot loops here are written to be vectorised; -O2 alone (GCC 12) does
  * not vectorise loops with a run-time trip count. */

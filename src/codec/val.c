@@ -6,7 +6,7 @@
  * CODEC_VAL_CONST byte format: the 8-byte little-endian bit pattern shared
  * by every value of the block (any pattern: NaN payloads, -0.0, ...).
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 /* The hot loops here are written to be vectorised; -O2 alone (GCC 12) does
  * not vectorise loops with a run-time trip count. */

@@ -34,7 +34,7 @@
  *     '1111' + 64 bits z
  *   then the value. Any int64 timestamps round-trip (wrapping arithmetic).
  */
-#include "codec/codec_int.h"
+#include "codec_int.h"
 
 /* ------------------------------------------------------------ value stream */
 

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
-#include "compaction/compaction.h"
+#include "compaction.h"
 
 typedef struct src {
     table *t;

@@ -3,7 +3,7 @@
  * planner's view of a partition built from a manifest version, and the one
  * manifest edit that installs a finished job.
  */
-#include "compaction/compaction.h"
+#include "compaction.h"
 
 /* Whether tombstone t can hide samples of table m (manifest.h: tables
  * numbered below a tombstone's id predate it). */

@@ -35,7 +35,7 @@
  * ORDER ranks lower levels newer (Badger can skip since its keys carry
  * versions; ours do not).
  */
-#include "compaction/planner_int.h"
+#include "planner_int.h"
 
 #include <stdlib.h>
 

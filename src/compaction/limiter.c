@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "compaction/compaction.h"
+#include "compaction.h"
 
 struct cpt_limiter {
     pthread_mutex_t mu;

@@ -3,7 +3,7 @@
  * age order, sub-compaction splits, grandparents) and the grandparent cut
  * of LevelDB's Compaction::ShouldStopBefore.
  */
-#include "compaction/planner_int.h"
+#include "planner_int.h"
 
 #include <stdlib.h>
 

@@ -5,7 +5,7 @@
 #ifndef STRATA_COMPACTION_PLANNER_INT_H
 #define STRATA_COMPACTION_PLANNER_INT_H
 
-#include "compaction/compaction.h"
+#include "compaction.h"
 
 /* Rectangles [min_sid,max_sid] x [min_t,max_t] intersect. */
 static inline bool cpt_overlap(const cpt_file *a, const cpt_file *b)

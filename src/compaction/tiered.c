@@ -19,7 +19,7 @@
  * flushes a day per partition, one merge at level 0), and once by the cold
  * full compaction: about 3.
  */
-#include "compaction/planner_int.h"
+#include "planner_int.h"
 
 #include <stdlib.h>
 

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "format/format.h"
+#include "format.h"
 
 static const fmt_label *find_name(const fmt_label *labels, size_t n)
 {

@@ -17,8 +17,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "format/format.h"
-#include "format/format_int.h"
+#include "format.h"
+#include "format_int.h"
 
 /* ------------------------------------------------------------ encoder */
 

@@ -32,8 +32,8 @@
 #define LP_X86 1
 #endif
 
-#include "format/format.h"
-#include "format/format_int.h"
+#include "format.h"
+#include "format_int.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 

@@ -39,8 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "format/format.h"
-#include "format/format_int.h"
+#include "format.h"
+#include "format_int.h"
 
 /* ------------------------------------------------------------ strtod in the C locale */
 

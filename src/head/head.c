@@ -14,7 +14,7 @@
  *         timestamp, in arrival order until a read sorts it (stably, so the
  *         later of two writes with one timestamp stays last and wins).
  */
-#include "head/head.h"
+#include "head.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 #define CHUNK_BYTES (64u * 1024u)
 

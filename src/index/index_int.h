@@ -24,7 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "index/index.h"
+#include "index.h"
 
 /* Hard limits of the format, whatever the configured limits. */
 #define INDEX_HARD_MAX_LABELS 65535u

@@ -20,7 +20,7 @@
  */
 #include <stdlib.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 #define P0 0xa0761d6478bd642full
 #define P1 0xe7037ed1a0b428dbull

@@ -54,7 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 #define LOG_MAGIC "STRSERLG"
 #define LOG_VERSION 1u

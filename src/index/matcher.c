@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 static const char META[] = "\\.+*?()|[]{}^$";
 

@@ -20,7 +20,7 @@
  */
 #include <stdlib.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 typedef struct sidv {
     uint32_t *v;

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "index/index_int.h"
+#include "index_int.h"
 
 typedef struct parser {
     const char *s;     /* the text */

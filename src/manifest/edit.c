@@ -29,7 +29,7 @@
  * NEXT_FILE_NO, WAL_CHECKPOINT, LEVEL_STATS of each non-zero level,
  * ADD_TOMBSTONE of each tombstone, ADD_TABLE of each table.
  */
-#include "manifest/manifest_int.h"
+#include "manifest_int.h"
 
 /* Appends tag, length and body. */
 static int put_item(bbuf *b, uint8_t tag, const uint8_t *body, size_t n)

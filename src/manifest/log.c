@@ -37,7 +37,7 @@
  */
 #include <stdio.h>
 
-#include "manifest/manifest_int.h"
+#include "manifest_int.h"
 
 int mlog_put_header(bbuf *b)
 {

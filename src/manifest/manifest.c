@@ -38,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "manifest/manifest_int.h"
+#include "manifest_int.h"
 
 struct manifest {
     char *dir;

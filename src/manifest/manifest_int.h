@@ -14,7 +14,7 @@
 
 #include <stdatomic.h>
 
-#include "manifest/manifest.h"
+#include "manifest.h"
 
 #define MANIFEST_FORMAT_VERSION 1u
 #define MANIFEST_MAGIC "STRMANIF"     /* 8 bytes, no terminator on disk */

@@ -20,7 +20,7 @@
  */
 #include <stdio.h>
 
-#include "manifest/manifest_int.h"
+#include "manifest_int.h"
 
 void mstate_init(mstate *s) { memset(s, 0, sizeof *s); }
 

@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "manifest/manifest_int.h"
+#include "manifest_int.h"
 
 void mtomb_ref(const manifest_tombstone *t)
 {

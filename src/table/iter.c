@@ -7,8 +7,8 @@
 #include <stdio.h>
 
 #include "codec/codec.h"
-#include "table/table_format.h"
-#include "table/table_int.h"
+#include "table_format.h"
+#include "table_int.h"
 
 /* ------------------------------------------------------------ series iterator */
 

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
-#include "table/table_format.h"
-#include "table/table_int.h"
+#include "table_format.h"
+#include "table_int.h"
 
 int table_fault_set(table_fault *f, int rc, int64_t off, const char *fmt, ...)
 {

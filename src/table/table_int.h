@@ -6,7 +6,7 @@
 #ifndef STRATA_TABLE_INT_H
 #define STRATA_TABLE_INT_H
 
-#include "table/table.h"
+#include "table.h"
 
 /* A problem found in a file: byte offset (-1 when none) and what it is. */
 typedef struct table_fault {

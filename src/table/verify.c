@@ -5,8 +5,8 @@
  * the first bad block, verification goes on to report every bad block.
  */
 #include "codec/codec.h"
-#include "table/table_format.h"
-#include "table/table_int.h"
+#include "table_format.h"
+#include "table_int.h"
 
 static void report(table_verify_fn fn, void *ctx, const char *path, const table_fault *f)
 {

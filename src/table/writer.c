@@ -69,8 +69,8 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
-#include "table/table.h"
-#include "table/table_format.h"
+#include "table.h"
+#include "table_format.h"
 
 /* Pending output is written out in chunks of about this size. */
 #define OUT_CHUNK (1u << 20)

@@ -22,7 +22,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 /* Largest logical record accepted: bounds the assembly buffer against a
  * crafted log of valid-CRC fragments that never ends. */

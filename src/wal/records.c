@@ -43,7 +43,7 @@
  *   uv n
  *   n x uv: the first sid, then each sid - previous sid - 1 (ascending, unique)
  */
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 #define REC_VERSION 1
 

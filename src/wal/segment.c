@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 int wal_seg_path(const wal *w, uint64_t num, char **out)
 {

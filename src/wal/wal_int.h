@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include "wal/wal.h"
+#include "wal.h"
 
 /* Fragment header: type u8, length u16le, crc32c u32le. */
 #define WAL_HDR 7

@@ -72,7 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wal/wal_int.h"
+#include "wal_int.h"
 
 uint64_t wal_framed_end(uint32_t page, uint64_t off, size_t len)
 {

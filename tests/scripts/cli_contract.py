@@ -19,7 +19,7 @@ import tempfile
 import time
 
 BIN = os.environ.get("STRATA_BIN", "build/strata")
-COMMANDS = ["serve", "write", "import", "export", "query", "delete", "inspect", "verify", "compact", "bench"]
+COMMANDS = ["serve", "write", "import", "export", "query", "delete", "inspect", "verify", "compact"]
 # sub-commands that open the database take the engine options
 ENGINE_OPTS = ["--sync", "--partition", "--retention", "--planner", "--head-budget", "--compaction-threads"]
 OPENING = ["serve", "write", "import", "export", "query", "delete", "inspect", "compact"]

@@ -16,9 +16,9 @@ import sys
 import tempfile
 
 BIN = os.environ.get("STRATA_BIN", "build/strata")
-GEN = os.path.join(os.environ.get("STRATA_SRC", "."), "..", "shared", "bench", "gen.py")
-if not os.path.exists(GEN):
-    GEN = "/work/shared/bench/gen.py"
+# the data sets come from the project's own generator, strata-bench gen,
+# built beside the strata binary
+GEN = os.environ.get("STRATA_BENCH_BIN", os.path.join(os.path.dirname(BIN), "strata-bench"))
 
 
 def unescape(s):
@@ -117,9 +117,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="strata-rt-")
     try:
         for ds, h in (("devops-cpu", hosts or "5"), ("node-like", hosts or "2")):
-            subprocess.run([sys.executable, GEN, ds, "--out-dir", tmp, "--hosts", h, "--hours", hours],
-                           check=True, capture_output=True)
             lp = os.path.join(tmp, ds + ".lp")
+            with open(lp, "wb") as f:
+                subprocess.run([GEN, "gen", ds, "--hosts", h, "--hours", hours], check=True, stdout=f)
             exp = parse_lp(lp)
             db = os.path.join(tmp, "db-" + ds)
             r = subprocess.run([BIN, "write", "-d", db, "--precision", "s", "--partition", "20m", lp],

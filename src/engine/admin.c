@@ -1,5 +1,5 @@
 /*
- * dbadmin.c: deletes, statistics, the file list, snapshots and whole-
+ * admin.c: deletes, statistics, the file list, snapshots and whole-
  * directory verification.
  */
 #include <dirent.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
                   int64_t maxt_ms)

@@ -1,5 +1,5 @@
 /*
- * dbdir.c: the hygiene of a data directory, in the manner of Prometheus 1.x
+ * dir.c: the hygiene of a data directory, in the manner of Prometheus 1.x
  * local storage.
  *
  *   LOCK     flock(2)ed for the life of the handle: a second process gets
@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 int dbdir_lock(const char *dir, const base_log *log, int *fd_out)
 {

@@ -1,5 +1,5 @@
 /*
- * dbwrite.c: the write path: series creation, sample batches and line
+ * write.c: the write path: series creation, sample batches and line
  * protocol.
  *
  * A batch is encoded into a WAL record outside any lock, then appended and
@@ -10,14 +10,14 @@
  *
  * Line protocol: the series of field f of measurement m is named m_f, or m
  * alone when f is "value" (Telegraf's convention for Prometheus metrics);
- * the tags become labels. The database's key cache (dbkeycache.c) maps the
+ * the tags become labels. The database's key cache (keycache.c) maps the
  * raw series key of a line ("measurement,tags" as written, plus the field
  * key) to its sid, so a repeated series costs a hash and a memcmp instead
  * of building, sorting, hashing and comparing its labels.
  */
 #include <stdio.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 #include "format/format.h"
 
 int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, size_t n)

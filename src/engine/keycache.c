@@ -1,5 +1,5 @@
 /*
- * dbkeycache.c: the line-protocol series cache: raw series key of a line
+ * keycache.c: the line-protocol series cache: raw series key of a line
  * ("measurement,tags" exactly as written) plus a field key -> sid, shared
  * by every writer of the database, as VictoriaMetrics caches raw names.
  *
@@ -16,7 +16,7 @@
  */
 #include <stdatomic.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 typedef struct kc_entry {
     uint64_t hash;

@@ -1,14 +1,14 @@
 /*
- * db_int.h: the engine's private interface: the strata_db struct and the
- * functions the engine's files (db-prefixed files) share. Only the engine files in src/ include it.
+ * engine_int.h: the engine's private interface: the strata_db struct and the
+ * functions the engine's files (src/engine/) share. Only the engine files in src/ include it.
  *
  * The engine wires the layers:
  *   writes   -> WAL (wal/) under the ingest lock (shared), then the active head
  *   series   -> index (index/), logged to the WAL
  *   flush    -> frozen head -> one level-0 table per partition (table/), one
  *               manifest edit (manifest/) with the WAL checkpoint
- *   reads    -> a pinned db_version: heads + opened tables, merged (dbread.c)
- *   compaction (compaction/) on background threads (dbcompact.c)
+ *   reads    -> a pinned db_version: heads + opened tables, merged (read.c)
+ *   compaction (compaction/) on background threads (compact.c)
  *
  * Locks, in the order they nest:
  *   tomb_gate rwlock: deletes exclusive, flush and compaction jobs shared
@@ -33,8 +33,8 @@
  * head at once; frozen heads apply tombstones whose id is above their
  * freeze number on read and when flushed.
  */
-#ifndef STRATA_DB_INT_H
-#define STRATA_DB_INT_H
+#ifndef STRATA_ENGINE_INT_H
+#define STRATA_ENGINE_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,8 +49,8 @@
 
 #define DB_MAX_FROZEN 4
 
-/* dbkeycache.c: line-protocol raw series key -> sid, shared by writers,
- * lock-free to read (see the top of dbkeycache.c). */
+/* keycache.c: line-protocol raw series key -> sid, shared by writers,
+ * lock-free to read (see the top of keycache.c). */
 typedef struct db_keycache db_keycache;
 int db_keycache_new(uint64_t max_bytes, db_keycache **out);
 void db_keycache_free(db_keycache *c);
@@ -137,7 +137,7 @@ struct strata_db {
     uint64_t wal_corrupt_records, wal_truncated_bytes;
 };
 
-/* dbdir.c: LOCK, VERSION, DIRTY and quarantine (see the top of dbdir.c). */
+/* dir.c: LOCK, VERSION, DIRTY and quarantine (see the top of dir.c). */
 int dbdir_lock(const char *dir, const base_log *log, int *fd_out);
 int dbdir_check_version(const char *dir, bool creating, const base_log *log);
 int dbdir_mark_dirty(const char *dir, bool *was_dirty);
@@ -148,7 +148,7 @@ bool dbdir_is_empty(const char *dir);
 /* Whether dir holds only names strata writes (so a crashed creation can start over). */
 bool dbdir_only_own_files(const char *dir);
 
-/* dbversion.c: versions. */
+/* version.c: versions. */
 db_version *db_version_pin(strata_db *db);
 void db_version_unpin(db_version *v);
 void db_head_unref(db_head *h);
@@ -165,11 +165,11 @@ int db_version_reinstall(strata_db *db, const db_version *cur, size_t drop_froze
 /* A copy of the current version with its own references (for edits). */
 int db_version_clone(strata_db *db, const db_version *src, db_version **out);
 
-/* dbwrite.c */
+/* write.c */
 int db_write_samples(strata_db *db, const strata_sample *s, size_t n);
 int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, size_t n);
 
-/* dbflush.c */
+/* flush.c */
 int db_flush_start(strata_db *db);
 void db_flush_stop(strata_db *db);
 /* Freezes the active head (if it holds anything) and waits until every
@@ -180,7 +180,7 @@ void db_maybe_trigger_flush(strata_db *db);
 /* Applies retention: drops partitions entirely older than the cut. */
 int db_apply_retention(strata_db *db);
 
-/* dbread.c: merges the samples of one series from every source of v into
+/* read.c: merges the samples of one series from every source of v into
  * out (sorted, deduplicated newest-wins, tombstones applied). */
 typedef struct head_samples head_samples;
 int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
@@ -191,7 +191,7 @@ bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s);
 
-/* dbcompact.c */
+/* compact.c */
 int db_compact_start(strata_db *db);
 void db_compact_stop(strata_db *db);
 void db_compact_wake(strata_db *db);

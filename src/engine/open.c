@@ -1,5 +1,5 @@
 /*
- * db.c: strata_open and strata_close: directory hygiene, the layers opened
+ * open.c: strata_open and strata_close: directory hygiene, the layers opened
  * in order, recovery (WAL replay into a head, quarantine of damaged
  * tables), and the background threads. Nothing else.
  */
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 

@@ -1,5 +1,5 @@
 /*
- * dbflush.c: freezing the active head and writing frozen heads out as
+ * flush.c: freezing the active head and writing frozen heads out as
  * level-0 tables, one per time partition a head touches, installed by one
  * manifest edit that also records the WAL checkpoint. Retention too.
  *
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 /* Freezes the active head when it holds samples. Returns STRATA_OK with
  * *frozen = true when it did; false when the head is empty or too many

@@ -1,5 +1,5 @@
 /*
- * dbcompact.c: compaction in the engine: background threads ask the
+ * compact.c: compaction in the engine: background threads ask the
  * planner for jobs over every partition, run the chosen job (every split
  * of it) with the compactor, and install the result with one manifest
  * edit. strata_compact runs jobs in the calling thread until none is
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 static bool is_busy(void *ctx, uint64_t file_no)
 {

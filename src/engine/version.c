@@ -1,5 +1,5 @@
 /*
- * dbversion.c: reference-counted snapshots of what a reader sees: the
+ * version.c: reference-counted snapshots of what a reader sees: the
  * manifest version, the opened tables it lists and the heads.
  *
  * A table file is opened once and shared by every version that lists it
@@ -8,7 +8,7 @@
  */
 #include <stdio.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 void db_head_unref(db_head *h)
 {

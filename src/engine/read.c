@@ -1,5 +1,5 @@
 /*
- * dbread.c: selections. A cursor pins a version, selects sids through the
+ * read.c: selections. A cursor pins a version, selects sids through the
  * index, and for each series merges every source that may hold samples in
  * the range: the active head, the frozen heads, and the tables of the
  * partitions the range touches whose sid range covers the series.
@@ -7,12 +7,12 @@
  * Merging goes from the newest source to the oldest: each older source is
  * merged into the result so far, keeping the result's sample on an equal
  * timestamp (the newer write wins). Tombstones are applied to each source
- * they cover before it is merged (see db_int.h).
+ * they cover before it is merged (see engine_int.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "db_int.h"
+#include "engine_int.h"
 
 bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no) { return ts->id > file_no; }
 
