@@ -27,7 +27,8 @@
 
 #include "base/base.h"
 #include "codec/codec.h"
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 #include "gen.h"
 #include "table/table.h"
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "format/format.h"
 
 static const char *delete_help =
     "usage: strata delete [-d DIR] --match SELECTOR... [--start T] [--end T]\n"
@@ -84,8 +83,8 @@ static const char *inspect_help =
 
 static void print_time(int64_t ms)
 {
-    char b[FMT_TIME_MAX + 1];
-    size_t n = fmt_time_format(ms, b);
+    char b[STRATA_TIME_MAX + 1];
+    size_t n = strata_format_time(ms, b);
     b[n] = 0;
     fputs(b, stdout);
 }

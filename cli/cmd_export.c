@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "format/format.h"
-
 
 static const char *export_help =
     "usage: strata export [-d DIR] [--match SELECTOR]... [--start T] [--end T] [--format jsonl|csv|lp]\n"
@@ -76,88 +74,24 @@ int cmd_export(int argc, char **argv)
     a.opts.read_only = 0;
     if ((status = cli_open(&a, &db)) != CLI_OK)
         goto out_sels;
-    bbuf out = {0};
-    cli_sid_set seen = {0};
-    fmt_label *fl = NULL;
-    size_t fl_cap = 0;
-    int64_t *ts = NULL;
-    double *vs = NULL;
-    size_t cap = 0;
-    if (format == FORMAT_CSV && fmt_csv_header(&out) != STRATA_OK)
-        status = CLI_REJECTED;
-    for (size_t i = 0; i < n_sels && status == CLI_OK; i++) {
-        strata_cursor *c;
-        int rc = strata_select(db, sels[i].matchers, sels[i].n_matchers, start, end, &c);
-        if (rc) {
-            fprintf(stderr, "strata export: %s\n", strata_strerror(rc));
-            status = CLI_REJECTED;
-            break;
-        }
-        strata_sid sid;
-        const strata_label *labels;
-        size_t nl;
-        while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
-            int fresh = cli_sid_set_add(&seen, sid);
-            if (fresh < 0) { rc = STRATA_ERR_NOMEM; break; }
-            if (!fresh)
-                continue;
-            size_t n = 0;
-            const int64_t *t;
-            const double *v;
-            size_t k;
-            while ((rc = strata_cursor_next_samples(c, &t, &v, &k)) == 1) {
-                if (n + k > cap) {
-                    size_t nc = cap ? cap : 1024;
-                    while (nc < n + k) nc *= 2;
-                    int64_t *nt = realloc(ts, nc * sizeof *nt);
-                    if (nt) ts = nt;
-                    double *nv = realloc(vs, nc * sizeof *nv);
-                    if (nv) vs = nv;
-                    if (!nt || !nv) { rc = STRATA_ERR_NOMEM; break; }
-                    cap = nc;
-                }
-                memcpy(ts + n, t, k * sizeof *t);
-                memcpy(vs + n, v, k * sizeof *v);
-                n += k;
-            }
-            if (rc < 0)
-                break;
-            if (nl > fl_cap) {
-                fmt_label *nf = realloc(fl, nl * sizeof *nf);
-                if (!nf) { rc = STRATA_ERR_NOMEM; break; }
-                fl = nf;
-                fl_cap = nl;
-            }
-            for (size_t j = 0; j < nl; j++)
-                fl[j] = (fmt_label){labels[j].name, strlen(labels[j].name), labels[j].value, strlen(labels[j].value)};
-            if (format == FORMAT_JSONL)
-                rc = jsonl_encode(&out, fl, nl, ts, vs, n);
-            else if (format == FORMAT_CSV)
-                rc = fmt_csv_series(&out, fl, nl, ts, vs, n);
-            else
-                rc = fmt_lp_series(&out, fl, nl, ts, vs, n, NULL);
-            if (rc)
-                break;
-            if (out.len > (1u << 20)) {
-                if (fwrite(out.data, 1, out.len, stdout) != out.len) { rc = STRATA_ERR_IO; break; }
-                out.len = 0;
-            }
-        }
-        strata_cursor_close(c);
-        if (rc < 0) {
-            fprintf(stderr, "strata export: %s\n", strata_strerror(rc));
-            status = CLI_REJECTED;
-        }
+    strata_export *e = NULL;
+    static const strata_export_format formats[] = {STRATA_EXPORT_JSONL, STRATA_EXPORT_CSV, STRATA_EXPORT_LP};
+    int rc = strata_export_open(db, sels, n_sels, start, end, formats[format], &e);
+    char *buf = rc ? NULL : malloc(1u << 20);
+    if (!rc && !buf)
+        rc = STRATA_ERR_NOMEM;
+    size_t n;
+    while (!rc && (rc = strata_export_read(e, buf, 1u << 20, &n)) == 1) {
+        rc = fwrite(buf, 1, n, stdout) == n ? STRATA_OK : STRATA_ERR_IO;
     }
-    if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
+    if (rc < 0) {
+        fprintf(stderr, "strata export: %s\n", strata_strerror(rc));
         status = CLI_REJECTED;
+    }
     if (fflush(stdout) != 0)
         status = CLI_REJECTED;
-    buf_free(&out);
-    cli_sid_set_free(&seen);
-    free(fl);
-    free(ts);
-    free(vs);
+    free(buf);
+    strata_export_close(e);
     if (cli_close(db))
         status = CLI_REJECTED;
 out_sels:

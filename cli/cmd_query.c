@@ -5,7 +5,6 @@
 
 #include "../server/promql.h"
 #include "cli.h"
-#include "format/format.h"
 
 static const char *query_help =
     "usage: strata query [-d DIR] QUERY [--start T] [--end T] [--step D]\n"
@@ -89,15 +88,15 @@ int cmd_query(int argc, char **argv)
         pq_series *s = &r.series[i];
         print_labels(s);
         if (r.kind == PQ_VECTOR && s->n == 1) {
-            char v[FMT_DOUBLE_MAX + 1];
-            v[fmt_format_double(s->v[0], v)] = 0;
+            char v[STRATA_DOUBLE_MAX + 1];
+            v[strata_format_double(s->v[0], v)] = 0;
             printf(" => %s @[%lld.%03lld]\n", v, (long long)(s->t[0] / 1000), (long long)(s->t[0] % 1000));
             continue;
         }
         printf(" =>\n");
         for (size_t j = 0; j < s->n; j++) {
-            char v[FMT_DOUBLE_MAX + 1];
-            v[fmt_format_double(s->v[j], v)] = 0;
+            char v[STRATA_DOUBLE_MAX + 1];
+            v[strata_format_double(s->v[j], v)] = 0;
             printf("%s @[%lld.%03lld]\n", v, (long long)(s->t[j] / 1000), (long long)(s->t[j] % 1000));
         }
     }

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "format/format.h"
 
 /* An input: a regular file is mapped whole; a pipe is read in chunks that
  * end at a line boundary. */
@@ -57,7 +56,7 @@ static int input_next(input *in, const char **p, size_t *len)
     if (in->map) {
         if (in->map_pos >= in->map_len)
             return 0;
-        size_t n = MIN((size_t)CHUNK, in->map_len - in->map_pos);
+        size_t n = in->map_len - in->map_pos < CHUNK ? in->map_len - in->map_pos : CHUNK;
         const char *start = in->map + in->map_pos;
         if (in->map_pos + n < in->map_len) {
             const char *nl = memrchr(start, '\n', n);
@@ -150,6 +149,72 @@ static void on_reject(void *ctx, uint64_t line_no, const char *reason)
         fprintf(stderr, "(further rejected lines not shown)\n");
 }
 
+/* Writes one chunk of whole lines; arg is what the format needs. */
+typedef int (*chunk_fn)(strata_db *db, const char *p, size_t len, void *arg, reject_ctx *rj,
+                        strata_write_result *res);
+
+static int write_lp_chunk(strata_db *db, const char *p, size_t len, void *arg, reject_ctx *rj,
+                          strata_write_result *res)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return strata_write_lp(db, p, len, *(const strata_precision *)arg, now, on_reject, rj, res);
+}
+
+static int write_jsonl_chunk(strata_db *db, const char *p, size_t len, void *arg, reject_ctx *rj,
+                             strata_write_result *res)
+{
+    (void)arg;
+    return strata_write_jsonl(db, p, len, on_reject, rj, res);
+}
+
+/* The read loop of `strata write` and `strata import`: the input in chunks
+ * of whole lines, each written by fn, progress on a terminal, the summary
+ * line on stdout. Closes the input and the database. */
+static int write_input(strata_db *db, input *in, const char *what, chunk_fn fn, void *arg)
+{
+    int status = CLI_OK;
+    strata_write_result total = {0};
+    reject_ctx rj = {0, 0};
+    cli_progress prog;
+    cli_progress_init(&prog, what, in->total);
+    uint64_t done = 0;
+    const char *p;
+    size_t len;
+    int r;
+    while ((r = input_next(in, &p, &len)) > 0) {
+        strata_write_result res;
+        int rc = fn(db, p, len, arg, &rj, &res);
+        total.samples += res.samples;
+        total.new_series += res.new_series;
+        total.rejected_lines += res.rejected_lines;
+        total.skipped_fields += res.skipped_fields;
+        if (rc != STRATA_OK) {
+            fprintf(stderr, "strata %s: storing failed after %llu samples: %s\n", what,
+                    (unsigned long long)total.samples, strata_strerror(rc));
+            status = CLI_REJECTED;
+            break;
+        }
+        rj.base += count_lines(p, len);
+        done += len;
+        cli_progress_update(&prog, done, total.samples);
+    }
+    if (r < 0)
+        status = CLI_REJECTED;
+    cli_progress_end(&prog);
+    input_close(in);
+    if (cli_close(db))
+        status = CLI_REJECTED;
+    printf("%llu samples, %llu new series, %llu rejected lines\n", (unsigned long long)total.samples,
+           (unsigned long long)total.new_series, (unsigned long long)total.rejected_lines);
+    if (total.skipped_fields)
+        fprintf(stderr, "strata %s: %llu string fields skipped\n", what, (unsigned long long)total.skipped_fields);
+    if (total.rejected_lines && !status)
+        status = CLI_REJECTED;
+    return status;
+}
+
 static const char *write_help =
     "usage: strata write [-d DIR] [--precision ns|us|ms|s] [options] [FILE|-]\n"
     "Writes Influx line protocol into the database directly (no server).\n"
@@ -204,47 +269,7 @@ int cmd_write(int argc, char **argv)
         input_close(&in);
         return status;
     }
-    strata_lp_result total = {0};
-    reject_ctx rj = {0, 0};
-    cli_progress prog;
-    cli_progress_init(&prog, "write", in.total);
-    uint64_t done = 0;
-    const char *p;
-    size_t len;
-    int r;
-    while ((r = input_next(&in, &p, &len)) > 0) {
-        strata_lp_result res;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        int rc = strata_write_lp(db, p, len, prec, now, on_reject, &rj, &res);
-        total.samples += res.samples;
-        total.new_series += res.new_series;
-        total.rejected_lines += res.rejected_lines;
-        total.skipped_fields += res.skipped_fields;
-        if (rc != STRATA_OK) {
-            fprintf(stderr, "strata write: storing failed after %llu samples: %s\n",
-                    (unsigned long long)total.samples, strata_strerror(rc));
-            status = CLI_REJECTED;
-            break;
-        }
-        rj.base += count_lines(p, len);
-        done += len;
-        cli_progress_update(&prog, done, total.samples);
-    }
-    if (r < 0)
-        status = CLI_REJECTED;
-    cli_progress_end(&prog);
-    input_close(&in);
-    if (cli_close(db))
-        status = CLI_REJECTED;
-    printf("%llu samples, %llu new series, %llu rejected lines\n", (unsigned long long)total.samples,
-           (unsigned long long)total.new_series, (unsigned long long)total.rejected_lines);
-    if (total.skipped_fields)
-        fprintf(stderr, "strata write: %llu string fields skipped\n", (unsigned long long)total.skipped_fields);
-    if (total.rejected_lines && !status)
-        status = CLI_REJECTED;
-    return status;
+    return write_input(db, &in, "write", write_lp_chunk, &prec);
 }
 
 static const char *import_help =
@@ -282,91 +307,5 @@ int cmd_import(int argc, char **argv)
         input_close(&in);
         return status;
     }
-    jsonl_decoder *dec = NULL;
-    if (jsonl_decoder_new(NULL, &dec) != STRATA_OK) {
-        fprintf(stderr, "strata import: out of memory\n");
-        cli_close(db);
-        input_close(&in);
-        return CLI_REJECTED;
-    }
-    uint64_t samples = 0, series_new = 0, rejected = 0, line_no = 0, done = 0;
-    strata_sample *batch = NULL;
-    size_t batch_cap = 0;
-    strata_label *labels = NULL;
-    size_t labels_cap = 0;
-    cli_progress prog;
-    cli_progress_init(&prog, "import", in.total);
-    const char *p;
-    size_t len;
-    int r;
-    while (status == CLI_OK && (r = input_next(&in, &p, &len)) > 0) {
-        const char *e = p + len;
-        while (p < e) {
-            size_t ll = lp_line_len(p, (size_t)(e - p));
-            line_no++;
-            jsonl_series s;
-            const char *reason = NULL;
-            size_t pos = 0;
-            int rc = jsonl_decode_line(dec, p, ll, &s, &reason, &pos);
-            p += ll + (p + ll < e);
-            if (rc == 0)
-                continue;
-            if (rc < 0) {
-                rejected++;
-                if (rejected <= 1000)
-                    fprintf(stderr, "line %llu: %s at byte %zu\n", (unsigned long long)line_no,
-                            rc == STRATA_ERR_INVALID ? reason : strata_strerror(rc), pos + 1);
-                continue;
-            }
-            if (s.n_labels > labels_cap) {
-                strata_label *nl = realloc(labels, s.n_labels * sizeof *nl);
-                if (!nl) { status = CLI_REJECTED; break; }
-                labels = nl;
-                labels_cap = s.n_labels;
-            }
-            for (size_t i = 0; i < s.n_labels; i++)
-                labels[i] = (strata_label){s.labels[i].name, s.labels[i].value};
-            strata_sid sid;
-            int created = 0;
-            rc = strata_series_get_or_create(db, labels, s.n_labels, &sid, &created);
-            if (rc == STRATA_ERR_INVALID || rc == STRATA_ERR_LIMIT) {
-                rejected++;
-                if (rejected <= 1000)
-                    fprintf(stderr, "line %llu: %s\n", (unsigned long long)line_no, strata_strerror(rc));
-                continue;
-            }
-            if (rc) {
-                fprintf(stderr, "strata import: %s\n", strata_strerror(rc));
-                status = CLI_REJECTED;
-                break;
-            }
-            series_new += (uint64_t)created;
-            if (s.n_samples > batch_cap) {
-                strata_sample *nb = realloc(batch, s.n_samples * sizeof *nb);
-                if (!nb) { status = CLI_REJECTED; break; }
-                batch = nb;
-                batch_cap = s.n_samples;
-            }
-            for (size_t i = 0; i < s.n_samples; i++)
-                batch[i] = (strata_sample){sid, s.timestamps[i], s.values[i]};
-            if ((rc = strata_write(db, batch, s.n_samples)) != STRATA_OK) {
-                fprintf(stderr, "strata import: storing failed: %s\n", strata_strerror(rc));
-                status = CLI_REJECTED;
-                break;
-            }
-            samples += s.n_samples;
-        }
-        done += len;
-        cli_progress_update(&prog, done, samples);
-    }
-    cli_progress_end(&prog);
-    free(batch);
-    free(labels);
-    jsonl_decoder_free(dec);
-    input_close(&in);
-    if (cli_close(db))
-        status = CLI_REJECTED;
-    printf("%llu samples, %llu new series, %llu rejected lines\n", (unsigned long long)samples,
-           (unsigned long long)series_new, (unsigned long long)rejected);
-    return status ? status : rejected ? CLI_REJECTED : CLI_OK;
+    return write_input(db, &in, "import", write_jsonl_chunk, NULL);
 }

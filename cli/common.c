@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "format/format.h"
 
 uint64_t cli_now_ns(void)
 {
@@ -44,7 +43,7 @@ int cli_parse_time(const char *arg, const char *what, int64_t *out_ms)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (fmt_time_parse(arg, strlen(arg), now, out_ms, &reason) != STRATA_OK) {
+    if (strata_parse_time(arg, strlen(arg), now, out_ms, &reason) != STRATA_OK) {
         fprintf(stderr, "strata: %s: bad time '%s': %s\n", what, arg, reason ? reason : "invalid");
         return -1;
     }
@@ -54,7 +53,7 @@ int cli_parse_time(const char *arg, const char *what, int64_t *out_ms)
 int cli_parse_duration(const char *arg, const char *what, int64_t *out_ms)
 {
     const char *reason = NULL;
-    if (fmt_duration_parse(arg, strlen(arg), out_ms, &reason) != STRATA_OK) {
+    if (strata_parse_duration(arg, strlen(arg), out_ms, &reason) != STRATA_OK) {
         fprintf(stderr, "strata: %s: bad duration '%s': %s\n", what, arg, reason ? reason : "invalid");
         return -1;
     }

@@ -2,7 +2,7 @@
  * fuzz_jsonl.c: the JSON-lines decoder on arbitrary bytes. Whatever decodes
  * must encode and decode again to the same labels, timestamps and value
  * bits (NaN as NaN). The first 8 bytes also go straight to the number
- * printer as a double's bits: the text must fit FMT_DOUBLE_MAX, nothing
+ * printer as a double's bits: the text must fit NUM_DOUBLE_MAX, nothing
  * past it may be written, and it must parse back to the same bits.
  */
 #include <math.h>
@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 
 static const char *seeds[] = {
     "{\"metric\":{\"__name__\":\"cpu_usage_user\",\"hostname\":\"host_1\"},\"values\":[1.5,2],\"timestamps\":[1700000000000,1700000010000]}",
@@ -38,10 +39,10 @@ static void check_number(const uint8_t *data, size_t size)
         return;
     double v, back;
     memcpy(&v, data, 8);
-    char out[FMT_DOUBLE_MAX + 8];
+    char out[NUM_DOUBLE_MAX + 8];
     memset(out, 'x', sizeof out);
-    size_t n = fmt_format_double(v, out);
-    if (n == 0 || n > FMT_DOUBLE_MAX)
+    size_t n = num_format_double(v, out);
+    if (n == 0 || n > NUM_DOUBLE_MAX)
         abort();
     for (size_t i = n; i < sizeof out; i++)
         if (out[i] != 'x')
@@ -52,7 +53,7 @@ static void check_number(const uint8_t *data, size_t size)
     } else if (isinf(v)) {
         if (n != 4 || memcmp(out, v < 0 ? "-Inf" : "+Inf", 4))
             abort();
-    } else if (fmt_parse_double(out, n, &back) != STRATA_OK || !same_value(v, back)) {
+    } else if (num_parse_double(out, n, &back) != STRATA_OK || !same_value(v, back)) {
         abort();
     }
 }

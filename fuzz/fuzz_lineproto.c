@@ -4,14 +4,15 @@
  * what a parsed line points to lies inside the input or the parser, the
  * fast path (the structural scan data[0] picks) gives exactly what the
  * reference path gives, and the whole input read as one number through
- * fmt_parse_double agrees with strtod.
+ * num_parse_double agrees with strtod.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "format/format.h"
-#include "format/format_int.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
+#include "ingest/ingest_int.h"
 
 static const char *seeds[] = {
     ("cpu,hostname=host_0,region=eu-west-1 usage_user=47.94715741689967,usage_system=34.618758755463666 1704110400\n"
@@ -109,13 +110,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         s += n + 1;
     }
-    /* the whole input as one number: fmt_parse_double agrees with strtod */
+    /* the whole input as one number: num_parse_double agrees with strtod */
     if (size - 1 < 64) {
         char tmp[65];
         memcpy(tmp, data + 1, size - 1);
         tmp[size - 1] = 0;
         double v;
-        if (strlen(tmp) == size - 1 && fmt_parse_double(tmp, size - 1, &v) == STRATA_OK) {
+        if (strlen(tmp) == size - 1 && num_parse_double(tmp, size - 1, &v) == STRATA_OK) {
             double w = strtod(tmp, NULL);
             if (memcmp(&v, &w, 8) != 0)
                 abort();

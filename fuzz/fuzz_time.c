@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 
 static const char *seeds[] = {
     "2024-01-01T12:00:00.123456+02:00", "1704110400.5", "now-5m", "-1h30m", "1y2w3d4h5m6s7ms", "2000-02-29 23:59:59Z",

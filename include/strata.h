@@ -161,13 +161,15 @@ typedef enum strata_precision {
     STRATA_PRECISION_S = 3
 } strata_precision;
 
-typedef struct strata_lp_result {
+/* What a text write (line protocol, JSON lines) did. */
+typedef struct strata_write_result {
     uint64_t samples;        /* samples stored */
     uint64_t new_series;     /* series created */
     uint64_t lines;          /* non-empty, non-comment lines seen */
     uint64_t rejected_lines; /* lines refused (reported through on_reject) */
-    uint64_t skipped_fields; /* string fields skipped */
-} strata_lp_result;
+    uint64_t skipped_fields; /* line protocol: string fields skipped */
+} strata_write_result;
+typedef strata_write_result strata_lp_result; /* its earlier name */
 
 /* Called once per rejected line; line_no counts from 1, reason is a short
  * static or temporary string valid during the call. */
@@ -178,7 +180,17 @@ typedef void (*strata_reject_fn)(void *ctx, uint64_t line_no, const char *reason
  * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp. */
 STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision,
                                int64_t now_ms, strata_reject_fn on_reject, void *ctx,
-                               strata_lp_result *result);
+                               strata_write_result *result);
+
+/* Writes JSON lines in the export format (one series a line:
+ * {"metric":{...},"values":[...],"timestamps":[...]}), as `strata import`
+ * and /api/v1/import do. Lines are checked one by one: a line that does
+ * not decode, names an invalid series or carries a timestamp the database
+ * cannot take is reported through on_reject (its reason names the byte
+ * for a decoding error) and the rest are stored. Returns STRATA_OK unless
+ * storing failed. buf holds whole lines (a last line without '\n' is one). */
+STRATA_API int strata_write_jsonl(strata_db *db, const char *buf, size_t len, strata_reject_fn on_reject, void *ctx,
+                                  strata_write_result *result);
 
 /* ------------------------------------------------------------ selection */
 
@@ -224,6 +236,17 @@ STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size
 STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                                     int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
 
+/* Flags of strata_select_any. */
+enum { STRATA_SELECT_SERIES_ONLY = 1 /* as strata_select_series: no samples */ };
+
+/* Like strata_select over the union of several selectors (as Prometheus
+ * takes several match[]): the series matched by any of them, each once,
+ * in sid order. A selector with no matchers matches every series;
+ * n_selectors must be at least 1. Only the matchers of each selector are
+ * used (not range_ms). */
+STRATA_API int strata_select_any(strata_db *db, const strata_selector *selectors, size_t n_selectors,
+                                 int64_t mint_ms, int64_t maxt_ms, unsigned flags, strata_cursor **out);
+
 /* Advances to the next series (in sid order). Returns 1 and lends its
  * labels (sorted by name, valid until the next call of next_series or
  * close), 0 at the end, or a negative status. */
@@ -254,6 +277,35 @@ STRATA_API int strata_label_names(strata_db *db, const strata_matcher *matchers,
 /* Values (sorted) of label `name` over the series matched. */
 STRATA_API int strata_label_values(strata_db *db, const char *name, const strata_matcher *matchers,
                                    size_t n_matchers, int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
+
+/* ------------------------------------------------------------ export */
+
+typedef enum strata_export_format {
+    STRATA_EXPORT_JSONL = 0, /* one series a line: {"metric":{...},"values":[...],"timestamps":[...]} */
+    STRATA_EXPORT_CSV = 1,   /* name,labels,timestamp,value with a header row, one row per sample */
+    STRATA_EXPORT_LP = 2     /* Influx line protocol, one line per sample, ns timestamps */
+} strata_export_format;
+
+typedef struct strata_export strata_export;
+
+/* Opens a streaming export of the series matched by any of the selectors
+ * (strata_select_any) with their samples in [mint_ms, maxt_ms], as text in
+ * format. Series without samples in the range are left out. The export
+ * pins what it reads as a cursor does; free it with strata_export_close. */
+STRATA_API int strata_export_open(strata_db *db, const strata_selector *selectors, size_t n_selectors,
+                                  int64_t mint_ms, int64_t maxt_ms, strata_export_format format,
+                                  strata_export **out);
+
+/* Copies the next bytes of the export into buf (at most cap, cap > 0):
+ * returns 1 with *n > 0, 0 at the end, or a negative status. Memory stays
+ * bounded by the largest series, whatever the number of series. */
+STRATA_API int strata_export_read(strata_export *e, char *buf, size_t cap, size_t *n);
+
+/* Series and samples written so far. */
+STRATA_API void strata_export_counts(const strata_export *e, uint64_t *series, uint64_t *samples);
+
+/* strata_export_close(NULL) is a no-op. */
+STRATA_API void strata_export_close(strata_export *e);
 
 /* ------------------------------------------------------------ deletes and maintenance */
 

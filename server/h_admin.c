@@ -23,138 +23,33 @@
 
 typedef struct export_state {
     srv *s;
-    strata_selector *sels;
-    size_t n_sels, next_sel;  /* n_sels 0: one pass over every series */
-    int64_t start, end;
-    strata_cursor *cur;
-    cli_sid_set seen;
-    bbuf out;
-    size_t out_pos;
-    int64_t *t;
-    double *v;
-    size_t cap;
-    fmt_label *fl;
-    size_t fl_cap;
-    int done;
+    strata_export *e;
+    uint64_t samples_counted; /* samples already added to the metric */
 } export_state;
-
-/* Appends the next series (or several small ones) to st->out. Returns 1
- * while there is more, 0 at the end, < 0 on error. */
-static int export_fill(export_state *st)
-{
-    while (st->out.len < 256 * 1024) {
-        if (!st->cur) {
-            size_t runs = st->n_sels ? st->n_sels : 1;
-            if (st->next_sel >= runs)
-                return 0;
-            const strata_selector *sel = st->n_sels ? &st->sels[st->next_sel] : NULL;
-            st->next_sel++;
-            int rc = strata_select(st->s->db, sel ? sel->matchers : NULL, sel ? sel->n_matchers : 0, st->start, st->end,
-                                   &st->cur);
-            if (rc)
-                return rc;
-        }
-        strata_sid sid;
-        const strata_label *l;
-        size_t nl;
-        int rc = strata_cursor_next_series(st->cur, &sid, &l, &nl);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
-            strata_cursor_close(st->cur);
-            st->cur = NULL;
-            continue;
-        }
-        if (st->n_sels > 1) {
-            int added = cli_sid_set_add(&st->seen, sid);
-            if (added < 0)
-                return STRATA_ERR_NOMEM;
-            if (!added)
-                continue;
-        }
-        if (nl > st->fl_cap) {
-            fmt_label *fl = realloc(st->fl, nl * sizeof *fl);
-            if (!fl)
-                return STRATA_ERR_NOMEM;
-            st->fl = fl;
-            st->fl_cap = nl;
-        }
-        for (size_t i = 0; i < nl; i++) {
-            st->fl[i].name = l[i].name;
-            st->fl[i].name_len = strlen(l[i].name);
-            st->fl[i].value = l[i].value;
-            st->fl[i].value_len = strlen(l[i].value);
-        }
-        size_t n = 0;
-        const int64_t *t;
-        const double *v;
-        size_t k;
-        while ((rc = strata_cursor_next_samples(st->cur, &t, &v, &k)) == 1) {
-            if (n + k > st->cap) {
-                size_t cap = st->cap ? st->cap : 1024;
-                while (cap < n + k)
-                    cap *= 2;
-                int64_t *nt = realloc(st->t, cap * sizeof *nt);
-                if (!nt)
-                    return STRATA_ERR_NOMEM;
-                st->t = nt;
-                double *nv = realloc(st->v, cap * sizeof *nv);
-                if (!nv)
-                    return STRATA_ERR_NOMEM;
-                st->v = nv;
-                st->cap = cap;
-            }
-            memcpy(st->t + n, t, k * sizeof *t);
-            memcpy(st->v + n, v, k * sizeof *v);
-            n += k;
-        }
-        if (rc < 0)
-            return rc;
-        if (!n)
-            continue;
-        if ((rc = jsonl_encode(&st->out, st->fl, nl, st->t, st->v, n)) != 0)
-            return rc;
-        METRIC_ADD(st->s->m.samples_out, n);
-    }
-    return 1;
-}
 
 static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     export_state *st = cls;
-    while (st->out_pos == st->out.len) {
-        if (st->done)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        buf_reset(&st->out);
-        st->out_pos = 0;
-        int rc = export_fill(st);
-        if (rc < 0) {
-            fprintf(stderr, "strata serve: export stopped: %s\n", strata_strerror(rc));
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        if (rc == 0)
-            st->done = 1;
+    size_t n = 0;
+    int rc = strata_export_read(st->e, buf, max, &n);
+    uint64_t samples;
+    strata_export_counts(st->e, NULL, &samples);
+    METRIC_ADD(st->s->m.samples_out, samples - st->samples_counted);
+    st->samples_counted = samples;
+    if (rc < 0) {
+        fprintf(stderr, "strata serve: export stopped: %s\n", strata_strerror(rc));
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    size_t n = st->out.len - st->out_pos;
-    if (n > max)
-        n = max;
-    memcpy(buf, st->out.data + st->out_pos, n);
-    st->out_pos += n;
+    if (rc == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
     return (ssize_t)n;
 }
 
 static void export_free(void *cls)
 {
     export_state *st = cls;
-    if (st->cur)
-        strata_cursor_close(st->cur);
-    srv_selectors_free(st->sels, st->n_sels);
-    cli_sid_set_free(&st->seen);
-    buf_free(&st->out);
-    free(st->t);
-    free(st->v);
-    free(st->fl);
+    strata_export_close(st->e);
     free(st);
 }
 
@@ -163,34 +58,36 @@ enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
     enum MHD_Result ret;
     if (srv_params_load(c, r))
         return MHD_NO;
-    export_state *st = calloc(1, sizeof *st);
-    if (!st)
-        return MHD_NO;
-    st->s = s;
-    if (srv_selectors(s, c, r, 0, &st->sels, &st->n_sels, &ret)) {
-        free(st);
+    strata_selector *sels;
+    size_t n_sels;
+    if (srv_selectors(s, c, r, 0, &sels, &n_sels, &ret))
         return ret;
-    }
     const char *names[2] = {"start", "end"}, *why = NULL;
-    int64_t *outs[2] = {&st->start, &st->end}, dflt[2] = {INT64_MIN, INT64_MAX};
+    int64_t range[2], dflt[2] = {INT64_MIN, INT64_MAX};
     for (int i = 0; i < 2; i++) {
         const char *v = srv_param(r, names[i]);
-        if (srv_time(v, dflt[i], outs[i], &why)) {
-            export_free(st);
+        if (srv_time(v, dflt[i], &range[i], &why)) {
+            srv_selectors_free(sels, n_sels);
             return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                    "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", names[i], v,
                                    why ? ": " : "", why ? why : "");
         }
     }
-    /* Check the selectors compile (bad regex) before the 200 goes out. */
-    int rc = export_fill(st);
-    if (rc < 0) {
-        export_free(st);
+    export_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        srv_selectors_free(sels, n_sels);
+        return MHD_NO;
+    }
+    st->s = s;
+    /* the selectors compile (a bad regex fails) here, before the 200 goes out */
+    int rc = strata_export_open(s->db, sels, n_sels, range[0], range[1], STRATA_EXPORT_JSONL, &st->e);
+    srv_selectors_free(sels, n_sels);
+    if (rc) {
+        free(st);
         return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
     }
-    st->done = rc == 0;
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, st,
                                                                   export_free);
     if (!resp) {
@@ -283,12 +180,12 @@ enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
     if (rc)
         return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "snapshot failed: %s",
                                strata_strerror(rc));
-    bbuf b = {0};
+    sbuf b = {0};
     int jr = json_raw(&b, "{\"status\":\"success\",\"data\":{\"name\":");
     jr = jr ? jr : json_str(&b, name);
     jr = jr ? jr : json_raw(&b, "}}\n");
     if (jr) {
-        buf_free(&b);
+        sbuf_free(&b);
         return MHD_NO;
     }
     return srv_reply_json(c, r, MHD_HTTP_OK, &b);
@@ -320,9 +217,9 @@ enum MHD_Result h_merge(srv *s, struct MHD_Connection *c, srv_req *r)
 
 enum MHD_Result h_metrics(srv *s, struct MHD_Connection *c, srv_req *r)
 {
-    bbuf b = {0};
+    sbuf b = {0};
     if (metrics_render(s, &b)) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "metrics failed");
     }
     void *p = b.data;

@@ -106,12 +106,12 @@ static size_t plain_str(char *o, const char *str, size_t n)
 }
 
 /* {"name":"value",...}: one reservation, escaping only when needed. */
-static int put_metric(bbuf *b, const strata_label *l, size_t n)
+static int put_metric(sbuf *b, const strata_label *l, size_t n)
 {
     size_t need = 2;
     for (size_t i = 0; i < n; i++)
         need += strlen(l[i].name) + strlen(l[i].value) + 6;
-    if (buf_reserve(b, need))
+    if (sbuf_reserve(b, need))
         return STRATA_ERR_NOMEM;
     b->data[b->len++] = '{';
     for (size_t i = 0; i < n; i++) {
@@ -120,7 +120,7 @@ static int put_metric(bbuf *b, const strata_label *l, size_t n)
             b->data[b->len++] = ',';
         for (int k = 0; k < 2; k++) {
             size_t sl = strlen(str[k]);
-            if (buf_reserve(b, sl + 4))
+            if (sbuf_reserve(b, sl + 4))
                 return STRATA_ERR_NOMEM;
             size_t w = plain_str((char *)b->data + b->len, str[k], sl);
             if (w)
@@ -131,7 +131,7 @@ static int put_metric(bbuf *b, const strata_label *l, size_t n)
                 b->data[b->len++] = ':';
         }
     }
-    if (buf_reserve(b, 1))
+    if (sbuf_reserve(b, 1))
         return STRATA_ERR_NOMEM;
     b->data[b->len++] = '}';
     return STRATA_OK;
@@ -139,12 +139,12 @@ static int put_metric(bbuf *b, const strata_label *l, size_t n)
 
 static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r, const pq_result *res)
 {
-    bbuf b = {0};
+    sbuf b = {0};
     int matrix = res->kind == PQ_MATRIX;
     size_t guess = 64;
     for (size_t i = 0; i < res->n_series; i++)
         guess += 128 + res->series[i].n * 32;
-    int rc = buf_reserve(&b, guess);
+    int rc = sbuf_reserve(&b, guess);
     rc = rc ? rc : json_raw(&b, matrix ? "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
                                        : "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
     for (size_t i = 0; i < res->n_series && !rc; i++) {
@@ -154,7 +154,7 @@ static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r
         rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
         for (size_t j = 0; j < ps->n && !rc; j++) {
             /* [<time>,"<value>"] written in place: the hot loop of big answers */
-            if ((rc = buf_reserve(&b, 40 + FMT_DOUBLE_MAX)) != 0)
+            if ((rc = sbuf_reserve(&b, 40 + STRATA_DOUBLE_MAX)) != 0)
                 break;
             if (j)
                 b.data[b.len++] = ',';
@@ -162,7 +162,7 @@ static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r
             json_time(&b, ps->t[j]);
             b.data[b.len++] = ',';
             b.data[b.len++] = '"';
-            b.len += fmt_format_double(ps->v[j], (char *)b.data + b.len);
+            b.len += strata_format_double(ps->v[j], (char *)b.data + b.len);
             b.data[b.len++] = '"';
             b.data[b.len++] = ']';
             if (!matrix)
@@ -172,7 +172,7 @@ static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r
     }
     rc = rc ? rc : json_raw(&b, "]}}\n");
     if (rc) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply_error(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
     }
     return srv_reply_json(c, r, MHD_HTTP_OK, &b);
@@ -226,7 +226,7 @@ enum MHD_Result h_query_range(srv *s, struct MHD_Connection *c, srv_req *r)
         return bad_param(s, c, r, "start", sv, why ? why : "missing");
     if (!ev || srv_time(ev, 0, &end, &why))
         return bad_param(s, c, r, "end", ev, why ? why : "missing");
-    if (!stv || fmt_duration_parse(stv, strlen(stv), &step, &why))
+    if (!stv || strata_parse_duration(stv, strlen(stv), &step, &why))
         return bad_param(s, c, r, "step", stv, why ? why : "missing");
     if (end < start)
         return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
@@ -264,7 +264,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
         srv_selectors_free(sels, n);
         return ret;
     }
-    bbuf b = {0};
+    sbuf b = {0};
     cli_sid_set seen = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
     size_t count = 0;
@@ -297,7 +297,7 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
     srv_selectors_free(sels, n);
     rc = rc ? rc : json_raw(&b, "]}\n");
     if (rc) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
@@ -352,7 +352,7 @@ static enum MHD_Result strings_reply(srv *s, struct MHD_Connection *c, srv_req *
         if (all && runs > 1)
             qsort(all, n_all, sizeof *all, cmp_str);
     }
-    bbuf b = {0};
+    sbuf b = {0};
     if (!rc)
         rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
     for (size_t i = 0, k = 0; i < n_all && !rc; i++) {
@@ -368,7 +368,7 @@ static enum MHD_Result strings_reply(srv *s, struct MHD_Connection *c, srv_req *
     free(lists);
     srv_selectors_free(sels, n);
     if (rc) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));

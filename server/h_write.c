@@ -35,7 +35,7 @@ static void on_reject(void *ctx, uint64_t line_no, const char *reason)
 static enum MHD_Result reply_rejects(srv *s, struct MHD_Connection *c, srv_req *r, const rejects *rj, uint64_t lines,
                                      uint64_t samples)
 {
-    bbuf b = {0};
+    sbuf b = {0};
     char msg[256];
     snprintf(msg, sizeof msg, "partial write: %llu of %llu lines rejected; first: line %llu: %s",
              (unsigned long long)rj->n, (unsigned long long)lines, (unsigned long long)rj->line[0], rj->reason[0]);
@@ -55,7 +55,7 @@ static enum MHD_Result reply_rejects(srv *s, struct MHD_Connection *c, srv_req *
     metrics_error(s, R_PARTIAL_WRITE);
     METRIC_ADD(s->m.lines_rejected, rj->n);
     if (rc) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply(c, r, MHD_HTTP_BAD_REQUEST, "text/plain", msg, strlen(msg));
     }
     return srv_reply_json(c, r, MHD_HTTP_BAD_REQUEST, &b);
@@ -113,7 +113,7 @@ enum MHD_Result h_write(srv *s, struct MHD_Connection *c, srv_req *r)
         return ret;
     rejects rj;
     rj.n = 0;
-    strata_lp_result res;
+    strata_write_result res;
     memset(&res, 0, sizeof res);
     int rc = strata_write_lp(s->db, (const char *)r->body.data, r->body.len, prec, srv_now_ms(), on_reject, &rj,
                              &res);
@@ -128,66 +128,6 @@ enum MHD_Result h_write(srv *s, struct MHD_Connection *c, srv_req *r)
 
 /* ------------------------------------------------------------ import */
 
-typedef struct import_state {
-    strata_sample *batch;
-    size_t n, cap;
-    strata_label *labels;
-    size_t labels_cap;
-    uint64_t samples, created;
-} import_state;
-
-static int import_flush(srv *s, import_state *st)
-{
-    if (!st->n)
-        return STRATA_OK;
-    int rc = strata_write(s->db, st->batch, st->n);
-    if (!rc)
-        st->samples += st->n;
-    st->n = 0;
-    return rc;
-}
-
-/* Stores one decoded line. STRATA_ERR_INVALID: the series is refused. */
-static int import_series(srv *s, import_state *st, const jsonl_series *js)
-{
-    if (js->n_labels > st->labels_cap) {
-        strata_label *l = realloc(st->labels, js->n_labels * sizeof *l);
-        if (!l)
-            return STRATA_ERR_NOMEM;
-        st->labels = l;
-        st->labels_cap = js->n_labels;
-    }
-    for (size_t i = 0; i < js->n_labels; i++) {
-        st->labels[i].name = js->labels[i].name;
-        st->labels[i].value = js->labels[i].value;
-    }
-    strata_sid sid;
-    int created = 0;
-    int rc = strata_series_get_or_create(s->db, st->labels, js->n_labels, &sid, &created);
-    if (rc)
-        return rc;
-    st->created += created != 0;
-    for (size_t i = 0; i < js->n_samples; i++) {
-        if (st->n == st->cap) {
-            if (st->cap >= 65536 && (rc = import_flush(s, st)) != 0)
-                return rc;
-            if (st->n == st->cap) {
-                size_t cap = st->cap ? st->cap * 2 : 4096;
-                strata_sample *b = realloc(st->batch, cap * sizeof *b);
-                if (!b)
-                    return STRATA_ERR_NOMEM;
-                st->batch = b;
-                st->cap = cap;
-            }
-        }
-        st->batch[st->n].sid = sid;
-        st->batch[st->n].t_ms = js->timestamps[i];
-        st->batch[st->n].value = js->values[i];
-        st->n++;
-    }
-    return STRATA_OK;
-}
-
 enum MHD_Result h_import(srv *s, struct MHD_Connection *c, srv_req *r)
 {
     enum MHD_Result ret;
@@ -197,56 +137,16 @@ enum MHD_Result h_import(srv *s, struct MHD_Connection *c, srv_req *r)
                                srv_header(c, MHD_HTTP_HEADER_CONTENT_TYPE));
     if (srv_body_decode(s, c, r, &ret))
         return ret;
-    jsonl_limits lim;
-    jsonl_limits_init(&lim);
-    lim.max_labels = s->cfg.max_labels;
-    lim.max_name_len = s->cfg.max_label_len;
-    lim.max_value_len = s->cfg.max_label_len;
-    jsonl_decoder *d = NULL;
-    if (jsonl_decoder_new(&lim, &d))
-        return srv_reply_error(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
-    import_state st;
-    memset(&st, 0, sizeof st);
     rejects rj;
     rj.n = 0;
-    const char *buf = (const char *)r->body.data;
-    size_t len = r->body.len, pos = 0;
-    uint64_t line_no = 0, lines = 0;
-    int rc = STRATA_OK;
-    while (pos < len && !rc) {
-        size_t ll = lp_line_len(buf + pos, len - pos);
-        line_no++;
-        jsonl_series js;
-        const char *reason = NULL;
-        size_t err_pos = 0;
-        int k = jsonl_decode_line(d, buf + pos, ll, &js, &reason, &err_pos);
-        if (k == 1) {
-            lines++;
-            int src = import_series(s, &st, &js);
-            if (src == STRATA_ERR_INVALID)
-                on_reject(&rj, line_no, "invalid series labels (empty, duplicate or reserved names)");
-            else
-                rc = src;
-        } else if (k == STRATA_ERR_INVALID) {
-            lines++;
-            char why[160];
-            snprintf(why, sizeof why, "%s at byte %zu", reason ? reason : "invalid JSON line", err_pos);
-            on_reject(&rj, line_no, why);
-        } else if (k < 0) {
-            rc = k;
-        }
-        pos += ll + 1;
-    }
-    if (!rc)
-        rc = import_flush(s, &st);
-    METRIC_ADD(s->m.samples_in[2], st.samples);
-    METRIC_ADD(s->m.series_created, st.created);
-    free(st.batch);
-    free(st.labels);
-    jsonl_decoder_free(d);
+    strata_write_result res;
+    memset(&res, 0, sizeof res);
+    int rc = strata_write_jsonl(s->db, (const char *)r->body.data, r->body.len, on_reject, &rj, &res);
+    METRIC_ADD(s->m.samples_in[2], res.samples);
+    METRIC_ADD(s->m.series_created, res.new_series);
     if (rc)
         return storage_error(s, c, r, rc);
     if (rj.n)
-        return reply_rejects(s, c, r, &rj, lines, st.samples);
+        return reply_rejects(s, c, r, &rj, res.lines, res.samples);
     return srv_reply(c, r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }

@@ -142,7 +142,7 @@ enum MHD_Result srv_reply_owned(struct MHD_Connection *c, srv_req *r, unsigned s
     return queue(c, r, status, resp);
 }
 
-enum MHD_Result srv_reply_json(struct MHD_Connection *c, srv_req *r, unsigned status, bbuf *b)
+enum MHD_Result srv_reply_json(struct MHD_Connection *c, srv_req *r, unsigned status, sbuf *b)
 {
     void *p = b->data;
     size_t n = b->len;
@@ -162,14 +162,14 @@ enum MHD_Result srv_reply_error(srv *s, struct MHD_Connection *c, srv_req *r, un
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     metrics_error(s, reason);
-    bbuf b = {0};
+    sbuf b = {0};
     int rc = json_raw(&b, "{\"status\":\"error\",\"errorType\":");
     rc = rc ? rc : json_str(&b, type);
     rc = rc ? rc : json_raw(&b, ",\"error\":");
     rc = rc ? rc : json_str(&b, msg);
     rc = rc ? rc : json_raw(&b, "}\n");
     if (rc) {
-        buf_free(&b);
+        sbuf_free(&b);
         return srv_reply(c, r, status, "text/plain", msg, strlen(msg));
     }
     return srv_reply_json(c, r, status, &b);
@@ -177,15 +177,15 @@ enum MHD_Result srv_reply_error(srv *s, struct MHD_Connection *c, srv_req *r, un
 
 /* ------------------------------------------------------------ JSON bits */
 
-int json_raw(bbuf *b, const char *s)
+int json_raw(sbuf *b, const char *s)
 {
-    return buf_append(b, s, strlen(s));
+    return sbuf_append(b, s, strlen(s));
 }
 
-static int json_str_slow(bbuf *b, const char *s, size_t n)
+static int json_str_slow(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (buf_reserve(b, n * 6 + 2))
+    if (sbuf_reserve(b, n * 6 + 2))
         return STRATA_ERR_NOMEM;
     char *o = (char *)b->data + b->len;
     *o++ = '"';
@@ -210,11 +210,11 @@ static int json_str_slow(bbuf *b, const char *s, size_t n)
     return STRATA_OK;
 }
 
-int json_str(bbuf *b, const char *s)
+int json_str(sbuf *b, const char *s)
 {
     /* fast path: copy while no byte needs escaping (label values mostly) */
     size_t n = strlen(s);
-    if (buf_reserve(b, n + 2))
+    if (sbuf_reserve(b, n + 2))
         return STRATA_ERR_NOMEM;
     char *o = (char *)b->data + b->len;
     *o++ = '"';
@@ -252,10 +252,10 @@ static char *u64_dec(uint64_t u, char *end)
     return p;
 }
 
-int json_time(bbuf *b, int64_t ms)
+int json_time(sbuf *b, int64_t ms)
 {
     /* float seconds as Prometheus prints them: 1700000000, 1700000000.5 */
-    if (buf_reserve(b, 32))
+    if (sbuf_reserve(b, 32))
         return STRATA_ERR_NOMEM;
     char tmp[32], *end = tmp + 24;
     uint64_t u = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
@@ -277,13 +277,13 @@ int json_time(bbuf *b, int64_t ms)
     return STRATA_OK;
 }
 
-int json_value(bbuf *b, double v)
+int json_value(sbuf *b, double v)
 {
-    char tmp[FMT_DOUBLE_MAX + 2];
+    char tmp[STRATA_DOUBLE_MAX + 2];
     tmp[0] = '"';
-    size_t n = fmt_format_double(v, tmp + 1) + 1;
+    size_t n = strata_format_double(v, tmp + 1) + 1;
     tmp[n++] = '"';
-    return buf_append(b, tmp, n);
+    return sbuf_append(b, tmp, n);
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -415,7 +415,7 @@ int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why)
         *out = dflt;
         return STRATA_OK;
     }
-    return fmt_time_parse(v, strlen(v), srv_now_ms(), out, why);
+    return strata_parse_time(v, strlen(v), srv_now_ms(), out, why);
 }
 
 /* ------------------------------------------------------------ bodies */
@@ -441,7 +441,7 @@ int srv_body_decode(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Resul
         *ret = srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "inflateInit failed");
         return -1;
     }
-    bbuf out = {0};
+    sbuf out = {0};
     int zr = Z_OK, too_large = 0, nomem = 0;
     z.next_in = r->body.data;
     z.avail_in = (uInt)r->body.len;
@@ -453,7 +453,7 @@ int srv_body_decode(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Resul
         size_t chunk = r->body.len * 4 + 65536;
         if (chunk > s->cfg.max_body - out.len)
             chunk = s->cfg.max_body - out.len;
-        if (buf_reserve(&out, chunk)) {
+        if (sbuf_reserve(&out, chunk)) {
             nomem = 1;
             break;
         }
@@ -469,23 +469,23 @@ int srv_body_decode(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Resul
     }
     inflateEnd(&z);
     if (too_large) {
-        buf_free(&out);
+        sbuf_free(&out);
         *ret = srv_reply_error(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                                "decompressed body is over the limit of %zu bytes", s->cfg.max_body);
         return -1;
     }
     if (nomem) {
-        buf_free(&out);
+        sbuf_free(&out);
         *ret = srv_reply_error(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
         return -1;
     }
     if (zr != Z_STREAM_END) {
-        buf_free(&out);
+        sbuf_free(&out);
         *ret = srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_ENCODING, "bad_data",
                                "bad %s body: %s", enc, z.msg ? z.msg : "truncated or corrupt stream");
         return -1;
     }
-    buf_free(&r->body);
+    sbuf_free(&r->body);
     r->body = out;
     return 0;
 }
@@ -586,7 +586,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 if (n / 64 > (unsigned long long)s->cfg.max_body) /* absurd: do not read it */
                     return srv_reply_error(s, c, r, MHD_HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                                            "body of %llu bytes is over the limit of %zu", n, s->cfg.max_body);
-            } else if (!b->early && n && buf_reserve(&r->body, (size_t)(n < (16u << 20) ? n + 1 : (16u << 20)))) {
+            } else if (!b->early && n && sbuf_reserve(&r->body, (size_t)(n < (16u << 20) ? n + 1 : (16u << 20)))) {
                 /* reserved up to 16 MiB ahead: a Content-Length alone cannot pin max_body per connection */
                 return MHD_NO;
             }
@@ -606,10 +606,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         if (r->body.len + n > s->cfg.max_body) {
             r->too_large = 1;
-            buf_free(&r->body);
+            sbuf_free(&r->body);
             return MHD_YES;
         }
-        return buf_append(&r->body, upload_data, n) ? MHD_NO : MHD_YES;
+        return sbuf_append(&r->body, upload_data, n) ? MHD_NO : MHD_YES;
     }
     switch (b->early) {
     case EARLY_STOPPING: {
@@ -655,7 +655,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         return;
     srv_req *r = &b->r;
     metrics_request_done(s, r);
-    buf_free(&r->body);
+    sbuf_free(&r->body);
     for (size_t i = 0; i < r->n_params; i++) {
         free(r->params[i].name);
         free(r->params[i].value);

@@ -47,8 +47,8 @@ static uint64_t ld(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-static int line(bbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int line(bbuf *b, const char *fmt, ...)
+static int line(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int line(sbuf *b, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
@@ -57,12 +57,12 @@ static int line(bbuf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return STRATA_ERR_INVALID;
-    return buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    return sbuf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 #define HELP(b, name, type, help) line(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
-int metrics_render(srv *s, bbuf *b)
+int metrics_render(srv *s, sbuf *b)
 {
     strata_stats st;
     memset(&st, 0, sizeof st);

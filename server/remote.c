@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format/format.h"
 
 /* ------------------------------------------------------------ arena */
 
@@ -269,7 +268,7 @@ void rr_free(Prometheus__ReadRequest *req)
         prometheus__read_request__free_unpacked(req, NULL);
 }
 
-static int put_varint(bbuf *b, uint64_t v)
+static int put_varint(sbuf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -278,23 +277,23 @@ static int put_varint(bbuf *b, uint64_t v)
         v >>= 7;
     }
     tmp[n++] = (uint8_t)v;
-    return buf_append(b, tmp, n);
+    return sbuf_append(b, tmp, n);
 }
 
 /* Appends tag, varint length and the bytes. */
-static int put_bytes(bbuf *b, uint8_t tag, const void *p, size_t n)
+static int put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
 {
-    int rc = buf_append(b, &tag, 1);
+    int rc = sbuf_append(b, &tag, 1);
     if (!rc)
         rc = put_varint(b, n);
     if (!rc && n)
-        rc = buf_append(b, p, n);
+        rc = sbuf_append(b, p, n);
     return rc;
 }
 
-static int put_label(bbuf *ts, bbuf *tmp, const char *name, const char *value)
+static int put_label(sbuf *ts, sbuf *tmp, const char *name, const char *value)
 {
-    buf_reset(tmp);
+    sbuf_reset(tmp);
     int rc = put_bytes(tmp, 0x0a, name, strlen(name));
     if (!rc)
         rc = put_bytes(tmp, 0x12, value, strlen(value));
@@ -303,10 +302,10 @@ static int put_label(bbuf *ts, bbuf *tmp, const char *name, const char *value)
     return rc;
 }
 
-static int put_samples(bbuf *ts, const int64_t *t, const double *v, size_t n)
+static int put_samples(sbuf *ts, const int64_t *t, const double *v, size_t n)
 {
     /* one Sample: 0x12 len 0x09 <8 bytes> 0x10 varint: at most 1+1+9+1+10 */
-    int rc = buf_reserve(ts, n * 22);
+    int rc = sbuf_reserve(ts, n * 22);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -332,8 +331,8 @@ static int put_samples(bbuf *ts, const int64_t *t, const double *v, size_t n)
     return STRATA_OK;
 }
 
-static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, bbuf *qr, bbuf *ts,
-                     bbuf *tmp, uint64_t *samples, char *err, size_t errlen)
+static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, sbuf *qr, sbuf *ts,
+                     sbuf *tmp, uint64_t *samples, char *err, size_t errlen)
 {
     strata_matcher *m = calloc(q->n_matchers ? q->n_matchers : 1, sizeof *m);
     if (!m)
@@ -355,7 +354,7 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
     const strata_label *labels;
     size_t nl;
     while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
-        buf_reset(ts);
+        sbuf_reset(ts);
         rc = STRATA_OK;
         for (size_t i = 0; i < nl && !rc; i++)
             rc = put_label(ts, tmp, labels[i].name, labels[i].value);
@@ -387,11 +386,11 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
 int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limits *lim, uint8_t **out,
                size_t *out_len, uint64_t *samples, char *err, size_t errlen)
 {
-    bbuf resp = {0}, qr = {0}, ts = {0}, tmp = {0};
+    sbuf resp = {0}, qr = {0}, ts = {0}, tmp = {0};
     uint64_t n_samples = 0;
     int rc = STRATA_OK;
     for (size_t i = 0; i < req->n_queries && !rc; i++) {
-        buf_reset(&qr);
+        sbuf_reset(&qr);
         rc = run_query(db, req->queries[i], lim, &qr, &ts, &tmp, &n_samples, err, errlen);
         if (!rc)
             rc = put_bytes(&resp, 0x0a, qr.data, qr.len);
@@ -413,9 +412,9 @@ int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limit
     *out_len = cap;
     *samples = n_samples;
 out:
-    buf_free(&resp);
-    buf_free(&qr);
-    buf_free(&ts);
-    buf_free(&tmp);
+    sbuf_free(&resp);
+    sbuf_free(&qr);
+    sbuf_free(&ts);
+    sbuf_free(&tmp);
     return rc;
 }

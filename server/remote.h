@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "prom.pb-c.h"
+#include "sbuf.h"
 #include "strata.h"
 
 typedef struct rw_limits {

@@ -196,7 +196,7 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* the engine enforces the label limits on every path, line protocol included */
     a.opts.max_labels = (uint32_t)s->cfg.max_labels;
-    a.opts.max_label_name_len = (uint32_t)MIN(s->cfg.max_label_len, 1024u * 64);
+    a.opts.max_label_name_len = (uint32_t)(s->cfg.max_label_len < 65536 ? s->cfg.max_label_len : 65536);
     a.opts.max_label_value_len = (uint32_t)s->cfg.max_label_len;
     if (cli_open(&a, &s->db))
         goto out;

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "../cli/cli.h"
-#include "format/format.h"
+#include "sbuf.h"
 #include "strata.h"
 
 /* Handlers, in the order of the routing table and of /metrics. */
@@ -92,7 +92,7 @@ typedef struct srv_req {
     const char *method;
     const char *url;
     char *path_arg;          /* NAME of /api/v1/label/NAME/values */
-    bbuf body;
+    sbuf body;
     int too_large;
     int status;              /* the status code replied */
     uint64_t t0_ns;
@@ -117,7 +117,7 @@ enum MHD_Result srv_reply_owned(struct MHD_Connection *c, srv_req *r, unsigned s
 enum MHD_Result srv_reply_error(srv *s, struct MHD_Connection *c, srv_req *r, unsigned status,
                                 srv_reason reason, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
-enum MHD_Result srv_reply_json(struct MHD_Connection *c, srv_req *r, unsigned status, bbuf *b);
+enum MHD_Result srv_reply_json(struct MHD_Connection *c, srv_req *r, unsigned status, sbuf *b);
 
 /* Parameters of the URL and of an x-www-form-urlencoded body. */
 int srv_params_load(struct MHD_Connection *c, srv_req *r);
@@ -136,11 +136,11 @@ int srv_body_decode(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Resul
 /* Times: RFC 3339, Unix seconds, or relative. 0 or STRATA_ERR_INVALID. */
 int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why);
 
-/* JSON helpers for bbuf. */
-int json_str(bbuf *b, const char *s);
-int json_raw(bbuf *b, const char *s);
-int json_time(bbuf *b, int64_t ms);    /* float seconds, shortest */
-int json_value(bbuf *b, double v);     /* quoted, Prometheus style */
+/* JSON helpers for sbuf. */
+int json_str(sbuf *b, const char *s);
+int json_raw(sbuf *b, const char *s);
+int json_time(sbuf *b, int64_t ms);    /* float seconds, shortest */
+int json_value(sbuf *b, double v);     /* quoted, Prometheus style */
 
 /* ---- handlers */
 enum MHD_Result h_write(srv *s, struct MHD_Connection *c, srv_req *r);
@@ -169,7 +169,7 @@ void srv_selectors_free(strata_selector *sels, size_t n);
 void metrics_request_done(srv *s, srv_req *r);
 void metrics_error(srv *s, srv_reason reason);
 #define METRIC_ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
-int metrics_render(srv *s, bbuf *out);
+int metrics_render(srv *s, sbuf *out);
 extern const char *const srv_handler_names[H_COUNT];
 
 #endif

@@ -123,4 +123,14 @@ void base_logf(const base_log *log, int level, const char *fmt, ...) __attribute
 int64_t base_now_ms(void);       /* wall clock */
 uint64_t base_mono_ns(void);     /* monotonic */
 
+/* A label with the lengths of its strings (which need not be
+ * NUL-terminated unless the producer says so): what text decoders return
+ * and encoders take. */
+typedef struct base_label {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} base_label;
+
 #endif /* STRATA_BASE_H */

@@ -41,6 +41,7 @@
 
 #include "base/base.h"
 #include "compaction/compaction.h"
+#include "engine.h"
 #include "head/head.h"
 #include "index/index.h"
 #include "manifest/manifest.h"
@@ -48,18 +49,6 @@
 #include "wal/wal.h"
 
 #define DB_MAX_FROZEN 4
-
-/* keycache.c: line-protocol raw series key -> sid, shared by writers,
- * lock-free to read (see the top of keycache.c). */
-typedef struct db_keycache db_keycache;
-int db_keycache_new(uint64_t max_bytes, db_keycache **out);
-void db_keycache_free(db_keycache *c);
-/* 1 with *sid when (k1, k2) is cached, 0 when not. */
-int db_keycache_find(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
-                     strata_sid *sid);
-/* Remembers (k1, k2) -> sid unless the cache is full (best effort). */
-void db_keycache_put(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
-                     strata_sid sid);
 
 /* A head with its reference count. */
 typedef struct db_head {
@@ -94,7 +83,11 @@ struct strata_db {
     bool read_only;
 
     strata_index *idx;
-    db_keycache *keycache;
+    /* engine.h slots: states of the layers above, created once under
+     * slot_mu and read without it after (acquire loads). */
+    _Atomic(void *) slot[ENGINE_SLOT_COUNT];
+    engine_slot_free_fn slot_free[ENGINE_SLOT_COUNT];
+    pthread_mutex_t slot_mu;
     wal *wal;
     manifest *man;
     table_stats tstats;
@@ -164,6 +157,9 @@ void db_version_install(strata_db *db, db_version *v);
 int db_version_reinstall(strata_db *db, const db_version *cur, size_t drop_frozen);
 /* A copy of the current version with its own references (for edits). */
 int db_version_clone(strata_db *db, const db_version *src, db_version **out);
+
+/* slot.c: frees the slots' states (strata_close, failed open). */
+void db_slots_free(strata_db *db);
 
 /* write.c */
 int db_write_samples(strata_db *db, const strata_sample *s, size_t n);

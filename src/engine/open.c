@@ -335,6 +335,7 @@ static void db_free(strata_db *db)
     base_free(db->compacting);
     pthread_rwlock_destroy(&db->ingest);
     pthread_rwlock_destroy(&db->tomb_gate);
+    pthread_mutex_destroy(&db->slot_mu);
     pthread_mutex_destroy(&db->edit_mu);
     pthread_mutex_destroy(&db->state_mu);
     pthread_mutex_destroy(&db->bg_mu);
@@ -375,6 +376,7 @@ int strata_open(const strata_options *opts, strata_db **out)
     pthread_rwlock_init(&db->ingest, &rwa);
     pthread_rwlock_init(&db->tomb_gate, &rwa);
     pthread_rwlockattr_destroy(&rwa);
+    pthread_mutex_init(&db->slot_mu, NULL);
     pthread_mutex_init(&db->edit_mu, NULL);
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_mutex_init(&db->bg_mu, NULL);
@@ -476,8 +478,6 @@ int strata_open(const strata_options *opts, strata_db **out)
         io.limits.max_name_len = db->opts.max_label_name_len;
     if (db->opts.max_label_value_len)
         io.limits.max_value_len = db->opts.max_label_value_len;
-    if ((rc = db_keycache_new(64ull << 20, &db->keycache)) != 0)
-        goto fail;
     uint64_t t_index = base_mono_ns();
     if ((rc = index_open(db->index_dir, &io, &db->idx)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot open the series index: %s", db->index_dir,
@@ -550,7 +550,7 @@ fail:
     db_flush_stop(db);
     wal_close(db->wal);
     index_close(db->idx);
-    db_keycache_free(db->keycache);
+    db_slots_free(db);
     db_version_unpin(db->cur);
     manifest_close(db->man);
     cpt_planner_free(db->planner);
@@ -575,7 +575,7 @@ int strata_close(strata_db *db)
         rc = r;
     if ((r = index_close(db->idx)) != 0 && !rc)
         rc = r;
-    db_keycache_free(db->keycache);
+    db_slots_free(db);
     db_version_unpin(db->cur);
     manifest_close(db->man);
     cpt_planner_free(db->planner);

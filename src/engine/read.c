@@ -261,6 +261,57 @@ int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matche
     return STRATA_OK;
 }
 
+/* out = a | b, both sorted and distinct; out is new (a and b untouched). */
+static int sids_union(const index_sids *a, const index_sids *b, index_sids *out)
+{
+    size_t cap = a->n + b->n;
+    out->v = base_malloc((cap ? cap : 1) * sizeof *out->v);
+    if (!out->v)
+        return STRATA_ERR_NOMEM;
+    size_t i = 0, j = 0, n = 0;
+    while (i < a->n && j < b->n) {
+        strata_sid x = a->v[i], y = b->v[j];
+        out->v[n++] = x < y ? x : y;
+        i += x <= y;
+        j += y <= x;
+    }
+    while (i < a->n)
+        out->v[n++] = a->v[i++];
+    while (j < b->n)
+        out->v[n++] = b->v[j++];
+    out->n = n;
+    return STRATA_OK;
+}
+
+int strata_select_any(strata_db *db, const strata_selector *selectors, size_t n_selectors, int64_t mint_ms,
+                      int64_t maxt_ms, unsigned flags, strata_cursor **out)
+{
+    if (!db || !out || !selectors || !n_selectors)
+        return STRATA_ERR_INVALID;
+    strata_cursor *c;
+    int rc = strata_select(db, selectors[0].matchers, selectors[0].n_matchers, mint_ms, maxt_ms, &c);
+    if (rc)
+        return rc;
+    for (size_t i = 1; i < n_selectors && !rc; i++) {
+        index_sids more = {0}, both = {0};
+        rc = index_select(db->idx, selectors[i].matchers, selectors[i].n_matchers, &more);
+        if (!rc)
+            rc = sids_union(&c->sids, &more, &both);
+        index_sids_free(&more);
+        if (!rc) {
+            index_sids_free(&c->sids);
+            c->sids = both;
+        }
+    }
+    if (rc) {
+        strata_cursor_close(c);
+        return rc;
+    }
+    c->series_only = (flags & STRATA_SELECT_SERIES_ONLY) != 0;
+    *out = c;
+    return STRATA_OK;
+}
+
 int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_label **labels, size_t *n_labels)
 {
     if (!c)

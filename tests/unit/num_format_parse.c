@@ -1,4 +1,4 @@
-/* Printing doubles (fmt_format_double): JavaScript's forms, every output
+/* Printing doubles (num_format_double): JavaScript's forms, every output
  * reads back to the same bits, no decimal with fewer digits reads back,
  * and among those with as few digits it is the closest to the value (the
  * even one on a tie), proved with exact big-integer comparisons. Values:
@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 #include "testutil.h"
 
 static double from_bits(uint64_t b)
@@ -185,9 +186,9 @@ static void check_double(double v)
 {
     if (!isfinite(v))
         return; /* generated out of range; NaN and infinities have their own test */
-    char out[FMT_DOUBLE_MAX + 1];
-    size_t len = fmt_format_double(v, out);
-    assert_true(len > 0 && len <= FMT_DOUBLE_MAX);
+    char out[NUM_DOUBLE_MAX + 1];
+    size_t len = num_format_double(v, out);
+    assert_true(len > 0 && len <= NUM_DOUBLE_MAX);
     out[len] = 0;
     double back = strtod(out, NULL);
     if (to_bits(back) != to_bits(v))
@@ -310,35 +311,35 @@ static void format_double_prints_javascript_forms(void **state)
         {0x0.0000000000014p-1022, "1e-322"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        char out[FMT_DOUBLE_MAX + 1];
-        size_t n = fmt_format_double(cases[i].v, out);
+        char out[NUM_DOUBLE_MAX + 1];
+        size_t n = num_format_double(cases[i].v, out);
         out[n] = 0;
         if (strcmp(out, cases[i].want) != 0)
             fail_msg("%a printed as '%s', want '%s'", cases[i].v, out, cases[i].want);
         check_double(cases[i].v);
     }
-    char out[FMT_DOUBLE_MAX + 1];
-    out[fmt_format_double(NAN, out)] = 0;
+    char out[NUM_DOUBLE_MAX + 1];
+    out[num_format_double(NAN, out)] = 0;
     assert_string_equal(out, "NaN");
-    out[fmt_format_double(-NAN, out)] = 0;
+    out[num_format_double(-NAN, out)] = 0;
     assert_string_equal(out, "NaN");
-    out[fmt_format_double(INFINITY, out)] = 0;
+    out[num_format_double(INFINITY, out)] = 0;
     assert_string_equal(out, "+Inf");
-    out[fmt_format_double(-INFINITY, out)] = 0;
+    out[num_format_double(-INFINITY, out)] = 0;
     assert_string_equal(out, "-Inf");
 }
 
-/* fmt_format_double writes its text and nothing past it. */
+/* num_format_double writes its text and nothing past it. */
 static void format_double_writes_only_its_length(void **state)
 {
     (void)state;
     static const double vals[] = {0.0, -0.0, 1.0, -5e-324, 0.1, -1.2345e-7, 1e21, 123456789012345680000.0,
                                   -0x1.fffffffffffffp+1023, NAN, -INFINITY, -0.0000012345678901234567};
     for (size_t i = 0; i < ARRAY_LEN(vals); i++) {
-        char buf[FMT_DOUBLE_MAX + 8];
+        char buf[NUM_DOUBLE_MAX + 8];
         memset(buf, 'x', sizeof buf);
-        size_t n = fmt_format_double(vals[i], buf);
-        assert_true(n <= FMT_DOUBLE_MAX);
+        size_t n = num_format_double(vals[i], buf);
+        assert_true(n <= NUM_DOUBLE_MAX);
         for (size_t j = n; j < sizeof buf; j++)
             assert_int_equal(buf[j], 'x');
     }

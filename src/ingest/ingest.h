@@ -1,26 +1,29 @@
 /*
- * format.h: the format layer, parsers and printers of text that comes from
- * or goes to the outside world. It knows nothing about storage; it turns
- * bytes into (labels, timestamps, values) and back.
+ * ingest.h: the ingest layer, text and wire protocols turned into series
+ * and samples above the engine, through its public write API (strata.h)
+ * and the services of engine.h. The engine knows nothing of any protocol.
  *
- *   line protocol   Influx line protocol in (lp_*), one line at a time
- *   numbers         exact decimal <-> double (fmt_parse_double, fmt_format_double)
- *   JSON lines      the VictoriaMetrics export format in and out (jsonl_*)
- *   CSV / LP out    export printers of one series (fmt_csv_*, fmt_lp_series)
- *   times           RFC 3339, Unix seconds, relative times, durations (fmt_time_*)
+ *   line protocol   Influx line protocol, one line at a time (lp_*), and
+ *                   strata_write_lp over it (write_lp.c)
+ *   JSON lines      the VictoriaMetrics export format in (jsonl_decode_*),
+ *                   and strata_write_jsonl over it (write_jsonl.c)
+ *   key cache       raw series key of a line -> sid, one per database,
+ *                   shared by every writer (keycache.c)
  *
  * Every parser takes untrusted bytes: it never reads outside [p, p+len),
- * needs no NUL terminator, and answers bad input with STRATA_ERR_INVALID
- * and a reason, never a crash. Reasons are static strings or live in the
- * parser object until its next call, as each function says.
+ * needs no NUL terminator, bounds the memory a request can make it use,
+ * and answers bad input with STRATA_ERR_INVALID and a reason, never a
+ * crash. Reasons are static strings or live in the parser object until its
+ * next call, as each function says.
  */
-#ifndef STRATA_FORMAT_H
-#define STRATA_FORMAT_H
+#ifndef STRATA_INGEST_H
+#define STRATA_INGEST_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/base.h"
+#include "num/num.h"
 #include "strata.h"
 
 /* ================================================================ line protocol
@@ -110,46 +113,11 @@ static inline size_t lp_line_len(const char *buf, size_t len)
     return nl ? (size_t)(nl - buf) : len;
 }
 
-/* ================================================================ numbers */
-
-/* Parses the whole of [s, s+len) as a decimal float (optional sign, digits,
- * optional fraction, optional exponent; no hex, inf or nan, no blanks), the
- * result bit-exact to strtod in the C locale. Overflow to infinity is
- * STRATA_ERR_INVALID; underflow gives the subnormal or zero strtod gives. */
-int fmt_parse_double(const char *s, size_t len, double *out);
-
-/* Maximum bytes fmt_format_double writes (no NUL is written). */
-#define FMT_DOUBLE_MAX 32
-
-/* Writes v in the shortest decimal form that reads back (strtod) to the
- * same bits: integers plainly ("2", "-0"), otherwise like JavaScript's
- * Number.toString ("1.5", "0.001", "1e-7", "1.5e+300"); NaN as "NaN",
- * infinities "+Inf" / "-Inf". Returns the length written into out, which
- * must hold FMT_DOUBLE_MAX bytes. */
-size_t fmt_format_double(double v, char *out);
-
 /* ================================================================ JSON lines
  *
  * One series a line, the VictoriaMetrics export format:
  *   {"metric":{"__name__":"cpu","host":"a"},"values":[1.5,2,NaN],"timestamps":[1700000000000,...]}
  */
-
-/* A label of a decoded or encoded series. Decoded strings are also
- * NUL-terminated (name[name_len] == 0). */
-typedef struct fmt_label {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-} fmt_label;
-
-/* Appends one line (with its '\n') to out: labels in the order given,
- * strings escaped as JSON (", \, control bytes as \n \t \u00XX; other
- * bytes as they are, so UTF-8 stays UTF-8), values by fmt_format_double
- * (NaN, +Inf, -Inf unquoted), timestamps as integers. Errors:
- * STRATA_ERR_NOMEM (out keeps its earlier content). */
-int jsonl_encode(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
-                 const double *values, size_t n_samples);
 
 typedef struct jsonl_limits {
     size_t max_labels;      /* default 256 */
@@ -161,7 +129,7 @@ typedef struct jsonl_limits {
 void jsonl_limits_init(jsonl_limits *lim);
 
 typedef struct jsonl_series {
-    fmt_label *labels; /* in input order, names unique */
+    base_label *labels; /* in input order, names unique */
     size_t n_labels;
     int64_t *timestamps;
     double *values;
@@ -187,55 +155,18 @@ void jsonl_decoder_free(jsonl_decoder *d);
 int jsonl_decode_line(jsonl_decoder *d, const char *line, size_t len, jsonl_series *out, const char **reason,
                       size_t *err_pos);
 
-/* ================================================================ CSV and line protocol out
+/* ================================================================ key cache
  *
- * CSV (RFC 4180), one row per sample, fixed columns:
- *   name,labels,timestamp,value
- *   cpu_usage_user,"host=""a"",region=""eu""",1700000000000,1.5
- * labels are the non-name labels as name="value" pairs (Prometheus text
- * style, values escaped with \\ \" \n) joined by ','; the field is quoted as
- * RFC 4180 requires when it holds a comma, quote or line break. timestamp
- * is milliseconds since the epoch; value as fmt_format_double.
- *
- * Line protocol: one line per sample,
- *   <__name__>[,label=value...] value=<float> <timestamp in ns>
- * with line-protocol escapes; labels with an empty value are left out;
- * samples whose value is NaN or infinite, or whose timestamp does not fit
- * in int64 nanoseconds, cannot be written and are skipped (counted). */
+ * Raw series key of a line ("measurement,tags" exactly as written) plus a
+ * field key -> sid; lock-free to read (see the top of keycache.c). */
+typedef struct ingest_keycache ingest_keycache;
+int ingest_keycache_new(uint64_t max_bytes, ingest_keycache **out);
+void ingest_keycache_free(ingest_keycache *c);
+/* 1 with *sid when (k1, k2) is cached, 0 when not. */
+int ingest_keycache_find(ingest_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                         strata_sid *sid);
+/* Remembers (k1, k2) -> sid unless the cache is full (best effort). */
+void ingest_keycache_put(ingest_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+                         strata_sid sid);
 
-/* Appends "name,labels,timestamp,value\n". */
-int fmt_csv_header(bbuf *out);
-/* Appends one row per sample. The series name is the __name__ label. */
-int fmt_csv_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
-                   const double *values, size_t n_samples);
-/* Appends one line per sample; *skipped (may be NULL) gets how many could
- * not be written. A series without __name__ is written with measurement
- * "_". */
-int fmt_lp_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
-                  const double *values, size_t n_samples, size_t *skipped);
-
-/* ================================================================ times and durations */
-
-/* Parses a point in time into ms since the epoch:
- *   RFC 3339         2024-01-01T12:00:00Z, 2024-01-01T12:00:00.123456+02:00
- *                    (also a space or 't' for 'T', 'z' for 'Z'; fraction
- *                    truncated to ms, flooring)
- *   Unix seconds     1704110400, 1704110400.5, -1.25 (truncated to ms, flooring)
- *   relative         now, now-5m, now+1h, -1h, +30s (a duration, see below)
- * Errors: STRATA_ERR_INVALID with *reason (static; may be NULL). */
-int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason);
-
-/* Parses a Prometheus duration into ms: units ms s m h d w y (y = 365d),
- * each at most once and in that descending order, e.g. 5m, 1h30m, 500ms,
- * 1d, 1w, 1y; or a plain number of seconds ("15", "0.5") as Prometheus'
- * step parameter takes. Negative durations are rejected. */
-int fmt_duration_parse(const char *s, size_t len, int64_t *out_ms, const char **reason);
-
-/* Maximum bytes fmt_time_format writes (no NUL is written). */
-#define FMT_TIME_MAX 40
-/* Writes ms as RFC 3339 in UTC: 2024-01-01T12:00:00Z, with ".123" when
- * ms % 1000 != 0. Years outside 0000-9999 are written with a sign and more
- * digits (+10000-01-01T00:00:00Z). Returns the length. */
-size_t fmt_time_format(int64_t ms, char *out);
-
-#endif /* STRATA_FORMAT_H */
+#endif /* STRATA_INGEST_H */

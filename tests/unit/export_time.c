@@ -2,7 +2,8 @@
  * now-relative forms, Prometheus durations, and RFC 3339 out round trips. */
 #include <stdio.h>
 
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 #include "testutil.h"
 
 #define NOW 1704110400000LL /* 2024-01-01T12:00:00Z */

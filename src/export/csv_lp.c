@@ -6,9 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "format.h"
+#include "export.h"
 
-static const fmt_label *find_name(const fmt_label *labels, size_t n)
+static const base_label *find_name(const base_label *labels, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (labels[i].name_len == 8 && !memcmp(labels[i].name, "__name__", 8))
@@ -47,19 +47,19 @@ static int put_csv_field(bbuf *b, const char *s, size_t n)
 
 int fmt_csv_header(bbuf *out) { return buf_append(out, "name,labels,timestamp,value\n", 28); }
 
-int fmt_csv_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
+int fmt_csv_series(bbuf *out, const base_label *labels, size_t n_labels, const int64_t *timestamps,
                    const double *values, size_t n_samples)
 {
     /* The first two columns are the same for every row: build them once. */
     bbuf head = {0}, lab = {0};
     int rc = STRATA_OK;
-    const fmt_label *name = find_name(labels, n_labels);
+    const base_label *name = find_name(labels, n_labels);
     if (name && (rc = put_csv_field(&head, name->value, name->value_len)) < 0)
         goto out;
     if ((rc = buf_put_u8(&head, ',')) < 0)
         goto out;
     for (size_t i = 0; i < n_labels; i++) {
-        const fmt_label *l = &labels[i];
+        const base_label *l = &labels[i];
         if (l == name)
             continue;
         if (lab.len && (rc = buf_put_u8(&lab, ',')) < 0)
@@ -81,13 +81,13 @@ int fmt_csv_series(bbuf *out, const fmt_label *labels, size_t n_labels, const in
     if ((rc = buf_put_u8(&head, ',')) < 0)
         goto out;
     for (size_t i = 0; i < n_samples; i++) {
-        if ((rc = buf_reserve(out, head.len + 24 + FMT_DOUBLE_MAX + 2)) < 0)
+        if ((rc = buf_reserve(out, head.len + 24 + NUM_DOUBLE_MAX + 2)) < 0)
             goto out;
         char *o = (char *)out->data + out->len;
         memcpy(o, head.data, head.len);
         o += head.len;
         o += sprintf(o, "%lld,", (long long)timestamps[i]);
-        o += fmt_format_double(values[i], o);
+        o += num_format_double(values[i], o);
         *o++ = '\n';
         out->len = (size_t)(o - (char *)out->data);
     }
@@ -112,13 +112,13 @@ static int put_lp_escaped(bbuf *b, const char *s, size_t n, const char *special)
 
 static int has_line_break(const char *s, size_t n) { return memchr(s, '\n', n) || memchr(s, '\r', n); }
 
-int fmt_lp_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
+int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const int64_t *timestamps,
                   const double *values, size_t n_samples, size_t *skipped)
 {
     bbuf head = {0};
     int rc = STRATA_OK;
     size_t skip = 0;
-    const fmt_label *name = find_name(labels, n_labels);
+    const base_label *name = find_name(labels, n_labels);
     /* A line break cannot be written in line protocol, and a measurement
      * starting with '#' would read back as a comment: such a series is
      * skipped whole. */
@@ -137,7 +137,7 @@ int fmt_lp_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < n_labels; i++) {
-        const fmt_label *l = &labels[i];
+        const base_label *l = &labels[i];
         if (l == name || l->value_len == 0 || l->name_len == 0)
             continue;
         if ((rc = buf_put_u8(&head, ',')) < 0 || (rc = put_lp_escaped(&head, l->name, l->name_len, ",= \\")) < 0 ||
@@ -152,12 +152,12 @@ int fmt_lp_series(bbuf *out, const fmt_label *labels, size_t n_labels, const int
             skip++;
             continue;
         }
-        if ((rc = buf_reserve(out, head.len + FMT_DOUBLE_MAX + 24)) < 0)
+        if ((rc = buf_reserve(out, head.len + NUM_DOUBLE_MAX + 24)) < 0)
             goto out;
         char *o = (char *)out->data + out->len;
         memcpy(o, head.data, head.len);
         o += head.len;
-        o += fmt_format_double(values[i], o);
+        o += num_format_double(values[i], o);
         o += sprintf(o, " %lld\n", (long long)(t * 1000000));
         out->len = (size_t)(o - (char *)out->data);
     }

@@ -1,6 +1,6 @@
 /*
  * lp.c: the Influx line protocol parser, one line at a time (the syntax and
- * what is rejected are in format.h).
+ * what is rejected are in ingest.h).
  *
  * This is the ingest hot path. Two parsers share the work:
  *
@@ -21,7 +21,7 @@
  *    never longer than its escaped form).
  *
  * The fast path accepts exactly the lines the reference path accepts among
- * those it takes, with the same output; lp_parser_set_impl (format_int.h)
+ * those it takes, with the same output; lp_parser_set_impl (ingest_int.h)
  * lets the tests and the fuzz target compare the two.
  */
 #include <math.h>
@@ -32,8 +32,8 @@
 #define LP_X86 1
 #endif
 
-#include "format.h"
-#include "format_int.h"
+#include "ingest.h"
+#include "ingest_int.h"
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -398,8 +398,8 @@ static int parse_ts(lp_parser *p, const char *s, const char *e, int64_t *ms, con
     }
     int64_t t = neg ? (int64_t)(0 - v) : (int64_t)v;
     switch (p->precision) {
-    case STRATA_PRECISION_NS: *ms = fmt_floor_div(t, 1000000); break;
-    case STRATA_PRECISION_US: *ms = fmt_floor_div(t, 1000); break;
+    case STRATA_PRECISION_NS: *ms = num_floor_div(t, 1000000); break;
+    case STRATA_PRECISION_US: *ms = num_floor_div(t, 1000); break;
     case STRATA_PRECISION_MS: *ms = t; break;
     default:
         if (t > INT64_MAX / 1000 || t < INT64_MIN / 1000) {
@@ -564,7 +564,7 @@ __attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, cons
         } else {
             double v;
             const char *vs = s;
-            const char *ve = fmt_scan_double(s, end, 0, &v);
+            const char *ve = num_scan_double(s, end, 0, &v);
             if (ve && (ve == end || *ve == ',' || *ve == ' ')) {
                 if (UNLIKELY(isinf(v))) {
                     *reason = field_reason(p, "number out of range", key, key_len);
@@ -722,7 +722,7 @@ static ALWAYS_INLINE int digits_ra(const char *from, const char *to, uint64_t *w
 __attribute__((noinline)) static int slow_value(const char *v, const char *e, double *out)
 {
     double d;
-    const char *ve = fmt_scan_double(v, e, 0, &d);
+    const char *ve = num_scan_double(v, e, 0, &d);
     if (ve == e) {
         if (isinf(d))
             return 0;
@@ -829,7 +829,7 @@ __attribute__((target("avx2"))) static ALWAYS_INLINE int num_avx2(const char *q,
 /* A field value [v, e), v < e, e the end of the line or a ',' or ' ' of
  * it, line its start; 0 when the reference path must decide. A plain
  * decimal [-]digits[.digits] of at most 19 digits is read by num, then
- * w * 10^-nf exactly as fmt_scan_double computes it (Clinger's exact
+ * w * 10^-nf exactly as num_scan_double computes it (Clinger's exact
  * division when w and 10^nf are exact doubles, as nearly always). */
 static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *line, double *out, num_fn num)
 {
@@ -846,7 +846,7 @@ static ALWAYS_INLINE int fast_value(const char *v, const char *e, const char *li
         return 1;
     }
     double d;
-    if (fmt_dec_to_double(w, -(int64_t)nf, neg, &d) != 0)
+    if (num_dec_to_double(w, -(int64_t)nf, neg, &d) != 0)
         return 0;
     *out = d;
     return 1;

@@ -1,11 +1,7 @@
 /*
- * jsonl.c: JSON lines in the VictoriaMetrics export format, one series a
- * line (the format is in format.h):
+ * jsonl_decode.c: JSON lines in, the VictoriaMetrics export format, one
+ * series a line (the format is in ingest.h):
  *   {"metric":{"__name__":"m","a":"b"},"values":[1.5,NaN],"timestamps":[1,2]}
- *
- * The encoder reserves the worst case of a line once and then writes
- * without checks: a label byte becomes at most 6 bytes (\u00XX), a value at
- * most FMT_DOUBLE_MAX, a timestamp at most 20 digits, plus separators.
  *
  * The decoder is a small recursive-descent parser for exactly this schema
  * (keys in any order, JSON whitespace anywhere between tokens). What it
@@ -17,108 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "format.h"
-#include "format_int.h"
-
-/* ------------------------------------------------------------ encoder */
-
-static const char hex_digits[] = "0123456789abcdef";
-
-static char *put_json_string(char *o, const char *s, size_t n)
-{
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (LIKELY(c >= 0x20 && c != '"' && c != '\\')) {
-            *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex_digits[c >> 4];
-            *o++ = hex_digits[c & 15];
-            break;
-        }
-    }
-    *o++ = '"';
-    return o;
-}
-
-static char *put_i64(char *o, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *o++ = '-';
-    while (n)
-        *o++ = t[--n];
-    return o;
-}
-
-int jsonl_encode(bbuf *out, const fmt_label *labels, size_t n_labels, const int64_t *timestamps,
-                 const double *values, size_t n_samples)
-{
-    /* worst case, with overflow checks: sizes come from the caller */
-    size_t need = 64, t;
-    for (size_t i = 0; i < n_labels; i++) {
-        if (labels[i].name_len > SIZE_MAX / 16 || labels[i].value_len > SIZE_MAX / 16)
-            return STRATA_ERR_NOMEM;
-        t = 6 * (labels[i].name_len + labels[i].value_len) + 8;
-        if (need > SIZE_MAX - t)
-            return STRATA_ERR_NOMEM;
-        need += t;
-    }
-    if (n_samples > (SIZE_MAX - need) / (FMT_DOUBLE_MAX + 24))
-        return STRATA_ERR_NOMEM;
-    need += n_samples * (FMT_DOUBLE_MAX + 24);
-    int rc = buf_reserve(out, need);
-    if (rc < 0)
-        return rc;
-    char *o = (char *)out->data + out->len;
-    memcpy(o, "{\"metric\":{", 11);
-    o += 11;
-    for (size_t i = 0; i < n_labels; i++) {
-        if (i)
-            *o++ = ',';
-        o = put_json_string(o, labels[i].name, labels[i].name_len);
-        *o++ = ':';
-        o = put_json_string(o, labels[i].value, labels[i].value_len);
-    }
-    memcpy(o, "},\"values\":[", 12);
-    o += 12;
-    for (size_t i = 0; i < n_samples; i++) {
-        if (i)
-            *o++ = ',';
-        o += fmt_format_double(values[i], o);
-    }
-    memcpy(o, "],\"timestamps\":[", 16);
-    o += 16;
-    for (size_t i = 0; i < n_samples; i++) {
-        if (i)
-            *o++ = ',';
-        o = put_i64(o, timestamps[i]);
-    }
-    memcpy(o, "]}\n", 3);
-    o += 3;
-    out->len = (size_t)(o - (char *)out->data);
-    return STRATA_OK;
-}
+#include "ingest.h"
 
 /* ------------------------------------------------------------ decoder */
 
@@ -134,7 +29,7 @@ struct jsonl_decoder {
     jsonl_limits lim;
     char *arena; /* label strings of the current line */
     size_t arena_len, arena_cap;
-    fmt_label *labels;
+    base_label *labels;
     size_t n_labels, labels_cap;
     size_t *offs; /* arena offsets of name and value, 2 per label */
     size_t offs_cap;
@@ -353,7 +248,7 @@ static int read_metric(jsonl_decoder *d, cur *c)
             return rc;
         if ((rc = grow_arr((void **)&d->offs, &d->offs_cap, 2 * d->n_labels + 2, sizeof *d->offs)) < 0)
             return rc;
-        fmt_label *l = &d->labels[d->n_labels];
+        base_label *l = &d->labels[d->n_labels];
         const char *at = c->p;
         if ((rc = read_string(d, c, d->lim.max_name_len, &d->offs[2 * d->n_labels], &l->name_len)) < 0)
             return rc;
@@ -408,7 +303,7 @@ static int value_token(const char *s, const char *e, double *out)
         return 0;
     }
     double v;
-    const char *p = fmt_scan_double(s, e, 0, &v);
+    const char *p = num_scan_double(s, e, 0, &v);
     if (!p || p != e || isinf(v))
         return -1;
     *out = v;

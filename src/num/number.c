@@ -39,8 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "format.h"
-#include "format_int.h"
+#include "base/base.h"
+#include "num_int.h"
 
 /* ------------------------------------------------------------ strtod in the C locale */
 
@@ -84,21 +84,21 @@ static double make_double(uint64_t bits)
     return d;
 }
 
-/* Eisel-Lemire for w > 0, q in [FMT_POW5_MIN, FMT_POW5_MAX]. Returns 1 and
+/* Eisel-Lemire for w > 0, q in [NUM_POW5_MIN, NUM_POW5_MAX]. Returns 1 and
  * sets *bits (without sign) on success, 0 when it cannot decide, -1 when
  * the result is infinite. */
 static int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
 {
     int lz = __builtin_clzll(w);
     w <<= lz;
-    size_t idx = (size_t)(q - FMT_POW5_MIN) * 2;
-    unsigned __int128 first = (unsigned __int128)w * fmt_pow5_128[idx];
+    size_t idx = (size_t)(q - NUM_POW5_MIN) * 2;
+    unsigned __int128 first = (unsigned __int128)w * num_pow5_128[idx];
     uint64_t hi = (uint64_t)(first >> 64), lo = (uint64_t)first;
     /* 55 bits of precision are needed (52 + hidden + round + sticky): when
      * the bits below them in hi are all ones, a carry from the product
      * with the low word of the power could change them. */
     if ((hi & 0x1FF) == 0x1FF) {
-        unsigned __int128 second = (unsigned __int128)w * fmt_pow5_128[idx + 1];
+        unsigned __int128 second = (unsigned __int128)w * num_pow5_128[idx + 1];
         uint64_t sh = (uint64_t)(second >> 64);
         lo += sh;
         if (sh > lo)
@@ -112,7 +112,7 @@ static int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
     int shift = upper + 9;
     uint64_t m = hi >> shift;
     /* floor(q * log2(10)) + 63 + bias, as (217706 * q) >> 16 for |q| < 1e4 */
-    int64_t p2 = fmt_floor_div(217706 * q, 65536) + 63 + upper - lz + 1023;
+    int64_t p2 = num_floor_div(217706 * q, 65536) + 63 + upper - lz + 1023;
     if (p2 <= 0)
         return 0; /* subnormal or zero: strtod settles it */
     /* A tie between two doubles can only happen for small q; round to even. */
@@ -131,16 +131,16 @@ static int eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
     return 1;
 }
 
-int fmt_dec_to_double(uint64_t w, int64_t q, int neg, double *out)
+int num_dec_to_double(uint64_t w, int64_t q, int neg, double *out)
 {
     uint64_t sign = neg ? (uint64_t)1 << 63 : 0;
-    if (w == 0 || q < FMT_POW5_MIN) {
+    if (w == 0 || q < NUM_POW5_MIN) {
         /* w < 2^64 < 10^20, so w * 10^q < 10^-322... rounds to zero only
          * below 2.47e-324; w * 10^-343 < 1.9e-324 does. */
         *out = make_double(sign);
         return 0;
     }
-    if (q > FMT_POW5_MAX) {
+    if (q > NUM_POW5_MAX) {
         *out = neg ? -HUGE_VAL : HUGE_VAL;
         return 1;
     }
@@ -209,7 +209,7 @@ static inline const char *digits_fast(const char *p, const char *end, uint64_t *
     return p;
 }
 
-const char *fmt_scan_double(const char *s, const char *end, int allow_plus, double *out)
+const char *num_scan_double(const char *s, const char *end, int allow_plus, double *out)
 {
     const char *p = s;
     int neg = 0;
@@ -287,15 +287,15 @@ const char *fmt_scan_double(const char *s, const char *end, int allow_plus, doub
         *out = strtod_bounded(s, (size_t)(p - s));
         return p;
     }
-    fmt_dec_to_double(w, q, neg, out);
+    num_dec_to_double(w, q, neg, out);
     return p;
 }
 
-int fmt_parse_double(const char *s, size_t len, double *out)
+int num_parse_double(const char *s, size_t len, double *out)
 {
     const char *end = s + len;
     double v;
-    const char *p = fmt_scan_double(s, end, 1, &v);
+    const char *p = num_scan_double(s, end, 1, &v);
     if (!p || p != end || isinf(v))
         return STRATA_ERR_INVALID;
     *out = v;
@@ -357,8 +357,8 @@ static inline void schubfach(uint64_t c, int q, uint64_t *f, int *e)
      * multiple of 10^(k+1). vb, vbl, vbr are 4 v 10^-k and the ends, each
      * rounded to odd, which keeps every comparison below exact. */
     int h = q + flog2_pow10(-k) + 2; /* in [1, 4] */
-    size_t gi = (size_t)(k - FMT_POW10_KMIN) * 2;
-    uint64_t g1 = fmt_pow10_g[gi], g0 = fmt_pow10_g[gi + 1];
+    size_t gi = (size_t)(k - NUM_POW10_KMIN) * 2;
+    uint64_t g1 = num_pow10_g[gi], g0 = num_pow10_g[gi + 1];
     uint64_t vb = rop(g1, g0, cb << h);
     uint64_t vbl = rop(g1, g0, cbl << h);
     uint64_t vbr = rop(g1, g0, cbr << h);
@@ -509,7 +509,7 @@ static inline size_t put_decimal(char *buf, char *o, uint64_t f, int e)
     return (size_t)(o - buf);
 }
 
-size_t fmt_format_double(double v, char *out)
+size_t num_format_double(double v, char *out)
 {
     uint64_t bits;
     memcpy(&bits, &v, 8);

@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "format/format.h"
-#include "format/format_int.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
+#include "ingest/ingest_int.h"
 #include "testutil.h"
 
 static lp_parser *new_parser(strata_precision prec)
@@ -298,7 +299,7 @@ static size_t random_decimal(test_rng *r, char *buf)
 static void check_exact(const char *text, size_t n)
 {
     double want = strtod(text, NULL), got = 0;
-    int rc = fmt_parse_double(text, n, &got);
+    int rc = num_parse_double(text, n, &got);
     if (isinf(want)) {
         if (rc != STRATA_ERR_INVALID)
             fail_msg("'%s': overflow accepted", text);
@@ -355,7 +356,7 @@ static void lp_floats_are_bit_exact_to_strtod(void **state)
     double v;
     static const char *bad[] = {"", "-", ".", "e5", "1e", "1e+", "1.2.3", " 1", "1 ", "0x1p3", "inf", "nan", "1,5", "--1"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
-        assert_int_equal(fmt_parse_double(bad[i], strlen(bad[i]), &v), STRATA_ERR_INVALID);
+        assert_int_equal(num_parse_double(bad[i], strlen(bad[i]), &v), STRATA_ERR_INVALID);
 }
 
 /* ------------------------------------------------------------ fast path vs reference */

@@ -14,9 +14,10 @@
  * mutex. The cache stops growing at max_bytes: beyond that, new series
  * are simply looked up in the index every time.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 
-#include "engine_int.h"
+#include "ingest.h"
 
 typedef struct kc_entry {
     uint64_t hash;
@@ -32,7 +33,7 @@ typedef struct kc_table {
 
 #define KC_ARENA_BLOCK (1u << 20)
 
-struct db_keycache {
+struct ingest_keycache {
     _Atomic(kc_table *) tab;
     pthread_mutex_t mu; /* inserts, and everything below */
     size_t n;
@@ -53,9 +54,9 @@ static kc_table *table_new(size_t cap)
     return t;
 }
 
-int db_keycache_new(uint64_t max_bytes, db_keycache **out)
+int ingest_keycache_new(uint64_t max_bytes, ingest_keycache **out)
 {
-    db_keycache *c = base_calloc(1, sizeof *c);
+    ingest_keycache *c = base_calloc(1, sizeof *c);
     kc_table *t = table_new(4096);
     if (!c || !t) {
         base_free(c);
@@ -70,7 +71,7 @@ int db_keycache_new(uint64_t max_bytes, db_keycache **out)
     return STRATA_OK;
 }
 
-void db_keycache_free(db_keycache *c)
+void ingest_keycache_free(ingest_keycache *c)
 {
     if (!c)
         return;
@@ -90,7 +91,7 @@ static bool entry_is(const kc_entry *e, uint64_t h, const char *k1, size_t l1, c
     return e->hash == h && e->l1 == l1 && e->l2 == l2 && !memcmp(e->key, k1, l1) && !memcmp(e->key + l1, k2, l2);
 }
 
-int db_keycache_find(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+int ingest_keycache_find(ingest_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
                      strata_sid *sid)
 {
     kc_table *t = atomic_load_explicit(&c->tab, memory_order_acquire);
@@ -106,7 +107,7 @@ int db_keycache_find(db_keycache *c, uint64_t h, const char *k1, size_t l1, cons
 }
 
 /* Caller holds c->mu. */
-static int grow(db_keycache *c)
+static int grow(ingest_keycache *c)
 {
     kc_table *t = atomic_load_explicit(&c->tab, memory_order_relaxed);
     kc_table *nt = table_new(t->cap * 2);
@@ -133,7 +134,7 @@ static int grow(db_keycache *c)
     return STRATA_OK;
 }
 
-static kc_entry *entry_alloc(db_keycache *c, size_t size)
+static kc_entry *entry_alloc(ingest_keycache *c, size_t size)
 {
     size = (size + 7) & ~(size_t)7;
     if (size > KC_ARENA_BLOCK / 4)
@@ -156,7 +157,7 @@ static kc_entry *entry_alloc(db_keycache *c, size_t size)
     return e;
 }
 
-void db_keycache_put(db_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
+void ingest_keycache_put(ingest_keycache *c, uint64_t h, const char *k1, size_t l1, const char *k2, size_t l2,
                      strata_sid sid)
 {
     if (l1 > UINT32_MAX || l2 > UINT32_MAX)

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "format/format.h"
+#include "ingest/ingest.h"
+#include "export/export.h"
 #include "testutil.h"
 
 static double from_bits(uint64_t b)
@@ -66,7 +67,7 @@ static void jsonl_round_trips_random_series(void **state)
     assert_int_equal(jsonl_decoder_new(NULL, &d), STRATA_OK);
     bbuf b = {0};
     char names[8][64], vals[8][64];
-    fmt_label labels[8];
+    base_label labels[8];
     int64_t ts[64];
     double v[64];
     for (int iter = 0; iter < 5000; iter++) {
@@ -221,7 +222,7 @@ static void jsonl_rejects_malformed_lines_with_reason_and_position(void **state)
 static void jsonl_encodes_the_export_format(void **state)
 {
     (void)state;
-    fmt_label l[2] = {{"__name__", 8, "cpu_usage_user", 14}, {"hostname", 8, "host_1", 6}};
+    base_label l[2] = {{"__name__", 8, "cpu_usage_user", 14}, {"hostname", 8, "host_1", 6}};
     int64_t ts[3] = {1700000000000, 1700000010000, 1700000020000};
     double v[3] = {1.5, 2, NAN};
     bbuf b = {0};
@@ -236,7 +237,7 @@ static void jsonl_encodes_the_export_format(void **state)
 static void export_prints_csv_and_line_protocol(void **state)
 {
     (void)state;
-    fmt_label l[3] = {{"host", 4, "a\"b", 3}, {"__name__", 8, "cpu usage,x", 11}, {"empty", 5, "", 0}};
+    base_label l[3] = {{"host", 4, "a\"b", 3}, {"__name__", 8, "cpu usage,x", 11}, {"empty", 5, "", 0}};
     int64_t ts[3] = {1700000000000, -1, INT64_MAX};
     double v[3] = {1.5, NAN, 2};
     bbuf b = {0};
@@ -268,7 +269,7 @@ static void export_prints_csv_and_line_protocol(void **state)
     assert_int_equal(line.ts_ms, 1700000000000);
     lp_parser_free(p);
     /* a line break cannot be written: the series is skipped */
-    fmt_label nl[1] = {{"__name__", 8, "a\nb", 3}};
+    base_label nl[1] = {{"__name__", 8, "a\nb", 3}};
     buf_reset(&b);
     assert_int_equal(fmt_lp_series(&b, nl, 1, ts, v, 1, &skipped), STRATA_OK);
     assert_int_equal(skipped, 1);

@@ -8,8 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "format.h"
-#include "format_int.h"
+#include "export.h"
 
 #define MS_PER_DAY 86400000LL
 
@@ -173,7 +172,7 @@ static int parse_unix(const char *s, const char *end, int64_t *out)
         /* exponent forms (1.7e9): go through a double, which is exact to
          * the ms for any time of the next few hundred thousand years */
         double v;
-        if (fmt_parse_double(s, (size_t)(end - s), &v) < 0)
+        if (num_parse_double(s, (size_t)(end - s), &v) < 0)
             return STRATA_ERR_INVALID;
         double m = floor(v * 1000.0);
         if (!(m > -9.2e18 && m < 9.2e18))
@@ -201,7 +200,7 @@ static int duration_parse(const char *s, size_t len, int allow_seconds, int64_t 
         return bad(reason, "empty duration");
     /* a plain number: seconds, as Prometheus' step takes */
     double secs;
-    if (allow_seconds && fmt_parse_double(s, len, &secs) == STRATA_OK) {
+    if (allow_seconds && num_parse_double(s, len, &secs) == STRATA_OK) {
         if (secs < 0 || isnan(secs))
             return bad(reason, "negative duration");
         double ms = secs * 1000.0;
@@ -286,7 +285,7 @@ int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, c
 
 size_t fmt_time_format(int64_t ms, char *out)
 {
-    int64_t days = fmt_floor_div(ms, MS_PER_DAY);
+    int64_t days = num_floor_div(ms, MS_PER_DAY);
     int64_t rem = ms % MS_PER_DAY; /* [0, MS_PER_DAY), without days * MS_PER_DAY overflowing at INT64_MIN */
     if (rem < 0)
         rem += MS_PER_DAY;

@@ -1,0 +1,53 @@
+/*
+ * engine.h: what the layers above the engine (ingest, export, query) use
+ * beyond the public API of strata.h. The engine itself is strata.h: open,
+ * write, select, delete, flush, compact; this header adds only what a
+ * protocol layer needs to be fast and to answer as the engine would.
+ *
+ * Slots: a layer above keeps per-database state (the ingest layer's
+ * series-key cache) in a slot of the database, created on first use and
+ * freed by strata_close, so the engine needs to know nothing of what it
+ * holds. Slot lookups after the first take no lock.
+ */
+#ifndef STRATA_ENGINE_H
+#define STRATA_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata.h"
+
+typedef enum engine_slot_id {
+    ENGINE_SLOT_INGEST = 0, /* ingest: the raw series-key cache */
+    ENGINE_SLOT_COUNT
+} engine_slot_id;
+
+typedef int (*engine_slot_new_fn)(strata_db *db, void **out);
+typedef void (*engine_slot_free_fn)(void *state);
+
+/* Lends the state in slot id, creating it with make on first use (make and
+ * destroy must be the same on every call for an id). The state lives until
+ * strata_close, which calls destroy. Returns make's error, if any. */
+int engine_slot(strata_db *db, engine_slot_id id, engine_slot_new_fn make, engine_slot_free_fn destroy,
+                void **out);
+
+/* The options the database runs with (defaults filled in; partition_ms as
+ * fixed at creation). Lent for the life of db. */
+const strata_options *engine_options(const strata_db *db);
+
+/* Whether a sample at t can be written now: STRATA_OK, or
+ * STRATA_ERR_INVALID with *reason ("timestamp out of range": its partition
+ * could not be represented; "timestamp older than the retention period").
+ * retention_cut is engine_retention_cut()'s value, read once per request. */
+int engine_check_time(const strata_db *db, int64_t t, int64_t retention_cut, const char **reason);
+
+/* The oldest timestamp the retention lets in now (INT64_MIN: no retention). */
+int64_t engine_retention_cut(const strata_db *db);
+
+/* strata_write without its per-sample checks, for a caller that made them
+ * (sids from strata_series_get_or_create, times through engine_check_time).
+ * Batches of at most 65,536 samples. */
+int engine_write_checked(strata_db *db, const strata_sample *samples, size_t n);
+
+#endif /* STRATA_ENGINE_H */
