@@ -302,7 +302,7 @@ static int run_one(const bc_opts *o, const char *ds, const bench_series *s, size
         goto out;
     double t3 = bc_now();
     strata_stats st_ing;
-    if ((rc = strata_get_stats(db, &st_ing)) != 0 || (rc = strata_close(db)) != 0)
+    if ((rc = strata_get_stats(db, &st_ing, sizeof st_ing)) != 0 || (rc = strata_close(db)) != 0)
         goto out;
     db = NULL;
 
@@ -312,14 +312,14 @@ static int run_one(const bc_opts *o, const char *ds, const bench_series *s, size
     if ((rc = bc_read(db, s, n, &before)) != 0)
         goto out;
     strata_stats st_pre;
-    if ((rc = strata_get_stats(db, &st_pre)) != 0)
+    if ((rc = strata_get_stats(db, &st_pre, sizeof st_pre)) != 0)
         goto out;
     double t4 = bc_now();
     if ((rc = strata_compact(db, 1)) != 0)
         goto out;
     double t5 = bc_now();
     strata_stats st;
-    if ((rc = strata_get_stats(db, &st)) != 0 || (rc = bc_read(db, s, n, &after)) != 0)
+    if ((rc = strata_get_stats(db, &st, sizeof st)) != 0 || (rc = bc_read(db, s, n, &after)) != 0)
         goto out;
     if (after.all_samples != total || before.all_samples != total) {
         fprintf(stderr, "bench compact: %s/%s: read %llu then %llu samples, wrote %llu\n", ds, pname,

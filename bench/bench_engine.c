@@ -151,7 +151,9 @@ static int run_ingest(const opts *o, const char *ds, int threads)
     }
     double t2 = now_s();
     strata_stats st;
-    strata_get_stats(db, &st);
+    int rc_st = strata_get_stats(db, &st, sizeof st);
+    if (!rc && rc_st)
+        rc = rc_st;
     double rate = (double)total / (t2 - t1);
     int rc2 = strata_close(db);
     if (!rc)

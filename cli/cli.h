@@ -27,6 +27,7 @@ enum {
     OPT_PLANNER,
     OPT_HEAD_BUDGET,
     OPT_COMPACTION_THREADS,
+    OPT_MANIFEST_REWRITE,
     OPT_START,
     OPT_END,
     OPT_STEP,
@@ -50,6 +51,7 @@ enum {
     {"planner", required_argument, NULL, OPT_PLANNER},                          \
     {"head-budget", required_argument, NULL, OPT_HEAD_BUDGET},                  \
     {"compaction-threads", required_argument, NULL, OPT_COMPACTION_THREADS},    \
+    {"manifest-rewrite-bytes", required_argument, NULL, OPT_MANIFEST_REWRITE},  \
     {"help", no_argument, NULL, 'h'}
 
 #define CLI_ENGINE_HELP                                                                  \
@@ -59,7 +61,8 @@ enum {
     "      --retention DURATION    drop partitions older than this (default: keep all)\n" \
     "      --planner tiered|leveled   compaction planner (default tiered)\n"             \
     "      --head-budget BYTES     head memory that triggers a flush (K, M, G suffixes)\n" \
-    "      --compaction-threads N  background compaction threads (default 2)\n"
+    "      --compaction-threads N  background compaction threads (default 2)\n"          \
+    "      --manifest-rewrite-bytes BYTES  tuning: snapshot the manifest past this size\n"
 
 typedef struct cli_db_args {
     strata_options opts;
@@ -100,16 +103,6 @@ void cli_log(void *ctx, int level, const char *msg);
 
 uint64_t cli_now_ns(void);
 
-/* An open-addressing set of sids (0 is never a series), zeroed is empty:
- * for merging several selectors so each series is printed once. */
-typedef struct cli_sid_set {
-    strata_sid *slot;
-    size_t cap, n;
-} cli_sid_set;
-
-/* 1 when sid was added, 0 when it was there, -1 when memory ran out. */
-int cli_sid_set_add(cli_sid_set *s, strata_sid sid);
-void cli_sid_set_free(cli_sid_set *s);
 
 /* Sub-commands: argv[0] is the command name. */
 int cmd_write(int argc, char **argv);

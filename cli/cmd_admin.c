@@ -115,7 +115,7 @@ int cmd_inspect(int argc, char **argv)
     strata_stats st;
     strata_file_info *files = NULL;
     size_t n = 0;
-    int rc = strata_get_stats(db, &st);
+    int rc = strata_get_stats(db, &st, sizeof st);
     if (!rc)
         rc = strata_list_files(db, &files, &n);
     if (rc) {

@@ -131,6 +131,8 @@ int cli_db_args_parse(cli_db_args *a, int opt, const char *arg, const char *cmd)
         return 1;
     case OPT_HEAD_BUDGET:
         return cli_parse_bytes(arg, "--head-budget", &a->opts.head_budget_bytes) ? -1 : 1;
+    case OPT_MANIFEST_REWRITE:
+        return cli_parse_bytes(arg, "--manifest-rewrite-bytes", &a->opts.manifest_rewrite_bytes) ? -1 : 1;
     case OPT_COMPACTION_THREADS: {
         char *end;
         long n = strtol(arg, &end, 10);

@@ -35,6 +35,9 @@ extern "C" {
 #define STRATA_VERSION_MAJOR 0
 #define STRATA_VERSION_MINOR 1
 #define STRATA_VERSION_PATCH 0
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH, for #if and for comparing with
+ * strata_libversion_number() (the library a program runs with). */
+#define STRATA_VERSION_NUMBER (STRATA_VERSION_MAJOR * 1000000 + STRATA_VERSION_MINOR * 1000 + STRATA_VERSION_PATCH)
 /* Version of the on-disk format (VERSION file, table footers, WAL). */
 #define STRATA_FORMAT_VERSION 1
 
@@ -66,6 +69,18 @@ STRATA_API const char *strata_strerror(int status);
 /* "0.1.0 (format 1)": a static string. */
 STRATA_API const char *strata_version(void);
 
+/* STRATA_VERSION_NUMBER of the library itself: a program compiled against
+ * another header can tell (the major version must match). */
+STRATA_API int strata_libversion_number(void);
+
+/* A message about the last error a strata call met in this thread, with
+ * the file and the OS error when there was one ("open /data/wal/3.seg:
+ * Permission denied"), or "" when there was none. Meaningful right after
+ * a call returned an error (strata_open's included); a later failing call
+ * in the same thread replaces it. Static storage of the thread, valid
+ * until its next strata call. */
+STRATA_API const char *strata_errmsg(void);
+
 /* ------------------------------------------------------------ options */
 
 typedef enum strata_sync {
@@ -82,7 +97,12 @@ typedef enum strata_planner {
 /* Log levels passed to strata_options.log_fn. */
 enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN = 1, STRATA_LOG_INFO = 2, STRATA_LOG_DEBUG = 3 };
 
+/* Options of strata_open. Fill with strata_options_init, then set fields:
+ * the struct may grow in later versions (new fields at the end), and size
+ * tells the library which fields a program compiled against an older
+ * header knows; the rest keep their defaults. */
 typedef struct strata_options {
+    size_t size;                  /* sizeof(strata_options), set by strata_options_init */
     const char *dir;              /* data directory; created if missing */
     strata_sync sync;             /* default STRATA_SYNC_INTERVAL */
     int64_t sync_interval_ms;     /* default 1000 */
@@ -104,6 +124,11 @@ typedef struct strata_options {
     /* Log sink; NULL logs nothing. Called from any thread. */
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
+    /* Tuning: rewrite the manifest into a snapshot whenever its log passes
+     * this many bytes (0: the default policy, at least 1 MiB and 4 times
+     * the last snapshot). Small values make crash tests land inside
+     * rewrites. */
+    uint64_t manifest_rewrite_bytes;
 } strata_options;
 
 /* Fills *opts with the defaults above. */
@@ -366,7 +391,10 @@ typedef struct strata_stats {
     strata_level_stats levels[STRATA_MAX_LEVELS];
 } strata_stats;
 
-STRATA_API int strata_get_stats(strata_db *db, strata_stats *out);
+/* Fills the first out_size bytes of *out (pass sizeof *out: the struct
+ * may grow in later versions, and a program compiled against an older
+ * header gets the fields it knows). */
+STRATA_API int strata_get_stats(strata_db *db, strata_stats *out, size_t out_size);
 
 /* One table file of the current version. */
 typedef struct strata_file_info {

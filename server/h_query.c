@@ -265,35 +265,25 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
         return ret;
     }
     sbuf b = {0};
-    cli_sid_set seen = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
     size_t count = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        strata_cursor *cur;
-        rc = strata_select_series(s->db, sels[i].matchers, sels[i].n_matchers, start, end, &cur);
-        if (rc)
-            break;
+    strata_cursor *cur = NULL;
+    if (!rc)
+        rc = strata_select_any(s->db, sels, n, start, end, STRATA_SELECT_SERIES_ONLY, &cur);
+    if (!rc) {
         strata_sid sid;
         const strata_label *l;
         size_t nl;
         while ((rc = strata_cursor_next_series(cur, &sid, &l, &nl)) == 1) {
-            int added = n > 1 ? cli_sid_set_add(&seen, sid) : 1;
-            if (added < 0) {
-                rc = STRATA_ERR_NOMEM;
-                break;
-            }
-            if (!added)
-                continue;
             rc = json_raw(&b, count++ ? "," : "");
             rc = rc ? rc : put_metric(&b, l, nl);
             if (rc)
                 break;
         }
-        strata_cursor_close(cur);
         if (rc > 0)
             rc = 0;
     }
-    cli_sid_set_free(&seen);
+    strata_cursor_close(cur);
     srv_selectors_free(sels, n);
     rc = rc ? rc : json_raw(&b, "]}\n");
     if (rc) {

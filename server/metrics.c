@@ -66,7 +66,7 @@ int metrics_render(srv *s, sbuf *b)
 {
     strata_stats st;
     memset(&st, 0, sizeof st);
-    int rc = strata_get_stats(s->db, &st);
+    int rc = strata_get_stats(s->db, &st, sizeof st);
     if (rc)
         return rc;
     double up = (double)(srv_now_ms() - s->start_ms) / 1000.0;

@@ -117,7 +117,11 @@ typedef struct base_log {
     void *ctx;
 } base_log;
 
+/* Logs through log (which may be NULL or have no fn). Errors and warnings
+ * also become this thread's last error message (strata_errmsg). */
 void base_logf(const base_log *log, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets this thread's last error message without logging it. */
+void base_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ------------------------------------------------------------ time */
 int64_t base_now_ms(void);       /* wall clock */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 
 int base_errno_status(int err)
 {
+    if (err)
+        base_error_set("%s", strerror(err));
     switch (err) {
     case 0:
         return STRATA_OK;
@@ -91,12 +94,23 @@ int file_fsync(int fd)
     return STRATA_OK;
 }
 
+/* The status of errno err met by op on path, which also becomes this
+ * thread's last error message ("open /x/y: No space left on device"). */
+static int path_error(const char *op, const char *path, int err)
+{
+    int rc = base_errno_status(err);
+    base_error_set("%s %s: %s", op, path, strerror(err));
+    return rc;
+}
+
 int file_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return base_errno_status(errno);
+        return path_error("open", dir, errno);
     int rc = file_fsync(fd);
+    if (rc)
+        base_error_set("fsync %s: %s", dir, strata_strerror(rc));
     close(fd);
     return rc;
 }
@@ -128,19 +142,21 @@ int file_write_atomic(const char *dir, const char *name, const void *data, size_
     memcpy(tmp + pl, ".tmp", 5);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        rc = base_errno_status(errno);
+        rc = path_error("open", tmp, errno);
         goto out;
     }
-    if ((rc = file_write_all(fd, data, n)) != 0 || (rc = file_fsync(fd)) != 0)
+    if ((rc = file_write_all(fd, data, n)) != 0 || (rc = file_fsync(fd)) != 0) {
+        base_error_set("write %s: %s", tmp, strata_strerror(rc));
         goto out_unlink;
+    }
     if (close(fd) != 0) {
         fd = -1;
-        rc = base_errno_status(errno);
+        rc = path_error("close", tmp, errno);
         goto out_unlink;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        rc = base_errno_status(errno);
+        rc = path_error("rename", tmp, errno);
         goto out_unlink;
     }
     rc = file_fsync_dir(dir);
@@ -161,7 +177,7 @@ int file_read_all(const char *path, uint8_t **out, size_t *len)
     uint8_t *data = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return base_errno_status(errno);
+        return path_error("open", path, errno);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = base_errno_status(errno);
@@ -189,7 +205,7 @@ int file_mkdir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
         return STRATA_OK;
-    return base_errno_status(errno);
+    return path_error("mkdir", path, errno);
 }
 
 int file_mkdir_p(const char *path)

@@ -58,10 +58,11 @@ out:
     return rc;
 }
 
-int strata_get_stats(strata_db *db, strata_stats *out)
+int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
 {
-    if (!db || !out)
+    if (!db || !caller_out || !out_size)
         return STRATA_ERR_INVALID;
+    strata_stats full, *out = &full;
     memset(out, 0, sizeof *out);
     db_version *v = db_version_pin(db);
     out->series = index_series_count(db->idx);
@@ -128,6 +129,7 @@ int strata_get_stats(strata_db *db, strata_stats *out)
     }
     pthread_mutex_unlock(&db->bg_mu);
     db_version_unpin(v);
+    memcpy(caller_out, out, out_size < sizeof *out ? out_size : sizeof *out);
     return STRATA_OK;
 }
 

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stddef.h>
+
 #include "engine_int.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
@@ -17,6 +19,7 @@
 void strata_options_init(strata_options *o)
 {
     memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
     o->sync = STRATA_SYNC_INTERVAL;
     o->sync_interval_ms = 1000;
     o->partition_ms = DAY_MS;
@@ -307,8 +310,10 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len, 
 
 static int validate_options(const strata_options *o, const base_log *log)
 {
-    if (!o || !o->dir || !*o->dir)
+    if (!o || !o->dir || !*o->dir) {
+        base_error_set("strata_open: no data directory given");
         return STRATA_ERR_INVALID;
+    }
     if (o->sync != STRATA_SYNC_ALWAYS && o->sync != STRATA_SYNC_INTERVAL && o->sync != STRATA_SYNC_NONE) {
         base_logf(log, STRATA_LOG_ERROR, "unknown sync policy %d", (int)o->sync);
         return STRATA_ERR_INVALID;
@@ -344,11 +349,41 @@ static void db_free(strata_db *db)
     base_free(db);
 }
 
-int strata_open(const strata_options *opts, strata_db **out)
+/* The caller's options over the defaults: a program built against an
+ * older header passes a smaller struct (its size field says how much),
+ * and the fields it does not know keep their defaults; a zero in a field
+ * whose zero means "default" takes the default too. */
+static int options_from_caller(const strata_options *in, strata_options *o)
 {
-    base_log log0 = {opts ? opts->log_fn : NULL, opts ? opts->log_ctx : NULL};
-    int rc = validate_options(opts, &log0);
+    strata_options_init(o);
+    if (!in || in->size < offsetof(strata_options, dir) + sizeof in->dir) {
+        base_error_set("strata_open: options not set up by strata_options_init (size %zu)", in ? in->size : 0);
+        return STRATA_ERR_INVALID;
+    }
+    strata_options d = *o;
+    memcpy(o, in, in->size < sizeof *o ? in->size : sizeof *o);
+    o->size = sizeof *o;
+    if (!o->block_samples)
+        o->block_samples = d.block_samples;
+    if (o->sync_interval_ms <= 0)
+        o->sync_interval_ms = d.sync_interval_ms;
+    if (!o->head_budget_bytes)
+        o->head_budget_bytes = d.head_budget_bytes;
+    if (o->head_max_age_ms <= 0)
+        o->head_max_age_ms = d.head_max_age_ms;
+    if (o->cold_ms <= 0)
+        o->cold_ms = d.cold_ms;
+    return STRATA_OK;
+}
+
+int strata_open(const strata_options *caller_opts, strata_db **out)
+{
+    strata_options ob, *opts = &ob;
+    int rc = options_from_caller(caller_opts, opts);
     if (rc)
+        return rc;
+    base_log log0 = {opts->log_fn, opts->log_ctx};
+    if ((rc = validate_options(opts, &log0)) != 0)
         return rc;
     strata_db *db = base_calloc(1, sizeof *db);
     if (!db)
@@ -357,16 +392,6 @@ int strata_open(const strata_options *opts, strata_db **out)
     db->log = log0;
     db->lock_fd = -1;
     db->read_only = opts->read_only;
-    if (!db->opts.block_samples)
-        db->opts.block_samples = 1000;
-    if (db->opts.sync_interval_ms <= 0)
-        db->opts.sync_interval_ms = 1000;
-    if (!db->opts.head_budget_bytes)
-        db->opts.head_budget_bytes = 64ull << 20;
-    if (db->opts.head_max_age_ms <= 0)
-        db->opts.head_max_age_ms = 2 * 3600 * 1000;
-    if (db->opts.cold_ms <= 0)
-        db->opts.cold_ms = 4 * 3600 * 1000;
     /* writers hold the ingest lock shared all the time: a freeze or a
      * delete waiting for it exclusively must stop new shared holders, or
      * it would wait for a pause in the writes that never comes */
@@ -439,10 +464,8 @@ int strata_open(const strata_options *opts, strata_db **out)
     mo.read_only = db->read_only;
     mo.must_exist = !creating;
     mo.log = &db->log;
-    /* crash tests make the manifest rewrite itself often */
-    const char *rw = getenv("STRATA_TEST_MANIFEST_REWRITE_BYTES");
-    if (rw && *rw) {
-        mo.rewrite_min_bytes = strtoull(rw, NULL, 10);
+    if (opts->manifest_rewrite_bytes) {
+        mo.rewrite_min_bytes = opts->manifest_rewrite_bytes;
         mo.rewrite_ratio = 0;
     }
     if ((rc = manifest_open(db->dir, &mo, &db->man)) != 0) {

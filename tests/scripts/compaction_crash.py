@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Crash during compaction: `strata compact --full` killed with SIGKILL at
 random moments, many times, with the manifest rewriting itself every 4 KiB
-of edits (STRATA_TEST_MANIFEST_REWRITE_BYTES=4096), so kills land inside
+of edits (--manifest-rewrite-bytes 4096), so kills land inside
 flushes, compaction merges, installs and manifest rewrites. After each kill:
 
   - `strata verify -d` passes (before and after recovery);
@@ -44,10 +44,14 @@ PASSES = 7  # level-0 files per partition (tiered merges 8)
 # manifest rewrite thresholds drawn per run: 4096 (every few edits) and
 # 512 (every edit: this manifest's snapshot alone is larger)
 REWRITES = os.environ.get("STRATA_CRASH_REWRITE_BYTES", "4096,512").split(",")
-ENV = dict(os.environ, STRATA_TEST_MANIFEST_REWRITE_BYTES=REWRITES[0], STRATA_NO_PROGRESS="1")
+ENV = dict(os.environ, STRATA_NO_PROGRESS="1")
+# the commands that open the database take the engine's options
+ENGINE_COMMANDS = ("write", "import", "export", "compact", "delete", "inspect", "query")
 
 
 def run(args, check=True, **kw):
+    if args and args[0] in ENGINE_COMMANDS:
+        args = args + ["--manifest-rewrite-bytes", REWRITES[0]]
     p = subprocess.run([BIN] + args, capture_output=True, text=True, env=ENV, **kw)
     if check and p.returncode != 0:
         sys.exit("FAIL: strata %s -> %d\nstdout: %s\nstderr: %s" % (" ".join(args), p.returncode, p.stdout[-2000:],
@@ -176,8 +180,8 @@ def main():
             delay = rng.uniform(0, cal[planner] * 1.1)
             before = set(tables_dir(work))
             manifests = {n for n in os.listdir(work) if n.startswith("MANIFEST-")}
-            env = dict(ENV, STRATA_TEST_MANIFEST_REWRITE_BYTES=rng.choice(REWRITES))
-            p = subprocess.Popen([BIN, "compact", "-d", work, "--full", "--planner", planner], env=env,
+            p = subprocess.Popen([BIN, "compact", "-d", work, "--full", "--planner", planner,
+                                  "--manifest-rewrite-bytes", rng.choice(REWRITES)], env=ENV,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(delay)  # the kill's moment, not a synchronisation
             p.send_signal(signal.SIGKILL)

@@ -108,10 +108,10 @@ static void run(strata_planner planner)
                      (int)planner, p, per_part[p], (unsigned long long)blocks[p], (unsigned long long)want_blocks);
 
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     uint64_t written = st.compaction_bytes_written;
     assert_int_equal(strata_compact(db, 1), STRATA_OK);
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.compaction_bytes_written, written); /* nothing new: nothing rewritten */
 
     assert_int_equal(strata_close(db), STRATA_OK);

@@ -174,7 +174,7 @@ static strata_db *open_with_retention(fixture *f, bool crashed)
     strata_db *db = dbt_open_ok(&o);
     int64_t c_hi = wall_ms() - RET_MS;
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.table_bytes_read, 0); /* nothing read to drop them */
     /* recovery (open_tables' full verification after a crash) must not
      * read expired files: had it read them, the damaged one would have been
@@ -232,7 +232,7 @@ static void check_after_open(strata_db *db, fixture *f)
     strata_free(now);
     check_content(db, f, "after the open with retention");
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     /* a full read touches at most the live files' bytes */
     assert_true(st.table_bytes_read <= live_bytes);
 
@@ -240,7 +240,7 @@ static void check_after_open(strata_db *db, fixture *f)
     int64_t c_lo = wall_ms() - RET_MS;
     assert_int_equal(strata_compact(db, 1), STRATA_OK);
     int64_t c_hi = wall_ms() - RET_MS;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_true(st.table_samples >= count_from(&f->truth, c_hi));
     assert_true(st.table_samples <= count_from(&f->truth, c_lo));
     check_content(db, f, "after the full compaction");

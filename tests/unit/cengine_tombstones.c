@@ -139,7 +139,7 @@ static void w_check(world *w, const char *what)
 static strata_stats w_stats(world *w)
 {
     strata_stats st;
-    assert_int_equal(strata_get_stats(w->db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(w->db, &st, sizeof st), STRATA_OK);
     return st;
 }
 

@@ -20,7 +20,7 @@
  * inside a flush; medium; default: no flush), with one compaction thread,
  * the tiered or leveled planner and sometimes a 20 ms cold_ms (partitions
  * left behind get a full compaction at once), so kills land inside
- * compactions too, and (STRATA_TEST_MANIFEST_REWRITE_BYTES) inside
+ * compactions too, and (options.manifest_rewrite_bytes) inside
  * manifest rewrites.
  *
  * After each kill the test opens the directory itself (recovery), reads
@@ -108,10 +108,10 @@ static int writer_main(const char *dir, uint64_t start, uint64_t budget, int lev
 {
     strata_options o;
     writer_opts(&o, dir, budget, leveled, cold_ms);
-    /* the engine's test hook: rewrite the manifest when it passes a few KB,
-     * so kills also land inside manifest rewrites (half of the rounds) */
+    /* rewrite the manifest when it passes a few KB, so kills also land
+     * inside manifest rewrites (half of the rounds) */
     if (cold_ms)
-        setenv("STRATA_TEST_MANIFEST_REWRITE_BYTES", "2048", 1);
+        o.manifest_rewrite_bytes = 2048;
     strata_db *db;
     int rc = strata_open(&o, &db);
     if (rc) {
@@ -471,7 +471,7 @@ static void writer_killed_at_random_loses_no_acked_write(void **state)
     o.compaction_threads = 0;
     strata_db *db = dbt_open_ok(&o);
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     fprintf(stderr, "at the end: %" PRIu64 " table files in %" PRIu64 " partitions (files by level:", st.table_files,
             st.partitions);
     uint64_t above0 = 0;

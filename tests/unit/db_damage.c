@@ -160,7 +160,7 @@ static void open_read(const char *dir, opened *r)
     int rc = dbt_read_all(db, &r->got);
     if (rc)
         fail_msg("%s: read: %s", dir, strata_strerror(rc));
-    assert_int_equal(strata_get_stats(db, &r->st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &r->st, sizeof r->st), STRATA_OK);
     assert_int_equal(strata_close(db), STRATA_OK);
 }
 
@@ -436,7 +436,7 @@ static void table_flipped_byte_is_reported_never_a_wrong_answer(void **state)
     }
     assert_int_equal(strata_flush(db), STRATA_OK);
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_true(st.table_files >= 1);
     assert_int_equal(st.head_samples, 0);
     assert_int_equal(strata_close(db), STRATA_OK);
@@ -494,7 +494,7 @@ static void table_flipped_byte_is_reported_never_a_wrong_answer(void **state)
         dbt_set got = {0};
         rc = dbt_read_all(cdb, &got);
         strata_stats cst;
-        assert_int_equal(strata_get_stats(cdb, &cst), STRATA_OK);
+        assert_int_equal(strata_get_stats(cdb, &cst, sizeof cst), STRATA_OK);
         if (rc < 0) {
             read_errors++; /* reported, not answered wrongly: but what was returned must be true */
         }
@@ -606,7 +606,7 @@ static void dirty_open_quarantines_a_damaged_table(void **state)
     dbt_set got = {0};
     int rc = dbt_read_all(db, &got);
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     if (rc == 0 && st.quarantined_files == 0) {
         size_t wrong = dbt_set_diff(&tb, &got, "clean open, damaged table a");
         fail_msg("a read over a damaged block returned success (%zu samples, %zu differences from b alone), "
@@ -631,7 +631,7 @@ static void dirty_open_quarantines_a_damaged_table(void **state)
     o.log_fn = dbt_log_fn;
     o.log_ctx = &lg;
     db = dbt_open_ok(&o);
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.quarantined_files, 1);
     assert_int_equal(dbt_read_all(db, &got), 0);
     assert_int_equal(dbt_set_diff(&tb, &got, "after quarantine"), 0);

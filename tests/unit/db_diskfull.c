@@ -184,7 +184,7 @@ static void fill_free_resume(full *f, uint64_t budget)
     rc = strata_flush(db);
     fprintf(stderr, "flush while full: %s\n", strata_strerror(rc));
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_true(st.write_errors > 0);
     /* free space: writes resume at once */
     assert_int_equal(unlink(f->filler), 0);

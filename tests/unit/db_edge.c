@@ -386,7 +386,7 @@ static void long_labels_round_trip_and_limits_refuse(void **state)
     edge_reopen(&e);
     edge_check(&e, "after refusals and reopen", NULL, NULL);
     strata_stats st;
-    assert_int_equal(strata_get_stats(e.db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(e.db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.series, 4);
     free(lots);
     free(lnames);

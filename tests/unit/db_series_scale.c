@@ -103,7 +103,7 @@ static void many_series_are_created_found_and_survive_reopen(void **state)
         assert_int_equal(strata_write(db, b, nb), STRATA_OK);
     double t1 = now_s();
     strata_stats st;
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     long rss1 = rss_kb();
     assert_int_equal(st.series, n);
     assert_int_equal(st.head_samples, 2 * n);
@@ -136,7 +136,7 @@ static void many_series_are_created_found_and_survive_reopen(void **state)
     double t4 = now_s();
     db = dbt_open_ok(&o);
     double t5 = now_s();
-    assert_int_equal(strata_get_stats(db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.series, n);
     assert_int_equal(st.head_samples, 2 * n);
     strata_matcher all = {STRATA_MATCH_EQ, "__name__", "scale"};

@@ -252,7 +252,7 @@ static void concurrent_writes_reads_flushes_stay_consistent(void **state)
                  "each): flush/delete starved by writers (the ingest rwlock prefers readers?)",
                  (uint64_t)s.flushes_during, (uint64_t)s.deletes_during, WRITE_SECONDS_MAX, LIVENESS);
     strata_stats st;
-    assert_int_equal(strata_get_stats(s.db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(s.db, &st, sizeof st), STRATA_OK);
     fprintf(stderr, "flushes in all (background included): %" PRIu64 ", compactions %" PRIu64 ", %" PRIu64
             " table files\n", st.flushes, st.compactions, st.table_files);
     /* quiet now: a read must be complete and consistent, also after reopen */

@@ -220,7 +220,7 @@ static void run_seed(uint64_t seed, int steps)
         check(&w, step);
     }
     strata_stats st;
-    assert_int_equal(strata_get_stats(w.db, &st), STRATA_OK);
+    assert_int_equal(strata_get_stats(w.db, &st, sizeof st), STRATA_OK);
     fprintf(stderr, "seed %llu: %d steps, %llu flushes, %llu compactions, %llu table files, %llu tombstones\n",
             (unsigned long long)seed, steps, (unsigned long long)st.flushes, (unsigned long long)st.compactions,
             (unsigned long long)st.table_files, (unsigned long long)st.tombstones);
