@@ -101,7 +101,8 @@ void cli_progress_end(cli_progress *p);
 /* The log sink used by cli_open: stderr, "strata: level: message". */
 void cli_log(void *ctx, int level, const char *msg);
 
-uint64_t cli_now_ns(void);
+uint64_t cli_now_ns(void); /* monotonic clock */
+int64_t cli_now_ms(void);  /* wall clock, ms since the epoch */
 
 
 /* Sub-commands: argv[0] is the command name. */

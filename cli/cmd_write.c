@@ -156,10 +156,7 @@ typedef int (*chunk_fn)(strata_db *db, const char *p, size_t len, void *arg, rej
 static int write_lp_chunk(strata_db *db, const char *p, size_t len, void *arg, reject_ctx *rj,
                           strata_write_result *res)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return strata_write_lp(db, p, len, *(const strata_precision *)arg, now, on_reject, rj, res);
+    return strata_write_lp(db, p, len, *(const strata_precision *)arg, cli_now_ms(), on_reject, rj, res);
 }
 
 static int write_jsonl_chunk(strata_db *db, const char *p, size_t len, void *arg, reject_ctx *rj,

@@ -13,6 +13,13 @@ uint64_t cli_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int cli_log_level = STRATA_LOG_WARN;
 
 void cli_log(void *ctx, int level, const char *msg)
@@ -40,9 +47,7 @@ void cli_db_args_init(cli_db_args *a)
 int cli_parse_time(const char *arg, const char *what, int64_t *out_ms)
 {
     const char *reason = NULL;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = cli_now_ms();
     if (strata_parse_time(arg, strlen(arg), now, out_ms, &reason) != STRATA_OK) {
         fprintf(stderr, "strata: %s: bad time '%s': %s\n", what, arg, reason ? reason : "invalid");
         return -1;

@@ -202,7 +202,7 @@ enum MHD_Result h_query(srv *s, struct MHD_Connection *c, srv_req *r)
     if (!q || !*q)
         return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t t;
-    if (srv_time(tv, srv_now_ms(), &t, &why))
+    if (srv_time(tv, cli_now_ms(), &t, &why))
         return bad_param(s, c, r, "time", tv, why);
     pq_result res;
     int rc = pq_eval_instant(s->db, q, t, &res);

@@ -24,20 +24,6 @@
 
 #include "server.h"
 
-uint64_t srv_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------ routing */
 
 enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
@@ -415,7 +401,7 @@ int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why)
         *out = dflt;
         return STRATA_OK;
     }
-    return strata_parse_time(v, strlen(v), srv_now_ms(), out, why);
+    return strata_parse_time(v, strlen(v), cli_now_ms(), out, why);
 }
 
 /* ------------------------------------------------------------ bodies */
@@ -563,7 +549,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = b;
         srv_req *r = &b->r;
-        r->t0_ns = srv_now_ns();
+        r->t0_ns = cli_now_ns();
         r->method = method;
         r->url = url;
         r->h = route_of(url, method, &b->allowed, &r->path_arg);

@@ -31,7 +31,7 @@ void metrics_request_done(srv *s, srv_req *r)
     unsigned h = (unsigned)r->h < H_COUNT ? (unsigned)r->h : H_OTHER;
     int cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
     METRIC_ADD(s->m.requests[h][cls], 1);
-    uint64_t ns = srv_now_ns() - r->t0_ns;
+    uint64_t ns = cli_now_ns() - r->t0_ns;
     double sec = (double)ns / 1e9;
     for (int i = 0; i < SRV_LAT_BUCKETS; i++)
         if (sec <= lat_bounds[i]) {
@@ -69,7 +69,7 @@ int metrics_render(srv *s, sbuf *b)
     int rc = strata_get_stats(s->db, &st, sizeof st);
     if (rc)
         return rc;
-    double up = (double)(srv_now_ms() - s->start_ms) / 1000.0;
+    double up = (double)(cli_now_ms() - s->start_ms) / 1000.0;
     uint64_t in_lp = ld(&s->m.samples_in[0]), in_rw = ld(&s->m.samples_in[1]), in_im = ld(&s->m.samples_in[2]);
     rc |= HELP(b, "strata_ingested_samples_total", "counter", "Samples stored through the HTTP API, by protocol.");
     rc |= line(b, "strata_ingested_samples_total{protocol=\"influx\"} %llu\n", (unsigned long long)in_lp);

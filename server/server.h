@@ -104,8 +104,6 @@ typedef struct srv_req {
 /* ---- http.c */
 int srv_start(srv *s);
 void srv_stop(srv *s);  /* stop accepting, wait for requests in flight, close */
-uint64_t srv_now_ns(void);
-int64_t srv_now_ms(void);
 
 /* Queue replies; each returns the MHD result and records the status. */
 enum MHD_Result srv_reply(struct MHD_Connection *c, srv_req *r, unsigned status, const char *ctype,

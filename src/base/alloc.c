@@ -38,3 +38,23 @@ char *base_strndup(const char *s, size_t n)
     }
     return d;
 }
+
+int base_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return STRATA_OK;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return STRATA_ERR_NOMEM;
+        n *= 2;
+    }
+    if (elem && n > SIZE_MAX / elem)
+        return STRATA_ERR_NOMEM;
+    void *q = base_realloc(*p, n * elem);
+    if (!q)
+        return STRATA_ERR_NOMEM;
+    *p = q;
+    *cap = n;
+    return STRATA_OK;
+}

@@ -35,6 +35,10 @@
 void *base_malloc(size_t n);
 void *base_calloc(size_t n, size_t size);
 void *base_realloc(void *p, size_t n);
+/* Grows the array *p of *cap elements of elem bytes so it holds at least
+ * need (doubling, at least 16): STRATA_OK, or STRATA_ERR_NOMEM with *p and
+ * *cap unchanged (also when the size would overflow). */
+int base_grow(void **p, size_t *cap, size_t need, size_t elem);
 void base_free(void *p);
 char *base_strdup(const char *s);
 char *base_strndup(const char *s, size_t n);

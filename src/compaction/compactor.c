@@ -125,32 +125,6 @@ static int seek(src *s, uint64_t lo)
     return advance(s);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return STRATA_OK;
-    size_t n = MAX(need, *cap * 2);
-    void *q = base_realloc(*p, n * elem);
-    if (!q)
-        return STRATA_ERR_NOMEM;
-    *p = q;
-    *cap = n;
-    return STRATA_OK;
-}
-
-static bool sid_in(const manifest_tombstone *t, uint64_t sid)
-{
-    size_t a = 0, b = t->n_sids;
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (t->sids[mid] < sid)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    return a < t->n_sids && t->sids[a] == sid;
-}
-
 /* The hiding ranges of sid for every input: retention, then tombstones
  * numbered after the input. */
 static int hide_ranges(run *r, uint64_t sid)
@@ -160,15 +134,15 @@ static int hide_ranges(run *r, uint64_t sid)
     for (size_t in = 0; in < a->n_inputs; in++) {
         r->tr_first[in] = n;
         if (a->retention_before_ms != INT64_MIN) {
-            if (grow((void **)&r->tr, &r->tr_cap, n + 1, sizeof *r->tr))
+            if (base_grow((void **)&r->tr, &r->tr_cap, n + 1, sizeof *r->tr))
                 return STRATA_ERR_NOMEM;
             r->tr[n++] = (trange){INT64_MIN, a->retention_before_ms - 1};
         }
         for (size_t k = 0; k < a->n_tombstones; k++) {
             const manifest_tombstone *t = a->tombstones[k];
-            if (t->id <= r->srcs[in].file_no || !sid_in(t, sid))
+            if (!manifest_tombstone_applies(t, r->srcs[in].file_no, sid))
                 continue;
-            if (grow((void **)&r->tr, &r->tr_cap, n + 1, sizeof *r->tr))
+            if (base_grow((void **)&r->tr, &r->tr_cap, n + 1, sizeof *r->tr))
                 return STRATA_ERR_NOMEM;
             r->tr[n++] = (trange){t->mint_ms, t->maxt_ms};
         }
@@ -214,7 +188,7 @@ static char *out_path(const char *dir, uint64_t no)
 static int close_output(run *r)
 {
     table_meta m;
-    int rc = grow((void **)&r->outs, &r->cap_outs, r->n_outs + 1, sizeof *r->outs);
+    int rc = base_grow((void **)&r->outs, &r->cap_outs, r->n_outs + 1, sizeof *r->outs);
     if (rc)
         return rc; /* r->w stays for the caller's abort */
     table_writer *w = r->w;
@@ -256,9 +230,9 @@ static int merge_cluster(run *r, uint64_t sid, size_t i, size_t j)
     int rc;
     for (k = i; k < j; k++)
         total += r->blks[k].blk.count + CODEC_PAD;
-    if ((rc = grow((void **)&r->dts, &r->dcap, total, sizeof *r->dts)) ||
-        (rc = grow((void **)&r->dv, &r->dvcap, total, sizeof *r->dv)) ||
-        (rc = grow((void **)&r->heads, &r->hcap, 3 * (j - i), sizeof *r->heads)))
+    if ((rc = base_grow((void **)&r->dts, &r->dcap, total, sizeof *r->dts)) ||
+        (rc = base_grow((void **)&r->dv, &r->dvcap, total, sizeof *r->dv)) ||
+        (rc = base_grow((void **)&r->heads, &r->hcap, 3 * (j - i), sizeof *r->heads)))
         return rc;
     /* heads[3b..3b+2]: [start, end) of block b's surviving samples, its input */
     size_t *h = r->heads;
@@ -296,8 +270,8 @@ static int merge_cluster(run *r, uint64_t sid, size_t i, size_t j)
     }
     if (kept == 0)
         return STRATA_OK;
-    if ((rc = grow((void **)&r->mts, &r->mcap, kept, sizeof *r->mts)) ||
-        (rc = grow((void **)&r->mv, &r->mvcap, kept, sizeof *r->mv)))
+    if ((rc = base_grow((void **)&r->mts, &r->mcap, kept, sizeof *r->mts)) ||
+        (rc = base_grow((void **)&r->mv, &r->mvcap, kept, sizeof *r->mv)))
         return rc;
     /* k-way merge; a cluster holds few blocks, so a linear scan of heads.
      * Each block's timestamps strictly increase, so one head per block
@@ -417,7 +391,7 @@ int cpt_run(const cpt_run_args *a, table_meta **outs, size_t *n_outs, cpt_run_st
         for (size_t i = 0; i < a->n_inputs; i++) {
             src *s = &r.srcs[i];
             while (s->have && s->sid == sid) {
-                if ((rc = grow((void **)&r.blks, &r.cap_blks, r.n_blks + 1, sizeof *r.blks)))
+                if ((rc = base_grow((void **)&r.blks, &r.cap_blks, r.n_blks + 1, sizeof *r.blks)))
                     goto out;
                 r.blks[r.n_blks++] = (cblk){i, s->blk, s->bytes, false, false};
                 if ((rc = advance(s)))

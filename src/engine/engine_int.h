@@ -120,7 +120,6 @@ struct strata_db {
     int compactions_running; /* guarded by bg_mu */
     bool compact_full;       /* a strata_compact(full) is waiting */
     _Atomic int cancel;      /* set at close: compactions stop */
-    int64_t last_write_ms_by_partition_dummy;
 
     /* counters (atomics: read by strata_get_stats from any thread) */
     atomic_uint_fast64_t samples_written, samples_ooo, write_errors, flushes, flush_bytes;
@@ -181,8 +180,6 @@ int db_apply_retention(strata_db *db);
 typedef struct head_samples head_samples;
 int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
                    head_samples *scratch);
-/* 1 when tombstone ts applies to table file_no / to a head frozen at freeze_no. */
-bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no);
 /* Removes from s the samples of sid deleted by tombstones that apply. */
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s);

@@ -14,26 +14,11 @@
 
 #include "engine_int.h"
 
-bool db_tombstone_applies_to_file(const manifest_tombstone *ts, uint64_t file_no) { return ts->id > file_no; }
-
-static bool sid_in(const manifest_tombstone *ts, uint64_t sid)
-{
-    size_t lo = 0, hi = ts->n_sids;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ts->sids[mid] < sid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ts->n_sids && ts->sids[lo] == sid;
-}
-
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s)
 {
     for (size_t k = 0; k < n_ts && s->n; k++) {
-        if (ts[k]->id <= min_id || !sid_in(ts[k], sid))
+        if (!manifest_tombstone_applies(ts[k], min_id, sid))
             continue;
         size_t w = 0;
         for (size_t i = 0; i < s->n; i++) {

@@ -93,21 +93,6 @@ static int expect(cur *c, char ch, const char *reason)
     return STRATA_OK;
 }
 
-static int grow_arr(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return STRATA_OK;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *a = base_realloc(*arr, n * elem);
-    if (!a)
-        return STRATA_ERR_NOMEM;
-    *arr = a;
-    *cap = n;
-    return STRATA_OK;
-}
-
 static int hex4(const char *p, const char *end, unsigned *out)
 {
     if (end - p < 4)
@@ -172,7 +157,7 @@ static int read_string(jsonl_decoder *d, cur *c, size_t max_len, size_t *off, si
     if (q >= c->end)
         return fail(c, s - 1, "unterminated string");
     size_t raw = (size_t)(q - s);
-    int rc = grow_arr((void **)&d->arena, &d->arena_cap, d->arena_len + raw + 1, 1);
+    int rc = base_grow((void **)&d->arena, &d->arena_cap, d->arena_len + raw + 1, 1);
     if (rc < 0)
         return rc;
     char *o = d->arena + d->arena_len, *o0 = o;
@@ -244,9 +229,9 @@ static int read_metric(jsonl_decoder *d, cur *c)
     for (;;) {
         if (d->n_labels == d->lim.max_labels)
             return fail(c, c->p, "too many labels");
-        if ((rc = grow_arr((void **)&d->labels, &d->labels_cap, d->n_labels + 1, sizeof *d->labels)) < 0)
+        if ((rc = base_grow((void **)&d->labels, &d->labels_cap, d->n_labels + 1, sizeof *d->labels)) < 0)
             return rc;
-        if ((rc = grow_arr((void **)&d->offs, &d->offs_cap, 2 * d->n_labels + 2, sizeof *d->offs)) < 0)
+        if ((rc = base_grow((void **)&d->offs, &d->offs_cap, 2 * d->n_labels + 2, sizeof *d->offs)) < 0)
             return rc;
         base_label *l = &d->labels[d->n_labels];
         const char *at = c->p;
@@ -343,7 +328,7 @@ static int read_values(jsonl_decoder *d, cur *c)
             return fail(c, quoted ? s - 1 : s, "invalid value");
         if (d->n_vals == d->lim.max_samples)
             return fail(c, s, "too many samples");
-        if ((rc = grow_arr((void **)&d->vals, &d->vals_cap, d->n_vals + 1, sizeof *d->vals)) < 0)
+        if ((rc = base_grow((void **)&d->vals, &d->vals_cap, d->n_vals + 1, sizeof *d->vals)) < 0)
             return rc;
         d->vals[d->n_vals++] = v;
         skip_ws(c);
@@ -387,7 +372,7 @@ static int read_timestamps(jsonl_decoder *d, cur *c)
         c->p = p;
         if (d->n_ts == d->lim.max_samples)
             return fail(c, s, "too many samples");
-        if ((rc = grow_arr((void **)&d->ts, &d->ts_cap, d->n_ts + 1, sizeof *d->ts)) < 0)
+        if ((rc = base_grow((void **)&d->ts, &d->ts_cap, d->n_ts + 1, sizeof *d->ts)) < 0)
             return rc;
         d->ts[d->n_ts++] = neg ? (int64_t)(0 - v) : (int64_t)v;
         skip_ws(c);

@@ -301,17 +301,6 @@ static int unescape(lp_parser *p, const char *s, const char *e, size_t line_len,
     return STRATA_OK;
 }
 
-static int grow(void **arr, size_t *cap, size_t elem)
-{
-    size_t n = *cap * 2;
-    void *a = base_realloc(*arr, n * elem);
-    if (!a)
-        return STRATA_ERR_NOMEM;
-    *arr = a;
-    *cap = n;
-    return STRATA_OK;
-}
-
 static const char *field_reason(lp_parser *p, const char *what, const char *key, size_t key_len)
 {
     int kl = key_len > 64 ? 64 : (int)key_len;
@@ -457,7 +446,7 @@ __attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, cons
             return STRATA_ERR_INVALID;
         }
         if (nt == p->tags_cap) {
-            if ((rc = grow((void **)&p->tags, &p->tags_cap, sizeof *p->tags)) < 0)
+            if ((rc = base_grow((void **)&p->tags, &p->tags_cap, p->tags_cap + 1, sizeof *p->tags)) < 0)
                 return rc;
             set_rooms(p);
         }
@@ -594,7 +583,7 @@ __attribute__((noinline)) static int ref_parse(lp_parser *p, const char *s, cons
                 s = e;
             }
             if (nf == p->fields_cap) {
-                if ((rc = grow((void **)&p->fields, &p->fields_cap, sizeof *p->fields)) < 0)
+                if ((rc = base_grow((void **)&p->fields, &p->fields_cap, p->fields_cap + 1, sizeof *p->fields)) < 0)
                     return rc;
                 set_rooms(p);
             }

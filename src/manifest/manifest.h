@@ -105,6 +105,13 @@ typedef struct manifest_tombstone {
     const uint64_t *sids; /* strictly increasing */
 } manifest_tombstone;
 
+/* The tombstone rule, for every reader and the compactor: t hides the
+ * samples of sid in [t->mint_ms, t->maxt_ms] held by a table numbered
+ * file_no (or a head frozen when the counter stood at file_no) exactly
+ * when the delete was numbered after that data (t->id > file_no) and
+ * names sid. Data numbered after the delete was written with it applied. */
+bool manifest_tombstone_applies(const manifest_tombstone *t, uint64_t file_no, uint64_t sid);
+
 /* Bytes compactions read from and wrote into a level, over the database's
  * life (flushes count as writes into level 0). */
 typedef struct manifest_level_stats {

@@ -95,27 +95,12 @@ static size_t tomb_lb(const mstate *s, uint64_t id)
     return lo;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return STRATA_OK;
-    size_t nc = *cap ? *cap * 2 : 16;
-    while (nc < need)
-        nc *= 2;
-    void *q = base_realloc(*p, nc * elem);
-    if (!q)
-        return STRATA_ERR_NOMEM;
-    *p = q;
-    *cap = nc;
-    return STRATA_OK;
-}
-
 /* Notes that table no changed, when s tracks changes against a base. */
 static int touch(mstate *s, uint64_t no)
 {
     if (!s->base_sorted)
         return STRATA_OK;
-    int rc = grow((void **)&s->touched, &s->cap_touched, s->n_touched + 1, sizeof *s->touched);
+    int rc = base_grow((void **)&s->touched, &s->cap_touched, s->n_touched + 1, sizeof *s->touched);
     if (rc == STRATA_OK)
         s->touched[s->n_touched++] = no;
     return rc;
@@ -182,7 +167,7 @@ static int add_table(mstate *s, rd *r, char *why, size_t why_len)
     size_t i = table_lb(s, t.file_no);
     if (i < s->n_tables && s->tables[i].file_no == t.file_no)
         FAIL("table %llu added twice", (unsigned long long)t.file_no);
-    int rc = grow((void **)&s->tables, &s->cap_tables, s->n_tables + 1, sizeof *s->tables);
+    int rc = base_grow((void **)&s->tables, &s->cap_tables, s->n_tables + 1, sizeof *s->tables);
     if (rc || (rc = touch(s, t.file_no)) != 0)
         return rc;
     memmove(&s->tables[i + 1], &s->tables[i], (s->n_tables - i) * sizeof *s->tables);
@@ -237,7 +222,7 @@ static int add_tombstone(mstate *s, rd *r, char *why, size_t why_len)
         if (r->bad)
             break;
     }
-    int rc = grow((void **)&s->tombs, &s->cap_tombs, s->n_tombs + 1, sizeof *s->tombs);
+    int rc = base_grow((void **)&s->tombs, &s->cap_tombs, s->n_tombs + 1, sizeof *s->tombs);
     if (r->bad || r->p != r->end || rc) {
         base_free(t);
         if (rc)

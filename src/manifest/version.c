@@ -338,3 +338,18 @@ out:
     base_free(seen);
     return rc;
 }
+
+bool manifest_tombstone_applies(const manifest_tombstone *t, uint64_t file_no, uint64_t sid)
+{
+    if (t->id <= file_no)
+        return false;
+    size_t lo = 0, hi = t->n_sids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->sids[mid] < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n_sids && t->sids[lo] == sid;
+}

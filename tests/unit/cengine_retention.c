@@ -93,7 +93,7 @@ static void fixture_build(fixture *f, const char *tag)
                     assert_int_equal(strata_write(db, b, n), STRATA_OK);
                     n = 0;
                 }
-                uint64_t bits = dbt_mix(test_rng_next(&r)) & 0x3fffffffffffffffull;
+                uint64_t bits = test_mix(test_rng_next(&r)) & 0x3fffffffffffffffull;
                 b[n++] = (strata_sample){sid[s], t, dbt_from_bits(bits)};
                 dbt_set_add(&f->truth, text[s], t, bits);
             }

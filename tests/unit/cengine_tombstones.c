@@ -74,7 +74,7 @@ static void w_write(world *w, int s, int k0, int k1, int every)
     strata_sample b[TICKS];
     size_t n = 0;
     for (int k = k0; k < k1; k += every) {
-        uint64_t bits = dbt_mix(test_rng_next(&w->r)) & 0x3fffffffffffffffull; /* finite */
+        uint64_t bits = test_mix(test_rng_next(&w->r)) & 0x3fffffffffffffffull; /* finite */
         b[n].sid = w->sid[s];
         b[n].t_ms = t_of(k);
         b[n].value = dbt_from_bits(bits);

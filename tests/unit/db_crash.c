@@ -59,7 +59,7 @@ static int series_of(uint64_t n, unsigned j) { return (int)((n + j) % CRASH_SERI
 static int64_t time_of(uint64_t n, unsigned j) { return CRASH_T0 + (int64_t)slot_of(n) * 1000 + j; }
 static uint64_t value_of(uint64_t n, unsigned j)
 {
-    uint64_t b = dbt_mix(n * 131 + j);
+    uint64_t b = test_mix(n * 131 + j);
     /* now and then a special value: NaN payload, -0.0, an infinity */
     switch (b % 23) {
     case 0: return 0x7ff0000000000002ull;

@@ -57,7 +57,7 @@ static int pos_le(wal_end a, wal_end b) { return a.seg < b.seg || (a.seg == b.se
 
 static uint64_t dmg_value(size_t j, size_t i)
 {
-    uint64_t b = dbt_mix(j * 1000 + i);
+    uint64_t b = test_mix(j * 1000 + i);
     return i % 5 == 0 ? 0x7ff8000000000000ull | (b & 0xfffff) : b; /* NaN payloads too */
 }
 
@@ -427,7 +427,7 @@ static void table_flipped_byte_is_reported_never_a_wrong_answer(void **state)
         for (int i = 0; i < 200; i++) {
             s[i].sid = sid;
             s[i].t_ms = DMG_T0 + i * 15000;
-            s[i].value = k % 2 ? (double)(i % 17) : dbt_from_bits(dbt_mix((uint64_t)(k * 1000 + i)));
+            s[i].value = k % 2 ? (double)(i % 17) : dbt_from_bits(test_mix((uint64_t)(k * 1000 + i)));
         }
         assert_int_equal(strata_write(db, s, 200), STRATA_OK);
         snprintf(name, sizeof name, "__name__=tbl,s=%d", k);
@@ -550,7 +550,7 @@ static void two_tables(const char *dir, dbt_set *truth_a, dbt_set *truth_b, char
         strata_sid sid = dbt_series(db, "two", "s", f ? "b" : "a");
         strata_sample s[300];
         for (int i = 0; i < 300; i++) {
-            s[i] = (strata_sample){sid, DMG_T0 + i * 1000, dbt_from_bits(dbt_mix((uint64_t)(f * 1000 + i)))};
+            s[i] = (strata_sample){sid, DMG_T0 + i * 1000, dbt_from_bits(test_mix((uint64_t)(f * 1000 + i)))};
             dbt_set_add(f ? truth_b : truth_a, f ? "__name__=two,s=b" : "__name__=two,s=a", s[i].t_ms,
                         dbt_bits(s[i].value));
         }

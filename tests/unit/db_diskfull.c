@@ -100,8 +100,8 @@ static void batch(uint64_t n, const strata_sid *sids, strata_sample *b)
     for (unsigned i = 0; i < PER; i++) {
         b[i].sid = sids[i % SERIES];
         /* irregular times and random bits: the WAL cannot shrink them much */
-        b[i].t_ms = 1700000000000LL + (int64_t)(n * (PER / SERIES) + i / SERIES) * 1000 + (int64_t)(dbt_mix(n + i) % 997);
-        b[i].value = dbt_from_bits(dbt_mix(n * PER + i));
+        b[i].t_ms = 1700000000000LL + (int64_t)(n * (PER / SERIES) + i / SERIES) * 1000 + (int64_t)(test_mix(n + i) % 997);
+        b[i].value = dbt_from_bits(test_mix(n * PER + i));
     }
 }
 

@@ -133,7 +133,7 @@ static void out_of_order_and_duplicates_later_write_wins(void **state)
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 400; i++) {
             t[i] = T + (int64_t)test_rng_below(&rng, 300) * 1000; /* many duplicates */
-            v[i] = dbt_mix((uint64_t)(round * 1000 + i));
+            v[i] = test_mix((uint64_t)(round * 1000 + i));
         }
         edge_write(&e, "__name__=ooo,s=a", a, t, v, 400);
         /* b: one sample per batch rewritten again and again */

@@ -56,14 +56,6 @@ static inline double dbt_from_bits(uint64_t b)
     return v;
 }
 
-static inline uint64_t dbt_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* ------------------------------------------------------------ sample sets */
 
 typedef struct dbt_sample {

@@ -41,7 +41,7 @@ typedef struct shared {
 } shared;
 
 static double mono(void);
-static uint64_t val(int w, int k, uint64_t i) { return dbt_mix((uint64_t)(w * 100 + k) * 1000003u + i); }
+static uint64_t val(int w, int k, uint64_t i) { return test_mix((uint64_t)(w * 100 + k) * 1000003u + i); }
 
 static void fail_once(shared *s, const char *msg)
 {

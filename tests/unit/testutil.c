@@ -22,10 +22,9 @@ uint64_t test_seed(uint64_t default_seed)
 
 static uint64_t splitmix64(uint64_t *x)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    uint64_t z = test_mix(*x);
+    *x += 0x9e3779b97f4a7c15ull;
+    return z;
 }
 
 void test_rng_init(test_rng *r, uint64_t seed)

@@ -17,6 +17,16 @@
 /* The seed for this run (printed once on first call). */
 uint64_t test_seed(uint64_t default_seed);
 
+/* splitmix64's step: a well-mixed 64-bit function of x, for tests that
+ * derive data from an index and a seed without keeping state. */
+static inline uint64_t test_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 /* A small deterministic PRNG (splitmix64 seeded xoshiro256**). */
 typedef struct test_rng {
     uint64_t s[4];

@@ -21,18 +21,10 @@ typedef struct gen {
     size_t *len; /* length of record i */
 } gen;
 
-static inline uint64_t gen_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static inline uint8_t gen_type(const gen *g, size_t i) { return (uint8_t)gen_mix(g->seed * 7919 + i); }
+static inline uint8_t gen_type(const gen *g, size_t i) { return (uint8_t)test_mix(g->seed * 7919 + i); }
 static inline uint8_t gen_byte(const gen *g, size_t i, size_t j)
 {
-    return (uint8_t)(gen_mix((g->seed << 20) ^ (i * 1000003u)) >> (j % 7 * 8)) ^ (uint8_t)j;
+    return (uint8_t)(test_mix((g->seed << 20) ^ (i * 1000003u)) >> (j % 7 * 8)) ^ (uint8_t)j;
 }
 
 /* Record lengths: mostly small, some spanning pages, a few huge. */
