@@ -277,6 +277,8 @@ struct query_node {
     query_node_kind kind;
     query_type type;    /* what it evaluates to; checked by the parser */
     uint32_t id;        /* preorder index, for the evaluator's side tables */
+    uint32_t height;    /* 1 + the height of the tallest child; at most
+                           QUERY_MAX_HEIGHT, so recursion over a tree is bounded */
     int64_t pos_start;  /* byte offsets of the node in the text */
     int64_t pos_end;
     union {

@@ -23,12 +23,15 @@
 typedef struct query_error {
     int64_t pos;
     int line, col;
-    char msg[256];
+    char msg[512];
 } query_error;
 
-/* Deepest nesting the parser accepts (parentheses, calls, operands); more
- * is a parse error rather than a deep C stack. */
-#define QUERY_MAX_DEPTH 512
+/* Deepest nesting the parser accepts (parentheses, calls, unary signs),
+ * and the tallest tree it builds (a chain a+b+c+... is as tall as it is
+ * long): more is a parse error rather than a deep C stack, so code that
+ * recurses over a tree (printers, evaluator) may rely on the height. */
+#define QUERY_MAX_DEPTH 500
+#define QUERY_MAX_HEIGHT 1000
 
 /* What the parser accepts at its top. */
 typedef enum query_start {
@@ -42,6 +45,9 @@ typedef enum query_start {
  * *out is set only on success and freed with query_ast_free. */
 int query_parse(const char *text, size_t len, query_start start, query_ast **out, query_error *err);
 void query_ast_free(query_ast *ast);
+
+/* The tree of a public strata_query (NULL for NULL). */
+const query_ast *query_of(const strata_query *q);
 
 /* The function of that name (case-sensitive, as Prometheus), or NULL. */
 const query_func *query_func_lookup(const char *name, size_t len);
