@@ -203,8 +203,12 @@ typedef struct strata_selector {
     int64_t range_ms; /* the [5m] of a range selector, 0 when absent */
 } strata_selector;
 
-/* Parses text into *out. On STRATA_ERR_INVALID, when errbuf is not NULL it
- * receives a message naming the position. */
+/* Parses the NUL-terminated text, a PromQL vector selector with an optional
+ * range (`name{a="b"}[5m]`, as Prometheus 3 reads it: quoted UTF-8 names,
+ * Go escapes, durations or seconds), into *out; the metric name written up
+ * front is the first matcher. On STRATA_ERR_INVALID, when errbuf is not
+ * NULL it receives Prometheus' message with the position
+ * ("1:8: parse error: ..."). Thread-safe. */
 STRATA_API int strata_selector_parse(const char *text, strata_selector *out, char *errbuf, size_t errlen);
 STRATA_API void strata_selector_free(strata_selector *sel);
 
