@@ -715,7 +715,7 @@ int query_eval_aggregate(qctx *c, const query_node *n, qvalue *out)
     query_vector_init(c, out);
     if (op == QUERY_AGG_COUNT_VALUES) {
         const char *label = param.str;
-        if (!label[0]) {
+        if (!query_valid_label_name(label)) {
             rc = query_fail(c, QERR_EXECUTION, "invalid label name \"%s\"", label);
             goto out;
         }

@@ -70,6 +70,8 @@ int query_labels_filter(const qlabels *in, const char *const *names, size_t n, b
 int query_labels_cmp(const qlabels *a, const qlabels *b);
 bool query_labels_eq(const qlabels *a, const qlabels *b);
 bool query_labels_has_name(const qlabels *l);
+/* Prometheus 3 label names: any non-empty valid UTF-8. */
+bool query_valid_label_name(const char *s);
 
 /* A byte key of the labels that a grouping selects: by (keep=true) or
  * without (keep=false) names; without also drops __name__. Appended to

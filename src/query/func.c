@@ -542,8 +542,8 @@ int query_eval_call(qctx *c, const query_node *n, qvalue *out)
             return rc;
         }
         for (size_t i = 0; i < c->n_steps; i++)
-            out->scalar[i] = f->id == QUERY_FN_MIN_OF ? fmin(out->scalar[i], b.scalar[i])
-                                                      : fmax(out->scalar[i], b.scalar[i]);
+            out->scalar[i] = f->id == QUERY_FN_MIN_OF ? go_min(out->scalar[i], b.scalar[i])
+                                                      : go_max(out->scalar[i], b.scalar[i]);
         query_value_free(c, &b);
         return 0;
     }

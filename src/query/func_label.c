@@ -17,12 +17,6 @@
 #include "base/base.h"
 #include "query/eval_int.h"
 
-static bool valid_label_name(const char *s)
-{
-    /* Prometheus 3 accepts any UTF-8 name; the empty name is refused */
-    return s[0] != 0;
-}
-
 typedef struct sbuf {
     char *p;
     size_t len, cap;
@@ -143,7 +137,7 @@ int query_eval_label_replace(qctx *c, const query_node *n, qvalue *out)
                                    &err, &erroff, NULL);
     if (!re)
         return query_fail(c, QERR_BAD_DATA, "invalid regular expression in label_replace(): %s", re_s);
-    if (!valid_label_name(dst)) {
+    if (!query_valid_label_name(dst)) {
         pcre2_code_free(re);
         return query_fail(c, QERR_BAD_DATA, "invalid destination label name in label_replace(): %s", dst);
     }
@@ -199,10 +193,10 @@ int query_eval_label_join(qctx *c, const query_node *n, qvalue *out)
 {
     const char *dst = str_arg(n->u.call.args[1]), *sep = str_arg(n->u.call.args[2]);
     for (size_t i = 3; i < n->u.call.n_args; i++)
-        if (!valid_label_name(str_arg(n->u.call.args[i])))
+        if (!query_valid_label_name(str_arg(n->u.call.args[i])))
             return query_fail(c, QERR_BAD_DATA, "invalid source label name in label_join(): %s",
                               str_arg(n->u.call.args[i]));
-    if (!valid_label_name(dst))
+    if (!query_valid_label_name(dst))
         return query_fail(c, QERR_BAD_DATA, "invalid destination label name in label_join(): %s", dst);
     int rc = query_eval_node(c, n->u.call.args[0], out);
     if (rc)

@@ -245,6 +245,30 @@ bool query_labels_eq(const qlabels *a, const qlabels *b) { return a->n == b->n &
 
 bool query_labels_has_name(const qlabels *l) { return query_labels_get(l, "__name__") != NULL; }
 
+/* Prometheus 3 accepts any non-empty valid UTF-8 label name. */
+bool query_valid_label_name(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (!*p)
+        return false;
+    while (*p) {
+        unsigned n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2 : (*p >> 3) == 30 ? 3 : 4;
+        if (n == 4)
+            return false;
+        uint32_t cp = n == 0 ? *p : (uint32_t)(*p & (0x3f >> n));
+        p++;
+        for (unsigned i = 0; i < n; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (*p & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------ keys and map */
 
 static int key_put(qkey *k, const char *s)

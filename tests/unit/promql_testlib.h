@@ -313,6 +313,8 @@ static void pt_open(pt_ctx *c)
 
 static void pt_load_line(pt_ctx *c, const char *line, int64_t interval)
 {
+    if (strstr(line, "{{"))
+        return; /* native histograms: not ours */
     pt_labels l;
     const char *p = line;
     if (pt_parse_series(&p, &l) != 0) {
@@ -386,11 +388,32 @@ typedef struct pt_expect {
 } pt_expect;
 
 /* Runs one eval command with its expectation lines. */
-static void pt_eval(pt_ctx *c, const char *cmd, char **exp_lines, size_t n_exp)
+static void pt_eval(pt_ctx *c, const char *cmd, char **exp_lines_in, size_t n_exp_in)
 {
     bool fail = strncmp(cmd, "eval_fail", 9) == 0;
     bool ordered = strncmp(cmd, "eval_ordered", 12) == 0;
     bool warn = strncmp(cmd, "eval_warn", 9) == 0;
+    /* Prometheus 3's `expect ...` lines: fail and ordered are honoured,
+     * annotations (warn, info) are not compared */
+    char *exp_lines[4096];
+    size_t n_exp = 0;
+    for (size_t i = 0; i < n_exp_in && n_exp < 4096; i++) {
+        const char *q = exp_lines_in[i];
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strstr(q, "{{"))
+            return; /* native histograms: not ours */
+        if (*q == 0 || *q == '#')
+            continue;
+        if (strncmp(q, "expect ", 7) == 0) {
+            if (strncmp(q + 7, "fail", 4) == 0)
+                fail = true;
+            if (strncmp(q + 7, "ordered", 7) == 0)
+                ordered = true;
+            continue;
+        }
+        exp_lines[n_exp++] = exp_lines_in[i];
+    }
     const char *p = strchr(cmd, ' ');
     if (!p) {
         pt_fail(c, "bad eval");
@@ -572,9 +595,11 @@ static int pt_run_file(const char *path)
             j++;
         if (strcmp(ln, "clear") == 0) {
             pt_open(&c);
-        } else if (strncmp(ln, "load ", 5) == 0) {
+        } else if (strncmp(ln, "load ", 5) == 0 || strncmp(ln, "load_with_nhcb ", 15) == 0) {
+            /* load_with_nhcb: the classic series, without the native
+             * histograms Prometheus would also make of them */
             int64_t iv;
-            if (pt_parse_duration(ln + 5, &iv) != 0) {
+            if (pt_parse_duration(strchr(ln, ' ') + 1, &iv) != 0) {
                 pt_fail(&c, "bad load interval");
             } else {
                 for (size_t k = i + 1; k < j; k++) {
