@@ -498,7 +498,7 @@ static int indent(bbuf *b, int level)
     return rc;
 }
 
-static int pretty(const query_node *n, int level, bbuf *b)
+static int pretty(const query_node *n, int level, size_t width, bbuf *b)
 {
     int rc = STRATA_OK;
     bool split = false;
@@ -508,7 +508,7 @@ static int pretty(const query_node *n, int level, bbuf *b)
     case QUERY_NODE_CALL:
     case QUERY_NODE_PAREN:
     case QUERY_NODE_SUBQUERY:
-        split = string_len(n, &rc) > PRETTY_WIDTH;
+        split = string_len(n, &rc) > width;
         break;
     default:
         break;
@@ -516,11 +516,11 @@ static int pretty(const query_node *n, int level, bbuf *b)
     if (n->kind == QUERY_NODE_SUBQUERY) {
         if (!split)
             return rc || print(n, b); /* without indentation, as prettier.go */
-        return rc || pretty(n->u.subquery.expr, level, b) || print_subquery_suffix(n, b);
+        return rc || pretty(n->u.subquery.expr, level, width, b) || print_subquery_suffix(n, b);
     }
     if (n->kind == QUERY_NODE_UNARY) {
         bbuf child = {0};
-        rc |= pretty(n->u.unary.expr, level, &child);
+        rc |= pretty(n->u.unary.expr, level, width, &child);
         size_t s = 0, e = child.len;
         while (s < e && lex_is_space(child.data[s]))
             s++;
@@ -536,25 +536,25 @@ static int pretty(const query_node *n, int level, bbuf *b)
     case QUERY_NODE_AGGREGATE:
         rc |= indent(b, level) || print_agg_op(n, b) || put(b, "(\n");
         if (n->u.aggregate.param)
-            rc |= pretty(n->u.aggregate.param, level + 1, b) || put(b, ",\n");
-        return rc || pretty(n->u.aggregate.expr, level + 1, b) || put(b, "\n") || indent(b, level) || put(b, ")");
+            rc |= pretty(n->u.aggregate.param, level + 1, width, b) || put(b, ",\n");
+        return rc || pretty(n->u.aggregate.expr, level + 1, width, b) || put(b, "\n") || indent(b, level) || put(b, ")");
     case QUERY_NODE_BINARY:
-        rc |= pretty(n->u.binary.lhs, level + 1, b) || put(b, "\n") || indent(b, level);
+        rc |= pretty(n->u.binary.lhs, level + 1, width, b) || put(b, "\n") || indent(b, level);
         rc |= put(b, query_op_name(n->u.binary.op));
         if (n->u.binary.return_bool)
             rc |= put(b, " bool");
         rc |= print_matching(n, b) || put(b, "\n");
-        return rc || pretty(n->u.binary.rhs, level + 1, b);
+        return rc || pretty(n->u.binary.rhs, level + 1, width, b);
     case QUERY_NODE_CALL:
         rc |= indent(b, level) || put(b, n->u.call.func->name) || put(b, "(\n");
         for (size_t i = 0; i < n->u.call.n_args; i++) {
             if (i)
                 rc |= put(b, ",\n");
-            rc |= pretty(n->u.call.args[i], level + 1, b);
+            rc |= pretty(n->u.call.args[i], level + 1, width, b);
         }
         return rc || put(b, "\n") || indent(b, level) || put(b, ")");
     case QUERY_NODE_PAREN:
-        rc |= indent(b, level) || put(b, "(\n") || pretty(n->u.paren.expr, level + 1, b);
+        rc |= indent(b, level) || put(b, "(\n") || pretty(n->u.paren.expr, level + 1, width, b);
         return rc || put(b, "\n") || indent(b, level) || put(b, ")");
     default:
         return rc || indent(b, level) || print(n, b);
@@ -563,5 +563,10 @@ static int pretty(const query_node *n, int level, bbuf *b)
 
 int query_pretty(const query_node *node, bbuf *out)
 {
-    return pretty(node, 0, out) ? STRATA_ERR_NOMEM : STRATA_OK;
+    return query_pretty_width(node, PRETTY_WIDTH, out);
+}
+
+int query_pretty_width(const query_node *node, size_t width, bbuf *out)
+{
+    return pretty(node, 0, width, out) ? STRATA_ERR_NOMEM : STRATA_OK;
 }

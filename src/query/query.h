@@ -64,6 +64,8 @@ const char *query_type_name(query_type t); /* "scalar", "instant vector", ... */
 int query_print(const query_node *node, bbuf *out);
 /* Appends the multi-line form of Prometheus' Pretty() (format_query). */
 int query_pretty(const query_node *node, bbuf *out);
+/* The same with another line width than Prometheus' 100 (for tests). */
+int query_pretty_width(const query_node *node, size_t width, bbuf *out);
 /* Appends the JSON of Prometheus' /api/v1/parse_query for node. */
 int query_json(const query_node *node, bbuf *out);
 /* Appends a duration in Prometheus' form (1h30m, 500ms, -5m). */
