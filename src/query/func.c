@@ -477,7 +477,7 @@ int query_eval_call(qctx *c, const query_node *n, qvalue *out)
     qdate_fn dfn;
     unary_fn ufn;
     int rc;
-    if (f->histogram)
+    if (f->histogram && f->id != QUERY_FN_HISTOGRAM_QUANTILE)
         return query_fail(c, QERR_BAD_DATA, "%s() needs native histograms, which strata does not store", f->name);
     if (range_fn_of(f->id, &rfn))
         return eval_range_call(c, n, rfn, out);
