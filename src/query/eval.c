@@ -142,10 +142,23 @@ const query_node *query_unwrap(const query_node *n)
 
 /* ------------------------------------------------------------ selectors */
 
+/* Prometheus 3's experimental anchored / smoothed selectors: refused
+ * rather than answered as plain selectors. */
+static int check_extended(qctx *c, const query_node *vs)
+{
+    if (vs->u.vs.anchored || vs->u.vs.smoothed)
+        return query_fail(c, QERR_BAD_DATA, "the %s modifier is not supported by strata yet",
+                          vs->u.vs.anchored ? "anchored" : "smoothed");
+    return 0;
+}
+
 static int eval_vector_selector(qctx *c, const query_node *n, qvalue *out)
 {
     int64_t off;
-    int rc = query_duration_ms(c, n->u.vs.offset_expr, n->u.vs.offset_ms, &off);
+    int rc = check_extended(c, n);
+    if (rc)
+        return rc;
+    rc = query_duration_ms(c, n->u.vs.offset_expr, n->u.vs.offset_ms, &off);
     if (rc)
         return rc;
     int64_t *ts;
@@ -164,6 +177,8 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
     if (n->kind == QUERY_NODE_MATRIX_SELECTOR) {
         const query_node *vs = n->u.matrix.vs;
         int64_t off;
+        if ((rc = check_extended(c, vs)) != 0)
+            return rc;
         if ((rc = query_duration_ms(c, n->u.matrix.range_expr, n->u.matrix.range_ms, range_ms)) != 0 ||
             (rc = query_duration_ms(c, vs->u.vs.offset_expr, vs->u.vs.offset_ms, &off)) != 0)
             return rc;
@@ -233,7 +248,7 @@ int query_eval_subquery(qctx *c, const query_node *n, qvalue *out)
     if (hi < start)
         return 0; /* no inner step */
     uint64_t n_inner = (uint64_t)((hi - start) / step) + 1;
-    if (n_inner > 50000000)
+    if (n_inner > 50000000 || (c->max_samples && n_inner > c->max_samples))
         return query_fail(c, QERR_TOO_MANY,
                           "query processing would load too many samples into memory in query execution");
 

@@ -217,8 +217,9 @@ int query_result_build(qctx *c, qvalue *v, const query_node *root, bool instant,
         return rc;
     }
     if (c->max_series && r->n > c->max_series) {
+        size_t n = r->n;
         strata_result_free(r);
-        return query_fail(c, QERR_EXECUTION, "query returned %zu series, more than the limit of %llu", r->n,
+        return query_fail(c, QERR_EXECUTION, "query returned %zu series, more than the limit of %llu", n,
                           (unsigned long long)c->max_series);
     }
     /* order */

@@ -442,6 +442,12 @@ int query_scalar_new(qctx *c, qvalue *v, double x)
     memset(v, 0, sizeof *v);
     v->kind = QV_SCALAR;
     v->n_steps = c->n_steps;
+    /* charged like a series, so a subquery of millions of steps fails
+     * before it allocates */
+    v->samples = c->n_steps;
+    int rc = query_charge(c, c->n_steps);
+    if (rc)
+        return rc;
     v->scalar = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof(double));
     if (!v->scalar)
         return query_nomem(c);
@@ -469,6 +475,12 @@ int query_vector_add(qctx *c, qvalue *v, qlabels *lab, qseries **out)
         v->cap = nc;
     }
     size_t steps = v->n_steps ? v->n_steps : 1;
+    /* Charged per series and step, like Prometheus counts points held,
+     * before allocating. */
+    v->samples += v->n_steps;
+    int rc = query_charge(c, v->n_steps);
+    if (rc)
+        return rc;
     qseries *s = &v->s[v->n];
     s->v = base_malloc(steps * sizeof(double));
     s->has = base_calloc(qbit_words(steps), sizeof(uint64_t));
@@ -482,9 +494,7 @@ int query_vector_add(qctx *c, qvalue *v, qlabels *lab, qseries **out)
     lab->n = 0;
     v->n++;
     *out = s;
-    /* Charged per series and step, like Prometheus counts points held. */
-    v->samples += v->n_steps;
-    return query_charge(c, v->n_steps);
+    return 0;
 }
 
 size_t query_series_count(const qseries *s, size_t n_steps)
