@@ -740,7 +740,7 @@ static bool lex_statements(lexer *l, token *t)
         int n = next(l);
         if (n != '=')
             return errorf(l, t, "unexpected character after '!': %s",
-                          n < 0 ? strcpy(q, "'\\uffff'") /* Go's %q of eof (-1) */ : last_rune(l, n, q));
+                          n < 0 ? lex_quote_rune(-1, q) /* Go quotes eof (-1) as U+FFFD */ : last_rune(l, n, q));
         emit(l, t, T_NEQ);
         return true;
     }

@@ -210,7 +210,9 @@ static bool dur_positive(parser *p, query_node *d, int64_t *ms, query_node **exp
             parse_fail(p, d->pos_start, "duration must be greater than 0");
             return false;
         }
-        *ms = seconds_to_ms(d->u.number.value);
+        /* Storage has millisecond resolution: a positive range below 1 ms
+         * is 1 ms (Prometheus would keep nanoseconds, and print "0s"). */
+        *ms = MAX(seconds_to_ms(d->u.number.value), 1);
         *expr = NULL;
     } else {
         *ms = 0;
