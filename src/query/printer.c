@@ -384,6 +384,15 @@ static int print_subquery_suffix(const query_node *n, bbuf *b)
     return rc;
 }
 
+/* +Inf as the base of ^ is written "Inf": Prometheus' "+Inf ^ 2" would
+ * read back as +(Inf ^ 2), and grow a "+" with every round trip. */
+static bool inf_base(const query_node *n)
+{
+    const query_node *l = n->u.binary.lhs;
+    return n->u.binary.op == QUERY_OP_POW && l->kind == QUERY_NODE_NUMBER && !l->u.number.is_duration &&
+           isinf(l->u.number.value) && l->u.number.value > 0;
+}
+
 static int print(const query_node *n, bbuf *b)
 {
     int rc = STRATA_OK;
@@ -399,7 +408,7 @@ static int print(const query_node *n, bbuf *b)
     case QUERY_NODE_UNARY:
         return put(b, query_op_name(n->u.unary.op)) || print(n->u.unary.expr, b);
     case QUERY_NODE_BINARY:
-        rc |= print(n->u.binary.lhs, b);
+        rc |= inf_base(n) ? put(b, "Inf") : print(n->u.binary.lhs, b);
         rc |= put(b, " ");
         rc |= put(b, query_op_name(n->u.binary.op));
         if (n->u.binary.return_bool)
@@ -539,7 +548,8 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
             rc |= pretty(n->u.aggregate.param, level + 1, width, b) || put(b, ",\n");
         return rc || pretty(n->u.aggregate.expr, level + 1, width, b) || put(b, "\n") || indent(b, level) || put(b, ")");
     case QUERY_NODE_BINARY:
-        rc |= pretty(n->u.binary.lhs, level + 1, width, b) || put(b, "\n") || indent(b, level);
+        rc |= (inf_base(n) ? indent(b, level + 1) || put(b, "Inf") : pretty(n->u.binary.lhs, level + 1, width, b)) ||
+              put(b, "\n") || indent(b, level);
         rc |= put(b, query_op_name(n->u.binary.op));
         if (n->u.binary.return_bool)
             rc |= put(b, " bool");

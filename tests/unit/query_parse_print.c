@@ -581,6 +581,23 @@ static void pretty_keeps_short_queries_on_one_line_at_width_100(void **state)
     base_free(s);
 }
 
+static void infinity_as_base_of_power_round_trips(void **state)
+{
+    (void)state;
+    /* Prometheus prints +Inf as "+Inf", which as the base of ^ would read
+     * back as +(Inf ^ 2) and grow a "+" on every round (found by fuzzing). */
+    const char *in[] = {"Inf ^ 2", "--1^-Inf^-2", "x > +Inf", "-Inf ^ 2"};
+    const char *want[] = {"Inf ^ 2", "--1 ^ -Inf ^ -2", "x > +Inf", "-Inf ^ 2"};
+    for (size_t i = 0; i < 4; i++) {
+        char *once = reprint(in[i], query_print);
+        char *twice = reprint(once, query_print);
+        assert_string_equal(once, want[i]);
+        assert_string_equal(twice, want[i]);
+        base_free(once);
+        base_free(twice);
+    }
+}
+
 static void valid_inputs_round_trip_through_print(void **state)
 {
     (void)state;
@@ -608,6 +625,7 @@ int main(void)
         cmocka_unit_test(print_writes_prometheus_string_form),
         cmocka_unit_test(pretty_writes_prometheus_format_query_form),
         cmocka_unit_test(pretty_keeps_short_queries_on_one_line_at_width_100),
+        cmocka_unit_test(infinity_as_base_of_power_round_trips),
         cmocka_unit_test(valid_inputs_round_trip_through_print),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
