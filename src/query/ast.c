@@ -18,7 +18,7 @@ struct query_arena {
     size_t next_cap;
 };
 
-int arena_new(query_arena **out)
+int query_arena_new(query_arena **out)
 {
     query_arena *a = base_calloc(1, sizeof *a);
     if (!a)
@@ -28,7 +28,7 @@ int arena_new(query_arena **out)
     return STRATA_OK;
 }
 
-void arena_free(query_arena *a)
+void query_arena_free(query_arena *a)
 {
     if (!a)
         return;
@@ -39,7 +39,7 @@ void arena_free(query_arena *a)
     base_free(a);
 }
 
-void *arena_alloc(query_arena *a, size_t n)
+void *query_arena_alloc(query_arena *a, size_t n)
 {
     const size_t align = sizeof(max_align_t);
     n = (n + align - 1) / align * align;
@@ -83,28 +83,28 @@ int query_parse(const char *text, size_t len, query_start start, query_ast **out
     p.selector_only = start == QUERY_START_SELECTOR;
     const char *nul = memchr(text, 0, len);
     if (nul)
-        return parse_fail(&p, nul - text, "unexpected character: '\\x00'");
+        return query_parse_fail(&p, nul - text, "unexpected character: '\\x00'");
     query_ast *ast = base_calloc(1, sizeof *ast);
-    if (!ast || arena_new(&p.arena) != STRATA_OK) {
+    if (!ast || query_arena_new(&p.arena) != STRATA_OK) {
         base_free(ast);
-        return parse_nomem(&p);
+        return query_parse_nomem(&p);
     }
-    lex_init(&p.lx, text, (int64_t)len);
-    parse_advance(&p);
+    query_lex_init(&p.lx, text, (int64_t)len);
+    query_parse_advance(&p);
     p.at_start = true;
-    query_node *root = parse_expr(&p, 0);
+    query_node *root = query_parse_expr(&p, 0);
     if (root && p.tok.type != T_EOF)
-        parse_unexpected(&p, NULL, NULL);
+        query_parse_unexpected(&p, NULL, NULL);
     if (p.rc == STRATA_OK && p.selector_only) {
         const query_node *vs = root->kind == QUERY_NODE_MATRIX_SELECTOR ? root->u.matrix.vs : root;
         if (vs->kind != QUERY_NODE_VECTOR_SELECTOR ||
             (root->kind == QUERY_NODE_MATRIX_SELECTOR && root->u.matrix.range_expr))
-            parse_fail(&p, root->pos_start, "expected a vector selector");
+            query_parse_fail(&p, root->pos_start, "expected a vector selector");
     }
     if (p.rc == STRATA_OK)
-        parse_check(&p, root);
+        query_parse_check(&p, root);
     if (p.rc != STRATA_OK) {
-        arena_free(p.arena);
+        query_arena_free(p.arena);
         base_free(ast);
         return p.rc;
     }
@@ -119,6 +119,6 @@ void query_ast_free(query_ast *ast)
 {
     if (!ast)
         return;
-    arena_free(ast->arena);
+    query_arena_free(ast->arena);
     base_free(ast);
 }

@@ -28,7 +28,7 @@ static const char *type_word(query_type t)
 static int64_t op_pos(parser *p, const query_node *n)
 {
     int64_t i = n->u.binary.lhs->pos_end;
-    while (i < p->len && lex_is_space((unsigned char)p->s[i]))
+    while (i < p->len && query_lex_is_space((unsigned char)p->s[i]))
         i++;
     return i;
 }
@@ -44,9 +44,9 @@ static bool matches_empty(parser *p, const strata_matcher *m, bool *out)
     int rc = index_matcher_compile(m, &im, NULL, 0);
     if (rc != STRATA_OK) {
         if (rc == STRATA_ERR_NOMEM)
-            parse_nomem(p);
+            query_parse_nomem(p);
         else
-            parse_fail(p, 0, "error parsing regexp");
+            query_parse_fail(p, 0, "error parsing regexp");
         return false;
     }
     *out = index_matcher_matches(im, "", 0) != 0;
@@ -62,7 +62,7 @@ static bool expect_type(parser *p, query_node *n, query_type want, const char *c
     if (p->rc != STRATA_OK)
         return false;
     if (t != want) {
-        parse_fail(p, n->pos_start, "expected type %s in %s, got %s", query_type_name(want), context,
+        query_parse_fail(p, n->pos_start, "expected type %s in %s, got %s", query_type_name(want), context,
                    query_type_name(t));
         return false;
     }
@@ -80,11 +80,11 @@ static void check_binary(parser *p, query_node *n)
     query_op op = n->u.binary.op;
     query_matching *m = &n->u.binary.matching;
     if (n->u.binary.return_bool && !query_op_is_comparison(op)) {
-        parse_fail(p, op_pos(p, n), "bool modifier can only be used on comparison operators");
+        query_parse_fail(p, op_pos(p, n), "bool modifier can only be used on comparison operators");
         return;
     }
     if (query_op_is_comparison(op) && !n->u.binary.return_bool && lt == QUERY_TYPE_SCALAR && rt == QUERY_TYPE_SCALAR) {
-        parse_fail(p, op_pos(p, n), "comparisons between scalars must use BOOL modifier");
+        query_parse_fail(p, op_pos(p, n), "comparisons between scalars must use BOOL modifier");
         return;
     }
     if (query_op_is_set(op) && m->card == QUERY_CARD_ONE_TO_ONE)
@@ -93,25 +93,25 @@ static void check_binary(parser *p, query_node *n)
         for (size_t i = 0; i < m->n_labels; i++)
             for (size_t j = 0; j < m->n_include; j++)
                 if (strcmp(m->labels[i], m->include[j]) == 0) {
-                    parse_fail(p, op_pos(p, n), "label \"%s\" must not occur in ON and GROUP clause at once",
+                    query_parse_fail(p, op_pos(p, n), "label \"%s\" must not occur in ON and GROUP clause at once",
                                m->labels[i]);
                     return;
                 }
     if (lt != QUERY_TYPE_SCALAR && lt != QUERY_TYPE_VECTOR) {
-        parse_fail(p, n->u.binary.lhs->pos_start, "binary expression must contain only scalar and instant vector types");
+        query_parse_fail(p, n->u.binary.lhs->pos_start, "binary expression must contain only scalar and instant vector types");
         return;
     }
     if (rt != QUERY_TYPE_SCALAR && rt != QUERY_TYPE_VECTOR) {
-        parse_fail(p, n->u.binary.rhs->pos_start, "binary expression must contain only scalar and instant vector types");
+        query_parse_fail(p, n->u.binary.rhs->pos_start, "binary expression must contain only scalar and instant vector types");
         return;
     }
     if (lt != QUERY_TYPE_VECTOR || rt != QUERY_TYPE_VECTOR) {
         if (m->n_labels > 0) {
-            parse_fail(p, n->pos_start, "vector matching only allowed between instant vectors");
+            query_parse_fail(p, n->pos_start, "vector matching only allowed between instant vectors");
             return;
         }
         if (m->fill_lhs || m->fill_rhs) {
-            parse_fail(p, n->pos_start, "filling in missing series only allowed between instant vectors");
+            query_parse_fail(p, n->pos_start, "filling in missing series only allowed between instant vectors");
             return;
         }
         /* Prometheus drops the matching of a scalar operation. */
@@ -119,16 +119,16 @@ static void check_binary(parser *p, query_node *n)
         n->u.binary.has_matching = false;
     } else if (query_op_is_set(op)) {
         if (m->card == QUERY_CARD_ONE_TO_MANY || m->card == QUERY_CARD_MANY_TO_ONE) {
-            parse_fail(p, n->pos_start, "no grouping allowed for \"%s\" operation", query_op_name(op));
+            query_parse_fail(p, n->pos_start, "no grouping allowed for \"%s\" operation", query_op_name(op));
             return;
         }
         if (m->fill_lhs || m->fill_rhs) {
-            parse_fail(p, n->pos_start, "filling in missing series not allowed for set operators");
+            query_parse_fail(p, n->pos_start, "filling in missing series not allowed for set operators");
             return;
         }
     }
     if ((lt == QUERY_TYPE_SCALAR || rt == QUERY_TYPE_SCALAR) && query_op_is_set(op))
-        parse_fail(p, n->pos_start, "set operator \"%s\" not allowed in binary scalar expression", query_op_name(op));
+        query_parse_fail(p, n->pos_start, "set operator \"%s\" not allowed in binary scalar expression", query_op_name(op));
 }
 
 static void check_call(parser *p, query_node *n)
@@ -137,18 +137,18 @@ static void check_call(parser *p, query_node *n)
     size_t nargs = f->n_arg_types, got = n->u.call.n_args;
     if (f->variadic == 0) {
         if (nargs != got) {
-            parse_fail(p, n->pos_start, "expected %zu argument(s) in call to \"%s\", got %zu", nargs, f->name, got);
+            query_parse_fail(p, n->pos_start, "expected %zu argument(s) in call to \"%s\", got %zu", nargs, f->name, got);
             return;
         }
     } else {
         size_t na = nargs - 1;
         if (na > got) {
-            parse_fail(p, n->pos_start, "expected at least %zu argument(s) in call to \"%s\", got %zu", na, f->name,
+            query_parse_fail(p, n->pos_start, "expected at least %zu argument(s) in call to \"%s\", got %zu", na, f->name,
                        got);
             return;
         }
         if (f->variadic > 0 && na + (size_t)f->variadic < got) {
-            parse_fail(p, n->pos_start, "expected at most %zu argument(s) in call to \"%s\", got %zu",
+            query_parse_fail(p, n->pos_start, "expected at most %zu argument(s) in call to \"%s\", got %zu",
                        na + (size_t)f->variadic, f->name, got);
             return;
         }
@@ -156,16 +156,16 @@ static void check_call(parser *p, query_node *n)
     if (f->id == QUERY_FN_INFO && got > 1) {
         query_node *a = n->u.call.args[1];
         if (a->type != QUERY_TYPE_VECTOR) {
-            parse_fail(p, n->pos_start, "expected type instant vector in call to function \"info\", got %s",
+            query_parse_fail(p, n->pos_start, "expected type instant vector in call to function \"info\", got %s",
                        query_type_name(a->type));
             return;
         }
         if (a->kind == QUERY_NODE_VECTOR_SELECTOR && a->u.vs.name) {
-            parse_fail(p, a->pos_start, "expected label selectors only, got vector selector instead");
+            query_parse_fail(p, a->pos_start, "expected label selectors only, got vector selector instead");
             return;
         }
         if (a->kind != QUERY_NODE_VECTOR_SELECTOR) {
-            parse_fail(p, a->pos_start, "expected label selectors only");
+            query_parse_fail(p, a->pos_start, "expected label selectors only");
             return;
         }
         a->u.vs.bypass_empty_check = true;
@@ -181,7 +181,7 @@ static void check_call(parser *p, query_node *n)
         if (p->rc != STRATA_OK)
             return;
         if (t != f->arg_types[k]) {
-            parse_fail(p, n->u.call.args[i]->pos_start, "expected type %s in call to function \"%s\", got %s",
+            query_parse_fail(p, n->u.call.args[i]->pos_start, "expected type %s in call to function \"%s\", got %s",
                        query_type_name(f->arg_types[k]), f->name, query_type_name(t));
             return;
         }
@@ -196,7 +196,7 @@ static void check_selector(parser *p, query_node *n)
         /* The last matcher is the name written up front. */
         for (size_t i = 0; i + 1 < k; i++)
             if (strcmp(m[i].name, "__name__") == 0) {
-                parse_fail(p, n->pos_start, "metric name must not be set twice: \"%s\" or \"%s\"", n->u.vs.name,
+                query_parse_fail(p, n->pos_start, "metric name must not be set twice: \"%s\" or \"%s\"", n->u.vs.name,
                            m[i].value);
                 return;
             }
@@ -211,7 +211,7 @@ static void check_selector(parser *p, query_node *n)
         if (!empty)
             return;
     }
-    parse_fail(p, n->pos_start, "vector selector must contain at least one non-empty matcher");
+    query_parse_fail(p, n->pos_start, "vector selector must contain at least one non-empty matcher");
 }
 
 static query_type check(parser *p, query_node *n)
@@ -241,7 +241,7 @@ static query_type check(parser *p, query_node *n)
     case QUERY_NODE_UNARY: {
         query_type t = check(p, n->u.unary.expr);
         if (p->rc == STRATA_OK && t != QUERY_TYPE_SCALAR && t != QUERY_TYPE_VECTOR)
-            parse_fail(p, n->pos_start,
+            query_parse_fail(p, n->pos_start,
                        "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
                        query_type_name(t));
         break;
@@ -249,7 +249,7 @@ static query_type check(parser *p, query_node *n)
     case QUERY_NODE_SUBQUERY: {
         query_type t = check(p, n->u.subquery.expr);
         if (p->rc == STRATA_OK && t != QUERY_TYPE_VECTOR)
-            parse_fail(p, n->pos_start, "subquery is only allowed on instant vector, got %s instead", type_word(t));
+            query_parse_fail(p, n->pos_start, "subquery is only allowed on instant vector, got %s instead", type_word(t));
         break;
     }
     case QUERY_NODE_MATRIX_SELECTOR:
@@ -310,7 +310,7 @@ static void number_rest(parser *p, query_node *n)
     }
 }
 
-int parse_check(parser *p, query_node *root)
+int query_parse_check(parser *p, query_node *root)
 {
     p->n_nodes = 0;
     check(p, root);

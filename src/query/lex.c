@@ -87,12 +87,12 @@ static tok_type keyword(const char *w, int64_t n)
     return T_EOF;
 }
 
-bool lex_is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool query_lex_is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 static bool is_alpha(int c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
 static bool is_alnum(int c) { return is_alpha(c) || is_digit(c); }
 
-int32_t lex_utf8(const char *str, int64_t n, int *w)
+int32_t query_lex_utf8(const char *str, int64_t n, int *w)
 {
     const unsigned char *s = (const unsigned char *)str;
     *w = 1;
@@ -124,7 +124,7 @@ int32_t lex_utf8(const char *str, int64_t n, int *w)
     return (int32_t)cp;
 }
 
-char *lex_quote_rune(int32_t r, char out[16])
+char *query_lex_quote_rune(int32_t r, char out[16])
 {
     if (r < 0)
         r = 0xfffd;
@@ -167,13 +167,13 @@ char *lex_quote_rune(int32_t r, char out[16])
     return out;
 }
 
-char *lex_rune_u(int32_t r, char out[24])
+char *query_lex_rune_u(int32_t r, char out[24])
 {
     char q[16];
     if (r < 0)
         r = 0xfffd;
     if (r >= 0x20 && r != 0x7f && !(r >= 0x80 && r < 0xa0))
-        snprintf(out, 24, "U+%04X %s", (unsigned)r, lex_quote_rune(r, q));
+        snprintf(out, 24, "U+%04X %s", (unsigned)r, query_lex_quote_rune(r, q));
     else
         snprintf(out, 24, "U+%04X", (unsigned)r);
     return out;
@@ -186,7 +186,7 @@ static void quote_str(const char *s, int64_t n, char *out, size_t cap)
     out[o++] = '"';
     for (int64_t i = 0; i < n && o + 8 < cap;) {
         int w;
-        int32_t r = lex_utf8(s + i, n - i, &w);
+        int32_t r = query_lex_utf8(s + i, n - i, &w);
         unsigned char c = (unsigned char)s[i];
         if (r < 0) {
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
@@ -211,7 +211,7 @@ static void quote_str(const char *s, int64_t n, char *out, size_t cap)
     out[o] = 0;
 }
 
-void lex_init(lexer *l, const char *s, int64_t len)
+void query_lex_init(lexer *l, const char *s, int64_t len)
 {
     memset(l, 0, sizeof *l);
     l->s = s;
@@ -284,7 +284,7 @@ static int32_t rune_at(lexer *l, int64_t at)
     int w;
     if (at >= l->len)
         return -1;
-    return lex_utf8(l->s + at, l->len - at, &w);
+    return query_lex_utf8(l->s + at, l->len - at, &w);
 }
 
 /* Go's %q of the character just read by next() (which may start a
@@ -292,12 +292,12 @@ static int32_t rune_at(lexer *l, int64_t at)
 static char *last_rune(lexer *l, int c, char buf[16])
 {
     if (c < 0x80)
-        return lex_quote_rune(c, buf);
+        return query_lex_quote_rune(c, buf);
     int64_t at = l->pos - 1;
     int w;
-    int32_t r = lex_utf8(l->s + at, l->len - at, &w);
+    int32_t r = query_lex_utf8(l->s + at, l->len - at, &w);
     l->pos = at + w;
-    return lex_quote_rune(r, buf);
+    return query_lex_quote_rune(r, buf);
 }
 
 /* ------------------------------------------------------------ numbers and durations */
@@ -450,7 +450,7 @@ static bool lex_escape(lexer *l, token *t)
         return false;
     } else {
         int32_t r = c < 0x80 ? c : rune_at(l, l->pos - 1);
-        errorf(l, t, "unknown escape sequence %s", lex_rune_u(r, b));
+        errorf(l, t, "unknown escape sequence %s", query_lex_rune_u(r, b));
         return false;
     }
     uint32_t x = 0;
@@ -462,7 +462,7 @@ static bool lex_escape(lexer *l, token *t)
                 return false;
             }
             int32_t r = c < 0x80 ? c : rune_at(l, l->pos - 1);
-            errorf(l, t, "illegal character %s in escape sequence", lex_rune_u(r, b));
+            errorf(l, t, "illegal character %s in escape sequence", query_lex_rune_u(r, b));
             return false;
         }
         x = x * base + d;
@@ -494,7 +494,7 @@ static bool lex_string(lexer *l, token *t)
         if (c >= 0x80) {
             int w;
             /* Go reads U+FFFD itself as an error too (utf8.RuneError). */
-            int32_t r = lex_utf8(l->s + l->pos, l->len - l->pos, &w);
+            int32_t r = query_lex_utf8(l->s + l->pos, l->len - l->pos, &w);
             if (r < 0 || r == 0xfffd)
                 return errorf(l, t, "invalid UTF-8 rune");
             l->pos += w;
@@ -516,7 +516,7 @@ static bool lex_raw_string(lexer *l, token *t)
         unsigned char c = (unsigned char)l->s[l->pos];
         if (c >= 0x80) {
             int w;
-            int32_t r = lex_utf8(l->s + l->pos, l->len - l->pos, &w);
+            int32_t r = query_lex_utf8(l->s + l->pos, l->len - l->pos, &w);
             if (r < 0 || r == 0xfffd)
                 return errorf(l, t, "invalid UTF-8 rune");
             l->pos += w;
@@ -551,8 +551,8 @@ static bool lex_inside_braces(lexer *l, token *t)
     int c = next(l);
     if (c < 0)
         return errorf(l, t, "unexpected end of input inside braces");
-    if (lex_is_space(c)) {
-        while (peek(l) >= 0 && lex_is_space(peek(l)))
+    if (query_lex_is_space(c)) {
+        while (peek(l) >= 0 && query_lex_is_space(peek(l)))
             l->pos++;
         l->start = l->pos;
         return false;
@@ -618,7 +618,7 @@ static bool lex_keyword_or_identifier(lexer *l, token *t)
             /* Keywords only before "(", so `fill + fill` stays a query
              * over metrics named fill. */
             int64_t p = l->pos;
-            while (p < l->len && lex_is_space((unsigned char)l->s[p]))
+            while (p < l->len && query_lex_is_space((unsigned char)l->s[p]))
                 p++;
             if (p >= l->len || l->s[p] != '(')
                 k = T_IDENT;
@@ -658,7 +658,7 @@ static bool lex_duration_expr(lexer *l, token *t)
     case ')':
         emit(l, t, T_RPAREN);
         if (--l->paren_depth < 0)
-            return errorf(l, t, "unexpected right parenthesis %s", lex_quote_rune(c, q));
+            return errorf(l, t, "unexpected right parenthesis %s", query_lex_quote_rune(c, q));
         return true;
     case '+': emit(l, t, T_ADD); return true;
     case '-': emit(l, t, T_SUB); return true;
@@ -669,8 +669,8 @@ static bool lex_duration_expr(lexer *l, token *t)
     case ',': emit(l, t, T_COMMA); return true;
     default: break;
     }
-    if (lex_is_space(c)) {
-        while (peek(l) >= 0 && lex_is_space(peek(l)))
+    if (query_lex_is_space(c)) {
+        while (peek(l) >= 0 && query_lex_is_space(peek(l)))
             l->pos++;
         l->start = l->pos;
         return false;
@@ -679,7 +679,7 @@ static bool lex_duration_expr(lexer *l, token *t)
         if (scan_duration_keyword(l, t))
             return true;
         l->pos = l->start + 1;
-        return errorf(l, t, "unexpected character in duration expression: %s", lex_quote_rune(c, q));
+        return errorf(l, t, "unexpected character in duration expression: %s", query_lex_quote_rune(c, q));
     }
     if (is_digit(c) || (c == '.' && peek(l) >= 0 && is_digit(peek(l)))) {
         backup(l);
@@ -709,8 +709,8 @@ static bool lex_statements(lexer *l, token *t)
         l->done = true;
         return true;
     }
-    if (lex_is_space(c)) {
-        while (peek(l) >= 0 && lex_is_space(peek(l)))
+    if (query_lex_is_space(c)) {
+        while (peek(l) >= 0 && query_lex_is_space(peek(l)))
             l->pos++;
         l->start = l->pos;
         return false;
@@ -730,7 +730,7 @@ static bool lex_statements(lexer *l, token *t)
             l->pos++;
             emit(l, t, T_EQLC);
         } else if (n == '~') {
-            return errorf(l, t, "unexpected character after '=': %s", lex_quote_rune('~', q));
+            return errorf(l, t, "unexpected character after '=': %s", query_lex_quote_rune('~', q));
         } else {
             emit(l, t, T_ASSIGN);
         }
@@ -740,7 +740,7 @@ static bool lex_statements(lexer *l, token *t)
         int n = next(l);
         if (n != '=')
             return errorf(l, t, "unexpected character after '!': %s",
-                          n < 0 ? lex_quote_rune(-1, q) /* Go quotes eof (-1) as U+FFFD */ : last_rune(l, n, q));
+                          n < 0 ? query_lex_quote_rune(-1, q) /* Go quotes eof (-1) as U+FFFD */ : last_rune(l, n, q));
         emit(l, t, T_NEQ);
         return true;
     }
@@ -774,7 +774,7 @@ static bool lex_statements(lexer *l, token *t)
     case ')':
         emit(l, t, T_RPAREN);
         if (--l->paren_depth < 0)
-            return errorf(l, t, "unexpected right parenthesis %s", lex_quote_rune(c, q));
+            return errorf(l, t, "unexpected right parenthesis %s", query_lex_quote_rune(c, q));
         return true;
     case '{':
         emit(l, t, T_LBRACE);
@@ -782,10 +782,10 @@ static bool lex_statements(lexer *l, token *t)
         return true;
     case '[':
         if (l->bracket_open)
-            return errorf(l, t, "unexpected left bracket %s", lex_quote_rune(c, q));
+            return errorf(l, t, "unexpected left bracket %s", query_lex_quote_rune(c, q));
         l->got_colon = false;
         emit(l, t, T_LBRACKET);
-        while (peek(l) >= 0 && lex_is_space(peek(l)))
+        while (peek(l) >= 0 && query_lex_is_space(peek(l)))
             l->pos++;
         l->start = l->pos;
         l->bracket_open = true;
@@ -793,7 +793,7 @@ static bool lex_statements(lexer *l, token *t)
         return true;
     case ']':
         if (!l->bracket_open)
-            return errorf(l, t, "unexpected right bracket %s", lex_quote_rune(c, q));
+            return errorf(l, t, "unexpected right bracket %s", query_lex_quote_rune(c, q));
         emit(l, t, T_RBRACKET);
         l->bracket_open = false;
         return true;
@@ -810,19 +810,19 @@ static bool lex_statements(lexer *l, token *t)
         }
         if (c == ':') {
             if (l->got_colon)
-                return errorf(l, t, "unexpected colon %s", lex_quote_rune(c, q));
+                return errorf(l, t, "unexpected colon %s", query_lex_quote_rune(c, q));
             emit(l, t, T_COLON);
             l->got_colon = true;
             return true;
         }
         if (is_duration_keyword_start(c) && scan_duration_keyword(l, t))
             return true;
-        return errorf(l, t, "unexpected character: %s, expected %s", lex_quote_rune(c, q), lex_quote_rune(':', q2));
+        return errorf(l, t, "unexpected character: %s, expected %s", query_lex_quote_rune(c, q), query_lex_quote_rune(':', q2));
     }
     return errorf(l, t, "unexpected character: %s", last_rune(l, c, q));
 }
 
-void lex_next(lexer *l, token *t)
+void query_lex_next(lexer *l, token *t)
 {
     if (l->done) {
         t->type = T_EOF;

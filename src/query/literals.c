@@ -27,7 +27,7 @@ static bool word_is(const char *s, int64_t n, const char *w)
     return i == n && !w[i];
 }
 
-int lit_number(const char *s, int64_t n, double *out, char *why, size_t whylen)
+int query_lit_number(const char *s, int64_t n, double *out, char *why, size_t whylen)
 {
     if (word_is(s, n, "inf")) {
         *out = INFINITY;
@@ -102,7 +102,7 @@ out:
     return rc;
 }
 
-int lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, size_t whylen)
+int query_lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, size_t whylen)
 {
     static const struct {
         const char *unit;
@@ -197,7 +197,7 @@ static int hexval(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-size_t lit_unquote(const char *s, int64_t n, char *out)
+size_t query_lit_unquote(const char *s, int64_t n, char *out)
 {
     char q = s[0];
     const char *p = s + 1, *end = s + n - 1;

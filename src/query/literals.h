@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 /* A NUMBER token's value. STRATA_ERR_INVALID with why filled in. */
-int lit_number(const char *s, int64_t n, double *out, char *why, size_t whylen);
+int query_lit_number(const char *s, int64_t n, double *out, char *why, size_t whylen);
 /* A DURATION token in ms (0 is allowed, negative is not written). */
-int lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, size_t whylen);
+int query_lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, size_t whylen);
 /* Decodes a STRING token (with its quotes) checked by the lexer into out,
  * which holds n bytes; returns the length (a NUL is written after it). */
-size_t lit_unquote(const char *s, int64_t n, char *out);
+size_t query_lit_unquote(const char *s, int64_t n, char *out);
 
 #endif

@@ -31,7 +31,7 @@ static int64_t seconds_to_ms(double v)
 
 static query_node *dur_node(parser *p, query_op op, int64_t start, int64_t end)
 {
-    query_node *n = parse_node(p, QUERY_NODE_DURATION, start, end);
+    query_node *n = query_parse_node(p, QUERY_NODE_DURATION, start, end);
     if (n) {
         n->type = QUERY_TYPE_SCALAR;
         n->u.duration.op = op;
@@ -41,7 +41,7 @@ static query_node *dur_node(parser *p, query_op op, int64_t start, int64_t end)
 
 static bool dur_children(parser *p, query_node *n)
 {
-    return parse_child(p, n, n->u.duration.lhs) && parse_child(p, n, n->u.duration.rhs);
+    return query_parse_child(p, n, n->u.duration.lhs) && query_parse_child(p, n, n->u.duration.rhs);
 }
 
 /* wrapParenDurationExpr: (e) keeps its parentheses when printed. */
@@ -74,7 +74,7 @@ static query_node *dur_unary(parser *p, const token *op, query_node *e)
     if (op->type == T_SUB)
         e->u.number.value = -e->u.number.value;
     if (dur_out_of_range(e->u.number.value)) {
-        parse_fail(p, op->pos, "duration out of range");
+        query_parse_fail(p, op->pos, "duration out of range");
         return NULL;
     }
     e->pos_start = op->pos;
@@ -83,16 +83,16 @@ static query_node *dur_unary(parser *p, const token *op, query_node *e)
 
 static query_node *dur_literal(parser *p)
 {
-    query_node *n = parse_node(p, QUERY_NODE_NUMBER, p->tok.pos, p->tok.pos + p->tok.len);
-    if (!n || !parse_number_tok(p, &n->u.number.value))
+    query_node *n = query_parse_node(p, QUERY_NODE_NUMBER, p->tok.pos, p->tok.pos + p->tok.len);
+    if (!n || !query_parse_number_tok(p, &n->u.number.value))
         return NULL;
     n->type = QUERY_TYPE_SCALAR;
     n->u.number.is_duration = p->tok.type == T_DURATION;
     if (dur_out_of_range(n->u.number.value)) {
-        parse_fail(p, n->pos_start, "duration out of range");
+        query_parse_fail(p, n->pos_start, "duration out of range");
         return NULL;
     }
-    parse_advance(p);
+    query_parse_advance(p);
     return n;
 }
 
@@ -101,10 +101,10 @@ static query_node *dur_expr(parser *p, int min_prec, const char *ctx, const char
 static bool expect(parser *p, tok_type t, const char *ctx, const char *expected)
 {
     if (p->tok.type != t) {
-        parse_unexpected(p, ctx, expected);
+        query_parse_unexpected(p, ctx, expected);
         return false;
     }
-    parse_advance(p);
+    query_parse_advance(p);
     return true;
 }
 
@@ -117,7 +117,7 @@ static query_node *dur_function(parser *p, const char *ctx, const char *expected
     query_node *n = dur_node(p, op, p->tok.pos, 0);
     if (!n)
         return NULL;
-    parse_advance(p);
+    query_parse_advance(p);
     if (!expect(p, T_LPAREN, ctx, expected))
         return NULL;
     if (op == QUERY_OP_MIN_OF || op == QUERY_OP_MAX_OF) {
@@ -144,7 +144,7 @@ static query_node *dur_primary(parser *p, const char *ctx, const char *expected)
         return dur_function(p, ctx, expected);
     case T_LPAREN: {
         int64_t start = p->tok.pos;
-        parse_advance(p);
+        query_parse_advance(p);
         query_node *e = dur_expr(p, 0, NULL, NULL);
         if (!e)
             return NULL;
@@ -156,12 +156,12 @@ static query_node *dur_primary(parser *p, const char *ctx, const char *expected)
     case T_ADD:
     case T_SUB: {
         token op = p->tok;
-        parse_advance(p);
+        query_parse_advance(p);
         query_node *e = dur_expr(p, PREC_POW, ctx, expected);
         return e ? dur_unary(p, &op, e) : NULL;
     }
     default:
-        parse_unexpected(p, ctx, expected);
+        query_parse_unexpected(p, ctx, expected);
         return NULL;
     }
 }
@@ -169,7 +169,7 @@ static query_node *dur_primary(parser *p, const char *ctx, const char *expected)
 static query_node *dur_expr(parser *p, int min_prec, const char *ctx, const char *expected)
 {
     if (++p->depth > QUERY_MAX_DEPTH) {
-        parse_fail(p, p->tok.pos, "query is nested too deeply (more than %d levels)", QUERY_MAX_DEPTH);
+        query_parse_fail(p, p->tok.pos, "query is nested too deeply (more than %d levels)", QUERY_MAX_DEPTH);
         return NULL;
     }
     query_node *lhs = dur_primary(p, ctx, expected);
@@ -179,12 +179,12 @@ static query_node *dur_expr(parser *p, int min_prec, const char *ctx, const char
         if (!prec || prec < min_prec)
             break;
         token op = p->tok;
-        parse_advance(p);
+        query_parse_advance(p);
         query_node *rhs = dur_expr(p, t == T_POW ? prec : prec + 1, NULL, NULL);
         if (!rhs)
             return NULL;
         if ((t == T_DIV || t == T_MOD) && rhs->kind == QUERY_NODE_NUMBER && rhs->u.number.value == 0) {
-            parse_fail(p, op.pos, t == T_DIV ? "division by zero" : "modulo by zero");
+            query_parse_fail(p, op.pos, t == T_DIV ? "division by zero" : "modulo by zero");
             return NULL;
         }
         query_op qop = t == T_ADD ? QUERY_OP_ADD : t == T_SUB ? QUERY_OP_SUB : t == T_MUL ? QUERY_OP_MUL
@@ -207,7 +207,7 @@ static bool dur_positive(parser *p, query_node *d, int64_t *ms, query_node **exp
 {
     if (d->kind == QUERY_NODE_NUMBER) {
         if (d->u.number.value <= 0 || isnan(d->u.number.value)) {
-            parse_fail(p, d->pos_start, "duration must be greater than 0");
+            query_parse_fail(p, d->pos_start, "duration must be greater than 0");
             return false;
         }
         /* Storage has millisecond resolution: a positive range below 1 ms
@@ -226,7 +226,7 @@ static query_node *parse_brackets(parser *p, query_node *e)
 {
     static const char *first = "number, duration, step(), or range()";
     int64_t open = p->tok.pos;
-    parse_advance(p);
+    query_parse_advance(p);
     query_node *r = dur_expr(p, 0, "subquery or range selector", first);
     int64_t range_ms;
     query_node *range_expr;
@@ -241,25 +241,25 @@ static query_node *parse_brackets(parser *p, query_node *e)
         else if (e->u.vs.at != QUERY_AT_NONE)
             why = "no @ modifiers allowed before range";
         if (why) {
-            parse_fail(p, open, "%s", why);
+            query_parse_fail(p, open, "%s", why);
             return NULL;
         }
-        query_node *n = parse_node(p, QUERY_NODE_MATRIX_SELECTOR, e->pos_start, p->tok.pos + 1);
+        query_node *n = query_parse_node(p, QUERY_NODE_MATRIX_SELECTOR, e->pos_start, p->tok.pos + 1);
         if (!n)
             return NULL;
-        parse_advance(p);
+        query_parse_advance(p);
         n->type = QUERY_TYPE_MATRIX;
         n->u.matrix.vs = e;
         n->u.matrix.range_ms = range_ms;
         n->u.matrix.range_expr = range_expr;
-        return parse_child(p, n, e) && parse_child(p, n, range_expr) ? n : NULL;
+        return query_parse_child(p, n, e) && query_parse_child(p, n, range_expr) ? n : NULL;
     }
     if (p->tok.type != T_COLON) {
-        parse_unexpected(p, "subquery or range", "\":\" or \"]\"");
+        query_parse_unexpected(p, "subquery or range", "\":\" or \"]\"");
         return NULL;
     }
-    parse_advance(p);
-    query_node *n = parse_node(p, QUERY_NODE_SUBQUERY, e->pos_start, 0);
+    query_parse_advance(p);
+    query_node *n = query_parse_node(p, QUERY_NODE_SUBQUERY, e->pos_start, 0);
     if (!n)
         return NULL;
     n->type = QUERY_TYPE_MATRIX;
@@ -271,13 +271,13 @@ static query_node *parse_brackets(parser *p, query_node *e)
         if (!s || !dur_positive(p, s, &n->u.subquery.step_ms, &n->u.subquery.step_expr))
             return NULL;
         if (p->tok.type != T_RBRACKET) {
-            parse_unexpected(p, "subquery selector", "\"]\"");
+            query_parse_unexpected(p, "subquery selector", "\"]\"");
             return NULL;
         }
     }
     n->pos_end = p->tok.pos + 1;
-    parse_advance(p);
-    return parse_child(p, n, e) && parse_child(p, n, range_expr) && parse_child(p, n, n->u.subquery.step_expr)
+    query_parse_advance(p);
+    return query_parse_child(p, n, e) && query_parse_child(p, n, range_expr) && query_parse_child(p, n, n->u.subquery.step_expr)
                ? n
                : NULL;
 }
@@ -293,7 +293,7 @@ static query_node *parse_offset_value(parser *p)
     if (p->tok.type == T_ADD || p->tok.type == T_SUB) {
         sign = p->tok;
         has_sign = true;
-        parse_advance(p);
+        query_parse_advance(p);
     }
     query_node *d;
     switch (p->tok.type) {
@@ -309,7 +309,7 @@ static query_node *parse_offset_value(parser *p)
         break;
     case T_LPAREN: {
         int64_t start = p->tok.pos;
-        parse_advance(p);
+        query_parse_advance(p);
         query_node *e = dur_expr(p, 0, NULL, NULL);
         if (!e)
             return NULL;
@@ -320,7 +320,7 @@ static query_node *parse_offset_value(parser *p)
         break;
     }
     default:
-        parse_unexpected(p, ctx, expected);
+        query_parse_unexpected(p, ctx, expected);
         return NULL;
     }
     if (!d)
@@ -330,7 +330,7 @@ static query_node *parse_offset_value(parser *p)
 
 static query_node *apply_offset(parser *p, query_node *e)
 {
-    parse_advance(p);
+    query_parse_advance(p);
     query_node *d = parse_offset_value(p);
     if (!d)
         return NULL;
@@ -343,20 +343,20 @@ static query_node *apply_offset(parser *p, query_node *e)
     } else if (e->kind == QUERY_NODE_SUBQUERY) {
         ms = &e->u.subquery.offset_ms, expr = &e->u.subquery.offset_expr;
     } else {
-        parse_fail(p, e->pos_start,
+        query_parse_fail(p, e->pos_start,
                    "offset modifier must be preceded by an instant vector selector or range vector selector or a "
                    "subquery");
         return NULL;
     }
     if (*ms != 0 || *expr) {
-        parse_fail(p, e->pos_start, "offset may not be set multiple times");
+        query_parse_fail(p, e->pos_start, "offset may not be set multiple times");
         return NULL;
     }
     if (d->kind == QUERY_NODE_NUMBER) {
         *ms = seconds_to_ms(d->u.number.value);
     } else {
         *expr = d;
-        if (!parse_child(p, e, d))
+        if (!query_parse_child(p, e, d))
             return NULL;
     }
     e->pos_end = p->last_closing;
@@ -376,34 +376,34 @@ static void go_f(double v, char *out, size_t cap)
 
 static query_node *apply_at(parser *p, query_node *e)
 {
-    parse_advance(p);
+    query_parse_advance(p);
     query_at at;
     double ts = 0;
     if (p->tok.type == T_START || p->tok.type == T_END) {
         at = p->tok.type == T_START ? QUERY_AT_START : QUERY_AT_END;
-        parse_advance(p);
+        query_parse_advance(p);
         if (!expect(p, T_LPAREN, "@", "timestamp") || !expect(p, T_RPAREN, "@", "timestamp"))
             return NULL;
     } else {
         bool neg = false;
         if (p->tok.type == T_ADD || p->tok.type == T_SUB) {
             neg = p->tok.type == T_SUB;
-            parse_advance(p);
+            query_parse_advance(p);
         }
         if (p->tok.type != T_NUMBER && p->tok.type != T_DURATION) {
-            parse_unexpected(p, "@", "timestamp");
+            query_parse_unexpected(p, "@", "timestamp");
             return NULL;
         }
-        if (!parse_number_tok(p, &ts))
+        if (!query_parse_number_tok(p, &ts))
             return NULL;
-        parse_advance(p);
+        query_parse_advance(p);
         if (neg)
             ts = -ts;
         at = QUERY_AT_TIMESTAMP;
         if (isnan(ts) || isinf(ts) || ts >= 9223372036854775807.0 || ts <= -9223372036854775808.0) {
             char f[400];
             go_f(ts, f, sizeof f);
-            parse_fail(p, e->pos_start, "timestamp out of bounds for @ modifier: %s", f);
+            query_parse_fail(p, e->pos_start, "timestamp out of bounds for @ modifier: %s", f);
             return NULL;
         }
     }
@@ -416,12 +416,12 @@ static query_node *apply_at(parser *p, query_node *e)
     } else if (e->kind == QUERY_NODE_SUBQUERY) {
         atp = &e->u.subquery.at, msp = &e->u.subquery.at_ms;
     } else {
-        parse_fail(p, e->pos_start,
+        query_parse_fail(p, e->pos_start,
                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
         return NULL;
     }
     if (*atp != QUERY_AT_NONE) {
-        parse_fail(p, e->pos_start, "@ <timestamp> may not be set multiple times");
+        query_parse_fail(p, e->pos_start, "@ <timestamp> may not be set multiple times");
         return NULL;
     }
     *atp = at;
@@ -443,9 +443,9 @@ static query_node *apply_flag(parser *p, query_node *e, bool anchored)
                                                              : NULL;
     if (!vs) {
         if (e->kind == QUERY_NODE_SUBQUERY)
-            parse_fail(p, e->pos_start, "%s modifier is not supported for subqueries", what);
+            query_parse_fail(p, e->pos_start, "%s modifier is not supported for subqueries", what);
         else
-            parse_fail(p, e->pos_start, "%s modifier not implemented", what);
+            query_parse_fail(p, e->pos_start, "%s modifier not implemented", what);
         return NULL;
     }
     if (anchored)
@@ -453,15 +453,15 @@ static query_node *apply_flag(parser *p, query_node *e, bool anchored)
     else
         vs->u.vs.smoothed = true;
     if (vs->u.vs.anchored && vs->u.vs.smoothed) {
-        parse_fail(p, e->pos_start, "anchored and smoothed modifiers cannot be used together");
+        query_parse_fail(p, e->pos_start, "anchored and smoothed modifiers cannot be used together");
         return NULL;
     }
     e->pos_end = p->tok.pos + p->tok.len;
-    parse_advance(p);
+    query_parse_advance(p);
     return e;
 }
 
-query_node *parse_postfix(parser *p, query_node *e)
+query_node *query_parse_postfix(parser *p, query_node *e)
 {
     while (e) {
         switch (p->tok.type) {

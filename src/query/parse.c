@@ -35,7 +35,7 @@
 
 /* ------------------------------------------------------------ errors */
 
-int parse_fail(parser *p, int64_t pos, const char *fmt, ...)
+int query_parse_fail(parser *p, int64_t pos, const char *fmt, ...)
 {
     if (p->rc != STRATA_OK)
         return p->rc;
@@ -67,7 +67,7 @@ int parse_fail(parser *p, int64_t pos, const char *fmt, ...)
     return p->rc;
 }
 
-int parse_nomem(parser *p)
+int query_parse_nomem(parser *p)
 {
     if (p->rc == STRATA_OK) {
         p->rc = STRATA_ERR_NOMEM;
@@ -91,7 +91,7 @@ static void quote_tok(const char *s, int64_t n, char *out, size_t cap)
     int64_t runes = 0, i = 0;
     while (i < n) {
         int w;
-        lex_utf8(s + i, n - i, &w);
+        query_lex_utf8(s + i, n - i, &w);
         if (!whole && ++runes > 10 && n > 10) {
             cut = i;
             more = true;
@@ -163,13 +163,13 @@ static void tok_desc(parser *p, const token *t, char *out, size_t cap)
 
 /* Prometheus' parser.unexpected: the current token is not what the
  * grammar wants here. A lexer error is reported as itself. */
-int parse_unexpected(parser *p, const char *context, const char *expected)
+int query_parse_unexpected(parser *p, const char *context, const char *expected)
 {
     if (p->tok.type == T_ERROR)
-        return parse_fail(p, p->tok.pos, "%s", p->lx.err);
+        return query_parse_fail(p, p->tok.pos, "%s", p->lx.err);
     char d[160];
     tok_desc(p, &p->tok, d, sizeof d);
-    return parse_fail(p, p->tok.pos, "unexpected %s%s%s%s%s", d, context ? " in " : "", context ? context : "",
+    return query_parse_fail(p, p->tok.pos, "unexpected %s%s%s%s%s", d, context ? " in " : "", context ? context : "",
                       expected ? ", expected " : "", expected ? expected : "");
 }
 
@@ -177,7 +177,7 @@ int parse_unexpected(parser *p, const char *context, const char *expected)
 
 static void fetch(parser *p, token *t)
 {
-    lex_next(&p->lx, t);
+    query_lex_next(&p->lx, t);
     switch (t->type) {
     case T_RBRACE:
     case T_RPAREN:
@@ -191,7 +191,7 @@ static void fetch(parser *p, token *t)
     }
 }
 
-void parse_advance(parser *p)
+void query_parse_advance(parser *p)
 {
     p->at_start = false;
     if (p->has_ahead) {
@@ -202,7 +202,7 @@ void parse_advance(parser *p)
     }
 }
 
-const token *parse_peek(parser *p)
+const token *query_parse_peek(parser *p)
 {
     if (!p->has_ahead) {
         fetch(p, &p->ahead);
@@ -213,11 +213,11 @@ const token *parse_peek(parser *p)
 
 /* ------------------------------------------------------------ nodes */
 
-query_node *parse_node(parser *p, query_node_kind kind, int64_t start, int64_t end)
+query_node *query_parse_node(parser *p, query_node_kind kind, int64_t start, int64_t end)
 {
-    query_node *n = arena_alloc(p->arena, sizeof *n);
+    query_node *n = query_arena_alloc(p->arena, sizeof *n);
     if (!n) {
-        parse_nomem(p);
+        query_parse_nomem(p);
         return NULL;
     }
     n->kind = kind;
@@ -228,22 +228,22 @@ query_node *parse_node(parser *p, query_node_kind kind, int64_t start, int64_t e
 }
 
 /* Records that child hangs below n; false when the tree grows too tall. */
-bool parse_child(parser *p, query_node *n, const query_node *child)
+bool query_parse_child(parser *p, query_node *n, const query_node *child)
 {
     if (child && child->height + 1 > n->height)
         n->height = child->height + 1;
     if (n->height > QUERY_MAX_HEIGHT) {
-        parse_fail(p, n->pos_start, "query is nested too deeply (more than %d levels)", QUERY_MAX_HEIGHT);
+        query_parse_fail(p, n->pos_start, "query is nested too deeply (more than %d levels)", QUERY_MAX_HEIGHT);
         return false;
     }
     return true;
 }
 
-char *parse_strdup(parser *p, const char *s, size_t n)
+char *query_parse_strdup(parser *p, const char *s, size_t n)
 {
-    char *c = arena_alloc(p->arena, n + 1);
+    char *c = query_arena_alloc(p->arena, n + 1);
     if (!c) {
-        parse_nomem(p);
+        query_parse_nomem(p);
         return NULL;
     }
     memcpy(c, s, n);
@@ -253,16 +253,16 @@ char *parse_strdup(parser *p, const char *s, size_t n)
 
 /* The unquoted text of the current STRING token, NUL-terminated in the
  * arena; NUL bytes written as escapes are refused (strings reach C APIs). */
-char *parse_string_tok(parser *p, size_t *len)
+char *query_parse_string_tok(parser *p, size_t *len)
 {
-    char *out = arena_alloc(p->arena, (size_t)p->tok.len + 1);
+    char *out = query_arena_alloc(p->arena, (size_t)p->tok.len + 1);
     if (!out) {
-        parse_nomem(p);
+        query_parse_nomem(p);
         return NULL;
     }
-    size_t n = lit_unquote(p->s + p->tok.pos, p->tok.len, out);
+    size_t n = query_lit_unquote(p->s + p->tok.pos, p->tok.len, out);
     if (memchr(out, 0, n)) {
-        parse_fail(p, p->tok.pos, "NUL bytes are not supported in strings");
+        query_parse_fail(p, p->tok.pos, "NUL bytes are not supported in strings");
         return NULL;
     }
     if (len)
@@ -271,25 +271,25 @@ char *parse_string_tok(parser *p, size_t *len)
 }
 
 /* NUMBER or DURATION token to seconds, as Prometheus' number_duration_literal. */
-bool parse_number_tok(parser *p, double *v)
+bool query_parse_number_tok(parser *p, double *v)
 {
     char why[512];
     if (p->tok.type == T_DURATION) {
         int64_t ms;
-        if (lit_duration(p->s + p->tok.pos, p->tok.len, &ms, why, sizeof why) != STRATA_OK) {
-            parse_fail(p, p->tok.pos, "%s", why);
+        if (query_lit_duration(p->s + p->tok.pos, p->tok.len, &ms, why, sizeof why) != STRATA_OK) {
+            query_parse_fail(p, p->tok.pos, "%s", why);
             return false;
         }
         *v = (double)ms / 1000.0;
         return true;
     }
-    int rc = lit_number(p->s + p->tok.pos, p->tok.len, v, why, sizeof why);
+    int rc = query_lit_number(p->s + p->tok.pos, p->tok.len, v, why, sizeof why);
     if (rc == STRATA_ERR_NOMEM) {
-        parse_nomem(p);
+        query_parse_nomem(p);
         return false;
     }
     if (rc != STRATA_OK) {
-        parse_fail(p, p->tok.pos, "%s", why);
+        query_parse_fail(p, p->tok.pos, "%s", why);
         return false;
     }
     return true;
@@ -298,7 +298,7 @@ bool parse_number_tok(parser *p, double *v)
 static bool depth_enter(parser *p)
 {
     if (++p->depth > QUERY_MAX_DEPTH) {
-        parse_fail(p, p->tok.pos, "query is nested too deeply (more than %d levels)", QUERY_MAX_DEPTH);
+        query_parse_fail(p, p->tok.pos, "query is nested too deeply (more than %d levels)", QUERY_MAX_DEPTH);
         return false;
     }
     return true;
@@ -330,11 +330,11 @@ static bool check_regex(parser *p, const strata_matcher *m, int64_t pos)
     char why[160] = "";
     int rc = index_matcher_compile(m, &im, why, sizeof why);
     if (rc == STRATA_ERR_NOMEM) {
-        parse_nomem(p);
+        query_parse_nomem(p);
         return false;
     }
     if (rc != STRATA_OK) {
-        parse_fail(p, pos, "error parsing regexp: %s", why[0] ? why : "invalid regular expression");
+        query_parse_fail(p, pos, "error parsing regexp: %s", why[0] ? why : "invalid regular expression");
         return false;
     }
     index_matcher_free(im);
@@ -350,9 +350,9 @@ static bool mvec_push(parser *p, mvec *m, strata_match_type t, const char *name,
 {
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 4;
-        strata_matcher *v = arena_alloc(p->arena, cap * sizeof *v);
+        strata_matcher *v = query_arena_alloc(p->arena, cap * sizeof *v);
         if (!v) {
-            parse_nomem(p);
+            query_parse_nomem(p);
             return false;
         }
         if (m->n)
@@ -367,10 +367,10 @@ static bool mvec_push(parser *p, mvec *m, strata_match_type t, const char *name,
 /* "{" matchers "}" with the current token the "{". */
 static bool parse_matchers(parser *p, mvec *m, int64_t *end)
 {
-    parse_advance(p);
+    query_parse_advance(p);
     if (p->tok.type == T_RBRACE) {
         *end = p->tok.pos + 1;
-        parse_advance(p);
+        query_parse_advance(p);
         return true;
     }
     for (;;) {
@@ -378,66 +378,66 @@ static bool parse_matchers(parser *p, mvec *m, int64_t *end)
         int64_t name_pos = p->tok.pos;
         bool quoted = p->tok.type == T_STRING;
         if (p->tok.type == T_IDENT) {
-            name = parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
+            name = query_parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
         } else if (quoted) {
-            name = parse_string_tok(p, NULL);
+            name = query_parse_string_tok(p, NULL);
         } else {
-            parse_unexpected(p, "label matching", "identifier or \"}\"");
+            query_parse_unexpected(p, "label matching", "identifier or \"}\"");
             return false;
         }
         if (!name)
             return false;
-        parse_advance(p);
+        query_parse_advance(p);
         if (is_match_op(p->tok.type)) {
             strata_match_type t = match_type(p->tok.type);
-            parse_advance(p);
+            query_parse_advance(p);
             if (p->tok.type != T_STRING) {
-                parse_unexpected(p, "label matching", "string");
+                query_parse_unexpected(p, "label matching", "string");
                 return false;
             }
-            const char *value = parse_string_tok(p, NULL);
+            const char *value = query_parse_string_tok(p, NULL);
             if (!value || !mvec_push(p, m, t, name, value) || !check_regex(p, &m->v[m->n - 1], name_pos))
                 return false;
-            parse_advance(p);
+            query_parse_advance(p);
         } else if (quoted) {
             /* A lone quoted string is the metric name: {"my.metric"}. */
             if (!mvec_push(p, m, STRATA_MATCH_EQ, "__name__", name))
                 return false;
         } else {
-            parse_unexpected(p, "label matching", "label matching operator");
+            query_parse_unexpected(p, "label matching", "label matching operator");
             return false;
         }
         if (p->tok.type == T_COMMA) {
-            parse_advance(p);
+            query_parse_advance(p);
             if (p->tok.type == T_RBRACE)
                 break;
             continue;
         }
         if (p->tok.type == T_RBRACE)
             break;
-        parse_unexpected(p, "label matching", "\",\" or \"}\"");
+        query_parse_unexpected(p, "label matching", "\",\" or \"}\"");
         return false;
     }
     *end = p->tok.pos + 1;
-    parse_advance(p);
+    query_parse_advance(p);
     return true;
 }
 
 /* A vector selector: [name] ["{" matchers "}"]; the current token is the
  * name (has_name) or the "{". */
-query_node *parse_selector(parser *p, bool has_name)
+query_node *query_parse_selector(parser *p, bool has_name)
 {
     int64_t start = p->tok.pos, end = p->tok.pos + p->tok.len;
-    query_node *n = parse_node(p, QUERY_NODE_VECTOR_SELECTOR, start, end);
+    query_node *n = query_parse_node(p, QUERY_NODE_VECTOR_SELECTOR, start, end);
     if (!n)
         return NULL;
     n->type = QUERY_TYPE_VECTOR;
     mvec m = {0};
     if (has_name) {
-        n->u.vs.name = parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
+        n->u.vs.name = query_parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
         if (!n->u.vs.name)
             return NULL;
-        parse_advance(p);
+        query_parse_advance(p);
     }
     if (p->tok.type == T_LBRACE && !parse_matchers(p, &m, &n->pos_end))
         return NULL;
@@ -473,41 +473,41 @@ static bool is_label_tok(tok_type t)
 }
 
 /* "(" [label {"," label} [","]] ")" with the current token the "(". */
-bool parse_grouping(parser *p, char ***out, size_t *n_out)
+bool query_parse_grouping(parser *p, char ***out, size_t *n_out)
 {
     if (p->tok.type != T_LPAREN) {
-        parse_unexpected(p, "grouping opts", "\"(\"");
+        query_parse_unexpected(p, "grouping opts", "\"(\"");
         return false;
     }
-    parse_advance(p);
+    query_parse_advance(p);
     char **v = NULL;
     size_t n = 0, cap = 0;
     while (p->tok.type != T_RPAREN) {
         char *label;
         if (is_label_tok(p->tok.type)) {
-            label = parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
+            label = query_parse_strdup(p, p->s + p->tok.pos, (size_t)p->tok.len);
             if (label && p->tok.type == T_METRIC_IDENT) {
-                parse_fail(p, p->tok.pos, "invalid label name for grouping: \"%s\"", label);
+                query_parse_fail(p, p->tok.pos, "invalid label name for grouping: \"%s\"", label);
                 return false;
             }
         } else if (p->tok.type == T_STRING) {
             size_t len;
-            label = parse_string_tok(p, &len);
+            label = query_parse_string_tok(p, &len);
             if (label && len == 0) {
-                parse_fail(p, p->tok.pos, "invalid label name for grouping: \"\"");
+                query_parse_fail(p, p->tok.pos, "invalid label name for grouping: \"\"");
                 return false;
             }
         } else {
-            parse_unexpected(p, "grouping opts", "label");
+            query_parse_unexpected(p, "grouping opts", "label");
             return false;
         }
         if (!label)
             return false;
         if (n == cap) {
             cap = cap ? cap * 2 : 4;
-            char **nv = arena_alloc(p->arena, cap * sizeof *nv);
+            char **nv = query_arena_alloc(p->arena, cap * sizeof *nv);
             if (!nv) {
-                parse_nomem(p);
+                query_parse_nomem(p);
                 return false;
             }
             if (n)
@@ -515,17 +515,17 @@ bool parse_grouping(parser *p, char ***out, size_t *n_out)
             v = nv;
         }
         v[n++] = label;
-        parse_advance(p);
+        query_parse_advance(p);
         if (p->tok.type == T_COMMA) {
-            parse_advance(p);
+            query_parse_advance(p);
             continue;
         }
         if (p->tok.type != T_RPAREN) {
-            parse_unexpected(p, "grouping opts", "\",\" or \")\"");
+            query_parse_unexpected(p, "grouping opts", "\",\" or \")\"");
             return false;
         }
     }
-    parse_advance(p);
+    query_parse_advance(p);
     *out = v;
     *n_out = n;
     return true;
@@ -536,19 +536,19 @@ bool parse_grouping(parser *p, char ***out, size_t *n_out)
 /* "(" [expr {"," expr}] ")" with the current token the "(". */
 static bool parse_args(parser *p, query_node ***out, size_t *n_out)
 {
-    parse_advance(p);
+    query_parse_advance(p);
     query_node **v = NULL;
     size_t n = 0, cap = 0;
     if (p->tok.type != T_RPAREN) {
         for (;;) {
-            query_node *a = parse_expr(p, 0);
+            query_node *a = query_parse_expr(p, 0);
             if (!a)
                 return false;
             if (n == cap) {
                 cap = cap ? cap * 2 : 4;
-                query_node **nv = arena_alloc(p->arena, cap * sizeof *nv);
+                query_node **nv = query_arena_alloc(p->arena, cap * sizeof *nv);
                 if (!nv) {
-                    parse_nomem(p);
+                    query_parse_nomem(p);
                     return false;
                 }
                 if (n)
@@ -558,20 +558,20 @@ static bool parse_args(parser *p, query_node ***out, size_t *n_out)
             v[n++] = a;
             if (p->tok.type == T_COMMA) {
                 int64_t comma = p->tok.pos;
-                parse_advance(p);
+                query_parse_advance(p);
                 if (p->tok.type == T_RPAREN) {
-                    parse_fail(p, comma, "trailing commas not allowed in function call args");
+                    query_parse_fail(p, comma, "trailing commas not allowed in function call args");
                     return false;
                 }
                 continue;
             }
             if (p->tok.type == T_RPAREN)
                 break;
-            parse_unexpected(p, NULL, NULL);
+            query_parse_unexpected(p, NULL, NULL);
             return false;
         }
     }
-    parse_advance(p);
+    query_parse_advance(p);
     *out = v;
     *n_out = n;
     return true;
@@ -580,22 +580,22 @@ static bool parse_args(parser *p, query_node ***out, size_t *n_out)
 static query_node *parse_call(parser *p)
 {
     token name = p->tok;
-    query_node *n = parse_node(p, QUERY_NODE_CALL, name.pos, name.pos + name.len);
+    query_node *n = query_parse_node(p, QUERY_NODE_CALL, name.pos, name.pos + name.len);
     if (!n)
         return NULL;
-    parse_advance(p); /* to the "(" */
+    query_parse_advance(p); /* to the "(" */
     if (!parse_args(p, &n->u.call.args, &n->u.call.n_args))
         return NULL;
     n->pos_end = p->last_closing;
     const query_func *f = query_func_lookup(p->s + name.pos, (size_t)name.len);
     if (!f) {
-        parse_fail(p, name.pos, "unknown function with name \"%.*s\"", (int)MIN(name.len, 100), p->s + name.pos);
+        query_parse_fail(p, name.pos, "unknown function with name \"%.*s\"", (int)MIN(name.len, 100), p->s + name.pos);
         return NULL;
     }
     n->u.call.func = f;
     n->type = f->return_type;
     for (size_t i = 0; i < n->u.call.n_args; i++)
-        if (!parse_child(p, n, n->u.call.args[i]))
+        if (!query_parse_child(p, n, n->u.call.args[i]))
             return NULL;
     return n;
 }
@@ -629,18 +629,18 @@ static bool agg_has_param(query_agg_op op)
 static bool parse_agg_modifier(parser *p, query_node *n)
 {
     n->u.aggregate.without = p->tok.type == T_WITHOUT;
-    parse_advance(p);
-    return parse_grouping(p, &n->u.aggregate.grouping, &n->u.aggregate.n_grouping);
+    query_parse_advance(p);
+    return query_parse_grouping(p, &n->u.aggregate.grouping, &n->u.aggregate.n_grouping);
 }
 
 static query_node *parse_aggregate(parser *p)
 {
-    query_node *n = parse_node(p, QUERY_NODE_AGGREGATE, p->tok.pos, p->tok.pos + p->tok.len);
+    query_node *n = query_parse_node(p, QUERY_NODE_AGGREGATE, p->tok.pos, p->tok.pos + p->tok.len);
     if (!n)
         return NULL;
     n->type = QUERY_TYPE_VECTOR;
     n->u.aggregate.op = agg_op(p->tok.type);
-    parse_advance(p);
+    query_parse_advance(p);
     bool modified = false;
     if (p->tok.type == T_BY || p->tok.type == T_WITHOUT) {
         if (!parse_agg_modifier(p, n))
@@ -648,7 +648,7 @@ static query_node *parse_aggregate(parser *p)
         modified = true;
     }
     if (p->tok.type != T_LPAREN) {
-        parse_unexpected(p, "aggregation", NULL);
+        query_parse_unexpected(p, "aggregation", NULL);
         return NULL;
     }
     query_node **args;
@@ -662,18 +662,18 @@ static query_node *parse_aggregate(parser *p)
         n->pos_end = p->last_closing;
     }
     if (n_args == 0) {
-        parse_fail(p, n->pos_start, "no arguments for aggregate expression provided");
+        query_parse_fail(p, n->pos_start, "no arguments for aggregate expression provided");
         return NULL;
     }
     size_t want = agg_has_param(n->u.aggregate.op) ? 2 : 1;
     if (n_args != want) {
-        parse_fail(p, n->pos_start, "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
+        query_parse_fail(p, n->pos_start, "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
                    want, n_args);
         return NULL;
     }
     n->u.aggregate.param = want == 2 ? args[0] : NULL;
     n->u.aggregate.expr = args[want - 1];
-    if (!parse_child(p, n, n->u.aggregate.param) || !parse_child(p, n, n->u.aggregate.expr))
+    if (!query_parse_child(p, n, n->u.aggregate.param) || !query_parse_child(p, n, n->u.aggregate.expr))
         return NULL;
     return n;
 }
@@ -712,78 +712,78 @@ static query_node *parse_primary(parser *p)
     tok_type t = p->tok.type;
     if (p->selector_only) {
         if (t == T_IDENT || t == T_METRIC_IDENT || is_metric_keyword(t))
-            return parse_selector(p, true);
+            return query_parse_selector(p, true);
         if (t == T_LBRACE)
-            return parse_selector(p, false);
-        parse_unexpected(p, NULL, NULL);
+            return query_parse_selector(p, false);
+        query_parse_unexpected(p, NULL, NULL);
         return NULL;
     }
     switch (t) {
     case T_NUMBER:
     case T_DURATION: {
-        query_node *n = parse_node(p, QUERY_NODE_NUMBER, p->tok.pos, p->tok.pos + p->tok.len);
-        if (!n || !parse_number_tok(p, &n->u.number.value))
+        query_node *n = query_parse_node(p, QUERY_NODE_NUMBER, p->tok.pos, p->tok.pos + p->tok.len);
+        if (!n || !query_parse_number_tok(p, &n->u.number.value))
             return NULL;
         n->type = QUERY_TYPE_SCALAR;
         n->u.number.is_duration = t == T_DURATION;
-        parse_advance(p);
+        query_parse_advance(p);
         return n;
     }
     case T_STRING: {
-        query_node *n = parse_node(p, QUERY_NODE_STRING, p->tok.pos, p->tok.pos + p->tok.len);
-        if (!n || !(n->u.string.value = parse_string_tok(p, &n->u.string.len)))
+        query_node *n = query_parse_node(p, QUERY_NODE_STRING, p->tok.pos, p->tok.pos + p->tok.len);
+        if (!n || !(n->u.string.value = query_parse_string_tok(p, &n->u.string.len)))
             return NULL;
         n->type = QUERY_TYPE_STRING;
-        parse_advance(p);
+        query_parse_advance(p);
         return n;
     }
     case T_LPAREN: {
-        query_node *n = parse_node(p, QUERY_NODE_PAREN, p->tok.pos, 0);
+        query_node *n = query_parse_node(p, QUERY_NODE_PAREN, p->tok.pos, 0);
         if (!n)
             return NULL;
-        parse_advance(p);
-        query_node *e = parse_expr(p, 0);
+        query_parse_advance(p);
+        query_node *e = query_parse_expr(p, 0);
         if (!e)
             return NULL;
         if (p->tok.type != T_RPAREN) {
-            parse_unexpected(p, NULL, NULL);
+            query_parse_unexpected(p, NULL, NULL);
             return NULL;
         }
         n->pos_end = p->tok.pos + 1;
-        parse_advance(p);
+        query_parse_advance(p);
         n->u.paren.expr = e;
         n->type = e->type;
-        return parse_child(p, n, e) ? n : NULL;
+        return query_parse_child(p, n, e) ? n : NULL;
     }
     case T_LBRACE:
-        return parse_selector(p, false);
+        return query_parse_selector(p, false);
     case T_IDENT:
-        if (parse_peek(p)->type == T_LPAREN)
+        if (query_parse_peek(p)->type == T_LPAREN)
             return parse_call(p);
-        return parse_selector(p, true);
+        return query_parse_selector(p, true);
     case T_METRIC_IDENT:
-        return parse_selector(p, true);
+        return query_parse_selector(p, true);
     default:
         break;
     }
     if (t > T_AGGS_START && t < T_AGGS_END) {
-        tok_type next = parse_peek(p)->type;
+        tok_type next = query_parse_peek(p)->type;
         if (next == T_LPAREN || next == T_BY || next == T_WITHOUT)
             return parse_aggregate(p);
-        return parse_selector(p, true);
+        return query_parse_selector(p, true);
     }
     if (t == T_START || t == T_END || t == T_STEP || t == T_RANGE || t == T_MAX_OF || t == T_MIN_OF) {
-        if (parse_peek(p)->type == T_LPAREN)
+        if (query_parse_peek(p)->type == T_LPAREN)
             return parse_call(p);
-        return parse_selector(p, true);
+        return query_parse_selector(p, true);
     }
     if (is_metric_keyword(t))
-        return parse_selector(p, true);
+        return query_parse_selector(p, true);
     if (t == T_EOF && p->at_start) {
-        parse_fail(p, 0, "no expression found in input");
+        query_parse_fail(p, 0, "no expression found in input");
         return NULL;
     }
-    parse_unexpected(p, NULL, NULL);
+    query_parse_unexpected(p, NULL, NULL);
     return NULL;
 }
 
@@ -843,31 +843,31 @@ static query_op binary_op(tok_type t)
 /* fill_value: "(" [+|-] number ")" */
 static bool parse_fill_value(parser *p, double *v)
 {
-    parse_advance(p); /* the fill keyword; the lexer made it one only before "(" */
+    query_parse_advance(p); /* the fill keyword; the lexer made it one only before "(" */
     if (p->tok.type != T_LPAREN) {
-        parse_unexpected(p, NULL, NULL);
+        query_parse_unexpected(p, NULL, NULL);
         return false;
     }
-    parse_advance(p);
+    query_parse_advance(p);
     bool neg = false;
     if (p->tok.type == T_ADD || p->tok.type == T_SUB) {
         neg = p->tok.type == T_SUB;
-        parse_advance(p);
+        query_parse_advance(p);
     }
     if (p->tok.type != T_NUMBER && p->tok.type != T_DURATION) {
-        parse_unexpected(p, NULL, NULL);
+        query_parse_unexpected(p, NULL, NULL);
         return false;
     }
-    if (!parse_number_tok(p, v))
+    if (!query_parse_number_tok(p, v))
         return false;
     if (neg)
         *v = -*v;
-    parse_advance(p);
+    query_parse_advance(p);
     if (p->tok.type != T_RPAREN) {
-        parse_unexpected(p, NULL, NULL);
+        query_parse_unexpected(p, NULL, NULL);
         return false;
     }
-    parse_advance(p);
+    query_parse_advance(p);
     return true;
 }
 
@@ -877,18 +877,18 @@ static bool parse_bin_modifiers(parser *p, query_node *n)
     query_matching *m = &n->u.binary.matching;
     if (p->tok.type == T_BOOL) {
         n->u.binary.return_bool = true;
-        parse_advance(p);
+        query_parse_advance(p);
     }
     if (p->tok.type == T_ON || p->tok.type == T_IGNORING) {
         m->on = p->tok.type == T_ON;
         n->u.binary.has_matching = true;
-        parse_advance(p);
-        if (!parse_grouping(p, &m->labels, &m->n_labels))
+        query_parse_advance(p);
+        if (!query_parse_grouping(p, &m->labels, &m->n_labels))
             return false;
         if (p->tok.type == T_GROUP_LEFT || p->tok.type == T_GROUP_RIGHT) {
             m->card = p->tok.type == T_GROUP_LEFT ? QUERY_CARD_MANY_TO_ONE : QUERY_CARD_ONE_TO_MANY;
-            parse_advance(p);
-            if (p->tok.type == T_LPAREN && !parse_grouping(p, &m->include, &m->n_include))
+            query_parse_advance(p);
+            if (p->tok.type == T_LPAREN && !query_parse_grouping(p, &m->include, &m->n_include))
                 return false;
         }
     }
@@ -922,12 +922,12 @@ static bool parse_bin_modifiers(parser *p, query_node *n)
 static query_node *parse_unary(parser *p)
 {
     if (p->tok.type != T_ADD && p->tok.type != T_SUB)
-        return parse_postfix(p, parse_primary(p));
+        return query_parse_postfix(p, parse_primary(p));
     if (!depth_enter(p))
         return NULL;
     token op = p->tok;
-    parse_advance(p);
-    query_node *e = parse_expr(p, PREC_POW);
+    query_parse_advance(p);
+    query_node *e = query_parse_expr(p, PREC_POW);
     p->depth--;
     if (!e)
         return NULL;
@@ -938,16 +938,16 @@ static query_node *parse_unary(parser *p)
         e->pos_start = op.pos;
         return e;
     }
-    query_node *n = parse_node(p, QUERY_NODE_UNARY, op.pos, e->pos_end);
+    query_node *n = query_parse_node(p, QUERY_NODE_UNARY, op.pos, e->pos_end);
     if (!n)
         return NULL;
     n->u.unary.op = op.type == T_SUB ? QUERY_OP_SUB : QUERY_OP_ADD;
     n->u.unary.expr = e;
     n->type = e->type;
-    return parse_child(p, n, e) ? n : NULL;
+    return query_parse_child(p, n, e) ? n : NULL;
 }
 
-query_node *parse_expr(parser *p, int min_prec)
+query_node *query_parse_expr(parser *p, int min_prec)
 {
     if (!depth_enter(p))
         return NULL;
@@ -956,14 +956,14 @@ query_node *parse_expr(parser *p, int min_prec)
         int prec = p->selector_only ? 0 : binary_prec(p->tok.type);
         if (!prec || prec < min_prec)
             break;
-        query_node *n = parse_node(p, QUERY_NODE_BINARY, lhs->pos_start, 0);
+        query_node *n = query_parse_node(p, QUERY_NODE_BINARY, lhs->pos_start, 0);
         if (!n)
             return NULL;
         n->u.binary.op = binary_op(p->tok.type);
-        parse_advance(p);
+        query_parse_advance(p);
         if (!parse_bin_modifiers(p, n))
             return NULL;
-        query_node *rhs = parse_expr(p, n->u.binary.op == QUERY_OP_POW ? prec : prec + 1);
+        query_node *rhs = query_parse_expr(p, n->u.binary.op == QUERY_OP_POW ? prec : prec + 1);
         if (!rhs)
             return NULL;
         n->u.binary.lhs = lhs;
@@ -971,7 +971,7 @@ query_node *parse_expr(parser *p, int min_prec)
         n->pos_end = rhs->pos_end;
         n->type = lhs->type == QUERY_TYPE_SCALAR && rhs->type == QUERY_TYPE_SCALAR ? QUERY_TYPE_SCALAR
                                                                                    : QUERY_TYPE_VECTOR;
-        if (!parse_child(p, n, lhs) || !parse_child(p, n, rhs))
+        if (!query_parse_child(p, n, lhs) || !query_parse_child(p, n, rhs))
             return NULL;
         lhs = n;
     }

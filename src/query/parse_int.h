@@ -115,25 +115,25 @@ typedef struct lexer {
     char err[200];    /* message of a T_ERROR */
 } lexer;
 
-void lex_init(lexer *l, const char *s, int64_t len);
+void query_lex_init(lexer *l, const char *s, int64_t len);
 /* The next token, comments skipped. After T_EOF or T_ERROR, T_EOF again. */
-void lex_next(lexer *l, token *t);
+void query_lex_next(lexer *l, token *t);
 
 /* Keyword and number helpers shared with the parser. */
-bool lex_is_space(int c);
+bool query_lex_is_space(int c);
 /* Decodes one UTF-8 sequence at s[0..n): the code point, or -1 for an
  * invalid sequence; *w gets its width (1 for invalid). */
-int32_t lex_utf8(const char *s, int64_t n, int *w);
+int32_t query_lex_utf8(const char *s, int64_t n, int *w);
 /* Writes a rune as Go's %q would ('a', '\n', '\x00'); returns out. */
-char *lex_quote_rune(int32_t r, char out[16]);
+char *query_lex_quote_rune(int32_t r, char out[16]);
 /* Go's "%#U": U+0063 'c'. */
-char *lex_rune_u(int32_t r, char out[24]);
+char *query_lex_rune_u(int32_t r, char out[24]);
 
 /* ------------------------------------------------------------ arena
  * Bump allocation in chunks; everything of one tree freed at once. */
 typedef struct query_arena query_arena;
-int arena_new(query_arena **out);
-void arena_free(query_arena *a);
-void *arena_alloc(query_arena *a, size_t n); /* zeroed; NULL when out of memory */
+int query_arena_new(query_arena **out);
+void query_arena_free(query_arena *a);
+void *query_arena_alloc(query_arena *a, size_t n); /* zeroed; NULL when out of memory */
 
 #endif /* STRATA_QUERY_PARSE_INT_H */

@@ -24,25 +24,25 @@ typedef struct parser {
     uint32_t n_nodes;
 } parser;
 
-int parse_fail(parser *p, int64_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int parse_nomem(parser *p);
-int parse_unexpected(parser *p, const char *context, const char *expected);
-void parse_advance(parser *p);
-const token *parse_peek(parser *p);
-query_node *parse_node(parser *p, query_node_kind kind, int64_t start, int64_t end);
-bool parse_child(parser *p, query_node *n, const query_node *child);
-char *parse_strdup(parser *p, const char *s, size_t n);
-char *parse_string_tok(parser *p, size_t *len);
-bool parse_number_tok(parser *p, double *v);
-bool parse_grouping(parser *p, char ***out, size_t *n_out);
-query_node *parse_selector(parser *p, bool has_name);
-query_node *parse_expr(parser *p, int min_prec);
+int query_parse_fail(parser *p, int64_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int query_parse_nomem(parser *p);
+int query_parse_unexpected(parser *p, const char *context, const char *expected);
+void query_parse_advance(parser *p);
+const token *query_parse_peek(parser *p);
+query_node *query_parse_node(parser *p, query_node_kind kind, int64_t start, int64_t end);
+bool query_parse_child(parser *p, query_node *n, const query_node *child);
+char *query_parse_strdup(parser *p, const char *s, size_t n);
+char *query_parse_string_tok(parser *p, size_t *len);
+bool query_parse_number_tok(parser *p, double *v);
+bool query_parse_grouping(parser *p, char ***out, size_t *n_out);
+query_node *query_parse_selector(parser *p, bool has_name);
+query_node *query_parse_expr(parser *p, int min_prec);
 
 /* modifiers.c: [range], [range:step], offset, @, anchored, smoothed after
  * e (NULL passes through). */
-query_node *parse_postfix(parser *p, query_node *e);
+query_node *query_parse_postfix(parser *p, query_node *e);
 
 /* check.c: Prometheus' checkAST over the whole tree; numbers the nodes. */
-int parse_check(parser *p, query_node *root);
+int query_parse_check(parser *p, query_node *root);
 
 #endif

@@ -177,7 +177,7 @@ static int put_quoted(bbuf *b, const char *s, size_t n)
     int rc = put(b, "\"");
     for (size_t i = 0; i < n;) {
         int w;
-        int32_t r = lex_utf8(s + i, (int64_t)(n - i), &w);
+        int32_t r = query_lex_utf8(s + i, (int64_t)(n - i), &w);
         char e[16];
         const char *o = NULL;
         if (r < 0) {
@@ -531,9 +531,9 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
         bbuf child = {0};
         rc |= pretty(n->u.unary.expr, level, width, &child);
         size_t s = 0, e = child.len;
-        while (s < e && lex_is_space(child.data[s]))
+        while (s < e && query_lex_is_space(child.data[s]))
             s++;
-        while (e > s && lex_is_space(child.data[e - 1]))
+        while (e > s && query_lex_is_space(child.data[e - 1]))
             e--;
         rc |= indent(b, level) || put(b, query_op_name(n->u.unary.op)) || buf_append(b, child.data + s, e - s);
         buf_free(&child);

@@ -19,7 +19,7 @@ static int jstr(bbuf *b, const char *s, size_t n)
     int rc = put(b, "\"");
     for (size_t i = 0; i < n;) {
         int w;
-        int32_t r = lex_utf8(s + i, (int64_t)(n - i), &w);
+        int32_t r = query_lex_utf8(s + i, (int64_t)(n - i), &w);
         char e[16];
         if (r < 0) {
             rc = rc || put(b, "\\ufffd");
