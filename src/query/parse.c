@@ -163,7 +163,9 @@ static void tok_desc(parser *p, const token *t, char *out, size_t cap)
 
 /* Prometheus' parser.unexpected: the current token is not what the
  * grammar wants here. A lexer error is reported as itself. */
-int query_parse_unexpected(parser *p, const char *context, const char *expected)
+/* noinline here and below: message buffers stay out of the frames of the
+ * recursive descent, which may be QUERY_MAX_DEPTH deep. */
+__attribute__((noinline)) int query_parse_unexpected(parser *p, const char *context, const char *expected)
 {
     if (p->tok.type == T_ERROR)
         return query_parse_fail(p, p->tok.pos, "%s", p->lx.err);
@@ -271,7 +273,7 @@ char *query_parse_string_tok(parser *p, size_t *len)
 }
 
 /* NUMBER or DURATION token to seconds, as Prometheus' number_duration_literal. */
-bool query_parse_number_tok(parser *p, double *v)
+__attribute__((noinline)) bool query_parse_number_tok(parser *p, double *v)
 {
     char why[512];
     if (p->tok.type == T_DURATION) {
@@ -322,7 +324,7 @@ static strata_match_type match_type(tok_type t)
 }
 
 /* Checks that a regex compiles, as labels.NewMatcher does. */
-static bool check_regex(parser *p, const strata_matcher *m, int64_t pos)
+__attribute__((noinline)) static bool check_regex(parser *p, const strata_matcher *m, int64_t pos)
 {
     if (m->type != STRATA_MATCH_RE && m->type != STRATA_MATCH_NRE)
         return true;
