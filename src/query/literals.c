@@ -117,23 +117,28 @@ int query_lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, siz
         snprintf(why, whylen, "empty duration string");
         return STRATA_ERR_INVALID;
     }
-    int64_t i = 0, total = 0;
+    /* model.ParseDuration: <digits><unit> pairs, units from largest to
+     * smallest, the sum at most what time.Duration (ns in int64) holds. */
+    const uint64_t max_ms = (uint64_t)INT64_MAX / 1000000;
+    int64_t i = 0;
+    uint64_t total = 0;
     int last = -1;
     while (i < n) {
-        int64_t v = 0;
+        uint64_t v = 0;
         int64_t d0 = i;
         bool overflow = false;
         while (i < n && s[i] >= '0' && s[i] <= '9') {
-            if (v > (INT64_MAX - 9) / 10)
+            unsigned dv = (unsigned)(s[i] - '0');
+            if (v > (UINT64_MAX - dv) / 10)
                 overflow = true;
             else
-                v = v * 10 + (s[i] - '0');
+                v = v * 10 + dv;
             i++;
         }
         int64_t u0 = i;
         while (i < n && !(s[i] >= '0' && s[i] <= '9'))
             i++;
-        if (i == d0 || u0 == d0 || u0 == i)
+        if (u0 == d0 || u0 == i || overflow)
             goto invalid;
         int u = -1;
         for (int k = 0; k < (int)ARRAY_LEN(units); k++)
@@ -147,18 +152,13 @@ int query_lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, siz
         if (u <= last)
             goto invalid;
         last = u;
-        if (overflow || v > (INT64_MAX - total) / units[u].ms) {
+        if (v > max_ms / (uint64_t)units[u].ms || total + v * (uint64_t)units[u].ms > max_ms) {
             snprintf(why, whylen, "duration out of range");
             return STRATA_ERR_INVALID;
         }
-        total += v * units[u].ms;
+        total += v * (uint64_t)units[u].ms;
     }
-    /* time.Duration counts nanoseconds: Prometheus refuses what exceeds it. */
-    if (total > INT64_MAX / 1000000) {
-        snprintf(why, whylen, "duration out of range");
-        return STRATA_ERR_INVALID;
-    }
-    *out_ms = total;
+    *out_ms = (int64_t)total;
     return STRATA_OK;
 invalid:
     snprintf(why, whylen, "not a valid duration string: \"%.*s\"", (int)MIN(n, 100), s);
