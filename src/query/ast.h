@@ -32,8 +32,9 @@
  * query_ast and is released at once by query_ast_free; nothing in the tree
  * is freed on its own. A tree is immutable after parsing and may be read by
  * any number of threads at once. Per-node state of the evaluator belongs in
- * side tables indexed by query_node.id (0 .. query_ast.n_nodes-1, assigned
- * in preorder), not in the tree.
+ * side tables indexed by query_node.id (0 .. query_ast.n_nodes-1, unique:
+ * expression nodes in preorder, then the DURATION trees of ranges, steps
+ * and offsets), not in the tree.
  *
  * Positions are byte offsets into the parsed text: [pos_start, pos_end).
  */
