@@ -573,7 +573,7 @@ static int agg_k(qctx *c, const query_node *n, qvalue *in, const uint32_t *grp, 
         if (!offs)
             rc = query_nomem(c);
         for (size_t k = 0; rc == 0 && k < in->n; k++) {
-            uint64_t h;
+            uint64_t h = 0;
             if (labels_hash(&in->s[k].lab, &h) != 0)
                 rc = query_nomem(c);
             offs[k] = (double)h / 18446744073709551615.0;
@@ -688,6 +688,139 @@ static int agg_k(qctx *c, const query_node *n, qvalue *in, const uint32_t *grp, 
     return rc;
 }
 
+/* ------------------------------------------------------------ fused: aggregation of a range function */
+
+/* sum/avg/min/max/count/group over rate(x[5m]) and its family: each
+ * series' function result is added to its group as it is computed, so the
+ * intermediate vector (series x steps) is never built. Equal label sets
+ * after the name is dropped would be an error or a merge in Prometheus;
+ * then the stream stops and the caller takes the ordinary path. */
+typedef struct fused {
+    const query_node *n;
+    qvalue *out;
+    qmap groups, seen;
+    qkey key;
+    agg_state *st; /* per group */
+    size_t cap;
+    bool dup;
+} fused;
+
+static const char *const no_names[1] = {NULL};
+
+static int fused_sink(qctx *c, void *arg, const qlabels *lab, const double *v, const uint64_t *has)
+{
+    fused *f = arg;
+    const query_node *n = f->n;
+    int found;
+    uint32_t idx;
+    if (query_key_build(&f->key, lab, no_names, 0, false, false) != 0 ||
+        query_map_get_or_add(&f->seen, f->key.p, f->key.len, 0, &idx, &found) != 0)
+        return query_nomem(c);
+    if (found) {
+        f->dup = true;
+        return 1;
+    }
+    if (query_key_build(&f->key, lab, grouping_names(n), n->u.aggregate.n_grouping, !n->u.aggregate.without,
+                        true) != 0 ||
+        query_map_get_or_add(&f->groups, f->key.p, f->key.len, (uint32_t)f->out->n, &idx, &found) != 0)
+        return query_nomem(c);
+    size_t steps = c->n_steps;
+    if (!found) {
+        if (f->out->n == f->cap) {
+            size_t nc = f->cap ? f->cap * 2 : 16;
+            agg_state *ns = base_realloc(f->st, nc * sizeof *ns);
+            if (!ns)
+                return query_nomem(c);
+            f->st = ns;
+            f->cap = nc;
+        }
+        agg_state *st = &f->st[f->out->n];
+        size_t cells = steps ? steps : 1;
+        st->val = base_malloc(cells * sizeof(double));
+        st->kc = base_malloc(cells * sizeof(double));
+        st->mean = base_malloc(cells * sizeof(double));
+        st->cnt = base_malloc(cells * sizeof(double));
+        st->flags = base_calloc(cells, 1);
+        qlabels gl;
+        qseries *o;
+        int rc = 0;
+        if (!st->val || !st->kc || !st->mean || !st->cnt || !st->flags || group_labels(n, lab, &gl) != 0)
+            rc = query_nomem(c);
+        else if ((rc = query_vector_add(c, f->out, &gl, &o)) != 0)
+            query_labels_free(&gl);
+        if (rc) {
+            base_free(st->val);
+            base_free(st->kc);
+            base_free(st->mean);
+            base_free(st->cnt);
+            base_free(st->flags);
+            return rc;
+        }
+    }
+    agg_state *st = &f->st[idx];
+    for (size_t w = 0; w < qbit_words(steps); w++) {
+        uint64_t bits = has[w];
+        while (bits) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            agg_add(n->u.aggregate.op, st, i, v[i]);
+        }
+    }
+    return 0;
+}
+
+/* 1 when done (out filled), 0 when the ordinary path must run, <0 error. */
+static int agg_fused(qctx *c, const query_node *n, qvalue *out)
+{
+    switch (n->u.aggregate.op) {
+    case QUERY_AGG_SUM:
+    case QUERY_AGG_AVG:
+    case QUERY_AGG_MIN:
+    case QUERY_AGG_MAX:
+    case QUERY_AGG_COUNT:
+    case QUERY_AGG_GROUP:
+        break;
+    default:
+        return 0;
+    }
+    if (!query_range_call_streamable(n->u.aggregate.expr))
+        return 0;
+    fused f;
+    memset(&f, 0, sizeof f);
+    f.n = n;
+    f.out = out;
+    query_vector_init(c, out);
+    int rc = query_range_call_stream(c, n->u.aggregate.expr, fused_sink, &f);
+    if (rc == 0 && !f.dup) {
+        for (size_t g = 0; g < out->n; g++) {
+            qseries *o = &out->s[g];
+            for (size_t i = 0; i < c->n_steps; i++) {
+                if (!(f.st[g].flags[i] & 1))
+                    continue;
+                o->v[i] = agg_final(n->u.aggregate.op, &f.st[g], i);
+                qbit_set(o->has, i);
+            }
+        }
+        query_vector_prune(c, out);
+    }
+    for (size_t g = 0; g < out->n && f.st; g++) {
+        base_free(f.st[g].val);
+        base_free(f.st[g].kc);
+        base_free(f.st[g].mean);
+        base_free(f.st[g].cnt);
+        base_free(f.st[g].flags);
+    }
+    base_free(f.st);
+    query_map_free(&f.groups);
+    query_map_free(&f.seen);
+    query_key_free(&f.key);
+    if (rc < 0 || f.dup) {
+        query_value_free(c, out);
+        return rc < 0 ? rc : 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------ entry */
 
 int query_eval_aggregate(qctx *c, const query_node *n, qvalue *out)
@@ -705,6 +838,11 @@ int query_eval_aggregate(qctx *c, const query_node *n, qvalue *out)
             query_value_free(c, &param);
             return query_fail(c, QERR_BAD_DATA, "wrong parameter type for %s", query_agg_name(op));
         }
+    }
+    if (!n->u.aggregate.param && (rc = agg_fused(c, n, out)) != 0) {
+        if (rc > 0)
+            rc = 0;
+        goto out_fused;
     }
     if ((rc = query_eval_node(c, n->u.aggregate.expr, &in)) != 0)
         goto out;
@@ -753,5 +891,8 @@ out:
     query_value_free(c, &in);
     if (rc)
         query_value_free(c, out);
+    return rc;
+out_fused:
+    query_value_free(c, &param);
     return rc;
 }

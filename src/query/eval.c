@@ -91,7 +91,7 @@ int query_duration_ms(qctx *c, const query_node *expr, int64_t constant, int64_t
         *out = constant;
         return 0;
     }
-    double s;
+    double s = 0;
     int rc = duration_secs(c, expr, &s);
     if (rc)
         return rc;
@@ -154,7 +154,7 @@ static int check_extended(qctx *c, const query_node *vs)
 
 static int eval_vector_selector(qctx *c, const query_node *n, qvalue *out)
 {
-    int64_t off;
+    int64_t off = 0;
     int rc = check_extended(c, n);
     if (rc)
         return rc;
@@ -176,7 +176,7 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
     int rc;
     if (n->kind == QUERY_NODE_MATRIX_SELECTOR) {
         const query_node *vs = n->u.matrix.vs;
-        int64_t off;
+        int64_t off = 0;
         if ((rc = check_extended(c, vs)) != 0)
             return rc;
         if ((rc = query_duration_ms(c, n->u.matrix.range_expr, n->u.matrix.range_ms, range_ms)) != 0 ||
@@ -187,7 +187,7 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
         return query_sel_times(c, vs->u.vs.at, vs->u.vs.at_ms, off, wend);
     }
     if (n->kind == QUERY_NODE_SUBQUERY) {
-        int64_t off;
+        int64_t off = 0;
         if ((rc = query_duration_ms(c, n->u.subquery.range_expr, n->u.subquery.range_ms, range_ms)) != 0 ||
             (rc = query_duration_ms(c, n->u.subquery.offset_expr, n->u.subquery.offset_ms, &off)) != 0)
             return rc;
@@ -198,7 +198,7 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
 
 static int eval_matrix_selector(qctx *c, const query_node *n, qvalue *out)
 {
-    int64_t *wend, range;
+    int64_t *wend = NULL, range = 0;
     int rc = query_matrix_windows(c, n, &wend, &range);
     if (rc)
         return rc;
@@ -212,7 +212,7 @@ static int eval_matrix_selector(qctx *c, const query_node *n, qvalue *out)
 
 int query_eval_subquery(qctx *c, const query_node *n, qvalue *out)
 {
-    int64_t range, off, step, *wend = NULL;
+    int64_t range = 0, off = 0, step = 0, *wend = NULL;
     int rc;
     if ((rc = query_duration_ms(c, n->u.subquery.range_expr, n->u.subquery.range_ms, &range)) != 0 ||
         (rc = query_duration_ms(c, n->u.subquery.offset_expr, n->u.subquery.offset_ms, &off)) != 0 ||

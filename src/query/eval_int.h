@@ -241,6 +241,15 @@ typedef enum qrange_fn {
  * tstep[i] the evaluation time (predict_linear), p1/p2 per-step scalar
  * arguments (quantile, predict_linear's duration, smoothing factors) or
  * NULL. Writes ov[i] and sets bit i of has where the function has a value. */
+/* Streaming of a range function over a selector, one output series at a
+ * time (labels with the name already dropped, values and presence over the
+ * grid, all lent for the call): a positive return stops the stream and is
+ * returned as is. */
+typedef int (*query_series_sink)(qctx *c, void *arg, const qlabels *lab, const double *v, const uint64_t *has);
+struct query_node;
+bool query_range_call_streamable(const struct query_node *call);
+int query_range_call_stream(qctx *c, const struct query_node *call, query_series_sink sink, void *arg);
+
 int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n, const int64_t *wend,
                        int64_t range_ms, const int64_t *tstep, size_t n_steps, const double *p1, const double *p2,
                        double *ov, uint64_t *has);

@@ -72,6 +72,13 @@ typedef struct rf_arg {
     bool drop_name;
     qvalue *out;
     uint64_t *any; /* absent_over_time: steps where some series is present */
+    /* streaming (sink non-NULL): each series' result goes to sink through
+     * the scratch arrays sv / shas instead of into out */
+    query_series_sink sink;
+    void *sink_arg;
+    double *sv;
+    uint64_t *shas;
+    size_t n_steps;
 } rf_arg;
 
 static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_label *raw, size_t n_raw,
@@ -108,6 +115,17 @@ static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_lab
         rc = query_labels_make(raw, n_raw, &lab);
     if (rc)
         return query_nomem(c);
+    if (a->sink) {
+        memset(a->shas, 0, qbit_words(a->n_steps) * sizeof *a->shas);
+        if (query_range_series(a->fn, t, v, n, a->wend, a->range_ms, a->tstep, a->n_steps, a->p1, a->p2, a->sv,
+                               a->shas) != 0) {
+            query_labels_free(&lab);
+            return query_nomem(c);
+        }
+        rc = a->sink(c, a->sink_arg, &lab, a->sv, a->shas);
+        query_labels_free(&lab);
+        return rc;
+    }
     qseries *s;
     if ((rc = query_vector_add(c, out, &lab, &s)) != 0) {
         query_labels_free(&lab);
@@ -178,7 +196,8 @@ static int eval_scalar_arg(qctx *c, const query_node *n, qvalue *out)
     return rc;
 }
 
-static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *out)
+static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *out, query_series_sink sink,
+                           void *sink_arg)
 {
     const query_func *f = n->u.call.func;
     size_t mi = f->id == QUERY_FN_QUANTILE_OVER_TIME ? 1 : 0;
@@ -242,7 +261,17 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
     query_vector_init(c, out);
     bool keep_name = fn == QRF_LAST || fn == QRF_FIRST;
     rf_arg a = {fn,  wend, tstep, range, np > 0 ? p[0].scalar : NULL, np > 1 ? p[1].scalar : NULL,
-                !keep_name, out, any};
+                !keep_name, out, any, sink, sink_arg, NULL, NULL, c->n_steps};
+    if (sink) {
+        a.sv = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof *a.sv);
+        a.shas = base_calloc(qbit_words(c->n_steps ? c->n_steps : 1), sizeof *a.shas);
+        if (!a.sv || !a.shas) {
+            base_free(a.sv);
+            base_free(a.shas);
+            rc = query_nomem(c);
+            goto out;
+        }
+    }
     if (marg->kind == QUERY_NODE_MATRIX_SELECTOR) {
         const query_node *vs = marg->u.matrix.vs;
         int64_t mint, maxt;
@@ -258,7 +287,9 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
                 rc = query_check(c);
         }
     }
-    if (rc)
+    base_free(a.sv);
+    base_free(a.shas);
+    if (rc || sink)
         goto out;
     if (fn == QRF_ABSENT_OVER_TIME) {
         if ((rc = absent_labels(c, marg, &absent_lab)) != 0)
@@ -286,6 +317,29 @@ out:
     if (rc)
         query_value_free(c, out);
     return rc;
+}
+
+bool query_range_call_streamable(const query_node *n)
+{
+    n = query_unwrap(n);
+    qrange_fn fn;
+    if (n->kind != QUERY_NODE_CALL || !range_fn_of(n->u.call.func->id, &fn))
+        return false;
+    if (fn == QRF_ABSENT_OVER_TIME || fn == QRF_LAST || fn == QRF_FIRST)
+        return false;
+    size_t mi = n->u.call.func->id == QUERY_FN_QUANTILE_OVER_TIME ? 1 : 0;
+    return n->u.call.n_args > mi && query_unwrap(n->u.call.args[mi])->kind == QUERY_NODE_MATRIX_SELECTOR;
+}
+
+int query_range_call_stream(qctx *c, const query_node *n, query_series_sink sink, void *arg)
+{
+    n = query_unwrap(n);
+    qrange_fn fn;
+    if (!range_fn_of(n->u.call.func->id, &fn))
+        return query_fail(c, QERR_INTERNAL, "not a range function");
+    qvalue unused;
+    memset(&unused, 0, sizeof unused);
+    return eval_range_call(c, n, fn, &unused, sink, arg);
 }
 
 /* ------------------------------------------------------------ instant functions */
@@ -480,7 +534,7 @@ int query_eval_call(qctx *c, const query_node *n, qvalue *out)
     if (f->histogram && f->id != QUERY_FN_HISTOGRAM_QUANTILE)
         return query_fail(c, QERR_BAD_DATA, "%s() needs native histograms, which strata does not store", f->name);
     if (range_fn_of(f->id, &rfn))
-        return eval_range_call(c, n, rfn, out);
+        return eval_range_call(c, n, rfn, out, NULL, NULL);
     if ((ufn = math_fn(f->id)) != NULL) {
         if ((rc = eval_vector_arg(c, args[0], out)) != 0)
             return rc;

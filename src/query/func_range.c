@@ -58,8 +58,11 @@ double query_quantile(double q, double *v, size_t n)
     return v[(size_t)lower] * (1 - weight) + v[(size_t)upper] * weight;
 }
 
-static double extrapolated_rate(const int64_t *t, const double *v, size_t lo, size_t hi, int64_t wend,
-                                int64_t range_ms, bool counter, bool is_rate, bool *ok)
+/* resets: resets[i] counts the drops v[j] < v[j-1] for j <= i, so a
+ * window without one skips the scan (the scan adds in Prometheus' order,
+ * keeping its rounding). */
+static double extrapolated_rate(const int64_t *t, const double *v, const uint32_t *resets, size_t lo, size_t hi,
+                                int64_t wend, int64_t range_ms, bool counter, bool is_rate, bool *ok)
 {
     size_t cnt = hi - lo;
     if (cnt < 2) {
@@ -68,7 +71,7 @@ static double extrapolated_rate(const int64_t *t, const double *v, size_t lo, si
     }
     int64_t range_start = wend - range_ms, range_end = wend;
     double result = v[hi - 1] - v[lo];
-    if (counter) {
+    if (counter && resets[hi - 1] != resets[lo]) {
         for (size_t i = lo + 1; i < hi; i++)
             if (v[i] < v[i - 1])
                 result += v[i - 1];
@@ -209,8 +212,22 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
 {
     size_t lo = 0, hi = 0;
     double *scratch = NULL;
+    uint32_t *resets = NULL;
     if ((fn == QRF_QUANTILE || fn == QRF_MAD) && n && !(scratch = base_malloc(n * sizeof *scratch)))
         return STRATA_ERR_NOMEM;
+    if (fn == QRF_RATE || fn == QRF_INCREASE || fn == QRF_RESETS || fn == QRF_CHANGES) {
+        /* running counts of drops (or changes): a window's count is a
+         * difference, so a counter without resets never scans its window */
+        if (n && !(resets = base_malloc(n * sizeof *resets)))
+            return STRATA_ERR_NOMEM;
+        uint32_t k = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j && (fn == QRF_CHANGES ? (v[j] != v[j - 1] && !(isnan(v[j]) && isnan(v[j - 1]))) : v[j] < v[j - 1]))
+                k++;
+            if (resets)
+                resets[j] = k;
+        }
+    }
     for (size_t i = 0; i < n_steps; i++) {
         int64_t we = wend[i], ws = we - range_ms;
         if (i && we < wend[i - 1])
@@ -228,13 +245,13 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
         bool ok = true;
         switch (fn) {
         case QRF_RATE:
-            r = extrapolated_rate(t, v, lo, hi, we, range_ms, true, true, &ok);
+            r = extrapolated_rate(t, v, resets, lo, hi, we, range_ms, true, true, &ok);
             break;
         case QRF_INCREASE:
-            r = extrapolated_rate(t, v, lo, hi, we, range_ms, true, false, &ok);
+            r = extrapolated_rate(t, v, resets, lo, hi, we, range_ms, true, false, &ok);
             break;
         case QRF_DELTA:
-            r = extrapolated_rate(t, v, lo, hi, we, range_ms, false, false, &ok);
+            r = extrapolated_rate(t, v, NULL, lo, hi, we, range_ms, false, false, &ok);
             break;
         case QRF_IRATE:
         case QRF_IDELTA: {
@@ -315,22 +332,10 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
                 r = query_quantile(p1 ? p1[i] : NAN, scratch, cnt);
             }
             break;
-        case QRF_CHANGES: {
-            size_t k = 0;
-            for (size_t j = lo + 1; j < hi; j++)
-                if (v[j] != v[j - 1] && !(isnan(v[j]) && isnan(v[j - 1])))
-                    k++;
-            r = (double)k;
+        case QRF_CHANGES:
+        case QRF_RESETS:
+            r = (double)(resets[hi - 1] - resets[lo]);
             break;
-        }
-        case QRF_RESETS: {
-            size_t k = 0;
-            for (size_t j = lo + 1; j < hi; j++)
-                if (v[j] < v[j - 1])
-                    k++;
-            r = (double)k;
-            break;
-        }
         case QRF_DERIV: {
             if (cnt < 2) {
                 ok = false;
@@ -368,5 +373,6 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
         qbit_set(has, i);
     }
     base_free(scratch);
+    base_free(resets);
     return 0;
 }

@@ -159,7 +159,7 @@ const char *query_labels_get(const qlabels *l, const char *name)
 
 int query_labels_set(const qlabels *in, const char *name, const char *value, qlabels *out)
 {
-    strata_label stackbuf[32];
+    strata_label stackbuf[32] = {{NULL, NULL}};
     strata_label *tmp = in->n + 1 <= 32 ? stackbuf : base_malloc((in->n + 1) * sizeof *tmp);
     if (!tmp)
         return STRATA_ERR_NOMEM;
@@ -189,7 +189,7 @@ static bool is_reserved_meta(const char *name)
 
 int query_labels_drop_name(const qlabels *in, qlabels *out)
 {
-    strata_label stackbuf[32];
+    strata_label stackbuf[32] = {{NULL, NULL}};
     strata_label *tmp = in->n <= 32 ? stackbuf : base_malloc(in->n * sizeof *tmp);
     if (!tmp)
         return STRATA_ERR_NOMEM;
@@ -213,7 +213,7 @@ static bool in_names(const char *name, const char *const *names, size_t n)
 
 int query_labels_filter(const qlabels *in, const char *const *names, size_t n, bool keep, qlabels *out)
 {
-    strata_label stackbuf[32];
+    strata_label stackbuf[32] = {{NULL, NULL}};
     strata_label *tmp = in->n <= 32 ? stackbuf : base_malloc(in->n * sizeof *tmp);
     if (!tmp)
         return STRATA_ERR_NOMEM;
