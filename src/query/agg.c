@@ -429,12 +429,10 @@ static int agg_count_values(qctx *c, const query_node *n, qvalue *in, const char
             for (size_t j = 0; j < nn; j++)
                 names2[j] = names[j];
             size_t nn2 = nn;
+            /* by: the value label joins the grouping; without: the list
+             * stays as written, as Prometheus does */
             if (!n->u.aggregate.without)
                 names2[nn2++] = label;
-            else
-                for (size_t j = 0; j < nn2; j++)
-                    if (strcmp(names2[j], label) == 0)
-                        names2[j--] = names2[--nn2];
             rc = query_key_build(&key, &with, names2, nn2, !n->u.aggregate.without, true);
             int found = 0;
             uint32_t g = 0;
@@ -703,22 +701,51 @@ typedef struct fused {
     agg_state *st; /* per group */
     size_t cap;
     bool dup;
+    bool check_dup;          /* names were dropped: label sets may collide */
+    const query_node *bin;   /* series (op) number, or NULL */
+    bool swap;               /* number (op) series */
+    double *num;             /* the number over the grid */
 } fused;
 
 static const char *const no_names[1] = {NULL};
 
-static int fused_sink(qctx *c, void *arg, const qlabels *lab, const double *v, const uint64_t *has)
+static int fused_add(qctx *c, fused *f, const qlabels *lab, const double *v, const uint64_t *has);
+
+static int fused_sink(qctx *c, void *arg, const qlabels *lab, double *v, uint64_t *has)
 {
     fused *f = arg;
+    if (!f->bin)
+        return fused_add(c, f, lab, v, has);
+    const query_node *b = f->bin;
+    query_series_scalar_op(b->u.binary.op, b->u.binary.return_bool, f->swap, v, has, f->num, c->n_steps);
+    bool any = false;
+    for (size_t w = 0; w < qbit_words(c->n_steps) && !any; w++)
+        any = has[w] != 0;
+    if (!any)
+        return 0;
+    if (!(query_op_drops_name(b->u.binary.op) || b->u.binary.return_bool) || !query_labels_has_name(lab))
+        return fused_add(c, f, lab, v, has);
+    qlabels nl;
+    if (query_labels_drop_name(lab, &nl) != 0)
+        return query_nomem(c);
+    int rc = fused_add(c, f, &nl, v, has);
+    query_labels_free(&nl);
+    return rc;
+}
+
+static int fused_add(qctx *c, fused *f, const qlabels *lab, const double *v, const uint64_t *has)
+{
     const query_node *n = f->n;
     int found;
     uint32_t idx;
-    if (query_key_build(&f->key, lab, no_names, 0, false, false) != 0 ||
-        query_map_get_or_add(&f->seen, f->key.p, f->key.len, 0, &idx, &found) != 0)
-        return query_nomem(c);
-    if (found) {
-        f->dup = true;
-        return 1;
+    if (f->check_dup) {
+        if (query_key_build(&f->key, lab, no_names, 0, false, false) != 0 ||
+            query_map_get_or_add(&f->seen, f->key.p, f->key.len, 0, &idx, &found) != 0)
+            return query_nomem(c);
+        if (found) {
+            f->dup = true;
+            return 1;
+        }
     }
     if (query_key_build(&f->key, lab, grouping_names(n), n->u.aggregate.n_grouping, !n->u.aggregate.without,
                         true) != 0 ||
@@ -783,14 +810,43 @@ static int agg_fused(qctx *c, const query_node *n, qvalue *out)
     default:
         return 0;
     }
-    if (!query_range_call_streamable(n->u.aggregate.expr))
+    /* the source: a range function over a selector, or a selector, maybe
+     * compared with or combined with a number */
+    const query_node *src = query_unwrap(n->u.aggregate.expr), *bin = NULL;
+    bool swap = false;
+    if (src->kind == QUERY_NODE_BINARY && !query_op_is_set(src->u.binary.op) &&
+        src->u.binary.op != QUERY_OP_TRIM_UPPER && src->u.binary.op != QUERY_OP_TRIM_LOWER) {
+        const query_node *l = query_unwrap(src->u.binary.lhs), *r = query_unwrap(src->u.binary.rhs);
+        bin = src;
+        if (r->kind == QUERY_NODE_NUMBER) {
+            src = l;
+        } else if (l->kind == QUERY_NODE_NUMBER) {
+            src = r;
+            swap = true;
+        } else {
+            return 0;
+        }
+    }
+    bool is_call = query_range_call_streamable(src);
+    if (!is_call && src->kind != QUERY_NODE_VECTOR_SELECTOR)
         return 0;
     fused f;
     memset(&f, 0, sizeof f);
     f.n = n;
     f.out = out;
+    f.bin = bin;
+    f.swap = swap;
+    f.check_dup = is_call || (bin && (query_op_drops_name(bin->u.binary.op) || bin->u.binary.return_bool));
+    if (bin) {
+        const query_node *num = query_unwrap(swap ? bin->u.binary.lhs : bin->u.binary.rhs);
+        f.num = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof *f.num);
+        if (!f.num)
+            return query_nomem(c);
+        for (size_t i = 0; i < c->n_steps; i++)
+            f.num[i] = num->u.number.value;
+    }
     query_vector_init(c, out);
-    int rc = query_range_call_stream(c, n->u.aggregate.expr, fused_sink, &f);
+    int rc = is_call ? query_range_call_stream(c, src, fused_sink, &f) : query_select_stream(c, src, fused_sink, &f);
     if (rc == 0 && !f.dup) {
         for (size_t g = 0; g < out->n; g++) {
             qseries *o = &out->s[g];
@@ -811,6 +867,7 @@ static int agg_fused(qctx *c, const query_node *n, qvalue *out)
         base_free(f.st[g].flags);
     }
     base_free(f.st);
+    base_free(f.num);
     query_map_free(&f.groups);
     query_map_free(&f.seen);
     query_key_free(&f.key);

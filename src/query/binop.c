@@ -19,7 +19,7 @@
 #include "base/base.h"
 #include "query/eval_int.h"
 
-static bool drops_name(query_op op)
+bool query_op_drops_name(query_op op)
 {
     switch (op) {
     case QUERY_OP_ADD:
@@ -57,6 +57,39 @@ static double elem_op(query_op op, double l, double r, bool *keep)
     }
 }
 
+/* One series (op) scalar, in place: v / has over n steps; swap for
+ * scalar (op) series. Comparisons clear the steps they filter out. */
+void query_series_scalar_op(query_op op, bool ret_bool, bool swap, double *v, uint64_t *has, const double *sc,
+                            size_t n)
+{
+    bool cmp = query_op_is_comparison(op);
+    for (size_t w = 0; w < qbit_words(n); w++) {
+        uint64_t bits = has[w];
+        while (bits) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            double lf = v[i], rf = sc[i];
+            if (swap) {
+                double t = lf;
+                lf = rf;
+                rf = t;
+            }
+            bool keep;
+            double r = elem_op(op, lf, rf, &keep);
+            if (cmp && swap)
+                r = rf;
+            if (ret_bool) {
+                r = keep ? 1 : 0;
+                keep = true;
+            }
+            if (keep)
+                v[i] = r;
+            else
+                qbit_clr(has, i);
+        }
+    }
+}
+
 /* ------------------------------------------------------------ scalar cases */
 
 static int scalar_scalar(qctx *c, query_op op, qvalue *l, qvalue *r, qvalue *out)
@@ -76,36 +109,12 @@ static int scalar_scalar(qctx *c, query_op op, qvalue *l, qvalue *r, qvalue *out
 /* vec op scalar (swap: scalar op vec) in place on vec. */
 static int vector_scalar(qctx *c, query_op op, bool ret_bool, qvalue *vec, const qvalue *sc, bool swap, qvalue *out)
 {
-    bool cmp = query_op_is_comparison(op);
-    for (size_t k = 0; k < vec->n; k++) {
-        qseries *s = &vec->s[k];
-        for (size_t i = 0; i < c->n_steps; i++) {
-            if (!qbit(s->has, i))
-                continue;
-            double lf = s->v[i], rf = sc->scalar[i];
-            if (swap) {
-                double t = lf;
-                lf = rf;
-                rf = t;
-            }
-            bool keep;
-            double v = elem_op(op, lf, rf, &keep);
-            if (cmp && swap)
-                v = rf;
-            if (ret_bool) {
-                v = keep ? 1 : 0;
-                keep = true;
-            }
-            if (keep)
-                s->v[i] = v;
-            else
-                qbit_clr(s->has, i);
-        }
-    }
+    for (size_t k = 0; k < vec->n; k++)
+        query_series_scalar_op(op, ret_bool, swap, vec->s[k].v, vec->s[k].has, sc->scalar, c->n_steps);
     *out = *vec;
     memset(vec, 0, sizeof *vec);
     query_vector_prune(c, out);
-    if (drops_name(op) || ret_bool)
+    if (query_op_drops_name(op) || ret_bool)
         return query_vector_drop_names(c, out);
     return 0;
 }
@@ -226,7 +235,7 @@ static int result_labels(const query_node *n, const qlabels *lhs, const qlabels 
     const query_matching *m = &n->u.binary.matching;
     qlabels cur, tmp;
     int rc;
-    if (drops_name(n->u.binary.op) || n->u.binary.return_bool)
+    if (query_op_drops_name(n->u.binary.op) || n->u.binary.return_bool)
         rc = query_labels_drop_name(lhs, &cur);
     else
         rc = query_labels_copy(lhs, &cur);

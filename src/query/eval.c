@@ -169,6 +169,63 @@ static int eval_vector_selector(qctx *c, const query_node *n, qvalue *out)
     return rc;
 }
 
+typedef struct vstream {
+    const int64_t *ts;
+    query_series_sink sink;
+    void *arg;
+    double *v;
+    uint64_t *has;
+} vstream;
+
+static int vstream_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
+                      const double *v, size_t n)
+{
+    vstream *a = argp;
+    memset(a->has, 0, qbit_words(c->n_steps) * sizeof *a->has);
+    query_instant_points(c, a->ts, c->n_steps, t, v, n, a->v, a->has);
+    bool any = false;
+    for (size_t w = 0; w < qbit_words(c->n_steps) && !any; w++)
+        any = a->has[w] != 0;
+    if (!any)
+        return 0;
+    qlabels lab = {(strata_label *)labels, n_labels};
+    return a->sink(c, a->arg, &lab, a->v, a->has);
+}
+
+int query_select_stream(qctx *c, const query_node *n, query_series_sink sink, void *arg)
+{
+    int64_t off = 0, *ts = NULL;
+    int rc = check_extended(c, n);
+    if (rc == 0)
+        rc = query_duration_ms(c, n->u.vs.offset_expr, n->u.vs.offset_ms, &off);
+    if (rc == 0)
+        rc = query_sel_times(c, n->u.vs.at, n->u.vs.at_ms, off, &ts);
+    if (rc)
+        return rc;
+    vstream a = {ts, sink, arg, NULL, NULL};
+    a.v = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof *a.v);
+    a.has = base_calloc(qbit_words(c->n_steps ? c->n_steps : 1), sizeof *a.has);
+    if (!a.v || !a.has)
+        rc = query_nomem(c);
+    if (rc == 0 && c->n_steps) {
+        int64_t lo = ts[0], hi = ts[0];
+        for (size_t i = 1; i < c->n_steps; i++) {
+            lo = ts[i] < lo ? ts[i] : lo;
+            hi = ts[i] > hi ? ts[i] : hi;
+        }
+        int64_t mint;
+        if (__builtin_sub_overflow(lo, c->lookback_ms, &mint))
+            mint = INT64_MIN;
+        if (mint < INT64_MAX)
+            mint++;
+        rc = query_scan(c, n->u.vs.matchers, n->u.vs.n_matchers, mint, hi, false, vstream_cb, &a);
+    }
+    base_free(a.v);
+    base_free(a.has);
+    base_free(ts);
+    return rc;
+}
+
 /* Window ends (per step) and range of a matrix argument, without reading. */
 int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *range_ms)
 {

@@ -243,11 +243,17 @@ typedef enum qrange_fn {
  * NULL. Writes ov[i] and sets bit i of has where the function has a value. */
 /* Streaming of a range function over a selector, one output series at a
  * time (labels with the name already dropped, values and presence over the
- * grid, all lent for the call): a positive return stops the stream and is
- * returned as is. */
-typedef int (*query_series_sink)(qctx *c, void *arg, const qlabels *lab, const double *v, const uint64_t *has);
+ * grid, all lent for the call; the sink may change v and has in place): a
+ * positive return stops the stream and is returned as is. */
+typedef int (*query_series_sink)(qctx *c, void *arg, const qlabels *lab, double *v, uint64_t *has);
 struct query_node;
 bool query_range_call_streamable(const struct query_node *call);
+/* An instant vector selector streamed the same way (labels as stored). */
+int query_select_stream(qctx *c, const struct query_node *vs, query_series_sink sink, void *arg);
+/* binop.c: series (op) scalar in place (swap: scalar (op) series). */
+void query_series_scalar_op(query_op op, bool ret_bool, bool swap, double *v, uint64_t *has, const double *sc,
+                            size_t n);
+bool query_op_drops_name(query_op op);
 int query_range_call_stream(qctx *c, const struct query_node *call, query_series_sink sink, void *arg);
 
 int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n, const int64_t *wend,
