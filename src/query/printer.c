@@ -156,7 +156,11 @@ int query_print_duration(int64_t ms, bbuf *out)
     return rc ? STRATA_ERR_NOMEM : STRATA_OK;
 }
 
-/* model.Duration(seconds * 1e9) of a NumberLiteral written as a duration. */
+/* A NumberLiteral written as a duration. Prometheus prints
+ * model.Duration(seconds * 1e9), which truncates: 2343331667.25 s times
+ * 1e9 is a hair below ...250 ms in float64, so it prints ...249ms and the
+ * number drifts by 1 ms on every round trip. The milliseconds are
+ * rounded here (the literal had whole milliseconds to begin with). */
 static int put_seconds_duration(bbuf *b, double v)
 {
     int rc = STRATA_OK;
@@ -164,9 +168,8 @@ static int put_seconds_duration(bbuf *b, double v)
         rc |= put(b, "-");
         v = -v;
     }
-    double ns = v * 1e9;
-    int64_t ms = ns >= 9.2233720368547758e18 ? INT64_MAX / 1000000 : (int64_t)ns / 1000000;
-    return rc || query_print_duration(ms, b);
+    double ms = round(v * 1000.0);
+    return rc || query_print_duration(ms >= 9.2233720368547758e18 ? INT64_MAX : (int64_t)ms, b);
 }
 
 /* ------------------------------------------------------------ strings */
