@@ -260,6 +260,42 @@ static void timeout_stops_a_long_query(void **state)
     assert_string_equal(err.msg, "query timed out in expression evaluation");
 }
 
+/* The streamed aggregations (a range function or selector folded into its
+ * groups series by series) must answer exactly what the general path does;
+ * `* on() group_left vector(1)` forces the general path. */
+static void streamed_aggregations_match_the_general_path(void **state)
+{
+    fixture *f = *state;
+    static const char *aggs[] = {"sum", "avg", "min", "max", "count", "group"};
+    static const char *inner[] = {"rate(node_cpu_seconds_total[5m])", "node_cpu_seconds_total",
+                                  "rate(node_cpu_seconds_total[2m]) > 0.5", "10 - node_cpu_seconds_total",
+                                  "increase(node_cpu_seconds_total[10m]) > bool 100"};
+    for (size_t a = 0; a < 6; a++)
+        for (size_t i = 0; i < 5; i++) {
+            char q1[512], q2[512];
+            snprintf(q1, sizeof q1, "%s by (instance) (%s)", aggs[a], inner[i]);
+            snprintf(q2, sizeof q2, "%s by (instance) ((%s) * on() group_left vector(1))", aggs[a], inner[i]);
+            strata_result *r1 = NULL, *r2 = NULL;
+            strata_query_error err;
+            assert_int_equal(strata_query_range(f->db, q1, strlen(q1), T0, T0 + 3600000, 30000, NULL, &r1, &err), 0);
+            assert_int_equal(strata_query_range(f->db, q2, strlen(q2), T0, T0 + 3600000, 30000, NULL, &r2, &err), 0);
+            assert_int_equal(strata_result_series_count(r1), strata_result_series_count(r2));
+            for (size_t k = 0; k < strata_result_series_count(r1); k++) {
+                strata_query_series s1, s2;
+                strata_result_series(r1, k, &s1);
+                strata_result_series(r2, k, &s2);
+                assert_int_equal(s1.n_points, s2.n_points);
+                for (size_t p = 0; p < s1.n_points; p++) {
+                    assert_int_equal(s1.points[p].t_ms, s2.points[p].t_ms);
+                    if (memcmp(&s1.points[p].value, &s2.points[p].value, sizeof(double)) != 0)
+                        fail_msg("%s: point %zu: %.17g vs %.17g", q1, p, s1.points[p].value, s2.points[p].value);
+                }
+            }
+            strata_result_free(r1);
+            strata_result_free(r2);
+        }
+}
+
 typedef struct thr {
     fixture *f;
     int failures;
@@ -307,6 +343,7 @@ int main(void)
         cmocka_unit_test(cancel_flag_stops_a_query),
         cmocka_unit_test(timeout_stops_a_long_query),
         cmocka_unit_test(queries_run_concurrently),
+        cmocka_unit_test(streamed_aggregations_match_the_general_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
