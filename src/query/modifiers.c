@@ -363,6 +363,40 @@ static query_node *apply_offset(parser *p, query_node *e)
     return e;
 }
 
+/* Milliseconds of a plain decimal "123.456" (at most 3 decimals), exactly:
+ * the float path loses them for times far from the epoch, and the printer
+ * writes @ times in this form. */
+static bool exact_ms(const char *s, int64_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    int64_t i = 0;
+    int frac = -1;
+    if (n == 0)
+        return false;
+    for (; i < n; i++) {
+        if (s[i] == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || frac >= 3 || v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (frac >= 0)
+            frac++;
+    }
+    if (frac < 0)
+        frac = 0;
+    if (s[0] == '0' && n > 1 && s[1] != '.')
+        return false; /* 010 is octal to Prometheus */
+    for (; frac < 3; frac++) {
+        if (v > UINT64_MAX / 10)
+            return false;
+        v *= 10;
+    }
+    *out = v;
+    return true;
+}
+
 /* Go's %f for the message about a bad @ time. */
 static void go_f(double v, char *out, size_t cap)
 {
@@ -379,13 +413,14 @@ static query_node *apply_at(parser *p, query_node *e)
     query_parse_advance(p);
     query_at at;
     double ts = 0;
+    bool neg = false, exact = false;
+    uint64_t exact_v = 0;
     if (p->tok.type == T_START || p->tok.type == T_END) {
         at = p->tok.type == T_START ? QUERY_AT_START : QUERY_AT_END;
         query_parse_advance(p);
         if (!expect(p, T_LPAREN, "@", "timestamp") || !expect(p, T_RPAREN, "@", "timestamp"))
             return NULL;
     } else {
-        bool neg = false;
         if (p->tok.type == T_ADD || p->tok.type == T_SUB) {
             neg = p->tok.type == T_SUB;
             query_parse_advance(p);
@@ -394,6 +429,7 @@ static query_node *apply_at(parser *p, query_node *e)
             query_parse_unexpected(p, "@", "timestamp");
             return NULL;
         }
+        exact = exact_ms(p->s + p->tok.pos, p->tok.type == T_NUMBER ? p->tok.len : 0, &exact_v);
         if (!query_parse_number_tok(p, &ts))
             return NULL;
         query_parse_advance(p);
@@ -429,7 +465,10 @@ static query_node *apply_at(parser *p, query_node *e)
         /* timestamp.FromFloatSeconds; what overflows int64 becomes
          * math.MinInt64, as Go's conversion does on amd64. */
         double ms = round(ts * 1000.0);
-        *msp = ms >= -9223372036854775808.0 && ms < 9223372036854775808.0 ? (int64_t)ms : INT64_MIN;
+        if (exact && exact_v <= (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+            *msp = neg ? (int64_t)(0 - exact_v) : (int64_t)exact_v;
+        else
+            *msp = ms >= -9223372036854775808.0 && ms < 9223372036854775808.0 ? (int64_t)ms : INT64_MIN;
     }
     e->pos_end = p->last_closing;
     return e;

@@ -287,8 +287,12 @@ static int put_offset(bbuf *b, int64_t ms, const query_node *expr)
 static int put_at(bbuf *b, query_at at, int64_t at_ms)
 {
     if (at == QUERY_AT_TIMESTAMP) {
+        /* Prometheus' %.3f of at_ms / 1000, in integers so that times far
+         * from the epoch keep their last millisecond. */
         char s[64];
-        int n = snprintf(s, sizeof s, " @ %.3f", (double)at_ms / 1000.0);
+        uint64_t u = at_ms < 0 ? 0 - (uint64_t)at_ms : (uint64_t)at_ms;
+        int n = snprintf(s, sizeof s, " @ %s%llu.%03u", at_ms < 0 ? "-" : "", (unsigned long long)(u / 1000),
+                         (unsigned)(u % 1000));
         return buf_append(b, s, (size_t)n);
     }
     if (at == QUERY_AT_START)

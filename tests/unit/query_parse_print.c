@@ -586,9 +586,18 @@ static void infinity_and_long_durations_round_trip(void **state)
     (void)state;
     /* Prometheus prints +Inf as "+Inf", which as the base of ^ would read
      * back as +(Inf ^ 2) and grow a "+" on every round (found by fuzzing). */
-    const char *in[] = {"Inf ^ 2", "--1^-Inf^-2", "x > +Inf", "-Inf ^ 2", "2343331667250ms", "-1y2w3d500ms"};
-    const char *want[] = {"Inf ^ 2", "--1 ^ -Inf ^ -2", "x > +Inf", "-Inf ^ 2", "27121d21h27m47s250ms",
-                          "-382d500ms"};
+    const char *in[] = {"Inf ^ 2",         "--1^-Inf^-2",         "x > +Inf",  "-Inf ^ 2",
+                        "2343331667250ms", "-1y2w3d500ms",        "x @ -0.5",  "x @ 9007199254740.993",
+                        "x @ 1.5e3"};
+    const char *want[] = {"Inf ^ 2",
+                          "--1 ^ -Inf ^ -2",
+                          "x > +Inf",
+                          "-Inf ^ 2",
+                          "27121d21h27m47s250ms",
+                          "-382d500ms",
+                          "x @ -0.500",
+                          "x @ 9007199254740.993",
+                          "x @ 1500.000"};
     /* ... and a duration whose seconds times 1e9 falls a hair short in
      * float64 is still its milliseconds (Prometheus would drift by 1 ms) */
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {

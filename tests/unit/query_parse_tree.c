@@ -371,6 +371,11 @@ static void ranges_offsets_and_at_attach_to_the_selector(void **state)
     expect_tree("x @ 1609746000", "{__name__='x'} @1609746000000");
     expect_tree("x @ 100.5", "{__name__='x'} @100500");
     expect_tree("x @ -1", "{__name__='x'} @-1000");
+    expect_tree("x @ -0.5", "{__name__='x'} @-500");
+    expect_tree("x @ 1e3", "{__name__='x'} @1000000");
+    /* a plain decimal is read exactly, even where float64 seconds are too
+     * coarse for milliseconds */
+    expect_tree("x @ 9007199254740.993", "{__name__='x'} @9007199254740993");
     expect_tree("x @ end() offset 5m", "{__name__='x'} offset=300000 @end");
     expect_tree("x offset 5m @ end()", "{__name__='x'} offset=300000 @end");
     expect_tree("x[5m] @ start()", "(range 300000 {__name__='x'} @start)");
