@@ -699,7 +699,7 @@ typedef struct fused {
     qmap groups, seen;
     qkey key;
     agg_state *st; /* per group */
-    size_t cap;
+    size_t n_st, cap;
     bool dup;
     bool check_dup;          /* names were dropped: label sets may collide */
     const query_node *bin;   /* series (op) number, or NULL */
@@ -761,7 +761,7 @@ static int fused_add(qctx *c, fused *f, const qlabels *lab, const double *v, con
             f->st = ns;
             f->cap = nc;
         }
-        agg_state *st = &f->st[f->out->n];
+        agg_state *st = &f->st[f->n_st];
         size_t cells = steps ? steps : 1;
         st->val = base_malloc(cells * sizeof(double));
         st->kc = base_malloc(cells * sizeof(double));
@@ -775,14 +775,9 @@ static int fused_add(qctx *c, fused *f, const qlabels *lab, const double *v, con
             rc = query_nomem(c);
         else if ((rc = query_vector_add(c, f->out, &gl, &o)) != 0)
             query_labels_free(&gl);
-        if (rc) {
-            base_free(st->val);
-            base_free(st->kc);
-            base_free(st->mean);
-            base_free(st->cnt);
-            base_free(st->flags);
+        f->n_st++; /* freed by agg_fused from now on */
+        if (rc)
             return rc;
-        }
     }
     agg_state *st = &f->st[idx];
     for (size_t w = 0; w < qbit_words(steps); w++) {
@@ -859,7 +854,7 @@ static int agg_fused(qctx *c, const query_node *n, qvalue *out)
         }
         query_vector_prune(c, out);
     }
-    for (size_t g = 0; g < out->n && f.st; g++) {
+    for (size_t g = 0; g < f.n_st; g++) {
         base_free(f.st[g].val);
         base_free(f.st[g].kc);
         base_free(f.st[g].mean);

@@ -124,9 +124,11 @@ int query_sel_times(qctx *c, query_at at, int64_t at_ms, int64_t offset_ms, int6
     int64_t fixed = at_time(c, at, at_ms);
     for (size_t i = 0; i < c->n_steps; i++) {
         int64_t base = at == QUERY_AT_NONE ? query_step_t(c, i) : fixed;
-        if (__builtin_sub_overflow(base, offset_ms, &ts[i])) {
+        /* times stay within +-2^62 ms and widths within 2^61 ms, so no
+         * window arithmetic further down can overflow */
+        if (__builtin_sub_overflow(base, offset_ms, &ts[i]) || ts[i] > QUERY_MAX_ABS_MS || ts[i] < -QUERY_MAX_ABS_MS) {
             base_free(ts);
-            return query_fail(c, QERR_BAD_DATA, "offset out of range");
+            return query_fail(c, QERR_BAD_DATA, "timestamp out of range (offset or @ too large)");
         }
     }
     *out = ts;
@@ -241,6 +243,8 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
             return rc;
         if (*range_ms <= 0)
             return query_fail(c, QERR_BAD_DATA, "range must be greater than 0");
+        if (*range_ms > QUERY_MAX_WIDTH_MS)
+            return query_fail(c, QERR_BAD_DATA, "range too large");
         return query_sel_times(c, vs->u.vs.at, vs->u.vs.at_ms, off, wend);
     }
     if (n->kind == QUERY_NODE_SUBQUERY) {
@@ -248,6 +252,8 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
         if ((rc = query_duration_ms(c, n->u.subquery.range_expr, n->u.subquery.range_ms, range_ms)) != 0 ||
             (rc = query_duration_ms(c, n->u.subquery.offset_expr, n->u.subquery.offset_ms, &off)) != 0)
             return rc;
+        if (*range_ms <= 0 || *range_ms > QUERY_MAX_WIDTH_MS)
+            return query_fail(c, QERR_BAD_DATA, "subquery range out of bounds");
         return query_sel_times(c, n->u.subquery.at, n->u.subquery.at_ms, off, wend);
     }
     return query_fail(c, QERR_BAD_DATA, "expected a range vector");
@@ -281,6 +287,8 @@ int query_eval_subquery(qctx *c, const query_node *n, qvalue *out)
         return query_fail(c, QERR_BAD_DATA, "subquery step must be greater than 0");
     if (range <= 0)
         return query_fail(c, QERR_BAD_DATA, "subquery range must be greater than 0");
+    if (range > QUERY_MAX_WIDTH_MS || step > QUERY_MAX_WIDTH_MS)
+        return query_fail(c, QERR_BAD_DATA, "subquery range or step too large");
     if ((rc = query_sel_times(c, n->u.subquery.at, n->u.subquery.at_ms, off, &wend)) != 0)
         return rc;
     if ((rc = query_matrix_init(c, wend, range, out)) != 0) {

@@ -78,6 +78,11 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
             return STRATA_ERR_INVALID;
         }
     }
+    if (start > QUERY_MAX_ABS_MS || start < -QUERY_MAX_ABS_MS || end > QUERY_MAX_ABS_MS ||
+        end < -QUERY_MAX_ABS_MS || (!instant && step > QUERY_MAX_WIDTH_MS)) {
+        set_err(err, STRATA_QUERY_ERR_BAD_DATA, -1, "timestamp out of range");
+        return STRATA_ERR_INVALID;
+    }
     query_ast *ast = NULL;
     query_error perr;
     memset(&perr, 0, sizeof perr);
@@ -108,7 +113,10 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
     c.q_end_ms = instant ? start : end;
     c.q_step_ms = instant ? 0 : step;
     c.lookback_ms = def.lookback_ms > 0 ? def.lookback_ms : QUERY_DEFAULT_LOOKBACK_MS;
-    c.subquery_step_ms = def.subquery_step_ms > 0 ? def.subquery_step_ms : 60000;
+    if (c.lookback_ms > QUERY_MAX_WIDTH_MS)
+        c.lookback_ms = QUERY_MAX_WIDTH_MS;
+    c.subquery_step_ms = def.subquery_step_ms > 0 && def.subquery_step_ms <= QUERY_MAX_WIDTH_MS ? def.subquery_step_ms
+                                                                                              : 60000;
     c.max_samples = def.max_samples;
     c.max_series = def.max_series;
     c.cancel = def.cancel;

@@ -36,6 +36,10 @@
 #define QUERY_DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
 #define QUERY_DEFAULT_MAX_SAMPLES 50000000ull
 #define QUERY_MAX_POINTS 11000
+/* Bounds that keep window arithmetic in int64: times within +-2^62 ms,
+ * ranges, steps and the lookback within 2^61 ms. */
+#define QUERY_MAX_ABS_MS (INT64_C(1) << 62)
+#define QUERY_MAX_WIDTH_MS (INT64_C(1) << 61)
 
 /* Error classes, mapped by the HTTP layer to Prometheus' errorType. */
 typedef enum query_errtype {
