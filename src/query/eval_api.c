@@ -38,6 +38,7 @@ static void set_err(strata_query_error *err, strata_query_errtype t, int64_t pos
 {
     if (!err)
         return;
+    memset(err, 0, sizeof *err);
     err->type = t;
     err->pos = pos;
     snprintf(err->msg, sizeof err->msg, "%s", msg);
@@ -92,6 +93,10 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
             set_err(err, STRATA_QUERY_ERR_INTERNAL, -1, "out of memory");
         else
             set_err(err, STRATA_QUERY_ERR_BAD_DATA, perr.pos, perr.msg);
+        if (err && rc != STRATA_ERR_NOMEM) {
+            err->line = perr.line;
+            err->col = perr.col;
+        }
         return rc;
     }
     const query_node *root = ast->root;

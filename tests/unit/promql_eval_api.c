@@ -167,7 +167,9 @@ static void errors_have_prometheus_types_and_words(void **state)
     int rc = strata_query_instant(f->db, "sum(", 4, T0, NULL, &r, &err);
     assert_int_equal(rc, STRATA_ERR_INVALID);
     assert_int_equal(err.type, STRATA_QUERY_ERR_BAD_DATA);
-    assert_true(err.pos >= 0);
+    assert_int_equal(err.pos, 4);
+    assert_int_equal(err.line, 1);
+    assert_int_equal(err.col, 5);
     rc = strata_query_range(f->db, "up", 2, 10, 0, 1, NULL, &r, &err);
     assert_int_equal(rc, STRATA_ERR_INVALID);
     assert_int_equal(err.type, STRATA_QUERY_ERR_BAD_DATA);
