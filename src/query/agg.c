@@ -823,7 +823,7 @@ static int agg_fused(qctx *c, const query_node *n, qvalue *out)
         }
     }
     bool is_call = query_range_call_streamable(src);
-    if (!is_call && src->kind != QUERY_NODE_VECTOR_SELECTOR)
+    if (!is_call && (src->kind != QUERY_NODE_VECTOR_SELECTOR || src->u.vs.smoothed || src->u.vs.anchored))
         return 0;
     fused f;
     memset(&f, 0, sizeof f);

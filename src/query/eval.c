@@ -144,13 +144,12 @@ const query_node *query_unwrap(const query_node *n)
 
 /* ------------------------------------------------------------ selectors */
 
-/* Prometheus 3's experimental anchored / smoothed selectors: refused
- * rather than answered as plain selectors. */
+/* anchored on an instant selector has no meaning strata knows: refused
+ * rather than answered as a plain selector. */
 static int check_extended(qctx *c, const query_node *vs)
 {
-    if (vs->u.vs.anchored || vs->u.vs.smoothed)
-        return query_fail(c, QERR_BAD_DATA, "the %s modifier is not supported by strata yet",
-                          vs->u.vs.anchored ? "anchored" : "smoothed");
+    if (vs->u.vs.anchored)
+        return query_fail(c, QERR_BAD_DATA, "the anchored modifier is not supported on an instant vector selector");
     return 0;
 }
 
@@ -166,7 +165,10 @@ static int eval_vector_selector(qctx *c, const query_node *n, qvalue *out)
     int64_t *ts;
     if ((rc = query_sel_times(c, n->u.vs.at, n->u.vs.at_ms, off, &ts)) != 0)
         return rc;
-    rc = query_select_vector(c, n->u.vs.matchers, n->u.vs.n_matchers, ts, out);
+    if (n->u.vs.smoothed)
+        rc = query_select_vector_smoothed(c, n->u.vs.matchers, n->u.vs.n_matchers, ts, out);
+    else
+        rc = query_select_vector(c, n->u.vs.matchers, n->u.vs.n_matchers, ts, out);
     base_free(ts);
     return rc;
 }
@@ -236,8 +238,6 @@ int query_matrix_windows(qctx *c, const query_node *n, int64_t **wend, int64_t *
     if (n->kind == QUERY_NODE_MATRIX_SELECTOR) {
         const query_node *vs = n->u.matrix.vs;
         int64_t off = 0;
-        if ((rc = check_extended(c, vs)) != 0)
-            return rc;
         if ((rc = query_duration_ms(c, n->u.matrix.range_expr, n->u.matrix.range_ms, range_ms)) != 0 ||
             (rc = query_duration_ms(c, vs->u.vs.offset_expr, vs->u.vs.offset_ms, &off)) != 0)
             return rc;
@@ -266,8 +266,12 @@ static int eval_matrix_selector(qctx *c, const query_node *n, qvalue *out)
     if (rc)
         return rc;
     const query_node *vs = n->u.matrix.vs;
-    rc = query_select_matrix(c, vs->u.vs.matchers, vs->u.vs.n_matchers, wend, range, out);
+    qext ext = vs->u.vs.anchored ? QEXT_ANCHORED : vs->u.vs.smoothed ? QEXT_SMOOTHED : QEXT_NONE;
+    rc = query_select_matrix(c, vs->u.vs.matchers, vs->u.vs.n_matchers, wend, range,
+                             ext != QEXT_NONE ? c->lookback_ms : 0, ext == QEXT_SMOOTHED ? c->lookback_ms : 0, out);
     base_free(wend);
+    if (rc == 0 && ext != QEXT_NONE && (rc = query_matrix_extend(c, out, ext == QEXT_SMOOTHED)) != 0)
+        query_value_free(c, out);
     return rc;
 }
 

@@ -129,6 +129,7 @@ typedef struct qvalue {
     char *str;           /* STRING */
     uint64_t samples;    /* points charged to the context for this value */
     bool ordered;        /* VECTOR: series already in the order to answer (topk) */
+    bool windowed;       /* MATRIX: samples already cut to the window (anchored, smoothed) */
 } qvalue;
 
 static inline bool qbit(const uint64_t *b, size_t i) { return (b[i >> 6] >> (i & 63)) & 1; }
@@ -227,7 +228,13 @@ int query_matrix_bounds(const qctx *c, const int64_t *ts, int64_t range_ms, int6
 int query_select_vector(qctx *c, const strata_matcher *m, size_t n_m, const int64_t *ts, qvalue *out);
 /* Range selector: windows (ts[i] - range, ts[i]]. */
 int query_select_matrix(qctx *c, const strata_matcher *m, size_t n_m, const int64_t *ts, int64_t range_ms,
-                        qvalue *out);
+                        int64_t before_ms, int64_t after_ms, qvalue *out);
+/* Prometheus 3's smoothed instant selector: values interpolated at each
+ * step's time from the samples a lookback around it. */
+int query_select_vector_smoothed(qctx *c, const strata_matcher *m, size_t n_m, const int64_t *ts, qvalue *out);
+/* An anchored / smoothed matrix answered as such: framed by points at the
+ * window's start and end (sets windowed). */
+int query_matrix_extend(qctx *c, qvalue *m, bool smoothed);
 
 /* ------------------------------------------------------------ functions (func*.c) */
 
@@ -260,6 +267,14 @@ void query_series_scalar_op(query_op op, bool ret_bool, bool swap, double *v, ui
 bool query_op_drops_name(query_op op);
 int query_range_call_stream(qctx *c, const struct query_node *call, query_series_sink sink, void *arg);
 
+/* Prometheus 3's anchored / smoothed range selectors. */
+typedef enum qext { QEXT_NONE = 0, QEXT_ANCHORED, QEXT_SMOOTHED } qext;
+/* As query_range_series for rate, increase, delta (and, anchored, resets,
+ * changes) over windows reaching a lookback further (the samples must be
+ * read that far). */
+int query_range_series_ext(qrange_fn fn, qext ext, int64_t lookback_ms, const int64_t *t, const double *v, size_t n,
+                           const int64_t *wend, int64_t range_ms, const int64_t *tstep, size_t n_steps,
+                           const double *p1, const double *p2, double *ov, uint64_t *has);
 int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n, const int64_t *wend,
                        int64_t range_ms, const int64_t *tstep, size_t n_steps, const double *p1, const double *p2,
                        double *ov, uint64_t *has);

@@ -231,7 +231,7 @@ int query_matrix_init(qctx *c, const int64_t *ts, int64_t range_ms, qvalue *out)
 }
 
 int query_select_matrix(qctx *c, const strata_matcher *m, size_t n_m, const int64_t *ts, int64_t range_ms,
-                        qvalue *out)
+                        int64_t before_ms, int64_t after_ms, qvalue *out)
 {
     int rc = query_matrix_init(c, ts, range_ms, out);
     if (rc)
@@ -240,10 +240,10 @@ int query_select_matrix(qctx *c, const strata_matcher *m, size_t n_m, const int6
         return 0;
     int64_t lo, hi;
     ts_bounds(ts, c->n_steps, &lo, &hi);
-    int64_t mint = sat_sub(lo, range_ms);
+    int64_t mint = sat_sub(sat_sub(lo, range_ms), before_ms);
     if (mint < INT64_MAX)
         mint++;
-    rc = query_scan(c, m, n_m, mint, hi, true, msel_cb, out);
+    rc = query_scan(c, m, n_m, mint, hi + after_ms, true, msel_cb, out);
     if (rc)
         query_value_free(c, out);
     return rc;
@@ -258,4 +258,150 @@ int query_matrix_bounds(const qctx *c, const int64_t *ts, int64_t range_ms, int6
         (*mint)++;
     *maxt = hi;
     return 0;
+}
+
+/* ------------------------------------------------------------ anchored, smoothed */
+
+static double interp(int64_t t1, double y1, int64_t t2, double y2, int64_t t)
+{
+    return y1 + (y2 - y1) * (double)(t - t1) / (double)(t2 - t1);
+}
+
+/* Prometheus' extendFloats for a matrix answered as such (one step): the
+ * window's samples framed by a point at its start and one at its end,
+ * taken from the last sample before it (anchored) or interpolated
+ * (smoothed). */
+int query_matrix_extend(qctx *c, qvalue *m, bool smoothed)
+{
+    int64_t we = m->wend[0], ws = we - m->range_ms;
+    size_t k = 0;
+    for (size_t s = 0; s < m->n; s++) {
+        qmseries *ser = &m->ms[s];
+        const int64_t *t = ser->t;
+        const double *v = ser->v;
+        size_t n = ser->n, last = n - 1, j = 0;
+        while (j < last && !(t[j] > ws))
+            j++;
+        size_t first = j > 0 ? j - 1 : 0;
+        if (smoothed) {
+            size_t e = 0;
+            while (e < last && !(t[e] >= we))
+                e++;
+            last = e;
+        }
+        if (t[last] <= ws) {
+            query_labels_free(&ser->lab);
+            base_free(ser->t);
+            base_free(ser->v);
+            continue;
+        }
+        double left = v[first], right = v[last];
+        if (smoothed && t[first] < ws)
+            left = interp(t[first], v[first], t[first + 1], v[first + 1], ws);
+        if (smoothed && last > 0 && t[last] > we)
+            right = interp(t[last - 1], v[last - 1], t[last], v[last], we);
+        ptrdiff_t a = (ptrdiff_t)first, b = (ptrdiff_t)last;
+        if (t[a] <= ws)
+            a++;
+        if (t[b] >= we)
+            b--;
+        size_t cnt = b >= a ? (size_t)(b - a + 1) : 0;
+        int64_t *nt = base_malloc((cnt + 2) * sizeof *nt);
+        double *nv = base_malloc((cnt + 2) * sizeof *nv);
+        if (!nt || !nv) {
+            base_free(nt);
+            base_free(nv);
+            for (size_t r = s; r < m->n; r++)
+                m->ms[k++] = m->ms[r];
+            m->n = k;
+            return query_nomem(c);
+        }
+        nt[0] = ws;
+        nv[0] = left;
+        for (size_t i = 0; i < cnt; i++) {
+            nt[i + 1] = t[(size_t)a + i];
+            nv[i + 1] = v[(size_t)a + i];
+        }
+        nt[cnt + 1] = we;
+        nv[cnt + 1] = right;
+        base_free(ser->t);
+        base_free(ser->v);
+        ser->t = nt;
+        ser->v = nv;
+        ser->n = cnt + 2;
+        m->ms[k++] = *ser;
+    }
+    m->n = k;
+    m->windowed = true;
+    return 0;
+}
+
+typedef struct smooth_arg {
+    qvalue *out;
+    const int64_t *ts;
+} smooth_arg;
+
+/* smoothSeries: per step the value at the step's time, interpolated
+ * between the samples around it (within a lookback each way), the sample
+ * itself on an exact hit, the last one when none follows. */
+static int smooth_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
+                     const double *v, size_t n)
+{
+    smooth_arg *a = argp;
+    qlabels lab;
+    if (query_labels_make(labels, n_labels, &lab) != 0)
+        return query_nomem(c);
+    qseries *s;
+    int rc = query_vector_add(c, a->out, &lab, &s);
+    if (rc) {
+        query_labels_free(&lab);
+        return rc;
+    }
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < a->out->n_steps; i++) {
+        int64_t d = a->ts[i];
+        if (i && d < a->ts[i - 1])
+            lo = hi = 0;
+        /* the samples in (d - lookback, d + lookback] */
+        while (lo < n && t[lo] <= sat_sub(d, c->lookback_ms))
+            lo++;
+        if (hi < lo)
+            hi = lo;
+        while (hi < n && t[hi] <= d + c->lookback_ms)
+            hi++;
+        if (lo == hi)
+            continue;
+        size_t j = lo;
+        while (j < hi && t[j] < d)
+            j++;
+        if (j < hi && t[j] == d)
+            s->v[i] = v[j];
+        else if (j > lo && j < hi)
+            s->v[i] = interp(t[j - 1], v[j - 1], t[j], v[j], d);
+        else if (j > lo)
+            s->v[i] = v[j - 1];
+        else
+            continue;
+        qbit_set(s->has, i);
+    }
+    return 0;
+}
+
+int query_select_vector_smoothed(qctx *c, const strata_matcher *m, size_t n_m, const int64_t *ts, qvalue *out)
+{
+    query_vector_init(c, out);
+    if (c->n_steps == 0)
+        return 0;
+    int64_t lo, hi;
+    ts_bounds(ts, c->n_steps, &lo, &hi);
+    int64_t mint = sat_sub(lo, c->lookback_ms);
+    if (mint < INT64_MAX)
+        mint++;
+    smooth_arg a = {out, ts};
+    int rc = query_scan(c, m, n_m, mint, hi + c->lookback_ms, true, smooth_cb, &a);
+    if (rc == 0)
+        query_vector_prune(c, out);
+    else
+        query_value_free(c, out);
+    return rc;
 }

@@ -79,6 +79,8 @@ typedef struct rf_arg {
     double *sv;
     uint64_t *shas;
     size_t n_steps;
+    qext ext; /* anchored / smoothed selector */
+    int64_t lookback_ms;
 } rf_arg;
 
 static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_label *raw, size_t n_raw,
@@ -117,8 +119,8 @@ static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_lab
         return query_nomem(c);
     if (a->sink) {
         memset(a->shas, 0, qbit_words(a->n_steps) * sizeof *a->shas);
-        if (query_range_series(a->fn, t, v, n, a->wend, a->range_ms, a->tstep, a->n_steps, a->p1, a->p2, a->sv,
-                               a->shas) != 0) {
+        if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend, a->range_ms, a->tstep,
+                                   a->n_steps, a->p1, a->p2, a->sv, a->shas) != 0) {
             query_labels_free(&lab);
             return query_nomem(c);
         }
@@ -131,8 +133,8 @@ static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_lab
         query_labels_free(&lab);
         return rc;
     }
-    if (query_range_series(a->fn, t, v, n, a->wend, a->range_ms, a->tstep, out->n_steps, a->p1, a->p2, s->v,
-                           s->has) != 0)
+    if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend, a->range_ms, a->tstep, out->n_steps,
+                               a->p1, a->p2, s->v, s->has) != 0)
         return query_nomem(c);
     return 0;
 }
@@ -216,6 +218,19 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
     }
     const query_node *marg = query_unwrap(n->u.call.args[mi]);
     int64_t *wend = NULL, *tstep = NULL, range = 0;
+    qext ext = QEXT_NONE;
+    if (rc == 0 && marg->kind == QUERY_NODE_MATRIX_SELECTOR) {
+        const query_node *vs = marg->u.matrix.vs;
+        ext = vs->u.vs.anchored ? QEXT_ANCHORED : vs->u.vs.smoothed ? QEXT_SMOOTHED : QEXT_NONE;
+        bool rate_like = fn == QRF_RATE || fn == QRF_INCREASE || fn == QRF_DELTA;
+        if (ext == QEXT_ANCHORED && !rate_like && fn != QRF_RESETS && fn != QRF_CHANGES)
+            rc = query_fail(c, QERR_EXECUTION,
+                            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with %s",
+                            f->name);
+        if (ext == QEXT_SMOOTHED && !rate_like)
+            rc = query_fail(c, QERR_EXECUTION,
+                            "smoothed modifier can only be used with: delta, increase, rate - not with %s", f->name);
+    }
     qvalue mat;
     memset(&mat, 0, sizeof mat);
     qlabels absent_lab = {0};
@@ -261,7 +276,7 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
     query_vector_init(c, out);
     bool keep_name = fn == QRF_LAST || fn == QRF_FIRST;
     rf_arg a = {fn,  wend, tstep, range, np > 0 ? p[0].scalar : NULL, np > 1 ? p[1].scalar : NULL,
-                !keep_name, out, any, sink, sink_arg, NULL, NULL, c->n_steps};
+                !keep_name, out, any, sink, sink_arg, NULL, NULL, c->n_steps, ext, c->lookback_ms};
     if (sink) {
         a.sv = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof *a.sv);
         a.shas = base_calloc(qbit_words(c->n_steps ? c->n_steps : 1), sizeof *a.shas);
@@ -276,6 +291,10 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
         const query_node *vs = marg->u.matrix.vs;
         int64_t mint, maxt;
         query_matrix_bounds(c, wend, range, &mint, &maxt);
+        if (ext != QEXT_NONE)
+            mint -= c->lookback_ms;
+        if (ext == QEXT_SMOOTHED)
+            maxt += c->lookback_ms;
         if (c->n_steps)
             rc = query_scan(c, vs->u.vs.matchers, vs->u.vs.n_matchers, mint, maxt, true, rf_scan_cb, &a);
     } else {

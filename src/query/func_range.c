@@ -102,6 +102,76 @@ static double extrapolated_rate(const int64_t *t, const double *v, const uint32_
     return result * factor;
 }
 
+/* ------------------------------------------------------------ anchored and smoothed (Prometheus 3) */
+
+static double interpolate(int64_t t1, double y1, int64_t t2, double y2, int64_t t, bool counter)
+{
+    if (counter && y2 < y1)
+        y1 = 0;
+    return y1 + (y2 - y1) * (double)(t - t1) / (double)(t2 - t1);
+}
+
+/* Go's sort.Search over [lo, lo+n) for the first t > bound (strict) or
+ * t >= bound; lo + n when none. */
+static size_t search_gt(const int64_t *t, size_t lo, size_t n, int64_t bound, bool strict)
+{
+    size_t a = lo, b = lo + n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (strict ? t[m] > bound : t[m] >= bound)
+            b = m;
+        else
+            a = m + 1;
+    }
+    return a;
+}
+
+/* extendedRate: the samples [lo, hi) reach back a lookback before the
+ * window (and, smoothed, a lookback after it); the values at the window's
+ * edges are the last sample at or before its start (anchored) or are
+ * interpolated there (smoothed); no extrapolation. */
+static double extended_rate(const int64_t *t, const double *v, size_t lo, size_t hi, int64_t ws, int64_t we,
+                            int64_t range_ms, bool smoothed, bool counter, bool is_rate, bool *ok)
+{
+    *ok = false;
+    size_t last = hi - 1;
+    size_t s = search_gt(t, lo, last - lo, ws, true);
+    size_t first = s > lo ? s - 1 : lo;
+    if (smoothed)
+        last = search_gt(t, lo, last - lo, we, false);
+    if (t[last] <= ws)
+        return 0;
+    if (smoothed && t[first] > we)
+        return 0;
+    double left = v[first], right = v[last];
+    if (smoothed && t[first] < ws)
+        left = interpolate(t[first], v[first], t[first + 1], v[first + 1], ws, counter);
+    if (smoothed && last > lo && t[last] > we)
+        right = interpolate(t[last - 1], v[last - 1], t[last], v[last], we, counter);
+    double result = right - left;
+    if (counter) {
+        /* correctForCounterResets over the samples strictly inside */
+        ptrdiff_t a = (ptrdiff_t)first, b = (ptrdiff_t)last;
+        if (t[a] <= ws)
+            a++;
+        if (t[b] >= we)
+            b--;
+        double corr = 0, prev = left;
+        for (ptrdiff_t k = a; k <= b; k++) {
+            if (v[k] < prev)
+                corr += prev;
+            prev = v[k];
+        }
+        if (right < prev)
+            corr += prev;
+        result += corr;
+    }
+    if (is_rate)
+        result /= (double)range_ms / 1000;
+    *ok = true;
+    return result;
+}
+
 static double avg_over(const double *v, size_t lo, size_t hi)
 {
     double sum = v[lo], count = 1, mean = 0, kc = 0;
@@ -210,6 +280,13 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
                        int64_t range_ms, const int64_t *tstep, size_t n_steps, const double *p1, const double *p2,
                        double *ov, uint64_t *has)
 {
+    return query_range_series_ext(fn, QEXT_NONE, 0, t, v, n, wend, range_ms, tstep, n_steps, p1, p2, ov, has);
+}
+
+int query_range_series_ext(qrange_fn fn, qext ext, int64_t lookback_ms, const int64_t *t, const double *v, size_t n,
+                           const int64_t *wend, int64_t range_ms, const int64_t *tstep, size_t n_steps,
+                           const double *p1, const double *p2, double *ov, uint64_t *has)
+{
     size_t lo = 0, hi = 0;
     double *scratch = NULL;
     uint32_t *resets = NULL;
@@ -230,19 +307,51 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
     }
     for (size_t i = 0; i < n_steps; i++) {
         int64_t we = wend[i], ws = we - range_ms;
+        /* anchored and smoothed windows reach a lookback further */
+        int64_t lo_t = ext != QEXT_NONE ? ws - lookback_ms : ws, hi_t = ext == QEXT_SMOOTHED ? we + lookback_ms : we;
         if (i && we < wend[i - 1])
             lo = hi = 0;
-        while (lo < n && t[lo] <= ws)
+        while (lo < n && t[lo] <= lo_t)
             lo++;
         if (hi < lo)
             hi = lo;
-        while (hi < n && t[hi] <= we)
+        while (hi < n && t[hi] <= hi_t)
             hi++;
         size_t cnt = hi - lo;
         if (cnt == 0)
             continue;
         double r = 0;
         bool ok = true;
+        if (ext != QEXT_NONE) {
+            switch (fn) {
+            case QRF_RATE:
+            case QRF_INCREASE:
+            case QRF_DELTA:
+                r = extended_rate(t, v, lo, hi, ws, we, range_ms, ext == QEXT_SMOOTHED, fn != QRF_DELTA,
+                                  fn == QRF_RATE, &ok);
+                break;
+            case QRF_RESETS:
+            case QRF_CHANGES: {
+                /* from the last sample at or before the start, if any;
+                 * nothing without a sample after the start */
+                size_t j = search_gt(t, lo, cnt, ws, true);
+                if (j == hi) {
+                    ok = false;
+                    break;
+                }
+                size_t first = j > lo ? j - 1 : lo;
+                r = (double)(resets[hi - 1] - resets[first]);
+                break;
+            }
+            default:
+                ok = false;
+            }
+            if (ok) {
+                ov[i] = r;
+                qbit_set(has, i);
+            }
+            continue;
+        }
         switch (fn) {
         case QRF_RATE:
             r = extrapolated_rate(t, v, resets, lo, hi, we, range_ms, true, true, &ok);

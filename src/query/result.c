@@ -190,6 +190,10 @@ int query_result_build(qctx *c, qvalue *v, const query_node *root, bool instant,
             qmseries *m = &v->ms[k];
             /* the window of the (single) step */
             int64_t we = v->wend[0], ws = we - v->range_ms;
+            if (v->windowed) {
+                ws = INT64_MIN;
+                we = INT64_MAX;
+            }
             size_t cnt = 0;
             for (size_t j = 0; j < m->n; j++)
                 cnt += m->t[j] > ws && m->t[j] <= we;
