@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     query_ast *from_pretty = must_parse(pretty, once);
     char *thrice = print_with(from_pretty, query_print);
     if (strcmp(once, thrice) != 0) {
-        fprintf(stderr, "pretty form parses differently:\n  once   %s\n  pretty %s\n  gives  %s\n", once, pretty, thrice);
+        fprintf(stderr, "pretty form parses differently:\n  once   %s\n  pretty %s\n  gives  %s\n", once, pretty,
+                thrice);
         abort();
     }
     /* the selector grammar is a part of the expression grammar */

@@ -89,10 +89,7 @@ void strata_query_free(strata_query *q)
     base_free(q);
 }
 
-const query_ast *query_of(const strata_query *q)
-{
-    return q ? q->ast : NULL;
-}
+const query_ast *query_of(const strata_query *q) { return q ? q->ast : NULL; }
 
 /* ------------------------------------------------------------ selectors */
 

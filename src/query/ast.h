@@ -103,10 +103,7 @@ typedef enum query_op {
     QUERY_OP_MAX_OF  /* max_of(lhs, rhs) */
 } query_op;
 
-static inline bool query_op_is_comparison(query_op op)
-{
-    return op >= QUERY_OP_EQL && op <= QUERY_OP_GTE;
-}
+static inline bool query_op_is_comparison(query_op op) { return op >= QUERY_OP_EQL && op <= QUERY_OP_GTE; }
 static inline bool query_op_is_set(query_op op)
 {
     return op == QUERY_OP_AND || op == QUERY_OP_OR || op == QUERY_OP_UNLESS;
@@ -133,8 +130,8 @@ typedef enum query_agg_op {
  * operators are always MANY_TO_MANY; others ONE_TO_ONE unless group_x. */
 typedef enum query_card {
     QUERY_CARD_ONE_TO_ONE = 0,
-    QUERY_CARD_MANY_TO_ONE,  /* group_left */
-    QUERY_CARD_ONE_TO_MANY,  /* group_right */
+    QUERY_CARD_MANY_TO_ONE, /* group_left */
+    QUERY_CARD_ONE_TO_MANY, /* group_right */
     QUERY_CARD_MANY_TO_MANY
 } query_card;
 
@@ -173,7 +170,7 @@ typedef enum query_func_id {
     QUERY_FN_DAY_OF_WEEK,
     QUERY_FN_DAY_OF_YEAR,
     QUERY_FN_DEG,
-    QUERY_FN_END,            /* end(): the query end, seconds */
+    QUERY_FN_END, /* end(): the query end, seconds */
     QUERY_FN_DELTA,
     QUERY_FN_DERIV,
     QUERY_FN_DOUBLE_EXPONENTIAL_SMOOTHING,
@@ -198,7 +195,7 @@ typedef enum query_func_id {
     QUERY_FN_LABEL_REPLACE,
     QUERY_FN_LAST_OVER_TIME,
     QUERY_FN_MIN_OF,
-    QUERY_FN_MAX_OF,         /* max_of(a, b) of two scalars */
+    QUERY_FN_MAX_OF, /* max_of(a, b) of two scalars */
     QUERY_FN_LN,
     QUERY_FN_LOG10,
     QUERY_FN_LOG2,
@@ -212,7 +209,7 @@ typedef enum query_func_id {
     QUERY_FN_PRESENT_OVER_TIME,
     QUERY_FN_QUANTILE_OVER_TIME,
     QUERY_FN_RAD,
-    QUERY_FN_RANGE,          /* range(): end - start, seconds */
+    QUERY_FN_RANGE, /* range(): end - start, seconds */
     QUERY_FN_RATE,
     QUERY_FN_RESETS,
     QUERY_FN_ROUND,
@@ -225,9 +222,9 @@ typedef enum query_func_id {
     QUERY_FN_SORT_BY_LABEL_DESC,
     QUERY_FN_SORT_DESC,
     QUERY_FN_SQRT,
-    QUERY_FN_START,          /* start(): the query start, seconds */
+    QUERY_FN_START, /* start(): the query start, seconds */
     QUERY_FN_START_TIMESTAMP,
-    QUERY_FN_STEP,           /* step(): the query step, seconds */
+    QUERY_FN_STEP, /* step(): the query step, seconds */
     QUERY_FN_STDDEV_OVER_TIME,
     QUERY_FN_STDVAR_OVER_TIME,
     QUERY_FN_SUM_OVER_TIME,
@@ -263,24 +260,24 @@ typedef struct query_node query_node;
 /* on(...)/ignoring(...), group_left/right(...) and fill() of a BINARY node. */
 typedef struct query_matching {
     query_card card;
-    bool on;             /* on(labels) rather than ignoring(labels) */
-    char **labels;       /* matching labels, n_labels of them */
+    bool on;       /* on(labels) rather than ignoring(labels) */
+    char **labels; /* matching labels, n_labels of them */
     size_t n_labels;
-    char **include;      /* labels of group_left(...)/group_right(...) */
+    char **include; /* labels of group_left(...)/group_right(...) */
     size_t n_include;
-    bool fill_lhs;       /* fill()/fill_left(): value for a missing lhs */
-    bool fill_rhs;       /* fill()/fill_right(): value for a missing rhs */
+    bool fill_lhs; /* fill()/fill_left(): value for a missing lhs */
+    bool fill_rhs; /* fill()/fill_right(): value for a missing rhs */
     double fill_lhs_value;
     double fill_rhs_value;
 } query_matching;
 
 struct query_node {
     query_node_kind kind;
-    query_type type;    /* what it evaluates to; checked by the parser */
-    uint32_t id;        /* preorder index, for the evaluator's side tables */
-    uint32_t height;    /* 1 + the height of the tallest child; at most
-                           QUERY_MAX_HEIGHT, so recursion over a tree is bounded */
-    int64_t pos_start;  /* byte offsets of the node in the text */
+    query_type type;   /* what it evaluates to; checked by the parser */
+    uint32_t id;       /* preorder index, for the evaluator's side tables */
+    uint32_t height;   /* 1 + the height of the tallest child; at most
+                          QUERY_MAX_HEIGHT, so recursion over a tree is bounded */
+    int64_t pos_start; /* byte offsets of the node in the text */
     int64_t pos_end;
     union {
         struct {

@@ -15,7 +15,6 @@
 #define M QUERY_TYPE_MATRIX
 #define STR QUERY_TYPE_STRING
 
-
 /* Argument type lists, one per function, in table order. */
 static const query_type args_abs[] = {V};
 static const query_type args_absent[] = {V};
@@ -103,7 +102,6 @@ static const query_type args_ts_of_min_over_time[] = {M};
 static const query_type args_vector[] = {S};
 static const query_type args_year[] = {V};
 
-
 static const query_func funcs[QUERY_FN_COUNT_] = {
     {QUERY_FN_ABS, "abs", args_abs, 1, 0, V, false, false},
     {QUERY_FN_ABSENT, "absent", args_absent, 1, 0, V, false, false},
@@ -131,7 +129,8 @@ static const query_func funcs[QUERY_FN_COUNT_] = {
     {QUERY_FN_END, "end", NULL, 0, 0, S, true, false},
     {QUERY_FN_DELTA, "delta", args_delta, 1, 0, V, false, false},
     {QUERY_FN_DERIV, "deriv", args_deriv, 1, 0, V, false, false},
-    {QUERY_FN_DOUBLE_EXPONENTIAL_SMOOTHING, "double_exponential_smoothing", args_double_exponential_smoothing, 3, 0, V, true, false},
+    {QUERY_FN_DOUBLE_EXPONENTIAL_SMOOTHING, "double_exponential_smoothing", args_double_exponential_smoothing, 3, 0, V,
+     true, false},
     {QUERY_FN_EXP, "exp", args_exp, 1, 0, V, false, false},
     {QUERY_FN_FIRST_OVER_TIME, "first_over_time", args_first_over_time, 1, 0, V, false, false},
     {QUERY_FN_FLOOR, "floor", args_floor, 1, 0, V, false, false},
@@ -206,22 +205,21 @@ const query_func *query_func_lookup(const char *name, size_t len)
     return NULL;
 }
 
-const query_func *query_func_by_id(query_func_id id)
-{
-    return (unsigned)id < ARRAY_LEN(funcs) ? &funcs[id] : NULL;
-}
+const query_func *query_func_by_id(query_func_id id) { return (unsigned)id < ARRAY_LEN(funcs) ? &funcs[id] : NULL; }
 
 const char *query_agg_name(query_agg_op op)
 {
-    static const char *names[] = {"", "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count",
-                                  "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"};
+    static const char *names[] = {"",        "sum",    "min",      "max",    "avg",
+                                  "group",   "stddev", "stdvar",   "count",  "count_values",
+                                  "bottomk", "topk",   "quantile", "limitk", "limit_ratio"};
     return (unsigned)op < ARRAY_LEN(names) ? names[op] : "?";
 }
 
 const char *query_op_name(query_op op)
 {
-    static const char *names[] = {"", "+", "-", "*", "/", "%", "^", "atan2", "==", "!=", "<", "<=", ">", ">=",
-                                  "</", ">/", "and", "or", "unless", "step", "range", "min_of", "max_of"};
+    static const char *names[] = {"",    "+",  "-",      "*",    "/",     "%",      "^",     "atan2",
+                                  "==",  "!=", "<",      "<=",   ">",     ">=",     "</",    ">/",
+                                  "and", "or", "unless", "step", "range", "min_of", "max_of"};
     return (unsigned)op < ARRAY_LEN(names) ? names[op] : "?";
 }
 

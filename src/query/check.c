@@ -63,7 +63,7 @@ static bool expect_type(parser *p, query_node *n, query_type want, const char *c
         return false;
     if (t != want) {
         query_parse_fail(p, n->pos_start, "expected type %s in %s, got %s", query_type_name(want), context,
-                   query_type_name(t));
+                         query_type_name(t));
         return false;
     }
     return true;
@@ -94,15 +94,17 @@ static void check_binary(parser *p, query_node *n)
             for (size_t j = 0; j < m->n_include; j++)
                 if (strcmp(m->labels[i], m->include[j]) == 0) {
                     query_parse_fail(p, op_pos(p, n), "label \"%s\" must not occur in ON and GROUP clause at once",
-                               m->labels[i]);
+                                     m->labels[i]);
                     return;
                 }
     if (lt != QUERY_TYPE_SCALAR && lt != QUERY_TYPE_VECTOR) {
-        query_parse_fail(p, n->u.binary.lhs->pos_start, "binary expression must contain only scalar and instant vector types");
+        query_parse_fail(p, n->u.binary.lhs->pos_start,
+                         "binary expression must contain only scalar and instant vector types");
         return;
     }
     if (rt != QUERY_TYPE_SCALAR && rt != QUERY_TYPE_VECTOR) {
-        query_parse_fail(p, n->u.binary.rhs->pos_start, "binary expression must contain only scalar and instant vector types");
+        query_parse_fail(p, n->u.binary.rhs->pos_start,
+                         "binary expression must contain only scalar and instant vector types");
         return;
     }
     if (lt != QUERY_TYPE_VECTOR || rt != QUERY_TYPE_VECTOR) {
@@ -128,7 +130,8 @@ static void check_binary(parser *p, query_node *n)
         }
     }
     if ((lt == QUERY_TYPE_SCALAR || rt == QUERY_TYPE_SCALAR) && query_op_is_set(op))
-        query_parse_fail(p, n->pos_start, "set operator \"%s\" not allowed in binary scalar expression", query_op_name(op));
+        query_parse_fail(p, n->pos_start, "set operator \"%s\" not allowed in binary scalar expression",
+                         query_op_name(op));
 }
 
 static void check_call(parser *p, query_node *n)
@@ -137,19 +140,20 @@ static void check_call(parser *p, query_node *n)
     size_t nargs = f->n_arg_types, got = n->u.call.n_args;
     if (f->variadic == 0) {
         if (nargs != got) {
-            query_parse_fail(p, n->pos_start, "expected %zu argument(s) in call to \"%s\", got %zu", nargs, f->name, got);
+            query_parse_fail(p, n->pos_start, "expected %zu argument(s) in call to \"%s\", got %zu", nargs, f->name,
+                             got);
             return;
         }
     } else {
         size_t na = nargs - 1;
         if (na > got) {
-            query_parse_fail(p, n->pos_start, "expected at least %zu argument(s) in call to \"%s\", got %zu", na, f->name,
-                       got);
+            query_parse_fail(p, n->pos_start, "expected at least %zu argument(s) in call to \"%s\", got %zu", na,
+                             f->name, got);
             return;
         }
         if (f->variadic > 0 && na + (size_t)f->variadic < got) {
             query_parse_fail(p, n->pos_start, "expected at most %zu argument(s) in call to \"%s\", got %zu",
-                       na + (size_t)f->variadic, f->name, got);
+                             na + (size_t)f->variadic, f->name, got);
             return;
         }
     }
@@ -157,7 +161,7 @@ static void check_call(parser *p, query_node *n)
         query_node *a = n->u.call.args[1];
         if (a->type != QUERY_TYPE_VECTOR) {
             query_parse_fail(p, n->pos_start, "expected type instant vector in call to function \"info\", got %s",
-                       query_type_name(a->type));
+                             query_type_name(a->type));
             return;
         }
         if (a->kind == QUERY_NODE_VECTOR_SELECTOR && a->u.vs.name) {
@@ -182,7 +186,7 @@ static void check_call(parser *p, query_node *n)
             return;
         if (t != f->arg_types[k]) {
             query_parse_fail(p, n->u.call.args[i]->pos_start, "expected type %s in call to function \"%s\", got %s",
-                       query_type_name(f->arg_types[k]), f->name, query_type_name(t));
+                             query_type_name(f->arg_types[k]), f->name, query_type_name(t));
             return;
         }
     }
@@ -197,7 +201,7 @@ static void check_selector(parser *p, query_node *n)
         for (size_t i = 0; i + 1 < k; i++)
             if (strcmp(m[i].name, "__name__") == 0) {
                 query_parse_fail(p, n->pos_start, "metric name must not be set twice: \"%s\" or \"%s\"", n->u.vs.name,
-                           m[i].value);
+                                 m[i].value);
                 return;
             }
         return;
@@ -229,37 +233,28 @@ static query_type check(parser *p, query_node *n)
             expect_type(p, n->u.aggregate.param, QUERY_TYPE_STRING, "aggregation parameter");
         break;
     }
-    case QUERY_NODE_BINARY:
-        check_binary(p, n);
-        break;
-    case QUERY_NODE_CALL:
-        check_call(p, n);
-        break;
-    case QUERY_NODE_PAREN:
-        check(p, n->u.paren.expr);
-        break;
+    case QUERY_NODE_BINARY: check_binary(p, n); break;
+    case QUERY_NODE_CALL: check_call(p, n); break;
+    case QUERY_NODE_PAREN: check(p, n->u.paren.expr); break;
     case QUERY_NODE_UNARY: {
         query_type t = check(p, n->u.unary.expr);
         if (p->rc == STRATA_OK && t != QUERY_TYPE_SCALAR && t != QUERY_TYPE_VECTOR)
-            query_parse_fail(p, n->pos_start,
-                       "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
-                       query_type_name(t));
+            query_parse_fail(
+                p, n->pos_start,
+                "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
+                query_type_name(t));
         break;
     }
     case QUERY_NODE_SUBQUERY: {
         query_type t = check(p, n->u.subquery.expr);
         if (p->rc == STRATA_OK && t != QUERY_TYPE_VECTOR)
-            query_parse_fail(p, n->pos_start, "subquery is only allowed on instant vector, got %s instead", type_word(t));
+            query_parse_fail(p, n->pos_start, "subquery is only allowed on instant vector, got %s instead",
+                             type_word(t));
         break;
     }
-    case QUERY_NODE_MATRIX_SELECTOR:
-        check(p, n->u.matrix.vs);
-        break;
-    case QUERY_NODE_VECTOR_SELECTOR:
-        check_selector(p, n);
-        break;
-    default:
-        break;
+    case QUERY_NODE_MATRIX_SELECTOR: check(p, n->u.matrix.vs); break;
+    case QUERY_NODE_VECTOR_SELECTOR: check_selector(p, n); break;
+    default: break;
     }
     return n->type;
 }

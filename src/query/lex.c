@@ -232,15 +232,9 @@ static int next(lexer *l)
     return (unsigned char)l->s[l->pos++];
 }
 
-static void backup(lexer *l)
-{
-    l->pos--;
-}
+static void backup(lexer *l) { l->pos--; }
 
-static int peek(lexer *l)
-{
-    return l->pos < l->len ? (unsigned char)l->s[l->pos] : -1;
-}
+static int peek(lexer *l) { return l->pos < l->len ? (unsigned char)l->s[l->pos] : -1; }
 
 static bool accept(lexer *l, const char *valid)
 {
@@ -564,16 +558,10 @@ static bool lex_inside_braces(lexer *l, token *t)
         return true;
     }
     switch (c) {
-    case ',':
-        emit(l, t, T_COMMA);
-        return true;
+    case ',': emit(l, t, T_COMMA); return true;
     case '"':
-    case '\'':
-        l->string_open = (char)c;
-        return lex_string(l, t);
-    case '`':
-        l->string_open = '`';
-        return lex_raw_string(l, t);
+    case '\'': l->string_open = (char)c; return lex_string(l, t);
+    case '`': l->string_open = '`'; return lex_raw_string(l, t);
     case '=':
         if (accept(l, "~"))
             emit(l, t, T_EQL_REGEX);
@@ -590,14 +578,12 @@ static bool lex_inside_braces(lexer *l, token *t)
             return errorf(l, t, "unexpected character after '!' inside braces: %s", last_rune(l, n, q));
         return true;
     }
-    case '{':
-        return errorf(l, t, "unexpected left brace %s", last_rune(l, c, q));
+    case '{': return errorf(l, t, "unexpected left brace %s", last_rune(l, c, q));
     case '}':
         emit(l, t, T_RBRACE);
         l->brace_open = false;
         return true;
-    default:
-        return errorf(l, t, "unexpected character inside braces: %s", last_rune(l, c, q));
+    default: return errorf(l, t, "unexpected character inside braces: %s", last_rune(l, c, q));
     }
 }
 
@@ -761,12 +747,8 @@ static bool lex_statements(lexer *l, token *t)
             emit(l, t, T_GTR);
         return true;
     case '"':
-    case '\'':
-        l->string_open = (char)c;
-        return lex_string(l, t);
-    case '`':
-        l->string_open = '`';
-        return lex_raw_string(l, t);
+    case '\'': l->string_open = (char)c; return lex_string(l, t);
+    case '`': l->string_open = '`'; return lex_raw_string(l, t);
     case '(':
         emit(l, t, T_LPAREN);
         l->paren_depth++;
@@ -817,7 +799,8 @@ static bool lex_statements(lexer *l, token *t)
         }
         if (is_duration_keyword_start(c) && scan_duration_keyword(l, t))
             return true;
-        return errorf(l, t, "unexpected character: %s, expected %s", query_lex_quote_rune(c, q), query_lex_quote_rune(':', q2));
+        return errorf(l, t, "unexpected character: %s, expected %s", query_lex_quote_rune(c, q),
+                      query_lex_quote_rune(':', q2));
     }
     return errorf(l, t, "unexpected character: %s", last_rune(l, c, q));
 }

@@ -91,8 +91,8 @@ int query_lit_number(const char *s, int64_t n, double *out, char *why, size_t wh
         if (end == d + m && isfinite(v)) {
             *out = v;
         } else {
-            snprintf(why, whylen, "error parsing number: strconv.ParseFloat: parsing \"%.*s\": %s",
-                     (int)MIN(n, 400), s, end == d + m ? "value out of range" : "invalid syntax");
+            snprintf(why, whylen, "error parsing number: strconv.ParseFloat: parsing \"%.*s\": %s", (int)MIN(n, 400), s,
+                     end == d + m ? "value out of range" : "invalid syntax");
             rc = STRATA_ERR_INVALID;
         }
     }
@@ -107,8 +107,13 @@ int query_lit_duration(const char *s, int64_t n, int64_t *out_ms, char *why, siz
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000}, {"h", 3600000},
-                 {"m", 60000},           {"s", 1000},          {"ms", 1}};
+    } units[] = {{"y", 365LL * 86400000},
+                 {"w", 7LL * 86400000},
+                 {"d", 86400000},
+                 {"h", 3600000},
+                 {"m", 60000},
+                 {"s", 1000},
+                 {"ms", 1}};
     if (n == 1 && s[0] == '0') {
         *out_ms = 0;
         return STRATA_OK;

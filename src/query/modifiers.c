@@ -19,15 +19,9 @@
 #define PREC_POW 6
 
 /* durationLiteralOutOfRange: seconds that overflow Go's time.Duration. */
-static bool dur_out_of_range(double v)
-{
-    return v > 9223372036.854775807 || v < -9223372036.854775808;
-}
+static bool dur_out_of_range(double v) { return v > 9223372036.854775807 || v < -9223372036.854775808; }
 
-static int64_t seconds_to_ms(double v)
-{
-    return (int64_t)llround(v * 1000.0);
-}
+static int64_t seconds_to_ms(double v) { return (int64_t)llround(v * 1000.0); }
 
 static query_node *dur_node(parser *p, query_op op, int64_t start, int64_t end)
 {
@@ -112,8 +106,10 @@ static bool expect(parser *p, tok_type t, const char *ctx, const char *expected)
 static query_node *dur_function(parser *p, const char *ctx, const char *expected)
 {
     tok_type t = p->tok.type;
-    query_op op = t == T_STEP ? QUERY_OP_STEP : t == T_RANGE ? QUERY_OP_RANGE : t == T_MIN_OF ? QUERY_OP_MIN_OF
-                                                                                              : QUERY_OP_MAX_OF;
+    query_op op = t == T_STEP     ? QUERY_OP_STEP
+                  : t == T_RANGE  ? QUERY_OP_RANGE
+                  : t == T_MIN_OF ? QUERY_OP_MIN_OF
+                                  : QUERY_OP_MAX_OF;
     query_node *n = dur_node(p, op, p->tok.pos, 0);
     if (!n)
         return NULL;
@@ -135,13 +131,11 @@ static query_node *dur_primary(parser *p, const char *ctx, const char *expected)
 {
     switch (p->tok.type) {
     case T_NUMBER:
-    case T_DURATION:
-        return dur_literal(p);
+    case T_DURATION: return dur_literal(p);
     case T_STEP:
     case T_RANGE:
     case T_MIN_OF:
-    case T_MAX_OF:
-        return dur_function(p, ctx, expected);
+    case T_MAX_OF: return dur_function(p, ctx, expected);
     case T_LPAREN: {
         int64_t start = p->tok.pos;
         query_parse_advance(p);
@@ -160,9 +154,7 @@ static query_node *dur_primary(parser *p, const char *ctx, const char *expected)
         query_node *e = dur_expr(p, PREC_POW, ctx, expected);
         return e ? dur_unary(p, &op, e) : NULL;
     }
-    default:
-        query_parse_unexpected(p, ctx, expected);
-        return NULL;
+    default: query_parse_unexpected(p, ctx, expected); return NULL;
     }
 }
 
@@ -187,8 +179,12 @@ static query_node *dur_expr(parser *p, int min_prec, const char *ctx, const char
             query_parse_fail(p, op.pos, t == T_DIV ? "division by zero" : "modulo by zero");
             return NULL;
         }
-        query_op qop = t == T_ADD ? QUERY_OP_ADD : t == T_SUB ? QUERY_OP_SUB : t == T_MUL ? QUERY_OP_MUL
-                       : t == T_DIV ? QUERY_OP_DIV : t == T_MOD ? QUERY_OP_MOD : QUERY_OP_POW;
+        query_op qop = t == T_ADD   ? QUERY_OP_ADD
+                       : t == T_SUB ? QUERY_OP_SUB
+                       : t == T_MUL ? QUERY_OP_MUL
+                       : t == T_DIV ? QUERY_OP_DIV
+                       : t == T_MOD ? QUERY_OP_MOD
+                                    : QUERY_OP_POW;
         query_node *n = dur_node(p, qop, lhs->pos_start, rhs->pos_end);
         if (!n)
             return NULL;
@@ -277,7 +273,8 @@ static query_node *parse_brackets(parser *p, query_node *e)
     }
     n->pos_end = p->tok.pos + 1;
     query_parse_advance(p);
-    return query_parse_child(p, n, e) && query_parse_child(p, n, range_expr) && query_parse_child(p, n, n->u.subquery.step_expr)
+    return query_parse_child(p, n, e) && query_parse_child(p, n, range_expr) &&
+                   query_parse_child(p, n, n->u.subquery.step_expr)
                ? n
                : NULL;
 }
@@ -298,15 +295,11 @@ static query_node *parse_offset_value(parser *p)
     query_node *d;
     switch (p->tok.type) {
     case T_NUMBER:
-    case T_DURATION:
-        d = dur_literal(p);
-        break;
+    case T_DURATION: d = dur_literal(p); break;
     case T_STEP:
     case T_RANGE:
     case T_MIN_OF:
-    case T_MAX_OF:
-        d = dur_function(p, ctx, expected);
-        break;
+    case T_MAX_OF: d = dur_function(p, ctx, expected); break;
     case T_LPAREN: {
         int64_t start = p->tok.pos;
         query_parse_advance(p);
@@ -319,9 +312,7 @@ static query_node *parse_offset_value(parser *p)
         d = dur_wrap(p, e, start, end);
         break;
     }
-    default:
-        query_parse_unexpected(p, ctx, expected);
-        return NULL;
+    default: query_parse_unexpected(p, ctx, expected); return NULL;
     }
     if (!d)
         return NULL;
@@ -344,8 +335,8 @@ static query_node *apply_offset(parser *p, query_node *e)
         ms = &e->u.subquery.offset_ms, expr = &e->u.subquery.offset_expr;
     } else {
         query_parse_fail(p, e->pos_start,
-                   "offset modifier must be preceded by an instant vector selector or range vector selector or a "
-                   "subquery");
+                         "offset modifier must be preceded by an instant vector selector or range vector selector or a "
+                         "subquery");
         return NULL;
     }
     if (*ms != 0 || *expr) {
@@ -452,8 +443,9 @@ static query_node *apply_at(parser *p, query_node *e)
     } else if (e->kind == QUERY_NODE_SUBQUERY) {
         atp = &e->u.subquery.at, msp = &e->u.subquery.at_ms;
     } else {
-        query_parse_fail(p, e->pos_start,
-                   "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+        query_parse_fail(
+            p, e->pos_start,
+            "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
         return NULL;
     }
     if (*atp != QUERY_AT_NONE) {
@@ -504,9 +496,7 @@ query_node *query_parse_postfix(parser *p, query_node *e)
 {
     while (e) {
         switch (p->tok.type) {
-        case T_LBRACKET:
-            e = parse_brackets(p, e);
-            break;
+        case T_LBRACKET: e = parse_brackets(p, e); break;
         case T_OFFSET:
             if (p->selector_only)
                 return e;
@@ -523,8 +513,7 @@ query_node *query_parse_postfix(parser *p, query_node *e)
                 return e;
             e = apply_flag(p, e, p->tok.type == T_ANCHORED);
             break;
-        default:
-            return e;
+        default: return e;
         }
     }
     return NULL;

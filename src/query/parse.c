@@ -129,9 +129,7 @@ static void tok_desc(parser *p, const token *t, char *out, size_t cap)
     int n = (int)MIN(t->len, 60);
     char q[128];
     switch (t->type) {
-    case T_EOF:
-        snprintf(out, cap, "end of input");
-        return;
+    case T_EOF: snprintf(out, cap, "end of input"); return;
     case T_IDENT:
         quote_tok(s, -n, q, sizeof q);
         snprintf(out, cap, "identifier %s", q);
@@ -146,8 +144,7 @@ static void tok_desc(parser *p, const token *t, char *out, size_t cap)
         quote_tok(s, t->len, q, sizeof q);
         snprintf(out, cap, "%s %s", t->type == T_STRING ? "string" : t->type == T_NUMBER ? "number" : "duration", q);
         return;
-    default:
-        break;
+    default: break;
     }
     if (t->type > T_OPS_START && t->type < T_OPS_END)
         snprintf(out, cap, "<op:%.*s>", n, s);
@@ -172,7 +169,7 @@ __attribute__((noinline)) int query_parse_unexpected(parser *p, const char *cont
     char d[160];
     tok_desc(p, &p->tok, d, sizeof d);
     return query_parse_fail(p, p->tok.pos, "unexpected %s%s%s%s%s", d, context ? " in " : "", context ? context : "",
-                      expected ? ", expected " : "", expected ? expected : "");
+                            expected ? ", expected " : "", expected ? expected : "");
 }
 
 /* ------------------------------------------------------------ tokens */
@@ -185,11 +182,8 @@ static void fetch(parser *p, token *t)
     case T_RPAREN:
     case T_RBRACKET:
     case T_DURATION:
-    case T_NUMBER:
-        p->last_closing = t->pos + t->len;
-        break;
-    default:
-        break;
+    case T_NUMBER: p->last_closing = t->pos + t->len; break;
+    default: break;
     }
 }
 
@@ -308,10 +302,7 @@ static bool depth_enter(parser *p)
 
 /* ------------------------------------------------------------ selectors */
 
-static bool is_match_op(tok_type t)
-{
-    return t == T_ASSIGN || t == T_NEQ || t == T_EQL_REGEX || t == T_NEQ_REGEX;
-}
+static bool is_match_op(tok_type t) { return t == T_ASSIGN || t == T_NEQ || t == T_EQL_REGEX || t == T_NEQ_REGEX; }
 
 static strata_match_type match_type(tok_type t)
 {
@@ -467,10 +458,8 @@ static bool is_label_tok(tok_type t)
     case T_STEP:
     case T_RANGE:
     case T_MAX_OF:
-    case T_MIN_OF:
-        return true;
-    default:
-        return (t > T_AGGS_START && t < T_AGGS_END) || (t > T_KEYWORDS_START && t < T_KEYWORDS_END);
+    case T_MIN_OF: return true;
+    default: return (t > T_AGGS_START && t < T_AGGS_END) || (t > T_KEYWORDS_START && t < T_KEYWORDS_END);
     }
 }
 
@@ -669,8 +658,9 @@ static query_node *parse_aggregate(parser *p)
     }
     size_t want = agg_has_param(n->u.aggregate.op) ? 2 : 1;
     if (n_args != want) {
-        query_parse_fail(p, n->pos_start, "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
-                   want, n_args);
+        query_parse_fail(p, n->pos_start,
+                         "wrong number of arguments for aggregate expression provided, expected %zu, got %zu", want,
+                         n_args);
         return NULL;
     }
     n->u.aggregate.param = want == 2 ? args[0] : NULL;
@@ -702,10 +692,8 @@ static bool is_metric_keyword(tok_type t)
     case T_ANCHORED:
     case T_SMOOTHED:
     case T_MAX_OF:
-    case T_MIN_OF:
-        return true;
-    default:
-        return t > T_AGGS_START && t < T_AGGS_END;
+    case T_MIN_OF: return true;
+    default: return t > T_AGGS_START && t < T_AGGS_END;
     }
 }
 
@@ -757,16 +745,13 @@ static query_node *parse_primary(parser *p)
         n->type = e->type;
         return query_parse_child(p, n, e) ? n : NULL;
     }
-    case T_LBRACE:
-        return query_parse_selector(p, false);
+    case T_LBRACE: return query_parse_selector(p, false);
     case T_IDENT:
         if (query_parse_peek(p)->type == T_LPAREN)
             return parse_call(p);
         return query_parse_selector(p, true);
-    case T_METRIC_IDENT:
-        return query_parse_selector(p, true);
-    default:
-        break;
+    case T_METRIC_IDENT: return query_parse_selector(p, true);
+    default: break;
     }
     if (t > T_AGGS_START && t < T_AGGS_END) {
         tok_type next = query_parse_peek(p)->type;
@@ -971,8 +956,8 @@ query_node *query_parse_expr(parser *p, int min_prec)
         n->u.binary.lhs = lhs;
         n->u.binary.rhs = rhs;
         n->pos_end = rhs->pos_end;
-        n->type = lhs->type == QUERY_TYPE_SCALAR && rhs->type == QUERY_TYPE_SCALAR ? QUERY_TYPE_SCALAR
-                                                                                   : QUERY_TYPE_VECTOR;
+        n->type =
+            lhs->type == QUERY_TYPE_SCALAR && rhs->type == QUERY_TYPE_SCALAR ? QUERY_TYPE_SCALAR : QUERY_TYPE_VECTOR;
         if (!query_parse_child(p, n, lhs) || !query_parse_child(p, n, rhs))
             return NULL;
         lhs = n;

@@ -132,9 +132,9 @@ int query_print_duration(int64_t ms, bbuf *out)
         const char *unit;
         int64_t mult;
         bool exact;
-    } units[] = {{"y", 365LL * 86400000, true}, {"w", 7LL * 86400000, true}, {"d", 86400000, false},
-                 {"h", 3600000, false},         {"m", 60000, false},         {"s", 1000, false},
-                 {"ms", 1, false}};
+    } units[] = {
+        {"y", 365LL * 86400000, true}, {"w", 7LL * 86400000, true}, {"d", 86400000, false}, {"h", 3600000, false},
+        {"m", 60000, false},           {"s", 1000, false},          {"ms", 1, false}};
     if (ms == 0)
         return put(out, "0s");
     int rc = STRATA_OK;
@@ -235,10 +235,7 @@ static bool legacy_name(const char *s)
     return true;
 }
 
-static int put_label(bbuf *b, const char *s)
-{
-    return legacy_name(s) ? put(b, s) : put_quoted(b, s, strlen(s));
-}
+static int put_label(bbuf *b, const char *s) { return legacy_name(s) ? put(b, s) : put_quoted(b, s, strlen(s)); }
 
 static int put_labels(bbuf *b, char **v, size_t n)
 {
@@ -352,8 +349,7 @@ static int print_matching(const query_node *n, bbuf *b)
         rc |= put_labels(b, m->include, m->n_include);
         rc |= put(b, ")");
     }
-    if (m->fill_lhs && m->fill_rhs &&
-        (m->fill_lhs_value == m->fill_rhs_value)) {
+    if (m->fill_lhs && m->fill_rhs && (m->fill_lhs_value == m->fill_rhs_value)) {
         rc |= put(b, " fill (") || put_float_v(b, m->fill_lhs_value) || put(b, ")");
     } else {
         if (m->fill_lhs)
@@ -378,8 +374,8 @@ static int print_agg_op(const query_node *n, bbuf *b)
 static int print_subquery_suffix(const query_node *n, bbuf *b)
 {
     int rc = put(b, "[");
-    rc |= n->u.subquery.range_expr ? print(n->u.subquery.range_expr, b)
-                                   : query_print_duration(n->u.subquery.range_ms, b);
+    rc |=
+        n->u.subquery.range_expr ? print(n->u.subquery.range_expr, b) : query_print_duration(n->u.subquery.range_ms, b);
     rc |= put(b, ":");
     if (n->u.subquery.step_ms != 0)
         rc |= query_print_duration(n->u.subquery.step_ms, b);
@@ -408,12 +404,9 @@ static int print(const query_node *n, bbuf *b)
         if (n->u.number.is_duration)
             return put_seconds_duration(b, n->u.number.value);
         return put_float_f(b, n->u.number.value);
-    case QUERY_NODE_STRING:
-        return put_quoted(b, n->u.string.value, n->u.string.len);
-    case QUERY_NODE_PAREN:
-        return put(b, "(") || print(n->u.paren.expr, b) || put(b, ")");
-    case QUERY_NODE_UNARY:
-        return put(b, query_op_name(n->u.unary.op)) || print(n->u.unary.expr, b);
+    case QUERY_NODE_STRING: return put_quoted(b, n->u.string.value, n->u.string.len);
+    case QUERY_NODE_PAREN: return put(b, "(") || print(n->u.paren.expr, b) || put(b, ")");
+    case QUERY_NODE_UNARY: return put(b, query_op_name(n->u.unary.op)) || print(n->u.unary.expr, b);
     case QUERY_NODE_BINARY:
         rc |= inf_base(n) ? put(b, "Inf") : print(n->u.binary.lhs, b);
         rc |= put(b, " ");
@@ -459,8 +452,7 @@ static int print(const query_node *n, bbuf *b)
         rc |= put_at(b, vs->u.vs.at, vs->u.vs.at_ms);
         return rc || put_offset(b, vs->u.vs.offset_ms, vs->u.vs.offset_expr);
     }
-    case QUERY_NODE_SUBQUERY:
-        return print(n->u.subquery.expr, b) || print_subquery_suffix(n, b);
+    case QUERY_NODE_SUBQUERY: return print(n->u.subquery.expr, b) || print_subquery_suffix(n, b);
     case QUERY_NODE_DURATION: {
         const query_node *l = n->u.duration.lhs, *r = n->u.duration.rhs;
         if (n->u.duration.wrapped)
@@ -479,7 +471,8 @@ static int print(const query_node *n, bbuf *b)
                     rc |= put(b, "-");
                 rc |= print(r, b);
             } else {
-                rc |= print(l, b) || put(b, " ") || put(b, query_op_name(n->u.duration.op)) || put(b, " ") || print(r, b);
+                rc |=
+                    print(l, b) || put(b, " ") || put(b, query_op_name(n->u.duration.op)) || put(b, " ") || print(r, b);
             }
         }
         if (n->u.duration.wrapped)
@@ -490,10 +483,7 @@ static int print(const query_node *n, bbuf *b)
     return STRATA_OK;
 }
 
-int query_print(const query_node *node, bbuf *out)
-{
-    return print(node, out) ? STRATA_ERR_NOMEM : STRATA_OK;
-}
+int query_print(const query_node *node, bbuf *out) { return print(node, out) ? STRATA_ERR_NOMEM : STRATA_OK; }
 
 /* ------------------------------------------------------------ Pretty() */
 
@@ -523,11 +513,8 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
     case QUERY_NODE_BINARY:
     case QUERY_NODE_CALL:
     case QUERY_NODE_PAREN:
-    case QUERY_NODE_SUBQUERY:
-        split = string_len(n, &rc) > width;
-        break;
-    default:
-        break;
+    case QUERY_NODE_SUBQUERY: split = string_len(n, &rc) > width; break;
+    default: break;
     }
     if (n->kind == QUERY_NODE_SUBQUERY) {
         if (!split)
@@ -553,7 +540,8 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
         rc |= indent(b, level) || print_agg_op(n, b) || put(b, "(\n");
         if (n->u.aggregate.param)
             rc |= pretty(n->u.aggregate.param, level + 1, width, b) || put(b, ",\n");
-        return rc || pretty(n->u.aggregate.expr, level + 1, width, b) || put(b, "\n") || indent(b, level) || put(b, ")");
+        return rc || pretty(n->u.aggregate.expr, level + 1, width, b) || put(b, "\n") || indent(b, level) ||
+               put(b, ")");
     case QUERY_NODE_BINARY:
         rc |= (inf_base(n) ? indent(b, level + 1) || put(b, "Inf") : pretty(n->u.binary.lhs, level + 1, width, b)) ||
               put(b, "\n") || indent(b, level);
@@ -573,15 +561,11 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
     case QUERY_NODE_PAREN:
         rc |= indent(b, level) || put(b, "(\n") || pretty(n->u.paren.expr, level + 1, width, b);
         return rc || put(b, "\n") || indent(b, level) || put(b, ")");
-    default:
-        return rc || indent(b, level) || print(n, b);
+    default: return rc || indent(b, level) || print(n, b);
     }
 }
 
-int query_pretty(const query_node *node, bbuf *out)
-{
-    return query_pretty_width(node, PRETTY_WIDTH, out);
-}
+int query_pretty(const query_node *node, bbuf *out) { return query_pretty_width(node, PRETTY_WIDTH, out); }
 
 int query_pretty_width(const query_node *node, size_t width, bbuf *out)
 {

@@ -97,8 +97,8 @@ static int jduration(const query_node *n, bbuf *b)
     if (n->kind != QUERY_NODE_DURATION)
         return json(n, b);
     return put(b, "{\"lhs\":") || jduration(n->u.duration.lhs, b) || put(b, ",\"op\":") ||
-           jstr(b, query_op_name(n->u.duration.op), strlen(query_op_name(n->u.duration.op))) ||
-           put(b, ",\"rhs\":") || jduration(n->u.duration.rhs, b) || put(b, ",\"type\":\"durationExpr\",\"wrapped\":") ||
+           jstr(b, query_op_name(n->u.duration.op), strlen(query_op_name(n->u.duration.op))) || put(b, ",\"rhs\":") ||
+           jduration(n->u.duration.rhs, b) || put(b, ",\"type\":\"durationExpr\",\"wrapped\":") ||
            put(b, n->u.duration.wrapped ? "true" : "false") || put(b, "}");
 }
 
@@ -117,8 +117,9 @@ static int jmatchers(const query_node *vs, bbuf *b)
 
 static int jat(bbuf *b, query_at at, int64_t at_ms)
 {
-    int rc = jkey(b, "startOrEnd", false) ||
-             put(b, at == QUERY_AT_START ? "\"start\"" : at == QUERY_AT_END ? "\"end\"" : "null");
+    int rc = jkey(b, "startOrEnd", false) || put(b, at == QUERY_AT_START ? "\"start\""
+                                                    : at == QUERY_AT_END ? "\"end\""
+                                                                         : "null");
     rc = rc || jkey(b, "timestamp", false) || (at == QUERY_AT_TIMESTAMP ? jint(b, at_ms) : put(b, "null"));
     return rc;
 }
@@ -161,8 +162,8 @@ static int json(const query_node *n, bbuf *b)
         rc = put(b, "{") || jkey(b, "expr", true) || json(n->u.aggregate.expr, b) || jkey(b, "grouping", false) ||
              jlist(b, n->u.aggregate.grouping, n->u.aggregate.n_grouping) || jkey(b, "op", false) ||
              jstr(b, op, strlen(op)) || jkey(b, "param", false) ||
-             (n->u.aggregate.param ? json(n->u.aggregate.param, b) : put(b, "null")) ||
-             jkey(b, "type", false) || put(b, "\"aggregation\"") || jkey(b, "without", false) ||
+             (n->u.aggregate.param ? json(n->u.aggregate.param, b) : put(b, "null")) || jkey(b, "type", false) ||
+             put(b, "\"aggregation\"") || jkey(b, "without", false) ||
              put(b, n->u.aggregate.without ? "true" : "false") || put(b, "}");
         return rc;
     }
@@ -199,10 +200,8 @@ static int json(const query_node *n, bbuf *b)
              put(b, "},\"type\":\"call\"}");
         return rc;
     }
-    case QUERY_NODE_MATRIX_SELECTOR:
-        return jselector(n->u.matrix.vs, b, n);
-    case QUERY_NODE_VECTOR_SELECTOR:
-        return jselector(n, b, NULL);
+    case QUERY_NODE_MATRIX_SELECTOR: return jselector(n->u.matrix.vs, b, n);
+    case QUERY_NODE_VECTOR_SELECTOR: return jselector(n, b, NULL);
     case QUERY_NODE_SUBQUERY:
         rc = put(b, "{") || jkey(b, "expr", true) || json(n->u.subquery.expr, b) || jkey(b, "offset", false) ||
              jint(b, n->u.subquery.offset_ms) || jkey(b, "offsetExpr", false) ||
@@ -211,7 +210,9 @@ static int json(const query_node *n, bbuf *b)
         {
             query_at at = n->u.subquery.at;
             rc = rc || jkey(b, "startOrEnd", false) ||
-                 put(b, at == QUERY_AT_START ? "\"start\"" : at == QUERY_AT_END ? "\"end\"" : "null") ||
+                 put(b, at == QUERY_AT_START ? "\"start\""
+                        : at == QUERY_AT_END ? "\"end\""
+                                             : "null") ||
                  jkey(b, "step", false) || jint(b, n->u.subquery.step_ms) || jkey(b, "stepExpr", false) ||
                  jduration(n->u.subquery.step_expr, b) || jkey(b, "timestamp", false) ||
                  (at == QUERY_AT_TIMESTAMP ? jint(b, n->u.subquery.at_ms) : put(b, "null"));
@@ -227,13 +228,9 @@ static int json(const query_node *n, bbuf *b)
     case QUERY_NODE_UNARY:
         return put(b, "{\"expr\":") || json(n->u.unary.expr, b) || put(b, ",\"op\":") ||
                jstr(b, query_op_name(n->u.unary.op), 1) || put(b, ",\"type\":\"unaryExpr\"}");
-    case QUERY_NODE_DURATION:
-        return jduration(n, b);
+    case QUERY_NODE_DURATION: return jduration(n, b);
     }
     return rc;
 }
 
-int query_json(const query_node *node, bbuf *out)
-{
-    return json(node, out) ? STRATA_ERR_NOMEM : STRATA_OK;
-}
+int query_json(const query_node *node, bbuf *out) { return json(node, out) ? STRATA_ERR_NOMEM : STRATA_OK; }
