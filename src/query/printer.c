@@ -174,6 +174,16 @@ static int put_seconds_duration(bbuf *b, double v)
 
 /* ------------------------------------------------------------ strings */
 
+/* strconv.IsPrint for the runes it refuses that a query may plausibly
+ * hold: C1 controls, spaces other than ' ', format characters, private
+ * use (not the whole Unicode table). */
+static bool go_printable(int32_t r)
+{
+    return !((r >= 0x80 && r <= 0xa0) || r == 0xad || r == 0x1680 || (r >= 0x2000 && r <= 0x200f) ||
+             (r >= 0x2028 && r <= 0x202f) || (r >= 0x205f && r <= 0x206f) || r == 0x3000 || r == 0xfeff ||
+             (r >= 0xfff9 && r <= 0xfffb) || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000);
+}
+
 /* strconv.Quote */
 static int put_quoted(bbuf *b, const char *s, size_t n)
 {
@@ -207,10 +217,8 @@ static int put_quoted(bbuf *b, const char *s, size_t n)
         else if (r < 0x20 || r == 0x7f) {
             snprintf(e, sizeof e, "\\x%02x", (unsigned)r);
             o = e;
-        } else if ((r >= 0x80 && r < 0xa0) || r == 0xad || r == 0x2028 || r == 0x2029 || r == 0xfeff ||
-                   (r >= 0xfff9 && r <= 0xfffb)) {
-            /* non-printable runes Go escapes (the common ones) */
-            snprintf(e, sizeof e, "\\u%04x", (unsigned)r);
+        } else if (!go_printable(r)) {
+            snprintf(e, sizeof e, r > 0xffff ? "\\U%08x" : "\\u%04x", (unsigned)r);
             o = e;
         }
         if (o)
