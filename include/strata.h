@@ -240,8 +240,12 @@ typedef struct strata_selector {
     int64_t range_ms; /* the [5m] of a range selector, 0 when absent */
 } strata_selector;
 
-/* Parses text into *out. On STRATA_ERR_INVALID, when errbuf is not NULL it
- * receives a message naming the position. */
+/* Parses the NUL-terminated text, a PromQL vector selector with an optional
+ * range (`name{a="b"}[5m]`, as Prometheus 3 reads it: quoted UTF-8 names,
+ * Go escapes, durations or seconds), into *out; the metric name written up
+ * front is the first matcher. On STRATA_ERR_INVALID, when errbuf is not
+ * NULL it receives Prometheus' message with the position
+ * ("1:8: parse error: ..."). Thread-safe. */
 STRATA_API int strata_selector_parse(const char *text, strata_selector *out, char *errbuf, size_t errlen);
 STRATA_API void strata_selector_free(strata_selector *sel);
 
@@ -459,6 +463,150 @@ STRATA_API int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx
 
 /* Checks one table file. */
 STRATA_API int strata_verify_table(const char *path, strata_verify_fn fn, void *ctx);
+
+/* ------------------------------------------------------------ queries: evaluation */
+
+/* PromQL evaluation with the semantics of Prometheus 3 (float samples only):
+ * lookback delta, staleness markers, rate extrapolation, vector matching,
+ * every aggregation and float function. Results are exact: a query either
+ * answers fully or fails with a status and a strata_query_error; never a
+ * partial answer.
+ *
+ * Thread safety: any number of queries may run at once on one strata_db,
+ * alongside writes; each works on the data as of its own reads. A
+ * strata_result belongs to whoever holds it and is immutable. */
+
+/* Prometheus' error classes, so an HTTP layer can answer errorType and the
+ * status code: BAD_DATA 400, EXECUTION 422, TOO_MANY_SAMPLES 422,
+ * TIMEOUT 503, CANCELED 503 ("canceled" is Prometheus' errorType), INTERNAL 500. */
+typedef enum strata_query_errtype {
+    STRATA_QUERY_ERR_NONE = 0,
+    STRATA_QUERY_ERR_BAD_DATA = 1,
+    STRATA_QUERY_ERR_EXECUTION = 2,
+    STRATA_QUERY_ERR_TIMEOUT = 3,
+    STRATA_QUERY_ERR_CANCELED = 4,
+    STRATA_QUERY_ERR_TOO_MANY_SAMPLES = 5,
+    STRATA_QUERY_ERR_INTERNAL = 6
+} strata_query_errtype;
+
+/* Why a query failed. pos is the byte offset of a parse error in the text
+ * (-1 for errors of evaluation); msg is Prometheus' wording. */
+typedef struct strata_query_error {
+    strata_query_errtype type;
+    int64_t pos;
+    int line, col; /* of pos, 1-based (col in bytes); 0 for errors of evaluation */
+    char msg[512];
+} strata_query_error;
+
+typedef struct strata_query_options {
+    size_t size;                /* sizeof(strata_query_options), set by init */
+    int64_t lookback_ms;        /* default 300000 (5 m) */
+    uint64_t max_samples;       /* points held at once, default 50,000,000; 0 unlimited */
+    int64_t timeout_ms;         /* default 120000 (2 m); 0 none */
+    const volatile int *cancel; /* non-NULL: set *cancel != 0 from any thread to cancel */
+    uint64_t max_series;        /* series in the answer, 0 unlimited (default) */
+    int64_t subquery_step_ms;   /* step of a subquery written without one, default 60000 */
+} strata_query_options;
+
+/* Fills *o with the defaults above. */
+STRATA_API void strata_query_options_init(strata_query_options *o);
+
+typedef enum strata_value_type {
+    STRATA_VALUE_SCALAR = 1,
+    STRATA_VALUE_VECTOR = 2, /* instant vector: one point per series */
+    STRATA_VALUE_MATRIX = 3, /* range vector, or any range query's answer */
+    STRATA_VALUE_STRING = 4
+} strata_value_type;
+
+typedef struct strata_point {
+    int64_t t_ms;
+    double value;
+} strata_point;
+
+/* One series of a result, lent by strata_result_series: valid as long as
+ * the result. Labels sorted by name. */
+typedef struct strata_query_series {
+    const strata_label *labels;
+    size_t n_labels;
+    const strata_point *points; /* time order */
+    size_t n_points;
+} strata_query_series;
+
+typedef struct strata_query_stats {
+    uint64_t samples_loaded; /* samples read from the database */
+    uint64_t peak_samples;   /* most points held at once */
+    uint64_t series;         /* series in the answer */
+    int64_t eval_ns;         /* wall time of parse and evaluation */
+} strata_query_stats;
+
+typedef struct strata_result strata_result;
+
+/* Evaluates the PromQL text [text, text+len) at t_ms. o may be NULL
+ * (defaults). On success *out holds the answer (free it with
+ * strata_result_free). Errors: STRATA_ERR_INVALID (bad query or
+ * parameters: err->type BAD_DATA; an evaluation error or more series than
+ * max_series: EXECUTION), STRATA_ERR_LIMIT (TOO_MANY_SAMPLES),
+ * STRATA_ERR_CANCELLED (TIMEOUT or CANCELED), STRATA_ERR_NOMEM (INTERNAL);
+ * err (may be NULL) says which and why. */
+STRATA_API int strata_query_instant(strata_db *db, const char *text, size_t len, int64_t t_ms,
+                                    const strata_query_options *o, strata_result **out, strata_query_error *err);
+
+/* Evaluates text at start_ms, start_ms + step_ms, ... <= end_ms, as
+ * Prometheus' query_range: the answer is a matrix (a scalar expression
+ * gives one series without labels). Refused as Prometheus refuses them:
+ * end before start, step <= 0, more than 11,000 points per series, an
+ * expression of type range vector or string. */
+STRATA_API int strata_query_range(strata_db *db, const char *text, size_t len, int64_t start_ms, int64_t end_ms,
+                                  int64_t step_ms, const strata_query_options *o, strata_result **out,
+                                  strata_query_error *err);
+
+STRATA_API strata_value_type strata_result_type(const strata_result *r);
+/* Series of a VECTOR or MATRIX answer (0 for others). */
+STRATA_API size_t strata_result_series_count(const strata_result *r);
+/* Lends series i (< count) into *out. */
+STRATA_API void strata_result_series(const strata_result *r, size_t i, strata_query_series *out);
+/* The value and time of a SCALAR answer (NaN and 0 for others). */
+STRATA_API double strata_result_scalar(const strata_result *r, int64_t *t_ms);
+/* The text of a STRING answer (NULL for others), valid as long as r. */
+STRATA_API const char *strata_result_string(const strata_result *r, int64_t *t_ms);
+/* Warnings (Prometheus' "PromQL warning: ..." and info annotations). */
+STRATA_API size_t strata_result_warning_count(const strata_result *r);
+STRATA_API const char *strata_result_warning(const strata_result *r, size_t i);
+STRATA_API void strata_result_stats(const strata_result *r, strata_query_stats *out);
+/* strata_result_free(NULL) is a no-op. */
+STRATA_API void strata_result_free(strata_result *r);
+
+/* ------------------------------------------------------------ queries: parsing */
+
+/* A parsed PromQL expression (Prometheus 3 syntax, float samples only):
+ * immutable, and safe to read from any number of threads at once. */
+typedef struct strata_query strata_query;
+
+/* Parses the PromQL text [text, text+len) (no NUL terminator needed; a NUL
+ * byte inside is an error). On success *out holds the expression, to be
+ * freed with strata_query_free. Errors: STRATA_ERR_INVALID when the text
+ * is not valid PromQL, with err (may be NULL) filled in: type BAD_DATA,
+ * pos/line/col of the offending byte, and msg in Prometheus' words and
+ * form, e.g. "1:5: parse error: unexpected <op:+>" (the same position and
+ * message Prometheus' parser reports); STRATA_ERR_NOMEM. Parsing takes
+ * time linear in len; nesting deeper than 500 levels (or trees taller than
+ * 1000) is an error, not a deep stack. Thread-safe; no global state. */
+STRATA_API int strata_query_parse(const char *text, size_t len, strata_query **out, strata_query_error *err);
+
+typedef enum strata_query_format_style {
+    STRATA_QUERY_FORMAT_COMPACT = 0, /* one line, as Prometheus' String(): `sum by (job) (rate(x[5m]))` */
+    STRATA_QUERY_FORMAT_PRETTY = 1,  /* Prometheus' /api/v1/format_query: split above 100 columns */
+    STRATA_QUERY_FORMAT_JSON = 2     /* the AST as Prometheus' /api/v1/parse_query "data" */
+} strata_query_format_style;
+
+/* Writes q as text in the given style into a new NUL-terminated string
+ * *out (freed with strata_free); *len (may be NULL) gets its length.
+ * Parsing COMPACT or PRETTY output gives back an equal expression.
+ * Errors: STRATA_ERR_INVALID (bad style), STRATA_ERR_NOMEM. */
+STRATA_API int strata_query_format(const strata_query *q, strata_query_format_style style, char **out, size_t *len);
+
+/* strata_query_free(NULL) is a no-op. */
+STRATA_API void strata_query_free(strata_query *q);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,11 @@
-/* PromQL selector parser: valid selectors give the matchers Prometheus
+/* strata_selector_parse, the selector grammar of the query layer: valid
+ * selectors give the matchers Prometheus
  * would; invalid ones an error naming the position. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "index/index.h"
+#include "strata.h"
+#include <string.h>
 #include "testutil.h"
 
 typedef struct want_m {
@@ -69,8 +71,14 @@ static void selector_parses_valid_selectors(void **state)
     /* Empty-matching matchers are fine beside a non-empty one. */
     expect_ok("{a=\"\",b!=\"\",c=~\".*\"}", 0, 3, (want_m[]){{EQ, "a", ""}, {NEQ, "b", ""}, {RE, "c", ".*"}});
     expect_ok("{a=~\".+\"}", 0, 1, (want_m[]){{RE, "a", ".+"}});
-    /* A value need not be UTF-8 (only a regex must). */
-    expect_ok("m{a=\"\xff\"}", 0, 2, (want_m[]){{EQ, "__name__", "m"}, {EQ, "a", "\xff"}});
+    /* A value need not be UTF-8 when an escape makes it so (raw bytes
+     * that are not UTF-8 are an error, as in Prometheus). */
+    expect_ok("m{a=\"\\xff\"}", 0, 2, (want_m[]){{EQ, "__name__", "m"}, {EQ, "a", "\xff"}});
+    /* A bare number of seconds is a duration in Prometheus 3. */
+    expect_ok("m[5]", 5000, 1, (want_m[]){{EQ, "__name__", "m"}});
+    expect_ok("m[1.5]", 1500, 1, (want_m[]){{EQ, "__name__", "m"}});
+    /* Two lone names are two __name__ matchers, as Prometheus reads them. */
+    expect_ok("{\"a\", \"b\"}", 0, 2, (want_m[]){{EQ, "__name__", "a"}, {EQ, "__name__", "b"}});
     /* Prometheus 3 quoted names. */
     expect_ok("{\"my.metric\", \"my.label\"=\"v\"}", 0, 2,
               (want_m[]){{EQ, "__name__", "my.metric"}, {EQ, "my.label", "v"}});
@@ -79,39 +87,47 @@ static void selector_parses_valid_selectors(void **state)
 static void selector_rejects_invalid_selectors_naming_the_position(void **state)
 {
     (void)state;
-    expect_err("", "1:1:", "expected a metric name");
+    /* Positions and words are Prometheus' (promql/parser). */
+    expect_err("", "unknown position:", "unexpected end of input");
     expect_err("{}", "1:1:", "at least one non-empty matcher");
     expect_err("{a=\"\"}", "1:1:", "at least one non-empty matcher");
     expect_err("{a=~\".*\",b!=\"x\",c!~\"y\"}", "1:1:", "at least one non-empty matcher");
     expect_err("{a=~\"x|\"}", "1:1:", "at least one non-empty matcher");
-    expect_err("m{a=\"b\"", "1:8:", "expected \",\" or \"}\"");
+    expect_err("m{a=\"b\"", "1:8:", "unexpected end of input inside braces");
     expect_err("m{a=\"b}", "1:5:", "unterminated quoted string");
-    expect_err("m{a==\"b\"}", "1:5:", "expected a quoted string");
-    expect_err("m{a<\"b\"}", "1:4:", "expected one of =, !=, =~, !~");
-    expect_err("m{1a=\"b\"}", "1:3:", "expected a label name");
-    expect_err("m{a=\"b\" c=\"d\"}", "1:9:", "expected \",\" or \"}\"");
-    expect_err("m{a=b}", "1:5:", "expected a quoted string");
-    expect_err("m{a=~\"(\"}", "1:6:", "invalid regular expression");
-    expect_err("m{a=\"\\q\"}", "1:6:", "unknown escape sequence");
-    expect_err("m{a=\"x\\'\"}", "1:7:", "unknown escape sequence");
-    expect_err("m{a=\"\\x4\"}", "1:9:", "invalid character");
-    expect_err("m{a=\"\\u12\"}", "1:10:", "invalid character");
-    expect_err("m{a=\"\\ud800\"}", "1:6:", "invalid Unicode code point");
-    expect_err("m{a=\"\\777\"}", "1:6:", "invalid byte");
-    expect_err("m{a=\"\\x00\"}", "1:6:", "NUL");
+    expect_err("m{a==\"b\"}", "1:5:", "unexpected \"=\" in label matching, expected string");
+    expect_err("m{a<\"b\"}", "1:4:", "unexpected character inside braces: '<'");
+    expect_err("m{1a=\"b\"}", "1:3:", "unexpected character inside braces: '1'");
+    expect_err("m{a=\"b\" c=\"d\"}", "1:9:", "unexpected identifier \"c\" in label matching, expected \",\" or \"}\"");
+    expect_err("m{a=b}", "1:5:", "unexpected identifier \"b\" in label matching, expected string");
+    expect_err("m{a=~\"(\"}", "1:3:", "error parsing regexp");
+    expect_err("m{a=\"\\q\"}", "1:5:", "unknown escape sequence U+0071 'q'");
+    expect_err("m{a=\"x\\'\"}", "1:5:", "unknown escape sequence");
+    expect_err("m{a=\"\\x4\"}", "1:5:", "illegal character U+0022 '\"' in escape sequence");
+    expect_err("m{a=\"\\u12\"}", "1:5:", "illegal character");
+    expect_err("m{a=\"\\ud800\"}", "1:5:", "escape sequence is an invalid Unicode code point");
+    expect_err("m{a=\"\\777\"}", "1:5:", "escape sequence is an invalid Unicode code point");
+    expect_err("m{a=\"\\x00\"}", "1:5:", "NUL");
+    expect_err("m{a=\"\xff\"}", "1:5:", "invalid UTF-8 rune");
     expect_err("m{a=\"line\nbreak\"}", "1:5:", "unterminated quoted string");
-    expect_err("m[5]", "1:4:", "duration unit");
-    expect_err("m[5x]", "1:4:", "duration unit");
-    expect_err("m[]", "1:3:", "expected a duration");
-    expect_err("m[0s]", "1:3:", "greater than zero");
-    expect_err("m[5m1h]", "1:6:", "largest to smallest");
-    expect_err("m[5m5m]", "1:6:", "largest to smallest");
-    expect_err("m[5m", "1:5:", "expected \"]\"");
-    expect_err("m[99999999999999999999s]", "1:3:", "out of range");
-    expect_err("m{a=\"b\"} x", "1:10:", "after the selector");
-    expect_err("m{__name__=\"n\"}", "1:3:", "metric name must not be set twice");
-    expect_err("{\"a\", \"b\"}", "1:7:", "metric name must not be set twice");
-    expect_err("m{\n  a=\"b\",\n  c=\"d\" x}", "3:9:", "expected \",\" or \"}\"");
+    expect_err("m[5x]", "1:3:", "bad number or duration syntax: \"5\"");
+    expect_err("m[]", "1:3:", "unexpected \"]\" in subquery or range selector");
+    expect_err("m[0s]", "1:3:", "duration must be greater than 0");
+    expect_err("m[5m1h]", "1:3:", "not a valid duration string: \"5m1h\"");
+    expect_err("m[5m5m]", "1:3:", "not a valid duration string: \"5m5m\"");
+    expect_err("m[5m", "1:5:", "unclosed left bracket");
+    expect_err("m[99999999999999999999s]", "1:3:", "not a valid duration string");
+    expect_err("m[9999999999999s]", "1:3:", "duration out of range");
+    expect_err("m{a=\"b\"} x", "1:10:", "unexpected identifier \"x\"");
+    expect_err("m{__name__=\"n\"}", "1:1:", "metric name must not be set twice: \"m\" or \"n\"");
+    expect_err("m{\n  a=\"b\",\n  c=\"d\" x}", "3:9:", "unexpected identifier \"x\" in label matching");
+    /* Only a selector: no expressions, modifiers or subqueries. */
+    expect_err("rate(m[5m])", "1:5:", "unexpected \"(\"");
+    expect_err("m offset 5m", "1:3:", "unexpected <offset>");
+    expect_err("m + m", "1:3:", "unexpected <op:+>");
+    expect_err("m[5m:1m]", "1:1:", "expected a vector selector");
+    expect_err("m[5m+1m]", "1:1:", "expected a vector selector");
+    expect_err("1", "1:1:", "unexpected number \"1\"");
 }
 
 static void selector_free_resets_and_tolerates_empty(void **state)
