@@ -225,6 +225,8 @@ struct index_matcher {
     size_t n_set;
     int nonempty_rest;       /* lit.+ : at least one byte after the prefix */
     struct ix_re2 *re;       /* IXM_RE2 */
+    char *pre;               /* IXM_RE2: every match begins with these bytes */
+    size_t pre_len;
     char *scratch;           /* a value decoded as Go decodes it (invalid bytes -> U+FFFD) */
     size_t scratch_cap;      /* bytes */
     int matches_empty;       /* the matcher as a whole (negation applied) matches "" */
