@@ -86,7 +86,7 @@ static char *go_decoded(const char *v, size_t n, size_t *out)
 typedef struct gen {
     const uint8_t *p;
     size_t n, i;
-    char out[512];
+    char out[4096]; /* generation stops growing at 400 bytes; open groups then close */
     size_t len;
     int depth;
 } gen;
@@ -100,11 +100,11 @@ static unsigned take(gen *g, unsigned mod)
 static void put(gen *g, const char *s)
 {
     size_t k = strlen(s);
-    if (g->len + k < sizeof g->out - 1) {
-        memcpy(g->out + g->len, s, k);
-        g->len += k;
-        g->out[g->len] = 0;
-    }
+    if (g->len + k >= sizeof g->out - 1)
+        abort(); /* the harness's own bound is wrong */
+    memcpy(g->out + g->len, s, k);
+    g->len += k;
+    g->out[g->len] = 0;
 }
 
 static const char *ATOMS[] = {"a",   "b",     "c",     "x",     "\n",     "\xc3\xa9", "\\.",  ".",
@@ -116,6 +116,10 @@ static void gen_alt(gen *g);
 
 static void gen_atom(gen *g)
 {
+    if (g->len > 400) {
+        put(g, "a");
+        return;
+    }
     unsigned k = take(g, 8);
     if (k == 0 && g->depth < 6) {
         static const char *OPEN[] = {"(", "(?:", "(?i:", "(?s:"};
@@ -290,8 +294,14 @@ static void generated_mode(const uint8_t *data, size_t size)
     int rc;
     int yes = ours(g.out, STRATA_MATCH_RE, v, vn, msg, sizeof msg, &rc);
     if (rc != STRATA_OK) {
+        /* The grammar nests counted repeats, which Go refuses as RE2 does
+         * past 1000 copies; and RE2's program size bound (Go's own bound
+         * differs: "expression too large"). Anything else it makes, Go
+         * accepts. */
+        if (rc == STRATA_ERR_INVALID && (strstr(msg, "invalid repetition size") || strstr(msg, "too large")))
+            return;
         fprintf(stderr, "refused \"%s\": %s\n", g.out, msg);
-        abort(); /* the grammar makes only what Go accepts */
+        abort();
     }
     int want = pcre(g.out, v, vn);
     if (want >= 0 && want != yes) {
