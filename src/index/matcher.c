@@ -278,10 +278,10 @@ void index_matcher_free(index_matcher *im)
 
 /* ------------------------------------------------------------ Go syntax */
 
-static int go_refuse(char *errbuf, size_t errlen, const char *fmt, size_t at)
+static int go_refuse(char *errbuf, size_t errlen, const char *what)
 {
     if (errbuf && errlen)
-        snprintf(errbuf, errlen, fmt, at);
+        snprintf(errbuf, errlen, "invalid regular expression: %s", what);
     return STRATA_ERR_INVALID;
 }
 
@@ -305,7 +305,7 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
         if (c == '\\' && i + 1 < n) {
             char e = v[i + 1];
             if (e == 'C')
-                return go_refuse(errbuf, errlen, "invalid regular expression: invalid escape sequence \\C at offset %zu", i);
+                return go_refuse(errbuf, errlen, "invalid escape sequence: \\C (any byte: RE2 has it, Go does not)");
             if (e == 'Q' && !in_class) { /* literal text up to \E */
                 size_t j = i + 2;
                 while (j < n && !(v[j] == '\\' && j + 1 < n && v[j + 1] == 'E'))
