@@ -15,12 +15,15 @@
  *    spells otherwise ((?<name>re)) is accepted.
  *  - invalid_utf8_values_read_as_go_reads_them: each invalid byte is
  *    U+FFFD, for the fast paths and RE2 alike.
+ *  - a_failed_allocation_is_an_error_never_an_answer: the Nth allocation
+ *    fails, for every N: a selection answers right or STRATA_ERR_NOMEM.
  * Seed: STRATA_SEED.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/base.h"
 #include "index/index.h"
 #include "testutil.h"
 
@@ -340,6 +343,58 @@ static void invalid_utf8_values_read_as_go_reads_them(void **state)
     }
 }
 
+/* The one error matching has left, running out of memory (decoding an
+ * invalid value for RE2 needs a buffer), is an error wherever it happens:
+ * never "no match", never (under !~) a match. */
+static void a_failed_allocation_is_an_error_never_an_answer(void **state)
+{
+    (void)state;
+    strata_matcher nre = {STRATA_MATCH_NRE, "v", "(a|\\x{FFFD})x"};
+    index_matcher *im;
+    assert_int_equal(index_matcher_compile(&nre, &im, NULL, 0), STRATA_OK);
+    base_alloc_fail_after(0); /* the decoding buffer */
+    int r = index_matcher_matches(im, "\xffx", 2);
+    base_alloc_fail_after(-1);
+    assert_int_equal(r, STRATA_ERR_NOMEM);
+    assert_int_equal(index_matcher_matches(im, "\xffx", 2), 0);
+    assert_int_equal(index_matcher_matches(im, "\xfex", 2), 0);
+    assert_int_equal(index_matcher_matches(im, "\xffy", 2), 1);
+    index_matcher_free(im);
+
+    strata_index *idx;
+    assert_int_equal(index_open(NULL, NULL, &idx), STRATA_OK);
+    static const char *V[] = {"\xffx", "ax", "bx", "\xfe", "\xc3x", "x"};
+    strata_sid sid[6];
+    for (int i = 0; i < 6; i++) {
+        char id[4];
+        snprintf(id, sizeof id, "%d", i);
+        strata_label l[] = {{"i", id}, {"v", V[i]}};
+        assert_int_equal(index_get_or_create(idx, l, 2, &sid[i], NULL), STRATA_OK);
+    }
+    strata_matcher two[] = {{STRATA_MATCH_RE, "i", "[0-5]"}, nre};
+    strata_sid want[] = {sid[2], sid[3], sid[5]}; /* bx, \xfe, x */
+    int failures = 0;
+    for (long k = 0; k < 64; k++) {
+        for (size_t nm = 1; nm <= 2; nm++) { /* postings path; then per-candidate path */
+            index_sids got = {0};
+            base_alloc_fail_after(k);
+            int rc = index_select(idx, nm == 1 ? &nre : two, nm, &got);
+            base_alloc_fail_after(-1);
+            if (rc == STRATA_ERR_NOMEM) {
+                failures++;
+                continue;
+            }
+            assert_int_equal(rc, STRATA_OK);
+            assert_int_equal(got.n, 3);
+            assert_memory_equal(got.v, want, sizeof want);
+            index_sids_free(&got);
+        }
+    }
+    printf("%d selections failed with STRATA_ERR_NOMEM, none answered wrongly\n", failures);
+    assert_true(failures > 0);
+    index_close(idx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +402,7 @@ int main(void)
         cmocka_unit_test(pathological_patterns_finish_quickly),
         cmocka_unit_test(go_refused_syntax_is_invalid_with_a_message),
         cmocka_unit_test(invalid_utf8_values_read_as_go_reads_them),
+        cmocka_unit_test(a_failed_allocation_is_an_error_never_an_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
