@@ -211,16 +211,16 @@ static int filter_each(sel *s, index_matcher *im, const ix_name *nm)
     for (size_t i = 0; i < s->cand.n; i++) {
         uint32_t sid = s->cand.v[i];
         const ix_series *ser = ix_series_get(s->idx, sid);
-        const char *v = "";
+        const ix_value *val = NULL;
         for (uint32_t k = 0; ser && k < ser->n; k++)
             if (ser->l[k].name == nm->str) { /* interned: pointer equality */
-                v = ser->l[k].value;
+                val = ix_value_of(ser->l[k].value); /* its length and UTF-8 check are kept */
                 break;
             }
-        int r = index_matcher_matches(im, v, strlen(v));
+        int r = val ? ix_matcher_raw(im, val->str, val->len, val->utf8_ok) : ix_matcher_raw(im, "", 0, 1);
         if (r < 0) /* an error is no answer: the selection fails */
             return r;
-        if (r)
+        if (r ^ im->neg)
             s->cand.v[w++] = sid;
     }
     s->cand.n = w;
