@@ -25,7 +25,7 @@ static const char *VALUES[] = {"",      "x",     "xy",     "foo",  "foo.bar", "a
                                "\xc3\xbc", "\xff", "(",     "[",    ".*",      "Foo",   "100",  "1.5",
                                "fo",    "bar",   "foobar", "y",    "xyz",     "b",     "a",    " x ",
                                /* not UTF-8: stray byte, truncated, surrogate, overlong, 5-byte */
-                               "a\xff" "b", "foo\xff", "\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80",
+                               "a\xff\x62", "foo\xff", "\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf8\x88\x80\x80\x80",
                                "\xef\xbf\xbd", "\xc3\x89", "\n", "xoo"};
 #define NVALUES (sizeof VALUES / sizeof VALUES[0])
 
