@@ -49,7 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!sel.matchers[i].name || !sel.matchers[i].value ||
                 index_matcher_compile(&sel.matchers[i], &im, NULL, 0) != STRATA_OK)
                 abort();
-            nonempty |= !index_matcher_matches(im, "", 0);
+            int r = index_matcher_matches(im, "", 0);
+            if (r < 0) /* an error is never an answer */
+                abort();
+            nonempty |= !r;
             index_matcher_free(im);
         }
         if (!nonempty)

@@ -13,10 +13,10 @@
  * - Postings: for each label name and each (name, value) pair, the sorted
  *   sids of the series that carry it.
  * - Matchers (=, !=, =~, !~) have Prometheus' semantics: a series without
- *   label L behaves as if L="" ; regular expressions are PCRE2, fully
- *   anchored, `.` matches newlines, UTF-8 mode (a value that is not valid
- *   UTF-8 matches no regular expression except through the literal fast
- *   paths, which are exact string comparisons).
+ *   label L behaves as if L="" ; regular expressions are Go's (RE2 syntax,
+ *   run by RE2 in time linear in the value), fully anchored, `.` matches
+ *   newlines, and a value that is not valid UTF-8 is seen as Go sees it:
+ *   each invalid byte is U+FFFD (details at the top of matcher.c).
  *
  * Concurrency
  * - Any number of threads may call every function at once. Creations are
@@ -176,7 +176,9 @@ void index_sids_free(index_sids *s);
 
 /* The series matched by every matcher (n == 0: every series), sorted.
  * Errors: STRATA_ERR_INVALID (bad regular expression, NULL name/value),
- * STRATA_ERR_NOMEM. The regular expressions are compiled once per call. */
+ * STRATA_ERR_NOMEM (also when matching a value runs out of memory: a
+ * matcher's failure is never read as "no match"). The regular
+ * expressions are compiled once per call. */
 int index_select(strata_index *idx, const strata_matcher *m, size_t n, index_sids *out);
 /* The same restricted to the sorted sids in within (NULL: no restriction),
  * e.g. the series a time partition holds. */
@@ -205,10 +207,14 @@ int index_label_values(strata_index *idx, const char *name, const strata_matcher
  * tombstones, the reference tests). */
 typedef struct index_matcher index_matcher;
 
-/* Errors: STRATA_ERR_INVALID (bad regex or NULL strings), STRATA_ERR_NOMEM.
- * When errbuf is not NULL it receives PCRE2's message for a bad regex. */
+/* Errors: STRATA_ERR_INVALID (bad regex, syntax Go refuses such as
+ * backreferences or lookaround, or NULL strings), STRATA_ERR_NOMEM. When
+ * errbuf is not NULL it receives a message naming the problem. */
 int index_matcher_compile(const strata_matcher *m, index_matcher **out, char *errbuf, size_t errlen);
-/* 1 when value (NUL-terminated, "" for an absent label) matches. */
+/* 1 when value ("" for an absent label; any bytes) matches, 0 when not, a
+ * negative status (STRATA_ERR_NOMEM) when it could not tell: the caller
+ * must fail, never read it as either answer. One thread at a time per
+ * compiled matcher. */
 int index_matcher_matches(index_matcher *im, const char *value, size_t len);
 void index_matcher_free(index_matcher *im);
 

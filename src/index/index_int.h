@@ -201,33 +201,40 @@ int ix_log_flush(strata_index *idx);
 void ix_log_close(strata_index *idx);
 
 /* ---- matcher.c */
-/* PCRE2 match limit per value; reaching it counts as no match. */
-#define IX_PCRE_MATCH_LIMIT 1000000u
 enum ix_mkind {
     IXM_EQ,      /* value == lit */
     IXM_SET,     /* value in set (literal alternation) */
-    IXM_ANY,     /* .* : any valid UTF-8 */
-    IXM_NONEMPTY,/* .+ */
+    IXM_ANY,     /* .* : every value */
+    IXM_NONEMPTY,/* .+ : every non-empty value */
     IXM_PREFIX,  /* lit.* or lit.+ */
-    IXM_PCRE
+    IXM_SUFFIX,  /* .*lit */
+    IXM_CONTAINS,/* .*lit.* */
+    IXM_RE2      /* anything else: RE2 (re2_shim.h) */
 };
 
+struct ix_re2;
+
+/* A compiled matcher is used by one thread at a time (scratch). */
 struct index_matcher {
     strata_match_type type;
     const char *name;        /* borrowed from the strata_matcher */
     int neg;                 /* != or !~ */
     enum ix_mkind kind;
-    char **set;              /* IXM_SET / IXM_EQ (1 entry) / IXM_PREFIX (1 entry) */
+    char **set;              /* IXM_SET; IXM_EQ, PREFIX, SUFFIX, CONTAINS: 1 entry */
     size_t *set_len;
     size_t n_set;
-    int prefix_nonempty;     /* lit.+ */
-    void *code;              /* pcre2_code_8 */
-    void *md;                /* pcre2_match_data_8 */
-    void *mctx;              /* pcre2_match_context_8 (limits) */
+    int nonempty_rest;       /* lit.+ : at least one byte after the prefix */
+    struct ix_re2 *re;       /* IXM_RE2 */
+    char *pre;               /* IXM_RE2: every match begins with these bytes */
+    size_t pre_len;
+    char *scratch;           /* a value decoded as Go decodes it (invalid bytes -> U+FFFD) */
+    size_t scratch_cap;      /* bytes */
     int matches_empty;       /* the matcher as a whole (negation applied) matches "" */
 };
 
-/* 1 when the positive part (=, =~) accepts value; utf8_ok as ix_value. */
+/* Whether the positive part (=, =~) accepts value: 1 yes, 0 no, or a
+ * negative status (STRATA_ERR_NOMEM), never to be read as either answer.
+ * utf8_ok as ix_value's (only RE2 looks at it). */
 int ix_matcher_raw(index_matcher *im, const char *v, size_t len, int utf8_ok);
 
 #endif /* STRATA_INDEX_INT_H */

@@ -170,8 +170,8 @@ void index_limits_init(index_limits *lim)
     lim->max_value_len = 65536;
 }
 
-/* Valid UTF-8 as PCRE2 defines it: shortest forms, no surrogates, at most
- * U+10FFFF. */
+/* Valid UTF-8 as Go's utf8.Valid defines it: shortest forms, no
+ * surrogates, at most U+10FFFF. */
 int ix_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;

@@ -205,22 +205,26 @@ static int apply_union(sel *s, int keep)
 }
 
 /* Checks matcher im on each candidate's own labels. */
-static void filter_each(sel *s, index_matcher *im, const ix_name *nm)
+static int filter_each(sel *s, index_matcher *im, const ix_name *nm)
 {
     size_t w = 0;
     for (size_t i = 0; i < s->cand.n; i++) {
         uint32_t sid = s->cand.v[i];
         const ix_series *ser = ix_series_get(s->idx, sid);
-        const char *v = "";
+        const ix_value *val = NULL;
         for (uint32_t k = 0; ser && k < ser->n; k++)
             if (ser->l[k].name == nm->str) { /* interned: pointer equality */
-                v = ser->l[k].value;
+                val = ix_value_of(ser->l[k].value); /* its length and UTF-8 check are kept */
                 break;
             }
-        if (index_matcher_matches(im, v, strlen(v)))
+        int r = val ? ix_matcher_raw(im, val->str, val->len, val->utf8_ok) : ix_matcher_raw(im, "", 0, 1);
+        if (r < 0) /* an error is no answer: the selection fails */
+            return r;
+        if (r ^ im->neg)
             s->cand.v[w++] = sid;
     }
     s->cand.n = w;
+    return STRATA_OK;
 }
 
 static int is_literal(const index_matcher *im) { return im->kind == IXM_EQ || im->kind == IXM_SET; }
@@ -234,8 +238,7 @@ static int apply_matcher(sel *s, index_matcher *im)
     if (!nm) /* no series has the label: all behave as "" */
         return im->matches_empty ? STRATA_OK : (s->cand.n = 0, s->have = 1, STRATA_OK);
     if (s->have && s->cand.n < nm->nvals && !(is_literal(im) && !im->neg)) {
-        filter_each(s, im, nm);
-        return STRATA_OK;
+        return filter_each(s, im, nm);
     }
     /* The values whose postings to gather: accepted ones (keep = 1) when
      * the matcher rejects "", else rejected ones (keep = 0). */
@@ -258,7 +261,10 @@ static int apply_matcher(sel *s, index_matcher *im)
         if (!v->post.n)
             continue;
         nonempty++;
-        if (ix_matcher_raw(im, v->str, v->len, v->utf8_ok) == want_raw && (rc = add_list(s, &v->post)) != 0)
+        int r = ix_matcher_raw(im, v->str, v->len, v->utf8_ok);
+        if (r < 0) /* an error is no answer: the selection fails */
+            return r;
+        if (r == want_raw && (rc = add_list(s, &v->post)) != 0)
             return rc;
     }
     if (s->n_lists == nonempty && nonempty > 1) { /* every value: the name's postings */
@@ -273,7 +279,7 @@ static int rank(const index_matcher *im)
 {
     if (im->matches_empty)
         return 3;
-    return is_literal(im) && !im->neg ? 0 : im->kind == IXM_PCRE ? 2 : 1;
+    return is_literal(im) && !im->neg ? 0 : im->kind == IXM_RE2 ? 2 : 1;
 }
 
 static int cmp_rank(const void *a, const void *b)
