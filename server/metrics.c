@@ -8,9 +8,10 @@
 
 #include "server.h"
 
-const char *const srv_handler_names[H_COUNT] = {
-    "write", "prom_write", "prom_read", "query", "query_range", "series", "labels", "label_values", "export",
-    "import", "delete_series", "snapshot", "force_flush", "force_merge", "metrics", "health", "other"};
+/* The handler label of each route, from SRV_ROUTES (server.h). */
+#define SRV_X_NAME(methods, path, fn, name, metric) [name] = metric,
+const char *const srv_handler_names[H_COUNT] = {SRV_ROUTES(SRV_X_NAME, SRV_X_NONE)[H_OTHER] = "other"};
+#undef SRV_X_NAME
 
 static const char *const reason_names[R_COUNT] = {
     "bad_data", "bad_encoding", "bad_protobuf", "bad_content_type", "too_large", "too_many_labels", "bad_matcher",
@@ -26,12 +27,12 @@ void metrics_error(srv *s, srv_reason reason)
         METRIC_ADD(s->m.errors[reason], 1);
 }
 
-void metrics_request_done(srv *s, srv_req *r)
+void metrics_request_done(srv *s, srv_handler handler, unsigned status, uint64_t t0_ns)
 {
-    unsigned h = (unsigned)r->h < H_COUNT ? (unsigned)r->h : H_OTHER;
-    int cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
+    unsigned h = (unsigned)handler < H_COUNT ? (unsigned)handler : H_OTHER;
+    unsigned cls = status >= 100 && status < 600 ? status / 100 : 0;
     METRIC_ADD(s->m.requests[h][cls], 1);
-    uint64_t ns = srv_now_ns() - r->t0_ns;
+    uint64_t ns = srv_now_ns() - t0_ns;
     double sec = (double)ns / 1e9;
     for (int i = 0; i < SRV_LAT_BUCKETS; i++)
         if (sec <= lat_bounds[i]) {
