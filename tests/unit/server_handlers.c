@@ -155,6 +155,18 @@ static void series_and_labels_list_what_was_written(void **state)
            "{\"status\":\"success\",\"data\":[\"cpu_usage\"]}\n");
 }
 
+static void strings_are_escaped_as_the_export_formats_do(void **state)
+{
+    /* a tag value with a quote, a backslash, \b, \f and a control byte */
+    static const char *const prec[] = {"precision", "s", NULL};
+    srv_resp w;
+    run(*state, "POST", "/write", prec, NULL, "esc,tag=q\"b\\\\s\bb\ff\x01x v=1 1700000000\n", &w);
+    assert_int_equal(w.status, HTTP_NO_CONTENT);
+    srv_resp_free(&w);
+    expect(*state, "GET", "/api/v1/label/tag/values", NULL, HTTP_OK, "application/json",
+           "{\"status\":\"success\",\"data\":[\"q\\\"b\\\\s\\bb\\ff\\u0001x\"]}\n");
+}
+
 static void export_streams_json_lines(void **state)
 {
     static const char *const p[] = {"match[]", "{host=\"a\"}", NULL};
@@ -265,6 +277,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(query_returns_written_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(query_reads_form_body, setup, teardown),
         cmocka_unit_test_setup_teardown(series_and_labels_list_what_was_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(strings_are_escaped_as_the_export_formats_do, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_json_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_matcher_is_400, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_405, setup, teardown),
