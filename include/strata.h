@@ -450,6 +450,20 @@ STRATA_API int strata_parse_duration(const char *s, size_t len, int64_t *out_ms,
  * are milliseconds) into out (STRATA_TIME_MAX bytes); returns the length. */
 STRATA_API size_t strata_format_time(int64_t ms, char *out);
 
+/* Bytes strata_format_int64 may write (no NUL): "-9223372036854775808". */
+#define STRATA_INT64_LEN 20
+
+/* Writes v in decimal ("-42", "1700000000000") into out (STRATA_INT64_LEN
+ * bytes) and returns the length. */
+STRATA_API size_t strata_format_int64(int64_t v, char *out);
+
+/* Writes [s, s+n) as a JSON string, with its quotes, into out, which must
+ * hold 6 * n + 2 bytes, and returns the length. '"' and '\\' are escaped,
+ * control bytes as \b \f \n \r \t or \u00XX; other bytes are copied as
+ * they are, so UTF-8 stays UTF-8 (the caller is responsible for it being
+ * valid). s may hold NUL bytes (written as \u0000). */
+STRATA_API size_t strata_json_quote(const char *s, size_t n, char *out);
+
 /* ------------------------------------------------------------ verification */
 
 /* Called once per problem found; file and message valid during the call;

@@ -1,11 +1,11 @@
 /*
  * h_admin.c: export (streamed JSON lines), delete_series, snapshot,
- * force_flush, force_merge and /metrics.
+ * force_flush, force_merge, /metrics and /health.
  *
- * Export streams: the response is produced by a libmicrohttpd content
- * callback, one series at a time, so its memory is bounded by the largest
- * series, not by the answer. The cursor lives in the stream state and is
- * used by the connection's thread only.
+ * Export streams: the body is made by a producer (srv_reply_stream) that
+ * libmicrohttpd calls as the socket drains, one series at a time, so its
+ * memory is bounded by the largest series, not by the answer. The cursor
+ * lives in the stream state and is used by the connection's thread only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +27,8 @@ typedef struct export_state {
     uint64_t samples_counted; /* samples already added to the metric */
 } export_state;
 
-static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
+static long export_read(void *cls, char *buf, size_t max)
 {
-    (void)pos;
     export_state *st = cls;
     size_t n = 0;
     int rc = strata_export_read(st->e, buf, max, &n);
@@ -39,11 +38,11 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
     st->samples_counted = samples;
     if (rc < 0) {
         fprintf(stderr, "strata serve: export stopped: %s\n", strata_strerror(rc));
-        return MHD_CONTENT_READER_END_WITH_ERROR;
+        return -1;
     }
     if (rc == 0)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    return (ssize_t)n;
+        return 0;
+    return (long)n;
 }
 
 static void export_free(void *cls)
@@ -53,14 +52,14 @@ static void export_free(void *cls)
     free(st);
 }
 
-enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_export(srv *s, srv_req *r, srv_resp *w)
 {
-    enum MHD_Result ret;
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    int ret;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     strata_selector *sels;
     size_t n_sels;
-    if (srv_selectors(s, c, r, 0, &sels, &n_sels, &ret))
+    if (srv_selectors(s, r, w, 0, &sels, &n_sels, &ret))
         return ret;
     const char *names[2] = {"start", "end"}, *why = NULL;
     int64_t range[2], dflt[2] = {INT64_MIN, INT64_MAX};
@@ -68,7 +67,7 @@ enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
         const char *v = srv_param(r, names[i]);
         if (srv_time(v, dflt[i], &range[i], &why)) {
             srv_selectors_free(sels, n_sels);
-            return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+            return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                    "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", names[i], v,
                                    why ? ": " : "", why ? why : "");
         }
@@ -76,7 +75,7 @@ enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
     export_state *st = calloc(1, sizeof *st);
     if (!st) {
         srv_selectors_free(sels, n_sels);
-        return MHD_NO;
+        return STRATA_ERR_NOMEM;
     }
     st->s = s;
     /* the selectors compile (a bad regex fails) here, before the 200 goes out */
@@ -84,33 +83,23 @@ enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r)
     srv_selectors_free(sels, n_sels);
     if (rc) {
         free(st);
-        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return srv_reply_error(s, w, rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
     }
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, st,
-                                                                  export_free);
-    if (!resp) {
-        export_free(st);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/stream+json");
-    r->status = MHD_HTTP_OK;
-    ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return srv_reply_stream(w, HTTP_OK, "application/stream+json", export_read, export_free, st);
 }
 
 /* ------------------------------------------------------------ delete */
 
-enum MHD_Result h_delete(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_delete(srv *s, srv_req *r, srv_resp *w)
 {
-    enum MHD_Result ret;
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    int ret;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     strata_selector *sels;
     size_t n;
-    if (srv_selectors(s, c, r, 1, &sels, &n, &ret))
+    if (srv_selectors(s, r, w, 1, &sels, &n, &ret))
         return ret;
     const char *names[2] = {"start", "end"}, *why = NULL;
     int64_t t[2], dflt[2] = {INT64_MIN, INT64_MAX};
@@ -118,7 +107,7 @@ enum MHD_Result h_delete(srv *s, struct MHD_Connection *c, srv_req *r)
         const char *v = srv_param(r, names[i]);
         if (srv_time(v, dflt[i], &t[i], &why)) {
             srv_selectors_free(sels, n);
-            return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+            return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                    "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", names[i], v,
                                    why ? ": " : "", why ? why : "");
         }
@@ -128,11 +117,11 @@ enum MHD_Result h_delete(srv *s, struct MHD_Connection *c, srv_req *r)
         rc = strata_delete(s->db, sels[i].matchers, sels[i].n_matchers, t[0], t[1]);
     srv_selectors_free(sels, n);
     if (rc)
-        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return srv_reply_error(s, w, rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "delete failed: %s",
                                strata_strerror(rc));
-    return srv_reply(c, r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+    return srv_reply(w, HTTP_NO_CONTENT, NULL, "", 0);
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -158,7 +147,7 @@ static int snapshot_name(char *out, size_t cap)
     return 0;
 }
 
-enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_snapshot(srv *s, srv_req *r, srv_resp *w)
 {
     char name[64];
     size_t dl = strlen(s->data_dir);
@@ -166,7 +155,7 @@ enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
     if (!base || !path || snapshot_name(name, sizeof name)) {
         free(base);
         free(path);
-        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "cannot name a snapshot");
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "cannot name a snapshot");
     }
     snprintf(base, dl + 16, "%s/snapshots", s->data_dir);
     snprintf(path, dl + 16 + sizeof name, "%s/%s", base, name);
@@ -178,7 +167,7 @@ enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
     free(base);
     free(path);
     if (rc)
-        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "snapshot failed: %s",
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "snapshot failed: %s",
                                strata_strerror(rc));
     sbuf b = {0};
     int jr = json_raw(&b, "{\"status\":\"success\",\"data\":{\"name\":");
@@ -186,43 +175,50 @@ enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r)
     jr = jr ? jr : json_raw(&b, "}}\n");
     if (jr) {
         sbuf_free(&b);
-        return MHD_NO;
+        return STRATA_ERR_NOMEM;
     }
-    return srv_reply_json(c, r, MHD_HTTP_OK, &b);
+    return srv_reply_json(w, HTTP_OK, &b);
 }
 
 /* ------------------------------------------------------------ flush, merge, metrics */
 
-enum MHD_Result h_flush(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_flush(srv *s, srv_req *r, srv_resp *w)
 {
     int rc = strata_flush(s->db);
     if (rc)
-        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "flush failed: %s",
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "flush failed: %s",
                                strata_strerror(rc));
-    return srv_reply(c, r, MHD_HTTP_OK, "text/plain", "", 0);
+    return srv_reply(w, HTTP_OK, "text/plain", "", 0);
 }
 
-enum MHD_Result h_merge(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_merge(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     const char *f = srv_param(r, "full");
     int full = f && (!strcmp(f, "1") || !strcmp(f, "true"));
     int rc = strata_compact(s->db, full);
     if (rc)
-        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal",
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal",
                                "compaction failed: %s", strata_strerror(rc));
-    return srv_reply(c, r, MHD_HTTP_OK, "text/plain", "", 0);
+    return srv_reply(w, HTTP_OK, "text/plain", "", 0);
 }
 
-enum MHD_Result h_metrics(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_metrics(srv *s, srv_req *r, srv_resp *w)
 {
     sbuf b = {0};
     if (metrics_render(s, &b)) {
         sbuf_free(&b);
-        return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "metrics failed");
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "metrics failed");
     }
     void *p = b.data;
     size_t n = b.len;
-    return srv_reply_owned(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", p, n, NULL);
+    return srv_reply_owned(w, HTTP_OK, "text/plain; version=0.0.4", p, n, NULL);
+}
+
+int h_health(srv *s, srv_req *r, srv_resp *w)
+{
+    (void)s;
+    (void)r;
+    return srv_reply(w, HTTP_OK, "text/plain", "OK\n", 3);
 }

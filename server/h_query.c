@@ -24,23 +24,23 @@ void srv_selectors_free(strata_selector *sels, size_t n)
     free(sels);
 }
 
-int srv_selectors(srv *s, struct MHD_Connection *c, srv_req *r, int required, strata_selector **out, size_t *n_out,
-                  enum MHD_Result *ret)
+int srv_selectors(srv *s, srv_req *r, srv_resp *w, int required, strata_selector **out, size_t *n_out,
+                  int *ret)
 {
     const char **v = NULL;
     size_t n = 0;
     if (srv_param_all(r, "match[]", &v, &n)) {
-        *ret = MHD_NO;
+        *ret = STRATA_ERR_NOMEM;
         return -1;
     }
     if (!n && required) {
-        *ret = srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_MATCHER, "bad_data", "no match[] parameter provided");
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_MATCHER, "bad_data", "no match[] parameter provided");
         return -1;
     }
     strata_selector *sels = calloc(n ? n : 1, sizeof *sels);
     if (!sels) {
         free(v);
-        *ret = MHD_NO;
+        *ret = STRATA_ERR_NOMEM;
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ int srv_selectors(srv *s, struct MHD_Connection *c, srv_req *r, int required, st
         }
         if (rc) {
             srv_selectors_free(sels, i);
-            *ret = srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_MATCHER, "bad_data",
+            *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_MATCHER, "bad_data",
                                    "invalid parameter \"match[]\": %.200s: %s", v[i], err);
             free(v);
             return -1;
@@ -66,8 +66,8 @@ int srv_selectors(srv *s, struct MHD_Connection *c, srv_req *r, int required, st
 }
 
 /* Parses start/end (defaults: all time). */
-static int time_range(srv *s, struct MHD_Connection *c, srv_req *r, int64_t *start, int64_t *end,
-                      enum MHD_Result *ret)
+static int time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *end,
+                      int *ret)
 {
     const char *why = NULL;
     const char *names[2] = {"start", "end"};
@@ -76,14 +76,14 @@ static int time_range(srv *s, struct MHD_Connection *c, srv_req *r, int64_t *sta
     for (int i = 0; i < 2; i++) {
         const char *v = srv_param(r, names[i]);
         if (srv_time(v, dflt[i], outs[i], &why)) {
-            *ret = srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+            *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                    "invalid parameter \"%s\": cannot parse \"%.80s\" to a valid timestamp%s%s", names[i],
                                    v, why ? ": " : "", why ? why : "");
             return -1;
         }
     }
     if (*end < *start) {
-        *ret = srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "invalid parameter \"end\": end timestamp must not be before start time");
         return -1;
     }
@@ -137,7 +137,7 @@ static int put_metric(sbuf *b, const strata_label *l, size_t n)
     return STRATA_OK;
 }
 
-static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r, const pq_result *res)
+static int reply_result(srv *s, srv_req *r, srv_resp *w, const pq_result *res)
 {
     sbuf b = {0};
     int matrix = res->kind == PQ_MATRIX;
@@ -173,76 +173,76 @@ static enum MHD_Result reply_result(srv *s, struct MHD_Connection *c, srv_req *r
     rc = rc ? rc : json_raw(&b, "]}}\n");
     if (rc) {
         sbuf_free(&b);
-        return srv_reply_error(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
+        return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
     }
-    return srv_reply_json(c, r, MHD_HTTP_OK, &b);
+    return srv_reply_json(w, HTTP_OK, &b);
 }
 
-static enum MHD_Result eval_error(srv *s, struct MHD_Connection *c, srv_req *r, int rc, const pq_result *res)
+static int eval_error(srv *s, srv_req *r, srv_resp *w, int rc, const pq_result *res)
 {
     if (rc == STRATA_ERR_INVALID)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s",
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s",
                                res->error[0] ? res->error : "invalid query");
-    return srv_reply_error(s, c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "%s", strata_strerror(rc));
+    return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "%s", strata_strerror(rc));
 }
 
-static enum MHD_Result bad_param(srv *s, struct MHD_Connection *c, srv_req *r, const char *name, const char *v,
+static int bad_param(srv *s, srv_req *r, srv_resp *w, const char *name, const char *v,
                                  const char *why)
 {
-    return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+    return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                            "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", name, v ? v : "", why ? ": " : "",
                            why ? why : "");
 }
 
-enum MHD_Result h_query(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_query(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     const char *q = srv_param(r, "query"), *tv = srv_param(r, "time"), *why = NULL;
     if (!q || !*q)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t t;
-    if (srv_time(tv, cli_now_ms(), &t, &why))
-        return bad_param(s, c, r, "time", tv, why);
+    if (srv_time(tv, srv_now_ms(), &t, &why))
+        return bad_param(s, r, w, "time", tv, why);
     pq_result res;
     int rc = pq_eval_instant(s->db, q, t, &res);
     if (rc)
-        return eval_error(s, c, r, rc, &res);
-    enum MHD_Result ret = reply_result(s, c, r, &res);
+        return eval_error(s, r, w, rc, &res);
+    int ret = reply_result(s, r, w, &res);
     pq_result_free(&res);
     return ret;
 }
 
-enum MHD_Result h_query_range(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_query_range(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     const char *q = srv_param(r, "query"), *why = NULL;
     const char *sv = srv_param(r, "start"), *ev = srv_param(r, "end"), *stv = srv_param(r, "step");
     if (!q || !*q)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t start, end, step;
     if (!sv || srv_time(sv, 0, &start, &why))
-        return bad_param(s, c, r, "start", sv, why ? why : "missing");
+        return bad_param(s, r, w, "start", sv, why ? why : "missing");
     if (!ev || srv_time(ev, 0, &end, &why))
-        return bad_param(s, c, r, "end", ev, why ? why : "missing");
+        return bad_param(s, r, w, "end", ev, why ? why : "missing");
     if (!stv || strata_parse_duration(stv, strlen(stv), &step, &why))
-        return bad_param(s, c, r, "step", stv, why ? why : "missing");
+        return bad_param(s, r, w, "step", stv, why ? why : "missing");
     if (end < start)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "invalid parameter \"end\": end timestamp must not be before start time");
     if (step <= 0)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "zero or negative query resolution step widths are not accepted. Try a positive integer");
     if ((uint64_t)(end - start) / (uint64_t)step > MAX_POINTS)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                                "resolution (?step=XX)");
     pq_result res;
     int rc = pq_eval_range(s->db, q, start, end, step, &res);
     if (rc)
-        return eval_error(s, c, r, rc, &res);
-    enum MHD_Result ret = reply_result(s, c, r, &res);
+        return eval_error(s, r, w, rc, &res);
+    int ret = reply_result(s, r, w, &res);
     pq_result_free(&res);
     return ret;
 }
@@ -250,17 +250,17 @@ enum MHD_Result h_query_range(srv *s, struct MHD_Connection *c, srv_req *r)
 /* ------------------------------------------------------------ series */
 
 
-enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_series(srv *s, srv_req *r, srv_resp *w)
 {
-    enum MHD_Result ret;
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    int ret;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     strata_selector *sels;
     size_t n;
     int64_t start, end;
-    if (srv_selectors(s, c, r, 1, &sels, &n, &ret))
+    if (srv_selectors(s, r, w, 1, &sels, &n, &ret))
         return ret;
-    if (time_range(s, c, r, &start, &end, &ret)) {
+    if (time_range(s, r, w, &start, &end, &ret)) {
         srv_selectors_free(sels, n);
         return ret;
     }
@@ -288,11 +288,11 @@ enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r)
     rc = rc ? rc : json_raw(&b, "]}\n");
     if (rc) {
         sbuf_free(&b);
-        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return srv_reply_error(s, w, rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
     }
-    return srv_reply_json(c, r, MHD_HTTP_OK, &b);
+    return srv_reply_json(w, HTTP_OK, &b);
 }
 
 /* ------------------------------------------------------------ labels */
@@ -304,17 +304,17 @@ static int cmp_str(const void *a, const void *b)
 
 /* Answers a sorted, de-duplicated list of strings gathered per selector
  * (or once for all series when there is none). name NULL: label names. */
-static enum MHD_Result strings_reply(srv *s, struct MHD_Connection *c, srv_req *r, const char *name)
+static int strings_reply(srv *s, srv_req *r, srv_resp *w, const char *name)
 {
-    enum MHD_Result ret;
-    if (srv_params_load(c, r))
-        return MHD_NO;
+    int ret;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     strata_selector *sels;
     size_t n;
     int64_t start, end;
-    if (srv_selectors(s, c, r, 0, &sels, &n, &ret))
+    if (srv_selectors(s, r, w, 0, &sels, &n, &ret))
         return ret;
-    if (time_range(s, c, r, &start, &end, &ret)) {
+    if (time_range(s, r, w, &start, &end, &ret)) {
         srv_selectors_free(sels, n);
         return ret;
     }
@@ -359,26 +359,26 @@ static enum MHD_Result strings_reply(srv *s, struct MHD_Connection *c, srv_req *
     srv_selectors_free(sels, n);
     if (rc) {
         sbuf_free(&b);
-        return srv_reply_error(s, c, r, rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+        return srv_reply_error(s, w, rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
                                rc == STRATA_ERR_INVALID ? R_BAD_MATCHER : R_INTERNAL,
                                rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "%s", strata_strerror(rc));
     }
-    return srv_reply_json(c, r, MHD_HTTP_OK, &b);
+    return srv_reply_json(w, HTTP_OK, &b);
 }
 
-enum MHD_Result h_labels(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_labels(srv *s, srv_req *r, srv_resp *w)
 {
-    return strings_reply(s, c, r, NULL);
+    return strings_reply(s, r, w, NULL);
 }
 
-enum MHD_Result h_label_values(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_label_values(srv *s, srv_req *r, srv_resp *w)
 {
     const char *name = r->path_arg;
     if (!name || !*name)
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "empty label name");
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "empty label name");
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9')))
-            return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
+            return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
                                    "invalid label name: \"%.100s\"", name);
-    return strings_reply(s, c, r, name);
+    return strings_reply(s, r, w, name);
 }

@@ -32,7 +32,7 @@ static void on_reject(void *ctx, uint64_t line_no, const char *reason)
 
 /* 400 {"status":"error","errorType":"bad_data","error":"...","rejected_lines":N,
  *      "samples":N,"first_rejected":[{"line":N,"reason":"..."}]} */
-static enum MHD_Result reply_rejects(srv *s, struct MHD_Connection *c, srv_req *r, const rejects *rj, uint64_t lines,
+static int reply_rejects(srv *s, srv_req *r, srv_resp *w, const rejects *rj, uint64_t lines,
                                      uint64_t samples)
 {
     sbuf b = {0};
@@ -56,26 +56,26 @@ static enum MHD_Result reply_rejects(srv *s, struct MHD_Connection *c, srv_req *
     METRIC_ADD(s->m.lines_rejected, rj->n);
     if (rc) {
         sbuf_free(&b);
-        return srv_reply(c, r, MHD_HTTP_BAD_REQUEST, "text/plain", msg, strlen(msg));
+        return srv_reply(w, HTTP_BAD_REQUEST, "text/plain", msg, strlen(msg));
     }
-    return srv_reply_json(c, r, MHD_HTTP_BAD_REQUEST, &b);
+    return srv_reply_json(w, HTTP_BAD_REQUEST, &b);
 }
 
-static enum MHD_Result storage_error(srv *s, struct MHD_Connection *c, srv_req *r, int rc)
+static int storage_error(srv *s, srv_req *r, srv_resp *w, int rc)
 {
-    unsigned st = rc == STRATA_ERR_INVALID ? MHD_HTTP_BAD_REQUEST
+    unsigned st = rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST
                   : (rc == STRATA_ERR_NOSPACE || rc == STRATA_ERR_NOMEM || rc == STRATA_ERR_LIMIT)
-                      ? MHD_HTTP_SERVICE_UNAVAILABLE
-                      : MHD_HTTP_INTERNAL_SERVER_ERROR;
-    return srv_reply_error(s, c, r, st, st == MHD_HTTP_BAD_REQUEST ? R_BAD_DATA : R_INTERNAL,
-                           st == MHD_HTTP_BAD_REQUEST ? "bad_data" : "internal", "storing failed: %s",
+                      ? HTTP_SERVICE_UNAVAILABLE
+                      : HTTP_INTERNAL_SERVER_ERROR;
+    return srv_reply_error(s, w, st, st == HTTP_BAD_REQUEST ? R_BAD_DATA : R_INTERNAL,
+                           st == HTTP_BAD_REQUEST ? "bad_data" : "internal", "storing failed: %s",
                            strata_strerror(rc));
 }
 
 /* Refuses bodies that are clearly not text. */
-static int wrong_text_type(struct MHD_Connection *c)
+static int wrong_text_type(const srv_req *r)
 {
-    const char *ct = srv_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = srv_header(r, "Content-Type");
     return ct && (!strncasecmp(ct, "application/x-protobuf", 22) || !strncasecmp(ct, "application/octet-stream", 24) ||
                   !strncasecmp(ct, "multipart/", 10));
 }
@@ -95,47 +95,47 @@ static int parse_precision(const char *p, strata_precision *out)
     return 0;
 }
 
-enum MHD_Result h_write(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_write(srv *s, srv_req *r, srv_resp *w)
 {
-    enum MHD_Result ret;
-    if (wrong_text_type(c))
-        return srv_reply_error(s, c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
+    int ret;
+    if (wrong_text_type(r))
+        return srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
                                "line protocol is text; Content-Type %.60s is not accepted",
-                               srv_header(c, MHD_HTTP_HEADER_CONTENT_TYPE));
-    if (srv_params_load(c, r))
-        return MHD_NO;
+                               srv_header(r, "Content-Type"));
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
     strata_precision prec;
     const char *p = srv_param(r, "precision");
     if (parse_precision(p, &prec))
-        return srv_reply_error(s, c, r, MHD_HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
                                "bad precision '%.20s' (ns, us, ms, s; or n, u)", p);
-    if (srv_body_decode(s, c, r, &ret))
+    if (srv_body_decode(s, r, w, &ret))
         return ret;
     rejects rj;
     rj.n = 0;
     strata_write_result res;
     memset(&res, 0, sizeof res);
-    int rc = strata_write_lp(s->db, (const char *)r->body.data, r->body.len, prec, cli_now_ms(), on_reject, &rj,
+    int rc = strata_write_lp(s->db, (const char *)r->body.data, r->body.len, prec, srv_now_ms(), on_reject, &rj,
                              &res);
     METRIC_ADD(s->m.samples_in[0], res.samples);
     METRIC_ADD(s->m.series_created, res.new_series);
     if (rc)
-        return storage_error(s, c, r, rc);
+        return storage_error(s, r, w, rc);
     if (rj.n)
-        return reply_rejects(s, c, r, &rj, res.lines, res.samples);
-    return srv_reply(c, r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+        return reply_rejects(s, r, w, &rj, res.lines, res.samples);
+    return srv_reply(w, HTTP_NO_CONTENT, NULL, "", 0);
 }
 
 /* ------------------------------------------------------------ import */
 
-enum MHD_Result h_import(srv *s, struct MHD_Connection *c, srv_req *r)
+int h_import(srv *s, srv_req *r, srv_resp *w)
 {
-    enum MHD_Result ret;
-    if (wrong_text_type(c))
-        return srv_reply_error(s, c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
+    int ret;
+    if (wrong_text_type(r))
+        return srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
                                "JSON lines are text; Content-Type %.60s is not accepted",
-                               srv_header(c, MHD_HTTP_HEADER_CONTENT_TYPE));
-    if (srv_body_decode(s, c, r, &ret))
+                               srv_header(r, "Content-Type"));
+    if (srv_body_decode(s, r, w, &ret))
         return ret;
     rejects rj;
     rj.n = 0;
@@ -145,8 +145,8 @@ enum MHD_Result h_import(srv *s, struct MHD_Connection *c, srv_req *r)
     METRIC_ADD(s->m.samples_in[2], res.samples);
     METRIC_ADD(s->m.series_created, res.new_series);
     if (rc)
-        return storage_error(s, c, r, rc);
+        return storage_error(s, r, w, rc);
     if (rj.n)
-        return reply_rejects(s, c, r, &rj, res.lines, res.samples);
-    return srv_reply(c, r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+        return reply_rejects(s, r, w, &rj, res.lines, res.samples);
+    return srv_reply(w, HTTP_NO_CONTENT, NULL, "", 0);
 }

@@ -8,9 +8,10 @@
 
 #include "server.h"
 
-const char *const srv_handler_names[H_COUNT] = {
-    "write", "prom_write", "prom_read", "query", "query_range", "series", "labels", "label_values", "export",
-    "import", "delete_series", "snapshot", "force_flush", "force_merge", "metrics", "health", "other"};
+/* The handler label of each route, from SRV_ROUTES (server.h). */
+#define SRV_X_NAME(methods, path, fn, name, metric) [name] = metric,
+const char *const srv_handler_names[H_COUNT] = {SRV_ROUTES(SRV_X_NAME, SRV_X_NONE)[H_OTHER] = "other"};
+#undef SRV_X_NAME
 
 static const char *const reason_names[R_COUNT] = {
     "bad_data", "bad_encoding", "bad_protobuf", "bad_content_type", "too_large", "too_many_labels", "bad_matcher",
@@ -26,12 +27,12 @@ void metrics_error(srv *s, srv_reason reason)
         METRIC_ADD(s->m.errors[reason], 1);
 }
 
-void metrics_request_done(srv *s, srv_req *r)
+void metrics_request_done(srv *s, srv_handler handler, unsigned status, uint64_t t0_ns)
 {
-    unsigned h = (unsigned)r->h < H_COUNT ? (unsigned)r->h : H_OTHER;
-    int cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
+    unsigned h = (unsigned)handler < H_COUNT ? (unsigned)handler : H_OTHER;
+    unsigned cls = status >= 100 && status < 600 ? status / 100 : 0;
     METRIC_ADD(s->m.requests[h][cls], 1);
-    uint64_t ns = cli_now_ns() - r->t0_ns;
+    uint64_t ns = srv_now_ns() - t0_ns;
     double sec = (double)ns / 1e9;
     for (int i = 0; i < SRV_LAT_BUCKETS; i++)
         if (sec <= lat_bounds[i]) {
@@ -69,7 +70,7 @@ int metrics_render(srv *s, sbuf *b)
     int rc = strata_get_stats(s->db, &st, sizeof st);
     if (rc)
         return rc;
-    double up = (double)(cli_now_ms() - s->start_ms) / 1000.0;
+    double up = (double)(srv_now_ms() - s->start_ms) / 1000.0;
     uint64_t in_lp = ld(&s->m.samples_in[0]), in_rw = ld(&s->m.samples_in[1]), in_im = ld(&s->m.samples_in[2]);
     rc |= HELP(b, "strata_ingested_samples_total", "counter", "Samples stored through the HTTP API, by protocol.");
     rc |= line(b, "strata_ingested_samples_total{protocol=\"influx\"} %llu\n", (unsigned long long)in_lp);

@@ -201,7 +201,7 @@ int cmd_serve(int argc, char **argv)
     if (cli_open(&a, &s->db))
         goto out;
     s->data_dir = a.dir;
-    s->start_ms = cli_now_ms();
+    s->start_ms = srv_now_ms();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     if (srv_start(s)) {

@@ -2,14 +2,22 @@
  * server.h: the HTTP server's internal interface, shared by its files.
  *
  *   serve.c     `strata serve`: options, start, signals, graceful stop
- *   http.c      libmicrohttpd glue: routing, auth, bodies, limits, replies,
- *               request parameters, per-handler accounting
+ *   http.c      libmicrohttpd glue, the only file that sees it: a request
+ *               becomes an srv_req, the handler's srv_resp becomes the
+ *               reply; auth, body limits, graceful stop
+ *   route.c     the routing table and dispatch, made from SRV_ROUTES
+ *   request.c   request parameters, headers, bodies; building replies;
+ *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
  *   h_remote.c  Prometheus remote write and read (codec in remote.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
  *   metrics.c   the server's own counters and latency histograms
+ *
+ * A handler takes the request as an srv_req and fills an srv_resp, both
+ * plain data of ours, so handlers run without a socket (the unit test
+ * tests/unit/server_handlers.c builds requests in memory).
  *
  * Threads: libmicrohttpd runs a pool; a request is handled entirely by one
  * pool thread. Everything shared (srv, metrics) is read-only after start or
@@ -18,19 +26,67 @@
 #ifndef STRATA_SERVER_H
 #define STRATA_SERVER_H
 
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../cli/cli.h"
 #include "sbuf.h"
 #include "strata.h"
 
-/* Handlers, in the order of the routing table and of /metrics. */
-typedef enum srv_handler {
-    H_WRITE, H_PROM_WRITE, H_PROM_READ, H_QUERY, H_QUERY_RANGE, H_SERIES, H_LABELS, H_LABEL_VALUES,
-    H_EXPORT, H_IMPORT, H_DELETE, H_SNAPSHOT, H_FLUSH, H_MERGE, H_METRICS, H_HEALTH, H_OTHER, H_COUNT
-} srv_handler;
+struct MHD_Daemon;
+
+/* Methods a route takes (bits). */
+enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
+
+/*
+ * Every endpoint, one line each, in the order of routing (first match
+ * wins) and of /metrics:
+ *   ROUTE(methods, path, handler function, handler enum, metric name)
+ *   ALSO(methods, path, handler enum)   another path to a ROUTE above
+ * A path is exact, or holds one '*' that matches a non-empty part of the
+ * URL, handed to the handler as r->path_arg. From this list come the
+ * srv_handler enum, the handler prototypes, the routing table and the
+ * dispatch (route.c) and srv_handler_names (metrics.c). A new endpoint is
+ * a line here and its handler.
+ */
+#define SRV_ROUTES(ROUTE, ALSO)                                                                        \
+    ROUTE(M_POST, "/write", h_write, H_WRITE, "write")                                                 \
+    ALSO(M_POST, "/api/v2/write", H_WRITE)                                                             \
+    ROUTE(M_POST | M_PUT, "/api/v1/write", h_prom_write, H_PROM_WRITE, "prom_write")                   \
+    ROUTE(M_POST, "/api/v1/read", h_prom_read, H_PROM_READ, "prom_read")                               \
+    ROUTE(M_GET | M_POST, "/api/v1/query", h_query, H_QUERY, "query")                                  \
+    ROUTE(M_GET | M_POST, "/api/v1/query_range", h_query_range, H_QUERY_RANGE, "query_range")          \
+    ROUTE(M_GET | M_POST, "/api/v1/series", h_series, H_SERIES, "series")                              \
+    ROUTE(M_GET | M_POST, "/api/v1/labels", h_labels, H_LABELS, "labels")                              \
+    ROUTE(M_GET | M_POST, "/api/v1/label/*/values", h_label_values, H_LABEL_VALUES, "label_values")    \
+    ROUTE(M_GET | M_POST, "/api/v1/export", h_export, H_EXPORT, "export")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/import", h_import, H_IMPORT, "import")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/delete_series", h_delete, H_DELETE, "delete_series")     \
+    ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/snapshot", h_snapshot, H_SNAPSHOT, "snapshot")           \
+    ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
+    ROUTE(M_GET | M_POST, "/internal/force_merge", h_merge, H_MERGE, "force_merge")                    \
+    ROUTE(M_GET | M_HEAD, "/metrics", h_metrics, H_METRICS, "metrics")                                 \
+    ROUTE(M_GET | M_HEAD, "/health", h_health, H_HEALTH, "health")
+
+#define SRV_X_ENUM(methods, path, fn, name, metric) name,
+#define SRV_X_NONE(methods, path, name)
+/* Handlers; H_OTHER counts requests no route took (404s). */
+typedef enum srv_handler { SRV_ROUTES(SRV_X_ENUM, SRV_X_NONE) H_OTHER, H_COUNT } srv_handler;
+#undef SRV_X_ENUM
+
+/* HTTP status codes the server replies with. */
+enum {
+    HTTP_OK = 200,
+    HTTP_NO_CONTENT = 204,
+    HTTP_BAD_REQUEST = 400,
+    HTTP_UNAUTHORIZED = 401,
+    HTTP_NOT_FOUND = 404,
+    HTTP_METHOD_NOT_ALLOWED = 405,
+    HTTP_CONTENT_TOO_LARGE = 413,
+    HTTP_UNSUPPORTED_MEDIA_TYPE = 415,
+    HTTP_UNPROCESSABLE_CONTENT = 422,
+    HTTP_INTERNAL_SERVER_ERROR = 500,
+    HTTP_SERVICE_UNAVAILABLE = 503
+};
 
 /* Error reasons counted in /metrics (strata_http_errors_total{reason}). */
 typedef enum srv_reason {
@@ -81,58 +137,103 @@ typedef struct srv {
 } srv;
 
 /* A (name, value) request parameter from the URL or a form body. */
-typedef struct srv_param {
+typedef struct srv_kv {
     char *name;
     char *value;
 } srv_kv;
 
-/* One request's state, from its first callback to completion. */
+/* Looks a request header up (case-insensitive); NULL when absent. */
+typedef const char *(*srv_header_fn)(void *ctx, const char *name);
+
+/* A request as the handlers see it. http.c fills it from libmicrohttpd; a
+ * test fills it by hand. Freed with srv_req_free. */
 typedef struct srv_req {
-    srv_handler h;
-    const char *method;
-    const char *url;
-    char *path_arg;          /* NAME of /api/v1/label/NAME/values */
-    sbuf body;
-    int too_large;
-    int status;              /* the status code replied */
-    uint64_t t0_ns;
-    srv_kv *params;
+    srv_handler h;           /* set by routing */
+    const char *method;      /* "GET", "POST", ... */
+    const char *path;        /* the URL path, without the query string */
+    char *path_arg;          /* the '*' of a pattern route (NAME of /api/v1/label/NAME/values) */
+    sbuf body;               /* as received; srv_body_decode inflates it in place */
+    srv_header_fn header;    /* may be NULL: no headers */
+    void *header_ctx;
+    srv_kv *params;          /* URL arguments (decoded), then the form body's */
     size_t n_params, cap_params;
-    int params_ready;
+    int form_loaded;         /* srv_params_load parsed the form body */
 } srv_req;
 
-/* ---- http.c */
-int srv_start(srv *s);
-void srv_stop(srv *s);  /* stop accepting, wait for requests in flight, close */
+/* Produces a streamed body: writes up to max bytes into buf and returns
+ * how many, 0 at the end, -1 on an error (the connection is then cut). */
+typedef long (*srv_stream_fn)(void *ctx, char *buf, size_t max);
 
-/* Queue replies; each returns the MHD result and records the status. */
-enum MHD_Result srv_reply(struct MHD_Connection *c, srv_req *r, unsigned status, const char *ctype,
-                          const void *body, size_t len);
-/* Takes ownership of body (free()d by MHD). */
-enum MHD_Result srv_reply_owned(struct MHD_Connection *c, srv_req *r, unsigned status, const char *ctype,
-                                void *body, size_t len, const char *encoding);
-/* Prometheus' error envelope {"status":"error","errorType":..,"error":..}. */
-enum MHD_Result srv_reply_error(srv *s, struct MHD_Connection *c, srv_req *r, unsigned status,
-                                srv_reason reason, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-enum MHD_Result srv_reply_json(struct MHD_Connection *c, srv_req *r, unsigned status, sbuf *b);
+#define SRV_RESP_HEADERS 4
 
-/* Parameters of the URL and of an x-www-form-urlencoded body. */
-int srv_params_load(struct MHD_Connection *c, srv_req *r);
+/* A reply as the handlers build it; http.c turns it into libmicrohttpd's.
+ * Strings are static (or live as long as the srv). Freed with
+ * srv_resp_free. */
+typedef struct srv_resp {
+    unsigned status;         /* 0: no reply built */
+    const char *ctype;       /* Content-Type, NULL for none */
+    struct {
+        const char *name, *value;
+    } headers[SRV_RESP_HEADERS]; /* extra headers */
+    size_t n_headers;
+    sbuf body;
+    srv_stream_fn stream;    /* set: the body is streamed instead */
+    void (*stream_free)(void *ctx);
+    void *stream_ctx;        /* owned by the srv_resp until http.c takes it */
+} srv_resp;
+
+/* ---- route.c */
+/* The route of path and method: *allowed says whether the route takes the
+ * method (1 for H_OTHER); *path_arg (free()) gets the part of the path a
+ * '*' matched, else stays NULL. STRATA_OK or STRATA_ERR_NOMEM. */
+int srv_route(const char *path, const char *method, srv_handler *h, int *allowed, char **path_arg);
+/* Runs the handler of r->h (404 for H_OTHER). */
+int srv_dispatch(srv *s, srv_req *r, srv_resp *w);
+/* The 405 reply to r. */
+int srv_reply_method(srv *s, const srv_req *r, srv_resp *w);
+/* Routes, refuses a wrong method and dispatches: what http.c does in
+ * stages, for a caller (a test) that holds a whole request. */
+int srv_handle(srv *s, srv_req *r, srv_resp *w);
+
+/* ---- request.c: requests */
+void srv_req_free(srv_req *r);
+/* Appends a decoded parameter. STRATA_OK or STRATA_ERR_NOMEM. */
+int srv_param_add(srv_req *r, const char *name, size_t name_len, const char *value, size_t value_len);
+/* Adds the parameters of an x-www-form-urlencoded body (once, decoding the
+ * body in place) when Content-Type says so. */
+int srv_params_load(srv_req *r);
 const char *srv_param(const srv_req *r, const char *name);
 /* Every value of name, in order; *out (free()) may be NULL when n is 0. */
 int srv_param_all(const srv_req *r, const char *name, const char ***out, size_t *n);
-
-/* Request headers. */
-const char *srv_header(struct MHD_Connection *c, const char *name);
+const char *srv_header(const srv_req *r, const char *name);
 
 /* Decompresses a gzip / deflate body in place when Content-Encoding says
- * so (limit: max_body). Returns 0, or queues a 4xx and returns -1 with
- * *ret set. */
-int srv_body_decode(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Result *ret);
+ * so (limit: max_body). Returns 0, or builds a 4xx in w and returns -1
+ * with *ret set to what the handler returns. */
+int srv_body_decode(srv *s, srv_req *r, srv_resp *w, int *ret);
 
 /* Times: RFC 3339, Unix seconds, or relative. 0 or STRATA_ERR_INVALID. */
 int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why);
+/* Clocks: monotonic ns (latencies) and wall ms (the "now" of requests). */
+uint64_t srv_now_ns(void);
+int64_t srv_now_ms(void);
+
+/* ---- request.c: replies. Each returns STRATA_OK, or STRATA_ERR_NOMEM
+ * when no reply could be built (the handler returns that and the
+ * connection is dropped). */
+int srv_reply(srv_resp *w, unsigned status, const char *ctype, const void *body, size_t len);
+/* Takes ownership of body (malloc()ed); encoding may be NULL. */
+int srv_reply_owned(srv_resp *w, unsigned status, const char *ctype, void *body, size_t len, const char *encoding);
+/* Takes b's buffer, leaving b empty. */
+int srv_reply_json(srv_resp *w, unsigned status, sbuf *b);
+/* Prometheus' error envelope {"status":"error","errorType":..,"error":..}. */
+int srv_reply_error(srv *s, srv_resp *w, unsigned status, srv_reason reason, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* A streamed body; the srv_resp owns ctx (freed by stream_free) from here. */
+int srv_reply_stream(srv_resp *w, unsigned status, const char *ctype, srv_stream_fn fn, void (*stream_free)(void *),
+                     void *ctx);
+int srv_resp_header(srv_resp *w, const char *name, const char *value);
+void srv_resp_free(srv_resp *w);
 
 /* JSON helpers for sbuf. */
 int json_str(sbuf *b, const char *s);
@@ -140,31 +241,23 @@ int json_raw(sbuf *b, const char *s);
 int json_time(sbuf *b, int64_t ms);    /* float seconds, shortest */
 int json_value(sbuf *b, double v);     /* quoted, Prometheus style */
 
-/* ---- handlers */
-enum MHD_Result h_write(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_import(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_prom_write(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_prom_read(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_query(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_query_range(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_series(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_labels(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_label_values(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_export(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_delete(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_snapshot(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_flush(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_merge(srv *s, struct MHD_Connection *c, srv_req *r);
-enum MHD_Result h_metrics(srv *s, struct MHD_Connection *c, srv_req *r);
+/* ---- http.c */
+int srv_start(srv *s);
+void srv_stop(srv *s);  /* stop accepting, wait for requests in flight, close */
+
+/* ---- handlers: each answers r in w and returns STRATA_OK, or a negative
+ * status when not even an error reply could be built. */
+#define SRV_X_PROTO(methods, path, fn, name, metric) int fn(srv *s, srv_req *r, srv_resp *w);
+SRV_ROUTES(SRV_X_PROTO, SRV_X_NONE)
+#undef SRV_X_PROTO
 
 /* Parses the match[] selectors of r (required: at least one). On error
- * queues a 400 and returns -1 with *ret set. *sels freed by sels_free. */
-int srv_selectors(srv *s, struct MHD_Connection *c, srv_req *r, int required, strata_selector **sels, size_t *n,
-                  enum MHD_Result *ret);
+ * builds a 400 and returns -1 with *ret set. *sels freed by sels_free. */
+int srv_selectors(srv *s, srv_req *r, srv_resp *w, int required, strata_selector **sels, size_t *n, int *ret);
 void srv_selectors_free(strata_selector *sels, size_t n);
 
 /* ---- metrics.c */
-void metrics_request_done(srv *s, srv_req *r);
+void metrics_request_done(srv *s, srv_handler h, unsigned status, uint64_t t0_ns);
 void metrics_error(srv *s, srv_reason reason);
 #define METRIC_ADD(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
 int metrics_render(srv *s, sbuf *out);

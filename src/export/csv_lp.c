@@ -86,7 +86,8 @@ int fmt_csv_series(bbuf *out, const base_label *labels, size_t n_labels, const i
         char *o = (char *)out->data + out->len;
         memcpy(o, head.data, head.len);
         o += head.len;
-        o += sprintf(o, "%lld,", (long long)timestamps[i]);
+        o += fmt_int64(timestamps[i], o);
+        *o++ = ',';
         o += num_format_double(values[i], o);
         *o++ = '\n';
         out->len = (size_t)(o - (char *)out->data);
@@ -158,7 +159,9 @@ int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const in
         memcpy(o, head.data, head.len);
         o += head.len;
         o += num_format_double(values[i], o);
-        o += sprintf(o, " %lld\n", (long long)(t * 1000000));
+        *o++ = ' ';
+        o += fmt_int64(t * 1000000, o);
+        *o++ = '\n';
         out->len = (size_t)(o - (char *)out->data);
     }
 out:

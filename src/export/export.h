@@ -13,6 +13,22 @@
 #include "num/num.h"
 #include "strata.h"
 
+/* ================================================================ printers
+ *
+ * The hot-path printers of the export formats, behind strata_format_int64
+ * and strata_json_quote (text.c). Neither writes a NUL. */
+
+/* Bytes fmt_int64 may write: "-9223372036854775808". */
+#define FMT_INT64_MAX 20
+/* Writes v in decimal; returns the length. */
+size_t fmt_int64(int64_t v, char *out);
+
+/* Writes [s, s+n) as a quoted JSON string into out (6 * n + 2 bytes: a
+ * byte becomes at most \u00XX): '"' and '\\' escaped, control bytes as
+ * \b \f \n \r \t or \u00XX, other bytes as they are (UTF-8 stays UTF-8).
+ * Returns the length. */
+size_t fmt_json_quote(const char *s, size_t n, char *out);
+
 /* ================================================================ JSON lines
  *
  * One series a line, the VictoriaMetrics export format:
@@ -20,8 +36,7 @@
  */
 
 /* Appends one line (with its '\n') to out: labels in the order given,
- * strings escaped as JSON (", \, control bytes as \n \t \u00XX; other
- * bytes as they are, so UTF-8 stays UTF-8), values by num_format_double
+ * strings escaped by fmt_json_quote, values by num_format_double
  * (NaN, +Inf, -Inf unquoted), timestamps as integers. Errors:
  * STRATA_ERR_NOMEM (out keeps its earlier content). */
 int jsonl_encode(bbuf *out, const base_label *labels, size_t n_labels, const int64_t *timestamps,

@@ -7,61 +7,9 @@
  * without checks: a label byte becomes at most 6 bytes (\u00XX), a value at
  * most NUM_DOUBLE_MAX, a timestamp at most 20 digits, plus separators.
  */
-#include <math.h>
-#include <stdio.h>
-
 #include "export.h"
 
 /* ------------------------------------------------------------ encoder */
-
-static const char hex_digits[] = "0123456789abcdef";
-
-static char *put_json_string(char *o, const char *s, size_t n)
-{
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (LIKELY(c >= 0x20 && c != '"' && c != '\\')) {
-            *o++ = (char)c;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex_digits[c >> 4];
-            *o++ = hex_digits[c & 15];
-            break;
-        }
-    }
-    *o++ = '"';
-    return o;
-}
-
-static char *put_i64(char *o, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *o++ = '-';
-    while (n)
-        *o++ = t[--n];
-    return o;
-}
 
 int jsonl_encode(bbuf *out, const base_label *labels, size_t n_labels, const int64_t *timestamps,
                  const double *values, size_t n_samples)
@@ -88,9 +36,9 @@ int jsonl_encode(bbuf *out, const base_label *labels, size_t n_labels, const int
     for (size_t i = 0; i < n_labels; i++) {
         if (i)
             *o++ = ',';
-        o = put_json_string(o, labels[i].name, labels[i].name_len);
+        o += fmt_json_quote(labels[i].name, labels[i].name_len, o);
         *o++ = ':';
-        o = put_json_string(o, labels[i].value, labels[i].value_len);
+        o += fmt_json_quote(labels[i].value, labels[i].value_len, o);
     }
     memcpy(o, "},\"values\":[", 12);
     o += 12;
@@ -104,7 +52,7 @@ int jsonl_encode(bbuf *out, const base_label *labels, size_t n_labels, const int
     for (size_t i = 0; i < n_samples; i++) {
         if (i)
             *o++ = ',';
-        o = put_i64(o, timestamps[i]);
+        o += fmt_int64(timestamps[i], o);
     }
     memcpy(o, "]}\n", 3);
     o += 3;

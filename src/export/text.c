@@ -1,11 +1,94 @@
 /*
- * public.c: the text helpers of strata.h (numbers and times), which the
- * CLI, the server and embedding programs share with the file formats.
+ * text.c: the text helpers of strata.h (numbers, times, JSON strings),
+ * which the CLI, the server and embedding programs share with the file
+ * formats, and the two printers the export formats use on their hot
+ * paths: fmt_int64 and fmt_json_quote.
+ *
+ * fmt_int64 writes two digits per division by 100 from a table of digit
+ * pairs (half the divisions of digit-at-a-time), backwards into a small
+ * buffer, then copies the digits forward.
  */
 #include "export.h"
 
 _Static_assert(STRATA_DOUBLE_MAX == NUM_DOUBLE_MAX, "strata.h and export.h agree on the double buffer");
 _Static_assert(STRATA_TIME_MAX == FMT_TIME_MAX, "strata.h and export.h agree on the time buffer");
+_Static_assert(STRATA_INT64_LEN == FMT_INT64_MAX, "strata.h and export.h agree on the int64 buffer");
+
+/* ------------------------------------------------------------ printers */
+
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+size_t fmt_int64(int64_t v, char *out)
+{
+    char tmp[FMT_INT64_MAX], *end = tmp + sizeof tmp, *p = end;
+    /* the magnitude as unsigned: -INT64_MIN does not fit in int64 */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    while (u >= 100) {
+        unsigned k = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = digit_pairs[k + 1];
+        *--p = digit_pairs[k];
+    }
+    if (u >= 10) {
+        *--p = digit_pairs[u * 2 + 1];
+        *--p = digit_pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
+    return n;
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+size_t fmt_json_quote(const char *s, size_t n, char *out)
+{
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (LIKELY(c >= 0x20 && c != '"' && c != '\\')) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex_digits[c >> 4];
+            *o++ = hex_digits[c & 15];
+            break;
+        }
+    }
+    *o++ = '"';
+    return (size_t)(o - out);
+}
+
+/* ------------------------------------------------------------ strata.h */
+
+size_t strata_format_int64(int64_t v, char *out)
+{
+    return fmt_int64(v, out);
+}
+
+size_t strata_json_quote(const char *s, size_t n, char *out)
+{
+    return fmt_json_quote(s, n, out);
+}
 
 size_t strata_format_double(double v, char *out)
 {
