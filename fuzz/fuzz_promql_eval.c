@@ -2,7 +2,8 @@
  * range, over a small fixed database (counters, gauges, histogram buckets,
  * gaps and staleness markers) made once in a temporary directory. Any
  * answer or error is fine; a crash, a leak, a sanitizer report or a status
- * outside the documented ones is a finding. Limits (samples, time) keep
+ * outside the documented ones is a finding. target_info series give
+ * info() something to join. Limits (samples, time) keep
  * each input cheap. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,19 +31,19 @@ static strata_db *fixed(void)
     o.compaction_threads = 0;
     if (strata_open(&o, &db) != STRATA_OK)
         abort();
-    static const char *names[] = {"up", "req_total", "cpu", "lat_bucket"};
+    static const char *names[] = {"up", "req_total", "cpu", "lat_bucket", "target_info"};
     static const char *les[] = {"0.1", "0.5", "1", "+Inf"};
     uint64_t stale_bits = 0x7ff0000000000002ull;
     double stale;
     memcpy(&stale, &stale_bits, sizeof stale);
-    for (int m = 0; m < 4; m++) {
+    for (int m = 0; m < 5; m++) {
         for (int i = 0; i < 4; i++) {
             char inst[8];
             snprintf(inst, sizeof inst, "%d", i);
             strata_label l[] = {{"__name__", names[m]}, {"instance", inst}, {"job", i % 2 ? "api" : "db"},
-                                {"le", m == 3 ? les[i] : ""}};
+                                {m == 4 ? "version" : "le", m == 3 ? les[i] : m == 4 ? les[3 - i] : ""}};
             strata_sid sid;
-            if (strata_series_get_or_create(db, l, m == 3 ? 4 : 3, &sid, NULL) != STRATA_OK)
+            if (strata_series_get_or_create(db, l, m >= 3 ? 4 : 3, &sid, NULL) != STRATA_OK)
                 abort();
             strata_sample s[64];
             size_t n = 0;

@@ -304,6 +304,7 @@ int query_eval_binary(qctx *c, const query_node *n, qvalue *out);    /* binop.c 
 int query_eval_aggregate(qctx *c, const query_node *n, qvalue *out); /* agg.c */
 int query_eval_call(qctx *c, const query_node *n, qvalue *out);      /* func.c */
 int query_eval_subquery(qctx *c, const query_node *n, qvalue *out);
+int query_eval_info(qctx *c, const query_node *n, qvalue *out);      /* func_info.c */
 /* A duration field: the constant, or the DURATION expression evaluated. */
 int query_duration_ms(qctx *c, const query_node *expr, int64_t constant, int64_t *out);
 /* Per step: (@ time or the step's time) - offset; *out freed by the caller. */

@@ -737,9 +737,7 @@ int query_eval_call(qctx *c, const query_node *n, qvalue *out)
     case QUERY_FN_LABEL_JOIN:
         return query_eval_label_join(c, n, out);
     case QUERY_FN_INFO:
-        /* the target_info join is not written yet: refused rather than
-         * answered without its labels */
-        return query_fail(c, QERR_BAD_DATA, "info() is not supported by strata yet");
+        return query_eval_info(c, n, out);
     default:
         return query_fail(c, QERR_BAD_DATA, "function %s is not supported", f->name);
     }

@@ -72,6 +72,12 @@ int query_json(const query_node *node, bbuf *out);
 int query_print_duration(int64_t ms, bbuf *out);
 
 /* ================================================================ evaluation
- * (this section belongs to the evaluator) */
+ * (this section belongs to the evaluator)
+ *
+ * The evaluator's public face is strata_query_instant / strata_query_range
+ * and strata_result_* in strata.h (eval_api.c, result.c); its value model,
+ * context and the interfaces between eval*.c, func*.c, agg.c, binop.c and
+ * value.c are private to it, in eval_int.h. It reads the tree of ast.h
+ * and nothing else of the parser. */
 
 #endif /* STRATA_QUERY_H */
