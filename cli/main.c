@@ -15,7 +15,7 @@ static const command commands[] = {
     {"write", cmd_write, "write Influx line protocol into the database"},
     {"import", cmd_import, "write JSON lines (the export format)"},
     {"export", cmd_export, "print stored samples (jsonl, csv, lp)"},
-    {"query", cmd_query, "evaluate a PromQL selector"},
+    {"query", cmd_query, "evaluate a PromQL expression"},
     {"delete", cmd_delete, "delete samples by selector and time range"},
     {"inspect", cmd_inspect, "partitions, levels, files, sizes, write amplification"},
     {"verify", cmd_verify, "check every checksum of a database or of table files"},

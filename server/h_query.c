@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "promql.h"
+#include <time.h>
+
 #include "server.h"
 
 /* Prometheus refuses range queries of more than 11,000 points per series. */
@@ -137,40 +138,82 @@ static int put_metric(sbuf *b, const strata_label *l, size_t n)
     return STRATA_OK;
 }
 
-static int reply_result(srv *s, srv_req *r, srv_resp *w, const pq_result *res)
+/* The answer of a query, Prometheus' envelope and shapes:
+ *   scalar / string  "result":[<t>,"<value>"]
+ *   vector           "result":[{"metric":{...},"value":[<t>,"<v>"]},...]
+ *   matrix           "result":[{"metric":{...},"values":[[<t>,"<v>"],...]},...]
+ * and "warnings":[...] when the evaluation noted any. */
+static int put_point(sbuf *b, int64_t t, double v)
+{
+    /* [<time>,"<value>"] written in place: the hot loop of big answers */
+    if (sbuf_reserve(b, 40 + STRATA_DOUBLE_MAX))
+        return STRATA_ERR_NOMEM;
+    b->data[b->len++] = '[';
+    json_time(b, t);
+    b->data[b->len++] = ',';
+    b->data[b->len++] = '"';
+    b->len += strata_format_double(v, (char *)b->data + b->len);
+    b->data[b->len++] = '"';
+    b->data[b->len++] = ']';
+    return STRATA_OK;
+}
+
+static int reply_result(srv *s, srv_resp *w, const strata_result *res)
 {
     sbuf b = {0};
-    int matrix = res->kind == PQ_MATRIX;
-    size_t guess = 64;
-    for (size_t i = 0; i < res->n_series; i++)
-        guess += 128 + res->series[i].n * 32;
-    int rc = sbuf_reserve(&b, guess);
-    rc = rc ? rc : json_raw(&b, matrix ? "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
-                                       : "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
-    for (size_t i = 0; i < res->n_series && !rc; i++) {
-        const pq_series *ps = &res->series[i];
-        rc = json_raw(&b, i ? ",{\"metric\":" : "{\"metric\":");
-        rc = rc ? rc : put_metric(&b, ps->labels, ps->n_labels);
-        rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
-        for (size_t j = 0; j < ps->n && !rc; j++) {
-            /* [<time>,"<value>"] written in place: the hot loop of big answers */
-            if ((rc = sbuf_reserve(&b, 40 + STRATA_DOUBLE_MAX)) != 0)
-                break;
-            if (j)
-                b.data[b.len++] = ',';
-            b.data[b.len++] = '[';
-            json_time(&b, ps->t[j]);
-            b.data[b.len++] = ',';
-            b.data[b.len++] = '"';
-            b.len += strata_format_double(ps->v[j], (char *)b.data + b.len);
-            b.data[b.len++] = '"';
-            b.data[b.len++] = ']';
-            if (!matrix)
-                break;
-        }
-        rc = rc ? rc : json_raw(&b, matrix ? "]}" : "}");
+    strata_value_type type = strata_result_type(res);
+    size_t n = strata_result_series_count(res), guess = 64;
+    for (size_t i = 0; i < n; i++) {
+        strata_query_series qs;
+        strata_result_series(res, i, &qs);
+        guess += 128 + qs.n_points * 32;
     }
-    rc = rc ? rc : json_raw(&b, "]}}\n");
+    int rc = sbuf_reserve(&b, guess);
+    static const char *const names[] = {"", "scalar", "vector", "matrix", "string"};
+    rc = rc ? rc : json_raw(&b, "{\"status\":\"success\",\"data\":{\"resultType\":\"");
+    rc = rc ? rc : json_raw(&b, names[type >= 1 && type <= 4 ? type : 0]);
+    rc = rc ? rc : json_raw(&b, "\",\"result\":");
+    if (type == STRATA_VALUE_SCALAR) {
+        int64_t t = 0;
+        double v = strata_result_scalar(res, &t);
+        rc = rc ? rc : put_point(&b, t, v);
+    } else if (type == STRATA_VALUE_STRING) {
+        int64_t t = 0;
+        const char *str = strata_result_string(res, &t);
+        rc = rc ? rc : json_raw(&b, "[");
+        rc = rc ? rc : json_time(&b, t);
+        rc = rc ? rc : json_raw(&b, ",");
+        rc = rc ? rc : json_str(&b, str ? str : "");
+        rc = rc ? rc : json_raw(&b, "]");
+    } else {
+        int matrix = type == STRATA_VALUE_MATRIX;
+        rc = rc ? rc : json_raw(&b, "[");
+        for (size_t i = 0; i < n && !rc; i++) {
+            strata_query_series qs;
+            strata_result_series(res, i, &qs);
+            rc = json_raw(&b, i ? ",{\"metric\":" : "{\"metric\":");
+            rc = rc ? rc : put_metric(&b, qs.labels, qs.n_labels);
+            rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
+            for (size_t j = 0; j < qs.n_points && !rc; j++) {
+                if (j && (rc = json_raw(&b, ",")) != 0)
+                    break;
+                rc = put_point(&b, qs.points[j].t_ms, qs.points[j].value);
+                if (!matrix)
+                    break;
+            }
+            rc = rc ? rc : json_raw(&b, matrix ? "]}" : "}");
+        }
+        rc = rc ? rc : json_raw(&b, "]");
+    }
+    rc = rc ? rc : json_raw(&b, "}");
+    size_t nw = strata_result_warning_count(res);
+    for (size_t i = 0; i < nw && !rc; i++) {
+        rc = json_raw(&b, i ? "," : ",\"warnings\":[");
+        rc = rc ? rc : json_str(&b, strata_result_warning(res, i));
+        if (!rc && i + 1 == nw)
+            rc = json_raw(&b, "]");
+    }
+    rc = rc ? rc : json_raw(&b, "}\n");
     if (rc) {
         sbuf_free(&b);
         return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
@@ -178,20 +221,123 @@ static int reply_result(srv *s, srv_req *r, srv_resp *w, const pq_result *res)
     return srv_reply_json(w, HTTP_OK, &b);
 }
 
-static int eval_error(srv *s, srv_req *r, srv_resp *w, int rc, const pq_result *res)
+/* Prometheus' answer to a failed query: errorType and status code by class
+ * (web/api/v1: bad_data 400, execution 422, timeout 503, canceled 499,
+ * internal 500). */
+static int eval_error(srv *s, srv_resp *w, int rc, const strata_query_error *e)
 {
-    if (rc == STRATA_ERR_INVALID)
-        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s",
-                               res->error[0] ? res->error : "invalid query");
-    return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "%s", strata_strerror(rc));
+    const char *msg = e->msg[0] ? e->msg : strata_strerror(rc);
+    switch (e->type) {
+    case STRATA_QUERY_ERR_BAD_DATA:
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s", msg);
+    case STRATA_QUERY_ERR_EXECUTION:
+    case STRATA_QUERY_ERR_TOO_MANY_SAMPLES:
+        return srv_reply_error(s, w, HTTP_UNPROCESSABLE_CONTENT, R_QUERY_LIMIT, "execution", "%s", msg);
+    case STRATA_QUERY_ERR_TIMEOUT:
+        return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_QUERY_LIMIT, "timeout", "%s", msg);
+    case STRATA_QUERY_ERR_CANCELED:
+        return srv_reply_error(s, w, 499, R_QUERY_LIMIT, "canceled", "%s", msg);
+    default:
+        if (rc == STRATA_ERR_INVALID)
+            return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s", msg);
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "%s", msg);
+    }
 }
 
-static int bad_param(srv *s, srv_req *r, srv_resp *w, const char *name, const char *v,
-                                 const char *why)
+static int bad_param(srv *s, srv_resp *w, const char *name, const char *v, const char *why)
 {
     return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                            "invalid parameter \"%s\": cannot parse \"%.80s\"%s%s", name, v ? v : "", why ? ": " : "",
                            why ? why : "");
+}
+
+/* A query's options from the server's flags and the request's timeout=
+ * and lookback_delta= (each may only narrow what the server allows). */
+static int query_options(srv *s, srv_req *r, srv_resp *w, strata_query_options *o, int *ret)
+{
+    strata_query_options_init(o);
+    o->max_samples = s->cfg.query_max_samples;
+    o->timeout_ms = s->cfg.query_timeout_ms;
+    if (s->cfg.query_lookback_ms > 0)
+        o->lookback_ms = s->cfg.query_lookback_ms;
+    const char *why = NULL, *tv = srv_param(r, "timeout"), *lv = srv_param(r, "lookback_delta");
+    int64_t d;
+    if (tv && *tv) {
+        if (strata_parse_duration(tv, strlen(tv), &d, &why) || d <= 0) {
+            *ret = bad_param(s, w, "timeout", tv, why);
+            return -1;
+        }
+        if (!o->timeout_ms || d < o->timeout_ms)
+            o->timeout_ms = d;
+    }
+    if (lv && *lv) {
+        if (strata_parse_duration(lv, strlen(lv), &d, &why) || d <= 0) {
+            *ret = bad_param(s, w, "lookback_delta", lv, why);
+            return -1;
+        }
+        o->lookback_ms = d;
+    }
+    return 0;
+}
+
+/* Admission: at most query_max_concurrency queries evaluate at once; the
+ * others wait for a slot within their own timeout, as Prometheus' query
+ * gate does. 0 when a slot was taken, -1 when the wait timed out. */
+static int query_slot_take(srv *s, int64_t timeout_ms)
+{
+    if (!s->cfg.query_max_concurrency)
+        return 0;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    int64_t ns = (int64_t)dl.tv_nsec + (timeout_ms > 0 ? timeout_ms % 1000 : 0) * 1000000;
+    dl.tv_sec += (timeout_ms > 0 ? timeout_ms / 1000 : 3600) + ns / 1000000000;
+    dl.tv_nsec = ns % 1000000000;
+    int rc = 0;
+    pthread_mutex_lock(&s->query_mu);
+    while (s->queries_running >= s->cfg.query_max_concurrency && rc == 0)
+        rc = pthread_cond_timedwait(&s->query_cond, &s->query_mu, &dl);
+    int ok = s->queries_running < s->cfg.query_max_concurrency;
+    if (ok)
+        s->queries_running++;
+    pthread_mutex_unlock(&s->query_mu);
+    return ok ? 0 : -1;
+}
+
+static void query_slot_give(srv *s)
+{
+    if (!s->cfg.query_max_concurrency)
+        return;
+    pthread_mutex_lock(&s->query_mu);
+    s->queries_running--;
+    pthread_cond_signal(&s->query_cond);
+    pthread_mutex_unlock(&s->query_mu);
+}
+
+/* Evaluates (instant when step is 0) and answers. */
+static int run_query(srv *s, srv_req *r, srv_resp *w, const char *q, int64_t start, int64_t end, int64_t step)
+{
+    int ret;
+    strata_query_options o;
+    if (query_options(s, r, w, &o, &ret))
+        return ret;
+    if (query_slot_take(s, o.timeout_ms))
+        return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_QUERY_LIMIT, "timeout",
+                               "query timed out in queue: %u queries already running",
+                               s->cfg.query_max_concurrency);
+    strata_result *res = NULL;
+    strata_query_error e;
+    memset(&e, 0, sizeof e);
+    int rc = step ? strata_query_range(s->db, q, strlen(q), start, end, step, &o, &res, &e)
+                  : strata_query_instant(s->db, q, strlen(q), start, &o, &res, &e);
+    query_slot_give(s);
+    if (rc)
+        return eval_error(s, w, rc, &e);
+    strata_query_stats st;
+    strata_result_stats(res, &st);
+    METRIC_ADD(s->m.query_samples, st.samples_loaded);
+    ret = reply_result(s, w, res);
+    strata_result_free(res);
+    return ret;
 }
 
 int h_query(srv *s, srv_req *r, srv_resp *w)
@@ -203,14 +349,8 @@ int h_query(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t t;
     if (srv_time(tv, srv_now_ms(), &t, &why))
-        return bad_param(s, r, w, "time", tv, why);
-    pq_result res;
-    int rc = pq_eval_instant(s->db, q, t, &res);
-    if (rc)
-        return eval_error(s, r, w, rc, &res);
-    int ret = reply_result(s, r, w, &res);
-    pq_result_free(&res);
-    return ret;
+        return bad_param(s, w, "time", tv, why);
+    return run_query(s, r, w, q, t, t, 0);
 }
 
 int h_query_range(srv *s, srv_req *r, srv_resp *w)
@@ -223,11 +363,11 @@ int h_query_range(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t start, end, step;
     if (!sv || srv_time(sv, 0, &start, &why))
-        return bad_param(s, r, w, "start", sv, why ? why : "missing");
+        return bad_param(s, w, "start", sv, why ? why : "missing");
     if (!ev || srv_time(ev, 0, &end, &why))
-        return bad_param(s, r, w, "end", ev, why ? why : "missing");
+        return bad_param(s, w, "end", ev, why ? why : "missing");
     if (!stv || strata_parse_duration(stv, strlen(stv), &step, &why))
-        return bad_param(s, r, w, "step", stv, why ? why : "missing");
+        return bad_param(s, w, "step", stv, why ? why : "missing");
     if (end < start)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "invalid parameter \"end\": end timestamp must not be before start time");
@@ -238,13 +378,7 @@ int h_query_range(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                                "resolution (?step=XX)");
-    pq_result res;
-    int rc = pq_eval_range(s->db, q, start, end, step, &res);
-    if (rc)
-        return eval_error(s, r, w, rc, &res);
-    int ret = reply_result(s, r, w, &res);
-    pq_result_free(&res);
-    return ret;
+    return run_query(s, r, w, q, start, end, step);
 }
 
 /* ------------------------------------------------------------ series */

@@ -15,7 +15,8 @@ const char *const srv_handler_names[H_COUNT] = {SRV_ROUTES(SRV_X_NAME, SRV_X_NON
 
 static const char *const reason_names[R_COUNT] = {
     "bad_data", "bad_encoding", "bad_protobuf", "bad_content_type", "too_large", "too_many_labels", "bad_matcher",
-    "bad_time", "partial_write", "unauthorized", "not_found", "method_not_allowed", "unavailable", "internal"};
+    "bad_time", "partial_write", "unauthorized", "not_found", "method_not_allowed", "unavailable", "internal",
+    "query_limit"};
 
 /* Upper bounds of the latency buckets, seconds. */
 static const double lat_bounds[SRV_LAT_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -84,6 +85,8 @@ int metrics_render(srv *s, sbuf *b)
     rc |= line(b, "strata_http_request_bytes_total %llu\n", (unsigned long long)ld(&s->m.bytes_in));
     rc |= HELP(b, "strata_read_samples_total", "counter", "Samples returned by remote read and export.");
     rc |= line(b, "strata_read_samples_total %llu\n", (unsigned long long)ld(&s->m.samples_out));
+    rc |= HELP(b, "strata_query_samples_total", "counter", "Samples loaded by PromQL queries.");
+    rc |= line(b, "strata_query_samples_total %llu\n", (unsigned long long)ld(&s->m.query_samples));
     rc |= HELP(b, "strata_http_requests_in_flight", "gauge", "Requests being handled.");
     rc |= line(b, "strata_http_requests_in_flight %llu\n", (unsigned long long)ld(&s->m.in_flight));
     rc |= HELP(b, "strata_http_errors_total", "counter", "Requests refused or failed, by reason.");

@@ -31,7 +31,12 @@ static const char *serve_help =
     "      --max-label-len N     bytes of a label name or value (default 16384)\n"
     "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
     "      --max-series N        series the database may hold (default unlimited)\n"
-    "      --threads N           HTTP worker threads (default: number of CPUs)\n" CLI_ENGINE_HELP;
+    "      --threads N           HTTP worker threads (default: number of CPUs)\n"
+    "      --query-max-samples N  points a query may hold at once (default 50000000; over: 422)\n"
+    "      --query-timeout D     a query running longer is stopped (default 2m; 503)\n"
+    "      --query-max-concurrency N  queries evaluated at once; more wait their turn\n"
+    "                            within their timeout (default 20)\n"
+    "      --query-lookback-delta D  how far back an instant selector looks (default 5m)\n" CLI_ENGINE_HELP;
 
 enum {
     OPT_AUTH_TOKEN = OPT_FIRST_COMMAND_OPTION,
@@ -41,7 +46,11 @@ enum {
     OPT_MAX_LABEL_LEN,
     OPT_MAX_READ,
     OPT_MAX_SERIES,
-    OPT_THREADS
+    OPT_THREADS,
+    OPT_QUERY_MAX_SAMPLES,
+    OPT_QUERY_TIMEOUT,
+    OPT_QUERY_CONCURRENCY,
+    OPT_QUERY_LOOKBACK
 };
 
 static char *base64(const char *s)
@@ -93,6 +102,10 @@ int cmd_serve(int argc, char **argv)
         {"max-read-samples", required_argument, NULL, OPT_MAX_READ},
         {"max-series", required_argument, NULL, OPT_MAX_SERIES},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"query-max-samples", required_argument, NULL, OPT_QUERY_MAX_SAMPLES},
+        {"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
+        {"query-max-concurrency", required_argument, NULL, OPT_QUERY_CONCURRENCY},
+        {"query-lookback-delta", required_argument, NULL, OPT_QUERY_LOOKBACK},
         {0, 0, 0, 0}};
     cli_db_args a;
     cli_db_args_init(&a);
@@ -104,6 +117,10 @@ int cmd_serve(int argc, char **argv)
     s->cfg.max_labels = 256;
     s->cfg.max_label_len = 16384;
     s->cfg.max_read_samples = 50000000;
+    s->cfg.query_max_samples = 50000000;   /* Prometheus' --query.max-samples */
+    s->cfg.query_timeout_ms = 120000;      /* --query.timeout */
+    s->cfg.query_max_concurrency = 20;     /* --query.max-concurrency */
+    s->cfg.query_lookback_ms = 300000;     /* --query.lookback-delta */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->cfg.threads = ncpu > 0 ? (unsigned)ncpu : 2;
     int opt, status = CLI_USAGE;
@@ -164,6 +181,26 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             s->cfg.threads = (unsigned)v;
             break;
+        case OPT_QUERY_MAX_SAMPLES:
+            if (parse_count(optarg, "--query-max-samples", 1, 1ull << 40, &v))
+                goto out;
+            s->cfg.query_max_samples = (uint64_t)v;
+            break;
+        case OPT_QUERY_TIMEOUT:
+            if (cli_parse_duration(optarg, "--query-timeout", &s->cfg.query_timeout_ms) ||
+                s->cfg.query_timeout_ms <= 0)
+                goto out;
+            break;
+        case OPT_QUERY_CONCURRENCY:
+            if (parse_count(optarg, "--query-max-concurrency", 1, 4096, &v))
+                goto out;
+            s->cfg.query_max_concurrency = (unsigned)v;
+            break;
+        case OPT_QUERY_LOOKBACK:
+            if (cli_parse_duration(optarg, "--query-lookback-delta", &s->cfg.query_lookback_ms) ||
+                s->cfg.query_lookback_ms <= 0)
+                goto out;
+            break;
         case 'h':
             fputs(serve_help, stdout);
             status = CLI_OK;
@@ -204,6 +241,8 @@ int cmd_serve(int argc, char **argv)
     s->start_ms = srv_now_ms();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_mutex_init(&s->query_mu, NULL);
+    pthread_cond_init(&s->query_cond, NULL);
     if (srv_start(s)) {
         cli_close(s->db);
         goto out_sync;
@@ -224,6 +263,8 @@ int cmd_serve(int argc, char **argv)
 out_sync:
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->query_cond);
+    pthread_mutex_destroy(&s->query_mu);
 out:
     free(s->basic_expect);
     free(s);

@@ -92,7 +92,7 @@ enum {
 typedef enum srv_reason {
     R_BAD_DATA, R_BAD_ENCODING, R_BAD_PROTOBUF, R_BAD_CONTENT_TYPE, R_TOO_LARGE, R_TOO_MANY_LABELS,
     R_BAD_MATCHER, R_BAD_TIME, R_PARTIAL_WRITE, R_UNAUTHORIZED, R_NOT_FOUND, R_METHOD, R_UNAVAILABLE,
-    R_INTERNAL, R_COUNT
+    R_INTERNAL, R_QUERY_LIMIT, R_COUNT
 } srv_reason;
 
 #define SRV_LAT_BUCKETS 12
@@ -108,6 +108,7 @@ typedef struct srv_metrics {
     uint64_t series_created;
     uint64_t bytes_in;
     uint64_t samples_out;            /* by remote read and export */
+    uint64_t query_samples;          /* loaded by PromQL queries */
     uint64_t in_flight;
 } srv_metrics;
 
@@ -120,6 +121,10 @@ typedef struct srv_config {
     size_t max_label_len;
     size_t max_read_samples;  /* per remote read / export-free queries */
     unsigned threads;
+    uint64_t query_max_samples;      /* points a query may hold */
+    int64_t query_timeout_ms;        /* evaluation, waiting for a slot included */
+    unsigned query_max_concurrency;  /* queries evaluated at once */
+    int64_t query_lookback_ms;       /* default lookback delta */
 } srv_config;
 
 typedef struct srv {
@@ -134,6 +139,9 @@ typedef struct srv {
     pthread_cond_t idle;
     long active;
     struct MHD_Daemon *daemon;
+    pthread_mutex_t query_mu;  /* guards queries_running (query admission) */
+    pthread_cond_t query_cond; /* a query slot came free */
+    unsigned queries_running;
 } srv;
 
 /* A (name, value) request parameter from the URL or a form body. */
