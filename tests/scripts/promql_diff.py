@@ -297,17 +297,18 @@ def plan(seed, n_queries, subset, hours, n_inst, n_range):
     rng = random.Random("plan:%s" % seed)
     at_times = [t0 + 1800.5, t0 + int(hours * 1800) + 0.5]
     gen = G.Gen(seed, subset, at_times)
-    fixed = [t0 - 120.5, t0 + 30.5, t0 + 299.5, end - 0.5, end + 240.5, end + 900.5]
+    times = [t0 - 120.5, t0 + 30.5, t0 + 299.5, end - 0.5, end + 240.5, end + 900.5]
     out = []
     seen = set()
-    for _ in range(n_queries):
+    fixed = [G.Q(x) for x in (G.FIXED_BASIC if subset == "basic" else G.FIXED_QUERIES)]
+    for i in range(n_queries):
         for _ in range(20):  # distinct queries
-            q = gen.query()
+            q = fixed[i] if i < len(fixed) else gen.query()
             if q.s not in seen:
                 break
         seen.add(q.s)
         for i in range(n_inst):
-            t = rng.choice(fixed) if i == 0 and rng.random() < 0.3 else int(rng.uniform(t0 + 60, end + 300)) + 0.5
+            t = rng.choice(times) if i == 0 and rng.random() < 0.3 else int(rng.uniform(t0 + 60, end + 300)) + 0.5
             out.append((q, "instant", {"time": "%.1f" % t}))
         for _ in range(n_range):
             step = rng.choice([15, 30, 60, 60, 97, 300, 600])
@@ -318,7 +319,7 @@ def plan(seed, n_queries, subset, hours, n_inst, n_range):
 
 
 def main(defaults=None):
-    d = dict(seed=int(os.environ.get("PROMQL_DIFF_SEED", "1")), queries=int(os.environ.get("PROMQL_DIFF_QUERIES", "700")),
+    d = dict(seed=int(os.environ.get("PROMQL_DIFF_SEED", "1")), queries=int(os.environ.get("PROMQL_DIFF_QUERIES", "2000")),
              hours=float(os.environ.get("PROMQL_DIFF_HOURS", "3")), subset=os.environ.get("PROMQL_DIFF_SUBSET", "full"),
              instant=3, range=2, show=25, threads=3)
     d.update(defaults or {})
@@ -332,6 +333,9 @@ def main(defaults=None):
     ap.add_argument("--show", type=int, default=d["show"], help="differences printed in full")
     ap.add_argument("--threads", type=int, default=d["threads"])
     ap.add_argument("--out", help="write every difference to this file, one JSON object a line")
+    ap.add_argument("--self-check", action="store_true",
+                    help="ask Prometheus both sides (the 2.42 form): proves the comparison and the generated "
+                         "queries are deterministic; every answer must agree")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
     args = ap.parse_args()
 
@@ -361,6 +365,8 @@ def main(defaults=None):
         else:
             print("data check: count_over_time and sum_over_time of all %d series agree with what was written, "
                   "in both" % len(data))
+        if args.self_check:
+            cs = cp
         work = plan(args.seed, args.queries, args.subset, args.hours, args.instant, args.range)
         t_q = time.time()
 
@@ -368,7 +374,7 @@ def main(defaults=None):
             q, kind, params = item
             path = "/api/v1/query" if kind == "instant" else "/api/v1/query_range"
             try:
-                st, body = cs.get(path + "?" + urllib.parse.urlencode(dict(params, query=q.s)))
+                st, body = cs.get(path + "?" + urllib.parse.urlencode(dict(params, query=q.p if args.self_check else q.s)))
                 a = parse_answer(st, body)
             except (OSError, http.client.HTTPException) as e:
                 a = {"status": "no-answer", "error": repr(e)}

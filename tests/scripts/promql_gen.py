@@ -287,6 +287,23 @@ def gen_data(seed, hours):
     return out, end
 
 
+_FAMILY_VALUES = {}
+
+
+def family_values(fam):
+    """label name -> the values that family's series hold (the label sets
+    do not depend on the seed)."""
+    if not _FAMILY_VALUES:
+        data, _ = gen_data(0, 0.05)
+        for labels, _ in data:
+            d = dict(labels)
+            fv = _FAMILY_VALUES.setdefault(d["__name__"], {})
+            for n, v in labels:
+                if n != "__name__" and v not in fv.setdefault(n, []):
+                    fv[n].append(v)
+    return _FAMILY_VALUES.get(fam, {})
+
+
 def write_batches(data, slice_ms=10 * 60000):
     """The samples in time slices (Prometheus' head takes samples in time order
     across series); -> [ [(labels, samples)] ]."""
@@ -345,6 +362,25 @@ BASIC_RANGE = ["rate", "increase", "delta", "irate", "idelta", "avg_over_time", 
 BASIC_AGGS = ["sum", "avg", "min", "max", "count"]
 
 
+# Always run first: Grafana's health check and the shapes of the dashboard
+# panels of ../shared/bench/bench.py (DASHBOARD), over this data.
+FIXED_QUERIES = [
+    "1+1",
+    'sum by (instance) (rate(http_requests_total[5m]))',
+    '100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))',
+    '1 - request_duration_seconds_sum / request_duration_seconds_count',
+    '100 * request_duration_seconds_sum / request_duration_seconds_count',
+    'topk(3, rate(node_cpu_seconds_total[1h]))',
+    'avg by (job) (temperature_celsius)',
+    'request_duration_seconds_sum{instance="i0"} + request_duration_seconds_count{instance="i0"}',
+    'count(temperature_celsius > 20)',
+    'max by (instance) (max_over_time(temperature_celsius[1h]))',
+    'topk(5, avg_over_time(node_cpu_seconds_total[1h]))',
+    'histogram_quantile(0.9, sum by (le, job) (rate(request_duration_seconds_bucket[5m])))',
+]
+FIXED_BASIC = [FIXED_QUERIES[1], FIXED_QUERIES[6], FIXED_QUERIES[9]]
+
+
 class Gen:
     def __init__(self, seed, subset="full", at_times=()):
         self.rng = random.Random("queries:%s" % seed)
@@ -363,7 +399,7 @@ class Gen:
         n = self.rng.choice([0, 0, 1, 1, 2])
         for _ in range(n):
             ln = self.pick(labels)
-            vals = LABEL_VALUES.get(ln, ["x"])
+            vals = family_values(fam).get(ln) or LABEL_VALUES.get(ln, ["x"])
             op = self.pick(["=", "=", "!=", "=~", "!~"])
             if op in ("=", "!="):
                 v = self.pick(vals + (["nonexistent"] if self.chance(0.1) else []))
@@ -563,6 +599,8 @@ class Gen:
             inner = self.pick([lambda: self.instant_selector(), lambda: self.range_func(0, True)])()
             if not inner.finite:
                 inner = self.instant_selector()
+        if op in ("topk", "bottomk"):  # which of equal values is kept is Prometheus' heap's accident
+            inner = self.tie_free()
         by = self.grouping(inner.labels)
         param = ""
         labels = self.grouped(inner.labels, by)
@@ -583,6 +621,20 @@ class Gen:
         else:
             s, p = both("%s%s (%s{0})" % (op, by, param), inner)
         return Q(s, p, labels=labels, finite=finite, kind=inner.kind if op in ("sum", "max", "min", "topk", "bottomk") else "gauge")
+
+    def tie_free(self):
+        """An expression whose series practically never hold equal values at
+        one time (topk/bottomk keep an arbitrary one of equal values)."""
+        fam = self.pick(["node_cpu_seconds_total", "sparse_gauge", "request_duration_seconds_sum"])
+        labels = FAMILIES[fam][1]
+        ms = self.matchers(fam, labels)
+        sel = fam + ("{%s}" % ",".join(ms) if ms else "")
+        r = self.rng.random()
+        if r < 0.5:
+            return Q(sel + self.modifiers(), labels=["__name__"] + labels, kind=FAMILIES[fam][0])
+        if fam == "sparse_gauge":
+            return Q("avg_over_time(%s[%s])" % (sel, self.pick(RANGES[3:])), labels=labels)
+        return Q("rate(%s[%s])" % (sel, self.pick(RANGES[1:])), labels=labels)
 
     def matching(self, a, b):
         common = [l for l in a.labels if l in b.labels and l != "__name__"]
