@@ -519,6 +519,7 @@ class Gen:
             (14, lambda: self.range_func(depth, nosub)),
             (14, lambda: self.aggregation(depth, nosub)),
             (14, lambda: self.binary(depth, nosub)),
+            (4, lambda: self.chain(depth, nosub)),
             (10, lambda: self.instant_func(depth, nosub)),
             (3, lambda: self.label_func(depth, nosub)),
             (3, lambda: self.histogram_quantile(depth, nosub)),
@@ -681,6 +682,38 @@ class Gen:
         labels = a.labels if op in SETOPS or (op.split()[0] in COMPARE and "bool" not in op) else \
             [l for l in a.labels if l != "__name__"]
         return Q(s, p, labels=labels, finite=False)
+
+    def chain(self, depth, nosub):
+        """Operators without parentheses: precedence and associativity
+        (right-associative ^, unary minus binding looser than ^, comparisons
+        and set operators at their levels) exactly as Prometheus parses."""
+        sel = self.selector(kind=self.pick(["counter", "gauge"]))
+        parts = []
+        n = self.rng.randrange(2, 5)
+        for i in range(n + 1):
+            r = self.rng.random()
+            if r < 0.45:
+                parts.append(self.wrap_same(sel, depth, nosub).s)
+            else:
+                parts.append(self.pick(["2", "0.5", "3", "-1", "1e1", "0"]))
+        if all(not any(c.isalpha() for c in x) for x in parts):
+            parts[0] = sel.s
+        ops = []
+        for i in range(n):
+            op = self.pick(["+", "-", "*", "/", "%", "^", "^", "atan2", "==", ">", "<=", "and", "or", "unless"])
+            vec_l = any(c.isalpha() for c in parts[i])
+            vec_r = any(c.isalpha() for c in parts[i + 1])
+            if op in ("and", "or", "unless") and not (vec_l and vec_r):
+                op = "+"
+            if op in ("==", ">", "<=") and (self.chance(0.5) or not (vec_l or vec_r)):
+                op += " bool"
+            ops.append(op)
+        out = parts[0]
+        for op, x in zip(ops, parts[1:]):
+            out += " %s %s" % (op, x)
+        if self.chance(0.2):
+            out = "-" + out
+        return Q(out, labels=[l for l in sel.labels if l != "__name__"], finite=False)
 
     def wrap_same(self, sel, depth, nosub):
         """An expression over one selector that keeps its series' identities."""
