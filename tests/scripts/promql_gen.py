@@ -336,6 +336,13 @@ class Q:
         self.typ, self.finite, self.labels, self.kind, self.sub = typ, finite, tuple(labels), kind, sub
 
 
+def ill_conditioned(q):
+    """Values near 1.7e9 (timestamps) spread by seconds: their variance
+    cancels catastrophically, so it depends on the order the series are
+    summed in (Prometheus' own order is random in range queries)."""
+    return "timestamp(" in q.s or "time()" in q.s
+
+
 def both(fmt, *qs):
     return fmt.format(*[q.s for q in qs]), fmt.format(*[q.p for q in qs])
 
@@ -596,10 +603,13 @@ class Gen:
     def aggregation(self, depth, nosub):
         op = self.pick(AGGS)
         inner = self.vector(depth - 1, nosub)
-        if op in ("stddev", "stdvar") and not inner.finite:  # stddev-inf
+        if op in ("stddev", "stdvar") and (not inner.finite or ill_conditioned(inner)):  # stddev-inf
             inner = self.pick([lambda: self.instant_selector(), lambda: self.range_func(0, True)])()
-            if not inner.finite:
+            if not inner.finite or ill_conditioned(inner):
                 inner = self.instant_selector()
+        if op == "count_values":
+            # the values become label values: only integers print the same whatever the summation order
+            inner = self.integer_valued(depth, nosub)
         if op in ("topk", "bottomk"):  # which of equal values is kept is Prometheus' heap's accident
             inner = self.tie_free()
         by = self.grouping(inner.labels)
@@ -622,6 +632,25 @@ class Gen:
         else:
             s, p = both("%s%s (%s{0})" % (op, by, param), inner)
         return Q(s, p, labels=labels, finite=finite, kind=inner.kind if op in ("sum", "max", "min", "topk", "bottomk") else "gauge")
+
+    def integer_valued(self, depth, nosub):
+        r = self.rng.random()
+        if r < 0.3:
+            fam = self.pick(["queue_depth", "http_requests_total", "zero_reset_total", "request_duration_seconds_bucket"])
+            ms = self.matchers(fam, FAMILIES[fam][1])
+            return Q(fam + ("{%s}" % ",".join(ms) if ms else "") + self.modifiers(), labels=["__name__"] + FAMILIES[fam][1])
+        if r < 0.6:
+            fn = self.pick(["count_over_time", "changes", "resets", "present_over_time"])
+            arg = self.range_arg(fn == "resets", 0 if nosub else depth - 1)
+            return Q("%s(%s)" % (fn, arg.s), "%s(%s)" % (fn, arg.p), labels=[l for l in arg.labels if l != "__name__"])
+        inner = self.vector(depth - 1, nosub)
+        fn = self.pick(["floor", "ceil", "sgn", "count", "group"])
+        if fn in ("count", "group"):
+            by = self.grouping(inner.labels)
+            s, p = both(fn + by + " ({0})", inner)
+            return Q(s, p, labels=self.grouped(inner.labels, by))
+        s, p = both("clamp(%s({0}), -1e6, 1e6)" % fn, inner)  # NaN stays NaN, Inf is clamped
+        return Q(s, p, labels=[l for l in inner.labels if l != "__name__"])
 
     def tie_free(self):
         """An expression whose series practically never hold equal values at
