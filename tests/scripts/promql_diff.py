@@ -122,6 +122,48 @@ class Client:
         raise AssertionError("unreachable")
 
 
+class DriverClient:
+    """The same get() as Client, answered by a program over the database
+    directory instead of the server (--driver: lines "I t_ms query" /
+    "R start_ms end_ms step_ms query" in, one Prometheus-API JSON line out);
+    for an evaluator that is in the library before it is in the server."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.lock = threading.Lock()
+        self.p = None
+        self.crashes = []
+        self.start()
+
+    def start(self):
+        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+
+    def get(self, path, timeout=60):
+        u = urllib.parse.urlsplit(path)
+        a = dict(urllib.parse.parse_qsl(u.query))
+        ms = lambda x: int(round(float(x) * 1000))
+        if u.path.endswith("query_range"):
+            line = "R %d %d %d %s\n" % (ms(a["start"]), ms(a["end"]), ms(a["step"]), a["query"])
+        else:
+            line = "I %d %s\n" % (ms(a["time"]), a["query"])
+        with self.lock:
+            try:
+                self.p.stdin.write(line.encode())
+                out = self.p.stdout.readline()
+            except OSError:
+                out = b""
+            if not out:
+                rc = self.p.wait()
+                self.crashes.append((line.strip(), rc))
+                self.start()
+                raise OSError("driver exited with %s" % rc)
+        return 200, out
+
+    def stop(self):
+        self.p.stdin.close()
+        return self.p.wait()
+
+
 # ------------------------------------------------------------------ answers
 def fval(s):
     return float(s)  # "NaN", "+Inf", "-Inf" parse as floats
@@ -336,6 +378,9 @@ def main(defaults=None):
     ap.add_argument("--self-check", action="store_true",
                     help="ask Prometheus both sides (the 2.42 form): proves the comparison and the generated "
                          "queries are deterministic; every answer must agree")
+    ap.add_argument("--driver", default=os.environ.get("PROMQL_DIFF_DRIVER"),
+                    help="ask this program (given the data directory) instead of strata's server, after the "
+                         "server loaded the data (see DriverClient)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory and print its path")
     args = ap.parse_args()
 
@@ -365,6 +410,18 @@ def main(defaults=None):
         else:
             print("data check: count_over_time and sum_over_time of all %d series agree with what was written, "
                   "in both" % len(data))
+        driver = None
+        if args.driver:
+            rc = s.stop()
+            if rc != 0:
+                fails.append("strata stop rc %s" % rc)
+            driver = cs = DriverClient([args.driver, s.dir])
+            problems = check_loaded(data, end_ms, [("strata via driver", cs)])
+            if not problems:
+                print("data check through the driver: the same")
+            else:
+                print("the driver does not see the data:\n  " + "\n  ".join(problems[:20]))
+                fails.append("driver data check")
         if args.self_check:
             cs = cp
         work = plan(args.seed, args.queries, args.subset, args.hours, args.instant, args.range)
@@ -413,11 +470,16 @@ def main(defaults=None):
                     a["status"], b["status"])
                 kinds[cat] = kinds.get(cat, 0) + 1
                 diffs.append((q, kind, params, why, a, b))
-                if s.p.poll() is not None:
+                if not driver and s.p.poll() is not None:
                     print("strata exited (rc %s) after: %s %s %s" % (s.p.returncode, kind, params, q.s))
                     fails.append("strata crashed")
                     break
         el = time.time() - t_q
+        if driver:
+            for line, rc in driver.crashes:
+                print("driver crashed (rc %s) on: %s" % (rc, line))
+                fails.append("driver crashed")
+            driver.stop()
         print("\n%d evaluations of %d queries in %.1f s: %d same (%d both errors, %d non-empty answers), %d different "
               "(%d of the queries)" % (len(work), len(all_queries), el, stats["same"], stats["both_error"],
                                        stats["same_nonempty"], stats["different"], len(diff_queries)))
