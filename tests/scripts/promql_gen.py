@@ -73,6 +73,14 @@ strata follows). Each one is handled here or in the comparison, by name:
   timestamp-offset-at Prometheus (2.42 and 3.x to date) overwrites the offset
                       in timestamp(x offset o @ t) and answers nothing: a bug,
                       not semantics; never generated (FORBIDDEN).
+  filter-many-to-one  3.9 (#17668) checks the one-to-one / many-to-one
+                      uniqueness of a filtering comparison's matches before
+                      it drops the pairs the comparison filters out; 2.42
+                      checks only the pairs it keeps. When strata fails with
+                      "multiple matches for labels" and Prometheus answers, on
+                      a query with a filtering comparison, the comparison
+                      (promql_diff.known) counts it as explained, not as
+                      different.
   go-math-pow         not a version difference: Go's math.Pow is not
                       correctly rounded, so x ^ 10 % y (the remainder of a
                       huge number) is noise; chains never put % after ^.
@@ -91,7 +99,7 @@ ABS_TOL = 1e-9  # kahan-summation
 
 KNOWN_DIFFERENCES = ["left-open-windows", "holt-winters-rename", "round-drops-name", "rate-zero-point",
                      "stddev-inf", "kahan-summation", "nan-k-param", "atan2-drops-name", "predict-linear-at",
-                     "count-values-by", "timestamp-offset-at", "go-math-pow"]
+                     "count-values-by", "timestamp-offset-at", "go-math-pow", "filter-many-to-one"]
 
 
 def f2bits(x):
