@@ -11,6 +11,6 @@ import promql_diff  # noqa: E402
 
 if __name__ == "__main__":
     promql_diff.main({"seed": int(os.environ.get("PROMQL_DIFF_SEED", "2")),
-                      "queries": int(os.environ.get("PROMQL_DIFF_QUERIES", "6000")),
+                      "queries": int(os.environ.get("PROMQL_DIFF_QUERIES", "4000")),
                       "hours": float(os.environ.get("PROMQL_DIFF_HOURS", "6")),
-                      "instant": 4, "range": 3})
+                      "instant": 3, "range": 3})

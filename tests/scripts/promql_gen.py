@@ -51,11 +51,16 @@ strata follows). Each one is handled here or in the comparison, by name:
                       Inf/NaN NaN (#14941); 2.42 gives 0. The generator never
                       gives stddev/stdvar an argument that may be non-finite.
   kahan-summation     3.x sums with Kahan compensation in sum, avg,
-                      sum/avg_over_time (#14074, #14362, #14413, #16569):
-                      results differ from 2.42 in the last bits, so a value
-                      that cancels to zero in one may be 1e-15 in the other.
-                      The comparison takes an absolute tolerance ABS_TOL
-                      beside the relative one.
+                      sum/avg_over_time (#14074, #14362, #14413) and averages
+                      as sum/count (#16569) where 2.42 keeps an incremental
+                      mean: results differ from 2.42 in the last bits, so a
+                      value that cancels to zero in one may be 1e-15 in the
+                      other. The comparison takes an absolute tolerance
+                      ABS_TOL beside the relative one; and a different answer
+                      to a query with avg/avg_over_time and an operator that
+                      turns a last bit into another answer (^ with a negative
+                      base, %, comparisons, floor/ceil/round/sgn,
+                      count_values) counts as explained (promql_diff.known).
   nan-k-param         3.x fails topk/bottomk with a NaN k (#16725): never
                       generated.
   atan2-drops-name    2.47 made atan2 drop __name__ like the other arithmetic
@@ -81,6 +86,10 @@ strata follows). Each one is handled here or in the comparison, by name:
                       a query with a filtering comparison, the comparison
                       (promql_diff.known) counts it as explained, not as
                       different.
+  date-of-non-finite  not a version difference: Prometheus' date functions
+                      convert the value with Go's int64(v), which for NaN and
+                      +-Inf is whatever the CPU gives; their argument is
+                      always finite here.
   go-math-pow         not a version difference: Go's math.Pow is not
                       correctly rounded, so x ^ 10 % y (the remainder of a
                       huge number) is noise; chains never put % after ^.
@@ -99,7 +108,7 @@ ABS_TOL = 1e-9  # kahan-summation
 
 KNOWN_DIFFERENCES = ["left-open-windows", "holt-winters-rename", "round-drops-name", "rate-zero-point",
                      "stddev-inf", "kahan-summation", "nan-k-param", "atan2-drops-name", "predict-linear-at",
-                     "count-values-by", "timestamp-offset-at", "go-math-pow", "filter-many-to-one"]
+                     "count-values-by", "timestamp-offset-at", "go-math-pow", "filter-many-to-one", "date-of-non-finite"]
 
 
 def f2bits(x):
@@ -186,7 +195,7 @@ def gen_data(seed, hours):
                 s = []
                 for t in times(30):
                     v += rng.uniform(0, 30) if mode == "idle" else rng.uniform(0, 5)
-                    s.append((t, f2bits(round(v, 2))))
+                    s.append((t, f2bits(v)))  # unrounded: topk/bottomk of its rates never meet a tie
                 series("node_cpu_seconds_total", {"job": "node", "instance": inst, "cpu": cpu, "mode": mode}, s)
     # resets to zero, perfectly regular samples (rate-zero-point)
     for inst in INSTANCES:
@@ -259,7 +268,7 @@ def gen_data(seed, hours):
     for inst in INSTANCES:
         s, t = [], _fix_ms(T0_MS + rng.randrange(1, 60000))
         while t < end:
-            s.append((t, f2bits(round(rng.uniform(-100, 100), 2))))
+            s.append((t, f2bits(round(rng.uniform(-100, 100), 6))))
             t = _fix_ms(t + rng.randrange(60, 600) * 1000 + rng.randrange(1, 1000))
         series("sparse_gauge", {"job": "web", "instance": inst}, s)
     # gauge with gaps longer than the lookback
@@ -838,8 +847,11 @@ class Gen:
             fn = self.pick(DATE_FUNCS)
             if self.chance(0.3):
                 return Q(fn + "()", labels=())
-            s, p = both(fn + "(timestamp({0}))" if self.chance(0.5) else fn + "({0})", inner)
-            return Q(s, p, labels=nolab, finite=False)
+            # date-of-non-finite: Prometheus converts the value with Go's int64(v), which
+            # for NaN and +-Inf is whatever the CPU gives (amd64: minute(+Inf) = 30)
+            direct = inner.finite and self.chance(0.5)
+            s, p = both(fn + "({0})" if direct else fn + "(timestamp({0}))", inner)
+            return Q(s, p, labels=nolab, finite=True)
         s, p = both("(-{0})", inner)
         return Q(s, p, labels=nolab, finite=inner.finite)
 
