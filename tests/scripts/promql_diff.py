@@ -287,7 +287,7 @@ def known(q, a, b):
             FILTER_RE.search(re.sub(r"\{[^{}]*\}", "", re.sub(r'"(\\.|[^"\\])*"', '""', q.s))):
         return "filter-many-to-one"
     if a["status"] == "success" and b["status"] == "success" and re.search(r"\bavg(_over_time)?\b", q.s) and \
-            re.search(r"\^|%|[<>=]=?|!=|\b(floor|ceil|round|sgn|count_values)\b", q.s):
+            re.search(r"\^|%|[<>=]=?|!=|\b(floor|ceil|round|sgn|count_values|ln|log2|log10)\b", q.s):
         # kahan-summation, amplified: 3.x averages as sum/count (#16569), 2.42 with an
         # incremental mean; the last bit differs, and ^ with a negative base, %,
         # comparisons and rounding turn one bit into a different answer

@@ -59,7 +59,7 @@ strata follows). Each one is handled here or in the comparison, by name:
                       ABS_TOL beside the relative one; and a different answer
                       to a query with avg/avg_over_time and an operator that
                       turns a last bit into another answer (^ with a negative
-                      base, %, comparisons, floor/ceil/round/sgn,
+                      base, %, comparisons, floor/ceil/round/sgn, logs near 0,
                       count_values) counts as explained (promql_diff.known).
   nan-k-param         3.x fails topk/bottomk with a NaN k (#16725): never
                       generated.
