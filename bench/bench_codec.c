@@ -1,7 +1,7 @@
 /*
- * bench_codec.c: `strata bench codec`: the codec figures on generated data
- * (gen.c, the shapes of ../shared/bench/gen.py) or on a line-protocol file
- * gen.py wrote (--input FILE, timestamps in seconds).
+ * bench_codec.c: `strata-bench codec`: the codec figures on generated data
+ * (gen.c) or on a line-protocol file (--input FILE, timestamps in seconds,
+ * as `strata-bench gen` writes).
  *
  * Every series is cut into blocks of --block samples. For each value codec
  * (forced: blocks it cannot represent fall back to XOR, the share it took

@@ -1,7 +1,6 @@
 /*
- * gen.c: the benchmark data generator (see gen.h). A port of the value
- * processes of ../shared/bench/gen.py with a splitmix64/xoshiro256** PRNG
- * instead of Python's Mersenne Twister:
+ * gen.c: the benchmark data generator (see gen.h): value processes of
+ * monitoring data with a splitmix64/xoshiro256** PRNG:
  *   ic  integer counter  v += U{0..2m}, or +1 with probability p when m == 0
  *   dc  decimal counter  the same on an integer of 10^-dp units, value v/10^dp
  *   dg  decimal gauge    v += U{-st..st} clamped to [lo, hi], value v/10^dp
@@ -9,7 +8,7 @@
  *   k   constant
  *   rw  devops-cpu field: v += N(0,1) clamped to [0, 100], start U(0,100)
  * A decimal value is the double nearest v/10^dp, which (double)v / 10^dp
- * computes exactly as parsing gen.py's printed decimal does.
+ * computes exactly as parsing its shortest printed decimal does.
  */
 #include "gen.h"
 

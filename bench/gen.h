@@ -1,7 +1,7 @@
 /*
- * gen.h: the benchmark data generator, the same shapes as
- * ../shared/bench/gen.py (same series kinds, counts, intervals and value
- * processes; its own seeded PRNG, so not Python's numbers):
+ * gen.h: the benchmark data generator (`strata-bench gen`), two data sets
+ * in the shapes of the TSBS devops benchmark and of node_exporter, from a
+ * seeded PRNG:
  *   devops-cpu  hosts x 10 fields (cpu_usage_user ...), 10 s, each a random
  *               walk in [0,100] with N(0,1) steps at full double precision;
  *   node-like   instances x 233 node_exporter-style series, 15 s: integer

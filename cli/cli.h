@@ -16,7 +16,7 @@
 
 #include "strata.h"
 
-/* Exit statuses of INTERFACES.md. */
+/* Exit statuses of every command (README, strata(1)). */
 enum { CLI_OK = 0, CLI_REJECTED = 1, CLI_USAGE = 2 };
 
 /* getopt_long ids of the shared options (above the ASCII range). */

@@ -1,6 +1,6 @@
 /*
- * export.c: the CSV and line-protocol printers of `strata export --format
- * csv|lp` (the formats are documented in format.h). Each appends the
+ * csv_lp.c: the CSV and line-protocol printers of `strata export --format
+ * csv|lp` (the formats are documented in export.h). Each appends the
  * samples of one series to a bbuf; the caller writes the buffer out.
  */
 #include <math.h>

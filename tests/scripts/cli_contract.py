@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The command line's contract (INTERFACES.md, Command line): exit statuses
+"""The command line's contract (README, strata(1)): exit statuses
 (0 all well, 1 input rejected or a check failed, 2 usage error or the
 database cannot be opened), `--help` of every sub-command, `strata
 --version`, the LOCK (a second process gets "database in use by another

@@ -10,8 +10,9 @@
  *    ends as one file (the data is far below the output target size) whose
  *    blocks are full: per series ceil(samples / block_samples) blocks. This
  *    is what makes the bytes-per-sample and read-throughput goals hold after
- *    a full compaction (DESIGN.md: "one full compaction into large files
- *    with full blocks"; strata.h: "full: compacts every partition fully").
+ *    a full compaction (docs/ARCHITECTURE.md: a cold partition gets "one
+ *    full compaction into large files with full blocks"; strata.h: "full:
+ *    compacts every partition fully").
  *  - a second full compaction with nothing new writes nothing.
  *  - content equals what was written throughout.
  *
