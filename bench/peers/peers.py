@@ -438,6 +438,33 @@ def raw_influxql(port, meta, repeats, db):
     return t, (series[0]["values"] if series else [])
 
 
+def stored_promql(port, meta, extra):
+    """Samples the peer holds: sum(count_over_time({__name__=~".+"}[range]))."""
+    rng = meta["last_ts"] - meta["start"] + 1
+    q = 'sum(count_over_time({__name__=~".+"}[%ds]))' % rng
+    st, body = http_req("GET", port, "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": meta["last_ts"]}) + extra)
+    if st != 200:
+        raise RuntimeError("HTTP %d %s" % (st, body[:300].decode("utf-8", "replace").strip()))
+    res = json.loads(body)["data"]["result"]
+    return int(float(res[0]["value"][1])) if res else 0
+
+
+def stored_influxql(port, meta, db):
+    q = "SELECT count(*) FROM /.*/ WHERE time >= %ds AND time <= %ds" % (meta["start"], meta["last_ts"])
+    st, body = http_req("GET", port, "/query?" + urllib.parse.urlencode({"db": db, "q": q}))
+    if st != 200:
+        raise RuntimeError("HTTP %d %s" % (st, body[:300].decode("utf-8", "replace").strip()))
+    return sum(int(x) for sr in json.loads(body)["results"][0].get("series", [])
+               for row in sr["values"] for x in row[1:] if x is not None)
+
+
+def stored(fn, *args):
+    try:
+        return fn(*args)
+    except (RuntimeError, KeyError, ValueError, IndexError, OSError) as e:
+        return "error: %s" % str(e)[:200]
+
+
 def panel_args(meta, kind, expr):
     first = 3600 if meta["last_ts"] - meta["start"] >= 7200 else 300
     if kind == "range":
@@ -530,8 +557,10 @@ def run_http_peer(a, peer, meta, lp, ddir, truth):
         app, alloc = du(os.path.join(ddir, "data"))
         res["disk"] = {"apparent_bytes": app, "allocated_bytes": alloc, "bytes_per_sample": alloc / meta["samples"]}
         if peer == "influx":
+            res["stored_samples"] = stored(stored_influxql, port, meta, "bench")
             res["raw_query"], pts = raw_influxql(port, meta, a.query_repeats, "bench")
         else:
+            res["stored_samples"] = stored(stored_promql, port, meta, extra)
             res["raw_query"], pts = raw_promql(port, meta, a.query_repeats, extra)
         res["raw_query"].update(check_raw(pts, truth))
         answers = {}
@@ -647,6 +676,15 @@ def influx_settle(port, meta, quiet_s=20, deadline_s=900):
                    "shard), unchanged for %d s" % quiet_s, "tsm_files": files}
 
 
+def prom_block_samples(data):
+    n = 0
+    for b in os.listdir(data):
+        if os.path.isfile(os.path.join(data, b, "meta.json")):
+            with open(os.path.join(data, b, "meta.json")) as f:
+                n += json.load(f)["stats"]["numSamples"]
+    return n
+
+
 def run_prom(a, meta, om, ddir, truth):
     """Backfill with promtool (one block up to 54 h: the data starts on a 54 h
     boundary), measure the blocks, then serve them and query."""
@@ -680,6 +718,9 @@ def run_prom(a, meta, om, ddir, truth):
     srv.start()
     try:
         srv.wait_ready(port, "/-/ready")
+        # Prometheus refuses sum(count_over_time({__name__=~".+"}[..])): the series
+        # collide once the name is dropped. The blocks' meta.json count them.
+        res["stored_samples"] = prom_block_samples(data)
         res["raw_query"], pts = raw_promql(port, meta, a.query_repeats, "")
         res["raw_query"].update(check_raw(pts, truth))
         res["dashboard"], answers = dashboard(port, meta, a.query_repeats, "")
@@ -711,7 +752,7 @@ def summarise(runs):
            "rss": max(r["peak_rss_kb"] for r in runs) / 1024,
            "bps": med(lambda r: r["disk"]["bytes_per_sample"]),
            "raw": med(lambda r: r["raw_query"]["warm_median_ms"]),
-           "readback": r0["raw_query"]["verdict"]}
+           "readback": r0["raw_query"]["verdict"], "stored": r0["stored_samples"]}
     return row
 
 
@@ -725,8 +766,8 @@ def table(results, datasets, peers, query_repeats):
         lines.append("\n### %s: %d h, %d series, %d samples (%d lines)\n" % (
             ds, meta["hours"], meta["series"], meta["samples"], meta["lines"]))
         lines.append("| peer | version | ingest samples/s | server CPU µs/sample | peak RSS MiB | bytes/sample on disk "
-                     "| raw series query ms | raw series read back |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+                     "| raw series query ms | raw series read back | samples stored |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             b = base if base and r is not base else None
             rate = fmt_rate(r["rate"])
@@ -738,10 +779,13 @@ def table(results, datasets, peers, query_repeats):
                 cpu += ratio(r["cpu"], b["cpu"]) if b else ""
             else:
                 rate, cpu = "(promtool backfill: %s)" % rate, "(promtool: %s)" % cpu
-            lines.append("| %s | %s | %s | %s | %.0f%s | %.3f%s | %.2f%s | %s (%d points) |" % (
+            st = r["stored"]
+            st = "all" if st == meta["samples"] else ("%s of %d" % (st, meta["samples"]) if isinstance(st, int)
+                                                       else "query failed")
+            lines.append("| %s | %s | %s | %s | %.0f%s | %.3f%s | %.2f%s | %s (%d points) | %s |" % (
                 PEER_NAMES[r["peer"]], r["version"], rate, cpu, r["rss"], ratio(r["rss"], b["rss"]) if b else "",
                 r["bps"], ratio(r["bps"], b["bps"]) if b else "", r["raw"], ratio(r["raw"], b["raw"]) if b else "",
-                r["readback"], meta["raw"]["points"]))
+                r["readback"], meta["raw"]["points"], st))
         dash_peers = [p for p in peers if results.get((p, ds)) and "dashboard" in results[(p, ds)][0]]
         if dash_peers and DASHBOARD.get(ds):
             lines.append("\n%s dashboard panels, warm median ms of %d%s:\n" % (
