@@ -190,7 +190,7 @@ class Server:
         t0 = time.time()
         while time.time() - t0 < timeout:
             if not self.alive():
-                raise RuntimeError("%s exited early, see %s" % (self.name, self.logpath))
+                raise RuntimeError("%s exited early, rc %s" % (self.name, self.p.returncode))
             try:
                 if http_req("GET", port, path, timeout=5)[0] in (200, 204):
                     return
@@ -870,7 +870,7 @@ def main():
 
     scratch = tempfile.mkdtemp(prefix="strata-peers.", dir=a.scratch)
     log("scratch dir", scratch)
-    metas, results, runs = {}, {}, []
+    metas, results, runs, failed = {}, {}, [], []
     try:
         for ds in datasets:
             meta, truth, lp = make_dataset(a, ds, scratch, "prom" in peers)
@@ -879,10 +879,24 @@ def main():
             for p in peers:
                 for rep in range(a.repeats):
                     ddir = os.path.join(scratch, "%s-%s-r%d" % (p, ds, rep + 1))
-                    if p == "prom":
-                        res, ans = run_prom(a, meta, os.path.join(scratch, ds + ".om"), ddir, truth)
-                    else:
-                        res, ans = run_http_peer(a, p, meta, lp, ddir, truth)
+                    try:
+                        if p == "prom":
+                            res, ans = run_prom(a, meta, os.path.join(scratch, ds + ".om"), ddir, truth)
+                        else:
+                            res, ans = run_http_peer(a, p, meta, lp, ddir, truth)
+                    except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+                        # one peer failing does not lose the others' figures
+                        tail = ""
+                        if os.path.exists(ddir + ".log"):
+                            with open(ddir + ".log", "rb") as f:
+                                tail = f.read()[-2000:].decode("utf-8", "replace")
+                        log("%s %s r%d FAILED: %s\n%s" % (p, ds, rep + 1, e, tail))
+                        failed.append({"peer": p, "dataset": ds, "repeat": rep + 1, "error": str(e)[:500],
+                                       "log_tail": tail})
+                        continue
+                    finally:
+                        if not a.keep:
+                            shutil.rmtree(ddir, ignore_errors=True)
                     res.update(dataset=ds, repeat=rep + 1)
                     answers.setdefault(p, ans)
                     results.setdefault((p, ds), []).append(res)
@@ -908,6 +922,9 @@ def main():
             shutil.rmtree(scratch, ignore_errors=True)
 
     md = table(results, metas, peers, a.query_repeats)
+    if failed:
+        md += "\nFailed runs:\n\n" + "".join("- %s %s r%d: %s\n" % (PEER_NAMES[f["peer"]], f["dataset"], f["repeat"],
+                                                                    f["error"].replace("|", "\\|")) for f in failed)
     print(md)
     os.makedirs(a.out, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -916,14 +933,14 @@ def main():
            "when_utc": stamp, "host": {"nproc": os.cpu_count(), "kernel": os.uname().release,
                                        "loadavg": os.getloadavg()},
            "peers": peers, "skipped": skipped, "datasets": metas, "dashboard": DASHBOARD,
-           "runs": runs, "table_md": md}
+           "runs": runs, "failed": failed, "table_md": md}
     path = os.path.join(a.out, "peers-%s.json" % stamp)
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(md)
     log("wrote", path)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
