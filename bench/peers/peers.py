@@ -115,6 +115,8 @@ def install(peers):
     if not need:
         return {}
     pkgs = [PACKAGES[p][0] for p in need]
+    if os.geteuid() != 0 and not shutil.which("sudo"):
+        return {p: "not root and no sudo: cannot install %s" % PACKAGES[p][0] for p in need}
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     before = {p: peer_pids(PACKAGES[p][1]) for p in need}
@@ -534,7 +536,10 @@ def run_http_peer(a, peer, meta, lp, ddir, truth):
     else:
         conf = os.path.join(ddir, "influxdb.conf")
         with open(conf, "w") as f:
-            f.write(INFLUX_CONF.format(d=os.path.join(ddir, "data"), port=port, rpc=free_port()))
+            rpc = free_port()
+            while rpc == port:
+                rpc = free_port()
+            f.write(INFLUX_CONF.format(d=os.path.join(ddir, "data"), port=port, rpc=rpc))
         cmd = ["influxd", "run", "-config", conf]
         res["version"] = pkg_version("influxdb")
         write, ready = "/write?db=bench&precision=s", "/ping"
@@ -814,8 +819,10 @@ def table(results, datasets, peers, query_repeats):
                 lines += ["- " + e.replace("|", "\\|") for e in errs + diffs]
     lines.append("\n(×) is the peer's figure divided by strata's. Ingest: the same client and batches for every "
                  "peer that takes line protocol; Prometheus has none, so its figures are promtool's backfill and "
-                 "are not comparable. Bytes/sample: allocated bytes of the whole data dir after the peer's "
-                 "flush and merge.")
+                 "are not comparable, and its peak RSS is the server's serving the backfilled blocks. "
+                 "Bytes/sample: allocated bytes of the whole data dir after the peer's flush and merge. Raw "
+                 "series: one series over the whole range, warm median; read back against the generated "
+                 "values. Samples stored: what the peer counts, against what was generated.")
     return "\n".join(lines) + "\n"
 
 
