@@ -736,8 +736,9 @@ def run_prom(a, meta, om, ddir, truth):
 
 
 # ------------------------------------------------------------------ report
-def fmt_rate(v):
-    return "%.2f M" % (v / 1e6) if v >= 1e5 else "%.0f k" % (v / 1e3)
+def fmt_rate(v, unit_of=None):
+    """Samples/s in M, or in k below 100 k; unit_of picks the unit (one per cell)."""
+    return "%.2f M" % (v / 1e6) if (unit_of or v) >= 1e5 else "%.0f k" % (v / 1e3)
 
 
 def ratio(v, base):
@@ -777,7 +778,7 @@ def table(results, datasets, peers, query_repeats):
             b = base if base and r is not base else None
             rate = fmt_rate(r["rate"])
             if r["n"] > 1:
-                rate += " [%s-%s]" % (fmt_rate(r["rate_min"]), fmt_rate(r["rate_max"]))
+                rate += " [%s-%s]" % (fmt_rate(r["rate_min"], r["rate"]), fmt_rate(r["rate_max"], r["rate"]))
             cpu = "%.2f" % r["cpu"]
             if r["comparable"]:
                 rate += ratio(r["rate"], b["rate"]) if b else ""
@@ -845,7 +846,16 @@ def main():
     ap.add_argument("--no-install", action="store_true", help="do not run apt-get; skip missing peers")
     ap.add_argument("--strata-bin", default=os.environ.get("STRATA_BIN", os.path.join(ROOT, "build", "strata")))
     ap.add_argument("--strata-bench", default=None, help="default: strata-bench beside --strata-bin")
+    ap.add_argument("--report", metavar="JSON", help="only print the tables of a JSON this script wrote")
     a = ap.parse_args()
+    if a.report:
+        with open(a.report) as f:
+            doc = json.load(f)
+        results = {}
+        for r in doc["runs"]:
+            results.setdefault((r["peer"], r["dataset"]), []).append(r)
+        print(table(results, doc["datasets"], doc["peers"], doc.get("query_repeats", 10)))
+        return 0
     peers = [p for p in a.peers.split(",") if p]
     datasets = [d for d in a.datasets.split(",") if d]
     for p in peers:
@@ -875,6 +885,7 @@ def main():
         log("no peer to run")
         return 3
 
+    load_before = os.getloadavg()
     scratch = tempfile.mkdtemp(prefix="strata-peers.", dir=a.scratch)
     log("scratch dir", scratch)
     metas, results, runs, failed = {}, {}, [], []
@@ -938,8 +949,8 @@ def main():
     doc = {"command": " ".join([os.path.relpath(sys.argv[0], ROOT) if sys.argv[0].startswith(ROOT) else sys.argv[0]]
                                + sys.argv[1:]),
            "when_utc": stamp, "host": {"nproc": os.cpu_count(), "kernel": os.uname().release,
-                                       "loadavg": os.getloadavg()},
-           "peers": peers, "skipped": skipped, "datasets": metas, "dashboard": DASHBOARD,
+                                       "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+           "peers": peers, "skipped": skipped, "query_repeats": a.query_repeats, "datasets": metas, "dashboard": DASHBOARD,
            "runs": runs, "failed": failed, "table_md": md}
     path = os.path.join(a.out, "peers-%s.json" % stamp)
     with open(path, "w") as f:
