@@ -148,7 +148,9 @@ STRATA_API int strata_open(const strata_options *opts, strata_db **out);
 
 /* Stops background work, syncs the WAL and releases the directory.
  * strata_close(NULL) is a no-op. Returns the first error met while closing;
- * the handle is freed in every case. */
+ * the handle is freed in every case.
+ * Errors: STRATA_ERR_IO or STRATA_ERR_NOSPACE (the final WAL sync or index sync failed: the
+ * writes acknowledged before it were durable only under the sync policy). */
 STRATA_API int strata_close(strata_db *db);
 
 /* ------------------------------------------------------------ series and writes */
@@ -162,7 +164,10 @@ typedef uint64_t strata_sid;
 
 /* Looks up or creates the series named by labels (any order; empty values
  * are dropped as in Prometheus; names must be unique). *created is set to 1
- * when the series is new (created may be NULL). */
+ * when the series is new (created may be NULL).
+ * Errors: STRATA_ERR_INVALID (NULL arguments; a duplicate or empty label name, a NUL byte),
+ * STRATA_ERR_LIMIT (max_series, max_labels or a label length), STRATA_ERR_READONLY,
+ * STRATA_ERR_NOMEM, STRATA_ERR_IO or STRATA_ERR_NOSPACE (logging a new series). */
 STRATA_API int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels,
                                            strata_sid *out, int *created);
 
@@ -202,7 +207,9 @@ typedef void (*strata_reject_fn)(void *ctx, uint64_t line_no, const char *reason
 
 /* Writes Influx line protocol: series `measurement_field`, tags as labels.
  * Valid lines are stored even when others are rejected; the call returns
- * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp. */
+ * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp.
+ * Errors: STRATA_ERR_INVALID (NULL arguments), STRATA_ERR_READONLY, STRATA_ERR_NOMEM,
+ * STRATA_ERR_IO, STRATA_ERR_NOSPACE (storing failed; lines stored before it stay). */
 STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision,
                                int64_t now_ms, strata_reject_fn on_reject, void *ctx,
                                strata_write_result *result);
@@ -213,9 +220,30 @@ STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strat
  * not decode, names an invalid series or carries a timestamp the database
  * cannot take is reported through on_reject (its reason names the byte
  * for a decoding error) and the rest are stored. Returns STRATA_OK unless
- * storing failed. buf holds whole lines (a last line without '\n' is one). */
+ * storing failed. buf holds whole lines (a last line without '\n' is one).
+ * Errors: as strata_write_lp. */
 STRATA_API int strata_write_jsonl(strata_db *db, const char *buf, size_t len, strata_reject_fn on_reject, void *ctx,
                                   strata_write_result *result);
+
+/* A batch of samples of series named by labels: what a protocol that
+ * names series by labels (JSON lines, remote write, OTLP) writes through.
+ * Each strata_batch_add checks its samples' times and finds or creates
+ * the series; what the database cannot take is refused alone
+ * (STRATA_ERR_INVALID or STRATA_ERR_LIMIT with *reason, a static string)
+ * and the rest stays in the batch. strata_batch_commit writes every
+ * accepted sample (in chunks: a long batch is written as it grows).
+ * A batch belongs to one thread; any number may be open on one database.
+ * Errors of add and commit beyond a refusal: STRATA_ERR_NOMEM,
+ * STRATA_ERR_IO, STRATA_ERR_NOSPACE, STRATA_ERR_READONLY (storing failed:
+ * samples written before stay; the batch keeps failing). */
+typedef struct strata_batch strata_batch;
+STRATA_API int strata_batch_new(strata_db *db, strata_batch **out);
+STRATA_API int strata_batch_add(strata_batch *b, const strata_label *labels, size_t n_labels, const int64_t *t_ms,
+                                const double *values, size_t n, const char **reason);
+/* Fills result's samples and new_series (result may be NULL). */
+STRATA_API int strata_batch_commit(strata_batch *b, strata_write_result *result);
+/* strata_batch_free(NULL) is a no-op; uncommitted samples are dropped. */
+STRATA_API void strata_batch_free(strata_batch *b);
 
 /* ------------------------------------------------------------ selection */
 
@@ -254,14 +282,17 @@ typedef struct strata_cursor strata_cursor;
 /* Selects the series matched by every matcher that have samples in
  * [mint_ms, maxt_ms] (inclusive), as of the call: later writes are not
  * seen. The cursor pins the files it reads; it never blocks writers.
- * Free it with strata_cursor_close. */
+ * Free it with strata_cursor_close.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, a regular expression that does not compile),
+ * STRATA_ERR_NOMEM. */
 STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                              int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
 
 /* Like strata_select for callers that want the series only (the series
  * and label APIs): a series is returned when it has a sample in the range,
  * found without decoding more than it takes to see one;
- * strata_cursor_next_samples returns 0 at once. */
+ * strata_cursor_next_samples returns 0 at once.
+ * Errors: as strata_select. */
 STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                                     int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
 
@@ -272,7 +303,8 @@ enum { STRATA_SELECT_SERIES_ONLY = 1 /* as strata_select_series: no samples */ }
  * takes several match[]): the series matched by any of them, each once,
  * in sid order. A selector with no matchers matches every series;
  * n_selectors must be at least 1. Only the matchers of each selector are
- * used (not range_ms). */
+ * used (not range_ms).
+ * Errors: as strata_select. */
 STRATA_API int strata_select_any(strata_db *db, const strata_selector *selectors, size_t n_selectors,
                                  int64_t mint_ms, int64_t maxt_ms, unsigned flags, strata_cursor **out);
 
@@ -299,11 +331,14 @@ typedef struct strata_strings {
 STRATA_API void strata_strings_free(strata_strings *s);
 
 /* Label names (sorted) of the series matched that have data in the range;
- * n_matchers == 0 means every series. */
+ * n_matchers == 0 means every series.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, a bad regular expression), STRATA_ERR_NOMEM,
+ * STRATA_ERR_CORRUPT or STRATA_ERR_IO (a block read to see whether a series has data). */
 STRATA_API int strata_label_names(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                                   int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
 
-/* Values (sorted) of label `name` over the series matched. */
+/* Values (sorted) of label `name` over the series matched.
+ * Errors: as strata_label_names. */
 STRATA_API int strata_label_values(strata_db *db, const char *name, const strata_matcher *matchers,
                                    size_t n_matchers, int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
 
@@ -320,7 +355,9 @@ typedef struct strata_export strata_export;
 /* Opens a streaming export of the series matched by any of the selectors
  * (strata_select_any) with their samples in [mint_ms, maxt_ms], as text in
  * format. Series without samples in the range are left out. The export
- * pins what it reads as a cursor does; free it with strata_export_close. */
+ * pins what it reads as a cursor does; free it with strata_export_close.
+ * Errors: as strata_select; strata_export_read also STRATA_ERR_CORRUPT or STRATA_ERR_IO
+ * (a damaged block) and STRATA_ERR_NOMEM. */
 STRATA_API int strata_export_open(strata_db *db, const strata_selector *selectors, size_t n_selectors,
                                   int64_t mint_ms, int64_t maxt_ms, strata_export_format format,
                                   strata_export **out);
@@ -339,19 +376,28 @@ STRATA_API void strata_export_close(strata_export *e);
 /* ------------------------------------------------------------ deletes and maintenance */
 
 /* Deletes the samples in [mint_ms, maxt_ms] of the series matched: invisible
- * when it returns, durable under the sync policy, purged by compaction. */
+ * when it returns, durable under the sync policy, purged by compaction.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, a bad regular expression: nothing is deleted),
+ * STRATA_ERR_READONLY, STRATA_ERR_NOMEM, STRATA_ERR_IO, STRATA_ERR_NOSPACE. */
 STRATA_API int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                              int64_t mint_ms, int64_t maxt_ms);
 
-/* Writes the head out to tables and returns when they are installed. */
+/* Writes the head out to tables and returns when they are installed.
+ * Errors: STRATA_ERR_IO, STRATA_ERR_NOSPACE (the head stays in memory and in the WAL; a
+ * later flush retries), STRATA_ERR_NOMEM, STRATA_ERR_READONLY. */
 STRATA_API int strata_flush(strata_db *db);
 
 /* Runs compactions until none is planned (full: compacts every partition
- * fully) and returns when done. */
+ * fully) and returns when done.
+ * Errors: STRATA_ERR_IO, STRATA_ERR_NOSPACE, STRATA_ERR_NOMEM, STRATA_ERR_CORRUPT (an input
+ * file is damaged: it is quarantined), STRATA_ERR_CANCELLED (the database is closing),
+ * STRATA_ERR_READONLY. A failed compaction leaves the data as it was. */
 STRATA_API int strata_compact(strata_db *db, int full);
 
 /* A consistent copy of the database (hard links for tables) in dir, which
- * must not exist. */
+ * must not exist.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, dir exists), STRATA_ERR_IO, STRATA_ERR_NOSPACE,
+ * STRATA_ERR_NOMEM. */
 STRATA_API int strata_snapshot(strata_db *db, const char *dir);
 
 #define STRATA_MAX_LEVELS 8
@@ -397,7 +443,8 @@ typedef struct strata_stats {
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct
  * may grow in later versions, and a program compiled against an older
- * header gets the fields it knows). */
+ * header gets the fields it knows).
+ * Errors: STRATA_ERR_INVALID (NULL arguments or out_size 0). */
 STRATA_API int strata_get_stats(strata_db *db, strata_stats *out, size_t out_size);
 
 /* One table file of the current version. */
@@ -413,7 +460,8 @@ typedef struct strata_file_info {
 } strata_file_info;
 
 /* Lists the table files, ordered by partition, level, file number, into a
- * new array freed with strata_free. */
+ * new array freed with strata_free.
+ * Errors: STRATA_ERR_INVALID (NULL arguments), STRATA_ERR_NOMEM. */
 STRATA_API int strata_list_files(strata_db *db, strata_file_info **out, size_t *n);
 
 /* Frees memory the library handed over where the function says so. */
@@ -475,7 +523,9 @@ typedef void (*strata_verify_fn)(void *ctx, const char *file, int64_t offset, co
  * STRATA_ERR_CORRUPT when something was reported. */
 STRATA_API int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx);
 
-/* Checks one table file. */
+/* Checks one table file.
+ * Errors: STRATA_ERR_CORRUPT (reported through fn), STRATA_ERR_NOTFOUND, STRATA_ERR_IO,
+ * STRATA_ERR_NOMEM. */
 STRATA_API int strata_verify_table(const char *path, strata_verify_fn fn, void *ctx);
 
 /* ------------------------------------------------------------ queries: evaluation */
@@ -569,7 +619,8 @@ STRATA_API int strata_query_instant(strata_db *db, const char *text, size_t len,
  * Prometheus' query_range: the answer is a matrix (a scalar expression
  * gives one series without labels). Refused as Prometheus refuses them:
  * end before start, step <= 0, more than 11,000 points per series, an
- * expression of type range vector or string. */
+ * expression of type range vector or string (STRATA_ERR_INVALID, BAD_DATA).
+ * Errors: as strata_query_instant. */
 STRATA_API int strata_query_range(strata_db *db, const char *text, size_t len, int64_t start_ms, int64_t end_ms,
                                   int64_t step_ms, const strata_query_options *o, strata_result **out,
                                   strata_query_error *err);

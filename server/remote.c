@@ -188,48 +188,46 @@ void rw_free(rw_write *w)
 int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_series)
 {
     const Prometheus__WriteRequest *req = w->msg;
-    size_t total = 0, max_labels = 0;
+    size_t max_labels = 0, max_samples = 0;
     for (size_t i = 0; i < req->n_timeseries; i++) {
-        total += req->timeseries[i]->n_samples;
         if (req->timeseries[i]->n_labels > max_labels)
             max_labels = req->timeseries[i]->n_labels;
+        if (req->timeseries[i]->n_samples > max_samples)
+            max_samples = req->timeseries[i]->n_samples;
     }
-    strata_sample *batch = malloc((total ? total : 1) * sizeof *batch);
     strata_label *labels = malloc((max_labels ? max_labels : 1) * sizeof *labels);
-    int rc = STRATA_OK;
-    uint64_t created_n = 0;
-    size_t k = 0;
-    if (!batch || !labels) {
-        rc = STRATA_ERR_NOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < req->n_timeseries; i++) {
+    int64_t *t = malloc((max_samples ? max_samples : 1) * sizeof *t);
+    double *v = malloc((max_samples ? max_samples : 1) * sizeof *v);
+    strata_batch *b = NULL;
+    int rc = labels && t && v ? strata_batch_new(db, &b) : STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < req->n_timeseries && !rc; i++) {
         const Prometheus__TimeSeries *ts = req->timeseries[i];
         if (!ts->n_samples)
             continue;
-        for (size_t j = 0; j < ts->n_labels; j++) {
-            labels[j].name = ts->labels[j]->name;
-            labels[j].value = ts->labels[j]->value;
-        }
-        strata_sid sid;
-        int created = 0;
-        if ((rc = strata_series_get_or_create(db, labels, ts->n_labels, &sid, &created)) != 0)
-            goto out;
-        created_n += created != 0;
+        for (size_t j = 0; j < ts->n_labels; j++)
+            labels[j] = (strata_label){ts->labels[j]->name, ts->labels[j]->value};
         for (size_t j = 0; j < ts->n_samples; j++) {
-            batch[k].sid = sid;
-            batch[k].t_ms = ts->samples[j]->timestamp;
-            batch[k].value = ts->samples[j]->value;
-            k++;
+            t[j] = ts->samples[j]->timestamp;
+            v[j] = ts->samples[j]->value;
         }
+        /* a refused series fails the request, as before (remote write 1.0
+         * has no partial answer; the status tells the client what to do) */
+        rc = strata_batch_add(b, labels, ts->n_labels, t, v, ts->n_samples, NULL);
     }
-    if (k && (rc = strata_write(db, batch, k)) != 0)
-        goto out;
-    *samples = k;
-    *new_series = created_n;
-out:
-    free(batch);
+    strata_write_result res = {0};
+    if (b) {
+        int rc2 = strata_batch_commit(b, &res);
+        if (!rc)
+            rc = rc2;
+    }
+    if (!rc) {
+        *samples = res.samples;
+        *new_series = res.new_series;
+    }
+    strata_batch_free(b);
     free(labels);
+    free(t);
+    free(v);
     return rc;
 }
 
