@@ -513,7 +513,7 @@ static int run_dataset(const opts *o, const char *dataset, bench_series *s, size
                        chosen.kind_samples[kk], (double)chosen.kind_bytes[kk] / (double)chosen.kind_samples[kk],
                        (double)res[xi].kind_bytes[kk] / (double)chosen.kind_samples[kk]);
     }
-    buf_free(&enc);
+    base_buf_free(&enc);
     free(b);
     free(tb);
     free(vb);

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (codec_ts_encode(t, n, &b, &id) != STRATA_OK ||
             codec_ts_decode(id, b.data, b.len, n, u) != STRATA_OK || (n && memcmp(t, u, n * 8)))
             abort();
-        buf_free(&b);
+        base_buf_free(&b);
     }
     free(t);
     free(u);
@@ -50,6 +50,6 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         memcpy(out + 2, b.data, b.len);
         len = b.len + 2;
     }
-    buf_free(&b);
+    base_buf_free(&b);
     return len;
 }

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (codec_val_encode(v, n, &b, &cid) != STRATA_OK ||
             codec_val_decode(cid, b.data, b.len, n, u) != STRATA_OK || (n && memcmp(v, u, n * 8)))
             abort();
-        buf_free(&b);
+        base_buf_free(&b);
     }
     free(v);
     free(u);
@@ -61,6 +61,6 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         out[1] = out[2] = 0;
         len = 3;
     }
-    buf_free(&b);
+    base_buf_free(&b);
     return len;
 }

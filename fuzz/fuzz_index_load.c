@@ -79,27 +79,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     bbuf f = {0};
     if (data[0] & 1) {
-        buf_append(&f, data + 1, size - 1);
+        base_buf_append(&f, data + 1, size - 1);
     } else {
         uint8_t h[16];
         memcpy(h, "STRSERLG", 8);
         store_u32le(h + 8, 1);
-        store_u32le(h + 12, crc32c(0, h, 12));
-        buf_append(&f, h, 16);
+        store_u32le(h + 12, base_crc32c(0, h, 12));
+        base_buf_append(&f, h, 16);
         for (size_t i = 1; i < size;) {
             size_t len = data[i++];
             if (len > size - i)
                 len = size - i;
             if (len == 0)
                 continue;
-            buf_put_u32le(&f, (uint32_t)len);
-            buf_put_u32le(&f, crc32c(0, data + i, len));
-            buf_append(&f, data + i, len);
+            base_buf_put_u32le(&f, (uint32_t)len);
+            base_buf_put_u32le(&f, base_crc32c(0, data + i, len));
+            base_buf_append(&f, data + i, len);
             i += len;
         }
     }
     put(f.data, f.len);
-    buf_free(&f);
+    base_buf_free(&f);
     strata_index *idx;
     int rc = index_open(dir, NULL, &idx);
     if (rc == STRATA_OK) {

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s.timestamps[i] != s2.timestamps[i] || !same_value(s.values[i], s2.values[i]))
             abort();
 out:
-    buf_free(&b);
+    base_buf_free(&b);
     jsonl_decoder_free(d);
     jsonl_decoder_free(d2);
     free(buf);

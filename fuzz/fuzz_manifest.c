@@ -63,8 +63,8 @@ static void one(const uint8_t *data, size_t size)
     CHECK(info.torn_bytes == 0 && info.records == 1);
     CHECK(manifest_encode_file(w, 0, &b) == STRATA_OK);
     CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-    buf_free(&a);
-    buf_free(&b);
+    base_buf_free(&a);
+    base_buf_free(&b);
     manifest_version_unref(w);
     manifest_version_unref(v);
 }
@@ -76,13 +76,13 @@ static void fix_crcs(uint8_t *p, size_t n)
 {
     if (n < MANIFEST_HEADER_BYTES)
         return;
-    store_u32le(p + 12, crc32c(0, p, 12));
+    store_u32le(p + 12, base_crc32c(0, p, 12));
     for (size_t off = MANIFEST_HEADER_BYTES; n - off >= MANIFEST_RECORD_HEADER_BYTES;) {
         uint32_t len = load_u32le(p + off);
         if (len > n - off - MANIFEST_RECORD_HEADER_BYTES)
             break;
-        store_u32le(p + off + 4, crc32c(0, p + off + MANIFEST_RECORD_HEADER_BYTES, len));
-        store_u32le(p + off + 8, crc32c(0, p + off, 8));
+        store_u32le(p + off + 4, base_crc32c(0, p + off + MANIFEST_RECORD_HEADER_BYTES, len));
+        store_u32le(p + off + 8, base_crc32c(0, p + off, 8));
         off += MANIFEST_RECORD_HEADER_BYTES + len;
     }
 }
@@ -110,8 +110,8 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
     manifest_edit e;
     manifest_edit_init(&e);
     size_t len = 0;
-    if (mlog_put_header(&f) || mitem_db_options(&snap, W) || mitem_next_file_no(&snap, 100) ||
-        mlog_put_record(&f, snap.data, snap.len))
+    if (manifest_log_put_header(&f) || manifest_item_db_options(&snap, W) || manifest_item_next_file_no(&snap, 100) ||
+        manifest_log_put_record(&f, snap.data, snap.len))
         goto out;
     for (unsigned k = 0; k < i; k++) {
         manifest_edit_reset(&e);
@@ -137,7 +137,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
             manifest_edit_remove_tombstone(&e, 51);
         }
         manifest_edit_add_level_stats(&e, k % MANIFEST_MAX_LEVELS, 100u * k, 200u * k);
-        if (e.err || mlog_put_record(&f, e.buf.data, e.buf.len))
+        if (e.err || manifest_log_put_record(&f, e.buf.data, e.buf.len))
             goto out;
     }
     /* A seed that does not replay would seed nothing: fail loudly. */
@@ -151,7 +151,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
     }
 out:
     manifest_edit_free(&e);
-    buf_free(&f);
-    buf_free(&snap);
+    base_buf_free(&f);
+    base_buf_free(&snap);
     return len;
 }

@@ -14,7 +14,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap);
 static char *print_with(const query_ast *ast, int (*fn)(const query_node *, bbuf *))
 {
     bbuf b = {0};
-    if (fn(ast->root, &b) != STRATA_OK || buf_put_u8(&b, 0) != STRATA_OK)
+    if (fn(ast->root, &b) != STRATA_OK || base_buf_put_u8(&b, 0) != STRATA_OK)
         abort();
     return (char *)b.data;
 }

@@ -80,7 +80,7 @@ static void read_all(table *t)
 
 static void put_file(const uint8_t *data, size_t size)
 {
-    if (ftruncate(memfd, 0) != 0 || file_pwrite_all(memfd, data, size, 0) != STRATA_OK)
+    if (ftruncate(memfd, 0) != 0 || base_file_pwrite_all(memfd, data, size, 0) != STRATA_OK)
         abort();
 }
 
@@ -93,8 +93,8 @@ static void fix_crcs(uint8_t *p, size_t size, const char *path)
     uint8_t *f = p + size - TABLE_FOOTER_SIZE;
     uint64_t ioff = load_u64le(f + TF_INDEX_OFF), ilen = load_u64le(f + TF_INDEX_LEN);
     if (ioff <= size && ilen <= size - ioff)
-        store_u32le(f + TF_INDEX_CRC, crc32c(0, p + ioff, ilen));
-    store_u32le(f + TF_FOOTER_CRC, crc32c(0, f, TF_FOOTER_CRC));
+        store_u32le(f + TF_INDEX_CRC, base_crc32c(0, p + ioff, ilen));
+    store_u32le(f + TF_FOOTER_CRC, base_crc32c(0, f, TF_FOOTER_CRC));
     put_file(p, size);
     table *t;
     if (table_open(path, NULL, &t, NULL, 0) != STRATA_OK)
@@ -106,7 +106,7 @@ static void fix_crcs(uint8_t *p, size_t size, const char *path)
             continue;
         while (table_block_list_next(&l, &b) == 1)
             if (b.off + b.len <= size && b.len >= 4)
-                store_u32le(p + b.off + b.len - 4, crc32c(0, p + b.off, b.len - 4));
+                store_u32le(p + b.off + b.len - 4, base_crc32c(0, p + b.off, b.len - 4));
     }
     table_unref(t);
     put_file(p, size);
@@ -181,7 +181,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     uint8_t *p;
     size_t plen;
-    if (file_read_all(path, &p, &plen) == STRATA_OK) {
+    if (base_file_read_all(path, &p, &plen) == STRATA_OK) {
         if (plen <= cap) {
             memcpy(out, p, plen);
             len = plen + 1;

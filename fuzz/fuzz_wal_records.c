@@ -40,7 +40,7 @@ static void series(const uint8_t *p, size_t n)
         wal_series_iter_free(&it2);
     }
     wal_series_iter_free(&it);
-    buf_free(&re);
+    base_buf_free(&re);
 }
 
 static void samples(const uint8_t *p, size_t n)
@@ -53,7 +53,7 @@ static void samples(const uint8_t *p, size_t n)
             abort();
         if (k2 != k || (k && memcmp(s, s2, k * sizeof *s)))
             abort();
-        buf_free(&re);
+        base_buf_free(&re);
     }
     base_free(s);
     base_free(s2);
@@ -71,7 +71,7 @@ static void deletes(const uint8_t *p, size_t n)
             abort();
         if (k2 != k || a2 != a || b2 != b || (k && memcmp(s, s2, k * sizeof *s)))
             abort();
-        buf_free(&re);
+        base_buf_free(&re);
     }
     base_free(s);
     base_free(s2);
@@ -99,9 +99,9 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         wal_series_begin(&r);
         wal_series_add(&r, 7, l, 3);
         wal_series_add(&r, 8, l, 2);
-        buf_put_u8(&b, 0);
-        buf_append(&b, r.data, r.len);
-        buf_free(&r);
+        base_buf_put_u8(&b, 0);
+        base_buf_append(&b, r.data, r.len);
+        base_buf_free(&r);
         break;
     }
     case 1:
@@ -109,13 +109,13 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         strata_sample s[20];
         for (int k = 0; k < 20; k++)
             s[k] = (strata_sample){(strata_sid)(i == 1 ? 5 : k), 1000 + 10 * k, i == 1 ? k : k * 0.1};
-        buf_put_u8(&b, 1);
+        base_buf_put_u8(&b, 1);
         wal_samples_encode(&b, s, 20);
         break;
     }
     case 3: {
         strata_sid s[] = {1, 5, 6, 100};
-        buf_put_u8(&b, 2);
+        base_buf_put_u8(&b, 2);
         wal_delete_encode(&b, s, 4, -10, 10);
         break;
     }
@@ -124,6 +124,6 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
     }
     size_t n = b.len < cap ? b.len : cap;
     memcpy(out, b.data, n);
-    buf_free(&b);
+    base_buf_free(&b);
     return n;
 }

@@ -58,8 +58,8 @@ static int cb(void *ctx, uint8_t type, const uint8_t *p, size_t len, wal_pos end
     (void)end;
     tally *t = ctx;
     t->n++;
-    t->crc = crc32c(t->crc, &type, 1);
-    t->crc = crc32c(t->crc, p, len);
+    t->crc = base_crc32c(t->crc, &type, 1);
+    t->crc = base_crc32c(t->crc, p, len);
     /* Exercise the record decoders on whatever came through. */
     if (type == WAL_REC_SAMPLES) {
         strata_sample *s = NULL;
@@ -134,7 +134,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
             bbuf e = {0};
             if (wal_samples_encode(&e, s, 8) != STRATA_OK || wal_append(w, WAL_REC_SAMPLES, e.data, e.len, NULL))
                 abort();
-            buf_free(&e);
+            base_buf_free(&e);
         } else if (wal_append(w, (uint8_t)r, buf, len, NULL) != STRATA_OK) {
             abort();
         }

@@ -53,15 +53,15 @@ typedef struct bbuf {
     size_t cap;
 } bbuf;
 
-int buf_reserve(bbuf *b, size_t extra); /* ensures cap >= len + extra */
-int buf_append(bbuf *b, const void *p, size_t n);
-int buf_put_u8(bbuf *b, uint8_t v);
-int buf_put_u32le(bbuf *b, uint32_t v);
-int buf_put_u64le(bbuf *b, uint64_t v);
-int buf_put_uvarint(bbuf *b, uint64_t v);
-int buf_put_svarint(bbuf *b, int64_t v); /* zig-zag */
-void buf_reset(bbuf *b);                 /* len = 0, keeps memory */
-void buf_free(bbuf *b);
+int base_buf_reserve(bbuf *b, size_t extra); /* ensures cap >= len + extra */
+int base_buf_append(bbuf *b, const void *p, size_t n);
+int base_buf_put_u8(bbuf *b, uint8_t v);
+int base_buf_put_u32le(bbuf *b, uint32_t v);
+int base_buf_put_u64le(bbuf *b, uint64_t v);
+int base_buf_put_uvarint(bbuf *b, uint64_t v);
+int base_buf_put_svarint(bbuf *b, int64_t v); /* zig-zag */
+void base_buf_reset(bbuf *b);                 /* len = 0, keeps memory */
+void base_buf_free(bbuf *b);
 
 /* ------------------------------------------------------------ encoding helpers */
 
@@ -76,43 +76,43 @@ static inline uint32_t load_u32le(const uint8_t *p) { uint32_t v; memcpy(&v, p, 
 static inline uint64_t load_u64le(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* Writes v as a LEB128 varint into p (at least 10 bytes); returns bytes written. */
-size_t uvarint_put(uint8_t *p, uint64_t v);
+size_t base_uvarint_put(uint8_t *p, uint64_t v);
 /* Reads a varint from [p, end): returns bytes read, 0 when truncated or
  * longer than 10 bytes (corrupt input, never a crash). */
-size_t uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
-size_t svarint_get(const uint8_t *p, const uint8_t *end, int64_t *v);
+size_t base_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
+size_t base_svarint_get(const uint8_t *p, const uint8_t *end, int64_t *v);
 
 /* ------------------------------------------------------------ CRC32C
  * Castagnoli polynomial, as RFC 3720; the SSE4.2 instruction when the CPU
  * has it (checked once at run time), a slicing-by-8 table otherwise.
- * crc32c(0, p, n) is the checksum of p; pass a previous result to extend. */
-uint32_t crc32c(uint32_t crc, const void *p, size_t n);
-uint32_t crc32c_portable(uint32_t crc, const void *p, size_t n);
-bool crc32c_hw_available(void);
+ * base_crc32c(0, p, n) is the checksum of p; pass a previous result to extend. */
+uint32_t base_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t base_crc32c_portable(uint32_t crc, const void *p, size_t n);
+bool base_crc32c_hw_available(void);
 
 /* ------------------------------------------------------------ file I/O
  * All return a status and keep errno's meaning in the log message; ENOSPC
  * and EDQUOT map to STRATA_ERR_NOSPACE, other failures to STRATA_ERR_IO. */
 int base_errno_status(int err);
 /* write(2) in a loop over short writes and EINTR. */
-int file_write_all(int fd, const void *p, size_t n);
+int base_file_write_all(int fd, const void *p, size_t n);
 /* pwrite(2) likewise. */
-int file_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+int base_file_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 /* read(2)/pread(2) in a loop; *got may be short only at end of file. */
-int file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got);
-int file_fsync(int fd);
+int base_file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got);
+int base_file_fsync(int fd);
 /* fsync of a directory, making a rename or create in it durable. */
-int file_fsync_dir(const char *dir);
+int base_file_fsync_dir(const char *dir);
 /* Durable replace: writes to path.tmp, fsync, rename over path, fsync dir. */
-int file_write_atomic(const char *dir, const char *name, const void *p, size_t n);
+int base_file_write_atomic(const char *dir, const char *name, const void *p, size_t n);
 /* Reads a whole file into *out (caller frees with base_free). */
-int file_read_all(const char *path, uint8_t **out, size_t *len);
+int base_file_read_all(const char *path, uint8_t **out, size_t *len);
 /* mkdir of one level; EEXIST is success. */
-int file_mkdir(const char *path);
+int base_file_mkdir(const char *path);
 /* mkdir -p: every missing parent too. */
-int file_mkdir_p(const char *path);
+int base_file_mkdir_p(const char *path);
 /* Joins dir and name into a new string (caller frees) or NULL. */
-char *path_join(const char *dir, const char *name);
+char *base_path_join(const char *dir, const char *name);
 
 /* ------------------------------------------------------------ logging */
 

@@ -1,7 +1,7 @@
 /* buf.c: growable byte buffers and varints. */
 #include "base.h"
 
-int buf_reserve(bbuf *b, size_t extra)
+int base_buf_reserve(bbuf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)
         return STRATA_OK;
@@ -19,9 +19,9 @@ int buf_reserve(bbuf *b, size_t extra)
     return STRATA_OK;
 }
 
-int buf_append(bbuf *b, const void *p, size_t n)
+int base_buf_append(bbuf *b, const void *p, size_t n)
 {
-    int rc = buf_reserve(b, n);
+    int rc = base_buf_reserve(b, n);
     if (rc)
         return rc;
     if (n)
@@ -30,40 +30,40 @@ int buf_append(bbuf *b, const void *p, size_t n)
     return STRATA_OK;
 }
 
-int buf_put_u8(bbuf *b, uint8_t v) { return buf_append(b, &v, 1); }
+int base_buf_put_u8(bbuf *b, uint8_t v) { return base_buf_append(b, &v, 1); }
 
-int buf_put_u32le(bbuf *b, uint32_t v)
+int base_buf_put_u32le(bbuf *b, uint32_t v)
 {
     uint8_t t[4];
     store_u32le(t, v);
-    return buf_append(b, t, 4);
+    return base_buf_append(b, t, 4);
 }
 
-int buf_put_u64le(bbuf *b, uint64_t v)
+int base_buf_put_u64le(bbuf *b, uint64_t v)
 {
     uint8_t t[8];
     store_u64le(t, v);
-    return buf_append(b, t, 8);
+    return base_buf_append(b, t, 8);
 }
 
-int buf_put_uvarint(bbuf *b, uint64_t v)
+int base_buf_put_uvarint(bbuf *b, uint64_t v)
 {
     uint8_t t[10];
-    return buf_append(b, t, uvarint_put(t, v));
+    return base_buf_append(b, t, base_uvarint_put(t, v));
 }
 
-int buf_put_svarint(bbuf *b, int64_t v) { return buf_put_uvarint(b, zigzag_enc(v)); }
+int base_buf_put_svarint(bbuf *b, int64_t v) { return base_buf_put_uvarint(b, zigzag_enc(v)); }
 
-void buf_reset(bbuf *b) { b->len = 0; }
+void base_buf_reset(bbuf *b) { b->len = 0; }
 
-void buf_free(bbuf *b)
+void base_buf_free(bbuf *b)
 {
     base_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-size_t uvarint_put(uint8_t *p, uint64_t v)
+size_t base_uvarint_put(uint8_t *p, uint64_t v)
 {
     size_t i = 0;
     while (v >= 0x80) {
@@ -74,7 +74,7 @@ size_t uvarint_put(uint8_t *p, uint64_t v)
     return i;
 }
 
-size_t uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
+size_t base_uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < 10; i++) {
@@ -92,10 +92,10 @@ size_t uvarint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return 0;
 }
 
-size_t svarint_get(const uint8_t *p, const uint8_t *end, int64_t *v)
+size_t base_svarint_get(const uint8_t *p, const uint8_t *end, int64_t *v)
 {
     uint64_t u;
-    size_t n = uvarint_get(p, end, &u);
+    size_t n = base_uvarint_get(p, end, &u);
     if (n)
         *v = zigzag_dec(u);
     return n;

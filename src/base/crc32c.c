@@ -29,7 +29,7 @@ static void table_init(void)
             table[s][i] = (table[s - 1][i] >> 8) ^ table[0][table[s - 1][i] & 0xff];
 }
 
-uint32_t crc32c_portable(uint32_t crc, const void *data, size_t n)
+uint32_t base_crc32c_portable(uint32_t crc, const void *data, size_t n)
 {
     pthread_once(&table_once, table_init);
     const uint8_t *p = data;
@@ -68,19 +68,19 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
     return ~(uint32_t)c;
 }
 
-bool crc32c_hw_available(void) { return __builtin_cpu_supports("sse4.2"); }
+bool base_crc32c_hw_available(void) { return __builtin_cpu_supports("sse4.2"); }
 
-uint32_t crc32c(uint32_t crc, const void *p, size_t n)
+uint32_t base_crc32c(uint32_t crc, const void *p, size_t n)
 {
     static int hw = -1; /* benign race: every thread computes the same answer */
     int h = __atomic_load_n(&hw, __ATOMIC_RELAXED);
     if (h < 0) {
-        h = crc32c_hw_available();
+        h = base_crc32c_hw_available();
         __atomic_store_n(&hw, h, __ATOMIC_RELAXED);
     }
-    return h ? crc32c_sse42(crc, p, n) : crc32c_portable(crc, p, n);
+    return h ? crc32c_sse42(crc, p, n) : base_crc32c_portable(crc, p, n);
 }
 #else
-bool crc32c_hw_available(void) { return false; }
-uint32_t crc32c(uint32_t crc, const void *p, size_t n) { return crc32c_portable(crc, p, n); }
+bool base_crc32c_hw_available(void) { return false; }
+uint32_t base_crc32c(uint32_t crc, const void *p, size_t n) { return base_crc32c_portable(crc, p, n); }
 #endif

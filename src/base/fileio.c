@@ -29,7 +29,7 @@ int base_errno_status(int err)
     }
 }
 
-int file_write_all(int fd, const void *p, size_t n)
+int base_file_write_all(int fd, const void *p, size_t n)
 {
     const uint8_t *c = p;
     while (n) {
@@ -47,7 +47,7 @@ int file_write_all(int fd, const void *p, size_t n)
     return STRATA_OK;
 }
 
-int file_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+int base_file_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
     const uint8_t *c = p;
     while (n) {
@@ -66,7 +66,7 @@ int file_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
     return STRATA_OK;
 }
 
-int file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got)
+int base_file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got)
 {
     uint8_t *c = p;
     size_t done = 0;
@@ -85,7 +85,7 @@ int file_pread_all(int fd, void *p, size_t n, uint64_t off, size_t *got)
     return STRATA_OK;
 }
 
-int file_fsync(int fd)
+int base_file_fsync(int fd)
 {
     while (fsync(fd) != 0) {
         if (errno != EINTR)
@@ -103,19 +103,19 @@ static int path_error(const char *op, const char *path, int err)
     return rc;
 }
 
-int file_fsync_dir(const char *dir)
+int base_file_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return path_error("open", dir, errno);
-    int rc = file_fsync(fd);
+    int rc = base_file_fsync(fd);
     if (rc)
         base_error_set("fsync %s: %s", dir, strata_strerror(rc));
     close(fd);
     return rc;
 }
 
-char *path_join(const char *dir, const char *name)
+char *base_path_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
     char *p = base_malloc(a + b + 2);
@@ -127,10 +127,10 @@ char *path_join(const char *dir, const char *name)
     return p;
 }
 
-int file_write_atomic(const char *dir, const char *name, const void *data, size_t n)
+int base_file_write_atomic(const char *dir, const char *name, const void *data, size_t n)
 {
     int rc = STRATA_ERR_NOMEM, fd = -1;
-    char *path = path_join(dir, name);
+    char *path = base_path_join(dir, name);
     char *tmp = NULL;
     if (!path)
         goto out;
@@ -145,7 +145,7 @@ int file_write_atomic(const char *dir, const char *name, const void *data, size_
         rc = path_error("open", tmp, errno);
         goto out;
     }
-    if ((rc = file_write_all(fd, data, n)) != 0 || (rc = file_fsync(fd)) != 0) {
+    if ((rc = base_file_write_all(fd, data, n)) != 0 || (rc = base_file_fsync(fd)) != 0) {
         base_error_set("write %s: %s", tmp, strata_strerror(rc));
         goto out_unlink;
     }
@@ -159,7 +159,7 @@ int file_write_atomic(const char *dir, const char *name, const void *data, size_
         rc = path_error("rename", tmp, errno);
         goto out_unlink;
     }
-    rc = file_fsync_dir(dir);
+    rc = base_file_fsync_dir(dir);
     goto out;
 out_unlink:
     unlink(tmp);
@@ -171,7 +171,7 @@ out:
     return rc;
 }
 
-int file_read_all(const char *path, uint8_t **out, size_t *len)
+int base_file_read_all(const char *path, uint8_t **out, size_t *len)
 {
     int rc;
     uint8_t *data = NULL;
@@ -189,7 +189,7 @@ int file_read_all(const char *path, uint8_t **out, size_t *len)
         rc = STRATA_ERR_NOMEM;
         goto out;
     }
-    if ((rc = file_pread_all(fd, data, n, 0, &got)) != 0)
+    if ((rc = base_file_pread_all(fd, data, n, 0, &got)) != 0)
         goto out;
     data[got] = 0;
     *out = data;
@@ -201,14 +201,14 @@ out:
     return rc;
 }
 
-int file_mkdir(const char *path)
+int base_file_mkdir(const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
         return STRATA_OK;
     return path_error("mkdir", path, errno);
 }
 
-int file_mkdir_p(const char *path)
+int base_file_mkdir_p(const char *path)
 {
     size_t n = strlen(path);
     char *p = base_strndup(path, n);
@@ -220,7 +220,7 @@ int file_mkdir_p(const char *path)
             continue;
         char c = p[i];
         p[i] = 0;
-        rc = file_mkdir(p);
+        rc = base_file_mkdir(p);
         p[i] = c;
     }
     base_free(p);

@@ -33,9 +33,9 @@ const double codec_p10r[23] = {
     1 / 1e12, 1 / 1e13, 1 / 1e14, 1 / 1e15, 1 / 1e16, 1 / 1e17, 1 / 1e18, 1 / 1e19, 1 / 1e20, 1 / 1e21, 1 / 1e22,
 };
 
-uint8_t *buf_zeroed_tail(bbuf *b, size_t n)
+uint8_t *base_buf_zeroed_tail(bbuf *b, size_t n)
 {
-    if (n > SIZE_MAX - BW_SLACK || buf_reserve(b, n + BW_SLACK))
+    if (n > SIZE_MAX - BW_SLACK || base_buf_reserve(b, n + BW_SLACK))
         return NULL;
     memset(b->data + b->len, 0, n + BW_SLACK);
     return b->data + b->len;
@@ -54,7 +54,7 @@ static void fill_dbl(double *v, size_t n, double d)
 
 void codec_fill_dbl(double *v, size_t n, double d) { fill_dbl(v, n, d); }
 
-void bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w)
+void codec_bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w)
 {
     if (!w)
         return;
@@ -100,7 +100,7 @@ static const unpack_fn unpackers[33] = {
     unpack_25, unpack_26, unpack_27, unpack_28, unpack_29, unpack_30, unpack_31, unpack_32,
 };
 
-void bitpack_unpack(const uint8_t *src, size_t avail, size_t n, unsigned w, uint64_t *out)
+void codec_bitpack_unpack(const uint8_t *src, size_t avail, size_t n, unsigned w, uint64_t *out)
 {
     size_t i = 0;
     if (!w) {

@@ -133,24 +133,24 @@ static inline int br_get(br *r, unsigned w, uint64_t *out)
  * byte boundary: bitpack_bytes(n, w) bytes. */
 static inline size_t bitpack_bytes(size_t n, unsigned w) { return (size_t)(((uint64_t)n * w + 7) / 8); }
 /* dst must be zeroed with BW_SLACK bytes to spare. */
-void bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w);
+void codec_bitpack_pack(uint8_t *dst, const uint64_t *v, size_t n, unsigned w);
 /* src holds at least bitpack_bytes(n, w) bytes (caller checked). out gets
  * n values; it may be written up to 8 entries past n. */
-void bitpack_unpack(const uint8_t *src, size_t avail, size_t n, unsigned w, uint64_t *out);
+void codec_bitpack_unpack(const uint8_t *src, size_t avail, size_t n, unsigned w, uint64_t *out);
 
 /* v[0..n) = d; may write up to 7 entries past n (within CODEC_PAD). */
 void codec_fill_dbl(double *v, size_t n, double d);
 
 /* Append helpers for bbufs: reserve n + BW_SLACK zeroed bytes at the end
  * and return a pointer to them (NULL on allocation failure). */
-uint8_t *buf_zeroed_tail(bbuf *b, size_t n);
+uint8_t *base_buf_zeroed_tail(bbuf *b, size_t n);
 
 /* Integer sequence coder (intseq.c): the lossless core under the decimal
  * codec. Encodes m[0..n) (n >= 1) as its smallest form. */
-int intseq_encode(const int64_t *m, size_t n, bbuf *out);
+int codec_intseq_encode(const int64_t *m, size_t n, bbuf *out);
 /* Decodes n integers and stores each as the double m / 10^e (m when e == 0)
  * into out; *used receives the bytes consumed. */
-int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used);
+int codec_intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used);
 
 /* Per-codec entry points (val.c dispatches). */
 int codec_xor_encode(const double *v, size_t n, bbuf *out);

@@ -148,9 +148,9 @@ again:
             goto again; /* earlier values must be redone at the new exponent */
     }
     size_t start = out->len;
-    if ((rc = buf_put_u8(out, (uint8_t)e)))
+    if ((rc = base_buf_put_u8(out, (uint8_t)e)))
         goto out;
-    if ((rc = intseq_encode(m, n, out)))
+    if ((rc = codec_intseq_encode(m, n, out)))
         out->len = start;
 out:
     if (m != stackm)
@@ -165,7 +165,7 @@ int codec_dec_decode(const uint8_t *src, size_t len, size_t n, double *v)
     if (len < 1 || src[0] > DEC_MAX_E)
         return STRATA_ERR_CORRUPT;
     size_t used;
-    int rc = intseq_decode_dbl(src + 1, len - 1, n, src[0], v, &used);
+    int rc = codec_intseq_decode_dbl(src + 1, len - 1, n, src[0], v, &used);
     if (rc)
         return rc;
     return used == len - 1 ? STRATA_OK : STRATA_ERR_CORRUPT;

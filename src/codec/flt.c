@@ -41,7 +41,7 @@ int codec_flt_encode(const double *v, size_t n, bbuf *out)
     if (n == 0)
         return STRATA_OK;
     size_t cap = (size_t)(((uint64_t)n * (QMAX + 64) + 64 + 7) / 8);
-    uint8_t *base = buf_zeroed_tail(out, cap);
+    uint8_t *base = base_buf_zeroed_tail(out, cap);
     if (!base)
         return STRATA_ERR_NOMEM;
     uint64_t u = dbl_bits(v[0]);

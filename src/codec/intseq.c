@@ -499,18 +499,18 @@ static void stats_for(const int64_t *m, unsigned o, size_t c, ostats *s, uint64_
 
 static uint8_t *put_for_head(uint8_t *p, const forp *f)
 {
-    p += uvarint_put(p, zigzag_enc((int64_t)f->base));
-    p += uvarint_put(p, f->g);
+    p += base_uvarint_put(p, zigzag_enc((int64_t)f->base));
+    p += base_uvarint_put(p, f->g);
     if (f->G) {
         *p++ = (uint8_t)(0x80 | f->G);
-        p += uvarint_put(p, f->R);
+        p += base_uvarint_put(p, f->R);
     } else {
         *p++ = (uint8_t)f->w;
     }
     return p;
 }
 
-int intseq_encode(const int64_t *m, size_t n, bbuf *out)
+int codec_intseq_encode(const int64_t *m, size_t n, bbuf *out)
 {
     if (n == 0)
         return STRATA_ERR_INVALID;
@@ -559,14 +559,14 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
     unsigned o = best_o;
     size_t c = n > o ? n - o : 0;
     ostats *s = &st[o];
-    uint8_t *base = buf_zeroed_tail(out, best_cost);
+    uint8_t *base = base_buf_zeroed_tail(out, best_cost);
     if (!base)
         return STRATA_ERR_NOMEM;
     uint8_t *p = base;
     *p++ = (uint8_t)(o | (best_form << 2));
-    p += uvarint_put(p, zigzag_enc(m[0]));
+    p += base_uvarint_put(p, zigzag_enc(m[0]));
     if (o == 2 && n >= 2)
-        p += uvarint_put(p, zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0])));
+        p += base_uvarint_put(p, zigzag_enc((int64_t)((uint64_t)m[1] - (uint64_t)m[0])));
     if (best_form == FORM_FOR) {
         p = put_for_head(p, &s->all);
         if (s->all.w) {
@@ -584,7 +584,7 @@ int intseq_encode(const int64_t *m, size_t n, bbuf *out)
         }
         p += s->all.w ? for_data_bytes(&s->all, c) : 0;
     } else {
-        p += uvarint_put(p, s->nz);
+        p += base_uvarint_put(p, s->nz);
         if (best_form == FORM_BITMAP) {
             for (size_t i = 0; i < c; i++)
                 if (resid(m, o, i))
@@ -633,11 +633,11 @@ static int get_for(const uint8_t **pp, const uint8_t *end, size_t cnt, forp *f)
     const uint8_t *p = *pp;
     uint64_t z;
     size_t r;
-    if (!(r = uvarint_get(p, end, &z)))
+    if (!(r = base_uvarint_get(p, end, &z)))
         return -1;
     p += r;
     f->base = (uint64_t)zigzag_dec(z);
-    if (!(r = uvarint_get(p, end, &f->g)) || f->g == 0)
+    if (!(r = base_uvarint_get(p, end, &f->g)) || f->g == 0)
         return -1;
     p += r;
     if (p >= end)
@@ -648,7 +648,7 @@ static int get_for(const uint8_t **pp, const uint8_t *end, size_t cnt, forp *f)
     if (wb & 0x80) {
         f->G = wb & 0x7f;
         f->w = 1; /* nonzero: there is data */
-        if (!(r = uvarint_get(p, end, &f->R)))
+        if (!(r = base_uvarint_get(p, end, &f->R)))
             return -1;
         p += r;
         uint64_t rg = upow(f->R, f->G);
@@ -841,7 +841,7 @@ static uint64_t for_unpack(const uint8_t *p, size_t cnt, const forp *f, u64a *x)
     size_t avail = for_data_bytes(f, cnt);
     if (f->G)
         return radix_unpack(p, avail, cnt, f, f->g, x);
-    bitpack_unpack(p, avail, cnt, f->w, (uint64_t *)x);
+    codec_bitpack_unpack(p, avail, cnt, f->w, (uint64_t *)x);
     if (f->g != 1)
         for (size_t i = 0; i < cnt; i++)
             x[i] *= f->g;
@@ -1070,7 +1070,7 @@ static void bitmap_expand(u64a *x, const u64a *v, const uint8_t *bm, size_t bm_l
     }
 }
 
-int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used)
+int codec_intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, double *out, size_t *used)
 {
     const uint8_t *p = src, *end = src + len;
     if (n == 0 || p >= end || e > 22)
@@ -1081,13 +1081,13 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
     p++;
     uint64_t z;
     size_t r;
-    if (!(r = uvarint_get(p, end, &z)))
+    if (!(r = base_uvarint_get(p, end, &z)))
         return STRATA_ERR_CORRUPT;
     p += r;
     uint64_t m = (uint64_t)zigzag_dec(z), d = 0;
     out[0] = conv((int64_t)m, e);
     if (o == 2 && n >= 2) {
-        if (!(r = uvarint_get(p, end, &z)))
+        if (!(r = base_uvarint_get(p, end, &z)))
             return STRATA_ERR_CORRUPT;
         p += r;
         d = (uint64_t)zigzag_dec(z);
@@ -1114,7 +1114,7 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
         base = f.base;
     } else {
         uint64_t k64;
-        if (!(r = uvarint_get(p, end, &k64)) || k64 > c)
+        if (!(r = base_uvarint_get(p, end, &k64)) || k64 > c)
             return STRATA_ERR_CORRUPT;
         p += r;
         size_t k = (size_t)k64;
@@ -1164,7 +1164,7 @@ int intseq_decode_dbl(const uint8_t *src, size_t len, size_t n, unsigned e, doub
                 size_t kk = MIN((size_t)CHUNK, k - j0);
                 /* chunks start on a byte: CHUNK * gw bits is a multiple of 8 */
                 size_t byte = (size_t)(((uint64_t)j0 * gw) >> 3);
-                bitpack_unpack(pos_p + byte, pos_len - byte, kk, gw, gbuf);
+                codec_bitpack_unpack(pos_p + byte, pos_len - byte, kk, gw, gbuf);
                 for (size_t t = 0; t < kk; t++) {
                     if (gbuf[t] >= c - next)
                         return STRATA_ERR_CORRUPT;

@@ -98,10 +98,10 @@ int codec_ts_encode(const int64_t *ts, size_t n, bbuf *out, uint8_t *id)
         d1 = (uint64_t)(ts[1] / p) - s0;
     uint8_t hdr[24];
     hdr[0] = (uint8_t)(k | (regular ? TS_REGULAR : 0));
-    size_t hl = 1 + uvarint_put(hdr + 1, zigzag_enc((int64_t)s0));
+    size_t hl = 1 + base_uvarint_put(hdr + 1, zigzag_enc((int64_t)s0));
     if (n >= 2)
-        hl += uvarint_put(hdr + hl, zigzag_enc((int64_t)d1));
-    if ((rc = buf_append(out, hdr, hl)))
+        hl += base_uvarint_put(hdr + hl, zigzag_enc((int64_t)d1));
+    if ((rc = base_buf_append(out, hdr, hl)))
         goto fail;
     if (regular || n < 3)
         goto done;
@@ -132,13 +132,13 @@ int codec_ts_encode(const int64_t *ts, size_t n, bbuf *out, uint8_t *id)
         }
         unsigned w = bit_width(any);
         size_t nb = bitpack_bytes(cnt, w);
-        uint8_t *dst = buf_zeroed_tail(out, 1 + nb);
+        uint8_t *dst = base_buf_zeroed_tail(out, 1 + nb);
         if (!dst) {
             rc = STRATA_ERR_NOMEM;
             goto fail;
         }
         dst[0] = (uint8_t)w;
-        bitpack_pack(dst + 1, zz, cnt, w);
+        codec_bitpack_pack(dst + 1, zz, cnt, w);
         out->len += 1 + nb;
     }
 done:
@@ -188,13 +188,13 @@ int codec_ts_decode(uint8_t id, const uint8_t *src, size_t len, size_t n, int64_
     p++;
     const uint64_t mul = codec_p10u[k];
     uint64_t z, s, d = 0;
-    size_t r = uvarint_get(p, end, &z);
+    size_t r = base_uvarint_get(p, end, &z);
     if (!r)
         return STRATA_ERR_CORRUPT;
     p += r;
     s = (uint64_t)zigzag_dec(z);
     if (n >= 2) {
-        if (!(r = uvarint_get(p, end, &z)))
+        if (!(r = base_uvarint_get(p, end, &z)))
             return STRATA_ERR_CORRUPT;
         p += r;
         d = (uint64_t)zigzag_dec(z);
@@ -226,7 +226,7 @@ int codec_ts_decode(uint8_t id, const uint8_t *src, size_t len, size_t n, int64_
                 ts[g + j] = (int64_t)(s * mul);
             }
         } else {
-            bitpack_unpack(p, (size_t)(end - p), cnt, w, zz);
+            codec_bitpack_unpack(p, (size_t)(end - p), cnt, w, zz);
             for (size_t j = 0; j < cnt; j++) {
                 d += (uint64_t)zigzag_dec(zz[j]);
                 s += d;

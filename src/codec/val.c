@@ -28,7 +28,7 @@ int codec_const_encode(const double *v, size_t n, bbuf *out)
         if (diff)
             return STRATA_ERR_INVALID;
     }
-    return buf_put_u64le(out, u);
+    return base_buf_put_u64le(out, u);
 }
 
 int codec_const_decode(const uint8_t *src, size_t len, size_t n, double *v)

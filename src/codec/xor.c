@@ -111,7 +111,7 @@ int codec_xor_encode(const double *v, size_t n, bbuf *out)
     if (n == 0)
         return STRATA_OK;
     size_t cap = (size_t)(((uint64_t)n * XOR_MAX_BITS + 7) / 8);
-    uint8_t *base = buf_zeroed_tail(out, cap);
+    uint8_t *base = base_buf_zeroed_tail(out, cap);
     if (!base)
         return STRATA_ERR_NOMEM;
     xstate st = {dbl_bits(v[0]), 0xff, 0};
@@ -185,7 +185,7 @@ void codec_xor_appender_init(codec_xor_appender *a)
 
 void codec_xor_appender_free(codec_xor_appender *a)
 {
-    buf_free(&a->bytes);
+    base_buf_free(&a->bytes);
     codec_xor_appender_init(a);
 }
 
@@ -200,7 +200,7 @@ int codec_xor_append(codec_xor_appender *a, int64_t t, double v)
     size_t want = (need + 7) / 8 + BW_SLACK;
     if (a->bytes.cap - a->bytes.len < want) {
         size_t old_cap = a->bytes.cap;
-        if (buf_reserve(&a->bytes, want))
+        if (base_buf_reserve(&a->bytes, want))
             return STRATA_ERR_NOMEM;
         memset(a->bytes.data + old_cap, 0, a->bytes.cap - old_cap);
     }

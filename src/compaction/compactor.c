@@ -182,7 +182,7 @@ static char *out_path(const char *dir, uint64_t no)
 {
     char name[64];
     table_file_name(name, sizeof name, no);
-    return path_join(dir, name);
+    return base_path_join(dir, name);
 }
 
 static int close_output(run *r)

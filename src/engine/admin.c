@@ -53,7 +53,7 @@ int strata_delete(strata_db *db, const strata_matcher *matchers, size_t n_matche
     pthread_rwlock_unlock(&db->tomb_gate);
     db_compact_wake(db);
 out:
-    buf_free(&rec);
+    base_buf_free(&rec);
     index_sids_free(&sids);
     return rc;
 }
@@ -167,9 +167,9 @@ static int copy_file(const char *src, const char *dst_dir, const char *name)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = file_read_all(src, &data, &len);
+    int rc = base_file_read_all(src, &data, &len);
     if (!rc)
-        rc = file_write_atomic(dst_dir, name, data, len);
+        rc = base_file_write_atomic(dst_dir, name, data, len);
     base_free(data);
     return rc;
 }
@@ -187,20 +187,20 @@ int strata_snapshot(strata_db *db, const char *dir)
         return rc;
     pthread_mutex_lock(&db->edit_mu);
     db_version *v = db_version_pin(db);
-    char *tdir = path_join(dir, "tables"), *idir = path_join(dir, "index"), *wdir = path_join(dir, "wal");
+    char *tdir = base_path_join(dir, "tables"), *idir = base_path_join(dir, "index"), *wdir = base_path_join(dir, "wal");
     if (!tdir || !idir || !wdir) {
         rc = STRATA_ERR_NOMEM;
         goto out;
     }
-    if ((rc = file_mkdir(dir)) || (rc = file_mkdir(wdir)))
+    if ((rc = base_file_mkdir(dir)) || (rc = base_file_mkdir(wdir)))
         goto out;
     /* tables of this version by hard link: immutable, so sharing is safe */
-    if ((rc = file_mkdir(tdir)) != 0)
+    if ((rc = base_file_mkdir(tdir)) != 0)
         goto out;
     for (size_t i = 0; i < v->n_tables && !rc; i++) {
         char name[32];
         table_file_name(name, sizeof name, v->tables[i].m.file_no);
-        char *s = path_join(db->table_dir, name), *t = path_join(tdir, name);
+        char *s = base_path_join(db->table_dir, name), *t = base_path_join(tdir, name);
         if (!s || !t)
             rc = STRATA_ERR_NOMEM;
         else if (link(s, t) != 0)
@@ -208,9 +208,9 @@ int strata_snapshot(strata_db *db, const char *dir)
         base_free(s);
         base_free(t);
     }
-    if (rc || (rc = file_fsync_dir(tdir)) != 0)
+    if (rc || (rc = base_file_fsync_dir(tdir)) != 0)
         goto out;
-    if ((rc = index_sync(db->idx)) != 0 || (rc = file_mkdir(idir)) != 0)
+    if ((rc = index_sync(db->idx)) != 0 || (rc = base_file_mkdir(idir)) != 0)
         goto out;
     {
         /* the series log only grows: a copy is a consistent prefix */
@@ -219,7 +219,7 @@ int strata_snapshot(strata_db *db, const char *dir)
         while (!rc && d && (e = readdir(d)) != NULL) {
             if (e->d_name[0] == '.')
                 continue;
-            char *s = path_join(db->index_dir, e->d_name);
+            char *s = base_path_join(db->index_dir, e->d_name);
             rc = s ? copy_file(s, idir, e->d_name) : STRATA_ERR_NOMEM;
             base_free(s);
         }
@@ -236,15 +236,15 @@ int strata_snapshot(strata_db *db, const char *dir)
         snprintf(name, sizeof name, "MANIFEST-%06llu", (unsigned long long)manifest_number(db->man));
         rc = manifest_encode_file(v->mv, mnum, &mf);
         if (!rc)
-            rc = file_write_atomic(dir, name, mf.data, mf.len);
+            rc = base_file_write_atomic(dir, name, mf.data, mf.len);
         int cl = snprintf(cur, sizeof cur, "%s\n", name);
         if (!rc)
-            rc = file_write_atomic(dir, "CURRENT", cur, (size_t)cl);
-        buf_free(&mf);
+            rc = base_file_write_atomic(dir, "CURRENT", cur, (size_t)cl);
+        base_buf_free(&mf);
         char ver[16];
         int vl = snprintf(ver, sizeof ver, "%d\n", STRATA_FORMAT_VERSION);
         if (!rc)
-            rc = file_write_atomic(dir, "VERSION", ver, (size_t)vl);
+            rc = base_file_write_atomic(dir, "VERSION", ver, (size_t)vl);
     }
 out:
     db_version_unpin(v);
@@ -288,11 +288,11 @@ int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx)
     manifest_version *mv = manifest_current(m);
     size_t n = 0;
     const manifest_table *mt = manifest_version_tables(mv, &n);
-    char *tdir = path_join(dir, "tables");
+    char *tdir = base_path_join(dir, "tables");
     for (size_t i = 0; i < n && tdir; i++) {
         char name[32];
         table_file_name(name, sizeof name, mt[i].file_no);
-        char *p = path_join(tdir, name);
+        char *p = base_path_join(tdir, name);
         if (!p)
             break;
         struct stat st;
@@ -306,7 +306,7 @@ int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx)
     manifest_version_unref(mv);
     manifest_close(m);
     /* the WAL and the series index: read-only opens report damage */
-    char *wdir = path_join(dir, "wal");
+    char *wdir = base_path_join(dir, "wal");
     wal *w = NULL;
     wal_opts wo = {.dir = wdir, .read_only = true};
     if (wdir && wal_open(&wo, &w) == STRATA_OK) {
@@ -328,7 +328,7 @@ int strata_verify_dir(const char *dir, strata_verify_fn fn, void *ctx)
         wal_close(w);
     }
     base_free(wdir);
-    char *idir = path_join(dir, "index");
+    char *idir = base_path_join(dir, "index");
     index_options io;
     index_options_init(&io);
     io.read_only = 1;

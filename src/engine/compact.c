@@ -264,7 +264,7 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
         for (size_t k = 0; k < n_outs; k++) {
             char name[32];
             table_file_name(name, sizeof name, outs[k].file_no);
-            char *p = path_join(db->table_dir, name);
+            char *p = base_path_join(db->table_dir, name);
             if (p)
                 unlink(p);
             base_free(p);

@@ -25,7 +25,7 @@
 
 int dbdir_lock(const char *dir, const base_log *log, int *fd_out)
 {
-    char *path = path_join(dir, "LOCK");
+    char *path = base_path_join(dir, "LOCK");
     if (!path)
         return STRATA_ERR_NOMEM;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -54,12 +54,12 @@ out:
 
 int dbdir_check_version(const char *dir, bool creating, const base_log *log)
 {
-    char *path = path_join(dir, "VERSION");
+    char *path = base_path_join(dir, "VERSION");
     if (!path)
         return STRATA_ERR_NOMEM;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = creating ? STRATA_ERR_NOTFOUND : file_read_all(path, &data, &len);
+    int rc = creating ? STRATA_ERR_NOTFOUND : base_file_read_all(path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         if (!creating) {
             base_logf(log, STRATA_LOG_ERROR, "%s: missing, but the directory holds a database", path);
@@ -68,7 +68,7 @@ int dbdir_check_version(const char *dir, bool creating, const base_log *log)
         }
         char text[32];
         int n = snprintf(text, sizeof text, "%d\n", STRATA_FORMAT_VERSION);
-        rc = file_write_atomic(dir, "VERSION", text, (size_t)n);
+        rc = base_file_write_atomic(dir, "VERSION", text, (size_t)n);
         goto out;
     }
     if (rc) {
@@ -94,7 +94,7 @@ out:
 
 int dbdir_mark_dirty(const char *dir, bool *was_dirty)
 {
-    char *path = path_join(dir, "DIRTY");
+    char *path = base_path_join(dir, "DIRTY");
     if (!path)
         return STRATA_ERR_NOMEM;
     struct stat st;
@@ -102,48 +102,48 @@ int dbdir_mark_dirty(const char *dir, bool *was_dirty)
     base_free(path);
     if (*was_dirty)
         return STRATA_OK;
-    return file_write_atomic(dir, "DIRTY", "", 0);
+    return base_file_write_atomic(dir, "DIRTY", "", 0);
 }
 
 int dbdir_clear_dirty(const char *dir)
 {
-    char *path = path_join(dir, "DIRTY");
+    char *path = base_path_join(dir, "DIRTY");
     if (!path)
         return STRATA_ERR_NOMEM;
     int rc = STRATA_OK;
     if (unlink(path) != 0 && errno != ENOENT)
         rc = base_errno_status(errno);
     base_free(path);
-    return rc ? rc : file_fsync_dir(dir);
+    return rc ? rc : base_file_fsync_dir(dir);
 }
 
 int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
                      const base_log *log)
 {
     int rc = STRATA_ERR_NOMEM;
-    char *qdir = path_join(dir, "quarantine"), *src_dir = path_join(dir, subdir);
+    char *qdir = base_path_join(dir, "quarantine"), *src_dir = base_path_join(dir, subdir);
     char *src = NULL, *dst = NULL, *why = NULL;
     if (!qdir || !src_dir)
         goto out;
-    src = path_join(src_dir, name);
-    dst = path_join(qdir, name);
+    src = base_path_join(src_dir, name);
+    dst = base_path_join(qdir, name);
     size_t nl = strlen(name);
     why = base_malloc(nl + 8);
     if (!src || !dst || !why)
         goto out;
     memcpy(why, name, nl);
     memcpy(why + nl, ".reason", 8);
-    if ((rc = file_mkdir(qdir)) != 0)
+    if ((rc = base_file_mkdir(qdir)) != 0)
         goto out;
     char text[1024];
     int n = snprintf(text, sizeof text, "%s/%s was moved here by strata: %s\n", subdir, name, reason);
-    if ((rc = file_write_atomic(qdir, why, text, (size_t)MIN((size_t)n, sizeof text - 1))) != 0)
+    if ((rc = base_file_write_atomic(qdir, why, text, (size_t)MIN((size_t)n, sizeof text - 1))) != 0)
         goto out;
     if (rename(src, dst) != 0) {
         rc = base_errno_status(errno);
         goto out;
     }
-    if ((rc = file_fsync_dir(src_dir)) != 0 || (rc = file_fsync_dir(qdir)) != 0)
+    if ((rc = base_file_fsync_dir(src_dir)) != 0 || (rc = base_file_fsync_dir(qdir)) != 0)
         goto out;
     base_logf(log, STRATA_LOG_WARN, "%s: quarantined to %s: %s", src, dst, reason);
 out:

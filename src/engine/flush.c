@@ -197,7 +197,7 @@ static int flush_oldest(strata_db *db)
         for (size_t k = 0; k < finished; k++) {
             char name[32];
             table_file_name(name, sizeof name, metas[k].file_no);
-            char *p = path_join(db->table_dir, name);
+            char *p = base_path_join(db->table_dir, name);
             if (p)
                 unlink(p);
             base_free(p);

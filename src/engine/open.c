@@ -55,7 +55,7 @@ static int remove_orphans(strata_db *db, manifest_version *mv)
     if (rc)
         return rc;
     for (size_t i = 0; i < n_orphans; i++) {
-        char *p = path_join(db->table_dir, orphans[i]);
+        char *p = base_path_join(db->table_dir, orphans[i]);
         if (p && unlink(p) == 0)
             base_logf(&db->log, STRATA_LOG_INFO, "%s: removed: not in the manifest", p);
         base_free(p);
@@ -66,7 +66,7 @@ static int remove_orphans(strata_db *db, manifest_version *mv)
         while ((e = readdir(d)) != NULL) {
             size_t l = strlen(e->d_name);
             if (l > 4 && !strcmp(e->d_name + l - 4, ".tmp")) {
-                char *p = path_join(db->table_dir, e->d_name);
+                char *p = base_path_join(db->table_dir, e->d_name);
                 if (p && unlink(p) == 0)
                     base_logf(&db->log, STRATA_LOG_INFO, "%s: removed unfinished file", p);
                 base_free(p);
@@ -114,7 +114,7 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
         for (size_t i = 0; i < n && !bad; i++) {
             char name[32];
             table_file_name(name, sizeof name, mt[i].file_no);
-            char *path = path_join(db->table_dir, name);
+            char *path = base_path_join(db->table_dir, name);
             if (!path) {
                 manifest_version_unref(mv);
                 return STRATA_ERR_NOMEM;
@@ -211,7 +211,7 @@ static int drop_expired(strata_db *db)
                 continue;
             char name[32];
             table_file_name(name, sizeof name, mt[i].file_no);
-            char *p = path_join(db->table_dir, name);
+            char *p = base_path_join(db->table_dir, name);
             if (p)
                 unlink(p);
             base_free(p);
@@ -410,18 +410,18 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
     bool locked_dirty = false, was_dirty = false;
 
     db->dir = base_strdup(opts->dir);
-    if (!db->dir || !(db->table_dir = path_join(db->dir, "tables")) || !(db->wal_dir = path_join(db->dir, "wal")) ||
-        !(db->index_dir = path_join(db->dir, "index"))) {
+    if (!db->dir || !(db->table_dir = base_path_join(db->dir, "tables")) || !(db->wal_dir = base_path_join(db->dir, "wal")) ||
+        !(db->index_dir = base_path_join(db->dir, "index"))) {
         rc = STRATA_ERR_NOMEM;
         goto fail;
     }
-    if (!db->read_only && (rc = file_mkdir_p(db->dir)) != 0) {
+    if (!db->read_only && (rc = base_file_mkdir_p(db->dir)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot create: %s", db->dir, strata_strerror(rc));
         goto fail;
     }
     if (!db->read_only && (rc = dbdir_lock(db->dir, &db->log, &db->lock_fd)) != 0)
         goto fail;
-    char *cur_path = path_join(db->dir, "CURRENT");
+    char *cur_path = base_path_join(db->dir, "CURRENT");
     struct stat st;
     bool creating = cur_path && stat(cur_path, &st) != 0;
     base_free(cur_path);
@@ -454,7 +454,7 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
         locked_dirty = true;
         if (was_dirty && !creating)
             base_logf(&db->log, STRATA_LOG_WARN, "%s: was not closed cleanly; recovering", db->dir);
-        if ((rc = file_mkdir(db->table_dir)) || (rc = file_mkdir(db->wal_dir)) || (rc = file_mkdir(db->index_dir)))
+        if ((rc = base_file_mkdir(db->table_dir)) || (rc = base_file_mkdir(db->wal_dir)) || (rc = base_file_mkdir(db->index_dir)))
             goto fail;
     }
 

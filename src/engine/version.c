@@ -80,7 +80,7 @@ int db_version_build(strata_db *db, manifest_version *mv, const db_version *prev
         } else {
             char name[32], err[400];
             table_file_name(name, sizeof name, mt[i].file_no);
-            char *path = path_join(db->table_dir, name);
+            char *path = base_path_join(db->table_dir, name);
             if (!path)
                 goto fail;
             rc = table_open(path, &db->tstats, &v->tables[i].t, err, sizeof err);

@@ -19,7 +19,7 @@ int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, siz
         rc = wal_series_add(&b, sid, labels, n);
     if (!rc)
         rc = wal_append(db->wal, WAL_REC_SERIES, b.data, b.len, NULL);
-    buf_free(&b);
+    base_buf_free(&b);
     return rc;
 }
 
@@ -58,11 +58,11 @@ int db_write_samples(strata_db *db, const strata_sample *s, size_t n)
         return STRATA_OK;
     /* about 10 bytes a sample: one reservation, encoded outside the lock */
     bbuf recb = {0}, *rec = &recb;
-    int rc = buf_reserve(rec, 16 + n * 12);
+    int rc = base_buf_reserve(rec, 16 + n * 12);
     if (!rc)
         rc = wal_samples_encode(rec, s, n);
     if (rc) {
-        buf_free(rec);
+        base_buf_free(rec);
         return rc;
     }
     uint64_t ooo = 0;
@@ -74,7 +74,7 @@ int db_write_samples(strata_db *db, const strata_sample *s, size_t n)
         db_version_unpin(v);
     }
     pthread_rwlock_unlock(&db->ingest);
-    buf_free(rec);
+    base_buf_free(rec);
     if (rc) {
         atomic_fetch_add(&db->write_errors, 1);
         return rc;

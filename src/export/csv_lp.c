@@ -29,23 +29,23 @@ static int put_csv_field(bbuf *b, const char *s, size_t n)
 {
     int rc;
     if (!needs_csv_quotes(s, n))
-        return buf_append(b, s, n);
-    if ((rc = buf_put_u8(b, '"')) < 0)
+        return base_buf_append(b, s, n);
+    if ((rc = base_buf_put_u8(b, '"')) < 0)
         return rc;
     size_t from = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"') {
-            if ((rc = buf_append(b, s + from, i + 1 - from)) < 0 || (rc = buf_put_u8(b, '"')) < 0)
+            if ((rc = base_buf_append(b, s + from, i + 1 - from)) < 0 || (rc = base_buf_put_u8(b, '"')) < 0)
                 return rc;
             from = i + 1;
         }
     }
-    if ((rc = buf_append(b, s + from, n - from)) < 0)
+    if ((rc = base_buf_append(b, s + from, n - from)) < 0)
         return rc;
-    return buf_put_u8(b, '"');
+    return base_buf_put_u8(b, '"');
 }
 
-int fmt_csv_header(bbuf *out) { return buf_append(out, "name,labels,timestamp,value\n", 28); }
+int fmt_csv_header(bbuf *out) { return base_buf_append(out, "name,labels,timestamp,value\n", 28); }
 
 int fmt_csv_series(bbuf *out, const base_label *labels, size_t n_labels, const int64_t *timestamps,
                    const double *values, size_t n_samples)
@@ -56,32 +56,32 @@ int fmt_csv_series(bbuf *out, const base_label *labels, size_t n_labels, const i
     const base_label *name = find_name(labels, n_labels);
     if (name && (rc = put_csv_field(&head, name->value, name->value_len)) < 0)
         goto out;
-    if ((rc = buf_put_u8(&head, ',')) < 0)
+    if ((rc = base_buf_put_u8(&head, ',')) < 0)
         goto out;
     for (size_t i = 0; i < n_labels; i++) {
         const base_label *l = &labels[i];
         if (l == name)
             continue;
-        if (lab.len && (rc = buf_put_u8(&lab, ',')) < 0)
+        if (lab.len && (rc = base_buf_put_u8(&lab, ',')) < 0)
             goto out;
-        if ((rc = buf_append(&lab, l->name, l->name_len)) < 0 || (rc = buf_append(&lab, "=\"", 2)) < 0)
+        if ((rc = base_buf_append(&lab, l->name, l->name_len)) < 0 || (rc = base_buf_append(&lab, "=\"", 2)) < 0)
             goto out;
         for (size_t j = 0; j < l->value_len; j++) {
             char ch = l->value[j];
             const char *esc = ch == '\\' ? "\\\\" : ch == '"' ? "\\\"" : ch == '\n' ? "\\n" : NULL;
-            rc = esc ? buf_append(&lab, esc, 2) : buf_put_u8(&lab, (uint8_t)ch);
+            rc = esc ? base_buf_append(&lab, esc, 2) : base_buf_put_u8(&lab, (uint8_t)ch);
             if (rc < 0)
                 goto out;
         }
-        if ((rc = buf_put_u8(&lab, '"')) < 0)
+        if ((rc = base_buf_put_u8(&lab, '"')) < 0)
             goto out;
     }
     if (lab.len && (rc = put_csv_field(&head, (const char *)lab.data, lab.len)) < 0)
         goto out;
-    if ((rc = buf_put_u8(&head, ',')) < 0)
+    if ((rc = base_buf_put_u8(&head, ',')) < 0)
         goto out;
     for (size_t i = 0; i < n_samples; i++) {
-        if ((rc = buf_reserve(out, head.len + 24 + NUM_DOUBLE_MAX + 2)) < 0)
+        if ((rc = base_buf_reserve(out, head.len + 24 + NUM_DOUBLE_MAX + 2)) < 0)
             goto out;
         char *o = (char *)out->data + out->len;
         memcpy(o, head.data, head.len);
@@ -93,8 +93,8 @@ int fmt_csv_series(bbuf *out, const base_label *labels, size_t n_labels, const i
         out->len = (size_t)(o - (char *)out->data);
     }
 out:
-    buf_free(&head);
-    buf_free(&lab);
+    base_buf_free(&head);
+    base_buf_free(&lab);
     return rc;
 }
 
@@ -103,9 +103,9 @@ static int put_lp_escaped(bbuf *b, const char *s, size_t n, const char *special)
 {
     int rc;
     for (size_t i = 0; i < n; i++) {
-        if (strchr(special, s[i]) && s[i] != 0 && (rc = buf_put_u8(b, '\\')) < 0)
+        if (strchr(special, s[i]) && s[i] != 0 && (rc = base_buf_put_u8(b, '\\')) < 0)
             return rc;
-        if ((rc = buf_put_u8(b, (uint8_t)s[i])) < 0)
+        if ((rc = base_buf_put_u8(b, (uint8_t)s[i])) < 0)
             return rc;
     }
     return STRATA_OK;
@@ -134,18 +134,18 @@ int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const in
     if (name && name->value_len)
         rc = put_lp_escaped(&head, name->value, name->value_len, ", \\");
     else
-        rc = buf_put_u8(&head, '_');
+        rc = base_buf_put_u8(&head, '_');
     if (rc < 0)
         goto out;
     for (size_t i = 0; i < n_labels; i++) {
         const base_label *l = &labels[i];
         if (l == name || l->value_len == 0 || l->name_len == 0)
             continue;
-        if ((rc = buf_put_u8(&head, ',')) < 0 || (rc = put_lp_escaped(&head, l->name, l->name_len, ",= \\")) < 0 ||
-            (rc = buf_put_u8(&head, '=')) < 0 || (rc = put_lp_escaped(&head, l->value, l->value_len, ",= \\")) < 0)
+        if ((rc = base_buf_put_u8(&head, ',')) < 0 || (rc = put_lp_escaped(&head, l->name, l->name_len, ",= \\")) < 0 ||
+            (rc = base_buf_put_u8(&head, '=')) < 0 || (rc = put_lp_escaped(&head, l->value, l->value_len, ",= \\")) < 0)
             goto out;
     }
-    if ((rc = buf_append(&head, " value=", 7)) < 0)
+    if ((rc = base_buf_append(&head, " value=", 7)) < 0)
         goto out;
     for (size_t i = 0; i < n_samples; i++) {
         int64_t t = timestamps[i];
@@ -153,7 +153,7 @@ int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const in
             skip++;
             continue;
         }
-        if ((rc = buf_reserve(out, head.len + NUM_DOUBLE_MAX + 24)) < 0)
+        if ((rc = base_buf_reserve(out, head.len + NUM_DOUBLE_MAX + 24)) < 0)
             goto out;
         char *o = (char *)out->data + out->len;
         memcpy(o, head.data, head.len);
@@ -165,7 +165,7 @@ int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const in
         out->len = (size_t)(o - (char *)out->data);
     }
 out:
-    buf_free(&head);
+    base_buf_free(&head);
     if (rc == STRATA_OK && skipped)
         *skipped = skip;
     return rc;

@@ -27,7 +27,7 @@ int jsonl_encode(bbuf *out, const base_label *labels, size_t n_labels, const int
     if (n_samples > (SIZE_MAX - need) / (NUM_DOUBLE_MAX + 24))
         return STRATA_ERR_NOMEM;
     need += n_samples * (NUM_DOUBLE_MAX + 24);
-    int rc = buf_reserve(out, need);
+    int rc = base_buf_reserve(out, need);
     if (rc < 0)
         return rc;
     char *o = (char *)out->data + out->len;

@@ -144,7 +144,7 @@ void strata_export_close(strata_export *e)
     if (!e)
         return;
     strata_cursor_close(e->cur);
-    buf_free(&e->out);
+    base_buf_free(&e->out);
     base_free(e->labels);
     base_free(e->t);
     base_free(e->v);

@@ -125,7 +125,7 @@ static int retire(strata_index *idx, void *p)
 
 /* ------------------------------------------------------------ postings vectors */
 
-int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem)
+int ix_pvec_grow(pvec *p, uint32_t extra, uint64_t *mem)
 {
     uint64_t cap = p->cap ? (uint64_t)p->cap * 2 : 2;
     while (cap < (uint64_t)p->n + extra)
@@ -141,7 +141,7 @@ int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem)
     return STRATA_OK;
 }
 
-void pvec_insert(pvec *p, uint32_t sid)
+void ix_pvec_insert(pvec *p, uint32_t sid)
 {
     uint32_t lo = 0, hi = p->n;
     while (lo < hi) {
@@ -775,7 +775,7 @@ static int create_locked(strata_index *idx, const strata_label *const *c, size_t
             if (vals[i]->log_id == UINT32_MAX)
                 need += 24 + vals[i]->len;
         }
-        if ((rc = buf_reserve(&idx->pending, need)) != 0)
+        if ((rc = base_buf_reserve(&idx->pending, need)) != 0)
             goto out;
     }
     if ((rc = ix_series_add(idx, vals, k, hash, sid, &s)) != 0)

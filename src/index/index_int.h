@@ -171,12 +171,12 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
                   ix_series **out);
 ix_series *ix_series_get(strata_index *idx, uint64_t sid);
 ix_series *ix_find_interned(strata_index *idx, const strata_label *l, size_t n, uint64_t hash);
-int pvec_grow(pvec *p, uint32_t extra, uint64_t *mem);
-void pvec_insert(pvec *p, uint32_t sid);
+int ix_pvec_grow(pvec *p, uint32_t extra, uint64_t *mem);
+void ix_pvec_insert(pvec *p, uint32_t sid);
 /* Ensures room for extra more sids. */
 static inline int pvec_reserve(pvec *p, uint32_t extra, uint64_t *mem)
 {
-    return (uint64_t)p->n + extra <= p->cap ? STRATA_OK : pvec_grow(p, extra, mem);
+    return (uint64_t)p->n + extra <= p->cap ? STRATA_OK : ix_pvec_grow(p, extra, mem);
 }
 /* Adds sid (room reserved: cannot fail). Sids arrive in increasing order
  * except in WAL replay filling a gap (pvec_insert). */
@@ -185,7 +185,7 @@ static inline void pvec_add(pvec *p, uint32_t sid)
     if (!p->n || p->v[p->n - 1] < sid)
         p->v[p->n++] = sid;
     else
-        pvec_insert(p, sid);
+        ix_pvec_insert(p, sid);
 }
 /* Loading: publishes a complete series record (postings deferred), then,
  * after the last record, builds every postings list at its final size. */

@@ -217,16 +217,16 @@ int index_labels_encode(const strata_label *labels, size_t n, const index_limits
         goto out;
     for (size_t i = 0; i < k; i++)
         need += 20 + strlen(c[i]->name) + strlen(c[i]->value);
-    if ((rc = buf_reserve(out, need)) != 0)
+    if ((rc = base_buf_reserve(out, need)) != 0)
         goto out;
     /* Cannot fail now that the space is reserved. */
-    buf_put_uvarint(out, k);
+    base_buf_put_uvarint(out, k);
     for (size_t i = 0; i < k; i++) {
         size_t nl = strlen(c[i]->name), vl = strlen(c[i]->value);
-        buf_put_uvarint(out, nl);
-        buf_append(out, c[i]->name, nl);
-        buf_put_uvarint(out, vl);
-        buf_append(out, c[i]->value, vl);
+        base_buf_put_uvarint(out, nl);
+        base_buf_append(out, c[i]->name, nl);
+        base_buf_put_uvarint(out, vl);
+        base_buf_append(out, c[i]->value, vl);
     }
 out:
     if (c != stackv)
@@ -239,7 +239,7 @@ out:
 static size_t get_str(const uint8_t *p, const uint8_t *end, const uint8_t **s, size_t *len)
 {
     uint64_t l;
-    size_t k = uvarint_get(p, end, &l);
+    size_t k = base_uvarint_get(p, end, &l);
     if (!k || l == 0 || l > INDEX_HARD_MAX_STR || l > (uint64_t)(end - p - (ptrdiff_t)k))
         return 0;
     if (memchr(p + k, 0, (size_t)l))
@@ -259,7 +259,7 @@ int index_labels_decode(const uint8_t *p, size_t len, strata_label **labels, siz
 {
     const uint8_t *end = p + len, *q;
     uint64_t n;
-    size_t k = uvarint_get(p, end, &n);
+    size_t k = base_uvarint_get(p, end, &n);
     if (!k || n > INDEX_HARD_MAX_LABELS || n > len)
         return STRATA_ERR_CORRUPT;
     /* First pass: validate and size. */

@@ -68,7 +68,7 @@ static void make_header(uint8_t h[HDR_BYTES])
 {
     memcpy(h, LOG_MAGIC, 8);
     store_u32le(h + 8, LOG_VERSION);
-    store_u32le(h + 12, crc32c(0, h, 12));
+    store_u32le(h + 12, base_crc32c(0, h, 12));
 }
 
 /* ------------------------------------------------------------ appending */
@@ -88,13 +88,13 @@ static void rec_bytes(bbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-static void rec_uvarint(bbuf *b, uint64_t v) { b->len += uvarint_put(b->data + b->len, v); }
+static void rec_uvarint(bbuf *b, uint64_t v) { b->len += base_uvarint_put(b->data + b->len, v); }
 
 static void rec_end(bbuf *b, size_t start)
 {
     uint32_t len = (uint32_t)(b->len - start - REC_HDR);
     store_u32le(b->data + start, len);
-    store_u32le(b->data + start + 4, crc32c(0, b->data + start + REC_HDR, len));
+    store_u32le(b->data + start + 4, base_crc32c(0, b->data + start + REC_HDR, len));
 }
 
 int ix_log_flush(strata_index *idx)
@@ -103,13 +103,13 @@ int ix_log_flush(strata_index *idx)
         return STRATA_OK;
     /* pwrite at the known end: a partial write of an earlier failed
      * attempt is simply overwritten. */
-    int rc = file_pwrite_all(idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
+    int rc = base_file_pwrite_all(idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
     if (rc != 0) {
         idx->log_write_errors++;
         return rc;
     }
     idx->log_size += idx->pending.len;
-    buf_reset(&idx->pending);
+    base_buf_reset(&idx->pending);
     return STRATA_OK;
 }
 
@@ -148,8 +148,8 @@ int index_sync(strata_index *idx)
 {
     int rc = STRATA_OK;
     pthread_mutex_lock(&idx->wmu);
-    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = file_fsync(idx->fd)) == 0 &&
-        idx->dir_unsynced && (rc = file_fsync_dir(idx->dirpath)) == 0)
+    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = base_file_fsync(idx->fd)) == 0 &&
+        idx->dir_unsynced && (rc = base_file_fsync_dir(idx->dirpath)) == 0)
         idx->dir_unsynced = 0;
     pthread_mutex_unlock(&idx->wmu);
     return rc;
@@ -160,7 +160,7 @@ void ix_log_close(strata_index *idx)
     if (idx->fd >= 0)
         close(idx->fd);
     idx->fd = -1;
-    buf_free(&idx->pending);
+    base_buf_free(&idx->pending);
     base_free(idx->path);
     base_free(idx->dirpath);
     idx->path = idx->dirpath = NULL;
@@ -243,7 +243,7 @@ static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
         *v = p[0];
         return 1;
     }
-    return uvarint_get(p, end, v);
+    return base_uvarint_get(p, end, v);
 }
 
 /* Returns STRATA_OK, STRATA_ERR_CORRUPT (the record breaks a rule: stop
@@ -272,7 +272,7 @@ static int load_name(strata_index *idx, loader *ld, const uint8_t *p, size_t n)
 static int load_pair(strata_index *idx, loader *ld, const uint8_t *p, size_t n)
 {
     uint64_t id;
-    size_t k = uvarint_get(p, p + n, &id);
+    size_t k = base_uvarint_get(p, p + n, &id);
     if (!k || id >= ld->n_names || n - k == 0 || n - k > INDEX_HARD_MAX_STR || memchr(p + k, 0, n - k))
         return STRATA_ERR_CORRUPT;
     if (ld->n_pairs == UINT32_MAX - 1)
@@ -393,7 +393,7 @@ static int load_records(strata_index *idx, const uint8_t *data, size_t size, siz
         if (len == 0 || len > REC_MAX || len > size - off - REC_HDR)
             break;
         const uint8_t *body = data + off + REC_HDR;
-        if (crc32c(0, body, len) != crc)
+        if (base_crc32c(0, body, len) != crc)
             break;
         switch (body[0]) {
         case REC_NAME: rc = load_name(idx, ld, body + 1, len - 1); break;
@@ -432,7 +432,7 @@ static int read_fd(int fd, size_t size, uint8_t **out)
     int rc;
     if (!d)
         return STRATA_ERR_NOMEM;
-    if ((rc = file_pread_all(fd, d, size, 0, &got)) != 0 || got != size) {
+    if ((rc = base_file_pread_all(fd, d, size, 0, &got)) != 0 || got != size) {
         base_free(d);
         return rc ? rc : STRATA_ERR_IO;
     }
@@ -447,7 +447,7 @@ static int write_fresh(strata_index *idx)
     make_header(h);
     if (ftruncate(idx->fd, 0) != 0)
         return base_errno_status(errno);
-    if ((rc = file_pwrite_all(idx->fd, h, HDR_BYTES, 0)) != 0)
+    if ((rc = base_file_pwrite_all(idx->fd, h, HDR_BYTES, 0)) != 0)
         return rc;
     /* No fsync here: a lost header reads as a fresh file again, and
      * index_sync makes the file and its directory entry durable. */
@@ -462,9 +462,9 @@ int ix_log_open(strata_index *idx, const char *dir)
     int ro = idx->opts.read_only, rc;
     uint8_t *data = NULL;
     uint64_t t0 = base_mono_ns();
-    if (!ro && (rc = file_mkdir(dir)) != 0)
+    if (!ro && (rc = base_file_mkdir(dir)) != 0)
         return rc;
-    if (!(idx->dirpath = base_strdup(dir)) || !(idx->path = path_join(dir, "series.log")))
+    if (!(idx->dirpath = base_strdup(dir)) || !(idx->path = base_path_join(dir, "series.log")))
         return STRATA_ERR_NOMEM;
     idx->fd = open(idx->path, ro ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (idx->fd < 0) {
@@ -492,7 +492,7 @@ int ix_log_open(strata_index *idx, const char *dir)
     }
     if ((rc = read_fd(idx->fd, size, &data)) != 0)
         goto out;
-    if (memcmp(data, LOG_MAGIC, 8) != 0 || crc32c(0, data, 12) != load_u32le(data + 12)) {
+    if (memcmp(data, LOG_MAGIC, 8) != 0 || base_crc32c(0, data, 12) != load_u32le(data + 12)) {
         base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: %s: damaged header, not a series log", idx->path);
         rc = STRATA_ERR_CORRUPT;
         goto out;

@@ -311,12 +311,12 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
                 while (j < n && !(v[j] == '\\' && j + 1 < n && v[j + 1] == 'E'))
                     j++;
                 j = j < n ? j + 2 : n;
-                if ((rc = buf_append(out, v + i, j - i)) != 0)
+                if ((rc = base_buf_append(out, v + i, j - i)) != 0)
                     return rc;
                 i = j;
                 continue;
             }
-            if ((rc = buf_append(out, v + i, 2)) != 0)
+            if ((rc = base_buf_append(out, v + i, 2)) != 0)
                 return rc;
             i += 2;
             continue;
@@ -326,7 +326,7 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
                 const char *end = memmem(v + i + 2, n - i - 2, ":]", 2);
                 if (end) {
                     size_t j = (size_t)(end - v) + 2;
-                    if ((rc = buf_append(out, v + i, j - i)) != 0)
+                    if ((rc = base_buf_append(out, v + i, j - i)) != 0)
                         return rc;
                     i = j;
                     continue;
@@ -334,7 +334,7 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
             }
             if (c == ']')
                 in_class = 0;
-            if ((rc = buf_append(out, v + i, 1)) != 0)
+            if ((rc = base_buf_append(out, v + i, 1)) != 0)
                 return rc;
             i++;
             continue;
@@ -345,7 +345,7 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
                 j++;
             if (j < n && v[j] == ']') /* a leading ] is literal */
                 j++;
-            if ((rc = buf_append(out, v + i, j - i)) != 0)
+            if ((rc = base_buf_append(out, v + i, j - i)) != 0)
                 return rc;
             in_class = 1;
             i = j;
@@ -358,12 +358,12 @@ static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *err
         else if (c == '|' && !depth)
             *top_bar = 1;
         if (c == '(' && i + 3 < n && v[i + 1] == '?' && v[i + 2] == '<' && v[i + 3] != '=' && v[i + 3] != '!') {
-            if ((rc = buf_append(out, "(?P<", 4)) != 0)
+            if ((rc = base_buf_append(out, "(?P<", 4)) != 0)
                 return rc;
             i += 3;
             continue;
         }
-        if ((rc = buf_append(out, v + i, 1)) != 0)
+        if ((rc = base_buf_append(out, v + i, 1)) != 0)
             return rc;
         i++;
     }
@@ -403,7 +403,7 @@ static int compile_re2(index_matcher *im, const char *v, size_t n, char *errbuf,
     int rc = go_syntax(v, n, &pat, &top_bar, errbuf, errlen);
     if (rc == 0)
         rc = ix_re2_compile(pat.data ? (const char *)pat.data : "", pat.len, &im->re, errbuf, errlen);
-    buf_free(&pat);
+    base_buf_free(&pat);
     if (rc == 0 && !memmem(v, n, FFFD, 3))
         rc = required_prefix(im, v, n, top_bar);
     if (rc == 0)

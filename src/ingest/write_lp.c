@@ -168,9 +168,9 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
                  * measurement alone */
                 bool plain = fd->key_len == 5 && !memcmp(fd->key, "value", 5);
                 name.len = 0;
-                if ((rc = buf_append(&name, L.measurement, L.measurement_len)) ||
-                    (!plain && ((rc = buf_put_u8(&name, '_')) || (rc = buf_append(&name, fd->key, fd->key_len)))) ||
-                    (rc = buf_put_u8(&name, 0)))
+                if ((rc = base_buf_append(&name, L.measurement, L.measurement_len)) ||
+                    (!plain && ((rc = base_buf_put_u8(&name, '_')) || (rc = base_buf_append(&name, fd->key, fd->key_len)))) ||
+                    (rc = base_buf_put_u8(&name, 0)))
                     break;
                 size_t nl = L.n_tags + 1;
                 if (nl > cap_l) {
@@ -187,7 +187,7 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
                 size_t need = 0;
                 for (size_t i = 0; i < L.n_tags; i++)
                     need += L.tags[i].key_len + L.tags[i].val_len + 2;
-                if ((rc = buf_reserve(&arena, need)) != 0)
+                if ((rc = base_buf_reserve(&arena, need)) != 0)
                     break;
                 labels[0] = (strata_label){"__name__", (const char *)name.data};
                 for (size_t i = 0; i < L.n_tags; i++) {
@@ -202,7 +202,7 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
                 }
                 int created = 0;
                 int r2 = strata_series_get_or_create(db, labels, nl, &sid, &created);
-                buf_free(&arena);
+                base_buf_free(&arena);
                 if (r2 == STRATA_ERR_INVALID || r2 == STRATA_ERR_LIMIT) {
                     line_err = r2 == STRATA_ERR_LIMIT ? "series over the label limits" : "invalid labels";
                     break;
@@ -239,7 +239,7 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
     }
     base_free(batch);
     base_free(labels);
-    buf_free(&name);
+    base_buf_free(&name);
     lp_parser_free(p);
     if (result)
         *result = res;

@@ -35,10 +35,10 @@
 static int put_item(bbuf *b, uint8_t tag, const uint8_t *body, size_t n)
 {
     int rc;
-    if ((rc = buf_reserve(b, 1 + 10 + n)) != 0)
+    if ((rc = base_buf_reserve(b, 1 + 10 + n)) != 0)
         return rc;
     b->data[b->len++] = tag;
-    b->len += uvarint_put(b->data + b->len, n);
+    b->len += base_uvarint_put(b->data + b->len, n);
     if (n)
         memcpy(b->data + b->len, body, n);
     b->len += n;
@@ -51,24 +51,24 @@ typedef struct body {
     size_t n;
 } body;
 
-static void put_uv(body *b, uint64_t v) { b->n += uvarint_put(b->p + b->n, v); }
-static void put_sv(body *b, int64_t v) { b->n += uvarint_put(b->p + b->n, zigzag_enc(v)); }
+static void put_uv(body *b, uint64_t v) { b->n += base_uvarint_put(b->p + b->n, v); }
+static void put_sv(body *b, int64_t v) { b->n += base_uvarint_put(b->p + b->n, zigzag_enc(v)); }
 
-int mitem_db_options(bbuf *b, int64_t partition_ms)
+int manifest_item_db_options(bbuf *b, int64_t partition_ms)
 {
     body x = {.n = 0};
     put_uv(&x, (uint64_t)partition_ms);
     return put_item(b, MITEM_DB_OPTIONS, x.p, x.n);
 }
 
-int mitem_next_file_no(bbuf *b, uint64_t n)
+int manifest_item_next_file_no(bbuf *b, uint64_t n)
 {
     body x = {.n = 0};
     put_uv(&x, n);
     return put_item(b, MITEM_NEXT_FILE_NO, x.p, x.n);
 }
 
-int mitem_checkpoint(bbuf *b, manifest_wal_pos pos)
+int manifest_item_checkpoint(bbuf *b, manifest_wal_pos pos)
 {
     body x = {.n = 0};
     put_uv(&x, pos.segment);
@@ -76,7 +76,7 @@ int mitem_checkpoint(bbuf *b, manifest_wal_pos pos)
     return put_item(b, MITEM_WAL_CHECKPOINT, x.p, x.n);
 }
 
-int mitem_add_table(bbuf *b, const manifest_table *t)
+int manifest_item_add_table(bbuf *b, const manifest_table *t)
 {
     body x = {.n = 0};
     put_uv(&x, t->file_no);
@@ -100,23 +100,23 @@ static int item_u64(bbuf *b, uint8_t tag, uint64_t v)
     return put_item(b, tag, x.p, x.n);
 }
 
-int mitem_add_tombstone(bbuf *b, uint64_t id, int64_t mint, int64_t maxt, const uint64_t *sids, size_t n)
+int manifest_item_add_tombstone(bbuf *b, uint64_t id, int64_t mint, int64_t maxt, const uint64_t *sids, size_t n)
 {
     bbuf tmp = {0};
     int rc;
-    if ((rc = buf_put_uvarint(&tmp, id)) != 0 || (rc = buf_put_svarint(&tmp, mint)) != 0 ||
-        (rc = buf_put_svarint(&tmp, maxt)) != 0 || (rc = buf_put_uvarint(&tmp, n)) != 0 ||
-        (rc = buf_reserve(&tmp, n * 10)) != 0)
+    if ((rc = base_buf_put_uvarint(&tmp, id)) != 0 || (rc = base_buf_put_svarint(&tmp, mint)) != 0 ||
+        (rc = base_buf_put_svarint(&tmp, maxt)) != 0 || (rc = base_buf_put_uvarint(&tmp, n)) != 0 ||
+        (rc = base_buf_reserve(&tmp, n * 10)) != 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        tmp.len += uvarint_put(tmp.data + tmp.len, i ? sids[i] - sids[i - 1] : sids[0]);
+        tmp.len += base_uvarint_put(tmp.data + tmp.len, i ? sids[i] - sids[i - 1] : sids[0]);
     rc = put_item(b, MITEM_ADD_TOMBSTONE, tmp.data, tmp.len);
 out:
-    buf_free(&tmp);
+    base_buf_free(&tmp);
     return rc;
 }
 
-int mitem_level_stats(bbuf *b, uint32_t level, uint64_t rd, uint64_t wr)
+int manifest_item_level_stats(bbuf *b, uint32_t level, uint64_t rd, uint64_t wr)
 {
     body x = {.n = 0};
     put_uv(&x, level);
@@ -133,13 +133,13 @@ void manifest_edit_free(manifest_edit *e)
 {
     if (!e)
         return;
-    buf_free(&e->buf);
+    base_buf_free(&e->buf);
     memset(e, 0, sizeof *e);
 }
 
 void manifest_edit_reset(manifest_edit *e)
 {
-    buf_reset(&e->buf);
+    base_buf_reset(&e->buf);
     e->n_items = 0;
     e->err = STRATA_OK;
 }
@@ -158,7 +158,7 @@ int manifest_edit_add_table(manifest_edit *e, const manifest_table *t)
 {
     if (t->level >= MANIFEST_MAX_LEVELS || t->min_sid > t->max_sid || t->min_t_ms > t->max_t_ms)
         return done(e, STRATA_ERR_INVALID);
-    return done(e, mitem_add_table(&e->buf, t));
+    return done(e, manifest_item_add_table(&e->buf, t));
 }
 
 int manifest_edit_remove_table(manifest_edit *e, uint64_t file_no)
@@ -168,7 +168,7 @@ int manifest_edit_remove_table(manifest_edit *e, uint64_t file_no)
 
 int manifest_edit_set_checkpoint(manifest_edit *e, manifest_wal_pos pos)
 {
-    return done(e, mitem_checkpoint(&e->buf, pos));
+    return done(e, manifest_item_checkpoint(&e->buf, pos));
 }
 
 int manifest_edit_add_tombstone(manifest_edit *e, uint64_t id, int64_t mint_ms, int64_t maxt_ms,
@@ -179,7 +179,7 @@ int manifest_edit_add_tombstone(manifest_edit *e, uint64_t id, int64_t mint_ms, 
     for (size_t i = 1; i < n_sids; i++)
         if (sids[i] <= sids[i - 1])
             return done(e, STRATA_ERR_INVALID);
-    return done(e, mitem_add_tombstone(&e->buf, id, mint_ms, maxt_ms, sids, n_sids));
+    return done(e, manifest_item_add_tombstone(&e->buf, id, mint_ms, maxt_ms, sids, n_sids));
 }
 
 int manifest_edit_remove_tombstone(manifest_edit *e, uint64_t id)
@@ -191,7 +191,7 @@ int manifest_edit_add_level_stats(manifest_edit *e, uint32_t level, uint64_t byt
 {
     if (level >= MANIFEST_MAX_LEVELS)
         return done(e, STRATA_ERR_INVALID);
-    return done(e, mitem_level_stats(&e->buf, level, bytes_read, bytes_written));
+    return done(e, manifest_item_level_stats(&e->buf, level, bytes_read, bytes_written));
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -199,23 +199,23 @@ int manifest_edit_add_level_stats(manifest_edit *e, uint32_t level, uint64_t byt
 int manifest_encode_snapshot(const manifest_version *v, uint64_t next_file_no, bbuf *out)
 {
     int rc;
-    if ((rc = mitem_db_options(out, v->partition_ms)) != 0 ||
-        (rc = mitem_next_file_no(out, MAX(next_file_no, v->next_file_no))) != 0 ||
-        (rc = mitem_checkpoint(out, v->checkpoint)) != 0)
+    if ((rc = manifest_item_db_options(out, v->partition_ms)) != 0 ||
+        (rc = manifest_item_next_file_no(out, MAX(next_file_no, v->next_file_no))) != 0 ||
+        (rc = manifest_item_checkpoint(out, v->checkpoint)) != 0)
         return rc;
     for (uint32_t l = 0; l < MANIFEST_MAX_LEVELS; l++) {
         const manifest_level_stats *s = &v->levels[l];
         if ((s->bytes_read || s->bytes_written) &&
-            (rc = mitem_level_stats(out, l, s->bytes_read, s->bytes_written)) != 0)
+            (rc = manifest_item_level_stats(out, l, s->bytes_read, s->bytes_written)) != 0)
             return rc;
     }
     for (size_t i = 0; i < v->n_tombs; i++) {
         const manifest_tombstone *t = v->tombs[i];
-        if ((rc = mitem_add_tombstone(out, t->id, t->mint_ms, t->maxt_ms, t->sids, t->n_sids)) != 0)
+        if ((rc = manifest_item_add_tombstone(out, t->id, t->mint_ms, t->maxt_ms, t->sids, t->n_sids)) != 0)
             return rc;
     }
     for (size_t i = 0; i < v->n_tables; i++)
-        if ((rc = mitem_add_table(out, &v->by_no[i])) != 0)
+        if ((rc = manifest_item_add_table(out, &v->by_no[i])) != 0)
             return rc;
     return STRATA_OK;
 }

@@ -39,34 +39,34 @@
 
 #include "manifest_int.h"
 
-int mlog_put_header(bbuf *b)
+int manifest_log_put_header(bbuf *b)
 {
     uint8_t h[MANIFEST_HEADER_BYTES];
     memcpy(h, MANIFEST_MAGIC, 8);
     store_u32le(h + 8, MANIFEST_FORMAT_VERSION);
-    store_u32le(h + 12, crc32c(0, h, 12));
-    return buf_append(b, h, sizeof h);
+    store_u32le(h + 12, base_crc32c(0, h, 12));
+    return base_buf_append(b, h, sizeof h);
 }
 
-int mlog_put_record(bbuf *b, const uint8_t *payload, size_t n)
+int manifest_log_put_record(bbuf *b, const uint8_t *payload, size_t n)
 {
     if (n == 0 || n > UINT32_MAX)
         return STRATA_ERR_INVALID;
     uint8_t h[MANIFEST_RECORD_HEADER_BYTES];
     store_u32le(h, (uint32_t)n);
-    store_u32le(h + 4, crc32c(0, payload, n));
-    store_u32le(h + 8, crc32c(0, h, 8));
-    int rc = buf_append(b, h, sizeof h);
-    return rc ? rc : buf_append(b, payload, n);
+    store_u32le(h + 4, base_crc32c(0, payload, n));
+    store_u32le(h + 8, base_crc32c(0, h, 8));
+    int rc = base_buf_append(b, h, sizeof h);
+    return rc ? rc : base_buf_append(b, payload, n);
 }
 
 int manifest_encode_file(const manifest_version *v, uint64_t next_file_no, bbuf *out)
 {
     bbuf payload = {0};
     int rc;
-    if ((rc = manifest_encode_snapshot(v, next_file_no, &payload)) == 0 && (rc = mlog_put_header(out)) == 0)
-        rc = mlog_put_record(out, payload.data, payload.len);
-    buf_free(&payload);
+    if ((rc = manifest_encode_snapshot(v, next_file_no, &payload)) == 0 && (rc = manifest_log_put_header(out)) == 0)
+        rc = manifest_log_put_record(out, payload.data, payload.len);
+    base_buf_free(&payload);
     return rc;
 }
 
@@ -78,12 +78,12 @@ static int check_record(const uint8_t *buf, size_t len, size_t off, uint32_t *n)
     if (len - off < MANIFEST_RECORD_HEADER_BYTES)
         return REC_SHORT;
     const uint8_t *h = buf + off;
-    if (crc32c(0, h, 8) != load_u32le(h + 8) || load_u32le(h) == 0)
+    if (base_crc32c(0, h, 8) != load_u32le(h + 8) || load_u32le(h) == 0)
         return REC_BAD_HEADER;
     *n = load_u32le(h);
     if (*n > len - off - MANIFEST_RECORD_HEADER_BYTES)
         return REC_PAST_END;
-    if (crc32c(0, h + MANIFEST_RECORD_HEADER_BYTES, *n) != load_u32le(h + 4))
+    if (base_crc32c(0, h + MANIFEST_RECORD_HEADER_BYTES, *n) != load_u32le(h + 4))
         return REC_BAD_CRC;
     return REC_OK;
 }
@@ -105,9 +105,9 @@ int manifest_replay(const uint8_t *buf, size_t len, const char *name, const base
     mstate s;
     char why[256];
     int rc = STRATA_ERR_CORRUPT;
-    mstate_init(&s);
+    manifest_state_init(&s);
     if (len < MANIFEST_HEADER_BYTES || memcmp(buf, MANIFEST_MAGIC, 8) != 0 ||
-        crc32c(0, buf, 12) != load_u32le(buf + 12)) {
+        base_crc32c(0, buf, 12) != load_u32le(buf + 12)) {
         base_logf(log, STRATA_LOG_ERROR, "%s: bad or missing header at offset 0 (%zu bytes in the file)", name, len);
         goto out;
     }
@@ -137,7 +137,7 @@ int manifest_replay(const uint8_t *buf, size_t len, const char *name, const base
                       len - off);
             break;
         }
-        rc = mstate_apply(&s, buf + off + MANIFEST_RECORD_HEADER_BYTES, n, why, sizeof why);
+        rc = manifest_state_apply(&s, buf + off + MANIFEST_RECORD_HEADER_BYTES, n, why, sizeof why);
         if (rc) {
             if (rc == STRATA_ERR_CORRUPT)
                 base_logf(log, STRATA_LOG_ERROR, "%s: record at offset %zu: %s", name, off, why);
@@ -156,12 +156,12 @@ int manifest_replay(const uint8_t *buf, size_t len, const char *name, const base
         goto out;
     }
     inf.valid_bytes = len - inf.torn_bytes;
-    if ((rc = mstate_freeze(&s, out)) != 0)
+    if ((rc = manifest_state_freeze(&s, out)) != 0)
         goto out;
     *info = inf;
     return STRATA_OK;
 out:
-    mstate_free(&s);
+    manifest_state_free(&s);
     *info = inf;
     return rc;
 }

@@ -4,7 +4,7 @@
  * edits durably, and rewriting the log into a snapshot.
  *
  * CURRENT holds exactly "MANIFEST-" + the number in at least six decimal
- * digits + "\n", and is replaced with file_write_atomic (tmp, fsync,
+ * digits + "\n", and is replaced with base_file_write_atomic (tmp, fsync,
  * rename, fsync dir), so it always names a complete manifest.
  *
  * Apply: the edit is checked by applying it to a copy of the current state
@@ -118,7 +118,7 @@ static int write_new_file(manifest *m, uint64_t number, const bbuf *content, boo
 {
     char name[40];
     manifest_name(name, sizeof name, number);
-    char *path = path_join(m->dir, name);
+    char *path = base_path_join(m->dir, name);
     if (!path)
         return STRATA_ERR_NOMEM;
     int rc, fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -126,8 +126,8 @@ static int write_new_file(manifest *m, uint64_t number, const bbuf *content, boo
         rc = base_errno_status(errno);
         goto out;
     }
-    if ((rewrite && (rc = hook(m, MANIFEST_HOOK_REWRITE_WRITE)) != 0) || (rc = file_write_all(fd, content->data, content->len)) != 0 ||
-        (rc = file_fsync(fd)) != 0 || (rc = file_fsync_dir(m->dir)) != 0) {
+    if ((rewrite && (rc = hook(m, MANIFEST_HOOK_REWRITE_WRITE)) != 0) || (rc = base_file_write_all(fd, content->data, content->len)) != 0 ||
+        (rc = base_file_fsync(fd)) != 0 || (rc = base_file_fsync_dir(m->dir)) != 0) {
         close(fd);
         unlink(path);
         goto out;
@@ -146,18 +146,18 @@ static int write_current(manifest *m, uint64_t number)
     manifest_name(text, sizeof text - 1, number);
     size_t n = strlen(text);
     text[n++] = '\n';
-    return file_write_atomic(m->dir, "CURRENT", text, n);
+    return base_file_write_atomic(m->dir, "CURRENT", text, n);
 }
 
 /* Reads CURRENT: *number on success, STRATA_ERR_NOTFOUND when absent. */
 static int read_current(manifest *m, uint64_t *number)
 {
-    char *path = path_join(m->dir, "CURRENT");
+    char *path = base_path_join(m->dir, "CURRENT");
     uint8_t *data = NULL;
     size_t len = 0;
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc = file_read_all(path, &data, &len);
+    int rc = base_file_read_all(path, &data, &len);
     if (rc == STRATA_OK) {
         if (len < 2 || data[len - 1] != '\n' || !parse_manifest_name((const char *)data, len - 1, number)) {
             base_logf(&m->log, STRATA_LOG_ERROR, "manifest: %s is damaged (%zu bytes, expected \"MANIFEST-n\\n\")", path,
@@ -175,12 +175,12 @@ static int load(manifest *m, uint64_t number, manifest_version **v, manifest_rep
 {
     char name[40];
     manifest_name(name, sizeof name, number);
-    char *path = path_join(m->dir, name);
+    char *path = base_path_join(m->dir, name);
     uint8_t *data = NULL;
     size_t len = 0;
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc = file_read_all(path, &data, &len);
+    int rc = base_file_read_all(path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         base_logf(&m->log, STRATA_LOG_ERROR, "manifest: CURRENT names %s, which is missing", path);
         rc = STRATA_ERR_CORRUPT;
@@ -202,11 +202,11 @@ static int create(manifest *m)
     bbuf payload = {0}, file = {0};
     mstate s;
     char why[128];
-    mstate_init(&s);
+    manifest_state_init(&s);
     int rc;
-    if ((rc = mitem_db_options(&payload, m->opts.partition_ms)) != 0 || (rc = mitem_next_file_no(&payload, 2)) != 0 ||
-        (rc = mstate_apply(&s, payload.data, payload.len, why, sizeof why)) != 0 ||
-        (rc = mstate_freeze(&s, &m->cur)) != 0 || (rc = manifest_encode_file(m->cur, 2, &file)) != 0 ||
+    if ((rc = manifest_item_db_options(&payload, m->opts.partition_ms)) != 0 || (rc = manifest_item_next_file_no(&payload, 2)) != 0 ||
+        (rc = manifest_state_apply(&s, payload.data, payload.len, why, sizeof why)) != 0 ||
+        (rc = manifest_state_freeze(&s, &m->cur)) != 0 || (rc = manifest_encode_file(m->cur, 2, &file)) != 0 ||
         (rc = write_new_file(m, 1, &file, false, &m->fd)) != 0)
         goto out;
     if ((rc = write_current(m, 1)) != 0)
@@ -215,9 +215,9 @@ static int create(manifest *m)
     m->size = file.len;
     m->snapshot_bytes = file.len - MANIFEST_HEADER_BYTES;
 out:
-    mstate_free(&s);
-    buf_free(&payload);
-    buf_free(&file);
+    manifest_state_free(&s);
+    base_buf_free(&payload);
+    base_buf_free(&file);
     return rc;
 }
 
@@ -234,7 +234,7 @@ static int missing_current(manifest *m, const uint64_t *nums, size_t n)
         if (load(m, 1, &v, &info) == STRATA_OK && v->n_tables == 0 && v->n_tombs == 0 &&
             v->checkpoint.segment == 0 && v->checkpoint.offset == 0) {
             manifest_version_unref(v);
-            char *path = path_join(m->dir, name);
+            char *path = base_path_join(m->dir, name);
             int rc = path ? (unlink(path) == 0 ? STRATA_OK : base_errno_status(errno)) : STRATA_ERR_NOMEM;
             base_free(path);
             base_logf(&m->log, STRATA_LOG_WARN, "manifest: %s/%s left by an unfinished creation, starting over",
@@ -261,7 +261,7 @@ static void cleanup(manifest *m)
                      (parse_manifest_name(de->d_name, strlen(de->d_name), &no) && no != m->number);
         if (!stale)
             continue;
-        char *path = path_join(m->dir, de->d_name);
+        char *path = base_path_join(m->dir, de->d_name);
         if (path && unlink(path) == 0)
             base_logf(&m->log, STRATA_LOG_INFO, "manifest: removed leftover %s", path);
         base_free(path);
@@ -274,7 +274,7 @@ static int open_live(manifest *m, const manifest_replay_info *info)
 {
     char name[40];
     manifest_name(name, sizeof name, m->number);
-    char *path = path_join(m->dir, name);
+    char *path = base_path_join(m->dir, name);
     if (!path)
         return STRATA_ERR_NOMEM;
     int rc = STRATA_OK;
@@ -285,7 +285,7 @@ static int open_live(manifest *m, const manifest_replay_info *info)
         if (ftruncate(m->fd, (off_t)info->valid_bytes) != 0)
             rc = base_errno_status(errno);
         else
-            rc = file_fsync(m->fd);
+            rc = base_file_fsync(m->fd);
         if (rc == STRATA_OK)
             base_logf(&m->log, STRATA_LOG_WARN, "manifest: %s cut to %zu bytes (torn record of %zu bytes)", path,
                       info->valid_bytes, info->torn_bytes);
@@ -303,7 +303,7 @@ static int do_open(manifest *m)
         size_t n = 0;
         rc = list_manifests(m->dir, nums, ARRAY_LEN(nums), &n);
         if (rc == STRATA_ERR_NOTFOUND && !m->opts.read_only && !m->opts.must_exist)
-            rc = file_mkdir(m->dir);
+            rc = base_file_mkdir(m->dir);
         if (rc)
             return rc;
         if (n)
@@ -365,8 +365,8 @@ void manifest_close(manifest *m)
     if (m->fd >= 0)
         close(m->fd);
     manifest_version_unref(m->cur);
-    buf_free(&m->payload);
-    buf_free(&m->record);
+    base_buf_free(&m->payload);
+    base_buf_free(&m->record);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->apply_mu);
     base_free(m->dir);
@@ -460,7 +460,7 @@ static int rewrite_locked(manifest *m)
             close(fd);
             char name[40];
             manifest_name(name, sizeof name, number);
-            char *path = path_join(m->dir, name);
+            char *path = base_path_join(m->dir, name);
             if (path)
                 unlink(path);
             base_free(path);
@@ -479,12 +479,12 @@ static int rewrite_locked(manifest *m)
     m->need_truncate = false;
     if ((rc = hook(m, MANIFEST_HOOK_REWRITE_CURRENT)) != 0)
         goto out; /* the old file stays behind, as after a crash here */
-    char *path = path_join(m->dir, old);
+    char *path = base_path_join(m->dir, old);
     if (path && unlink(path) != 0)
         base_logf(&m->log, STRATA_LOG_WARN, "manifest: cannot remove %s: %s", path, strerror(errno));
     base_free(path);
 out:
-    buf_free(&file);
+    base_buf_free(&file);
     return rc;
 }
 
@@ -504,37 +504,37 @@ static int apply_locked(manifest *m, const manifest_edit *e)
     manifest_version *nv = NULL;
     mstate s;
     char why[256];
-    mstate_init(&s);
+    manifest_state_init(&s);
     if (m->failed)
         return m->failed;
-    if ((m->need_truncate && (rc = cut_back(m)) != 0) || (m->dir_unsynced && (rc = file_fsync_dir(m->dir)) != 0))
+    if ((m->need_truncate && (rc = cut_back(m)) != 0) || (m->dir_unsynced && (rc = base_file_fsync_dir(m->dir)) != 0))
         return rc;
     m->dir_unsynced = false;
     pthread_mutex_lock(&m->mu);
     uint64_t next = m->next_alloc;
     pthread_mutex_unlock(&m->mu);
-    buf_reset(&m->payload);
-    buf_reset(&m->record);
-    if ((rc = buf_append(&m->payload, e->buf.data, e->buf.len)) != 0)
+    base_buf_reset(&m->payload);
+    base_buf_reset(&m->record);
+    if ((rc = base_buf_append(&m->payload, e->buf.data, e->buf.len)) != 0)
         return rc;
-    if (next > m->cur->next_file_no && (rc = mitem_next_file_no(&m->payload, next)) != 0)
+    if (next > m->cur->next_file_no && (rc = manifest_item_next_file_no(&m->payload, next)) != 0)
         return rc;
     if (m->payload.len == 0)
         return STRATA_OK; /* nothing to record */
-    if ((rc = mstate_from_version(&s, m->cur)) != 0)
+    if ((rc = manifest_state_from_version(&s, m->cur)) != 0)
         goto out;
-    if ((rc = mstate_apply(&s, m->payload.data, m->payload.len, why, sizeof why)) != 0) {
+    if ((rc = manifest_state_apply(&s, m->payload.data, m->payload.len, why, sizeof why)) != 0) {
         if (rc == STRATA_ERR_CORRUPT) {
             base_logf(&m->log, STRATA_LOG_ERROR, "manifest: edit refused: %s", why);
             rc = STRATA_ERR_INVALID;
         }
         goto out;
     }
-    if ((rc = mstate_freeze(&s, &nv)) != 0 || (rc = mlog_put_record(&m->record, m->payload.data, m->payload.len)) != 0)
+    if ((rc = manifest_state_freeze(&s, &nv)) != 0 || (rc = manifest_log_put_record(&m->record, m->payload.data, m->payload.len)) != 0)
         goto out;
     if ((rc = hook(m, MANIFEST_HOOK_APPEND_WRITE)) != 0 ||
-        (rc = file_pwrite_all(m->fd, m->record.data, m->record.len, m->size)) != 0 ||
-        (rc = hook(m, MANIFEST_HOOK_APPEND_SYNC)) != 0 || (rc = file_fsync(m->fd)) != 0) {
+        (rc = base_file_pwrite_all(m->fd, m->record.data, m->record.len, m->size)) != 0 ||
+        (rc = hook(m, MANIFEST_HOOK_APPEND_SYNC)) != 0 || (rc = base_file_fsync(m->fd)) != 0) {
         base_logf(&m->log, STRATA_LOG_ERROR, "manifest: appending to %s/MANIFEST-%06" PRIu64 " failed: %s", m->dir,
                   m->number, strata_strerror(rc));
         cut_back(m);
@@ -550,7 +550,7 @@ static int apply_locked(manifest *m, const manifest_edit *e)
             base_logf(&m->log, STRATA_LOG_WARN, "manifest: rewrite failed (%s); will retry", strata_strerror(rrc));
     }
 out:
-    mstate_free(&s);
+    manifest_state_free(&s);
     manifest_version_unref(nv);
     return rc;
 }

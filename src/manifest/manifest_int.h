@@ -40,8 +40,8 @@ typedef struct mtomb {
     uint64_t sids[];
 } mtomb;
 
-void mtomb_ref(const manifest_tombstone *t);
-void mtomb_unref(const manifest_tombstone *t);
+void manifest_tomb_ref(const manifest_tombstone *t);
+void manifest_tomb_unref(const manifest_tombstone *t);
 
 /* The mutable state edits are applied to: built from a version (apply) or
  * from nothing (replay), then frozen into a new version. */
@@ -55,7 +55,7 @@ typedef struct mstate {
     size_t n_tombs, cap_tombs;
     manifest_level_stats levels[MANIFEST_MAX_LEVELS];
     uint64_t seq;
-    /* Set by mstate_from_version: the version's table list in partition
+    /* Set by manifest_state_from_version: the version's table list in partition
      * order (borrowed; the version outlives s) and the numbers of tables
      * added or removed since, so freezing merges instead of sorting all. */
     const manifest_table *base_sorted;
@@ -81,29 +81,29 @@ struct manifest_version {
 };
 
 /* state.c */
-void mstate_init(mstate *s);
-void mstate_free(mstate *s);
+void manifest_state_init(mstate *s);
+void manifest_state_free(mstate *s);
 /* Copies v's state into the empty s. */
-int mstate_from_version(mstate *s, const manifest_version *v);
+int manifest_state_from_version(mstate *s, const manifest_version *v);
 /* Applies one encoded edit. STRATA_ERR_CORRUPT with a reason in why when
  * it is malformed or makes no sense; s is then partly changed (callers
  * throw it away). */
-int mstate_apply(mstate *s, const uint8_t *p, size_t n, char *why, size_t why_len);
+int manifest_state_apply(mstate *s, const uint8_t *p, size_t n, char *why, size_t why_len);
 /* Freezes s into a new version with one reference; s is left empty. */
-int mstate_freeze(mstate *s, manifest_version **out);
+int manifest_state_freeze(mstate *s, manifest_version **out);
 
 /* edit.c: item encoders shared by the edit helpers and the snapshot. */
-int mitem_db_options(bbuf *b, int64_t partition_ms);
-int mitem_next_file_no(bbuf *b, uint64_t n);
-int mitem_checkpoint(bbuf *b, manifest_wal_pos pos);
-int mitem_add_table(bbuf *b, const manifest_table *t);
-int mitem_add_tombstone(bbuf *b, uint64_t id, int64_t mint, int64_t maxt, const uint64_t *sids, size_t n);
-int mitem_level_stats(bbuf *b, uint32_t level, uint64_t rd, uint64_t wr);
+int manifest_item_db_options(bbuf *b, int64_t partition_ms);
+int manifest_item_next_file_no(bbuf *b, uint64_t n);
+int manifest_item_checkpoint(bbuf *b, manifest_wal_pos pos);
+int manifest_item_add_table(bbuf *b, const manifest_table *t);
+int manifest_item_add_tombstone(bbuf *b, uint64_t id, int64_t mint, int64_t maxt, const uint64_t *sids, size_t n);
+int manifest_item_level_stats(bbuf *b, uint32_t level, uint64_t rd, uint64_t wr);
 /* The payload of a snapshot edit recreating v (with next_file_no). */
 int manifest_encode_snapshot(const manifest_version *v, uint64_t next_file_no, bbuf *out);
 
 /* log.c: framing. */
-int mlog_put_header(bbuf *b);
-int mlog_put_record(bbuf *b, const uint8_t *payload, size_t n);
+int manifest_log_put_header(bbuf *b);
+int manifest_log_put_record(bbuf *b, const uint8_t *payload, size_t n);
 
 #endif /* STRATA_MANIFEST_INT_H */

@@ -22,23 +22,23 @@
 
 #include "manifest_int.h"
 
-void mstate_init(mstate *s) { memset(s, 0, sizeof *s); }
+void manifest_state_init(mstate *s) { memset(s, 0, sizeof *s); }
 
-void mstate_free(mstate *s)
+void manifest_state_free(mstate *s)
 {
     if (!s)
         return;
     base_free(s->tables);
     for (size_t i = 0; i < s->n_tombs; i++)
-        mtomb_unref(s->tombs[i]);
+        manifest_tomb_unref(s->tombs[i]);
     base_free(s->tombs);
     base_free(s->touched);
     memset(s, 0, sizeof *s);
 }
 
-int mstate_from_version(mstate *s, const manifest_version *v)
+int manifest_state_from_version(mstate *s, const manifest_version *v)
 {
-    mstate_init(s);
+    manifest_state_init(s);
     s->partition_ms = v->partition_ms;
     s->next_file_no = v->next_file_no;
     s->checkpoint = v->checkpoint;
@@ -58,7 +58,7 @@ int mstate_from_version(mstate *s, const manifest_version *v)
         if (!s->tombs)
             return STRATA_ERR_NOMEM;
         for (size_t i = 0; i < v->n_tombs; i++) {
-            mtomb_ref(v->tombs[i]);
+            manifest_tomb_ref(v->tombs[i]);
             s->tombs[i] = v->tombs[i];
         }
         s->n_tombs = s->cap_tombs = v->n_tombs;
@@ -116,7 +116,7 @@ typedef struct rd {
 static uint64_t get_uv(rd *r)
 {
     uint64_t v = 0;
-    size_t k = r->bad ? 0 : uvarint_get(r->p, r->end, &v);
+    size_t k = r->bad ? 0 : base_uvarint_get(r->p, r->end, &v);
     if (!k) {
         r->bad = true;
         return 0;
@@ -240,7 +240,7 @@ static int remove_tombstone(mstate *s, uint64_t id, char *why, size_t why_len)
     size_t i = tomb_lb(s, id);
     if (i == s->n_tombs || s->tombs[i]->id != id)
         FAIL("removes tombstone %llu, which is not there", (unsigned long long)id);
-    mtomb_unref(s->tombs[i]);
+    manifest_tomb_unref(s->tombs[i]);
     memmove(&s->tombs[i], &s->tombs[i + 1], (s->n_tombs - i - 1) * sizeof *s->tombs);
     s->n_tombs--;
     return STRATA_OK;
@@ -313,7 +313,7 @@ static int apply_item(mstate *s, unsigned tag, rd *r, char *why, size_t why_len)
     }
 }
 
-int mstate_apply(mstate *s, const uint8_t *p, size_t n, char *why, size_t why_len)
+int manifest_state_apply(mstate *s, const uint8_t *p, size_t n, char *why, size_t why_len)
 {
     const uint8_t *end = p + n;
     if (n == 0)
@@ -321,7 +321,7 @@ int mstate_apply(mstate *s, const uint8_t *p, size_t n, char *why, size_t why_le
     while (p < end) {
         unsigned tag = *p++;
         uint64_t len = 0;
-        size_t k = uvarint_get(p, end, &len);
+        size_t k = base_uvarint_get(p, end, &len);
         if (!k || len > (uint64_t)(end - p - k))
             FAIL("item (type %u) cut short", tag);
         p += k;

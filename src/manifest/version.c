@@ -15,13 +15,13 @@
 
 #include "manifest_int.h"
 
-void mtomb_ref(const manifest_tombstone *t)
+void manifest_tomb_ref(const manifest_tombstone *t)
 {
     mtomb *m = (mtomb *)((char *)(uintptr_t)t - offsetof(mtomb, pub));
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 }
 
-void mtomb_unref(const manifest_tombstone *t)
+void manifest_tomb_unref(const manifest_tombstone *t)
 {
     if (!t)
         return;
@@ -114,12 +114,12 @@ static void version_free(manifest_version *v)
     base_free(v->tables);
     base_free(v->parts);
     for (size_t i = 0; i < v->n_tombs; i++)
-        mtomb_unref(v->tombs[i]);
+        manifest_tomb_unref(v->tombs[i]);
     base_free(v->tombs);
     base_free(v);
 }
 
-int mstate_freeze(mstate *s, manifest_version **out)
+int manifest_state_freeze(mstate *s, manifest_version **out)
 {
     manifest_version *v = base_calloc(1, sizeof *v);
     if (!v)
@@ -163,7 +163,7 @@ int mstate_freeze(mstate *s, manifest_version **out)
     s->n_tables = 0;
     s->tombs = NULL;
     s->n_tombs = 0;
-    mstate_free(s);
+    manifest_state_free(s);
     *out = v;
     return STRATA_OK;
 nomem:

@@ -69,9 +69,9 @@ int strata_query_format(const strata_query *q, strata_query_format_style style, 
     default: return STRATA_ERR_INVALID;
     }
     if (rc == STRATA_OK)
-        rc = buf_put_u8(&b, 0);
+        rc = base_buf_put_u8(&b, 0);
     if (rc != STRATA_OK) {
-        buf_free(&b);
+        base_buf_free(&b);
         return rc;
     }
     if (len)

@@ -24,7 +24,7 @@
 
 #define PRETTY_WIDTH 100
 
-static int put(bbuf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+static int put(bbuf *b, const char *s) { return base_buf_append(b, s, strlen(s)); }
 
 /* ------------------------------------------------------------ numbers */
 
@@ -84,15 +84,15 @@ static int put_float_f(bbuf *b, double v)
         rc |= put(b, "0.");
         for (int i = 0; i < -exp; i++)
             rc |= put(b, "0");
-        rc |= buf_append(b, d, (size_t)nd);
+        rc |= base_buf_append(b, d, (size_t)nd);
     } else if (exp >= nd) {
-        rc |= buf_append(b, d, (size_t)nd);
+        rc |= base_buf_append(b, d, (size_t)nd);
         for (int i = nd; i < exp; i++)
             rc |= put(b, "0");
     } else {
-        rc |= buf_append(b, d, (size_t)exp);
+        rc |= base_buf_append(b, d, (size_t)exp);
         rc |= put(b, ".");
-        rc |= buf_append(b, d + exp, (size_t)(nd - exp));
+        rc |= base_buf_append(b, d + exp, (size_t)(nd - exp));
     }
     return rc ? STRATA_ERR_NOMEM : STRATA_OK;
 }
@@ -123,7 +123,7 @@ static int put_float_v(bbuf *b, double v)
         n += nd - 1;
     }
     n += snprintf(s + n, sizeof s - (size_t)n, "e%c%02d", x < 0 ? '-' : '+', abs(x));
-    return buf_append(b, s, (size_t)n);
+    return base_buf_append(b, s, (size_t)n);
 }
 
 int query_print_duration(int64_t ms, bbuf *out)
@@ -149,7 +149,7 @@ int query_print_duration(int64_t ms, bbuf *out)
         if (v > 0) {
             char s[32];
             int n = snprintf(s, sizeof s, "%lld%s", (long long)v, units[i].unit);
-            rc |= buf_append(out, s, (size_t)n);
+            rc |= base_buf_append(out, s, (size_t)n);
             ms -= v * units[i].mult;
         }
     }
@@ -224,7 +224,7 @@ static int put_quoted(bbuf *b, const char *s, size_t n)
         if (o)
             rc |= put(b, o);
         else
-            rc |= buf_append(b, s + i, (size_t)w);
+            rc |= base_buf_append(b, s + i, (size_t)w);
         i += (size_t)w;
     }
     return rc || put(b, "\"");
@@ -298,7 +298,7 @@ static int put_at(bbuf *b, query_at at, int64_t at_ms)
         uint64_t u = at_ms < 0 ? 0 - (uint64_t)at_ms : (uint64_t)at_ms;
         int n = snprintf(s, sizeof s, " @ %s%llu.%03u", at_ms < 0 ? "-" : "", (unsigned long long)(u / 1000),
                          (unsigned)(u % 1000));
-        return buf_append(b, s, (size_t)n);
+        return base_buf_append(b, s, (size_t)n);
     }
     if (at == QUERY_AT_START)
         return put(b, " @ start()");
@@ -332,12 +332,12 @@ static int print_selector_core(const query_node *n, bbuf *b)
         for (size_t i = 0; i < m; i++) {
             if (i)
                 rc |= put(b, ",");
-            rc |= buf_append(b, parts[i].data, parts[i].len);
+            rc |= base_buf_append(b, parts[i].data, parts[i].len);
         }
         rc |= put(b, "}");
     }
     for (size_t i = 0; i < m; i++)
-        buf_free(&parts[i]);
+        base_buf_free(&parts[i]);
     base_free(parts);
     return rc;
 }
@@ -500,7 +500,7 @@ static size_t string_len(const query_node *n, int *rc)
     bbuf t = {0};
     *rc |= print(n, &t);
     size_t len = t.len;
-    buf_free(&t);
+    base_buf_free(&t);
     return len;
 }
 
@@ -537,8 +537,8 @@ static int pretty(const query_node *n, int level, size_t width, bbuf *b)
             s++;
         while (e > s && query_lex_is_space(child.data[e - 1]))
             e--;
-        rc |= indent(b, level) || put(b, query_op_name(n->u.unary.op)) || buf_append(b, child.data + s, e - s);
-        buf_free(&child);
+        rc |= indent(b, level) || put(b, query_op_name(n->u.unary.op)) || base_buf_append(b, child.data + s, e - s);
+        base_buf_free(&child);
         return rc;
     }
     if (!split)

@@ -12,7 +12,7 @@
 #include "num/num.h"
 #include "parse_int.h"
 
-static int put(bbuf *b, const char *s) { return buf_append(b, s, strlen(s)); }
+static int put(bbuf *b, const char *s) { return base_buf_append(b, s, strlen(s)); }
 
 static int jstr(bbuf *b, const char *s, size_t n)
 {
@@ -36,7 +36,7 @@ static int jstr(bbuf *b, const char *s, size_t n)
             snprintf(e, sizeof e, "\\u%04x", (unsigned)r);
             rc = rc || put(b, e);
         } else {
-            rc = rc || buf_append(b, s + i, (size_t)w);
+            rc = rc || base_buf_append(b, s + i, (size_t)w);
         }
         i += (size_t)w;
     }
@@ -52,7 +52,7 @@ static int jint(bbuf *b, int64_t v)
 {
     char s[32];
     int n = snprintf(s, sizeof s, "%lld", (long long)v);
-    return buf_append(b, s, (size_t)n);
+    return base_buf_append(b, s, (size_t)n);
 }
 
 static int jnumber_val(bbuf *b, double v)
@@ -62,7 +62,7 @@ static int jnumber_val(bbuf *b, double v)
     query_node n = {.kind = QUERY_NODE_NUMBER};
     n.u.number.value = v;
     int rc = query_print(&n, &t) || jstr(b, (const char *)t.data, t.len);
-    buf_free(&t);
+    base_buf_free(&t);
     return rc;
 }
 
@@ -150,7 +150,7 @@ static int jnumber_raw(bbuf *b, double v)
         return put(b, "null");
     char s[NUM_DOUBLE_MAX];
     size_t n = num_format_double(v, s);
-    return buf_append(b, s, n);
+    return base_buf_append(b, s, n);
 }
 
 static int json(const query_node *n, bbuf *b)

@@ -70,9 +70,9 @@ int table_list_at(const table *t, size_t i, table_block_list *out, table_fault *
         return CORRUPT(f, t->index_off + (i * (t->sid_w + t->off_w)), "bad block list position of series %zu", i);
     const uint8_t *p = t->index + start, *e = t->index + end;
     uint64_t n, first, dmint;
-    size_t k = uvarint_get(p, e, &n);
-    size_t k2 = k ? uvarint_get(p + k, e, &first) : 0;
-    size_t k3 = k2 ? uvarint_get(p + k + k2, e, &dmint) : 0;
+    size_t k = base_uvarint_get(p, e, &n);
+    size_t k2 = k ? base_uvarint_get(p + k, e, &first) : 0;
+    size_t k3 = k2 ? base_uvarint_get(p + k + k2, e, &dmint) : 0;
     /* Every entry takes at least 3 bytes; the first block starts in the
      * file's time range. */
     if (!k3 || n == 0 || n > (uint64_t)(e - p - (ptrdiff_t)(k + k2 + k3)) / 3 || first >= t->index_off ||
@@ -101,10 +101,10 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
     uint64_t len, count, gap = 0, span;
     int64_t mint, dcount, d;
     size_t k, used = 0;
-    if (!(k = uvarint_get(l->p, l->end, &len)))
+    if (!(k = base_uvarint_get(l->p, l->end, &len)))
         goto bad;
     used += k;
-    if (!(k = svarint_get(l->p + used, l->end, &dcount)) || dcount < -(int64_t)TABLE_MAX_BLOCK_SAMPLES ||
+    if (!(k = base_svarint_get(l->p + used, l->end, &dcount)) || dcount < -(int64_t)TABLE_MAX_BLOCK_SAMPLES ||
         dcount > (int64_t)TABLE_MAX_BLOCK_SAMPLES)
         goto bad;
     used += k;
@@ -113,7 +113,7 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
         mint = l->first_mint;
     } else {
         /* mint = prev_maxt + gap, with gap >= 1 and no overflow */
-        if (!(k = svarint_get(l->p + used, l->end, &d)))
+        if (!(k = base_svarint_get(l->p + used, l->end, &d)))
             goto bad;
         used += k;
         gap = l->prev_gap + (uint64_t)d;
@@ -121,7 +121,7 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
             goto bad;
         mint = (int64_t)((uint64_t)l->prev_maxt + gap);
     }
-    if (!(k = svarint_get(l->p + used, l->end, &d)))
+    if (!(k = base_svarint_get(l->p + used, l->end, &d)))
         goto bad;
     used += k;
     span = l->prev_span + (uint64_t)d;
@@ -205,7 +205,7 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
         return CORRUPT(f, blk->off, "block outside the data region");
     const uint8_t *b = t->map + blk->off;
     size_t body = blk->len - TABLE_BLOCK_CRC;
-    if (crc32c(0, b, body) != load_u32le(b + body))
+    if (base_crc32c(0, b, body) != load_u32le(b + body))
         return CORRUPT(f, blk->off, "block CRC mismatch (block of %u bytes)", blk->len);
     const uint8_t *e = b + body;
     uint64_t ts_len;
@@ -213,7 +213,7 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     h->ts_id = b[0] >> 4;
     h->val_id = b[0] & 15;
     const uint8_t *p = b + 1;
-    if (!(k = uvarint_get(p, e, &ts_len)) || ts_len > (uint64_t)(e - (p + k)))
+    if (!(k = base_uvarint_get(p, e, &ts_len)) || ts_len > (uint64_t)(e - (p + k)))
         return CORRUPT(f, blk->off, "bad timestamp length in block header");
     h->ts = p + k;
     h->ts_len = (size_t)ts_len;
@@ -322,7 +322,7 @@ static int footer_parse(table *t, table_fault *f)
         return CORRUPT(f, size - TABLE_TAIL_SIZE, "bad footer length %u", flen);
     const uint8_t *fstart = t->map + size - flen;
     size_t crc_at = flen - (TF_MAGIC - TF_FOOTER_CRC) - 8; /* offset of the CRC within the footer */
-    if (crc32c(0, fstart, crc_at) != load_u32le(fstart + crc_at))
+    if (base_crc32c(0, fstart, crc_at) != load_u32le(fstart + crc_at))
         return CORRUPT(f, size - flen, "footer CRC mismatch");
     uint32_t version = load_u32le(tail + (TF_VERSION - TF_FOOTER_LEN));
     if (version != TABLE_FORMAT_VERSION)
@@ -355,7 +355,7 @@ static int footer_parse(table *t, table_fault *f)
         return CORRUPT(f, foff, "inconsistent footer fields");
     t->index = t->map + t->index_off;
     t->dir_len = t->meta.series * (t->sid_w + t->off_w);
-    if (crc32c(0, t->index, t->index_len) != load_u32le(ft + TF_INDEX_CRC))
+    if (base_crc32c(0, t->index, t->index_len) != load_u32le(ft + TF_INDEX_CRC))
         return CORRUPT(f, t->index_off, "index CRC mismatch");
     return STRATA_OK;
 }

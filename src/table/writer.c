@@ -146,10 +146,10 @@ static void writer_free(table_writer *w)
     base_free(w->dir_path);
     base_free(w->ts);
     base_free(w->v);
-    buf_free(&w->out);
-    buf_free(&w->ents);
-    buf_free(&w->enc_ts);
-    buf_free(&w->enc_v);
+    base_buf_free(&w->out);
+    base_buf_free(&w->ents);
+    base_buf_free(&w->enc_ts);
+    base_buf_free(&w->enc_v);
     base_free(w->dir);
     base_free(w);
 }
@@ -169,7 +169,7 @@ int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts
     char name[40];
     table_file_name(name, sizeof name, file_no);
     w->dir_path = base_strdup(dir);
-    w->final_path = path_join(dir, name);
+    w->final_path = base_path_join(dir, name);
     w->ts = base_malloc(bs * sizeof *w->ts);
     w->v = base_malloc(bs * sizeof *w->v);
     if (!w->dir_path || !w->final_path || !w->ts || !w->v)
@@ -201,11 +201,11 @@ static int out_drain(table_writer *w, size_t keep_below)
 {
     if (w->out.len < keep_below)
         return STRATA_OK;
-    int rc = file_write_all(w->fd, w->out.data, w->out.len);
+    int rc = base_file_write_all(w->fd, w->out.data, w->out.len);
     if (rc)
         return rc;
     w->written += w->out.len;
-    buf_reset(&w->out);
+    base_buf_reset(&w->out);
     return STRATA_OK;
 }
 
@@ -220,17 +220,17 @@ static int note_block(table_writer *w, uint64_t off, uint32_t len, uint32_t coun
         w->ser_prev_gap = 0;
         w->ser_prev_span = 0;
     }
-    if ((rc = buf_put_uvarint(&w->ents, len)) ||
-        (rc = buf_put_svarint(&w->ents, (int64_t)count - (int64_t)w->block_samples)))
+    if ((rc = base_buf_put_uvarint(&w->ents, len)) ||
+        (rc = base_buf_put_svarint(&w->ents, (int64_t)count - (int64_t)w->block_samples)))
         return rc;
     if (w->ser_blocks > 0) {
         uint64_t gap = (uint64_t)mint - (uint64_t)w->ser_prev_maxt;
-        if ((rc = buf_put_svarint(&w->ents, (int64_t)(gap - w->ser_prev_gap))))
+        if ((rc = base_buf_put_svarint(&w->ents, (int64_t)(gap - w->ser_prev_gap))))
             return rc;
         w->ser_prev_gap = gap;
     }
     uint64_t span = (uint64_t)maxt - (uint64_t)mint;
-    if ((rc = buf_put_svarint(&w->ents, (int64_t)(span - w->ser_prev_span))))
+    if ((rc = base_buf_put_svarint(&w->ents, (int64_t)(span - w->ser_prev_span))))
         return rc;
     w->ser_prev_span = span;
     w->ser_blocks++;
@@ -251,8 +251,8 @@ static int flush_block(table_writer *w)
         return STRATA_OK;
     int rc;
     uint8_t tsid = 0, vid = 0;
-    buf_reset(&w->enc_ts);
-    buf_reset(&w->enc_v);
+    base_buf_reset(&w->enc_ts);
+    base_buf_reset(&w->enc_v);
     if ((rc = codec_ts_encode(w->ts, w->nbuf, &w->enc_ts, &tsid)) ||
         (rc = codec_val_encode(w->v, w->nbuf, &w->enc_v, &vid)))
         return rc;
@@ -261,20 +261,20 @@ static int flush_block(table_writer *w)
     uint8_t hdr[16];
     size_t h = 0;
     hdr[h++] = (uint8_t)(tsid << 4 | vid);
-    h += uvarint_put(hdr + h, w->enc_ts.len);
+    h += base_uvarint_put(hdr + h, w->enc_ts.len);
     uint64_t off = file_pos(w);
     size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
     if (len > UINT32_MAX)
         return STRATA_ERR_LIMIT;
-    uint32_t crc = crc32c(0, hdr, h);
-    crc = crc32c(crc, w->enc_ts.data, w->enc_ts.len);
-    crc = crc32c(crc, w->enc_v.data, w->enc_v.len);
-    if ((rc = buf_reserve(&w->out, len)))
+    uint32_t crc = base_crc32c(0, hdr, h);
+    crc = base_crc32c(crc, w->enc_ts.data, w->enc_ts.len);
+    crc = base_crc32c(crc, w->enc_v.data, w->enc_v.len);
+    if ((rc = base_buf_reserve(&w->out, len)))
         return rc;
-    buf_append(&w->out, hdr, h);
-    buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
-    buf_append(&w->out, w->enc_v.data, w->enc_v.len);
-    buf_put_u32le(&w->out, crc);
+    base_buf_append(&w->out, hdr, h);
+    base_buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
+    base_buf_append(&w->out, w->enc_v.data, w->enc_v.len);
+    base_buf_put_u32le(&w->out, crc);
     if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)w->nbuf, w->ts[0], w->ts[w->nbuf - 1])))
         return rc;
     w->nbuf = 0;
@@ -391,7 +391,7 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
         rc = flush_block(w);
     uint64_t off = file_pos(w);
     if (!rc)
-        rc = buf_append(&w->out, bytes, blk->len);
+        rc = base_buf_append(&w->out, bytes, blk->len);
     if (!rc)
         rc = note_block(w, off, blk->len, blk->count, blk->mint, blk->maxt);
     if (!rc)
@@ -408,9 +408,9 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
 /* The header of series d's block list. */
 static size_t list_hdr(const table_writer *w, const ser_rec *d, uint8_t *p)
 {
-    size_t k = uvarint_put(p, d->n_blocks);
-    k += uvarint_put(p + k, d->first_off);
-    k += uvarint_put(p + k, (uint64_t)d->first_mint - (uint64_t)w->meta.min_t);
+    size_t k = base_uvarint_put(p, d->n_blocks);
+    k += base_uvarint_put(p + k, d->first_off);
+    k += base_uvarint_put(p + k, (uint64_t)d->first_mint - (uint64_t)w->meta.min_t);
     return k;
 }
 
@@ -429,7 +429,7 @@ static int put_index_footer(table_writer *w)
         off_w++;
     uint64_t dir_len = w->n_dir * (sid_w + off_w);
     uint64_t index_len = dir_len + lists_len;
-    if ((rc = buf_reserve(&w->out, index_len + TABLE_FOOTER_SIZE)))
+    if ((rc = base_buf_reserve(&w->out, index_len + TABLE_FOOTER_SIZE)))
         return rc;
     uint8_t *idx = w->out.data + w->out.len;
     uint64_t list_off = dir_len;
@@ -441,10 +441,10 @@ static int put_index_footer(table_writer *w)
     }
     w->out.len += dir_len;
     for (size_t i = 0; i < w->n_dir; i++) {
-        buf_append(&w->out, hdr, list_hdr(w, &w->dir[i], hdr));
-        buf_append(&w->out, w->ents.data + w->dir[i].ent_off, w->dir[i].ent_len);
+        base_buf_append(&w->out, hdr, list_hdr(w, &w->dir[i], hdr));
+        base_buf_append(&w->out, w->ents.data + w->dir[i].ent_off, w->dir[i].ent_len);
     }
-    uint32_t index_crc = crc32c(0, idx, index_len);
+    uint32_t index_crc = base_crc32c(0, idx, index_len);
 
     uint8_t f[TABLE_FOOTER_SIZE];
     memset(f, 0, sizeof f);
@@ -463,9 +463,9 @@ static int put_index_footer(table_writer *w)
     f[TF_OFF_WIDTH] = (uint8_t)off_w;
     store_u32le(f + TF_FOOTER_LEN, TABLE_FOOTER_SIZE);
     store_u32le(f + TF_VERSION, TABLE_FORMAT_VERSION);
-    store_u32le(f + TF_FOOTER_CRC, crc32c(0, f, TF_FOOTER_CRC));
+    store_u32le(f + TF_FOOTER_CRC, base_crc32c(0, f, TF_FOOTER_CRC));
     store_u64le(f + TF_MAGIC, TABLE_MAGIC);
-    buf_append(&w->out, f, sizeof f);
+    base_buf_append(&w->out, f, sizeof f);
     return STRATA_OK;
 }
 
@@ -477,7 +477,7 @@ int table_writer_finish(table_writer *w, table_meta *out)
     if ((rc = end_series(w)) || (rc = put_index_footer(w)))
         goto out;
     w->meta.file_bytes = file_pos(w);
-    if ((rc = out_drain(w, 0)) || (rc = file_fsync(w->fd)))
+    if ((rc = out_drain(w, 0)) || (rc = base_file_fsync(w->fd)))
         goto out;
     if (close(w->fd) != 0) {
         w->fd = -1;
@@ -492,7 +492,7 @@ int table_writer_finish(table_writer *w, table_meta *out)
     /* From here the file exists under its final name; a failed directory
      * fsync leaves it possibly undurable, so report the error but remove
      * nothing that a crash could not remove anyway. */
-    rc = file_fsync_dir(w->dir_path);
+    rc = base_file_fsync_dir(w->dir_path);
     if (!rc && out)
         *out = w->meta;
     writer_free(w);

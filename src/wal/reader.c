@@ -63,7 +63,7 @@ static int load_page(scan *s, uint64_t page_off)
         return STRATA_OK; /* the short last page is loaded */
     uint64_t want = MIN((uint64_t)s->chunk_cap, s->size - page_off);
     size_t got = 0;
-    int rc = file_pread_all(s->fd, s->chunk, (size_t)want, page_off, &got);
+    int rc = base_file_pread_all(s->fd, s->chunk, (size_t)want, page_off, &got);
     if (rc)
         return rc;
     s->chunk_off = page_off;
@@ -114,7 +114,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
     int rc = STRATA_OK;
     s->chunk_off = 0;
     s->chunk_len = 0;
-    buf_reset(&s->rec);
+    base_buf_reset(&s->rec);
     res->damaged = false;
     res->eos = false;
 
@@ -156,7 +156,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
             why = "torn fragment";
             goto damage;
         }
-        if (crc32c(crc32c(0, h, 3), h + WAL_HDR, len) != load_u32le(h + 3)) {
+        if (base_crc32c(base_crc32c(0, h, 3), h + WAL_HDR, len) != load_u32le(h + 3)) {
             why = "fragment checksum mismatch";
             goto damage;
         }
@@ -208,8 +208,8 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
             }
             in_rec = true;
             rec_start = off;
-            buf_reset(&s->rec);
-            if ((rc = buf_append(&s->rec, h + WAL_HDR, len)) != 0)
+            base_buf_reset(&s->rec);
+            if ((rc = base_buf_append(&s->rec, h + WAL_HDR, len)) != 0)
                 return rc;
             break;
         case WAL_FRAG_MIDDLE:
@@ -226,7 +226,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
                 why = "record too large";
                 goto damage;
             }
-            if ((rc = buf_append(&s->rec, h + WAL_HDR, len)) != 0)
+            if ((rc = base_buf_append(&s->rec, h + WAL_HDR, len)) != 0)
                 return rc;
             if (type == WAL_FRAG_LAST) {
                 rc = deliver(s, num, s->rec.data, s->rec.len, frag_end);
@@ -240,7 +240,7 @@ static int scan_segment(scan *s, uint64_t num, uint64_t start, bool counting, se
                 good_end = frag_end;
                 /* Do not let one huge record pin its memory for the whole replay. */
                 if (s->rec.cap > (8u << 20))
-                    buf_free(&s->rec);
+                    base_buf_free(&s->rec);
             }
             break;
         }
@@ -437,7 +437,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
                 if ((rc = wal_seg_unlink(w, w->segs[w->n_segs - 1].num)) != 0)
                     goto out;
             }
-            if (st.segments_removed && w->sync != STRATA_SYNC_NONE && (rc = file_fsync_dir(w->dir)) != 0)
+            if (st.segments_removed && w->sync != STRATA_SYNC_NONE && (rc = base_file_fsync_dir(w->dir)) != 0)
                 goto out;
         }
     }
@@ -470,7 +470,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
         *stats = st;
 out:
     close_segment(&s);
-    buf_free(&s.rec);
+    base_buf_free(&s.rec);
     base_free(s.chunk);
     return rc;
 }

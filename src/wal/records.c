@@ -55,7 +55,7 @@ static inline size_t get_uv(const uint8_t *p, const uint8_t *end, uint64_t *v)
         *v = p[0];
         return 1;
     }
-    return uvarint_get(p, end, v);
+    return base_uvarint_get(p, end, v);
 }
 
 /* Unchecked varint read for the fast loop: the caller guarantees 10
@@ -100,7 +100,7 @@ int wal_series_begin(bbuf *out)
 {
     if (!out || out->len != 0)
         return STRATA_ERR_INVALID;
-    int rc = buf_reserve(out, 5);
+    int rc = base_buf_reserve(out, 5);
     if (rc)
         return rc;
     out->data[0] = REC_VERSION;
@@ -122,16 +122,16 @@ int wal_series_add(bbuf *out, strata_sid sid, const strata_label *labels, size_t
             return STRATA_ERR_INVALID;
         need += strlen(labels[i].name) + strlen(labels[i].value) + 20;
     }
-    int rc = buf_reserve(out, need);
+    int rc = base_buf_reserve(out, need);
     if (rc)
         return rc;
     size_t len0 = out->len;
-    if ((rc = buf_put_uvarint(out, sid)) || (rc = buf_put_uvarint(out, n_labels)))
+    if ((rc = base_buf_put_uvarint(out, sid)) || (rc = base_buf_put_uvarint(out, n_labels)))
         goto fail;
     for (size_t i = 0; i < n_labels; i++) {
         size_t a = strlen(labels[i].name), b = strlen(labels[i].value);
-        if ((rc = buf_put_uvarint(out, a)) || (rc = buf_append(out, labels[i].name, a)) ||
-            (rc = buf_put_uvarint(out, b)) || (rc = buf_append(out, labels[i].value, b)))
+        if ((rc = base_buf_put_uvarint(out, a)) || (rc = base_buf_append(out, labels[i].name, a)) ||
+            (rc = base_buf_put_uvarint(out, b)) || (rc = base_buf_append(out, labels[i].value, b)))
             goto fail;
     }
     store_u32le(out->data + 1, count + 1);
@@ -263,12 +263,12 @@ int wal_samples_encode(bbuf *out, const strata_sample *s, size_t n)
     /* Worst case per sample: 10 + 10 + 1 + 8 bytes. */
     if (n > (SIZE_MAX - 16) / SAMPLE_MAX)
         return STRATA_ERR_LIMIT;
-    int rc = buf_reserve(out, 16 + n * SAMPLE_MAX);
+    int rc = base_buf_reserve(out, 16 + n * SAMPLE_MAX);
     if (rc)
         return rc;
     uint8_t *p = out->data + out->len;
     *p++ = REC_VERSION;
-    p += uvarint_put(p, n);
+    p += base_uvarint_put(p, n);
     uint64_t psid = 0, pt = 0, pd = 0, pv = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t d = (uint64_t)s[i].t_ms - pt;
@@ -404,16 +404,16 @@ int wal_delete_encode(bbuf *out, const strata_sid *sids, size_t n, int64_t mint_
             return STRATA_ERR_INVALID;
     if (n > (SIZE_MAX - 32) / 10)
         return STRATA_ERR_LIMIT;
-    int rc = buf_reserve(out, 32 + n * 10);
+    int rc = base_buf_reserve(out, 32 + n * 10);
     if (rc)
         return rc;
     uint8_t *p = out->data + out->len;
     *p++ = REC_VERSION;
-    p += uvarint_put(p, zigzag_enc(mint_ms));
-    p += uvarint_put(p, (uint64_t)maxt_ms - (uint64_t)mint_ms);
-    p += uvarint_put(p, n);
+    p += base_uvarint_put(p, zigzag_enc(mint_ms));
+    p += base_uvarint_put(p, (uint64_t)maxt_ms - (uint64_t)mint_ms);
+    p += base_uvarint_put(p, n);
     for (size_t i = 0; i < n; i++)
-        p += uvarint_put(p, i ? sids[i] - sids[i - 1] - 1 : sids[0]);
+        p += base_uvarint_put(p, i ? sids[i] - sids[i - 1] - 1 : sids[0]);
     out->len = (size_t)(p - out->data);
     return STRATA_OK;
 }

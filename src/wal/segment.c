@@ -16,7 +16,7 @@ int wal_seg_path(const wal *w, uint64_t num, char **out)
 {
     char name[32];
     snprintf(name, sizeof name, "%0*llu", WAL_SEG_NAME_LEN, (unsigned long long)num);
-    char *p = path_join(w->dir, name);
+    char *p = base_path_join(w->dir, name);
     if (!p)
         return STRATA_ERR_NOMEM;
     *out = p;
@@ -143,7 +143,7 @@ int wal_seg_open_active(wal *w, uint64_t num, uint64_t off, bool create)
             goto out;
         /* The new name must survive a crash before any record in it is
          * acknowledged as durable. */
-        if (w->sync != STRATA_SYNC_NONE && (rc = file_fsync_dir(w->dir)) != 0) {
+        if (w->sync != STRATA_SYNC_NONE && (rc = base_file_fsync_dir(w->dir)) != 0) {
             w->n_segs--;
             goto out;
         }
@@ -204,7 +204,7 @@ int wal_open(const wal_opts *opts, wal **out)
         /* Only glibc-style allocation failures; nothing to unwind portably. */
         goto fail_free;
     }
-    if (!w->read_only && (rc = file_mkdir(w->dir)) != 0)
+    if (!w->read_only && (rc = base_file_mkdir(w->dir)) != 0)
         goto fail;
     if ((rc = wal_seg_list(w)) != 0)
         goto fail;
@@ -231,7 +231,7 @@ int wal_close(wal *w)
     pthread_cond_destroy(&w->tick);
     pthread_cond_destroy(&w->synced);
     pthread_mutex_destroy(&w->mu);
-    buf_free(&w->frame);
+    base_buf_free(&w->frame);
     base_free(w->segs);
     base_free(w->dir);
     base_free(w);
@@ -259,7 +259,7 @@ out:
     /* Not durable until the directory is; a crash before that only leaves
      * old segments that the next removal deletes again. */
     if (removed && rc == STRATA_OK && w->sync != STRATA_SYNC_NONE)
-        rc = file_fsync_dir(w->dir);
+        rc = base_file_fsync_dir(w->dir);
     return rc;
 }
 

@@ -96,7 +96,7 @@ int wal_frame_record(bbuf *b, uint32_t page, uint64_t off, uint8_t rtype, const 
                      uint64_t *new_off)
 {
     uint64_t end = wal_framed_end(page, off, len);
-    int rc = buf_reserve(b, (size_t)(end - off));
+    int rc = base_buf_reserve(b, (size_t)(end - off));
     if (rc)
         return rc;
     size_t total = len + 1, done = 0; /* logical bytes: index 0 is the type byte */
@@ -122,7 +122,7 @@ int wal_frame_record(bbuf *b, uint32_t page, uint64_t off, uint8_t rtype, const 
         }
         if (frag > k)
             memcpy(d + k, p + (done + k - 1), frag - k);
-        store_u32le(h + 3, crc32c(crc32c(0, h, 3), d, frag));
+        store_u32le(h + 3, base_crc32c(base_crc32c(0, h, 3), d, frag));
         b->len += WAL_HDR + frag;
         off += WAL_HDR + frag;
         done += frag;
@@ -143,7 +143,7 @@ size_t wal_frame_eos(uint8_t *out, uint32_t page, uint64_t off)
     uint8_t *h = out + n;
     h[0] = WAL_FRAG_EOS;
     store_u16le(h + 1, 0);
-    store_u32le(h + 3, crc32c(0, h, 3));
+    store_u32le(h + 3, base_crc32c(0, h, 3));
     return n + WAL_HDR;
 }
 
@@ -151,7 +151,7 @@ int wal_io_pwrite(wal *w, const void *p, size_t n, uint64_t off)
 {
     if (w->io.pwrite)
         return w->io.pwrite(w->io.ctx, w->fd, p, n, off);
-    return file_pwrite_all(w->fd, p, n, off);
+    return base_file_pwrite_all(w->fd, p, n, off);
 }
 
 int wal_io_fsync(wal *w, int fd)
@@ -358,7 +358,7 @@ int wal_appendv(wal *w, const wal_rec *recs, size_t n, wal_pos *end)
         if ((rc = rotate(w)) != 0)
             goto out;
     }
-    buf_reset(&w->frame);
+    base_buf_reset(&w->frame);
     uint64_t off = w->off;
     for (size_t i = 0; i < n; i++) {
         if ((rc = wal_frame_record(&w->frame, w->page, off, recs[i].type, recs[i].payload, recs[i].len, &off)) != 0)
@@ -385,7 +385,7 @@ int wal_appendv(wal *w, const wal_rec *recs, size_t n, wal_pos *end)
 out:
     /* Keep a huge one-off frame from pinning memory. */
     if (w->frame.cap > (4u << 20))
-        buf_free(&w->frame);
+        base_buf_free(&w->frame);
     pthread_mutex_unlock(&w->mu);
     return rc;
 }

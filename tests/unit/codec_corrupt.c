@@ -84,11 +84,11 @@ static void damaged_encodings_never_crash(void **state)
             }
         }
         uint8_t id;
-        buf_reset(&b);
+        base_buf_reset(&b);
         assert_int_equal(codec_ts_encode(t, n, &b, &id), STRATA_OK);
         abuse(&r, 1, id, &b, n);
         for (size_t k = 0; k < nids; k++) {
-            buf_reset(&b);
+            base_buf_reset(&b);
             if (codec_val_encode_as(ids[k], v, n, &b) == STRATA_OK)
                 abuse(&r, 0, ids[k], &b, n);
         }
@@ -104,7 +104,7 @@ static void damaged_encodings_never_crash(void **state)
         dec_copy(0, id, g, len, n);
         dec_copy(1, id, g, len, n);
     }
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 int main(void)

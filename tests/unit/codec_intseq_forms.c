@@ -46,8 +46,8 @@ static void round_trip(const double *v, size_t n)
     for (size_t i = 0; i < n; i++)
         if (bits(got[i]) != bits(v[i]))
             fail_msg("chosen %s n=%zu i=%zu", codec_val_name(id), n, i);
-    buf_free(&b);
-    buf_free(&c);
+    base_buf_free(&b);
+    base_buf_free(&c);
     free(got);
 }
 
@@ -67,7 +67,7 @@ static void note_packing(const double *v, size_t n)
         else if (b.data[p])
             seen_plain++;
     }
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 63, 64, 65, 129, 255, 256, 257, 1000, 1023, 4099};
@@ -117,7 +117,7 @@ static void every_form_round_trips(void **state)
                 /* keep only blocks DEC can represent (exact m / sc) */
                 bbuf t = {0};
                 int rc = codec_val_encode_as(CODEC_VAL_DEC, v, n, &t);
-                buf_free(&t);
+                base_buf_free(&t);
                 if (rc == STRATA_ERR_INVALID)
                     continue;
                 round_trip(v, n);
@@ -158,7 +158,7 @@ static void damaged_forms_fail_cleanly(void **state)
             (void)codec_val_decode(CODEC_VAL_DEC, b.data, b.len, 300, got);
             b.data[at] = save;
         }
-        buf_free(&b);
+        base_buf_free(&b);
     }
 }
 

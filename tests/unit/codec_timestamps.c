@@ -10,7 +10,7 @@ static size_t roundtrip(const int64_t *ts, size_t n)
 {
     bbuf b = {0};
     uint8_t id = 0;
-    assert_int_equal(buf_put_u8(&b, 0x5A), STRATA_OK);
+    assert_int_equal(base_buf_put_u8(&b, 0x5A), STRATA_OK);
     assert_int_equal(codec_ts_encode(ts, n, &b, &id), STRATA_OK);
     assert_int_equal(id, CODEC_TS_DOD);
     assert_int_equal(b.data[0], 0x5A);
@@ -22,7 +22,7 @@ static size_t roundtrip(const int64_t *ts, size_t n)
             fail_msg("n=%zu i=%zu: %lld != %lld", n, i, (long long)got[i], (long long)ts[i]);
     size_t len = b.len - 1;
     free(got);
-    buf_free(&b);
+    base_buf_free(&b);
     return len;
 }
 

@@ -51,7 +51,7 @@ static void check_block(const double *v, size_t n)
     int xor_ok = 0;
     for (size_t k = 0; k < nids; k++) {
         assert_non_null(codec_val_name(ids[k]));
-        buf_reset(&b);
+        base_buf_reset(&b);
         int rc = codec_val_encode_as(ids[k], v, n, &b);
         if (rc == STRATA_ERR_INVALID) {
             assert_int_equal(b.len, 0);
@@ -70,8 +70,8 @@ static void check_block(const double *v, size_t n)
     }
     assert_true(xor_ok);
     /* chosen, appended after a prefix to check it appends */
-    buf_reset(&b);
-    assert_int_equal(buf_put_u8(&b, 0xAB), STRATA_OK);
+    base_buf_reset(&b);
+    assert_int_equal(base_buf_put_u8(&b, 0xAB), STRATA_OK);
     uint8_t id = 0;
     assert_int_equal(codec_val_encode(v, n, &b, &id), STRATA_OK);
     assert_int_equal(b.data[0], 0xAB);
@@ -80,7 +80,7 @@ static void check_block(const double *v, size_t n)
     for (size_t i = 0; i < n; i++)
         if (bits(got[i]) != bits(v[i]))
             fail_msg("chosen %s n=%zu i=%zu", codec_val_name(id), n, i);
-    buf_free(&b);
+    base_buf_free(&b);
     free(got);
 }
 
@@ -225,12 +225,12 @@ static void dec_refuses_values_it_cannot_represent_exactly(void **state)
     double back[6 + CODEC_PAD];
     assert_int_equal(codec_val_decode(CODEC_VAL_DEC, b.data, b.len, 6, back), STRATA_OK);
     assert_memory_equal(back, ok, sizeof ok);
-    buf_reset(&b);
+    base_buf_reset(&b);
     double two[2] = {1.0, 2.0};
     assert_int_equal(codec_val_encode_as(CODEC_VAL_CONST, two, 2, &b), STRATA_ERR_INVALID);
     assert_int_equal(codec_val_encode_as(0, two, 2, &b), STRATA_ERR_INVALID);
     assert_null(codec_val_name(0));
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 static void monitoring_shapes_beat_xor(void **state)
@@ -243,8 +243,8 @@ static void monitoring_shapes_beat_xor(void **state)
     const int kinds[] = {GEN_COUNTER, GEN_DECIMAL_GAUGE, GEN_PAGES, GEN_CONST, GEN_SPARSE};
     for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
         gen(&r, kinds[k], v, 1000);
-        buf_reset(&x);
-        buf_reset(&c);
+        base_buf_reset(&x);
+        base_buf_reset(&c);
         uint8_t id;
         assert_int_equal(codec_val_encode_as(CODEC_VAL_XOR, v, 1000, &x), STRATA_OK);
         assert_int_equal(codec_val_encode(v, 1000, &c, &id), STRATA_OK);
@@ -253,16 +253,16 @@ static void monitoring_shapes_beat_xor(void **state)
     }
     /* a constant block costs a few bytes; a block of rare +1 steps little more */
     gen(&r, GEN_CONST, v, 1000);
-    buf_reset(&c);
+    base_buf_reset(&c);
     uint8_t id;
     assert_int_equal(codec_val_encode(v, 1000, &c, &id), STRATA_OK);
     assert_true(c.len <= 8);
     gen(&r, GEN_SPARSE, v, 1000);
-    buf_reset(&c);
+    base_buf_reset(&c);
     assert_int_equal(codec_val_encode(v, 1000, &c, &id), STRATA_OK);
     assert_true(c.len <= 40);
-    buf_free(&x);
-    buf_free(&c);
+    base_buf_free(&x);
+    base_buf_free(&c);
 }
 
 int main(void)

@@ -95,7 +95,7 @@ static void compaction_job_installs_with_one_edit(void **state)
     for (size_t i = 0; i < 8; i++) {
         char name[64];
         table_file_name(name, sizeof name, job->inputs[i]);
-        char *path = path_join(dir, name);
+        char *path = base_path_join(dir, name);
         assert_int_equal(table_open(path, NULL, &in[i], NULL, 0), STRATA_OK);
         base_free(path);
     }

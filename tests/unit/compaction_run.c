@@ -85,7 +85,7 @@ static table *write_table(const char *dir, uint64_t no, const mdl *m, uint32_t b
     assert_int_equal(table_writer_finish(w, &meta), STRATA_OK);
     char name[64];
     table_file_name(name, sizeof name, no);
-    char *path = path_join(dir, name);
+    char *path = base_path_join(dir, name);
     table *t;
     char err[256];
     assert_int_equal(table_open(path, NULL, &t, err, sizeof err), STRATA_OK);
@@ -104,7 +104,7 @@ static void read_outputs(const char *dir, const table_meta *outs, size_t n, mdl 
         prev_max = outs[i].max_sid;
         char name[64];
         table_file_name(name, sizeof name, outs[i].file_no);
-        char *path = path_join(dir, name);
+        char *path = base_path_join(dir, name);
         table *t;
         char err[256];
         assert_int_equal(table_open(path, NULL, &t, err, sizeof err), STRATA_OK);
@@ -434,7 +434,7 @@ static void compaction_rotates_outputs_at_target_and_grandparent_cut(void **stat
     for (size_t i = 0; i < n_outs; i++) {
         char name[64];
         table_file_name(name, sizeof name, outs[i].file_no);
-        char *p = path_join(c.dir, name);
+        char *p = base_path_join(c.dir, name);
         remove(p);
         base_free(p);
     }
@@ -516,7 +516,7 @@ static void compaction_cancel_or_error_leaves_no_file(void **state)
             for (size_t i = 0; i < n_outs; i++) {
                 char name[64];
                 table_file_name(name, sizeof name, outs[i].file_no);
-                char *p = path_join(c.dir, name);
+                char *p = base_path_join(c.dir, name);
                 remove(p);
                 base_free(p);
             }

@@ -215,7 +215,7 @@ static void index_canonical_encoding_round_trips_and_rejects_bad_bytes(void **st
     /* Unsorted bytes are not canonical. */
     const uint8_t unsorted[] = {2, 1, 'b', 1, '1', 1, 'a', 1, '2'};
     assert_int_equal(index_labels_decode(unsorted, sizeof unsorted, &out, &n), STRATA_ERR_CORRUPT);
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 static void index_hash_ignores_order_and_empty_values(void **state)

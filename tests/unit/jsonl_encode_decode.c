@@ -85,7 +85,7 @@ static void jsonl_round_trips_random_series(void **state)
             ts[i] = (int64_t)test_rng_next(&r) >> test_rng_below(&r, 64);
             v[i] = random_value(&r);
         }
-        buf_reset(&b);
+        base_buf_reset(&b);
         assert_int_equal(jsonl_encode(&b, labels, nl, ts, v, ns), STRATA_OK);
         assert_true(b.len > 0 && b.data[b.len - 1] == '\n');
         assert_null(memchr(b.data, '\n', b.len - 1));
@@ -112,7 +112,7 @@ static void jsonl_round_trips_random_series(void **state)
                 fail_msg("value %a came back as %a", v[i], s.values[i]);
         }
     }
-    buf_free(&b);
+    base_buf_free(&b);
     jsonl_decoder_free(d);
 }
 
@@ -231,7 +231,7 @@ static void jsonl_encodes_the_export_format(void **state)
                        "\"timestamps\":[1700000000000,1700000010000,1700000020000]}\n";
     assert_int_equal(b.len, strlen(want));
     assert_memory_equal(b.data, want, b.len);
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 static void export_prints_csv_and_line_protocol(void **state)
@@ -248,7 +248,7 @@ static void export_prints_csv_and_line_protocol(void **state)
                            "\"cpu usage,x\",\"host=\"\"a\\\"\"b\"\",empty=\"\"\"\"\",-1,NaN\n";
     if (b.len != strlen(want_csv) || memcmp(b.data, want_csv, b.len))
         fail_msg("csv:\n%.*s\nwant:\n%s", (int)b.len, (const char *)b.data, want_csv);
-    buf_reset(&b);
+    base_buf_reset(&b);
     size_t skipped = 99;
     assert_int_equal(fmt_lp_series(&b, l, 3, ts, v, 3, &skipped), STRATA_OK);
     assert_int_equal(skipped, 2); /* NaN and a timestamp past int64 ns */
@@ -270,11 +270,11 @@ static void export_prints_csv_and_line_protocol(void **state)
     lp_parser_free(p);
     /* a line break cannot be written: the series is skipped */
     base_label nl[1] = {{"__name__", 8, "a\nb", 3}};
-    buf_reset(&b);
+    base_buf_reset(&b);
     assert_int_equal(fmt_lp_series(&b, nl, 1, ts, v, 1, &skipped), STRATA_OK);
     assert_int_equal(skipped, 1);
     assert_int_equal(b.len, 0);
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 int main(void)

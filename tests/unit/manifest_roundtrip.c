@@ -100,12 +100,12 @@ static void manifest_rewrite_bounds_the_log(void **state)
         prev = no;
         assert_int_equal(manifest_apply(mf, &e), STRATA_OK);
         manifest_version *cv = manifest_current(mf);
-        buf_reset(&snap);
+        base_buf_reset(&snap);
         assert_int_equal(manifest_encode_file(cv, 0, &snap), STRATA_OK);
         manifest_version_unref(cv);
         assert_true(manifest_log_bytes(mf) <= MAX(2048, 4 * snap.len) + 200);
     }
-    buf_free(&snap);
+    base_buf_free(&snap);
     assert_true(manifest_number(mf) > first);
     assert_int_equal(count_manifests(dir), 1);
     manifest_version *v = manifest_current(mf);
@@ -467,7 +467,7 @@ static void manifest_dir_check_finds_orphans_and_missing_files(void **state)
     assert_int_equal(manifest_apply(mf, &e), STRATA_OK);
     char tdir[512], f[600];
     snprintf(tdir, sizeof tdir, "%s/tables", dir);
-    assert_int_equal(file_mkdir(tdir), STRATA_OK);
+    assert_int_equal(base_file_mkdir(tdir), STRATA_OK);
     /* nos[0] and nos[2] present, nos[1] missing, nos[3] and 999 unknown, README ignored. */
     uint64_t present[] = {nos[0], nos[2], nos[3], 999};
     for (int i = 0; i < 4; i++) {

@@ -19,17 +19,17 @@
 #define MODEL_MAX 4096
 #define TOMB_SIDS 8
 
-typedef struct mtomb_model {
+typedef struct manifest_tomb_model {
     uint64_t id;
     int64_t mint, maxt;
     size_t n;
     uint64_t sids[TOMB_SIDS];
-} mtomb_model;
+} manifest_tomb_model;
 
 typedef struct model {
     manifest_table tables[MODEL_MAX]; /* unsorted */
     size_t n_tables;
-    mtomb_model tombs[256];
+    manifest_tomb_model tombs[256];
     size_t n_tombs;
     manifest_wal_pos ck;
     manifest_level_stats levels[MANIFEST_MAX_LEVELS];
@@ -100,7 +100,7 @@ static inline void check_model(const model *m, const manifest_version *v)
     const manifest_tombstone *const *ts = manifest_version_tombstones(v, &nt);
     assert_int_equal(nt, m->n_tombs);
     for (size_t i = 0; i < nt; i++) {
-        const mtomb_model *mt = NULL;
+        const manifest_tomb_model *mt = NULL;
         for (size_t k = 0; k < m->n_tombs; k++)
             if (m->tombs[k].id == ts[i]->id)
                 mt = &m->tombs[k];
@@ -186,7 +186,7 @@ static inline void random_edit(test_rng *r, manifest *mf, const model *m, model 
             }
             assert_int_equal(manifest_edit_set_checkpoint(e, next->ck), STRATA_OK);
         } else if (k < 88 && next->n_tombs < 256) {
-            mtomb_model t = {0};
+            manifest_tomb_model t = {0};
             assert_int_equal(manifest_alloc_file_no(mf, &t.id), STRATA_OK);
             t.mint = (int64_t)test_rng_below(r, 1u << 30) - (1 << 29);
             t.maxt = t.mint + (int64_t)test_rng_below(r, 1u << 30);

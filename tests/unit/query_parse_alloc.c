@@ -29,7 +29,7 @@ static void parse_and_print_survive_every_failed_allocation(void **state)
                 int p1 = query_print(ast->root, &b);
                 int p2 = query_pretty(ast->root, &b);
                 int p3 = query_json(ast->root, &b);
-                buf_free(&b);
+                base_buf_free(&b);
                 query_ast_free(ast);
                 ok = p1 == STRATA_OK && p2 == STRATA_OK && p3 == STRATA_OK;
                 if (!ok && p1 != STRATA_ERR_NOMEM && p2 != STRATA_ERR_NOMEM && p3 != STRATA_ERR_NOMEM)

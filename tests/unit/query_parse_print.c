@@ -529,7 +529,7 @@ static char *reprint(const char *text, printer_fn fn)
         return NULL;
     }
     bbuf b = {0};
-    if (fn(ast->root, &b) != STRATA_OK || buf_put_u8(&b, 0) != STRATA_OK)
+    if (fn(ast->root, &b) != STRATA_OK || base_buf_put_u8(&b, 0) != STRATA_OK)
         fail_msg("out of memory printing %s", text);
     query_ast_free(ast);
     return (char *)b.data;

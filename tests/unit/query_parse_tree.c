@@ -9,7 +9,7 @@
 #include "query/query.h"
 #include "testutil.h"
 
-static void put(bbuf *b, const char *s) { assert_int_equal(buf_append(b, s, strlen(s)), STRATA_OK); }
+static void put(bbuf *b, const char *s) { assert_int_equal(base_buf_append(b, s, strlen(s)), STRATA_OK); }
 
 static void putf(bbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(bbuf *b, const char *fmt, ...)
@@ -174,12 +174,12 @@ static void expect_tree(const char *text, const char *want)
     bbuf b = {0};
     dump(ast->root, &b);
     put(&b, "");
-    assert_int_equal(buf_put_u8(&b, 0), STRATA_OK);
+    assert_int_equal(base_buf_put_u8(&b, 0), STRATA_OK);
     if (strcmp((char *)b.data, want) != 0)
         fail_msg("%s\n  got  %s\n  want %s", text, (char *)b.data, want);
     /* ids number every node once */
     assert_true(ast->n_nodes > 0);
-    buf_free(&b);
+    base_buf_free(&b);
     query_ast_free(ast);
 }
 
@@ -524,7 +524,7 @@ static void parse_time_is_linear_in_the_input(void **state)
     assert_int_equal(query_parse((char *)b.data, b.len, QUERY_START_EXPR, &ast, &err), STRATA_OK);
     assert_int_equal(ast->root->u.vs.n_matchers, n + 1);
     query_ast_free(ast);
-    buf_reset(&b);
+    base_buf_reset(&b);
     put(&b, "label_replace(x, \"a\", \"");
     for (size_t i = 0; i < 1000000 / 8; i++)
         put(&b, "abcdefg\\");
@@ -534,7 +534,7 @@ static void parse_time_is_linear_in_the_input(void **state)
     double s = (double)(base_mono_ns() - t0) / 1e9;
     if (s > 5)
         fail_msg("parsing took %.1f s", s);
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 int main(void)

@@ -42,12 +42,12 @@ static void table_bulk_node_like_round_trips_and_is_timed(void **state)
         for (size_t k = 0; k < bs[i].n; k += 1000) {
             size_t n = MIN(1000, bs[i].n - k);
             uint8_t id;
-            buf_reset(&b);
+            base_buf_reset(&b);
             assert_int_equal(codec_ts_encode(bs[i].t + k, n, &b, &id), STRATA_OK);
             assert_int_equal(codec_val_encode(bs[i].v + k, n, &b, &id), STRATA_OK);
             codec_bytes += b.len;
         }
-    buf_free(&b);
+    base_buf_free(&b);
 
     char *dir = test_tmpdir("table_bulk");
     table_writer *w;

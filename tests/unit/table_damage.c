@@ -22,7 +22,7 @@ static void write_file(const char *path, const uint8_t *p, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
-    assert_int_equal(file_write_all(fd, p, n), STRATA_OK);
+    assert_int_equal(base_file_write_all(fd, p, n), STRATA_OK);
     close(fd);
 }
 
@@ -35,7 +35,7 @@ static void make_fixture(fixture *fx)
     fx->dir = test_tmpdir("table_damage");
     td_write(&r, &fx->d, fx->dir, 1, 8, NULL);
     char *p = td_path(fx->dir, 1);
-    assert_int_equal(file_read_all(p, &fx->orig, &fx->len), STRATA_OK);
+    assert_int_equal(base_file_read_all(p, &fx->orig, &fx->len), STRATA_OK);
     free(p);
     fx->damaged = malloc(strlen(fx->dir) + 32);
     assert_non_null(fx->damaged);

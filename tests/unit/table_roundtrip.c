@@ -216,8 +216,8 @@ static void table_raw_copy_reproduces_blocks(void **state)
     assert_int_equal(ma->blocks, mb->blocks);
     uint8_t *ba, *bb;
     size_t la, lb;
-    assert_int_equal(file_read_all(p1, &ba, &la), STRATA_OK);
-    assert_int_equal(file_read_all(p2, &bb, &lb), STRATA_OK);
+    assert_int_equal(base_file_read_all(p1, &ba, &la), STRATA_OK);
+    assert_int_equal(base_file_read_all(p2, &bb, &lb), STRATA_OK);
     assert_int_equal(la, lb);
     assert_memory_equal(ba, bb, la);
     base_free(ba);

@@ -63,7 +63,7 @@ static void run(const char *name, strata_sync sync, uint64_t total, int replay)
     for (uint64_t b = 0; b < batches; b++) {
         make_batch(&r, s, walk, 1704110400000 + (int64_t)b * 10000);
         uint64_t e0 = base_mono_ns();
-        buf_reset(&rec);
+        base_buf_reset(&rec);
         assert_int_equal(wal_samples_encode(&rec, s, BATCH), STRATA_OK);
         enc_ns += base_mono_ns() - e0;
         assert_int_equal(wal_append(w, WAL_REC_SAMPLES, rec.data, rec.len, NULL), STRATA_OK);
@@ -95,7 +95,7 @@ static void run(const char *name, strata_sync sync, uint64_t total, int replay)
             base_free(rc.buf);
         }
     }
-    buf_free(&rec);
+    base_buf_free(&rec);
     test_rmtree(dir);
     free(dir);
 }

@@ -23,7 +23,7 @@ typedef struct hook {
 static int hook_pwrite(void *ctx, int fd, const void *p, size_t n, uint64_t off)
 {
     hook *h = ctx;
-    int rc = file_pwrite_all(fd, p, n, off);
+    int rc = base_file_pwrite_all(fd, p, n, off);
     pthread_mutex_lock(&h->mu);
     h->writes++;
     pthread_cond_broadcast(&h->cv);

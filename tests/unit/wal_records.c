@@ -30,9 +30,9 @@ static void wal_series_record_round_trips(void **state)
     strata_label a[] = {{"__name__", "cpu_usage_user"}, {"host", "h1"}, {"empty", ""}};
     strata_label b[] = {{"__name__", "x"}, {"long", big}, {"utf8", "\xc3\xa9t\xc3\xa9"}};
     bbuf out = {0};
-    assert_int_equal(buf_put_u8(&out, 0xAA), STRATA_OK);
+    assert_int_equal(base_buf_put_u8(&out, 0xAA), STRATA_OK);
     assert_int_equal(wal_series_begin(&out), STRATA_ERR_INVALID); /* must start empty */
-    buf_reset(&out);
+    base_buf_reset(&out);
     assert_int_equal(wal_series_begin(&out), STRATA_OK);
     assert_int_equal(wal_series_add(&out, 1, a, 3), STRATA_OK);
     assert_int_equal(wal_series_add(&out, UINT64_MAX, b, 3), STRATA_OK);
@@ -88,10 +88,10 @@ static void wal_series_record_round_trips(void **state)
             ;
         assert_int_equal(r, STRATA_ERR_CORRUPT);
         wal_series_iter_free(&it);
-        buf_free(&s2);
+        base_buf_free(&s2);
     }
     assert_true(small > 0);
-    buf_free(&out);
+    base_buf_free(&out);
     free(big);
 }
 
@@ -150,7 +150,7 @@ static void wal_samples_record_round_trips_bit_exactly(void **state)
             assert_int_equal(wal_samples_decode(b.data, b.len, &out, &cap, &n), STRATA_OK);
             assert_int_equal(n, cnt);
             assert_same_samples(in, out, cnt);
-            buf_free(&b);
+            base_buf_free(&b);
         }
     }
     base_free(out);
@@ -169,7 +169,7 @@ static void wal_samples_decoder_rejects_truncated_and_corrupt_input(void **state
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_equal(wal_samples_decode(b.data, cut, &out, &cap, &n), STRATA_ERR_CORRUPT);
     /* Trailing bytes are corrupt too. */
-    assert_int_equal(buf_put_u8(&b, 0), STRATA_OK);
+    assert_int_equal(base_buf_put_u8(&b, 0), STRATA_OK);
     assert_int_equal(wal_samples_decode(b.data, b.len, &out, &cap, &n), STRATA_ERR_CORRUPT);
     b.len--;
     /* Random changes: rejected, or a batch that re-encodes to the same samples. */
@@ -183,7 +183,7 @@ static void wal_samples_decoder_rejects_truncated_and_corrupt_input(void **state
         assert_true(rc == STRATA_OK || rc == STRATA_ERR_CORRUPT);
         if (rc == STRATA_OK) {
             accepted++;
-            buf_reset(&b2);
+            base_buf_reset(&b2);
             assert_int_equal(wal_samples_encode(&b2, out, n), STRATA_OK);
             assert_int_equal(wal_samples_decode(b2.data, b2.len, &out2, &cap2, &n2), STRATA_OK);
             assert_int_equal(n2, n);
@@ -196,8 +196,8 @@ static void wal_samples_decoder_rejects_truncated_and_corrupt_input(void **state
     uint8_t huge[] = {1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0x80};
     assert_int_equal(wal_samples_decode(huge, sizeof huge, &out, &cap, &n), STRATA_ERR_CORRUPT);
     free(copy);
-    buf_free(&b);
-    buf_free(&b2);
+    base_buf_free(&b);
+    base_buf_free(&b2);
     base_free(out);
     base_free(out2);
 }
@@ -220,7 +220,7 @@ static void wal_delete_record_round_trips_and_rejects_bad_input(void **state)
         assert_true(mint == ranges[k][0] && maxt == ranges[k][1]);
         for (size_t cut = 0; cut < b.len; cut++)
             assert_int_equal(wal_delete_decode(b.data, cut, &out, &cap, &n, &mint, &maxt), STRATA_ERR_CORRUPT);
-        buf_free(&b);
+        base_buf_free(&b);
     }
     bbuf b = {0};
     strata_sid unsorted[] = {3, 2};
@@ -262,7 +262,7 @@ static void wal_samples_encoding_is_compact(void **state)
         s[i].t_ms = 1704110400000 + (int64_t)i * 15000;
         s[i].value = round((double)i * 12.34 * 100) / 100;
     }
-    buf_reset(&b);
+    base_buf_reset(&b);
     assert_int_equal(wal_samples_encode(&b, s, N), STRATA_OK);
     double node = (double)b.len / N;
     print_message("samples record: %.2f bytes/sample (tick across series, full-precision floats), "
@@ -270,7 +270,7 @@ static void wal_samples_encoding_is_compact(void **state)
                   devops, node);
     assert_true(devops < 12);
     assert_true(node < 10);
-    buf_free(&b);
+    base_buf_free(&b);
 }
 
 int main(void)

@@ -22,10 +22,10 @@ static int f_pwrite(void *ctx, int fd, const void *p, size_t n, uint64_t off)
     faults *f = ctx;
     if (f->fail_write_after >= 0 && f->fail_write_after-- == 0) {
         f->writes_failed++;
-        (void)file_pwrite_all(fd, p, n / 2, off); /* what a full disk lets through */
+        (void)base_file_pwrite_all(fd, p, n / 2, off); /* what a full disk lets through */
         return STRATA_ERR_NOSPACE;
     }
-    return file_pwrite_all(fd, p, n, off);
+    return base_file_pwrite_all(fd, p, n, off);
 }
 
 static int f_fsync(void *ctx, int fd)
