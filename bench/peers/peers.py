@@ -451,6 +451,18 @@ def stored_promql(port, meta, extra):
     return int(float(res[0]["value"][1])) if res else 0
 
 
+def stored_export(port, meta, extra):
+    """Samples the peer holds, counted from its JSON-lines export
+    (/api/v1/export, one series a line). Used for strata, which follows
+    Prometheus 3: count_over_time drops __name__, so summing it over every
+    metric fails on series whose other labels coincide, as in Prometheus."""
+    q = urllib.parse.urlencode({"match[]": '{__name__=~".+"}', "start": meta["start"], "end": meta["last_ts"]})
+    st, body = http_req("GET", port, "/api/v1/export?" + q + extra)
+    if st != 200:
+        raise RuntimeError("HTTP %d %s" % (st, body[:300].decode("utf-8", "replace").strip()))
+    return sum(len(json.loads(line)["values"]) for line in body.splitlines() if line.strip())
+
+
 def stored_influxql(port, meta, db):
     q = "SELECT count(*) FROM /.*/ WHERE time >= %ds AND time <= %ds" % (meta["start"], meta["last_ts"])
     st, body = http_req("GET", port, "/query?" + urllib.parse.urlencode({"db": db, "q": q}))
@@ -564,6 +576,9 @@ def run_http_peer(a, peer, meta, lp, ddir, truth):
         if peer == "influx":
             res["stored_samples"] = stored(stored_influxql, port, meta, "bench")
             res["raw_query"], pts = raw_influxql(port, meta, a.query_repeats, "bench")
+        elif peer == "strata":
+            res["stored_samples"] = stored(stored_export, port, meta, extra)
+            res["raw_query"], pts = raw_promql(port, meta, a.query_repeats, extra)
         else:
             res["stored_samples"] = stored(stored_promql, port, meta, extra)
             res["raw_query"], pts = raw_promql(port, meta, a.query_repeats, extra)
