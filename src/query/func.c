@@ -4,8 +4,8 @@
  * without keeping the raw samples of more than one series; over a
  * subquery they run on its materialized points. Instant functions map the
  * dense per-step arrays of their vector argument in place. label_replace
- * and label_join (PCRE2, anchored as Prometheus' "^(?s:re)$") live in
- * func_label.c.
+ * (Go's regexp through RE2, on "^(?s:re)$" as Prometheus compiles it) and
+ * label_join live in func_label.c.
  *
  * The metric name is dropped where Prometheus 3 drops it (without the
  * delayed-name-removal flag): by every function but last_over_time,
