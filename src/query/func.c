@@ -145,8 +145,12 @@ static int rf_scan_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
     return rf_series(c, argp, NULL, labels, n_labels, t, v, n);
 }
 
-/* Labels absent() and absent_over_time() give: the equality matchers of a
- * selector argument, except __name__ and names matched more than once. */
+/* Labels absent() and absent_over_time() give, as Prometheus'
+ * createLabelsForAbsentFunction: the matchers of a selector argument in
+ * order, __name__ skipped; an equality matcher sets its label unless an
+ * earlier equality matcher of that name already did (an empty value sets
+ * nothing), and every other matcher of that name deletes it. So
+ * m{a!~"x",a="y"} gives {a="y"}, m{a="y",a!="z"} and m{a="y",a="y"} {}. */
 static int absent_labels(qctx *c, const query_node *arg, qlabels *out)
 {
     out->v = NULL;
@@ -165,17 +169,15 @@ static int absent_labels(qctx *c, const query_node *arg, qlabels *out)
     for (size_t i = 0; i < n; i++) {
         if (strcmp(m[i].name, "__name__") == 0)
             continue;
-        bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(m[j].name, m[i].name) == 0)
-                seen = true;
-        /* Prometheus sets the label on its first equality matcher and
-         * deletes it on any later matcher of the same name. */
+        bool has = false; /* set by an earlier equality matcher */
+        for (size_t j = 0; j < i && !has; j++)
+            has = m[j].type == STRATA_MATCH_EQ && strcmp(m[j].name, m[i].name) == 0;
         size_t at = k;
         for (size_t j = 0; j < k; j++)
             if (strcmp(tmp[j].name, m[i].name) == 0)
                 at = j;
-        if (m[i].type == STRATA_MATCH_EQ && !seen) {
+        if (m[i].type == STRATA_MATCH_EQ && !has) {
+            /* nothing of that name is set: only an equality sets it */
             if (m[i].value[0])
                 tmp[k++] = (strata_label){m[i].name, m[i].value};
         } else if (at < k) {
