@@ -250,7 +250,7 @@ STRATA_API void strata_batch_free(strata_batch *b);
 typedef enum strata_match_type {
     STRATA_MATCH_EQ = 0,  /* =  */
     STRATA_MATCH_NEQ = 1, /* != */
-    STRATA_MATCH_RE = 2,  /* =~ fully anchored PCRE2 */
+    STRATA_MATCH_RE = 2,  /* =~ fully anchored, Go's (RE2) syntax, as Prometheus */
     STRATA_MATCH_NRE = 3  /* !~ */
 } strata_match_type;
 

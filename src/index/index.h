@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "index/re2_shim.h" /* regular expressions with Go's syntax, on RE2 */
 
 /* ------------------------------------------------------------ limits */
 

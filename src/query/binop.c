@@ -327,12 +327,22 @@ static int vector_vector(qctx *c, const query_node *n, qvalue *lv, qvalue *rv, q
     char msg_a[256], msg_b[256];
     for (size_t i = 0; rc == 0 && i < c->n_steps; i++) {
         size_t gen = i + 1;
-        /* the "one" side: at most one series per signature */
+        /* Prometheus' short-circuit comes first: with either side empty at
+         * this step (both, or one and no fill) nothing matches, and no
+         * duplicate on the other side is an error. */
         bool any_r = false, any_l = false;
+        for (size_t k = 0; k < r->n && !any_r; k++)
+            any_r = qbit(r->s[k].has, i);
+        for (size_t k = 0; k < l->n && !any_l; k++)
+            any_l = qbit(l->s[k].has, i);
+        if (!any_l && !any_r)
+            continue;
+        if ((!any_l || !any_r) && !fill_l && !fill_r)
+            continue;
+        /* the "one" side: at most one series per signature */
         for (size_t k = 0; k < r->n; k++) {
             if (!qbit(r->s[k].has, i))
                 continue;
-            any_r = true;
             uint32_t sgn = sg.r[k];
             if (rs_gen[sgn] == gen) {
                 qlabels ml;
@@ -359,12 +369,6 @@ static int vector_vector(qctx *c, const query_node *n, qvalue *lv, qvalue *rv, q
         }
         if (rc)
             break;
-        for (size_t k = 0; k < l->n && !any_l; k++)
-            any_l = qbit(l->s[k].has, i);
-        if (!any_l && !any_r)
-            continue;
-        if ((!any_l || !any_r) && !fill_l && !fill_r)
-            continue;
         for (size_t k = 0; rc == 0 && k < l->n; k++) {
             if (!qbit(l->s[k].has, i))
                 continue;

@@ -4,8 +4,8 @@
  * without keeping the raw samples of more than one series; over a
  * subquery they run on its materialized points. Instant functions map the
  * dense per-step arrays of their vector argument in place. label_replace
- * and label_join (PCRE2, anchored as Prometheus' "^(?s:re)$") live in
- * func_label.c.
+ * (Go's regexp through RE2, on "^(?s:re)$" as Prometheus compiles it) and
+ * label_join live in func_label.c.
  *
  * The metric name is dropped where Prometheus 3 drops it (without the
  * delayed-name-removal flag): by every function but last_over_time,
@@ -145,8 +145,12 @@ static int rf_scan_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
     return rf_series(c, argp, NULL, labels, n_labels, t, v, n);
 }
 
-/* Labels absent() and absent_over_time() give: the equality matchers of a
- * selector argument, except __name__ and names matched more than once. */
+/* Labels absent() and absent_over_time() give, as Prometheus'
+ * createLabelsForAbsentFunction: the matchers of a selector argument in
+ * order, __name__ skipped; an equality matcher sets its label unless an
+ * earlier equality matcher of that name already did (an empty value sets
+ * nothing), and every other matcher of that name deletes it. So
+ * m{a!~"x",a="y"} gives {a="y"}, m{a="y",a!="z"} and m{a="y",a="y"} {}. */
 static int absent_labels(qctx *c, const query_node *arg, qlabels *out)
 {
     out->v = NULL;
@@ -165,17 +169,15 @@ static int absent_labels(qctx *c, const query_node *arg, qlabels *out)
     for (size_t i = 0; i < n; i++) {
         if (strcmp(m[i].name, "__name__") == 0)
             continue;
-        bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(m[j].name, m[i].name) == 0)
-                seen = true;
-        /* Prometheus sets the label on its first equality matcher and
-         * deletes it on any later matcher of the same name. */
+        bool has = false; /* set by an earlier equality matcher */
+        for (size_t j = 0; j < i && !has; j++)
+            has = m[j].type == STRATA_MATCH_EQ && strcmp(m[j].name, m[i].name) == 0;
         size_t at = k;
         for (size_t j = 0; j < k; j++)
             if (strcmp(tmp[j].name, m[i].name) == 0)
                 at = j;
-        if (m[i].type == STRATA_MATCH_EQ && !seen) {
+        if (m[i].type == STRATA_MATCH_EQ && !has) {
+            /* nothing of that name is set: only an equality sets it */
             if (m[i].value[0])
                 tmp[k++] = (strata_label){m[i].name, m[i].value};
         } else if (at < k) {
@@ -386,6 +388,154 @@ static double sgn(double v) { return v < 0 ? -1 : v > 0 ? 1 : v; }
 static double deg(double v) { return v * 180 / M_PI; }
 static double rad(double v) { return v * M_PI / 180; }
 
+/* Go's math.Exp as Prometheus gets it on amd64: the assembly of
+ * src/math/exp_amd64.s (Shibata's method, SLEEF), step for step, with its
+ * two paths: fused multiply-adds where the CPU has AVX and FMA (Go's
+ * useFMA), separate operations otherwise. It differs from the C library's
+ * exp in the last bit for about one argument in ten, and overflows sooner:
+ * +Inf from x > 709.436 (x * log2(e) rounds to 1024) where exp(x) is
+ * finite up to 709.78. Elsewhere than x86-64 the path without FMA. Each
+ * operation is a statement of its own (no contraction by the compiler). */
+static bool go_exp_fma(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static int have = -1; /* a benign race: every thread computes the same */
+    if (have < 0)
+        have = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+    return have;
+#else
+    return false;
+#endif
+}
+
+static double go_exp(double x)
+{
+    static const double LOG2E = 1.4426950408889634073599246810018920,
+                        LN2U = 0.69314718055966295651160180568695068359375,
+                        LN2L = 0.28235290563031577122588448175013436025525412068e-12,
+                        OVERFLOW = 7.09782712893384e+02;
+    static const double C[8] = {2.4801587301587301587e-5, 1.9841269841269841270e-4, 1.3888888888888888889e-3,
+                                8.3333333333333333333e-3, 4.1666666666666666667e-2, 1.6666666666666666667e-1,
+                                0.5, 1.0};
+    if (isnan(x) || x == INFINITY)
+        return x;
+    if (x == -INFINITY)
+        return 0;
+    if (x > OVERFLOW)
+        return INFINITY;
+    double x1 = LOG2E * x;
+    /* CVTSD2SL: to nearest (even), and 0x80000000 out of range; anything
+     * below -1075 gives 0 below anyway */
+    if (x1 < -2000)
+        return 0;
+    int32_t e = (int32_t)lrint(x1);
+    x1 = (double)e;
+    double x0 = x, t;
+    bool fma_path = go_exp_fma();
+    if (fma_path) {
+        x0 = fma(-LN2U, x1, x0);
+        x0 = fma(-LN2L, x1, x0);
+    } else {
+        t = LN2U * x1;
+        x0 = x0 - t;
+        t = LN2L * x1;
+        x0 = x0 - t;
+    }
+    x0 = x0 * 0.0625;
+    x1 = C[0];
+    for (int i = 1; i < 8; i++) {
+        if (fma_path) {
+            x1 = fma(x1, x0, C[i]);
+        } else {
+            x1 = x1 * x0;
+            x1 = x1 + C[i];
+        }
+    }
+    x0 = x0 * x1;
+    for (int i = 0; i < 4; i++) {
+        x1 = x0 + 2.0;
+        if (fma_path && i == 3) {
+            x0 = fma(x0, x1, 1.0);
+        } else {
+            x0 = x0 * x1;
+        }
+    }
+    if (!fma_path)
+        x0 = x0 + 1.0;
+    /* fr * 2**e */
+    int32_t b = e + 0x3ff;
+    if (b >= 0x7ff)
+        return INFINITY;
+    if (b <= 0) {
+        if (b < -52)
+            return 0;
+        uint64_t u = (uint64_t)(b + 0x3fe) << 52;
+        double f;
+        memcpy(&f, &u, sizeof f);
+        x0 = x0 * f;
+        b = 1;
+    }
+    uint64_t u = (uint64_t)b << 52;
+    double f;
+    memcpy(&f, &u, sizeof f);
+    return x0 * f;
+}
+
+/* Go's math.Sinh and math.Cosh (src/math/sinh.go), which Prometheus'
+ * sinh() and cosh() are, step for step over go_exp: above 21 Exp(x)/2, so
+ * +Inf from x > 709.436 where C's sinh and cosh are finite up to 710.47;
+ * between 0.5 and 21 (e^x -+ 1/e^x)/2; sinh below 0.5 a rational function
+ * (Hart & Cheney #2029). Each operation is a statement of its own so that
+ * no compiler fuses a multiply and an add, as Go does not on amd64. */
+static double go_sinh(double x)
+{
+    static const double P0 = -0.6307673640497716991184787251e+6, P1 = -0.8991272022039509355398013511e+5,
+                        P2 = -0.2894211355989563807284660366e+4, P3 = -0.2630563213397497062819489e+2,
+                        Q0 = -0.6307673640497716991212077277e+6, Q1 = 0.1521517378790019070696485176e+5,
+                        Q2 = -0.173678953558233699533450911e+3;
+    bool sign = false;
+    if (x < 0) {
+        x = -x;
+        sign = true;
+    }
+    double temp;
+    if (x > 21) {
+        temp = go_exp(x) * 0.5;
+    } else if (x > 0.5) {
+        double ex = go_exp(x);
+        double inv = 1 / ex;
+        double d = ex - inv;
+        temp = d * 0.5;
+    } else {
+        double sq = x * x;
+        double p = P3 * sq;
+        p = p + P2;
+        p = p * sq;
+        p = p + P1;
+        p = p * sq;
+        p = p + P0;
+        p = p * x;
+        double q = sq + Q2;
+        q = q * sq;
+        q = q + Q1;
+        q = q * sq;
+        q = q + Q0;
+        temp = p / q;
+    }
+    return sign ? -temp : temp;
+}
+
+static double go_cosh(double x)
+{
+    x = fabs(x);
+    if (x > 21)
+        return go_exp(x) * 0.5;
+    double ex = go_exp(x);
+    double inv = 1 / ex;
+    double s = ex + inv;
+    return s * 0.5;
+}
+
 typedef double (*unary_fn)(double);
 
 static unary_fn math_fn(query_func_id id)
@@ -405,8 +555,8 @@ static unary_fn math_fn(query_func_id id)
     case QUERY_FN_ASIN: return asin;
     case QUERY_FN_ACOS: return acos;
     case QUERY_FN_ATAN: return atan;
-    case QUERY_FN_SINH: return sinh;
-    case QUERY_FN_COSH: return cosh;
+    case QUERY_FN_SINH: return go_sinh;
+    case QUERY_FN_COSH: return go_cosh;
     case QUERY_FN_TANH: return tanh;
     case QUERY_FN_ASINH: return asinh;
     case QUERY_FN_ACOSH: return acosh;

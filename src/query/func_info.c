@@ -14,14 +14,13 @@
  *   when every data matcher accepts the empty value; series of v that are
  *   info series themselves pass through.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
 #include "eval_int.h"
+#include "index/index.h"
 
 static const char *const ident[2] = {"instance", "job"};
 
@@ -30,50 +29,31 @@ static const char *const ident[2] = {"instance", "job"};
 
 /* ------------------------------------------------------------ matchers in memory */
 
+/* A matcher of the second argument or a name matcher, compiled as the
+ * index compiles label matchers (Prometheus' labels.Matcher: Go's regexp,
+ * anchored, through RE2). */
 typedef struct imatch {
     strata_matcher m;
-    pcre2_code *re;
-    pcre2_match_data *md;
+    index_matcher *im;
 } imatch;
 
 static int imatch_init(qctx *c, imatch *im, const strata_matcher *m)
 {
     memset(im, 0, sizeof *im);
     im->m = *m;
-    if (m->type != STRATA_MATCH_RE && m->type != STRATA_MATCH_NRE)
-        return 0;
-    int err;
-    PCRE2_SIZE off;
-    im->re = pcre2_compile((PCRE2_SPTR)m->value, PCRE2_ZERO_TERMINATED,
-                           PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_UTF |
-                               PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
-                           &err, &off, NULL);
-    if (!im->re)
-        return query_fail(c, QERR_BAD_DATA, "invalid regular expression %s", m->value);
-    if (!(im->md = pcre2_match_data_create_from_pattern(im->re, NULL)))
+    char why[160] = "";
+    int rc = index_matcher_compile(m, &im->im, why, sizeof why);
+    if (rc == STRATA_ERR_NOMEM)
         return query_nomem(c);
+    if (rc != STRATA_OK) /* the parser checked them: not reached */
+        return query_fail(c, QERR_BAD_DATA, "error parsing regexp: %s", why[0] ? why : "invalid regular expression");
     return 0;
 }
 
-static void imatch_free(imatch *im)
-{
-    pcre2_match_data_free(im->md);
-    pcre2_code_free(im->re);
-}
+static void imatch_free(imatch *im) { index_matcher_free(im->im); }
 
-static bool imatch_ok(const imatch *im, const char *v)
-{
-    switch (im->m.type) {
-    case STRATA_MATCH_EQ:
-        return strcmp(v, im->m.value) == 0;
-    case STRATA_MATCH_NEQ:
-        return strcmp(v, im->m.value) != 0;
-    default: {
-        int r = pcre2_match(im->re, (PCRE2_SPTR)v, strlen(v), 0, 0, im->md, NULL);
-        return (r >= 0) == (im->m.type == STRATA_MATCH_RE);
-    }
-    }
-}
+/* 1 when v satisfies the matcher, 0 when not, a status (out of memory). */
+static int imatch_ok(const imatch *im, const char *v) { return index_matcher_matches(im->im, v, strlen(v)); }
 
 /* ------------------------------------------------------------ where and when the info series are read */
 
@@ -305,8 +285,14 @@ int query_eval_info(qctx *c, const query_node *n, qvalue *out)
     for (size_t k = 0; k < base.n && rc == 0; k++) {
         const char *name = query_labels_get(&base.s[k].lab, "__name__");
         bool all = true;
-        for (size_t i = 0; i < x.n_names && all; i++)
-            all = imatch_ok(&x.names[i], name ? name : "");
+        for (size_t i = 0; i < x.n_names && all; i++) {
+            int r = imatch_ok(&x.names[i], name ? name : "");
+            if (r < 0) {
+                rc = query_nomem(c);
+                goto out;
+            }
+            all = r;
+        }
         ignored[k] = all;
         if (all)
             continue;
@@ -407,8 +393,14 @@ int query_eval_info(qctx *c, const query_node *n, qvalue *out)
     if (rc)
         goto out;
     bool all_match_empty = true;
-    for (size_t i = 0; i < x.n_data; i++)
-        all_match_empty &= imatch_ok(&x.data[i], "");
+    for (size_t i = 0; i < x.n_data; i++) {
+        int r = imatch_ok(&x.data[i], "");
+        if (r < 0) {
+            rc = query_nomem(c);
+            goto out;
+        }
+        all_match_empty &= r;
+    }
     /* per step: the newest info series of each signature, then the join */
     size_t n_sigs = sigmap.n ? sigmap.n : 1;
     uint32_t *best = base_malloc(n_sigs * sizeof *best);

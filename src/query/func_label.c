@@ -1,21 +1,27 @@
 /*
  * func_label.c: label_replace and label_join.
  *
- * label_replace compiles its regex with PCRE2 anchored at both ends and
- * with dot-all, as Prometheus compiles "^(?s:re)$" with Go's regexp, and
- * expands the replacement as Go's Regexp.ExpandString does: $1, ${1},
- * $name, ${name}; $$ is a dollar; a name is the longest run of letters,
- * digits and underscores, so "$1x" names the group "1x" (empty when it
- * does not exist). Series whose labels become equal are merged or
- * refused like every other label change (value.c).
+ * label_replace compiles "^(?s:" re ")$", the string Prometheus gives Go's
+ * regexp.Compile (so, as there, a re such as "a)|(b" escapes the anchors),
+ * with RE2 through the index layer's shim (src/index/re2_shim.h: Go's
+ * syntax, leftmost-first), takes the leftmost match with its groups
+ * (FindStringSubmatchIndex) and expands the replacement as Go's
+ * Regexp.ExpandString does: $1, ${1}, $name, ${name}; $$ is a dollar; a
+ * name is the longest run of letters, digits and underscores, so "$1x"
+ * names the group "1x" (empty when it does not exist). A regex that does
+ * not compile and a bad destination or source label name are errors of
+ * execution (HTTP 422), raised before the argument is evaluated, as
+ * Prometheus' evaluator raises them. Series whose labels become equal are
+ * merged or refused like every other label change (value.c).
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The shim is the index layer's private header: the layer's interface
+ * (index/index.h) does not carry it. */
 #include "base/base.h"
 #include "eval_int.h"
+#include "index/index.h"
 
 typedef struct sbuf {
     char *p;
@@ -40,82 +46,16 @@ static int sb_put(sbuf *b, const char *s, size_t n)
     return 0;
 }
 
-static bool is_name_char(char ch)
+/* Makes b hold at least cap bytes. */
+static int sb_reserve(sbuf *b, size_t cap)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
-}
-
-/* Go's Regexp.expand over the match of subject in ov (n_groups pairs). */
-static int expand(sbuf *out, const char *tmpl, const char *subject, const PCRE2_SIZE *ov, uint32_t n_pairs,
-                  const pcre2_code *re)
-{
-    out->len = 0;
-    if (sb_put(out, "", 0) != 0)
+    if (cap <= b->cap)
+        return 0;
+    char *p = base_realloc(b->p, cap);
+    if (!p)
         return STRATA_ERR_NOMEM;
-    for (const char *p = tmpl; *p;) {
-        const char *dollar = strchr(p, '$');
-        if (!dollar)
-            return sb_put(out, p, strlen(p));
-        if (sb_put(out, p, (size_t)(dollar - p)) != 0)
-            return STRATA_ERR_NOMEM;
-        p = dollar + 1;
-        if (*p == '$') {
-            if (sb_put(out, "$", 1) != 0)
-                return STRATA_ERR_NOMEM;
-            p++;
-            continue;
-        }
-        const char *name, *name_end;
-        if (*p == '{') {
-            const char *q = p + 1;
-            while (is_name_char(*q))
-                q++;
-            if (q == p + 1 || *q != '}') {
-                /* malformed: the dollar is kept literally */
-                if (sb_put(out, "$", 1) != 0)
-                    return STRATA_ERR_NOMEM;
-                continue;
-            }
-            name = p + 1;
-            name_end = q;
-            p = q + 1;
-        } else {
-            const char *q = p;
-            while (is_name_char(*q))
-                q++;
-            if (q == p) {
-                if (sb_put(out, "$", 1) != 0)
-                    return STRATA_ERR_NOMEM;
-                continue;
-            }
-            name = p;
-            name_end = q;
-            p = q;
-        }
-        size_t nl = (size_t)(name_end - name);
-        long idx = -1;
-        bool numeric = true;
-        for (size_t i = 0; i < nl; i++)
-            numeric &= name[i] >= '0' && name[i] <= '9';
-        if (numeric) {
-            idx = 0;
-            for (size_t i = 0; i < nl && idx < 100000; i++)
-                idx = idx * 10 + (name[i] - '0');
-        } else {
-            char tmp[256];
-            if (nl < sizeof tmp) {
-                memcpy(tmp, name, nl);
-                tmp[nl] = 0;
-                int r = pcre2_substring_number_from_name(re, (PCRE2_SPTR)tmp);
-                if (r >= 0)
-                    idx = r;
-            }
-        }
-        if (idx >= 0 && (uint32_t)idx < n_pairs && ov[2 * idx] != PCRE2_UNSET) {
-            if (sb_put(out, subject + ov[2 * idx], ov[2 * idx + 1] - ov[2 * idx]) != 0)
-                return STRATA_ERR_NOMEM;
-        }
-    }
+    b->p = p;
+    b->cap = cap;
     return 0;
 }
 
@@ -129,43 +69,50 @@ int query_eval_label_replace(qctx *c, const query_node *n, qvalue *out)
 {
     const char *dst = str_arg(n->u.call.args[1]), *repl = str_arg(n->u.call.args[2]),
                *src = str_arg(n->u.call.args[3]), *re_s = str_arg(n->u.call.args[4]);
-    int err;
-    PCRE2_SIZE erroff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)re_s, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY |
-                                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
-                                   &err, &erroff, NULL);
-    if (!re)
-        return query_fail(c, QERR_BAD_DATA, "invalid regular expression in label_replace(): %s", re_s);
-    if (!query_valid_label_name(dst)) {
-        pcre2_code_free(re);
-        return query_fail(c, QERR_BAD_DATA, "invalid destination label name in label_replace(): %s", dst);
+    memset(out, 0, sizeof *out);
+    sbuf pat = {0};
+    if (sb_put(&pat, "^(?s:", 5) != 0 || sb_put(&pat, re_s, strlen(re_s)) != 0 || sb_put(&pat, ")$", 2) != 0) {
+        base_free(pat.p);
+        return query_nomem(c);
     }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    ix_re2 *re = NULL;
+    int rc = ix_re2_compile_go(pat.p, pat.len, &re, NULL, 0);
+    base_free(pat.p);
+    if (rc == STRATA_ERR_NOMEM)
+        return query_nomem(c);
+    if (rc != 0)
+        return query_fail(c, QERR_EXECUTION, "invalid regular expression in label_replace(): %s", re_s);
+    if (!query_valid_label_name(dst)) {
+        ix_re2_free(re);
+        return query_fail(c, QERR_EXECUTION, "invalid destination label name in label_replace(): %s", dst);
+    }
+    size_t n_pairs = ix_re2_groups(re) + 1;
+    ptrdiff_t *ov = base_malloc(2 * n_pairs * sizeof *ov);
     sbuf res = {0};
-    int rc = (md && mc) ? 0 : query_nomem(c);
-    if (mc)
-        pcre2_set_match_limit(mc, 1000000);
-    if (rc == 0)
-        rc = query_eval_node(c, n->u.call.args[0], out);
+    rc = ov ? query_eval_node(c, n->u.call.args[0], out) : query_nomem(c);
     if (rc == 0 && out->kind != QV_VECTOR) {
         query_value_free(c, out);
         rc = query_fail(c, QERR_BAD_DATA, "expected an instant vector argument");
     }
+    if (rc) {
+        base_free(ov);
+        ix_re2_free(re);
+        return rc;
+    }
+    size_t tlen = strlen(repl);
     bool changed = false;
     for (size_t k = 0; rc == 0 && k < out->n; k++) {
         const char *v = query_labels_get(&out->s[k].lab, src);
         if (!v)
             v = "";
-        int m = pcre2_match(re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, mc);
-        if (m == PCRE2_ERROR_NOMATCH)
+        int m = ix_re2_find(re, v, strlen(v), ov, n_pairs);
+        if (m == 0)
             continue;
-        if (m < 0) {
-            rc = query_fail(c, QERR_EXECUTION, "label_replace(): regular expression match failed");
-            break;
-        }
-        if (expand(&res, repl, v, pcre2_get_ovector_pointer(md), pcre2_get_ovector_count(md), re) != 0) {
+        size_t need = 0;
+        if (m < 0 || sb_reserve(&res, 128) != 0 ||
+            ix_re2_expand(re, repl, tlen, v, ov, n_pairs, res.p, res.cap, &need) != 0 ||
+            (need >= res.cap && (sb_reserve(&res, need + 1) != 0 ||
+                                 ix_re2_expand(re, repl, tlen, v, ov, n_pairs, res.p, res.cap, &need) != 0))) {
             rc = query_nomem(c);
             break;
         }
@@ -183,9 +130,8 @@ int query_eval_label_replace(qctx *c, const query_node *n, qvalue *out)
     if (rc)
         query_value_free(c, out);
     base_free(res.p);
-    pcre2_match_data_free(md);
-    pcre2_match_context_free(mc);
-    pcre2_code_free(re);
+    base_free(ov);
+    ix_re2_free(re);
     return rc;
 }
 
@@ -194,10 +140,10 @@ int query_eval_label_join(qctx *c, const query_node *n, qvalue *out)
     const char *dst = str_arg(n->u.call.args[1]), *sep = str_arg(n->u.call.args[2]);
     for (size_t i = 3; i < n->u.call.n_args; i++)
         if (!query_valid_label_name(str_arg(n->u.call.args[i])))
-            return query_fail(c, QERR_BAD_DATA, "invalid source label name in label_join(): %s",
+            return query_fail(c, QERR_EXECUTION, "invalid source label name in label_join(): %s",
                               str_arg(n->u.call.args[i]));
     if (!query_valid_label_name(dst))
-        return query_fail(c, QERR_BAD_DATA, "invalid destination label name in label_join(): %s", dst);
+        return query_fail(c, QERR_EXECUTION, "invalid destination label name in label_join(): %s", dst);
     int rc = query_eval_node(c, n->u.call.args[0], out);
     if (rc)
         return rc;

@@ -36,7 +36,7 @@ fi
 
 # as a user would: only the public header, warnings on
 $CC -std=c11 -Wall -Wextra -Werror $san -I"$SRC/include" "$tmp/example.c" "$LIB" \
-    -lre2 -lpcre2-8 -lstdc++ -lpthread -lm -o "$tmp/example" 2>"$tmp/cc.err" ||
+    -lre2 -lstdc++ -lpthread -lm -o "$tmp/example" 2>"$tmp/cc.err" ||
     { cat "$tmp/cc.err" >&2; fail "the README example does not compile with -Wall -Wextra -Werror"; }
 
 cd "$tmp"

@@ -19,7 +19,11 @@
  *   eval_ordered ...               as eval, and the order must match
  *   eval_fail ...                  must fail; an indented line
  *                                  `expected_fail_message <text>` checks
- *                                  the message contains text
+ *                                  the message contains text, and
+ *                                  `expected_fail_type <type>` the error
+ *                                  type as Prometheus' errorType names
+ *                                  it (bad_data, execution, timeout,
+ *                                  canceled, too_many_samples, internal)
  *   eval_warn ...                  as eval, and there must be a warning
  * Times and durations: 10m, 1h30m, 90s, 100ms, 2d or bare seconds.
  * Values compare as Prometheus' tests do: equal within 1e-6 relative, or
@@ -458,6 +462,13 @@ static void pt_eval(pt_ctx *c, const char *cmd, char **exp_lines_in, size_t n_ex
                 m++;
             if (strncmp(m, "expected_fail_message ", 22) == 0 && !strstr(err.msg, m + 22))
                 pt_fail(c, "%s: message \"%s\" does not contain \"%s\"", expr, err.msg, m + 22);
+            if (strncmp(m, "expected_fail_type ", 19) == 0) {
+                static const char *const types[] = {"none",     "bad_data", "execution",        "timeout",
+                                                    "canceled", "too_many_samples", "internal"};
+                const char *got = (unsigned)err.type < sizeof types / sizeof *types ? types[err.type] : "?";
+                if (strcmp(got, m + 19) != 0)
+                    pt_fail(c, "%s: error type %s (%s), expected %s", expr, got, err.msg, m + 19);
+            }
         }
         return;
     }
