@@ -18,7 +18,8 @@ awk '/^## Quick start/{on=1; next} on && /^Over HTTP/{exit} on && /^    /{print 
 [ "$(wc -l <"$tmp/cmds")" -ge 5 ] || fail "README's quick start has too few commands: $(cat "$tmp/cmds")"
 grep -q 'strata query' "$tmp/cmds" || fail "the quick start shows no query"
 grep -q 'rate(' "$tmp/cmds" || fail "the quick start shows no PromQL beyond a selector"
-sed -i -e "s#build/#$BUILD/#g" -e "s#/tmp/#$tmp/#g" "$tmp/cmds"
+# /tmp/ first: the build directory may itself be under /tmp
+sed -i -e "s#/tmp/#$tmp/#g" -e "s#\(^\|[ (]\)build/#\1$BUILD/#g" "$tmp/cmds"
 n=0
 while IFS= read -r cmd; do
     n=$((n + 1))
