@@ -156,7 +156,9 @@ static inline void prefetch_series(head *h, uint64_t sid)
 {
     if (sid >= (uint64_t)HEAD_DIR * HEAD_CHUNK)
         return;
-    hslot *chunk = atomic_load_explicit(&h->dir[sid >> HEAD_CHUNK_BITS], memory_order_relaxed);
+    /* acquire: the chunk's slots are read below, and another writer may
+     * have just published the chunk (its zeroing must be visible first) */
+    hslot *chunk = atomic_load_explicit(&h->dir[sid >> HEAD_CHUNK_BITS], memory_order_acquire);
     if (!chunk)
         return;
     hseries *s = atomic_load_explicit(&chunk[sid & (HEAD_CHUNK - 1)], memory_order_relaxed);
