@@ -22,7 +22,7 @@ Checks:
      backquotes, and every relative link, exists.
   5. docs/strata.1: every sub-command of cli/main.c and every long option
      of an option table in cli/ and server/ is documented.
-  6. No file of the repository refers to files outside it (../shared, or
+  6. No file of the repository refers to files outside it (a directory beside the checkout, or
      a design document that only exists beside the repository).
   7. Every C file under src/, include/, cli/, server/, bench/ and fuzz/
      opens with a comment that names it ("wal.h: ..."), so a file that was
