@@ -231,8 +231,13 @@ static int missing_current(manifest *m, const uint64_t *nums, size_t n)
     if (n == 1 && nums[0] == 1 && !m->opts.read_only) {
         manifest_version *v = NULL;
         manifest_replay_info info;
-        if (load(m, 1, &v, &info) == STRATA_OK && v->n_tables == 0 && v->n_tombs == 0 &&
-            v->checkpoint.segment == 0 && v->checkpoint.offset == 0) {
+        /* CURRENT is written only once MANIFEST-000001 is complete, so a
+         * first manifest without it belongs to a creation that never
+         * finished: empty, or torn (a kill before its header was out) */
+        int lrc = load(m, 1, &v, &info);
+        if (lrc == STRATA_ERR_CORRUPT ||
+            (lrc == STRATA_OK && v->n_tables == 0 && v->n_tombs == 0 && v->checkpoint.segment == 0 &&
+             v->checkpoint.offset == 0)) {
             manifest_version_unref(v);
             char *path = base_path_join(m->dir, name);
             int rc = path ? (unlink(path) == 0 ? STRATA_OK : base_errno_status(errno)) : STRATA_ERR_NOMEM;
