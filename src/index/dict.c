@@ -660,6 +660,11 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
             pvec_add(&vals[i]->post, sid);
             pvec_add(&vals[i]->name->post, sid);
         }
+        /* Inside plock: a selection reads next_sid after taking plock and
+         * sizes its bitmaps by it, so no posting it sees may hold a sid at
+         * or past the value it read. */
+        if (sid >= next)
+            atomic_store_explicit(&idx->next_sid, sid + 1, memory_order_release);
     }
     if (!idx->loading)
         pthread_rwlock_unlock(&idx->plock);
@@ -667,8 +672,6 @@ int ix_series_add(strata_index *idx, ix_value *const *vals, size_t n, uint64_t h
         return rc;
     htab_put(atomic_load_explicit(&idx->htab, memory_order_relaxed), eff_hash(idx, hash), sid);
     atomic_fetch_add_explicit(&idx->n_series, 1, memory_order_release);
-    if (sid >= next)
-        atomic_store_explicit(&idx->next_sid, sid + 1, memory_order_release);
     *out = s;
     return STRATA_OK;
 }

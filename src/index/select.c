@@ -186,7 +186,8 @@ static int apply_union(sel *s, int keep)
     for (size_t i = 0; i < s->n_lists; i++)
         for (uint32_t j = 0; j < s->lists[i]->n; j++) {
             uint32_t x = s->lists[i]->v[j];
-            bm[x >> 6] |= 1ull << (x & 63);
+            if (x < s->nbits) /* always, by ix_series_add's order; kept as a bound on bm */
+                bm[x >> 6] |= 1ull << (x & 63);
         }
     if (!s->have) {
         if ((rc = sidv_reserve(&s->cand, total)) == 0) {
