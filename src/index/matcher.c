@@ -278,98 +278,6 @@ void index_matcher_free(index_matcher *im)
 
 /* ------------------------------------------------------------ Go syntax */
 
-static int go_refuse(char *errbuf, size_t errlen, const char *what)
-{
-    if (errbuf && errlen)
-        snprintf(errbuf, errlen, "invalid regular expression: %s", what);
-    return STRATA_ERR_INVALID;
-}
-
-/* Rewrites pattern v into out for RE2 where Go's syntax and this RE2's
- * differ, walking it as Go's parser does (escapes, \Q...\E, character
- * classes with a leading ] and [:name:]), and sets *top_bar when an
- * alternation | stands outside every group:
- * - \C (any byte) exists in RE2, not in Go: refused;
- * - (?<name>re) is Go's (1.22) spelling of (?P<name>re), which this RE2
- *   does not know: rewritten. (?<= and (?<! stay lookbehinds, which RE2
- *   refuses with its own message.
- * Anything else is RE2's to accept or refuse. */
-static int go_syntax(const char *v, size_t n, bbuf *out, int *top_bar, char *errbuf, size_t errlen)
-{
-    int rc;
-    size_t i = 0, depth = 0;
-    int in_class = 0;
-    *top_bar = 0;
-    while (i < n) {
-        char c = v[i];
-        if (c == '\\' && i + 1 < n) {
-            char e = v[i + 1];
-            if (e == 'C')
-                return go_refuse(errbuf, errlen, "invalid escape sequence: \\C (any byte: RE2 has it, Go does not)");
-            if (e == 'Q' && !in_class) { /* literal text up to \E */
-                size_t j = i + 2;
-                while (j < n && !(v[j] == '\\' && j + 1 < n && v[j + 1] == 'E'))
-                    j++;
-                j = j < n ? j + 2 : n;
-                if ((rc = base_buf_append(out, v + i, j - i)) != 0)
-                    return rc;
-                i = j;
-                continue;
-            }
-            if ((rc = base_buf_append(out, v + i, 2)) != 0)
-                return rc;
-            i += 2;
-            continue;
-        }
-        if (in_class) {
-            if (c == '[' && i + 1 < n && v[i + 1] == ':') { /* [:name:] */
-                const char *end = memmem(v + i + 2, n - i - 2, ":]", 2);
-                if (end) {
-                    size_t j = (size_t)(end - v) + 2;
-                    if ((rc = base_buf_append(out, v + i, j - i)) != 0)
-                        return rc;
-                    i = j;
-                    continue;
-                }
-            }
-            if (c == ']')
-                in_class = 0;
-            if ((rc = base_buf_append(out, v + i, 1)) != 0)
-                return rc;
-            i++;
-            continue;
-        }
-        if (c == '[') {
-            size_t j = i + 1;
-            if (j < n && v[j] == '^')
-                j++;
-            if (j < n && v[j] == ']') /* a leading ] is literal */
-                j++;
-            if ((rc = base_buf_append(out, v + i, j - i)) != 0)
-                return rc;
-            in_class = 1;
-            i = j;
-            continue;
-        }
-        if (c == '(')
-            depth++;
-        else if (c == ')' && depth)
-            depth--;
-        else if (c == '|' && !depth)
-            *top_bar = 1;
-        if (c == '(' && i + 3 < n && v[i + 1] == '?' && v[i + 2] == '<' && v[i + 3] != '=' && v[i + 3] != '!') {
-            if ((rc = base_buf_append(out, "(?P<", 4)) != 0)
-                return rc;
-            i += 3;
-            continue;
-        }
-        if ((rc = base_buf_append(out, v + i, 1)) != 0)
-            return rc;
-        i++;
-    }
-    return STRATA_OK;
-}
-
 /* The literal every match of v begins with: the text before the first
  * meta character, less its last rune when a quantifier follows (foo*
  * needs only "fo"), nothing when an alternation stands at the top. A
@@ -398,14 +306,9 @@ static int required_prefix(index_matcher *im, const char *v, size_t n, int top_b
 
 static int compile_re2(index_matcher *im, const char *v, size_t n, char *errbuf, size_t errlen)
 {
-    bbuf pat = {0};
-    int top_bar = 0;
-    int rc = go_syntax(v, n, &pat, &top_bar, errbuf, errlen);
-    if (rc == 0)
-        rc = ix_re2_compile(pat.data ? (const char *)pat.data : "", pat.len, &im->re, errbuf, errlen);
-    base_buf_free(&pat);
+    int rc = ix_re2_compile(v, n, &im->re, errbuf, errlen);
     if (rc == 0 && !memmem(v, n, FFFD, 3))
-        rc = required_prefix(im, v, n, top_bar);
+        rc = required_prefix(im, v, n, ix_re2_top_alternation(im->re));
     if (rc == 0)
         im->kind = IXM_RE2;
     return rc;

@@ -10,8 +10,8 @@
  *
  * For label_replace (ix_re2_compile_go, ix_re2_find, ix_re2_expand) it
  * also carries what Go's regexp does around the match: the two points
- * where Go's syntax and this RE2's differ (as matcher.c's go_syntax, which
- * matchers use), the decoding of invalid UTF-8 (as matcher.c's
+ * where Go's syntax and this RE2's differ (go_to_re2, which matchers
+ * share), the decoding of invalid UTF-8 (as matcher.c's
  * decode_as_go, with the offsets mapped back) and Regexp.expand.
  *
  * No standard container but std::string (which libstdc++ instantiates
@@ -41,36 +41,8 @@ struct ix_re2 {
     size_t n_names;
     char **names;
     size_t *name_group;
+    bool top_bar; /* an alternation | stands outside every group */
 };
-
-extern "C" int ix_re2_compile(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen)
-{
-    ix_re2 *r = nullptr;
-    try {
-        RE2::Options o;
-        o.set_encoding(RE2::Options::EncodingUTF8);
-        o.set_posix_syntax(false); /* Perl classes, \b, (?flags), non-greedy: Go's syntax.Perl */
-        o.set_longest_match(false);
-        o.set_dot_nl(true);        /* Prometheus compiles ^(?s:re)$ */
-        o.set_never_nl(false);
-        o.set_never_capture(true); /* only whether it matches is asked */
-        o.set_case_sensitive(true);
-        o.set_log_errors(false);   /* the message goes to the caller instead */
-        r = new ix_re2{nullptr, 0, nullptr, nullptr};
-        r->re = new RE2(re2::StringPiece(pat, len), o);
-        if (!r->re->ok()) {
-            if (errbuf && errlen)
-                snprintf(errbuf, errlen, "invalid regular expression: %s", r->re->error().c_str());
-            ix_re2_free(r);
-            return STRATA_ERR_INVALID;
-        }
-    } catch (...) {
-        ix_re2_free(r);
-        return STRATA_ERR_NOMEM;
-    }
-    *out = r;
-    return STRATA_OK;
-}
 
 extern "C" int ix_re2_full_match(const ix_re2 *r, const char *text, size_t len)
 {
@@ -169,9 +141,10 @@ static int add_name(ix_re2 *r, const char *v, size_t n, size_t at, size_t group,
 static int go_to_re2(const char *v, size_t n, std::string &out, ix_re2 *r, size_t *n_groups, char *errbuf,
                      size_t errlen)
 {
-    size_t i = 0;
+    size_t i = 0, depth = 0;
     bool in_class = false;
     *n_groups = 0;
+    r->top_bar = false;
     while (i < n) {
         char c = v[i];
         if (c == '\\' && i + 1 < n) {
@@ -218,8 +191,13 @@ static int go_to_re2(const char *v, size_t n, std::string &out, ix_re2 *r, size_
             i = j;
             continue;
         }
+        if (c == ')' && depth)
+            depth--;
+        else if (c == '|' && !depth)
+            r->top_bar = true;
         if (c == '(') {
             size_t name_at = 0;
+            depth++;
             if (i + 1 >= n || v[i + 1] != '?')
                 ++*n_groups;
             else if (i + 2 < n && v[i + 2] == '<')
@@ -240,13 +218,15 @@ static int go_to_re2(const char *v, size_t n, std::string &out, ix_re2 *r, size_
     return STRATA_OK;
 }
 
-extern "C" int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen)
+/* The one compile behind both entry points: Go's syntax translated by
+ * go_to_re2, then RE2 with the options of the use (see re2_shim.h). */
+static int compile(const char *pat, size_t len, bool matcher, ix_re2 **out, char *errbuf, size_t errlen)
 {
     if (!utf8_valid(pat, len))
         return refuse(errbuf, errlen, "invalid UTF-8");
     ix_re2 *r = nullptr;
     try {
-        r = new ix_re2{nullptr, 0, nullptr, nullptr};
+        r = new ix_re2{nullptr, 0, nullptr, nullptr, false};
         size_t opens = 0; /* at most one name per ( */
         for (size_t i = 0; i < len; i++)
             opens += pat[i] == '(';
@@ -264,9 +244,9 @@ extern "C" int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char
         o.set_encoding(RE2::Options::EncodingUTF8);
         o.set_posix_syntax(false);  /* Go's syntax.Perl */
         o.set_longest_match(false); /* leftmost-first, as regexp.Compile */
-        o.set_dot_nl(false);
+        o.set_dot_nl(matcher);      /* a matcher is Prometheus' ^(?s:re)$ */
         o.set_never_nl(false);
-        o.set_never_capture(false);
+        o.set_never_capture(matcher); /* a matcher asks only whether it matches */
         o.set_case_sensitive(true);
         o.set_log_errors(false);
         r->re = new RE2(re2::StringPiece(p.data(), p.size()), o);
@@ -278,7 +258,7 @@ extern "C" int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char
         }
         /* RE2 accepted it, so the walk above saw each group as RE2 did;
          * should it ever not, no name may point at the wrong group */
-        if (n_groups != static_cast<size_t>(r->re->NumberOfCapturingGroups())) {
+        if (!matcher && n_groups != static_cast<size_t>(r->re->NumberOfCapturingGroups())) {
             ix_re2_free(r);
             return refuse(errbuf, errlen, "capturing groups not understood");
         }
@@ -289,6 +269,18 @@ extern "C" int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char
     *out = r;
     return STRATA_OK;
 }
+
+extern "C" int ix_re2_compile(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen)
+{
+    return compile(pat, len, true, out, errbuf, errlen);
+}
+
+extern "C" int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen)
+{
+    return compile(pat, len, false, out, errbuf, errlen);
+}
+
+extern "C" int ix_re2_top_alternation(const ix_re2 *r) { return r->top_bar ? 1 : 0; }
 
 extern "C" size_t ix_re2_groups(const ix_re2 *r)
 {

@@ -23,11 +23,10 @@ extern "C" {
 
 typedef struct ix_re2 ix_re2;
 
-/* Compiles the len bytes of pat (valid UTF-8, Go syntax already checked
- * by matcher.c for what RE2 accepts and Go does not) with: Perl-like
- * syntax as Go's syntax.Perl, `.` matching newline (Prometheus' (?s:...)),
- * UTF-8, case-sensitive, errors not logged. STRATA_ERR_INVALID with RE2's
- * message in errbuf (when errbuf is not NULL), STRATA_ERR_NOMEM. */
+/* Compiles the len bytes of pat, a label matcher's pattern, as Prometheus
+ * compiles ^(?s:pat)$: Go's syntax as ix_re2_compile_go reads it, `.`
+ * matching newline, no submatches kept. STRATA_ERR_INVALID with a message
+ * in errbuf (when errbuf is not NULL), STRATA_ERR_NOMEM. */
 int ix_re2_compile(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen);
 
 /* 1 when the whole of text (len bytes, valid UTF-8) matches, 0 when not,
@@ -45,6 +44,10 @@ int ix_re2_full_match(const ix_re2 *re, const char *text, size_t len);
  * A pattern that is not valid UTF-8 is refused, as Go refuses it.
  * STRATA_ERR_INVALID with a message in errbuf, STRATA_ERR_NOMEM. */
 int ix_re2_compile_go(const char *pat, size_t len, ix_re2 **out, char *errbuf, size_t errlen);
+
+/* 1 when an alternation | of the pattern stands outside every group (so
+ * no literal prefix is common to every match), 0 when not. */
+int ix_re2_top_alternation(const ix_re2 *re);
 
 /* Number of capturing groups (group 0, the whole match, not counted). */
 size_t ix_re2_groups(const ix_re2 *re);

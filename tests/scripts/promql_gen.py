@@ -93,6 +93,10 @@ strata follows). Each one is handled here or in the comparison, by name:
   go-math-pow         not a version difference: Go's math.Pow is not
                       correctly rounded, so x ^ 10 % y (the remainder of a
                       huge number) is noise; chains never put % after ^.
+                      Nor are Go's Exp, Cosh and Sinh, and cos/sin/tan of a
+                      huge argument is noise as well: no periodic function
+                      is applied to an expression holding ^, exp, cosh or
+                      sinh.
 """
 import math
 import os
@@ -389,6 +393,10 @@ RANGE_GAUGE = ["delta", "idelta", "deriv", "changes", "avg_over_time", "min_over
                "present_over_time"]
 MATH_FUNCS = ["abs", "ceil", "floor", "exp", "ln", "log2", "log10", "sqrt", "sgn", "acos", "acosh", "asin", "asinh",
               "atan", "atanh", "cos", "cosh", "sin", "sinh", "tan", "tanh", "deg", "rad"]
+# go-math-pow: Go's Pow, Exp, Cosh and Sinh are not correctly rounded, and a
+# periodic function of a huge argument turns that last bit into the answer.
+PERIODIC = {"cos", "sin", "tan"}
+LAST_BIT_NOISE = ("^", "exp(", "cosh(", "sinh(")
 FINITE_SAFE = {"abs", "ceil", "floor", "sgn", "atan", "cos", "sin", "deg", "rad", "asinh", "tanh"}
 DATE_FUNCS = ["day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year"]
 AGGS = ["sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk",
@@ -820,6 +828,8 @@ class Gen:
         r = self.rng.random()
         if r < 0.4:
             fn = self.pick(MATH_FUNCS)
+            if fn in PERIODIC and any(x in inner.s for x in LAST_BIT_NOISE):  # go-math-pow
+                fn = "atan"
             s, p = both(fn + "({0})", inner)
             return Q(s, p, labels=nolab, finite=inner.finite and fn in FINITE_SAFE)
         if r < 0.5:  # round-drops-name

@@ -190,7 +190,8 @@ static void manifest_flipped_bytes_are_corruption_never_a_wrong_state(void **sta
             if (trial < 2)
                 buf[pos] ^= (uint8_t)(1u << test_rng_below(&r, 8));
             else { /* a burst of up to 4 random bytes */
-                size_t end = MIN(file_len, pos + 1 + test_rng_below(&r, 4));
+                size_t burst = 1 + (size_t)test_rng_below(&r, 4); /* MIN evaluates twice */
+                size_t end = MIN(file_len, pos + burst);
                 for (size_t k = pos; k < end; k++)
                     buf[k] ^= (uint8_t)(1 + test_rng_below(&r, 255));
             }
