@@ -439,6 +439,11 @@ typedef struct strata_stats {
     uint64_t write_errors;
     double write_amplification;     /* bytes written by flush+compaction / bytes flushed */
     strata_level_stats levels[STRATA_MAX_LEVELS];
+    /* Times of the samples held (deleted ones may still count until
+     * compaction drops them): INT64_MAX / INT64_MIN when there are none. */
+    int64_t head_min_t_ms, head_max_t_ms; /* in the head (not yet flushed) */
+    int64_t min_t_ms, max_t_ms;           /* head and table files */
+    uint64_t table_blocks;                /* compressed blocks in table files */
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct

@@ -516,3 +516,8 @@ int h_label_values(srv *s, srv_req *r, srv_resp *w)
                                    "invalid label name: \"%.100s\"", name);
     return strings_reply(s, r, w, name);
 }
+
+int srv_time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *end, int *ret)
+{
+    return time_range(s, r, w, start, end, ret);
+}

@@ -192,7 +192,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
             b->early = EARLY_STOPPING;
-        else if (r->h != H_HEALTH && !auth_ok(s, r))
+        else if (r->h != H_HEALTH && r->h != H_HEALTHY && r->h != H_READY && !auth_ok(s, r))
             b->early = EARLY_AUTH;
         else if (!allowed)
             b->early = EARLY_METHOD;

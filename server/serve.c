@@ -238,6 +238,7 @@ int cmd_serve(int argc, char **argv)
     if (cli_open(&a, &s->db))
         goto out;
     s->data_dir = a.dir;
+    s->opts = a.opts;
     s->start_ms = srv_now_ms();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);

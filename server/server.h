@@ -65,7 +65,18 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
     ROUTE(M_GET | M_POST, "/internal/force_merge", h_merge, H_MERGE, "force_merge")                    \
     ROUTE(M_GET | M_HEAD, "/metrics", h_metrics, H_METRICS, "metrics")                                 \
-    ROUTE(M_GET | M_HEAD, "/health", h_health, H_HEALTH, "health")
+    ROUTE(M_GET | M_HEAD, "/health", h_health, H_HEALTH, "health")                                     \
+    ROUTE(M_GET | M_HEAD, "/-/healthy", h_healthy, H_HEALTHY, "healthy")                               \
+    ROUTE(M_GET | M_HEAD, "/-/ready", h_ready, H_READY, "ready")                                       \
+    ROUTE(M_GET, "/api/v1/status/buildinfo", h_buildinfo, H_BUILDINFO, "buildinfo")                    \
+    ROUTE(M_GET, "/api/v1/status/flags", h_flags, H_FLAGS, "flags")                                    \
+    ROUTE(M_GET, "/api/v1/status/runtimeinfo", h_runtimeinfo, H_RUNTIMEINFO, "runtimeinfo")            \
+    ROUTE(M_GET, "/api/v1/status/config", h_config, H_CONFIG, "config")                                \
+    ROUTE(M_GET | M_POST, "/api/v1/status/tsdb", h_tsdb, H_TSDB, "tsdb")                               \
+    ROUTE(M_GET | M_POST, "/api/v1/query_exemplars", h_exemplars, H_EXEMPLARS, "query_exemplars")      \
+    ROUTE(M_GET, "/api/v1/rules", h_rules, H_RULES, "rules")                                           \
+    ROUTE(M_GET, "/api/v1/alerts", h_alerts, H_ALERTS, "alerts")                                       \
+    ROUTE(M_GET, "/api/v1/targets", h_targets, H_TARGETS, "targets")
 
 #define SRV_X_ENUM(methods, path, fn, name, metric) name,
 #define SRV_X_NONE(methods, path, name)
@@ -130,6 +141,7 @@ typedef struct srv_config {
 typedef struct srv {
     strata_db *db;
     const char *data_dir;
+    strata_options opts;      /* the database was opened with (for /api/v1/status/flags) */
     srv_config cfg;
     char *basic_expect;       /* "Basic base64(user:pass)" */
     int64_t start_ms;
@@ -220,6 +232,9 @@ const char *srv_header(const srv_req *r, const char *name);
  * with *ret set to what the handler returns. */
 int srv_body_decode(srv *s, srv_req *r, srv_resp *w, int *ret);
 
+/* The start and end parameters of r (default: all of time), end not
+ * before start. Returns 0, or builds a 400 and returns -1 with *ret set. */
+int srv_time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *end, int *ret);
 /* Times: RFC 3339, Unix seconds, or relative. 0 or STRATA_ERR_INVALID. */
 int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why);
 /* Clocks: monotonic ns (latencies) and wall ms (the "now" of requests). */

@@ -71,11 +71,17 @@ int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
     out->head_samples = hs.samples;
     out->head_bytes = hs.bytes;
     out->head_series = hs.series;
+    out->head_min_t_ms = hs.min_t;
+    out->head_max_t_ms = hs.max_t;
     for (size_t i = 0; i < v->n_frozen; i++) {
         head_get_stats(v->frozen[i]->h, &hs);
         out->head_samples += hs.samples;
         out->head_bytes += hs.bytes;
+        out->head_min_t_ms = MIN(out->head_min_t_ms, hs.min_t);
+        out->head_max_t_ms = MAX(out->head_max_t_ms, hs.max_t);
     }
+    out->min_t_ms = out->head_min_t_ms;
+    out->max_t_ms = out->head_max_t_ms;
     wal_stats ws;
     wal_stats_get(db->wal, &ws);
     out->wal_bytes = ws.bytes;
@@ -104,6 +110,11 @@ int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
         out->table_files++;
         out->table_bytes += m->bytes;
         out->table_samples += m->samples;
+        out->table_blocks += m->blocks;
+        if (m->samples) {
+            out->min_t_ms = MIN(out->min_t_ms, m->min_t_ms);
+            out->max_t_ms = MAX(out->max_t_ms, m->max_t_ms);
+        }
         if (m->level < STRATA_MAX_LEVELS) {
             out->levels[m->level].files++;
             out->levels[m->level].bytes += m->bytes;

@@ -1,0 +1,237 @@
+"""The status and probe endpoints against Prometheus' own on the same data.
+
+Starts `strata serve` and Debian's Prometheus (remote-write receiver on;
+exit 77, CTest's skip, only when it cannot be installed), remote-writes the
+same generated series to both, then compares:
+- /api/v1/status/tsdb: every list (series by metric name, distinct values
+  and bytes by label name, series by label pair) exactly, as sets with a
+  large limit and as the ranked figures with a small one (memory by label
+  name is 2.42's, the bytes of the distinct values, which is what strata's
+  interned index holds; Prometheus 3 estimates Go's memory per label copy
+  instead, meaningless here); headStats'
+  numSeries and numLabelPairs; every list whole against a model of the
+  pushed label sets (2.42 answers only its top 10); `limit` refused as
+  Prometheus 3 refuses it;
+- /api/v1/status/{buildinfo,flags,runtimeinfo,config}: success with the
+  fields and JSON types Prometheus answers with (values are strata's own);
+- /api/v1/rules, /alerts, /targets, /query_exemplars: Prometheus' answer
+  (no rules, alerts, targets or exemplars on either side);
+- /-/healthy and /-/ready: 200 without credentials when auth is on.
+Then, on strata alone: tsdb over a time range and with match[] counts only
+the series selected. Seed printed; STRATA_SEED replays."""
+import json
+import os
+import random
+import shutil
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prom_util import Prom, ensure_prometheus, http_call  # noqa: E402
+from server_util import PROTO_HEADERS, Server, f2bits, snappy_literal, tmpdir, write_request  # noqa: E402
+
+T0 = 1_700_000_000_000
+
+
+def gen_series(rng):
+    """Series of a few metrics with labels of uneven cardinality."""
+    out = []
+    for m in range(6):
+        name = "metric_%d_total" % m
+        for i in range(rng.randrange(1, 40)):
+            labels = {"__name__": name, "job": rng.choice(["api", "web", "db"]),
+                      "instance": "host-%d" % rng.randrange(0, 25), "idx": str(i)}
+            if rng.random() < 0.3:
+                labels["zone"] = rng.choice(["eu", "us", "ap-southeast"])
+            out.append(labels)
+    # duplicates of a label set are one series
+    uniq = {tuple(sorted(l.items())): l for l in out}
+    return list(uniq.values())
+
+
+def push(port, series, t_ms):
+    ts = [(sorted(l.items()), [(t_ms, f2bits(1.0))]) for l in series]
+    body = snappy_literal(write_request(ts))
+    st, resp, _ = http_call(port, "POST", "/api/v1/write", body, PROTO_HEADERS)
+    assert st in (200, 204), (st, resp)
+
+
+def get_json(port, path, headers=None):
+    st, body, _ = http_call(port, "GET", path, headers=headers)
+    return st, json.loads(body) if body else None
+
+
+def shape(v):
+    """The JSON types of a value, keys included for objects."""
+    if isinstance(v, dict):
+        return {k: shape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [shape(v[0])] if v else []
+    return type(v).__name__
+
+
+def as_dict(lst):
+    return {e["name"]: e["value"] for e in lst}
+
+
+TSDB_LISTS = ["seriesCountByMetricName", "labelValueCountByLabelName", "memoryInBytesByLabelName",
+              "seriesCountByLabelValuePair"]
+
+
+def model_tsdb(series):
+    """The four lists, whole, computed from the label sets pushed."""
+    pairs = {}
+    for l in series:
+        for k, v in l.items():
+            pairs[(k, v)] = pairs.get((k, v), 0) + 1
+    values, size = {}, {}
+    for (k, v), n in pairs.items():
+        values[k] = values.get(k, 0) + 1
+        size[k] = size.get(k, 0) + len(v.encode())
+    return {"seriesCountByMetricName": {v: n for (k, v), n in pairs.items() if k == "__name__"},
+            "labelValueCountByLabelName": values, "memoryInBytesByLabelName": size,
+            "seriesCountByLabelValuePair": {"%s=%s" % kv: n for kv, n in pairs.items()}}, len(pairs)
+
+
+def ranked(lst):
+    return [e["value"] for e in lst]
+
+
+def check_tsdb(sport, pport, series):
+    """Whole lists against the model; Prometheus' default top 10 against
+    Prometheus (2.42 takes no limit; 3.x's default is 10)."""
+    want, n_pairs = model_tsdb(series)
+    st, a = get_json(sport, "/api/v1/status/tsdb?limit=100000")
+    assert st == 200, (st, a)
+    for k in TSDB_LISTS:
+        assert as_dict(a["data"][k]) == want[k], (k, a["data"][k], want[k])
+        assert ranked(a["data"][k]) == sorted(ranked(a["data"][k]), reverse=True), (k, a["data"][k])
+    assert a["data"]["headStats"]["numSeries"] == len(series) and a["data"]["headStats"]["numLabelPairs"] == n_pairs
+    st, a = get_json(sport, "/api/v1/status/tsdb")
+    st2, b = get_json(pport, "/api/v1/status/tsdb")
+    assert st == st2 == 200, (st, st2)
+    for k in TSDB_LISTS:  # names may differ among ties at the cut
+        assert ranked(a["data"][k]) == ranked(b["data"][k]), (k, a["data"][k], b["data"][k])
+        top = as_dict(a["data"][k])
+        assert all(want[k][n] == v for n, v in top.items()), (k, top)
+    for k in ("numSeries", "numLabelPairs"):
+        assert a["data"]["headStats"][k] == b["data"]["headStats"][k], (k, a["data"]["headStats"], b["data"]["headStats"])
+    assert set(a["data"]["headStats"]) >= set(b["data"]["headStats"]), (a["data"]["headStats"], b["data"]["headStats"])
+    st, a = get_json(sport, "/api/v1/status/tsdb?limit=3")
+    assert st == 200 and all(len(a["data"][k]) == min(3, len(want[k])) for k in TSDB_LISTS), a
+    for bad in ("0", "-1", "x"):  # Prometheus 3: "limit must be a positive number" (2.42 has no limit)
+        st, a = get_json(sport, "/api/v1/status/tsdb?limit=" + bad)
+        assert st == 400 and a["errorType"] == "bad_data", (bad, st, a)
+
+
+def check_shapes(sport, pport):
+    for path in ("/api/v1/status/buildinfo", "/api/v1/status/flags", "/api/v1/status/runtimeinfo",
+                 "/api/v1/status/config"):
+        st, a = get_json(sport, path)
+        st2, b = get_json(pport, path)
+        assert st == st2 == 200, (path, st, st2)
+        assert a["status"] == b["status"] == "success"
+        if path.endswith("flags"):  # a map of strings on both sides, names differ
+            assert all(isinstance(v, str) for v in a["data"].values()) and a["data"], a
+            continue
+        sa, sb = shape(a["data"]), shape(b["data"])
+        if path.endswith("runtimeinfo"):  # Go's runtime fields have no meaning in strata
+            for k in ("goroutineCount", "GOMAXPROCS", "GOGC", "GODEBUG", "GOMEMLIMIT"):
+                sb.pop(k, None)
+        missing = {k: v for k, v in sb.items() if sa.get(k) != v}
+        assert not missing, (path, missing, sa)
+    st, a = get_json(sport, "/api/v1/status/buildinfo")
+    major = int(a["data"]["version"].split(".")[0])
+    assert major >= 2, a  # Grafana's feature gates read it as a Prometheus version
+    for path in ("/api/v1/rules", "/api/v1/alerts", "/api/v1/targets",
+                 "/api/v1/query_exemplars?query=metric_0_total&start=%d&end=%d" % (T0 // 1000 - 60, T0 // 1000 + 60)):
+        st, a = get_json(sport, path)
+        st2, b = get_json(pport, path)
+        assert st == st2 == 200, (path, st, st2, a, b)
+        if "targets" in path:  # Prometheus without scrape configs still answers an empty list
+            b["data"].setdefault("droppedTargets", [])
+            b["data"].pop("droppedTargetCounts", None)
+        assert a == b, (path, a, b)
+    st, a = get_json(sport, "/api/v1/query_exemplars?query=rate(")
+    st2, b = get_json(pport, "/api/v1/query_exemplars?query=rate(")
+    assert st == st2 == 400 and a["errorType"] == b["errorType"], (st, st2, a, b)
+    for path in ("/-/healthy", "/-/ready"):
+        st, _, _ = http_call(sport, "GET", path)
+        st2, _, _ = http_call(pport, "GET", path)
+        assert st == st2 == 200, (path, st, st2)
+
+
+def check_strata_only(base, series):
+    """Auth spares the probes; tsdb follows start/end and match[]."""
+    s = Server(os.path.join(base, "strata-auth"), "--auth-token", "sekrit").start()
+    try:
+        for path in ("/-/healthy", "/-/ready"):
+            st, _, _ = s.req("GET", path)
+            assert st == 200, (path, st)
+        st, _, _ = s.req("GET", "/api/v1/status/buildinfo")
+        assert st == 401, st
+        auth = {"Authorization": "Bearer sekrit"}
+        early = series[: len(series) // 2]
+        late = series[len(series) // 2:]
+        push_to(s, early, T0, auth)
+        push_to(s, late, T0 + 3600_000, auth)
+        st, a = s.json("GET", "/api/v1/status/tsdb?limit=1000", headers=auth)
+        assert st == 200 and a["data"]["headStats"]["numSeries"] == len(series), a["data"]["headStats"]
+        q = urllib.parse.urlencode({"start": (T0 + 1800_000) / 1000, "end": (T0 + 7200_000) / 1000, "limit": 1000})
+        st, a = s.json("GET", "/api/v1/status/tsdb?" + q, headers=auth)
+        assert st == 200 and a["data"]["headStats"]["numSeries"] == len(late), (a["data"]["headStats"], len(late))
+        want = {}
+        for l in late:
+            want[l["__name__"]] = want.get(l["__name__"], 0) + 1
+        assert as_dict(a["data"]["seriesCountByMetricName"]) == want, (a["data"]["seriesCountByMetricName"], want)
+        q = urllib.parse.urlencode({"match[]": '{job="api"}', "limit": 1000})
+        st, a = s.json("GET", "/api/v1/status/tsdb?" + q, headers=auth)
+        n_api = sum(1 for l in series if l["job"] == "api")
+        assert st == 200 and a["data"]["headStats"]["numSeries"] == n_api, (a["data"]["headStats"], n_api)
+        pairs = as_dict(a["data"]["seriesCountByLabelValuePair"])
+        assert pairs.get("job=api") == n_api and "job=web" not in pairs, pairs
+        st, a = s.json("GET", "/api/v1/status/tsdb?start=10&end=5", headers=auth)
+        assert st == 400, (st, a)
+    finally:
+        s.stop()
+
+
+def push_to(s, series, t_ms, headers):
+    ts = [(sorted(l.items()), [(t_ms, f2bits(1.0))]) for l in series]
+    st, resp, _ = s.req("POST", "/api/v1/write", snappy_literal(write_request(ts)), dict(PROTO_HEADERS, **headers))
+    assert st in (200, 204), (st, resp)
+
+
+def main():
+    seed = int(os.environ.get("STRATA_SEED", random.randrange(1 << 30)))
+    print("seed: %d (set STRATA_SEED to replay)" % seed)
+    rng = random.Random(seed)
+    series = gen_series(rng)
+    base = tmpdir()
+    ok = False
+    try:
+        check_strata_only(base, series)
+        if not ensure_prometheus():
+            print("prometheus cannot be installed: skipping the comparison")
+            sys.exit(77)
+        s = Server(os.path.join(base, "strata")).start()
+        p = Prom(base)
+        try:
+            push(s.port, series, T0)
+            push(p.port, series, T0)
+            check_tsdb(s.port, p.port, series)
+            check_shapes(s.port, p.port)
+        finally:
+            p.stop()
+            s.stop()
+        ok = True
+        print("ok: %d series, tsdb, status, probes and empty features agree with Prometheus" % len(series))
+    finally:
+        if ok:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print("kept", base)
+
+
+if __name__ == "__main__":
+    main()
