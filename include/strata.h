@@ -342,6 +342,32 @@ STRATA_API int strata_label_names(strata_db *db, const strata_matcher *matchers,
 STRATA_API int strata_label_values(strata_db *db, const char *name, const strata_matcher *matchers,
                                    size_t n_matchers, int64_t mint_ms, int64_t maxt_ms, strata_strings *out);
 
+/* One label pair and how many of the selected series hold it. */
+typedef struct strata_label_pair {
+    const char *name, *value;
+    uint64_t series;
+} strata_label_pair;
+
+/* Label pairs handed to the caller; free with strata_label_pairs_free. */
+typedef struct strata_label_pairs {
+    size_t n;
+    strata_label_pair *v; /* the pairs of one name are adjacent */
+    uint64_t series;      /* series selected */
+    char *text;           /* holds the strings v points into */
+} strata_label_pairs;
+
+/* Cardinality: every label pair of the series the selectors pick (their
+ * union; n_selectors == 0 means every series) that have a sample in
+ * [mint_ms, maxt_ms] not hidden by a delete, with how many of those series
+ * hold it; pairs no such series holds are left out. What
+ * /api/v1/status/tsdb reports is folded from it. One pass over the label
+ * index's postings after the selection.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, a bad regular expression), STRATA_ERR_NOMEM,
+ * STRATA_ERR_CORRUPT or STRATA_ERR_IO (a block read to see whether a series has data). */
+STRATA_API int strata_label_pair_counts(strata_db *db, const strata_selector *selectors, size_t n_selectors,
+                                        int64_t mint_ms, int64_t maxt_ms, strata_label_pairs *out);
+STRATA_API void strata_label_pairs_free(strata_label_pairs *p);
+
 /* ------------------------------------------------------------ export */
 
 typedef enum strata_export_format {

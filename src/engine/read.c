@@ -374,12 +374,12 @@ void strata_strings_free(strata_strings *s)
 }
 
 /* The sids matched that have samples in the range (all matched when the
- * range is unbounded). */
+ * range is unbounded, unless always_check). */
 static int select_in_range(strata_db *db, const strata_matcher *m, size_t n, int64_t mint, int64_t maxt,
-                           index_sids *out)
+                           bool always_check, index_sids *out)
 {
     int rc = index_select(db->idx, m, n, out);
-    if (rc || (mint == INT64_MIN && maxt == INT64_MAX))
+    if (rc || (mint == INT64_MIN && maxt == INT64_MAX && !always_check))
         return rc;
     db_version *v = db_version_pin(db);
     head_samples s = {0}, scratch = {0};
@@ -422,7 +422,7 @@ int strata_label_names(strata_db *db, const strata_matcher *matchers, size_t n_m
     index_sids within = {0};
     index_strs names = {0};
     bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
-    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, &within);
+    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, false, &within);
     if (!rc)
         rc = index_label_names(db->idx, NULL, 0, all ? NULL : &within, &names);
     if (!rc)
@@ -440,12 +440,87 @@ int strata_label_values(strata_db *db, const char *name, const strata_matcher *m
     index_sids within = {0};
     index_strs vals = {0};
     bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
-    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, &within);
+    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, false, &within);
     if (!rc)
         rc = index_label_values(db->idx, name, NULL, 0, all ? NULL : &within, &vals);
     if (!rc)
         rc = strs_copy(&vals, out);
     index_strs_free(&vals);
     index_sids_free(&within);
+    return rc;
+}
+
+void strata_label_pairs_free(strata_label_pairs *p)
+{
+    if (!p)
+        return;
+    base_free(p->v);
+    base_free(p->text);
+    memset(p, 0, sizeof *p);
+}
+
+/* Copies the lent pairs into out, each name once per run of its pairs. */
+static int pairs_copy(const index_pair_count *c, size_t n, strata_label_pairs *out)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += c[i].value_len + 1 + (i && c[i].name == c[i - 1].name ? 0 : c[i].name_len + 1);
+    out->v = base_malloc((n ? n : 1) * sizeof *out->v);
+    out->text = base_malloc(bytes ? bytes : 1);
+    if (!out->v || !out->text)
+        return STRATA_ERR_NOMEM;
+    char *t = out->text;
+    const char *name = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!i || c[i].name != c[i - 1].name) { /* interned: one pointer per name */
+            memcpy(t, c[i].name, c[i].name_len + 1);
+            name = t;
+            t += c[i].name_len + 1;
+        }
+        memcpy(t, c[i].value, c[i].value_len + 1);
+        out->v[i] = (strata_label_pair){name, t, c[i].series};
+        t += c[i].value_len + 1;
+    }
+    out->n = n;
+    return STRATA_OK;
+}
+
+int strata_label_pair_counts(strata_db *db, const strata_selector *selectors, size_t n_selectors, int64_t mint_ms,
+                             int64_t maxt_ms, strata_label_pairs *out)
+{
+    if (!db || !out || (n_selectors && !selectors))
+        return STRATA_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    index_sids within = {0};
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < (n_selectors ? n_selectors : 1) && !rc; i++) {
+        index_sids one = {0}, both = {0};
+        rc = n_selectors ? select_in_range(db, selectors[i].matchers, selectors[i].n_matchers, mint_ms, maxt_ms, true,
+                                           &one)
+                         : select_in_range(db, NULL, 0, mint_ms, maxt_ms, true, &one);
+        if (!rc && i)
+            rc = sids_union(&within, &one, &both);
+        if (!rc && i) {
+            index_sids_free(&within);
+            within = both;
+            index_sids_free(&one);
+        } else if (!rc) {
+            within = one;
+        } else {
+            index_sids_free(&one);
+        }
+    }
+    index_pair_count *c = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = index_pair_counts(db->idx, &within, &c, &n);
+    if (!rc)
+        rc = pairs_copy(c, n, out);
+    if (!rc)
+        out->series = within.n;
+    base_free(c);
+    index_sids_free(&within);
+    if (rc)
+        strata_label_pairs_free(out);
     return rc;
 }

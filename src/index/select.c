@@ -513,3 +513,49 @@ int index_label_values(strata_index *idx, const char *name, const strata_matcher
         return STRATA_ERR_NOMEM;
     return finish_strs(v, k, out);
 }
+
+int index_pair_counts(strata_index *idx, const index_sids *within, index_pair_count **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!within->n)
+        return STRATA_OK;
+    strata_sid top = within->v[within->n - 1];
+    if (top > INDEX_MAX_SID)
+        return STRATA_ERR_INVALID;
+    size_t words = (size_t)(top / 64 + 1);
+    uint64_t *bm = base_calloc(words, sizeof *bm);
+    if (!bm)
+        return STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < within->n; i++)
+        bm[within->v[i] >> 6] |= 1ull << (within->v[i] & 63);
+    index_pair_count *v = NULL;
+    size_t k = 0, cap = 0;
+    int rc = STRATA_OK;
+    pthread_rwlock_rdlock(&idx->plock);
+    for (uint32_t i = 0; i < idx->n_names && !rc; i++) {
+        const ix_name *nm = idx->names[i];
+        for (uint32_t j = 0; j < nm->nvals && !rc; j++) {
+            const ix_value *x = nm->vals[j];
+            uint64_t c = 0;
+            for (uint32_t q = 0; q < x->post.n; q++) {
+                uint32_t sid = x->post.v[q];
+                c += sid <= top && (bm[sid >> 6] >> (sid & 63) & 1);
+            }
+            if (!c)
+                continue;
+            if ((rc = base_grow((void **)&v, &cap, k + 1, sizeof *v)) != 0)
+                break;
+            v[k++] = (index_pair_count){nm->str, x->str, nm->len, x->len, c};
+        }
+    }
+    pthread_rwlock_unlock(&idx->plock);
+    base_free(bm);
+    if (rc) {
+        base_free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return STRATA_OK;
+}

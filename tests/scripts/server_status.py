@@ -18,7 +18,7 @@ same generated series to both, then compares:
   (no rules, alerts, targets or exemplars on either side);
 - /-/healthy and /-/ready: 200 without credentials when auth is on.
 Then, on strata alone: tsdb over a time range and with match[] counts only
-the series selected. Seed printed; STRATA_SEED replays."""
+the series selected, and a deleted series no longer counts. Seed printed; STRATA_SEED replays."""
 import json
 import os
 import random
@@ -192,6 +192,15 @@ def check_strata_only(base, series):
         assert pairs.get("job=api") == n_api and "job=web" not in pairs, pairs
         st, a = s.json("GET", "/api/v1/status/tsdb?start=10&end=5", headers=auth)
         assert st == 400, (st, a)
+        # a deleted series is no longer counted
+        gone = series[0]["__name__"]
+        q = urllib.parse.urlencode({"match[]": '{__name__="%s"}' % gone})
+        st, _, _ = s.req("POST", "/api/v1/admin/tsdb/delete_series?" + q, headers=auth)
+        assert st == 204, st
+        st, a = s.json("GET", "/api/v1/status/tsdb?limit=1000", headers=auth)
+        left = sum(1 for l in series if l["__name__"] != gone)
+        assert a["data"]["headStats"]["numSeries"] == left, (a["data"]["headStats"], left)
+        assert gone not in as_dict(a["data"]["seriesCountByMetricName"]), a["data"]["seriesCountByMetricName"]
     finally:
         s.stop()
 
