@@ -368,6 +368,36 @@ STRATA_API int strata_label_pair_counts(strata_db *db, const strata_selector *se
                                         int64_t mint_ms, int64_t maxt_ms, strata_label_pairs *out);
 STRATA_API void strata_label_pairs_free(strata_label_pairs *p);
 
+/* ------------------------------------------------------------ metric metadata */
+
+/* What a client says of a metric family: its type ("counter", "gauge",
+ * "histogram", "gaugehistogram", "summary", "info", "stateset" or
+ * "unknown"), help text and unit, as Prometheus' /api/v1/metadata lists
+ * them. */
+typedef struct strata_metadata {
+    const char *metric;
+    const char *type;
+    const char *help; /* NULL is "" */
+    const char *unit; /* NULL is "" */
+} strata_metadata;
+
+/* Stores the n entries, durably (the file is synced before the call
+ * returns) and once each: an entry equal in all four fields to a stored
+ * one is not stored again. All or none are stored.
+ * Errors: STRATA_ERR_INVALID (NULL arguments, an empty metric, an unknown
+ * type, text that is not UTF-8), STRATA_ERR_LIMIT (a text over 64 KiB, over
+ * a million entries), STRATA_ERR_READONLY, STRATA_ERR_NOMEM, STRATA_ERR_IO,
+ * STRATA_ERR_NOSPACE. */
+STRATA_API int strata_metadata_put(strata_db *db, const strata_metadata *m, size_t n);
+
+/* The stored entries sorted by metric (then type, help, unit): of metric
+ * only when it is not NULL, of at most limit metrics and limit_per_metric
+ * entries each (0: no limit). *out is one allocation holding the entries
+ * and their text, freed with strata_free; NULL when *n is 0.
+ * Errors: STRATA_ERR_INVALID (NULL arguments), STRATA_ERR_NOMEM, STRATA_ERR_IO. */
+STRATA_API int strata_metadata_get(strata_db *db, const char *metric, size_t limit, size_t limit_per_metric,
+                                   strata_metadata **out, size_t *n);
+
 /* ------------------------------------------------------------ export */
 
 typedef enum strata_export_format {

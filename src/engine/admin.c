@@ -257,6 +257,8 @@ int strata_snapshot(strata_db *db, const char *dir)
         if (!rc)
             rc = base_file_write_atomic(dir, "VERSION", ver, (size_t)vl);
     }
+    if (!rc)
+        rc = engine_metadata_copy(db, dir);
 out:
     db_version_unpin(v);
     pthread_mutex_unlock(&db->edit_mu);

@@ -157,7 +157,8 @@ out:
 
 bool dbdir_only_own_files(const char *dir)
 {
-    static const char *own[] = {"LOCK", "VERSION", "DIRTY", "CURRENT", "tables", "wal", "index", "quarantine"};
+    static const char *own[] = {"LOCK",  "VERSION", "DIRTY",      "CURRENT",         "tables",
+                                "wal",   "index",   "quarantine", "METADATA",        "METADATA.corrupt"};
     DIR *d = opendir(dir);
     if (!d)
         return true;

@@ -20,6 +20,7 @@
 
 typedef enum engine_slot_id {
     ENGINE_SLOT_INGEST = 0, /* ingest: the raw series-key cache */
+    ENGINE_SLOT_METADATA,   /* the engine's own metric metadata (metadata.c), loaded on first use */
     ENGINE_SLOT_COUNT
 } engine_slot_id;
 

@@ -203,4 +203,8 @@ static inline int64_t db_partition_of(const strata_db *db, int64_t t)
     return manifest_partition_start(t, db->opts.partition_ms);
 }
 
+/* metadata.c: copies the METADATA file, if any, into dir (a snapshot),
+ * by durable replace. */
+int engine_metadata_copy(strata_db *db, const char *dir);
+
 #endif

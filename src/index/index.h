@@ -216,6 +216,10 @@ typedef struct index_pair_count {
  * (free with base_free) may be NULL when *n is 0. STRATA_ERR_NOMEM. */
 int index_pair_counts(strata_index *idx, const index_sids *within, index_pair_count **out, size_t *n);
 
+/* 1 when s[0..n) is valid UTF-8 as Go's utf8.Valid defines it (the rule
+ * for new series), 0 when not. */
+int index_utf8_valid(const char *s, size_t n);
+
 /* ------------------------------------------------------------ one matcher */
 
 /* A compiled matcher for callers that test values directly (the engine's

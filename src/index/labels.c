@@ -302,3 +302,5 @@ int index_labels_decode(const uint8_t *p, size_t len, strata_label **labels, siz
     *nout = (size_t)n;
     return STRATA_OK;
 }
+
+int index_utf8_valid(const char *s, size_t n) { return ix_utf8_valid((const uint8_t *)s, n); }
