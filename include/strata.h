@@ -164,9 +164,15 @@ typedef uint64_t strata_sid;
 
 /* Looks up or creates the series named by labels (any order; empty values
  * are dropped as in Prometheus; names must be unique). *created is set to 1
- * when the series is new (created may be NULL).
- * Errors: STRATA_ERR_INVALID (NULL arguments; a duplicate or empty label name, a NUL byte),
- * STRATA_ERR_LIMIT (max_series, max_labels or a label length), STRATA_ERR_READONLY,
+ * when the series is new (created may be NULL). Names and values are C
+ * strings: a protocol that carries lengths must refuse a NUL byte itself
+ * (strata's do) rather than let it cut the string. A new series' names and
+ * values must be valid UTF-8 (a series stored by an earlier version with
+ * other bytes is still found).
+ * Errors: STRATA_ERR_INVALID (NULL arguments; a duplicate or empty label name; a name or
+ * value of a new series that is not valid UTF-8),
+ * STRATA_ERR_LIMIT (max_series: the database holds that many series already, and nothing
+ * is created; max_labels or a label length), STRATA_ERR_READONLY,
  * STRATA_ERR_NOMEM, STRATA_ERR_IO or STRATA_ERR_NOSPACE (logging a new series). */
 STRATA_API int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels,
                                            strata_sid *out, int *created);
@@ -439,6 +445,12 @@ typedef struct strata_stats {
     uint64_t write_errors;
     double write_amplification;     /* bytes written by flush+compaction / bytes flushed */
     strata_level_stats levels[STRATA_MAX_LEVELS];
+    /* since open: new series refused because the database held max_series
+     * series (each refusal counts, a series refused twice counts twice),
+     * and the samples of those series that strata_batch_add,
+     * strata_write_lp and strata_write_jsonl refused with them */
+    uint64_t series_refused;
+    uint64_t samples_refused;
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct
@@ -507,9 +519,10 @@ STRATA_API size_t strata_format_int64(int64_t v, char *out);
 
 /* Writes [s, s+n) as a JSON string, with its quotes, into out, which must
  * hold 6 * n + 2 bytes, and returns the length. '"' and '\\' are escaped,
- * control bytes as \b \f \n \r \t or \u00XX; other bytes are copied as
- * they are, so UTF-8 stays UTF-8 (the caller is responsible for it being
- * valid). s may hold NUL bytes (written as \u0000). */
+ * control bytes as \b \f \n \r \t or \u00XX; valid UTF-8 is copied as it
+ * is, and each byte that is not part of valid UTF-8 is written as \ufffd
+ * (U+FFFD, as Go's encoding/json and Prometheus do), so the output is
+ * valid JSON whatever s holds. s may hold NUL bytes (written as \u0000). */
 STRATA_API size_t strata_json_quote(const char *s, size_t n, char *out);
 
 /* ------------------------------------------------------------ verification */

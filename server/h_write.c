@@ -102,8 +102,8 @@ int h_write(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
                                "line protocol is text; Content-Type %.60s is not accepted",
                                srv_header(r, "Content-Type"));
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    /* precision comes from the URL: the body is line protocol, never a
+     * form (srv_params_load would decode it in place as one) */
     strata_precision prec;
     const char *p = srv_param(r, "precision");
     if (parse_precision(p, &prec))
