@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rr_decode(body, len, &lim, &r, err, sizeof err) == STRATA_OK) {
         for (size_t i = 0; i < r->n_queries; i++)
             for (size_t j = 0; j < r->queries[i]->n_matchers; j++)
-                if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name[0])
+                if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name.len ||
+                    memchr(r->queries[i]->matchers[j]->name.data, 0, r->queries[i]->matchers[j]->name.len))
                     abort();
         rr_free(r);
     }
@@ -115,8 +116,8 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         Prometheus__LabelMatcher *mp = &m;
         prometheus__label_matcher__init(&m);
         m.type = PROMETHEUS__LABEL_MATCHER__TYPE__RE;
-        m.name = "job";
-        m.value = "prom.*";
+        m.name = (ProtobufCBinaryData){3, (uint8_t *)"job"};
+        m.value = (ProtobufCBinaryData){6, (uint8_t *)"prom.*"};
         Prometheus__Query q;
         Prometheus__Query *qp = &q;
         prometheus__query__init(&q);

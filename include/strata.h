@@ -214,6 +214,12 @@ typedef void (*strata_reject_fn)(void *ctx, uint64_t line_no, const char *reason
 /* Writes Influx line protocol: series `measurement_field`, tags as labels.
  * Valid lines are stored even when others are rejected; the call returns
  * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp.
+ * A line holding a NUL byte in its measurement, tags or field keys is
+ * rejected, as is one naming a new series that is not valid UTF-8. Each
+ * field's series is taken or refused alone: when max_series refuses some
+ * (reason "series limit reached (max_series) (k of n fields refused, the
+ * others stored)"), the line's other samples are stored, the line is
+ * reported through on_reject and counted in rejected_lines.
  * Errors: STRATA_ERR_INVALID (NULL arguments), STRATA_ERR_READONLY, STRATA_ERR_NOMEM,
  * STRATA_ERR_IO, STRATA_ERR_NOSPACE (storing failed; lines stored before it stay). */
 STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision,
@@ -236,7 +242,11 @@ STRATA_API int strata_write_jsonl(strata_db *db, const char *buf, size_t len, st
  * Each strata_batch_add checks its samples' times and finds or creates
  * the series; what the database cannot take is refused alone
  * (STRATA_ERR_INVALID or STRATA_ERR_LIMIT with *reason, a static string)
- * and the rest stays in the batch. strata_batch_commit writes every
+ * and the rest stays in the batch. A new series over max_series is
+ * STRATA_ERR_LIMIT with the reason "series limit reached (max_series)"
+ * (its samples counted in strata_stats.samples_refused); the samples of
+ * existing series and of new series while room remains are taken. A call
+ * with n == 0 does nothing (no series is created without samples). strata_batch_commit writes every
  * accepted sample (in chunks: a long batch is written as it grows).
  * A batch belongs to one thread; any number may be open on one database.
  * Errors of add and commit beyond a refusal: STRATA_ERR_NOMEM,

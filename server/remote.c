@@ -300,7 +300,9 @@ int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus_
         const Prometheus__Query *q = req->queries[i];
         for (size_t j = 0; j < q->n_matchers; j++) {
             const Prometheus__LabelMatcher *m = q->matchers[j];
-            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name[0]) {
+            /* a NUL would cut the C string and widen the matcher */
+            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name.len ||
+                memchr(m->name.data, 0, m->name.len) || (m->value.len && memchr(m->value.data, 0, m->value.len))) {
                 snprintf(err, errlen, "query %zu: bad matcher %zu", i, j);
                 prometheus__read_request__free_unpacked(req, NULL);
                 return STRATA_ERR_INVALID;
@@ -383,13 +385,29 @@ static int put_samples(sbuf *ts, const int64_t *t, const double *v, size_t n)
 static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, sbuf *qr, sbuf *ts,
                      sbuf *tmp, uint64_t *samples, char *err, size_t errlen)
 {
-    strata_matcher *m = calloc(q->n_matchers ? q->n_matchers : 1, sizeof *m);
+    /* the matchers' names and values (protobuf bytes, checked free of NUL
+     * by rr_decode) as C strings, in one block after the array */
+    size_t strs = 0;
+    for (size_t i = 0; i < q->n_matchers; i++)
+        strs += q->matchers[i]->name.len + q->matchers[i]->value.len + 2;
+    size_t nm = q->n_matchers ? q->n_matchers : 1;
+    strata_matcher *m = calloc(1, nm * sizeof *m + strs);
     if (!m)
         return STRATA_ERR_NOMEM;
+    char *o = (char *)(m + nm);
     for (size_t i = 0; i < q->n_matchers; i++) {
+        const ProtobufCBinaryData *mn = &q->matchers[i]->name, *mv = &q->matchers[i]->value;
         m[i].type = (strata_match_type)q->matchers[i]->type; /* EQ NEQ RE NRE: same numbers */
-        m[i].name = q->matchers[i]->name;
-        m[i].value = q->matchers[i]->value;
+        m[i].name = o;
+        if (mn->len)
+            memcpy(o, mn->data, mn->len);
+        o += mn->len;
+        *o++ = 0;
+        m[i].value = o;
+        if (mv->len)
+            memcpy(o, mv->data, mv->len);
+        o += mv->len;
+        *o++ = 0;
     }
     strata_cursor *c = NULL;
     int rc = strata_select(db, m, q->n_matchers, q->start_timestamp_ms, q->end_timestamp_ms, &c);
