@@ -229,12 +229,46 @@ def test_max_series(srv):
     check(metric(srv, 'strata_http_errors_total{reason="internal"}') in (None, 0.0), "no internal errors")
 
 
+def test_form_typed_line_protocol(srv):
+    # curl --data-binary sends application/x-www-form-urlencoded: the body
+    # is still line protocol, never decoded as a form ('+' kept, '%' kept)
+    st, b, _ = srv.req("POST", "/write?precision=ms", b"plus,tag=a%41 value=1e+10 1700000000000\n", FORM)
+    check(st == 204, "form-typed line protocol: 204, got %d %r" % (st, b[:200]))
+    st, b, _ = srv.req("GET", "/api/v1/export?" + q([("match[]", "plus")]))
+    rows = strict_jsonl(b, "export plus")
+    check(len(rows) == 1 and rows[0] and rows[0]["metric"].get("tag") == "a%41" and rows[0]["values"] == [1e10],
+          "form-typed line protocol stored as written: %r" % rows)
+
+
+def test_cli(root):
+    # strata write / strata import: the same rules through the library
+    import subprocess
+    from server_util import STRATA
+    d = os.path.join(root, "cli")
+    lp = b"m,host=a\x00b value=1 1700000000000\nm,host=\xff value=1 1700000000000\nm,host=a value=2 1700000000000\n"
+    p = subprocess.run([STRATA, "write", "-d", d, "--precision", "ms", "-"], input=lp, capture_output=True)
+    check(p.returncode == 1 and b"line 1: NUL" in p.stderr and b"line 2:" in p.stderr and b"UTF-8" in p.stderr,
+          "strata write: lines 1 and 2 refused: rc %d %r" % (p.returncode, p.stderr))
+    imp = (b'{"metric":{"__name__":"j","k":"a\\u0000b"},"values":[1],"timestamps":[1700000000000]}\n'
+           b'{"metric":{"__name__":"j","k":"\xc3"},"values":[1],"timestamps":[1700000000000]}\n')
+    p = subprocess.run([STRATA, "import", "-d", d, "-"], input=imp, capture_output=True)
+    check(p.returncode == 1 and b"line 1:" in p.stderr and b"line 2:" in p.stderr,
+          "strata import: both lines refused: rc %d %r" % (p.returncode, p.stderr))
+    p = subprocess.run([STRATA, "export", "-d", d], capture_output=True)
+    rows = strict_jsonl(p.stdout, "strata export")
+    check(None not in rows and [r["metric"] for r in rows] == [{"__name__": "m", "host": "a"}] and
+          rows[0]["values"] == [2],
+          "strata export after refusals: %r" % rows)
+
+
 def main():
     root = tmpdir()
     try:
+        test_cli(root)
         srv = Server(os.path.join(root, "a")).start()
         try:
             test_nul_and_utf8(srv)
+            test_form_typed_line_protocol(srv)
         finally:
             srv.stop()
         srv = Server(os.path.join(root, "b"), "--max-series", "3").start()
