@@ -826,14 +826,25 @@ static int utf8_checked(const strata_label *const *c, size_t k)
     return STRATA_OK;
 }
 
+static int get_or_create(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                         int check_utf8, strata_sid *sid, int *created, const char **reason);
+
+/* Without the engine's checks: any bytes but NUL (as series written by
+ * earlier versions may hold), no series limit. */
 int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
                         int *created)
 {
-    return index_get_or_create_max(idx, labels, n, 0, sid, created, NULL);
+    return get_or_create(idx, labels, n, 0, 0, sid, created, NULL);
 }
 
 int index_get_or_create_max(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
                             strata_sid *sid, int *created, const char **reason)
+{
+    return get_or_create(idx, labels, n, max_series, 1, sid, created, reason);
+}
+
+static int get_or_create(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                         int check_utf8, strata_sid *sid, int *created, const char **reason)
 {
     uint32_t lensv[2 * STACK_LABELS], *lens = n <= STACK_LABELS ? lensv : NULL;
     uint64_t hash = lens ? ix_labels_hash_lens(labels, n, lens) : index_labels_hash(labels, n);
@@ -852,7 +863,7 @@ int index_get_or_create_max(strata_index *idx, const strata_label *labels, size_
         why = canon_reason(rc);
         goto out;
     }
-    if ((rc = utf8_checked(c, k)) != 0) {
+    if (check_utf8 && (rc = utf8_checked(c, k)) != 0) {
         why = "label name or value is not valid UTF-8";
         goto out;
     }

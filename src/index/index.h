@@ -131,7 +131,8 @@ int index_lookup_hashed(strata_index *idx, const strata_label *labels, size_t n,
 int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
                         int *created);
 
-/* index_get_or_create that also refuses to create a series when the index
+/* index_get_or_create (which takes any bytes but NUL, as series written by
+ * earlier versions may hold) that also refuses to create a series when the index
  * holds max_series already (0: no limit; checked under the creation lock,
  * so concurrent creators never pass it) and refuses a new series whose
  * names or values are not valid UTF-8 (STRATA_ERR_INVALID; an existing
