@@ -4,7 +4,11 @@
  *
  * Both store the valid lines and answer 400 naming the first rejected ones
  * (line number and reason) when some were refused, 204 when all were
- * stored. A storage failure is a 5xx and the client should retry.
+ * stored. A line naming a new series over --max-series is one of those:
+ * its series is refused alone (the line's other fields, and every sample
+ * of existing series, are stored), so the answer is the same 400 as on
+ * remote write, never a 5xx. A storage failure is a 5xx and the client
+ * should retry.
  */
 #include <stdio.h>
 #include <stdlib.h>
