@@ -21,6 +21,16 @@ enum { OPT_FMT = OPT_FIRST_COMMAND_OPTION };
 
 static void print_string(const char *s, int json)
 {
+    if (json) {
+        /* the library's escaper: always valid JSON, whatever bytes s holds */
+        size_t n = strlen(s);
+        char *q = n < (SIZE_MAX - 2) / 6 ? malloc(6 * n + 2) : NULL;
+        if (q) {
+            fwrite(q, 1, strata_json_quote(s, n, q), stdout);
+            free(q);
+            return;
+        }
+    }
     putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')

@@ -80,6 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc != 1)
         goto out;
+    /* labels reach C strings: none may hold a NUL (it would cut it); and
+     * none may hold invalid UTF-8 (the encoder would replace it, so the
+     * round trip below would differ) */
+    for (size_t i = 0; i < s.n_labels; i++)
+        if (strlen(s.labels[i].name) != s.labels[i].name_len || strlen(s.labels[i].value) != s.labels[i].value_len)
+            abort();
     if (jsonl_encode(&b, s.labels, s.n_labels, s.timestamps, s.values, s.n_samples) != STRATA_OK)
         goto out;
     if (jsonl_decode_line(d2, (const char *)b.data, b.len - 1, &s2, &reason, &pos) != 1)

@@ -26,11 +26,12 @@ static void check_write(const Prometheus__WriteRequest *req, const rw_limits *li
         if (ts->n_labels > lim->max_labels)
             abort();
         for (size_t j = 0; j < ts->n_labels; j++) {
-            if (!ts->labels[j]->name[0] || strlen(ts->labels[j]->name) > lim->max_label_len ||
-                strlen(ts->labels[j]->value) > lim->max_label_len)
+            const ProtobufCBinaryData *nm = &ts->labels[j]->name, *vl = &ts->labels[j]->value;
+            if (!nm->len || nm->len > lim->max_label_len || vl->len > lim->max_label_len ||
+                memchr(nm->data, 0, nm->len) || (vl->len && memchr(vl->data, 0, vl->len)))
                 abort();
             for (size_t k = 0; k < j; k++)
-                if (!strcmp(ts->labels[j]->name, ts->labels[k]->name))
+                if (ts->labels[k]->name.len == nm->len && !memcmp(ts->labels[k]->name.data, nm->data, nm->len))
                     abort();
         }
         for (size_t j = 0; j < ts->n_samples; j++)
@@ -66,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rr_decode(body, len, &lim, &r, err, sizeof err) == STRATA_OK) {
         for (size_t i = 0; i < r->n_queries; i++)
             for (size_t j = 0; j < r->queries[i]->n_matchers; j++)
-                if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name[0])
+                if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name.len ||
+                    memchr(r->queries[i]->matchers[j]->name.data, 0, r->queries[i]->matchers[j]->name.len))
                     abort();
         rr_free(r);
     }
@@ -86,8 +88,8 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
     static const char *values[4] = {"http_requests_total", "127.0.0.1:9090", "prometheus", "+Inf"};
     for (int k = 0; k < 4; k++) {
         prometheus__label__init(&l[k]);
-        l[k].name = (char *)names[k];
-        l[k].value = (char *)values[k];
+        l[k].name = (ProtobufCBinaryData){strlen(names[k]), (uint8_t *)names[k]};
+        l[k].value = (ProtobufCBinaryData){strlen(values[k]), (uint8_t *)values[k]};
         lp[k] = &l[k];
     }
     Prometheus__Sample s[3];
@@ -114,8 +116,8 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         Prometheus__LabelMatcher *mp = &m;
         prometheus__label_matcher__init(&m);
         m.type = PROMETHEUS__LABEL_MATCHER__TYPE__RE;
-        m.name = "job";
-        m.value = "prom.*";
+        m.name = (ProtobufCBinaryData){3, (uint8_t *)"job"};
+        m.value = (ProtobufCBinaryData){6, (uint8_t *)"prom.*"};
         Prometheus__Query q;
         Prometheus__Query *qp = &q;
         prometheus__query__init(&q);

@@ -164,9 +164,15 @@ typedef uint64_t strata_sid;
 
 /* Looks up or creates the series named by labels (any order; empty values
  * are dropped as in Prometheus; names must be unique). *created is set to 1
- * when the series is new (created may be NULL).
- * Errors: STRATA_ERR_INVALID (NULL arguments; a duplicate or empty label name, a NUL byte),
- * STRATA_ERR_LIMIT (max_series, max_labels or a label length), STRATA_ERR_READONLY,
+ * when the series is new (created may be NULL). Names and values are C
+ * strings: a protocol that carries lengths must refuse a NUL byte itself
+ * (strata's do) rather than let it cut the string. A new series' names and
+ * values must be valid UTF-8 (a series stored by an earlier version with
+ * other bytes is still found).
+ * Errors: STRATA_ERR_INVALID (NULL arguments; a duplicate or empty label name; a name or
+ * value of a new series that is not valid UTF-8),
+ * STRATA_ERR_LIMIT (max_series: the database holds that many series already, and nothing
+ * is created; max_labels or a label length), STRATA_ERR_READONLY,
  * STRATA_ERR_NOMEM, STRATA_ERR_IO or STRATA_ERR_NOSPACE (logging a new series). */
 STRATA_API int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels,
                                            strata_sid *out, int *created);
@@ -208,6 +214,12 @@ typedef void (*strata_reject_fn)(void *ctx, uint64_t line_no, const char *reason
 /* Writes Influx line protocol: series `measurement_field`, tags as labels.
  * Valid lines are stored even when others are rejected; the call returns
  * STRATA_OK unless storing failed. now_ms stamps lines without a timestamp.
+ * A line holding a NUL byte in its measurement, tags or field keys is
+ * rejected, as is one naming a new series that is not valid UTF-8. Each
+ * field's series is taken or refused alone: when max_series refuses some
+ * (reason "series limit reached (max_series) (k of n fields refused, the
+ * others stored)"), the line's other samples are stored, the line is
+ * reported through on_reject and counted in rejected_lines.
  * Errors: STRATA_ERR_INVALID (NULL arguments), STRATA_ERR_READONLY, STRATA_ERR_NOMEM,
  * STRATA_ERR_IO, STRATA_ERR_NOSPACE (storing failed; lines stored before it stay). */
 STRATA_API int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision,
@@ -230,7 +242,11 @@ STRATA_API int strata_write_jsonl(strata_db *db, const char *buf, size_t len, st
  * Each strata_batch_add checks its samples' times and finds or creates
  * the series; what the database cannot take is refused alone
  * (STRATA_ERR_INVALID or STRATA_ERR_LIMIT with *reason, a static string)
- * and the rest stays in the batch. strata_batch_commit writes every
+ * and the rest stays in the batch. A new series over max_series is
+ * STRATA_ERR_LIMIT with the reason "series limit reached (max_series)"
+ * (its samples counted in strata_stats.samples_refused); the samples of
+ * existing series and of new series while room remains are taken. A call
+ * with n == 0 does nothing (no series is created without samples). strata_batch_commit writes every
  * accepted sample (in chunks: a long batch is written as it grows).
  * A batch belongs to one thread; any number may be open on one database.
  * Errors of add and commit beyond a refusal: STRATA_ERR_NOMEM,
@@ -500,6 +516,12 @@ typedef struct strata_stats {
     int64_t head_min_t_ms, head_max_t_ms; /* in the head (not yet flushed) */
     int64_t min_t_ms, max_t_ms;           /* head and table files */
     uint64_t table_blocks;                /* compressed blocks in table files */
+    /* since open: new series refused because the database held max_series
+     * series (each refusal counts, a series refused twice counts twice),
+     * and the samples of those series that strata_batch_add,
+     * strata_write_lp and strata_write_jsonl refused with them */
+    uint64_t series_refused;
+    uint64_t samples_refused;
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct
@@ -568,9 +590,10 @@ STRATA_API size_t strata_format_int64(int64_t v, char *out);
 
 /* Writes [s, s+n) as a JSON string, with its quotes, into out, which must
  * hold 6 * n + 2 bytes, and returns the length. '"' and '\\' are escaped,
- * control bytes as \b \f \n \r \t or \u00XX; other bytes are copied as
- * they are, so UTF-8 stays UTF-8 (the caller is responsible for it being
- * valid). s may hold NUL bytes (written as \u0000). */
+ * control bytes as \b \f \n \r \t or \u00XX; valid UTF-8 is copied as it
+ * is, and each byte that is not part of valid UTF-8 is written as \ufffd
+ * (U+FFFD, as Go's encoding/json and Prometheus do), so the output is
+ * valid JSON whatever s holds. s may hold NUL bytes (written as \u0000). */
 STRATA_API size_t strata_json_quote(const char *s, size_t n, char *out);
 
 /* ------------------------------------------------------------ verification */

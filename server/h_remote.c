@@ -2,11 +2,14 @@
  * h_remote.c: POST /api/v1/write and POST /api/v1/read, Prometheus'
  * remote storage protocols, over the codec of remote.c.
  *
- * Remote write answers 204 when every sample is stored, 400 when the body
- * is not snappy + WriteRequest or a series is invalid (nothing of that
- * request stored: Prometheus drops a 4xx batch, so it must not be half
- * stored either), 413 over a limit, 5xx when storing failed (Prometheus
- * retries those).
+ * Remote write answers 204 when every sample is stored; 400 when the body
+ * is not snappy + WriteRequest or a series is malformed (empty or
+ * duplicate names, a NUL byte: nothing of that request is stored); 400
+ * too when the database refused some series (the series limit, a
+ * timestamp out of range, labels not valid UTF-8): the rest is stored,
+ * the body says how much was refused, and the client does not retry (as
+ * Prometheus' own receiver answers); 413 over a size limit; 5xx when
+ * storing failed (Prometheus retries those).
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +55,35 @@ static int decode_error(srv *s, srv_req *r, srv_resp *w, int rc, const char *err
                            strata_strerror(rc));
 }
 
+/* Some series were refused, the rest stored: 400, as Prometheus' own
+ * receiver answers a partly refused request. A 4xx is not retried by a
+ * remote-write client (Prometheus retries 5xx and 429 only), so an
+ * over-limit series never stalls the queue; the body says what was
+ * stored and refused:
+ * {"status":"error","errorType":"bad_data","error":"partial write: ...",
+ *  "samples":N,"refused_series":N,"refused_samples":N} */
+static int reply_refused(srv *s, srv_resp *w, const rw_stored *st, size_t n_series)
+{
+    char msg[320];
+    snprintf(msg, sizeof msg, "partial write: %llu of %zu series refused (%llu samples), %llu samples stored; first: series %zu: %s",
+             (unsigned long long)st->refused_series, n_series, (unsigned long long)st->refused_samples,
+             (unsigned long long)st->samples, st->first_refused, st->first_reason);
+    sbuf b = {0};
+    char tmp[160];
+    int rc = json_raw(&b, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":");
+    rc = rc ? rc : json_str(&b, msg);
+    snprintf(tmp, sizeof tmp, ",\"samples\":%llu,\"refused_series\":%llu,\"refused_samples\":%llu}\n",
+             (unsigned long long)st->samples, (unsigned long long)st->refused_series,
+             (unsigned long long)st->refused_samples);
+    rc = rc ? rc : json_raw(&b, tmp);
+    metrics_error(s, R_PARTIAL_WRITE);
+    if (rc) {
+        sbuf_free(&b);
+        return srv_reply(w, HTTP_BAD_REQUEST, "text/plain", msg, strlen(msg));
+    }
+    return srv_reply_json(w, HTTP_BAD_REQUEST, &b);
+}
+
 int h_prom_write(srv *s, srv_req *r, srv_resp *w)
 {
     int bad;
@@ -65,17 +97,17 @@ int h_prom_write(srv *s, srv_req *r, srv_resp *w)
     int rc = rw_decode(r->body.data, r->body.len, &lim, &req, err, sizeof err);
     if (rc)
         return decode_error(s, r, w, rc, err);
-    uint64_t samples = 0, created = 0;
-    rc = rw_store(s->db, req, &samples, &created);
+    rw_stored st;
+    rc = rw_store(s->db, req, &st);
+    size_t n_series = req->msg->n_timeseries;
     rw_free(req);
+    METRIC_ADD(s->m.samples_in[1], st.samples);
+    METRIC_ADD(s->m.series_created, st.new_series);
     if (rc)
-        return srv_reply_error(s, w,
-                               rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
-                               rc == STRATA_ERR_INVALID ? R_BAD_DATA : R_INTERNAL,
-                               rc == STRATA_ERR_INVALID ? "bad_data" : "internal", "storing failed: %s",
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "storing failed: %s",
                                strata_strerror(rc));
-    METRIC_ADD(s->m.samples_in[1], samples);
-    METRIC_ADD(s->m.series_created, created);
+    if (st.refused_series)
+        return reply_refused(s, w, &st, n_series);
     return srv_reply(w, HTTP_NO_CONTENT, NULL, "", 0);
 }
 

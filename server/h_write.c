@@ -4,7 +4,11 @@
  *
  * Both store the valid lines and answer 400 naming the first rejected ones
  * (line number and reason) when some were refused, 204 when all were
- * stored. A storage failure is a 5xx and the client should retry.
+ * stored. A line naming a new series over --max-series is one of those:
+ * its series is refused alone (the line's other fields, and every sample
+ * of existing series, are stored), so the answer is the same 400 as on
+ * remote write, never a 5xx. A storage failure is a 5xx and the client
+ * should retry.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +106,8 @@ int h_write(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
                                "line protocol is text; Content-Type %.60s is not accepted",
                                srv_header(r, "Content-Type"));
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    /* precision comes from the URL: the body is line protocol, never a
+     * form (srv_params_load would decode it in place as one) */
     strata_precision prec;
     const char *p = srv_param(r, "precision");
     if (parse_precision(p, &prec))

@@ -133,13 +133,16 @@ static const char *mhd_header(void *ctx, const char *name)
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result url_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/* With the decoded lengths: a %00 in an argument is kept and flagged by
+ * srv_param_add rather than cutting the value there. */
+static enum MHD_Result url_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                               const char *value, size_t value_size)
 {
     (void)kind;
     srv_req *r = cls;
     if (!value)
-        value = "";
-    return srv_param_add(r, key, strlen(key), value, strlen(value)) ? MHD_NO : MHD_YES;
+        value = "", value_size = 0;
+    return srv_param_add(r, key, key_size, value, value_size) ? MHD_NO : MHD_YES;
 }
 
 /* The reply to a request refused at its first callback. */
@@ -239,7 +242,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     else if (b->too_large)
         rc = srv_reply_error(s, &b->w, HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                              "body is over the limit of %zu bytes", s->cfg.max_body);
-    else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, url_arg, r) < 0)
+    else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, url_arg, r) < 0)
         rc = STRATA_ERR_NOMEM;
     else
         rc = srv_dispatch(s, r, &b->w);

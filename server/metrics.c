@@ -147,6 +147,11 @@ int metrics_render(srv *s, sbuf *b)
     G("strata_tombstones", "gauge", "Delete tombstones.", st.tombstones);
     G("strata_quarantined_files", "gauge", "Files set aside as damaged.", st.quarantined_files);
     G("strata_write_errors_total", "counter", "Engine write errors.", st.write_errors);
+    rc |= HELP(b, "strata_series_refused_total", "counter",
+               "New series refused (their samples not stored), by reason; each attempt counts.");
+    rc |= line(b, "strata_series_refused_total{reason=\"max_series\"} %llu\n", (unsigned long long)st.series_refused);
+    rc |= HELP(b, "strata_samples_refused_total", "counter", "Samples not stored because their series was refused, by reason.");
+    rc |= line(b, "strata_samples_refused_total{reason=\"max_series\"} %llu\n", (unsigned long long)st.samples_refused);
     rc |= HELP(b, "strata_write_amplification", "gauge", "Bytes written by flush and compaction per byte flushed.");
     rc |= line(b, "strata_write_amplification %g\n", st.write_amplification);
     rc |= HELP(b, "strata_level_files", "gauge", "Table files by level.");

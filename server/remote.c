@@ -101,8 +101,10 @@ static int unsnappy(const uint8_t *body, size_t len, const rw_limits *lim, char 
 }
 
 /* Checks one series' labels: count, lengths, no empty or duplicate names,
- * no NUL inside (protobuf strings carry a length; strata's are C strings),
- * at least one non-empty value. */
+ * no NUL byte inside (Label's fields are protobuf bytes, so their lengths
+ * are known: a NUL would cut strata's C strings and merge distinct
+ * series), at least one non-empty value. UTF-8 is checked by the library
+ * when a series is created. */
 static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *lim, size_t ts_index, char *err,
                         size_t errlen)
 {
@@ -112,22 +114,28 @@ static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *l
     }
     size_t nonempty = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *name = labels[i]->name, *value = labels[i]->value;
-        size_t nl = strlen(name), vl = strlen(value);
+        const ProtobufCBinaryData *name = &labels[i]->name, *value = &labels[i]->value;
+        size_t nl = name->len, vl = value->len;
         if (nl == 0) {
             snprintf(err, errlen, "series %zu: empty label name", ts_index);
             return STRATA_ERR_INVALID;
         }
+        if (memchr(name->data, 0, nl) || (vl && memchr(value->data, 0, vl))) {
+            snprintf(err, errlen, "series %zu: label %s holds a NUL byte", ts_index,
+                     memchr(name->data, 0, nl) ? "name" : "value");
+            return STRATA_ERR_INVALID;
+        }
         if (nl > lim->max_label_len || vl > lim->max_label_len) {
-            snprintf(err, errlen, "series %zu: label %.64s longer than the limit of %zu bytes", ts_index, name,
-                     lim->max_label_len);
+            snprintf(err, errlen, "series %zu: label %.*s longer than the limit of %zu bytes", ts_index,
+                     (int)(nl < 64 ? nl : 64), (const char *)name->data, lim->max_label_len);
             return STRATA_ERR_LIMIT;
         }
         if (vl)
             nonempty++;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(labels[j]->name, name)) {
-                snprintf(err, errlen, "series %zu: duplicate label name %.64s", ts_index, name);
+            if (labels[j]->name.len == nl && !memcmp(labels[j]->name.data, name->data, nl)) {
+                snprintf(err, errlen, "series %zu: duplicate label name %.*s", ts_index, (int)(nl < 64 ? nl : 64),
+                         (const char *)name->data);
                 return STRATA_ERR_INVALID;
             }
     }
@@ -137,10 +145,6 @@ static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *l
     }
     return STRATA_OK;
 }
-
-/* protobuf-c keeps strings NUL-terminated without their wire length, so a
- * label holding a NUL byte is cut there; strata's labels are C strings too,
- * so such a label is stored as its prefix (Prometheus never sends one). */
 
 int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, rw_write **out, char *err, size_t errlen)
 {
@@ -185,7 +189,38 @@ void rw_free(rw_write *w)
     free(w);
 }
 
-int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_series)
+/* Copies the labels of ts (protobuf bytes, checked by check_labels) into
+ * NUL-terminated strings in *buf and points labels[] at them. */
+static int labels_of(const Prometheus__TimeSeries *ts, strata_label *labels, char **buf, size_t *cap)
+{
+    size_t need = 0;
+    for (size_t j = 0; j < ts->n_labels; j++)
+        need += ts->labels[j]->name.len + ts->labels[j]->value.len + 2;
+    if (need > *cap) {
+        char *nb = realloc(*buf, need);
+        if (!nb)
+            return STRATA_ERR_NOMEM;
+        *buf = nb;
+        *cap = need;
+    }
+    char *o = *buf;
+    for (size_t j = 0; j < ts->n_labels; j++) {
+        const ProtobufCBinaryData *nm = &ts->labels[j]->name, *vl = &ts->labels[j]->value;
+        labels[j].name = o;
+        if (nm->len)
+            memcpy(o, nm->data, nm->len);
+        o += nm->len;
+        *o++ = 0;
+        labels[j].value = o;
+        if (vl->len)
+            memcpy(o, vl->data, vl->len);
+        o += vl->len;
+        *o++ = 0;
+    }
+    return STRATA_OK;
+}
+
+int rw_store(strata_db *db, const rw_write *w, rw_stored *out)
 {
     const Prometheus__WriteRequest *req = w->msg;
     size_t max_labels = 0, max_samples = 0;
@@ -195,24 +230,41 @@ int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_
         if (req->timeseries[i]->n_samples > max_samples)
             max_samples = req->timeseries[i]->n_samples;
     }
+    memset(out, 0, sizeof *out);
     strata_label *labels = malloc((max_labels ? max_labels : 1) * sizeof *labels);
     int64_t *t = malloc((max_samples ? max_samples : 1) * sizeof *t);
     double *v = malloc((max_samples ? max_samples : 1) * sizeof *v);
+    char *strs = NULL;
+    size_t strs_cap = 0;
     strata_batch *b = NULL;
     int rc = labels && t && v ? strata_batch_new(db, &b) : STRATA_ERR_NOMEM;
     for (size_t i = 0; i < req->n_timeseries && !rc; i++) {
         const Prometheus__TimeSeries *ts = req->timeseries[i];
         if (!ts->n_samples)
             continue;
-        for (size_t j = 0; j < ts->n_labels; j++)
-            labels[j] = (strata_label){ts->labels[j]->name, ts->labels[j]->value};
+        if ((rc = labels_of(ts, labels, &strs, &strs_cap)) != 0)
+            break;
         for (size_t j = 0; j < ts->n_samples; j++) {
             t[j] = ts->samples[j]->timestamp;
             v[j] = ts->samples[j]->value;
         }
-        /* a refused series fails the request, as before (remote write 1.0
-         * has no partial answer; the status tells the client what to do) */
-        rc = strata_batch_add(b, labels, ts->n_labels, t, v, ts->n_samples, NULL);
+        /* a series the database refuses (max_series, a timestamp out of
+         * range, labels it cannot take) is refused alone and the rest of
+         * the request is stored: the answer then says what was refused */
+        const char *why = NULL;
+        int a = strata_batch_add(b, labels, ts->n_labels, t, v, ts->n_samples, &why);
+        if (a == STRATA_ERR_INVALID || a == STRATA_ERR_LIMIT) {
+            if (!out->refused_series) {
+                out->first_refused = i;
+                snprintf(out->first_reason, sizeof out->first_reason, "%s", why ? why : strata_strerror(a));
+            }
+            out->refused_series++;
+            out->refused_samples += ts->n_samples;
+            if (a == STRATA_ERR_LIMIT && why && strstr(why, "max_series"))
+                out->refused_max_series += ts->n_samples;
+        } else {
+            rc = a;
+        }
     }
     strata_write_result res = {0};
     if (b) {
@@ -220,11 +272,10 @@ int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_
         if (!rc)
             rc = rc2;
     }
-    if (!rc) {
-        *samples = res.samples;
-        *new_series = res.new_series;
-    }
+    out->samples = res.samples;
+    out->new_series = res.new_series;
     strata_batch_free(b);
+    free(strs);
     free(labels);
     free(t);
     free(v);
@@ -249,7 +300,9 @@ int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus_
         const Prometheus__Query *q = req->queries[i];
         for (size_t j = 0; j < q->n_matchers; j++) {
             const Prometheus__LabelMatcher *m = q->matchers[j];
-            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name[0]) {
+            /* a NUL would cut the C string and widen the matcher */
+            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name.len ||
+                memchr(m->name.data, 0, m->name.len) || (m->value.len && memchr(m->value.data, 0, m->value.len))) {
                 snprintf(err, errlen, "query %zu: bad matcher %zu", i, j);
                 prometheus__read_request__free_unpacked(req, NULL);
                 return STRATA_ERR_INVALID;
@@ -332,13 +385,29 @@ static int put_samples(sbuf *ts, const int64_t *t, const double *v, size_t n)
 static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, sbuf *qr, sbuf *ts,
                      sbuf *tmp, uint64_t *samples, char *err, size_t errlen)
 {
-    strata_matcher *m = calloc(q->n_matchers ? q->n_matchers : 1, sizeof *m);
+    /* the matchers' names and values (protobuf bytes, checked free of NUL
+     * by rr_decode) as C strings, in one block after the array */
+    size_t strs = 0;
+    for (size_t i = 0; i < q->n_matchers; i++)
+        strs += q->matchers[i]->name.len + q->matchers[i]->value.len + 2;
+    size_t nm = q->n_matchers ? q->n_matchers : 1;
+    strata_matcher *m = calloc(1, nm * sizeof *m + strs);
     if (!m)
         return STRATA_ERR_NOMEM;
+    char *o = (char *)(m + nm);
     for (size_t i = 0; i < q->n_matchers; i++) {
+        const ProtobufCBinaryData *mn = &q->matchers[i]->name, *mv = &q->matchers[i]->value;
         m[i].type = (strata_match_type)q->matchers[i]->type; /* EQ NEQ RE NRE: same numbers */
-        m[i].name = q->matchers[i]->name;
-        m[i].value = q->matchers[i]->value;
+        m[i].name = o;
+        if (mn->len)
+            memcpy(o, mn->data, mn->len);
+        o += mn->len;
+        *o++ = 0;
+        m[i].value = o;
+        if (mv->len)
+            memcpy(o, mv->data, mv->len);
+        o += mv->len;
+        *o++ = 0;
     }
     strata_cursor *c = NULL;
     int rc = strata_select(db, m, q->n_matchers, q->start_timestamp_ms, q->end_timestamp_ms, &c);

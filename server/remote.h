@@ -2,9 +2,11 @@
  * remote.h: Prometheus remote write and remote read, without HTTP.
  *
  * Remote write bodies are a snappy block (not framed) holding a protobuf
- * WriteRequest (prom.proto). rw_decode checks everything a request says
- * before anything is stored, so a bad request stores nothing; rw_store
- * writes a decoded request as one strata_write batch (all or nothing).
+ * WriteRequest (prom.proto). rw_decode checks the form of everything a
+ * request says before anything is stored (label count, lengths, empty,
+ * duplicate names, NUL bytes), so a malformed request stores nothing;
+ * rw_store writes a decoded request through one strata_batch, where a
+ * series the database refuses (max_series, time, UTF-8) is refused alone.
  *
  * Remote read: rr_decode reads a snappy ReadRequest; rr_execute answers
  * every query with a SAMPLES ReadResponse, snappy-compressed. The response
@@ -48,8 +50,23 @@ typedef struct rw_write {
 int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, rw_write **out, char *err, size_t errlen);
 void rw_free(rw_write *w);
 
-/* Stores every sample of w (validated by rw_decode) in one batch. */
-int rw_store(strata_db *db, const rw_write *w, uint64_t *samples, uint64_t *new_series);
+/* What rw_store did. */
+typedef struct rw_stored {
+    uint64_t samples;            /* samples stored */
+    uint64_t new_series;         /* series created */
+    uint64_t refused_series;     /* series refused alone (their samples not stored) */
+    uint64_t refused_samples;    /* samples of those series */
+    uint64_t refused_max_series; /* of them, samples refused for the series limit */
+    size_t first_refused;        /* index in the request of the first refused series */
+    char first_reason[128];      /* and why */
+} rw_stored;
+
+/* Stores the samples of w (validated by rw_decode) through one batch. A
+ * series the database refuses (the series limit, a timestamp out of
+ * range, labels it cannot take: not valid UTF-8) is refused alone and
+ * counted in *out; the rest is stored. Returns a storage error (the
+ * samples added before it may be stored), or STRATA_OK. */
+int rw_store(strata_db *db, const rw_write *w, rw_stored *out);
 
 /* Decodes a remote-read body. *out is freed with rr_free. */
 int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__ReadRequest **out, char *err,

@@ -204,7 +204,19 @@ int srv_param_add(srv_req *r, const char *name, size_t nl, const char *value, si
         r->params = p;
         r->cap_params = cap;
     }
-    char *n = strndup(name, nl), *v = strndup(value, vl);
+    /* copied whole: a NUL byte (%00) flags the request, which is refused
+     * (srv_dispatch), instead of cutting the value and widening a selector */
+    if (memchr(name, 0, nl) || memchr(value, 0, vl))
+        r->has_nul = 1;
+    char *n = malloc(nl + 1), *v = malloc(vl + 1);
+    if (n) {
+        memcpy(n, name, nl);
+        n[nl] = 0;
+    }
+    if (v) {
+        memcpy(v, value, vl);
+        v[vl] = 0;
+    }
     if (!n || !v) {
         free(n);
         free(v);

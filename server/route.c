@@ -78,8 +78,25 @@ int srv_route(const char *path, const char *method, srv_handler *h, int *allowed
     return STRATA_OK;
 }
 
+/* Whether the handler's body is data (line protocol, JSON lines,
+ * protobuf), never form parameters, whatever its Content-Type says (curl
+ * --data-binary sends application/x-www-form-urlencoded). */
+static int body_is_data(srv_handler h)
+{
+    return h == H_WRITE || h == H_IMPORT || h == H_PROM_WRITE || h == H_PROM_READ;
+}
+
 int srv_dispatch(srv *s, srv_req *r, srv_resp *w)
 {
+    /* Parameters are C strings: a NUL byte in one (%00) would cut it, and
+     * a cut selector matches more than was asked (a delete_series of
+     * `up{job="x%00"}` would delete every `up`). Refused on every
+     * endpoint, the form body's parameters included. */
+    if ((unsigned)r->h < H_OTHER && !body_is_data(r->h) && srv_params_load(r))
+        return STRATA_ERR_NOMEM;
+    if (r->has_nul)
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
+                               "a request parameter holds a NUL byte");
     if ((unsigned)r->h < H_OTHER && handlers[r->h])
         return handlers[r->h](s, r, w);
     return srv_reply_error(s, w, HTTP_NOT_FOUND, R_NOT_FOUND, "not_found", "no such endpoint");

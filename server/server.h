@@ -178,6 +178,7 @@ typedef struct srv_req {
     srv_kv *params;          /* URL arguments (decoded), then the form body's */
     size_t n_params, cap_params;
     int form_loaded;         /* srv_params_load parsed the form body */
+    int has_nul;             /* a parameter name or value holds a NUL byte (refused with 400) */
 } srv_req;
 
 /* Produces a streamed body: writes up to max bytes into buf and returns

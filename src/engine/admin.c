@@ -99,6 +99,8 @@ int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
     out->compaction_blocks_merged = atomic_load(&db->comp_merged);
     out->quarantined_files = atomic_load(&db->quarantined);
     out->write_errors = atomic_load(&db->write_errors);
+    out->series_refused = atomic_load(&db->series_refused);
+    out->samples_refused = atomic_load(&db->samples_refused);
     out->table_bytes_read = atomic_load(&db->tstats.bytes_read);
     size_t np = 0, nt = 0;
     manifest_version_partitions(v->mv, &np);

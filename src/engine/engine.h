@@ -51,4 +51,18 @@ int64_t engine_retention_cut(const strata_db *db);
  * Batches of at most 65,536 samples. */
 int engine_write_checked(strata_db *db, const strata_sample *samples, size_t n);
 
+/* strata_series_get_or_create with the reason of a refusal: on an error
+ * *reason (may be NULL) gets a static string. A series refused because
+ * the database holds max_series series already is STRATA_ERR_LIMIT with
+ * *reason == engine_max_series_reason (and is counted in
+ * strata_stats.series_refused); a new series whose names or values are not
+ * valid UTF-8 is STRATA_ERR_INVALID. */
+int engine_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels, strata_sid *out,
+                                int *created, const char **reason);
+extern const char engine_max_series_reason[];
+
+/* Counts samples refused because their series was refused for max_series
+ * (strata_stats.samples_refused). */
+void engine_count_refused(strata_db *db, uint64_t samples);
+
 #endif /* STRATA_ENGINE_H */

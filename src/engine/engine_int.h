@@ -125,6 +125,7 @@ struct strata_db {
     atomic_uint_fast64_t samples_written, samples_ooo, write_errors, flushes, flush_bytes;
     atomic_uint_fast64_t compactions, comp_read, comp_written, comp_copied, comp_merged;
     atomic_uint_fast64_t quarantined, samples_too_old;
+    atomic_uint_fast64_t series_refused, samples_refused; /* max_series refusals */
     _Atomic int64_t last_write_ms; /* wall clock of the newest write */
     uint64_t wal_corrupt_records, wal_truncated_bytes;
 };

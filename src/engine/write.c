@@ -23,20 +23,33 @@ int db_log_series(strata_db *db, strata_sid sid, const strata_label *labels, siz
     return rc;
 }
 
-int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels, strata_sid *out,
-                                int *created)
+const char engine_max_series_reason[] = "series limit reached (max_series)";
+
+int engine_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels, strata_sid *out,
+                                int *created, const char **reason)
 {
-    if (!db || !out || (n_labels && !labels))
-        return STRATA_ERR_INVALID;
-    if (db->read_only)
-        return STRATA_ERR_READONLY;
+    const char *why = NULL;
+    int rc = STRATA_OK;
+    if (!db || !out || (n_labels && !labels)) {
+        rc = STRATA_ERR_INVALID;
+        why = "NULL argument";
+        goto out;
+    }
+    if (db->read_only) {
+        rc = STRATA_ERR_READONLY;
+        goto out;
+    }
     int made = 0;
     strata_sid sid;
-    int rc = index_lookup(db->idx, labels, n_labels, &sid);
+    rc = index_lookup(db->idx, labels, n_labels, &sid);
     if (rc == STRATA_ERR_NOTFOUND) {
-        if (db->opts.max_series && index_series_count(db->idx) >= db->opts.max_series)
-            return STRATA_ERR_LIMIT;
-        rc = index_get_or_create(db->idx, labels, n_labels, &sid, &made);
+        /* the limit is checked under the index's creation lock, after the
+         * labels (so a refusal for max_series is for a valid series) */
+        rc = index_get_or_create_max(db->idx, labels, n_labels, db->opts.max_series, &sid, &made, &why);
+        if (rc == STRATA_ERR_LIMIT && why == index_max_series_reason) {
+            atomic_fetch_add(&db->series_refused, 1);
+            why = engine_max_series_reason;
+        }
         if (!rc && made) {
             /* the series record goes to the WAL before any sample of it */
             rc = db_log_series(db, sid, labels, n_labels);
@@ -45,11 +58,25 @@ int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_
         }
     }
     if (rc)
-        return rc;
+        goto out;
     *out = sid;
     if (created)
         *created = made;
-    return STRATA_OK;
+out:
+    if (rc && reason)
+        *reason = why ? why : strata_strerror(rc);
+    return rc;
+}
+
+int strata_series_get_or_create(strata_db *db, const strata_label *labels, size_t n_labels, strata_sid *out,
+                                int *created)
+{
+    return engine_series_get_or_create(db, labels, n_labels, out, created, NULL);
+}
+
+void engine_count_refused(strata_db *db, uint64_t samples)
+{
+    atomic_fetch_add(&db->samples_refused, samples);
 }
 
 int db_write_samples(strata_db *db, const strata_sample *s, size_t n)

@@ -25,8 +25,9 @@ size_t fmt_int64(int64_t v, char *out);
 
 /* Writes [s, s+n) as a quoted JSON string into out (6 * n + 2 bytes: a
  * byte becomes at most \u00XX): '"' and '\\' escaped, control bytes as
- * \b \f \n \r \t or \u00XX, other bytes as they are (UTF-8 stays UTF-8).
- * Returns the length. */
+ * \b \f \n \r \t or \u00XX, valid UTF-8 as it is, and each byte that is
+ * not part of valid UTF-8 as \ufffd (U+FFFD, as Go's encoding/json), so
+ * the output is always valid JSON. Returns the length. */
 size_t fmt_json_quote(const char *s, size_t n, char *out);
 
 /* ================================================================ JSON lines

@@ -46,14 +46,56 @@ size_t fmt_int64(int64_t v, char *out)
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* Length of the valid UTF-8 sequence (Go's utf8.Valid rules: shortest
+ * form, no surrogates, at most U+10FFFF) starting at s[0] >= 0x80, or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    uint32_t cp, min;
+    if ((c & 0xe0) == 0xc0)
+        k = 2, cp = c & 0x1fu, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        k = 3, cp = c & 0x0fu, min = 0x800;
+    else if ((c & 0xf8) == 0xf0)
+        k = 4, cp = c & 0x07u, min = 0x10000;
+    else
+        return 0;
+    if (n < k)
+        return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((s[j] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[j] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k;
+}
+
 size_t fmt_json_quote(const char *s, size_t n, char *out)
 {
     char *o = out;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (LIKELY(c >= 0x20 && c != '"' && c != '\\')) {
+        if (LIKELY(c >= 0x20 && c < 0x80 && c != '"' && c != '\\')) {
             *o++ = (char)c;
+            continue;
+        }
+        if (c >= 0x80) {
+            /* valid UTF-8 is copied; each byte of anything else becomes
+             * U+FFFD (as Go's encoding/json writes it), so the text is
+             * valid JSON whatever bytes a label holds */
+            size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
+            if (k) {
+                memcpy(o, s + i, k);
+                o += k;
+                i += k - 1;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+            }
             continue;
         }
         *o++ = '\\';

@@ -793,6 +793,15 @@ out:
 }
 
 /* Canonical copy of the input in c (caller's buffer of n entries). */
+const char index_max_series_reason[] = "series limit reached (max_series)";
+
+/* Why canon_checked refused a label set, as a static string. */
+static const char *canon_reason(int rc)
+{
+    return rc == STRATA_ERR_LIMIT ? "labels over the limits (count or length)"
+                                  : "invalid labels (no label left, empty or duplicate name)";
+}
+
 static int canon_checked(strata_index *idx, const strata_label *labels, size_t n, const strata_label **c,
                          size_t *k, int hard_only)
 {
@@ -805,8 +814,37 @@ static int canon_checked(strata_index *idx, const strata_label *labels, size_t n
     return ix_check_limits(c, *k, hard_only ? &hard : &idx->opts.limits);
 }
 
+/* A new series' names and values must be valid UTF-8 (checked on creation
+ * only: a series an earlier version stored with other bytes still opens
+ * and is still found). */
+static int utf8_checked(const strata_label *const *c, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (!ix_utf8_valid((const uint8_t *)c[i]->name, strlen(c[i]->name)) ||
+            !ix_utf8_valid((const uint8_t *)c[i]->value, strlen(c[i]->value)))
+            return STRATA_ERR_INVALID;
+    return STRATA_OK;
+}
+
+static int get_or_create(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                         int check_utf8, strata_sid *sid, int *created, const char **reason);
+
+/* Without the engine's checks: any bytes but NUL (as series written by
+ * earlier versions may hold), no series limit. */
 int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
                         int *created)
+{
+    return get_or_create(idx, labels, n, 0, 0, sid, created, NULL);
+}
+
+int index_get_or_create_max(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                            strata_sid *sid, int *created, const char **reason)
+{
+    return get_or_create(idx, labels, n, max_series, 1, sid, created, reason);
+}
+
+static int get_or_create(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                         int check_utf8, strata_sid *sid, int *created, const char **reason)
 {
     uint32_t lensv[2 * STACK_LABELS], *lens = n <= STACK_LABELS ? lensv : NULL;
     uint64_t hash = lens ? ix_labels_hash_lens(labels, n, lens) : index_labels_hash(labels, n);
@@ -814,18 +852,31 @@ int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n,
     const strata_label *stackv[STACK_LABELS], **c = stackv;
     size_t k = 0;
     int rc, made = 0;
+    const char *why = NULL;
     if (lookup_raw(idx, labels, n, hash, lens, &s) == 0)
         goto found;
     if (idx->opts.read_only)
         return STRATA_ERR_READONLY;
     if (n > STACK_LABELS && !(c = base_malloc(n * sizeof *c)))
         return STRATA_ERR_NOMEM;
-    if ((rc = canon_checked(idx, labels, n, c, &k, 0)) != 0)
+    if ((rc = canon_checked(idx, labels, n, c, &k, 0)) != 0) {
+        why = canon_reason(rc);
         goto out;
+    }
+    if (check_utf8 && (rc = utf8_checked(c, k)) != 0) {
+        why = "label name or value is not valid UTF-8";
+        goto out;
+    }
     pthread_mutex_lock(&idx->wmu);
     if (lookup_raw(idx, labels, n, hash, lens, &s) != 0) {
-        rc = create_locked(idx, c, k, hash, 0, &s);
-        made = 1;
+        /* under wmu, so concurrent creators never pass the limit together */
+        if (max_series && atomic_load(&idx->n_series) >= max_series) {
+            rc = STRATA_ERR_LIMIT;
+            why = index_max_series_reason;
+        } else {
+            rc = create_locked(idx, c, k, hash, 0, &s);
+            made = 1;
+        }
     }
     pthread_mutex_unlock(&idx->wmu);
     if (rc != 0)
@@ -836,6 +887,8 @@ found:
         *created = made;
     rc = STRATA_OK;
 out:
+    if (rc && reason)
+        *reason = why ? why : strata_strerror(rc);
     if (c != stackv)
         base_free(c);
     return rc;

@@ -131,6 +131,18 @@ int index_lookup_hashed(strata_index *idx, const strata_label *labels, size_t n,
 int index_get_or_create(strata_index *idx, const strata_label *labels, size_t n, strata_sid *sid,
                         int *created);
 
+/* index_get_or_create (which takes any bytes but NUL, as series written by
+ * earlier versions may hold) that also refuses to create a series when the index
+ * holds max_series already (0: no limit; checked under the creation lock,
+ * so concurrent creators never pass it) and refuses a new series whose
+ * names or values are not valid UTF-8 (STRATA_ERR_INVALID; an existing
+ * series is found whatever its bytes). On an error *reason (may be NULL)
+ * gets a static string saying why; it is index_max_series_reason itself
+ * when the limit refused the series. */
+int index_get_or_create_max(strata_index *idx, const strata_label *labels, size_t n, uint64_t max_series,
+                            strata_sid *sid, int *created, const char **reason);
+extern const char index_max_series_reason[];
+
 /* WAL replay: makes sure series sid has these labels. STRATA_OK when it is
  * created or already exactly so (*created says which; may be NULL);
  * STRATA_ERR_CORRUPT when sid belongs to other labels, the labels to

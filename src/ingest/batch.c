@@ -4,7 +4,10 @@
  * samples are checked and its sid found or created as they are added,
  * then every accepted sample is written in chunks of 65,536. A series or
  * sample the database cannot take is refused alone, with a reason, and
- * the rest of the request is stored.
+ * the rest of the request is stored: with max_series, the samples of
+ * existing series and of new series while room remains are taken, those
+ * of new series beyond it refused (and counted). A series is created only
+ * with samples to store.
  */
 #include "engine/engine.h"
 #include "ingest.h"
@@ -56,6 +59,10 @@ int strata_batch_add(strata_batch *b, const strata_label *labels, size_t n_label
         return STRATA_ERR_INVALID;
     if (b->error)
         return b->error;
+    /* a series without samples is not looked up, let alone created: the
+     * index never holds a series whose samples were not taken */
+    if (!n)
+        return STRATA_OK;
     const char *why = NULL;
     for (size_t i = 0; i < n && !why; i++)
         if (engine_check_time(b->db, t_ms[i], b->retention_cut, &why))
@@ -67,11 +74,12 @@ int strata_batch_add(strata_batch *b, const strata_label *labels, size_t n_label
     }
     strata_sid sid;
     int created = 0;
-    int rc = strata_series_get_or_create(b->db, labels, n_labels, &sid, &created);
+    int rc = engine_series_get_or_create(b->db, labels, n_labels, &sid, &created, &why);
     if (rc == STRATA_ERR_INVALID || rc == STRATA_ERR_LIMIT) {
+        if (why == engine_max_series_reason)
+            engine_count_refused(b->db, n);
         if (reason)
-            *reason = rc == STRATA_ERR_LIMIT ? "series over the label limits"
-                                             : "invalid series labels (empty, duplicate or reserved names)";
+            *reason = why;
         return rc;
     }
     if (rc) {

@@ -150,8 +150,9 @@ void jsonl_decoder_free(jsonl_decoder *d);
  * null is rejected, NaN / Inf / +Inf / -Inf are taken bare or quoted (any
  * number quoted too, as VictoriaMetrics writes none but some tools do);
  * timestamps are integers (ms). Label strings take every JSON escape,
- * \uXXXX surrogate pairs included, and become UTF-8; a lone surrogate is
- * rejected. *out lives until the next call or jsonl_decoder_free. */
+ * \uXXXX surrogate pairs included, and become UTF-8; a lone surrogate,
+ * \u0000 (labels are C strings: a NUL would cut one) and raw bytes that
+ * are not valid UTF-8 are rejected. *out lives until the next call or jsonl_decoder_free. */
 int jsonl_decode_line(jsonl_decoder *d, const char *line, size_t len, jsonl_series *out, const char **reason,
                       size_t *err_pos);
 

@@ -139,6 +139,44 @@ static size_t put_utf8(char *o, unsigned cp)
     return 4;
 }
 
+/* Offset of the first byte of [s, s+n) that is not part of valid UTF-8
+ * (Go's utf8.Valid: shortest forms, no surrogates, at most U+10FFFF), or
+ * SIZE_MAX when all is valid. JSON text is UTF-8 (RFC 8259), and labels
+ * must be: raw bytes of anything else are refused, not stored. */
+static size_t utf8_invalid_at(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = u[i];
+        if (ch < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        unsigned cp, min;
+        if ((ch & 0xe0) == 0xc0)
+            k = 1, cp = ch & 0x1fu, min = 0x80;
+        else if ((ch & 0xf0) == 0xe0)
+            k = 2, cp = ch & 0x0fu, min = 0x800;
+        else if ((ch & 0xf8) == 0xf0)
+            k = 3, cp = ch & 0x07u, min = 0x10000;
+        else
+            return i;
+        if (n - i <= k)
+            return i;
+        for (size_t j = 1; j <= k; j++) {
+            if ((u[i + j] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (u[i + j] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += k + 1;
+    }
+    return SIZE_MAX;
+}
+
 /* Reads a JSON string at c->p (at its opening quote) into the arena,
  * NUL-terminated; *off gets its arena offset and *len its length. An
  * escape never produces more bytes than it takes (\uXXXX: 6 in, at most
@@ -208,6 +246,9 @@ static int read_string(jsonl_decoder *d, cur *c, size_t max_len, size_t *off, si
     size_t n = (size_t)(o - o0);
     if (n > max_len)
         return fail(c, s - 1, "string too long");
+    size_t bad = utf8_invalid_at(o0, n);
+    if (bad != SIZE_MAX)
+        return fail(c, s - 1, "string is not valid UTF-8");
     *o = 0;
     *off = d->arena_len;
     *len = n;

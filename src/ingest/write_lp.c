@@ -13,6 +13,7 @@
  * engine_write_checked.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -73,6 +74,20 @@ static size_t raw_key_len(const char *line, size_t len)
             return i;
     }
     return len;
+}
+
+/* Whether the measurement, a tag or a field key of L holds a NUL byte. */
+static bool line_has_nul(const lp_line *L)
+{
+    if (memchr(L->measurement, 0, L->measurement_len))
+        return true;
+    for (size_t i = 0; i < L->n_tags; i++)
+        if (memchr(L->tags[i].key, 0, L->tags[i].key_len) || memchr(L->tags[i].val, 0, L->tags[i].val_len))
+            return true;
+    for (size_t i = 0; i < L->n_fields; i++)
+        if (memchr(L->fields[i].key, 0, L->fields[i].key_len))
+            return true;
+    return false;
 }
 
 int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision precision, int64_t now_ms,
@@ -157,11 +172,25 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
         }
         size_t nb_line = nb;
         const char *line_err = NULL;
+        size_t refused = 0;
+        int checked = 0;
         for (size_t f = 0; f < L.n_fields; f++) {
             const lp_field *fd = &L.fields[f];
             uint64_t h = hash_bytes(fd->key, fd->key_len, kh);
             strata_sid sid;
             if (!ingest_keycache_find(kc, h, line, kl, fd->key, fd->key_len, &sid)) {
+                /* labels are C strings: a NUL would cut one and merge
+                 * distinct series, so a line holding one in its
+                 * measurement, tags or field keys is refused (checked on
+                 * the first miss: a cached key passed this check) */
+                if (!checked) {
+                    checked = 1;
+                    if (line_has_nul(&L)) {
+                        line_err = "NUL byte in the measurement, a tag or a field key";
+                        refused += L.n_fields - f;
+                        break;
+                    }
+                }
                 /* build the labels: __name__ = measurement_field, then the tags */
                 /* a field named "value" is the measurement's own value
                  * (Telegraf's Prometheus convention): the name is the
@@ -201,11 +230,19 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
                     labels[i + 1] = (strata_label){k, v};
                 }
                 int created = 0;
-                int r2 = strata_series_get_or_create(db, labels, nl, &sid, &created);
+                const char *refusal = NULL;
+                int r2 = engine_series_get_or_create(db, labels, nl, &sid, &created, &refusal);
                 base_buf_free(&arena);
                 if (r2 == STRATA_ERR_INVALID || r2 == STRATA_ERR_LIMIT) {
-                    line_err = r2 == STRATA_ERR_LIMIT ? "series over the label limits" : "invalid labels";
-                    break;
+                    /* this field's series is refused alone: the samples of
+                     * the line's other series are kept (a series that
+                     * exists, or fits under max_series, takes its sample) */
+                    if (refusal == engine_max_series_reason)
+                        engine_count_refused(db, 1);
+                    if (!line_err)
+                        line_err = refusal;
+                    refused++;
+                    continue;
                 }
                 if (r2) {
                     rc = r2;
@@ -219,11 +256,16 @@ int strata_write_lp(strata_db *db, const char *buf, size_t len, strata_precision
         if (rc)
             break;
         if (line_err) {
-            nb = nb_line;
             res.rejected_lines++;
-            if (on_reject)
-                on_reject(ctx, line_no, line_err);
-            continue;
+            if (on_reject) {
+                char msg[200];
+                if (nb > nb_line)
+                    snprintf(msg, sizeof msg, "%s (%zu of %zu fields refused, the others stored)", line_err, refused,
+                             L.n_fields);
+                else
+                    snprintf(msg, sizeof msg, "%s", line_err);
+                on_reject(ctx, line_no, msg);
+            }
         }
         if (nb >= flush_at) {
             if ((rc = engine_write_checked(db, batch, nb)) != 0)

@@ -55,6 +55,8 @@ static void json_quote_escapes_every_byte(void **state)
         default:
             if (c < 0x20)
                 snprintf(want, sizeof want, "\"\\u%04x\"", c);
+            else if (c >= 0x80) /* a lone byte >= 0x80 is never valid UTF-8 */
+                strcpy(want, "\"\\ufffd\"");
             else
                 snprintf(want, sizeof want, "\"%c\"", c);
         }
