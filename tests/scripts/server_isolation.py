@@ -9,9 +9,12 @@ loopback against a real `strata serve`:
    query is refused at once with 503 and Retry-After (the queue is
    bounded), and every query still runs when those answers came.
 2. flood: FLOOD sockets (more than libmicrohttpd's own default limit of
-   1020) send half a request header and stall; /health must still be
-   answered within BOUND_S, the server must close the connections past
-   --max-connections (not leave them queued), and hold no more than that.
+   1020) send half a request header and stall; /health asked at once must
+   be answered within a client's timeout (FIRST_BOUND_S: the server is
+   still accepting the flood), the server must close the connections past
+   --max-connections (not leave them queued) and hold no more than that,
+   and then, with the cap full of half-open sockets, /health must be
+   answered within BOUND_S.
 3. basic auth: the scheme name is case-insensitive.
 
 Nothing waits by sleeping: each step waits for a condition (the server's
@@ -34,6 +37,7 @@ from server_util import PROTO_HEADERS, Server, f2bits, snappy_literal, tmpdir, w
 
 SCALE = int(os.environ.get("STRATA_ISOLATION_SCALE", "1"))
 BOUND_S = 2.0               # the bound does not grow with the load
+FIRST_BOUND_S = 10.0        # a client's timeout, for the probe racing the flood's accepts
 QUERY_S = 4 * SCALE          # about how long each slow query runs alone
 FLOOD = 1100 * SCALE
 CAP = 512
@@ -159,19 +163,17 @@ def saturation(base, fails):
         if early:
             fails.append("queries finished while measuring (%r): not saturated, the test proves nothing" % early)
         print("measured in %.2f s, all 8 queries still running" % (time.monotonic() - t_sat))
+        # a graceful stop now: the 4 running and the 4 queued finish, then the server exits
+        rc = s.stop()
         for t in ths:
             t.join(QUERY_S * 20 + 330)
         codes = sorted(st for _, st, _ in done)
-        print("slow queries answered:", codes)
-        if codes != [200] * 8:
-            fails.append("slow queries: want 8 answers, got %r" % codes)
-        g = gauges(s)
-        if g.get('strata_http_workers_busy{class="read"}') != 0 or g.get('strata_http_queue_waiting{class="read"}'):
-            fails.append("read pool not idle after the queries: %r" % {k: v for k, v in g.items() if "class" in k})
+        print("SIGTERM with 4 queries running and 4 queued: exit %s, queries answered %r" % (rc, codes))
+        if rc != 0 or codes != [200] * 8:
+            fails.append("stop with queries in flight: exit %s, answers %r (want 0 and 8 x 200)" % (rc, codes))
     finally:
-        rc = s.stop()
-        if rc != 0:
-            fails.append("stop rc %s" % rc)
+        if s.p.poll() is None:
+            s.stop()
 
 
 def flood(base, fails):
@@ -192,22 +194,21 @@ def flood(base, fails):
                 pass  # refused or reset: the server closed it, as it may past the cap
             socks.append(k)
         print("%d sockets sent half a header" % len(socks))
-        worst = 0.0
-        for _ in range(5):
-            (st, b, _), dt = timed(lambda: s.req("GET", "/health", timeout=30))
-            worst = max(worst, dt)
-            if st != 200:
-                fails.append("/health during the flood: %s" % st)
-        print("/health x5 during the flood: worst %.3f s" % worst)
-        if worst > BOUND_S:
-            fails.append("/health took %.2f s with %d half-open sockets (bound %.1f s)" % (worst, FLOOD, BOUND_S))
+        # at once: the server still works through the sockets it has not
+        # accepted yet, so the bound is a client's timeout (before the cap
+        # this never came: libmicrohttpd stopped accepting at 1020)
+        (st, b, _), dt = timed(lambda: s.req("GET", "/health", timeout=30))
+        print("/health right after the flood: %s in %.3f s" % (st, dt))
+        if st != 200 or dt > FIRST_BOUND_S:
+            fails.append("/health right after %d half-open sockets: %s in %.2f s (bound %.1f s)" % (
+                FLOOD, st, dt, FIRST_BOUND_S))
         # the server closes what is past its cap: count the sockets that see their end
         closed = set()
         by_fd = {k.fileno(): k for k in socks if k.fileno() >= 0}
         poller = select.poll()
         for fd in by_fd:
             poller.register(fd, select.POLLIN)
-        t_end = time.time() + 30
+        t_end = time.time() + 60
         while len(closed) < FLOOD - CAP and time.time() < t_end:
             for fd, ev in poller.poll(500):
                 poller.unregister(fd)
@@ -217,6 +218,16 @@ def flood(base, fails):
                         closed.add(fd)
                 except OSError:
                     closed.add(fd)
+        # the flood taken in, CAP half-open sockets still held: /health is prompt
+        worst = 0.0
+        for _ in range(5):
+            (st, b, _), dt = timed(lambda: s.req("GET", "/health", timeout=30))
+            worst = max(worst, dt)
+            if st != 200:
+                fails.append("/health during the flood: %s" % st)
+        print("/health x5 with the server full of half-open sockets: worst %.3f s" % worst)
+        if worst > BOUND_S:
+            fails.append("/health took %.2f s with %d half-open sockets (bound %.1f s)" % (worst, CAP, BOUND_S))
         print("server closed %d of %d half-open sockets (cap %d)" % (len(closed), FLOOD, CAP))
         if len(closed) < FLOOD - CAP:
             fails.append("only %d of %d sockets closed past the cap of %d" % (len(closed), FLOOD, CAP))
