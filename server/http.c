@@ -1,8 +1,9 @@
 /*
  * http.c: the libmicrohttpd side of the server, and the only file that
- * sees it: a thread pool with keep-alive, authentication, request bodies
- * under a size limit, the conversion of a request into an srv_req and of
- * the handler's srv_resp into a reply, and the graceful stop.
+ * sees it: I/O threads with keep-alive, a cap on connections, worker pools
+ * per class of request, authentication, request bodies under a size limit,
+ * the conversion of a request into an srv_req and of the handler's
+ * srv_resp into a reply, and the graceful stop.
  *
  * A request goes through the access callback several times: first with no
  * body (route, authenticate, check Content-Length), then once per chunk of
@@ -12,16 +13,57 @@
  * last call too, after the body was read and dropped, so the client, which
  * sends the whole body before reading, sees the status rather than a
  * reset; only a Content-Length far beyond the limit is refused at once.
+ *
+ * Isolation. libmicrohttpd's thread pool gives each polling thread a share
+ * of the connections, and a handler that runs on it blocks every
+ * connection that thread owns: four slow queries used to hold /health and
+ * remote write for seconds. So the polling threads (--threads) only do
+ * I/O: they read a request, and at its last call answer the cheap
+ * endpoints (/health, /metrics) and the refusals themselves; every other
+ * request is suspended (MHD_suspend_connection) and queued to the pool of
+ * its class (srv_route_class): write (line protocol, remote write, import;
+ * --write-threads), read (queries, series, labels, export, remote read;
+ * --query-max-concurrency threads, at a lower CPU priority so that queries
+ * running flat out leave the cores to ingest) and admin (delete,
+ * snapshot, flush, merge). The worker runs the handler, marks the request
+ * done and resumes the connection; its polling thread then calls us again
+ * and we queue the reply. Each pool's queue is bounded (--queue-len): a
+ * request that finds it full is answered 503 with Retry-After at once
+ * rather than piling up. A query that waited in the queue longer than
+ * --query-timeout is answered 503 without running, as the old query gate
+ * did (that gate in h_query.c still exists; with the read pool no larger
+ * than it, it never waits). Admission control inside the polling threads
+ * could not give this: a thread blocked in a handler, even one waiting
+ * for admission, serves none of its other connections.
+ *
+ * Connections. At most --max-connections are open (Prometheus' 512). A
+ * connection that has no request in progress (it has not yet sent a whole
+ * request header, or sits idle between keep-alive requests) is "idle";
+ * when a new connection would pass the cap, the connection idle the
+ * longest is shut down (nginx does the same with idle keep-alive
+ * connections when it runs out): a thousand sockets that send half a
+ * header and stall cannot keep /health out, and a new connection is
+ * refused (closed at once) only when every open one has a request in
+ * progress. libmicrohttpd's own limit is set a little above ours, for the
+ * connections shut down but not yet closed; at its limit it stops
+ * accepting until one closes. --connection-timeout closes a connection
+ * that has been silent that long: libmicrohttpd's timeout is one of
+ * inactivity (reset by every byte read or written), so it bounds each gap
+ * while the header or body arrives and the idle time between requests,
+ * not the whole transfer; a suspended connection (its handler running in
+ * a pool) never times out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "server.h"
@@ -99,6 +141,19 @@ static int ct_equal(const char *a, const char *b)
     return d == 0;
 }
 
+/* The credentials after scheme in an Authorization value: the scheme
+ * name compares case-insensitively (RFC 9110 11.1), then one or more
+ * spaces or tabs. NULL when h is of another scheme. */
+static const char *auth_credentials(const char *h, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    if (strncasecmp(h, scheme, n) || (h[n] != ' ' && h[n] != '\t'))
+        return NULL;
+    for (h += n; *h == ' ' || *h == '\t'; h++)
+        ;
+    return h;
+}
+
 static int auth_ok(srv *s, const srv_req *r)
 {
     if (!s->cfg.auth_token && !s->basic_expect)
@@ -106,11 +161,123 @@ static int auth_ok(srv *s, const srv_req *r)
     const char *h = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h)
         return 0;
-    if (s->cfg.auth_token && !strncasecmp(h, "Bearer ", 7) && ct_equal(h + 7, s->cfg.auth_token))
+    const char *cred;
+    if (s->cfg.auth_token && (cred = auth_credentials(h, "Bearer")) && ct_equal(cred, s->cfg.auth_token))
         return 1;
-    if (s->basic_expect && ct_equal(h, s->basic_expect))
+    if (s->basic_expect && (cred = auth_credentials(h, "Basic")) && ct_equal(cred, s->basic_expect))
         return 1;
     return 0;
+}
+
+/* ------------------------------------------------------------ connections */
+
+/* One open connection (its socket context). Guarded by srv_conns.mu. */
+typedef struct conn_ent {
+    struct conn_ent *prev, *next;
+    int fd;
+    int busy;                /* a request is in progress (first callback to completion) */
+    int evicted;             /* shut down by us, not yet closed */
+} conn_ent;
+
+/* The open connections, oldest idle first: a connection goes to the tail
+ * when it opens and when its request completes, so the first entry that
+ * is neither busy nor evicted is the one idle the longest. */
+typedef struct srv_conns {
+    pthread_mutex_t mu;
+    conn_ent list;           /* sentinel of a circular list */
+    unsigned n_open;         /* in the list */
+    unsigned n_evicted;      /* in the list and shut down */
+    uint64_t evictions;      /* since start */
+} srv_conns;
+
+static void ent_unlink(conn_ent *e)
+{
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+}
+
+static void ent_append(srv_conns *cs, conn_ent *e)
+{
+    e->prev = cs->list.prev;
+    e->next = &cs->list;
+    cs->list.prev->next = e;
+    cs->list.prev = e;
+}
+
+/* libmicrohttpd calls this on the connection's polling thread when it
+ * opens and when it closes (before its socket is closed, so an fd in the
+ * list is always the connection's own). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv *s = cls;
+    srv_conns *cs = s->conns;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_ent *e = ci ? calloc(1, sizeof *e) : NULL;
+        if (!e)
+            return; /* untracked: it counts for libmicrohttpd's limit only */
+        e->fd = ci->connect_fd;
+        *socket_context = e;
+        pthread_mutex_lock(&cs->mu);
+        ent_append(cs, e);
+        cs->n_open++;
+        if (cs->n_open - cs->n_evicted > s->cfg.max_connections) {
+            conn_ent *v = cs->list.next;
+            while (v != &cs->list && (v->busy || v->evicted))
+                v = v->next;
+            /* v may be e itself, the only idle one: then it is refused */
+            if (v != &cs->list) {
+                v->evicted = 1;
+                cs->n_evicted++;
+                cs->evictions++;
+                /* its polling thread sees the end of the stream and closes it */
+                if (shutdown(v->fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
+                    fprintf(stderr, "strata serve: shutdown of an idle connection: %s\n", strerror(errno));
+            }
+        }
+        pthread_mutex_unlock(&cs->mu);
+        return;
+    }
+    conn_ent *e = *socket_context;
+    if (!e)
+        return;
+    pthread_mutex_lock(&cs->mu);
+    ent_unlink(e);
+    cs->n_open--;
+    if (e->evicted)
+        cs->n_evicted--;
+    pthread_mutex_unlock(&cs->mu);
+    free(e);
+    *socket_context = NULL;
+}
+
+/* Marks c's connection busy (a request began) or idle (it completed). */
+static void conn_busy(srv *s, struct MHD_Connection *c, int busy)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ent *e = ci ? ci->socket_context : NULL;
+    if (!e || !s->conns)
+        return;
+    pthread_mutex_lock(&s->conns->mu);
+    e->busy = busy;
+    if (!busy) { /* the newest idle one */
+        ent_unlink(e);
+        ent_append(s->conns, e);
+    }
+    pthread_mutex_unlock(&s->conns->mu);
+}
+
+void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted)
+{
+    *open = 0;
+    *evicted = 0;
+    if (!s->conns)
+        return;
+    pthread_mutex_lock(&s->conns->mu);
+    *open = s->conns->n_open - s->conns->n_evicted;
+    *evicted = s->conns->evictions;
+    pthread_mutex_unlock(&s->conns->mu);
 }
 
 /* ------------------------------------------------------------ the callbacks */
@@ -126,6 +293,14 @@ typedef struct req_box {
     int too_large;
     unsigned status;         /* the status replied; 0 until then */
     uint64_t t0_ns;
+    /* a request handed to a pool: */
+    srv_job job;
+    srv *s;
+    struct MHD_Connection *conn;
+    int queued;              /* its connection is suspended (polling thread only) */
+    int done;                /* atomic: the worker has run it; rc and w are its */
+    int rc;                  /* the handler's return */
+    uint64_t queued_ns;
 } req_box;
 
 static const char *mhd_header(void *ctx, const char *name)
@@ -168,6 +343,38 @@ static int early_reply(srv *s, req_box *b)
     }
 }
 
+/* A pool worker runs the handler of a suspended request, then resumes its
+ * connection; the polling thread calls on_request again, which replies. */
+static void run_job(srv_job *j, int abandon)
+{
+    req_box *b = (req_box *)(void *)((char *)j - offsetof(req_box, job));
+    srv *s = b->s;
+    srv_req *r = &b->r;
+    int rc;
+    uint64_t waited_ms = (srv_now_ns() - b->queued_ns) / 1000000;
+    if (abandon) {
+        rc = srv_reply_error(s, &b->w, HTTP_SERVICE_UNAVAILABLE, R_UNAVAILABLE, "unavailable", "server stopping");
+    } else if ((r->h == H_QUERY || r->h == H_QUERY_RANGE) && s->cfg.query_timeout_ms > 0 &&
+               waited_ms >= (uint64_t)s->cfg.query_timeout_ms) {
+        /* its time ran out in the queue, as it did in the old query gate */
+        rc = srv_reply_error(s, &b->w, HTTP_SERVICE_UNAVAILABLE, R_QUERY_LIMIT, "timeout",
+                             "query timed out in queue: %u queries already running", s->cfg.query_max_concurrency);
+    } else {
+        rc = srv_dispatch(s, r, &b->w);
+    }
+    b->rc = rc;
+    __atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(b->conn);
+}
+
+/* The reply to a request whose class queue is full. */
+static int reply_busy(srv *s, srv_resp *w, srv_class k)
+{
+    int rc = srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_UNAVAILABLE, "unavailable",
+                             "too many %s requests waiting (%u); retry later", srv_class_names[k], s->cfg.queue_len);
+    return rc ? rc : srv_resp_header(w, "Retry-After", "1");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -186,6 +393,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->path = url;
         r->header = mhd_header;
         r->header_ctx = c;
+        conn_busy(s, c, 1);
         pthread_mutex_lock(&s->mu);
         s->active++;
         pthread_mutex_unlock(&s->mu);
@@ -237,15 +445,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return sbuf_append(&r->body, upload_data, n) ? MHD_NO : MHD_YES;
     }
     int rc;
-    if (b->early)
+    if (b->queued) {
+        /* resumed: the worker ran the handler */
+        if (!__atomic_load_n(&b->done, __ATOMIC_ACQUIRE))
+            return MHD_NO; /* cannot happen: only the worker resumes */
+        rc = b->rc;
+    } else if (b->early) {
         rc = early_reply(s, b);
-    else if (b->too_large)
+    } else if (b->too_large) {
         rc = srv_reply_error(s, &b->w, HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                              "body is over the limit of %zu bytes", s->cfg.max_body);
-    else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, url_arg, r) < 0)
+    } else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, url_arg, r) < 0) {
         rc = STRATA_ERR_NOMEM;
-    else
-        rc = srv_dispatch(s, r, &b->w);
+    } else {
+        srv_class k = srv_route_class(r->h);
+        srv_pool *p = k == SRV_INLINE ? NULL : s->pools[k];
+        if (!p) {
+            rc = srv_dispatch(s, r, &b->w);
+        } else if (srv_pool_admit(p)) {
+            rc = reply_busy(s, &b->w, k);
+        } else {
+            /* suspended before it is queued: the worker may resume it at once */
+            b->s = s;
+            b->conn = c;
+            b->job.run = run_job;
+            b->queued = 1;
+            b->queued_ns = srv_now_ns();
+            MHD_suspend_connection(c);
+            srv_pool_push(p, &b->job);
+            return MHD_YES;
+        }
+    }
     /* a handler that built no reply: never leave the client hanging */
     if (rc || !b->w.status)
         return MHD_NO;
@@ -254,12 +484,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     srv *s = cls;
     req_box *b = *con_cls;
     if (!b)
         return;
+    conn_busy(s, c, 0);
     metrics_request_done(s, b->r.h, b->status, b->t0_ns);
     srv_req_free(&b->r);
     srv_resp_free(&b->w);
@@ -319,6 +549,30 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6)
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
+/* libmicrohttpd's limit above ours: room for the connections shut down
+ * (evicted) but not yet closed by their polling threads. */
+#define CONN_SLACK 64
+
+static void stop_pools(srv *s, int abandon)
+{
+    for (int k = 0; k < SRV_CLASS_COUNT; k++)
+        if (abandon)
+            srv_pool_abandon(s->pools[k]);
+    for (int k = 0; k < SRV_CLASS_COUNT; k++) {
+        srv_pool_close(s->pools[k]);
+        s->pools[k] = NULL;
+    }
+}
+
+static void free_conns(srv *s)
+{
+    if (!s->conns)
+        return;
+    pthread_mutex_destroy(&s->conns->mu);
+    free(s->conns);
+    s->conns = NULL;
+}
+
 int srv_start(srv *s)
 {
     struct sockaddr_storage ss;
@@ -327,7 +581,27 @@ int srv_start(srv *s)
         fprintf(stderr, "strata serve: bad --listen '%s' (want HOST:PORT, [V6]:PORT or :PORT)\n", s->cfg.listen);
         return STRATA_ERR_INVALID;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (!s->cfg.max_connections || !s->cfg.queue_len || !s->cfg.threads || !s->cfg.write_threads ||
+        !s->cfg.admin_threads || !s->cfg.query_max_concurrency || !s->cfg.conn_timeout_s)
+        return STRATA_ERR_INVALID;
+    s->conns = calloc(1, sizeof *s->conns);
+    if (!s->conns)
+        return STRATA_ERR_NOMEM;
+    pthread_mutex_init(&s->conns->mu, NULL);
+    s->conns->list.next = s->conns->list.prev = &s->conns->list;
+    static const int nice_of[SRV_CLASS_COUNT] = {[SRV_READ] = 10};
+    unsigned n_of[SRV_CLASS_COUNT] = {[SRV_WRITE] = s->cfg.write_threads, [SRV_READ] = s->cfg.query_max_concurrency,
+                                      [SRV_ADMIN] = s->cfg.admin_threads};
+    for (int k = SRV_INLINE + 1; k < SRV_CLASS_COUNT; k++) {
+        int rc = srv_pool_open(srv_class_names[k], n_of[k], s->cfg.queue_len, nice_of[k], &s->pools[k]);
+        if (rc) {
+            stop_pools(s, 0);
+            free_conns(s);
+            return rc;
+        }
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -335,11 +609,15 @@ int srv_start(srv *s)
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(s->cfg.max_connections + CONN_SLACK),
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.conn_timeout_s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "strata serve: cannot listen on %s: %s\n", s->cfg.listen, strerror(errno));
+        stop_pools(s, 0);
+        free_conns(s);
         return STRATA_ERR_IO;
     }
     return STRATA_OK;
@@ -351,15 +629,20 @@ void srv_stop(srv *s)
         return;
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     MHD_quiesce_daemon(s->daemon); /* no new connections */
-    /* requests in flight finish (bounded: 120 s) */
+    /* requests in flight finish (bounded: 120 s), queued ones included */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 120;
+    int late = 0;
     pthread_mutex_lock(&s->mu);
-    while (s->active > 0)
-        if (pthread_cond_timedwait(&s->idle, &s->mu, &dl) == ETIMEDOUT)
-            break;
+    while (s->active > 0 && !late)
+        late = pthread_cond_timedwait(&s->idle, &s->mu, &dl) == ETIMEDOUT;
     pthread_mutex_unlock(&s->mu);
+    /* past the deadline, requests still queued are answered 503 without
+     * running; the ones running finish. Closing the pools resumes every
+     * suspended connection, which libmicrohttpd requires before it stops. */
+    stop_pools(s, late);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    free_conns(s);
 }

@@ -89,6 +89,24 @@ int metrics_render(srv *s, sbuf *b)
     rc |= line(b, "strata_query_samples_total %llu\n", (unsigned long long)ld(&s->m.query_samples));
     rc |= HELP(b, "strata_http_requests_in_flight", "gauge", "Requests being handled.");
     rc |= line(b, "strata_http_requests_in_flight %llu\n", (unsigned long long)ld(&s->m.in_flight));
+    unsigned n_conns, waiting, running;
+    uint64_t evicted;
+    srv_conn_counts(s, &n_conns, &evicted);
+    rc |= HELP(b, "strata_http_connections", "gauge", "Connections open.");
+    rc |= line(b, "strata_http_connections %u\n", n_conns);
+    rc |= HELP(b, "strata_http_connections_evicted_total", "counter",
+               "Idle connections closed to admit new ones past --max-connections.");
+    rc |= line(b, "strata_http_connections_evicted_total %llu\n", (unsigned long long)evicted);
+    rc |= HELP(b, "strata_http_queue_waiting", "gauge", "Requests waiting for a worker of their class.");
+    for (int k = SRV_INLINE + 1; k < SRV_CLASS_COUNT; k++) {
+        srv_pool_counts(s->pools[k], &waiting, &running);
+        rc |= line(b, "strata_http_queue_waiting{class=\"%s\"} %u\n", srv_class_names[k], waiting);
+    }
+    rc |= HELP(b, "strata_http_workers_busy", "gauge", "Workers of each class running a request.");
+    for (int k = SRV_INLINE + 1; k < SRV_CLASS_COUNT; k++) {
+        srv_pool_counts(s->pools[k], &waiting, &running);
+        rc |= line(b, "strata_http_workers_busy{class=\"%s\"} %u\n", srv_class_names[k], running);
+    }
     rc |= HELP(b, "strata_http_errors_total", "counter", "Requests refused or failed, by reason.");
     for (int i = 0; i < R_COUNT; i++)
         rc |= line(b, "strata_http_errors_total{reason=\"%s\"} %llu\n", reason_names[i],

@@ -118,3 +118,45 @@ int srv_handle(srv *s, srv_req *r, srv_resp *w)
         return srv_reply_method(s, r, w);
     return srv_dispatch(s, r, w);
 }
+
+const char *const srv_class_names[SRV_CLASS_COUNT] = {"inline", "write", "read", "admin"};
+
+/* Which pool runs a handler (http.c). Writes are the ingest paths; reads
+ * are everything that evaluates or walks stored data and can take long;
+ * admin is the rest of the work on the database. Inline handlers must
+ * never wait on the database for long: /health answers from nothing, and
+ * /metrics reads counters and the engine's stats. */
+srv_class srv_route_class(srv_handler h)
+{
+    switch (h) {
+    case H_WRITE:
+    case H_PROM_WRITE:
+    case H_IMPORT:
+        return SRV_WRITE;
+    case H_PROM_READ:
+    case H_QUERY:
+    case H_QUERY_RANGE:
+    case H_SERIES:
+    case H_LABELS:
+    case H_LABEL_VALUES:
+    case H_EXPORT:
+    case H_TSDB:
+    case H_EXEMPLARS:
+        return SRV_READ;
+    case H_METRICS:
+    case H_HEALTH:
+    case H_HEALTHY:
+    case H_READY:
+    case H_BUILDINFO:
+    case H_FLAGS:
+    case H_RUNTIMEINFO:
+    case H_CONFIG:
+    case H_RULES:
+    case H_ALERTS:
+    case H_TARGETS:
+    case H_OTHER:
+        return SRV_INLINE;
+    default:
+        return SRV_ADMIN;
+    }
+}

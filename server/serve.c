@@ -31,10 +31,20 @@ static const char *serve_help =
     "      --max-label-len N     bytes of a label name or value (default 16384)\n"
     "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
     "      --max-series N        series the database may hold (default unlimited)\n"
-    "      --threads N           HTTP worker threads (default: number of CPUs)\n"
+    "      --threads N           HTTP I/O threads; they also answer /health and /metrics\n"
+    "                            (default: number of CPUs)\n"
+    "      --write-threads N     threads running writes: /write, /api/v2/write,\n"
+    "                            /api/v1/write, /api/v1/import (default: number of CPUs, at least 2)\n"
+    "      --queue-len N         requests of one class (write, read, admin) waiting for a\n"
+    "                            thread; more are answered 503 with Retry-After (default 256)\n"
+    "      --max-connections N   open connections; past it the one idle the longest is\n"
+    "                            closed, or the new one when none is idle (default 512)\n"
+    "      --connection-timeout D  a connection silent this long while sending its request\n"
+    "                            or between requests is closed (default 60s)\n"
     "      --query-max-samples N  points a query may hold at once (default 50000000; over: 422)\n"
     "      --query-timeout D     a query running longer is stopped (default 2m; 503)\n"
-    "      --query-max-concurrency N  queries evaluated at once; more wait their turn\n"
+    "      --query-max-concurrency N  threads running reads (queries, series, labels, export,\n"
+    "                            remote read), at a lower CPU priority; more wait their turn\n"
     "                            within their timeout (default 20)\n"
     "      --query-lookback-delta D  how far back an instant selector looks (default 5m)\n" CLI_ENGINE_HELP;
 
@@ -50,7 +60,11 @@ enum {
     OPT_QUERY_MAX_SAMPLES,
     OPT_QUERY_TIMEOUT,
     OPT_QUERY_CONCURRENCY,
-    OPT_QUERY_LOOKBACK
+    OPT_QUERY_LOOKBACK,
+    OPT_WRITE_THREADS,
+    OPT_QUEUE_LEN,
+    OPT_MAX_CONNECTIONS,
+    OPT_CONN_TIMEOUT
 };
 
 static char *base64(const char *s)
@@ -106,6 +120,10 @@ int cmd_serve(int argc, char **argv)
         {"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
         {"query-max-concurrency", required_argument, NULL, OPT_QUERY_CONCURRENCY},
         {"query-lookback-delta", required_argument, NULL, OPT_QUERY_LOOKBACK},
+        {"write-threads", required_argument, NULL, OPT_WRITE_THREADS},
+        {"queue-len", required_argument, NULL, OPT_QUEUE_LEN},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+        {"connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
         {0, 0, 0, 0}};
     cli_db_args a;
     cli_db_args_init(&a);
@@ -123,6 +141,12 @@ int cmd_serve(int argc, char **argv)
     s->cfg.query_lookback_ms = 300000;     /* --query.lookback-delta */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->cfg.threads = ncpu > 0 ? (unsigned)ncpu : 2;
+    s->cfg.write_threads = ncpu > 2 ? (unsigned)ncpu : 2;
+    s->cfg.admin_threads = 2;              /* delete, snapshot, flush, merge: rare, may be long */
+    s->cfg.queue_len = 256;
+    s->cfg.max_connections = 512;          /* Prometheus' --web.max-connections */
+    s->cfg.conn_timeout_s = 60;
+    int64_t ms;
     int opt, status = CLI_USAGE;
     unsigned long long v;
     uint64_t bytes;
@@ -201,6 +225,30 @@ int cmd_serve(int argc, char **argv)
                 s->cfg.query_lookback_ms <= 0)
                 goto out;
             break;
+        case OPT_WRITE_THREADS:
+            if (parse_count(optarg, "--write-threads", 1, 1024, &v))
+                goto out;
+            s->cfg.write_threads = (unsigned)v;
+            break;
+        case OPT_QUEUE_LEN:
+            if (parse_count(optarg, "--queue-len", 1, 1u << 20, &v))
+                goto out;
+            s->cfg.queue_len = (unsigned)v;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            if (parse_count(optarg, "--max-connections", 1, 1u << 20, &v))
+                goto out;
+            s->cfg.max_connections = (unsigned)v;
+            break;
+        case OPT_CONN_TIMEOUT:
+            if (cli_parse_duration(optarg, "--connection-timeout", &ms))
+                goto out;
+            if (ms < 1000 || ms > 86400000) {
+                fprintf(stderr, "strata serve: --connection-timeout takes 1s..1d\n");
+                goto out;
+            }
+            s->cfg.conn_timeout_s = (unsigned)(ms / 1000);
+            break;
         case 'h':
             fputs(serve_help, stdout);
             status = CLI_OK;
@@ -214,16 +262,8 @@ int cmd_serve(int argc, char **argv)
         fputs(serve_help, stderr);
         goto out;
     }
-    if (s->cfg.basic_auth) {
-        char *b64 = base64(s->cfg.basic_auth);
-        s->basic_expect = b64 ? malloc(strlen(b64) + 7) : NULL;
-        if (!s->basic_expect) {
-            free(b64);
-            goto out;
-        }
-        sprintf(s->basic_expect, "Basic %s", b64);
-        free(b64);
-    }
+    if (s->cfg.basic_auth && !(s->basic_expect = base64(s->cfg.basic_auth)))
+        goto out;
     /* block the stop signals before any thread exists; sigwait takes them */
     sigset_t set;
     sigemptyset(&set);
@@ -248,8 +288,10 @@ int cmd_serve(int argc, char **argv)
         cli_close(s->db);
         goto out_sync;
     }
-    fprintf(stderr, "strata serve: listening on http://%s, data in %s, %u threads\n", s->cfg.listen, a.dir,
-            s->cfg.threads);
+    fprintf(stderr,
+            "strata serve: listening on http://%s, data in %s, %u I/O threads, %u write, %u read, %u admin threads\n",
+            s->cfg.listen, a.dir, s->cfg.threads, s->cfg.write_threads, s->cfg.query_max_concurrency,
+            s->cfg.admin_threads);
     if (strncmp(s->cfg.listen, "127.", 4) && strncmp(s->cfg.listen, "localhost:", 10) &&
         strncmp(s->cfg.listen, "[::1]:", 6) && !s->cfg.auth_token && !s->cfg.basic_auth)
         fprintf(stderr, "strata serve: warning: listening beyond loopback without --auth-token or --basic-auth: "

@@ -14,14 +14,19 @@
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
  *   metrics.c   the server's own counters and latency histograms
+ *   pool.c      the worker pools that run the handlers of each class
  *
  * A handler takes the request as an srv_req and fills an srv_resp, both
  * plain data of ours, so handlers run without a socket (the unit test
  * tests/unit/server_handlers.c builds requests in memory).
  *
- * Threads: libmicrohttpd runs a pool; a request is handled entirely by one
- * pool thread. Everything shared (srv, metrics) is read-only after start or
- * updated with atomics; the strata_db is thread-safe.
+ * Threads: libmicrohttpd's threads (--threads) do the I/O of every
+ * connection and answer /health and /metrics themselves; every other
+ * handler runs in the worker pool of its class (srv_class: write, read,
+ * admin), each with its own threads and bounded queue, so that no class
+ * can starve another (http.c says how). Everything shared (srv, metrics)
+ * is read-only after start or updated with atomics; the strata_db is
+ * thread-safe.
  */
 #ifndef STRATA_SERVER_H
 #define STRATA_SERVER_H
@@ -99,6 +104,11 @@ enum {
     HTTP_SERVICE_UNAVAILABLE = 503
 };
 
+/* Classes of request, each served by its own worker pool (http.c):
+ * inline ones (/health, /metrics, and every refusal) are answered by the
+ * I/O thread at once. */
+typedef enum srv_class { SRV_INLINE, SRV_WRITE, SRV_READ, SRV_ADMIN, SRV_CLASS_COUNT } srv_class;
+
 /* Error reasons counted in /metrics (strata_http_errors_total{reason}). */
 typedef enum srv_reason {
     R_BAD_DATA, R_BAD_ENCODING, R_BAD_PROTOBUF, R_BAD_CONTENT_TYPE, R_TOO_LARGE, R_TOO_MANY_LABELS,
@@ -131,10 +141,15 @@ typedef struct srv_config {
     size_t max_labels;
     size_t max_label_len;
     size_t max_read_samples;  /* per remote read / export-free queries */
-    unsigned threads;
+    unsigned threads;         /* libmicrohttpd's I/O threads */
+    unsigned write_threads;   /* the write pool's threads */
+    unsigned admin_threads;   /* the admin pool's threads */
+    unsigned queue_len;       /* requests of one class waiting for a worker; more: 503 */
+    unsigned max_connections; /* open connections; past it the oldest idle one is closed */
+    unsigned conn_timeout_s;  /* a connection silent this long (reading or writing) is closed */
     uint64_t query_max_samples;      /* points a query may hold */
     int64_t query_timeout_ms;        /* evaluation, waiting for a slot included */
-    unsigned query_max_concurrency;  /* queries evaluated at once */
+    unsigned query_max_concurrency;  /* queries evaluated at once: the read pool's threads */
     int64_t query_lookback_ms;       /* default lookback delta */
 } srv_config;
 
@@ -143,7 +158,7 @@ typedef struct srv {
     const char *data_dir;
     strata_options opts;      /* the database was opened with (for /api/v1/status/flags) */
     srv_config cfg;
-    char *basic_expect;       /* "Basic base64(user:pass)" */
+    char *basic_expect;       /* base64(user:pass), the credentials after "Basic " */
     int64_t start_ms;
     srv_metrics m;
     int stopping;             /* atomic: new requests get 503 */
@@ -151,6 +166,8 @@ typedef struct srv {
     pthread_cond_t idle;
     long active;
     struct MHD_Daemon *daemon;
+    struct srv_pool *pools[SRV_CLASS_COUNT]; /* [SRV_INLINE] stays NULL */
+    struct srv_conns *conns;  /* open connections, for the cap (http.c) */
     pthread_mutex_t query_mu;  /* guards queries_running (query admission) */
     pthread_cond_t query_cond; /* a query slot came free */
     unsigned queries_running;
@@ -216,6 +233,36 @@ int srv_reply_method(srv *s, const srv_req *r, srv_resp *w);
  * stages, for a caller (a test) that holds a whole request. */
 int srv_handle(srv *s, srv_req *r, srv_resp *w);
 
+/* The class of a handler's requests. */
+srv_class srv_route_class(srv_handler h);
+extern const char *const srv_class_names[SRV_CLASS_COUNT];
+
+/* ---- pool.c: worker threads over a bounded FIFO of jobs */
+/* A job, kept inside the caller's own state (no allocation). run is
+ * called once on a pool thread; abandon says the pool is being closed
+ * after its deadline and the job should answer without working. */
+typedef struct srv_job {
+    struct srv_job *next;
+    void (*run)(struct srv_job *j, int abandon);
+} srv_job;
+typedef struct srv_pool srv_pool;
+/* Starts n_threads threads (at nice level nice when not 0) over a queue of
+ * at most max_waiting jobs. STRATA_OK, STRATA_ERR_INVALID (0 threads or
+ * queue) or STRATA_ERR_NOMEM (no memory or no thread). */
+int srv_pool_open(const char *name, unsigned n_threads, unsigned max_waiting, int nice, srv_pool **out);
+/* Reserves a place: 0, or -1 when n_threads + max_waiting jobs already
+ * run or wait (or the pool is closing). Each 0 must be followed by one
+ * push. */
+int srv_pool_admit(srv_pool *p);
+/* Queues j on the place admitted; a worker may run it at once. */
+void srv_pool_push(srv_pool *p, srv_job *j);
+/* Jobs taken from now on run with abandon set. */
+void srv_pool_abandon(srv_pool *p);
+/* Jobs waiting and running now (for /metrics; p may be NULL). */
+void srv_pool_counts(const srv_pool *p, unsigned *waiting, unsigned *running);
+/* Runs every job admitted, joins the threads, frees. NULL: nothing. */
+void srv_pool_close(srv_pool *p);
+
 /* ---- request.c: requests */
 void srv_req_free(srv_req *r);
 /* Appends a decoded parameter. STRATA_OK or STRATA_ERR_NOMEM. */
@@ -268,6 +315,9 @@ int json_value(sbuf *b, double v);     /* quoted, Prometheus style */
 /* ---- http.c */
 int srv_start(srv *s);
 void srv_stop(srv *s);  /* stop accepting, wait for requests in flight, close */
+/* Connections open now (past those being shut down) and connections shut
+ * down because the cap was reached, since start. */
+void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted);
 
 /* ---- handlers: each answers r in w and returns STRATA_OK, or a negative
  * status when not even an error reply could be built. */
