@@ -14,6 +14,8 @@
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
  *   metrics.c   the server's own counters and latency histograms
+ *   h_ui.c      the web UI's assets (compiled in from ui/dist) and
+ *               /api/v1/status/storage
  *
  * A handler takes the request as an srv_req and fills an srv_resp, both
  * plain data of ours, so handlers run without a socket (the unit test
@@ -65,7 +67,10 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
     ROUTE(M_GET | M_POST, "/internal/force_merge", h_merge, H_MERGE, "force_merge")                    \
     ROUTE(M_GET | M_HEAD, "/metrics", h_metrics, H_METRICS, "metrics")                                 \
-    ROUTE(M_GET | M_HEAD, "/health", h_health, H_HEALTH, "health")
+    ROUTE(M_GET | M_HEAD, "/health", h_health, H_HEALTH, "health")                                     \
+    ROUTE(M_GET, "/api/v1/status/storage", h_status_storage, H_STATUS_STORAGE, "status_storage")       \
+    ROUTE(M_GET | M_HEAD, "/", h_ui, H_UI, "ui")                                                       \
+    ALSO(M_GET | M_HEAD, "/assets/*", H_UI)
 
 #define SRV_X_ENUM(methods, path, fn, name, metric) name,
 #define SRV_X_NONE(methods, path, name)
