@@ -8,16 +8,30 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h, clear, color, fmtNum, fmtTime, labelsText } from './util.js';
 
+// A sample value as the chart takes it: Prometheus' "+Inf", "-Inf" and
+// "NaN" cannot be drawn, so they are gaps.
+function num(v) {
+  const x = +v;
+  return Number.isFinite(x) ? x : null;
+}
+
 // Series of a Prometheus matrix aligned on the grid start..end by step (ms).
 export function alignMatrix(result, startMs, endMs, stepMs) {
   const n = Math.floor((endMs - startMs) / stepMs) + 1;
   const xs = new Float64Array(n);
   for (let i = 0; i < n; i++) xs[i] = (startMs + i * stepMs) / 1000;
   const ys = result.map((s) => {
+    const vals = s.values || [];
+    // the usual case: a point at every step, in order
+    if (vals.length === n && vals[0][0] * 1000 === startMs && vals[n - 1][0] * 1000 === startMs + (n - 1) * stepMs) {
+      const col = new Array(n);
+      for (let i = 0; i < n; i++) col[i] = num(vals[i][1]);
+      return col;
+    }
     const col = new Array(n).fill(null);
-    for (const [t, v] of s.values || []) {
+    for (const [t, v] of vals) {
       const i = Math.round((t * 1000 - startMs) / stepMs);
-      if (i >= 0 && i < n) col[i] = parseFloat(v);
+      if (i >= 0 && i < n) col[i] = num(v);
     }
     return col;
   });

@@ -158,11 +158,16 @@ export function queryView(root, params) {
     const data = res.data;
     let nSeries = 0;
     let nSamples = 0;
+    let tAligned = tNet;
     const finish = () => {
       const t1 = performance.now();
       statsBox.textContent = `${data.resultType}: ${nSeries} series, ${nSamples} samples; ${Math.round(tNet - t0)} ms to answer, ${Math.round(t1 - t0)} ms to draw`;
       out.setAttribute('data-run', String(id));
-      window.__lastRun = { id, mode: st.mode, series: nSeries, samples: nSamples, answerMs: tNet - t0, drawMs: t1 - t0 };
+      const at = window.__apiTiming || {};
+      window.__lastRun = {
+        id, mode: st.mode, series: nSeries, samples: nSamples, answerMs: tNet - t0, drawMs: t1 - t0,
+        headMs: at.head - t0, bodyMs: at.body - t0, parsedMs: at.parsed - t0, alignedMs: tAligned - t0,
+      };
     };
     if (chart) {
       chart.destroy();
@@ -182,6 +187,7 @@ export function queryView(root, params) {
         return;
       }
       const aligned = alignMatrix(data.result, startMs, res.endMs, stepMs);
+      tAligned = performance.now();
       chart = drawChart(out, data.result.map((s) => s.metric), aligned, { stacked: st.stack, onDrawn: finish });
     } else {
       let rows;

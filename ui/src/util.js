@@ -64,12 +64,25 @@ export async function api(path, params, opts = {}) {
     return { ok: false, status: 0, error: `cannot reach the server: ${e.message}` };
   }
   let body = null;
-  const text = await resp.text();
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
+  let text = '';
+  const tHead = performance.now();
+  const tBody = tHead;
+  if (resp.ok) {
+    // the answer parsed as it arrives, without a copy of it as text
+    try {
+      body = await resp.json();
+    } catch {
+      body = null;
+    }
+  } else {
+    text = await resp.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
   }
+  window.__apiTiming = { head: tHead, body: tBody, parsed: performance.now() };
   if (resp.ok && body && body.status === 'success') return { ok: true, status: resp.status, data: body.data, body };
   if (resp.status === 404) return { ok: false, status: 404, missing: true, error: `${path} is not available on this server` };
   return {
