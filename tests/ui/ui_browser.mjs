@@ -90,6 +90,12 @@ async function apiJSON(port, p, params) {
   return { status: r.status, json: r.body.length ? JSON.parse(r.body.toString()) : null };
 }
 
+// servers still running when the test ends (a failure) are stopped with it
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
 class Server {
   constructor(dir, extra = []) {
     this.dir = dir;
@@ -100,7 +106,11 @@ class Server {
     this.port = await freePort();
     this.log = fs.openSync(`${this.dir}.log`, 'a');
     this.p = spawn(BIN, ['serve', '-d', this.dir, '--listen', `127.0.0.1:${this.port}`, ...this.extra], { stdio: ['ignore', this.log, this.log] });
-    this.exited = new Promise((res) => this.p.on('exit', (code, sig) => res({ code, sig })));
+    running.add(this.p);
+    this.exited = new Promise((res) => this.p.on('exit', (code, sig) => {
+      running.delete(this.p);
+      res({ code, sig });
+    }));
     // ready when /health answers: polled, the server being another process
     const deadline = Date.now() + 30000;
     for (;;) {
@@ -257,6 +267,15 @@ async function main() {
     check(tipShown && /demo_cpu/.test(tipText), 'hover: a tooltip gives the value of the series under the cursor', tipText);
     await page.screenshot({ path: path.join(SHOTS, 'query-graph.png') });
     check(new URL(page.url()).hash.includes('expr=demo_cpu'), 'the URL holds the query', page.url());
+
+    // the README's picture (docs/ui.png is a copy of it): ten series over six hours
+    await page.setViewportSize({ width: 1100, height: 560 });
+    await page.goto(`${base}/#/query?range=6h&end=${end}&expr=${encodeURIComponent('demo_cpu{host=~"h00."}')}`);
+    await page.waitForFunction(() => window.__lastRun && window.__lastRun.series === 10, null, { timeout: 60000 });
+    await page.screenshot({ path: path.join(SHOTS, 'readme.png') });
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.goto(`${base}/#/query?range=1d&end=${end}&step=60s`);
+    await page.waitForSelector('[data-testid=expr]');
 
     // timings: Enter to chart drawn, 100 and 1,000 series (median of 3)
     async function timeQuery(expr) {

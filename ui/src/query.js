@@ -165,7 +165,7 @@ export function queryView(root, params) {
       out.setAttribute('data-run', String(id));
       const at = window.__apiTiming || {};
       window.__lastRun = {
-        id, mode: st.mode, series: nSeries, samples: nSamples, answerMs: tNet - t0, drawMs: t1 - t0,
+        id: (window.__runSeq = (window.__runSeq || 0) + 1), mode: st.mode, series: nSeries, samples: nSamples, answerMs: tNet - t0, drawMs: t1 - t0,
         headMs: at.head - t0, bodyMs: at.body - t0, parsedMs: at.parsed - t0, alignedMs: tAligned - t0,
       };
     };

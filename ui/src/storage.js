@@ -76,7 +76,8 @@ export function storageView(root) {
         { label: 'compaction pending bytes', stroke: '#d62728', scale: 'b' },
         { label: 'compactions done', stroke: '#2ca02c', scale: 'c' }],
       axes: [{}, { scale: 'n', values: (u, t) => t.map(fmtNum), size: 60 }, { scale: 'b', side: 1, values: (u, t) => t.map(fmtBytes), size: 70, grid: { show: false } }],
-      scales: { x: { time: true } },
+      // at least the last ten minutes, so the first samples are not a lone dot
+      scales: { x: { time: true, range: (u, lo, hi) => [Math.min(lo, hi - 600), hi + 5] } },
     }, data, chartEl);
   }
 
