@@ -236,7 +236,7 @@ async function main() {
     async function runAndWait(press) {
       const before = await page.evaluate(() => (window.__lastRun ? window.__lastRun.id : 0));
       await press();
-      await page.waitForFunction((b) => window.__lastRun && window.__lastRun.id > b, before, { timeout: 60000 });
+      await page.waitForFunction((b) => window.__lastRun && window.__lastRun.id > b, before, { timeout: 120000 });
       return page.evaluate(() => window.__lastRun);
     }
     const enter = () => page.keyboard.press('Enter');
@@ -271,7 +271,7 @@ async function main() {
     // the README's picture (docs/ui.png is a copy of it): ten series over six hours
     await page.setViewportSize({ width: 1100, height: 560 });
     await page.goto(`${base}/#/query?range=6h&end=${end}&expr=${encodeURIComponent('demo_cpu{host=~"h00."}')}`);
-    await page.waitForFunction(() => window.__lastRun && window.__lastRun.series === 10, null, { timeout: 60000 });
+    await page.waitForFunction(() => window.__lastRun && window.__lastRun.series === 10, null, { timeout: 120000 });
     await page.screenshot({ path: path.join(SHOTS, 'readme.png') });
     await page.setViewportSize({ width: 1280, height: 860 });
     await page.goto(`${base}/#/query?range=1d&end=${end}&step=60s`);
@@ -302,7 +302,7 @@ async function main() {
 
     // reload from the URL: the same view
     await page.reload();
-    await page.waitForFunction(() => window.__lastRun && window.__lastRun.series === 1000, null, { timeout: 60000 });
+    await page.waitForFunction(() => window.__lastRun && window.__lastRun.series === 1000, null, { timeout: 120000 });
     check(true, 'a reload from the URL runs the same query');
 
     // ---- table mode

@@ -84,7 +84,8 @@ export function drawChart(el, metrics, aligned, opts = {}) {
     series,
     legend: { show: false },
     focus: { alpha: 0.25 },
-    cursor: { focus: { prox: 24 }, drag: { x: true, y: false } },
+    // a cursor point per series is a DOM element moved on every mouse move: not for many series
+    cursor: { focus: { prox: 24 }, drag: { x: true, y: false }, points: { show: !many } },
     scales: { x: { time: true } },
     axes: [{}, { values: (self, ticks) => ticks.map(fmtNum), size: 70 }],
     hooks: {
