@@ -11,6 +11,14 @@
 #                   a package is missing)
 #   make install    install into PREFIX (default /usr/local): strata,
 #                   strata-bench, libstrata.so/.a, strata.h, strata.pc, man page
+#   make ui         rebuild the web UI's bundle ui/dist from ui/src (Node.js and
+#                   npm from Debian when missing; packages pinned by
+#                   ui/package-lock.json); the bundle is committed, so the
+#                   other targets need no Node.js
+#   make ui-check   make ui, then fail if ui/dist differs from what is committed
+#   make test-ui    the web UI in a real browser (Debian's chromium, driven by
+#                   playwright-core) against a real `strata serve`; screenshots
+#                   in build/ui-screenshots/
 
 SAN ?=
 ifeq ($(SAN),)
@@ -31,7 +39,7 @@ PKGS = cmake make gcc clang libclang-rt-14-dev pkg-config python3 \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps need-deps test test-long fuzz serve install clean
+.PHONY: all build deps need-deps test test-long fuzz serve install clean ui ui-check ui-deps test-ui need-ui-tools
 
 PREFIX ?= /usr/local
 
@@ -78,3 +86,32 @@ install: build
 
 clean:
 	rm -rf build build-address build-thread build-fuzz
+
+# ---- the web UI (ui/). Node.js and npm are needed only here, and chromium
+# only by test-ui: each is installed from Debian when its command is missing.
+UI_TOOLS = node:nodejs npm:npm
+need-ui-tools:
+	@missing=""; for t in $(UI_TOOLS) $(if $(filter test-ui,$(MAKECMDGOALS)),chromium:chromium); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ui/node_modules as package-lock.json pins it (npm ci only when the lock changed)
+ui-deps: need-ui-tools
+	@if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then \
+	  cd ui && npm ci --no-audit --no-fund; fi
+
+ui: ui-deps
+	cd ui && node build.mjs
+
+ui-check: ui
+	@if ! git diff --quiet -- ui/dist || [ -n "$$(git status --porcelain -- ui/dist)" ]; then \
+	  git status --short -- ui/dist; \
+	  echo "ui-check: ui/dist differs from a rebuild of ui/src: run make ui and commit ui/dist"; exit 1; fi
+	@echo "ui-check: ui/dist is the rebuild of ui/src"
+
+test-ui: build ui-deps
+	STRATA_BIN=$(BUILD_DIR)/strata STRATA_BUILD=$(BUILD_DIR) node tests/ui/ui_browser.mjs

@@ -142,6 +142,7 @@ srv_class srv_route_class(srv_handler h)
     case H_EXPORT:
     case H_TSDB:
     case H_EXEMPLARS:
+    case H_STATUS_STORAGE:
         return SRV_READ;
     case H_METRICS:
     case H_HEALTH:
@@ -154,6 +155,7 @@ srv_class srv_route_class(srv_handler h)
     case H_RULES:
     case H_ALERTS:
     case H_TARGETS:
+    case H_UI: /* compiled-in assets: the page loads whatever the queries do */
     case H_OTHER:
         return SRV_INLINE;
     default:

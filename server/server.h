@@ -15,6 +15,11 @@
  *               force_merge, /metrics, /health
  *   metrics.c   the server's own counters and latency histograms
  *   pool.c      the worker pools that run the handlers of each class
+ *   h_status.c  status and probe endpoints (buildinfo, flags, runtimeinfo,
+ *               config, rules, alerts, targets, exemplars, /-/healthy...)
+ *   h_tsdb.c    /api/v1/status/tsdb (cardinality)
+ *   h_ui.c      the web UI's assets (compiled in from ui/dist) and
+ *               /api/v1/status/storage
  *
  * A handler takes the request as an srv_req and fills an srv_resp, both
  * plain data of ours, so handlers run without a socket (the unit test
@@ -81,7 +86,10 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/api/v1/query_exemplars", h_exemplars, H_EXEMPLARS, "query_exemplars")      \
     ROUTE(M_GET, "/api/v1/rules", h_rules, H_RULES, "rules")                                           \
     ROUTE(M_GET, "/api/v1/alerts", h_alerts, H_ALERTS, "alerts")                                       \
-    ROUTE(M_GET, "/api/v1/targets", h_targets, H_TARGETS, "targets")
+    ROUTE(M_GET, "/api/v1/targets", h_targets, H_TARGETS, "targets")                                   \
+    ROUTE(M_GET, "/api/v1/status/storage", h_status_storage, H_STATUS_STORAGE, "status_storage")       \
+    ROUTE(M_GET | M_HEAD, "/", h_ui, H_UI, "ui")                                                       \
+    ALSO(M_GET | M_HEAD, "/assets/*", H_UI)
 
 #define SRV_X_ENUM(methods, path, fn, name, metric) name,
 #define SRV_X_NONE(methods, path, name)
