@@ -98,7 +98,10 @@ int h_prom_write(srv *s, srv_req *r, srv_resp *w)
     if (rc)
         return decode_error(s, r, w, rc, err);
     rw_stored st;
+    size_t md_skipped = 0;
     rc = rw_store(s->db, req, &st);
+    if (!rc) /* metadata after the samples: a failure here loses no sample */
+        rc = rw_store_metadata(s->db, req, &md_skipped);
     size_t n_series = req->msg->n_timeseries;
     rw_free(req);
     METRIC_ADD(s->m.samples_in[1], st.samples);

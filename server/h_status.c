@@ -9,6 +9,7 @@
  * Shapes follow Prometheus 3's web/api/v1 (field names and types); the
  * values are strata's own.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,76 @@ int h_config(srv *s, srv_req *r, srv_resp *w)
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":{\"yaml\":");
     rc = rc ? rc : json_str(&b, yaml);
     rc = rc ? rc : json_raw(&b, "}}\n");
+    if (rc) {
+        sbuf_free(&b);
+        return rc;
+    }
+    return srv_reply_json(w, HTTP_OK, &b);
+}
+
+/* ------------------------------------------------------------ metadata */
+
+/* Prometheus' limit parameters: absent or negative is no limit; 0 lists
+ * nothing (as Prometheus answers it). Returns 0, or -1 after a 400. */
+static int md_limit(srv *s, srv_req *r, srv_resp *w, const char *name, long long *out, int *ret)
+{
+    *out = -1;
+    const char *v = srv_param(r, name);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (*end || errno) {
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s must be a number", name);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* GET /api/v1/metadata: {"metric": [{"type","help","unit"}, ...], ...}. */
+int h_metadata(srv *s, srv_req *r, srv_resp *w)
+{
+    int ret;
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
+    long long limit, per;
+    if (md_limit(s, r, w, "limit", &limit, &ret) || md_limit(s, r, w, "limit_per_metric", &per, &ret))
+        return ret;
+    const char *metric = srv_param(r, "metric");
+    strata_metadata *m = NULL;
+    size_t n = 0;
+    int rc = STRATA_OK;
+    if (limit != 0 && per != 0)
+        rc = strata_metadata_get(s->db, metric && *metric ? metric : NULL, limit < 0 ? 0 : (size_t)limit,
+                                 per < 0 ? 0 : (size_t)per, &m, &n);
+    if (rc) {
+        if (rc == STRATA_ERR_NOMEM)
+            return rc;
+        return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "%s", strata_strerror(rc));
+    }
+    sbuf b = {0};
+    rc = json_raw(&b, "{\"status\":\"success\",\"data\":{");
+    for (size_t i = 0; i < n && !rc; i++) {
+        int first = !i || strcmp(m[i - 1].metric, m[i].metric);
+        if (first) {
+            rc = json_raw(&b, i ? "]," : "");
+            rc = rc ? rc : json_str(&b, m[i].metric);
+            rc = rc ? rc : json_raw(&b, ":[");
+        } else {
+            rc = json_raw(&b, ",");
+        }
+        rc = rc ? rc : json_raw(&b, "{\"type\":");
+        rc = rc ? rc : json_str(&b, m[i].type);
+        rc = rc ? rc : json_raw(&b, ",\"help\":");
+        rc = rc ? rc : json_str(&b, m[i].help);
+        rc = rc ? rc : json_raw(&b, ",\"unit\":");
+        rc = rc ? rc : json_str(&b, m[i].unit);
+        rc = rc ? rc : json_raw(&b, "}");
+    }
+    rc = rc ? rc : json_raw(&b, n ? "]}}\n" : "}}\n");
+    strata_free(m);
     if (rc) {
         sbuf_free(&b);
         return rc;

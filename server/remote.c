@@ -485,3 +485,71 @@ out:
     sbuf_free(&tmp);
     return rc;
 }
+
+/* A bytes field as a new C string, NULL when it holds a NUL, is over
+ * 64 KiB or memory ran out (*nomem then set). */
+static char *md_text(const ProtobufCBinaryData *d, int *nomem)
+{
+    if (d->len > 65536 || (d->len && memchr(d->data, 0, d->len)))
+        return NULL;
+    char *s = malloc(d->len + 1);
+    if (!s) {
+        *nomem = 1;
+        return NULL;
+    }
+    if (d->len)
+        memcpy(s, d->data, d->len);
+    s[d->len] = 0;
+    return s;
+}
+
+int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped)
+{
+    static const char *const types[] = {"unknown", "counter", "gauge", "histogram",
+                                        "gaugehistogram", "summary", "info", "stateset"};
+    const Prometheus__WriteRequest *req = w->msg;
+    *skipped = 0;
+    if (!req->n_metadata)
+        return STRATA_OK;
+    strata_metadata *e = calloc(req->n_metadata, sizeof *e);
+    if (!e)
+        return STRATA_ERR_NOMEM;
+    size_t n = 0;
+    int nomem = 0;
+    for (size_t i = 0; i < req->n_metadata && !nomem; i++) {
+        const Prometheus__MetricMetadata *m = req->metadata[i];
+        strata_metadata *x = &e[n];
+        x->metric = md_text(&m->metric_family_name, &nomem);
+        x->help = md_text(&m->help, &nomem);
+        x->unit = md_text(&m->unit, &nomem);
+        x->type = (unsigned)m->type < sizeof types / sizeof types[0] ? types[m->type] : NULL;
+        if (x->metric && *x->metric && x->help && x->unit && x->type) {
+            n++;
+            continue;
+        }
+        free((char *)x->metric);
+        free((char *)x->help);
+        free((char *)x->unit);
+        ++*skipped;
+    }
+    /* all at once (one durable rewrite when something is new); should one
+     * be refused (text not UTF-8), each alone so the others are kept */
+    int rc = nomem ? STRATA_ERR_NOMEM : strata_metadata_put(db, e, n);
+    if (rc == STRATA_ERR_INVALID || rc == STRATA_ERR_LIMIT) {
+        rc = STRATA_OK;
+        for (size_t i = 0; i < n && !rc; i++) {
+            rc = strata_metadata_put(db, &e[i], 1);
+            if (rc == STRATA_ERR_INVALID || rc == STRATA_ERR_LIMIT) {
+                ++*skipped;
+                rc = STRATA_OK;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free((char *)e[i].metric);
+        free((char *)e[i].help);
+        free((char *)e[i].unit);
+    }
+    free(e);
+    return rc;
+}

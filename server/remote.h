@@ -79,4 +79,10 @@ void rr_free(Prometheus__ReadRequest *req);
 int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limits *lim, uint8_t **out,
                size_t *out_len, uint64_t *samples, char *err, size_t errlen);
 
+/* Stores the metadata entries of a decoded write request (strata's
+ * strata_metadata_put); entries that could not be stored as they are (a
+ * NUL byte, text that is not UTF-8, an empty name, an unknown type) are
+ * skipped and counted in *skipped. A status of the store. */
+int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped);
+
 #endif

@@ -143,6 +143,7 @@ srv_class srv_route_class(srv_handler h)
     case H_TSDB:
     case H_EXEMPLARS:
     case H_STATUS_STORAGE:
+    case H_METADATA:
         return SRV_READ;
     case H_METRICS:
     case H_HEALTH:

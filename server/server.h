@@ -87,6 +87,7 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET, "/api/v1/rules", h_rules, H_RULES, "rules")                                           \
     ROUTE(M_GET, "/api/v1/alerts", h_alerts, H_ALERTS, "alerts")                                       \
     ROUTE(M_GET, "/api/v1/targets", h_targets, H_TARGETS, "targets")                                   \
+    ROUTE(M_GET, "/api/v1/metadata", h_metadata, H_METADATA, "metadata")                               \
     ROUTE(M_GET, "/api/v1/status/storage", h_status_storage, H_STATUS_STORAGE, "status_storage")       \
     ROUTE(M_GET | M_HEAD, "/", h_ui, H_UI, "ui")                                                       \
     ALSO(M_GET | M_HEAD, "/assets/*", H_UI)

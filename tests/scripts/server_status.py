@@ -18,7 +18,8 @@ same generated series to both, then compares:
   (no rules, alerts, targets or exemplars on either side);
 - /-/healthy and /-/ready: 200 without credentials when auth is on.
 Then, on strata alone: tsdb over a time range and with match[] counts only
-the series selected, and a deleted series no longer counts. Seed printed; STRATA_SEED replays."""
+the series selected, and a deleted series no longer counts; remote write's
+metadata reaches /api/v1/metadata (filters, limits, durable over a restart). Seed printed; STRATA_SEED replays."""
 import json
 import os
 import random
@@ -28,7 +29,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prom_util import Prom, ensure_prometheus, http_call  # noqa: E402
-from server_util import PROTO_HEADERS, Server, f2bits, snappy_literal, tmpdir, write_request  # noqa: E402
+from server_util import (PROTO_HEADERS, Server, f2bits, field_bytes, field_varint, snappy_literal, tmpdir,  # noqa: E402
+                         write_request)
 
 T0 = 1_700_000_000_000
 
@@ -205,6 +207,46 @@ def check_strata_only(base, series):
         s.stop()
 
 
+def check_metadata(base):
+    """Remote write's metadata is stored once per distinct entry, survives a
+    restart, and /api/v1/metadata filters and limits it as Prometheus does."""
+    types = {"counter": 1, "gauge": 2, "histogram": 3, "summary": 5}
+
+    def md(name, typ, help_, unit=""):
+        return field_bytes(3, field_varint(1, types[typ]) + field_bytes(2, name.encode()) +
+                           field_bytes(4, help_.encode()) + field_bytes(5, unit.encode()))
+    entries = [("http_requests_total", "counter", "Requests served.", ""),
+               ("node_memory_bytes", "gauge", "Memory in use.", "bytes"),
+               ("rpc_seconds", "summary", "RPC latency.", "seconds"),
+               ("up", "gauge", "Target up.", "")]
+    body = write_request([([("__name__", "up")], [(T0, f2bits(1.0))])])
+    body += b"".join(md(*e) for e in entries) + md("up", "gauge", "Target up.")  # a repeat
+    body += field_bytes(3, field_varint(1, 2) + field_bytes(2, b"bad\x00name"))  # a NUL: skipped
+    s = Server(os.path.join(base, "strata-md")).start()
+    try:
+        st, resp, _ = s.req("POST", "/api/v1/write", snappy_literal(body), PROTO_HEADERS)
+        assert st == 204, (st, resp)
+        want = {e[0]: [{"type": e[1], "help": e[2], "unit": e[3]}] for e in entries}
+        st, a = s.json("GET", "/api/v1/metadata")
+        assert st == 200 and a == {"status": "success", "data": want}, a
+        s.stop()
+        s.start()
+        st, a = s.json("GET", "/api/v1/metadata")
+        assert st == 200 and a["data"] == want, a
+        st, a = s.json("GET", "/api/v1/metadata?metric=up")
+        assert a["data"] == {"up": want["up"]}, a
+        st, a = s.json("GET", "/api/v1/metadata?limit=2")
+        assert list(a["data"]) == sorted(want)[:2], a
+        st, a = s.json("GET", "/api/v1/metadata?limit=0")
+        assert a["data"] == {}, a
+        st, a = s.json("GET", "/api/v1/metadata?limit=-1&limit_per_metric=1")
+        assert a["data"] == want, a
+        st, a = s.json("GET", "/api/v1/metadata?limit=x")
+        assert st == 400 and a["errorType"] == "bad_data", (st, a)
+    finally:
+        s.stop()
+
+
 def push_to(s, series, t_ms, headers):
     ts = [(sorted(l.items()), [(t_ms, f2bits(1.0))]) for l in series]
     st, resp, _ = s.req("POST", "/api/v1/write", snappy_literal(write_request(ts)), dict(PROTO_HEADERS, **headers))
@@ -220,6 +262,7 @@ def main():
     ok = False
     try:
         check_strata_only(base, series)
+        check_metadata(base)
         if not ensure_prometheus():
             print("prometheus cannot be installed: skipping the comparison")
             sys.exit(77)
