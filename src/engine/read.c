@@ -421,10 +421,11 @@ int strata_label_names(strata_db *db, const strata_matcher *matchers, size_t n_m
         return STRATA_ERR_INVALID;
     index_sids within = {0};
     index_strs names = {0};
-    bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
-    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, false, &within);
+    /* always the series with samples: a deleted or expired series' names
+     * must not be listed, even unbounded and after compaction */
+    int rc = select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, true, &within);
     if (!rc)
-        rc = index_label_names(db->idx, NULL, 0, all ? NULL : &within, &names);
+        rc = index_label_names(db->idx, NULL, 0, &within, &names);
     if (!rc)
         rc = strs_copy(&names, out);
     index_strs_free(&names);
@@ -439,10 +440,9 @@ int strata_label_values(strata_db *db, const char *name, const strata_matcher *m
         return STRATA_ERR_INVALID;
     index_sids within = {0};
     index_strs vals = {0};
-    bool all = !n_matchers && mint_ms == INT64_MIN && maxt_ms == INT64_MAX;
-    int rc = all ? STRATA_OK : select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, false, &within);
+    int rc = select_in_range(db, matchers, n_matchers, mint_ms, maxt_ms, true, &within); /* as above */
     if (!rc)
-        rc = index_label_values(db->idx, name, NULL, 0, all ? NULL : &within, &vals);
+        rc = index_label_values(db->idx, name, NULL, 0, &within, &vals);
     if (!rc)
         rc = strs_copy(&vals, out);
     index_strs_free(&vals);

@@ -18,7 +18,8 @@ same generated series to both, then compares:
   (no rules, alerts, targets or exemplars on either side);
 - /-/healthy and /-/ready: 200 without credentials when auth is on.
 Then, on strata alone: tsdb over a time range and with match[] counts only
-the series selected, and a deleted series no longer counts; remote write's
+the series selected, and a deleted series no longer counts nor shows in
+label names and values (before and after a full merge); remote write's
 metadata reaches /api/v1/metadata (filters, limits, durable over a restart). Seed printed; STRATA_SEED replays."""
 import json
 import os
@@ -203,6 +204,18 @@ def check_strata_only(base, series):
         left = sum(1 for l in series if l["__name__"] != gone)
         assert a["data"]["headStats"]["numSeries"] == left, (a["data"]["headStats"], left)
         assert gone not in as_dict(a["data"]["seriesCountByMetricName"]), a["data"]["seriesCountByMetricName"]
+        # and label answers no longer list it, before and after a full merge
+        for merge in (False, True):
+            if merge:
+                st, _, _ = s.req("POST", "/internal/force_flush", headers=auth)
+                assert st in (200, 204), st
+                st, _, _ = s.req("POST", "/internal/force_merge", headers=auth)
+                assert st in (200, 204), st
+            st, a = s.json("GET", "/api/v1/label/__name__/values", headers=auth)
+            assert st == 200 and gone not in a["data"] and a["data"], (merge, a)
+            want_names = sorted({k for l in series if l["__name__"] != gone for k in l})
+            st, a = s.json("GET", "/api/v1/labels", headers=auth)
+            assert st == 200 and a["data"] == want_names, (merge, a["data"], want_names)
     finally:
         s.stop()
 
