@@ -7,6 +7,8 @@
  * Sample values are strings ("1.5", "NaN", "+Inf"), timestamps float
  * seconds (1700000000.5).
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,37 @@ static int time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *
         return -1;
     }
     return 0;
+}
+
+/* Prometheus' limit parameter of series, labels and label values: absent
+ * or 0 is no limit, else a non-negative integer. Returns 0, or builds a
+ * 400 and returns -1 with *ret set. */
+static int limit_param(srv *s, srv_req *r, srv_resp *w, size_t *limit, int *ret)
+{
+    *limit = 0;
+    const char *v = srv_param(r, "limit");
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (*end || errno || end == v) {
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
+                               "cannot parse \"%.80s\" to a valid limit", v);
+        return -1;
+    }
+    if (x < 0) {
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "limit must be non-negative");
+        return -1;
+    }
+    *limit = (size_t)x;
+    return 0;
+}
+
+/* Ends a list answer: ] then Prometheus' warning when it was cut. */
+static int end_list(sbuf *b, int truncated)
+{
+    return json_raw(b, truncated ? "],\"warnings\":[\"results truncated due to limit\"]}\n" : "]}\n");
 }
 
 /* Copies a string that needs no JSON escaping with its quotes; returns 0
@@ -394,13 +427,15 @@ int h_series(srv *s, srv_req *r, srv_resp *w)
     int64_t start, end;
     if (srv_selectors(s, r, w, 1, &sels, &n, &ret))
         return ret;
-    if (time_range(s, r, w, &start, &end, &ret)) {
+    size_t limit;
+    if (time_range(s, r, w, &start, &end, &ret) || limit_param(s, r, w, &limit, &ret)) {
         srv_selectors_free(sels, n);
         return ret;
     }
     sbuf b = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
     size_t count = 0;
+    int truncated = 0;
     strata_cursor *cur = NULL;
     if (!rc)
         rc = strata_select_any(s->db, sels, n, start, end, STRATA_SELECT_SERIES_ONLY, &cur);
@@ -409,6 +444,11 @@ int h_series(srv *s, srv_req *r, srv_resp *w)
         const strata_label *l;
         size_t nl;
         while ((rc = strata_cursor_next_series(cur, &sid, &l, &nl)) == 1) {
+            if (limit && count == limit) {
+                truncated = 1;
+                rc = 0;
+                break;
+            }
             rc = json_raw(&b, count++ ? "," : "");
             rc = rc ? rc : put_metric(&b, l, nl);
             if (rc)
@@ -419,7 +459,7 @@ int h_series(srv *s, srv_req *r, srv_resp *w)
     }
     strata_cursor_close(cur);
     srv_selectors_free(sels, n);
-    rc = rc ? rc : json_raw(&b, "]}\n");
+    rc = rc ? rc : end_list(&b, truncated);
     if (rc) {
         sbuf_free(&b);
         return srv_reply_error(s, w, rc == STRATA_ERR_INVALID ? HTTP_BAD_REQUEST : HTTP_INTERNAL_SERVER_ERROR,
@@ -448,7 +488,8 @@ static int strings_reply(srv *s, srv_req *r, srv_resp *w, const char *name)
     int64_t start, end;
     if (srv_selectors(s, r, w, 0, &sels, &n, &ret))
         return ret;
-    if (time_range(s, r, w, &start, &end, &ret)) {
+    size_t limit;
+    if (time_range(s, r, w, &start, &end, &ret) || limit_param(s, r, w, &limit, &ret)) {
         srv_selectors_free(sels, n);
         return ret;
     }
@@ -479,13 +520,18 @@ static int strings_reply(srv *s, srv_req *r, srv_resp *w, const char *name)
     sbuf b = {0};
     if (!rc)
         rc = json_raw(&b, "{\"status\":\"success\",\"data\":[");
+    int truncated = 0;
     for (size_t i = 0, k = 0; i < n_all && !rc; i++) {
         if (i && !strcmp(all[i], all[i - 1]))
             continue;
+        if (limit && k == limit) {
+            truncated = 1;
+            break;
+        }
         rc = json_raw(&b, k++ ? "," : "");
         rc = rc ? rc : json_str(&b, all[i]);
     }
-    rc = rc ? rc : json_raw(&b, "]}\n");
+    rc = rc ? rc : end_list(&b, truncated);
     free(all);
     for (size_t i = 0; lists && i < runs; i++)
         strata_strings_free(&lists[i]);
@@ -505,16 +551,66 @@ int h_labels(srv *s, srv_req *r, srv_resp *w)
     return strings_reply(s, r, w, NULL);
 }
 
+/* Prometheus 3's unescaping of a label name in a URL path (Grafana sends
+ * names that are not [a-zA-Z_][a-zA-Z0-9_]* so): after the prefix U__,
+ * "__" is "_", "_HEX_" is the code point HEX, anything else stands for
+ * itself; a name that is not a valid escape stays as it is. Writes into
+ * out (at least strlen(in) + 1 bytes). */
+static void unescape_name(const char *in, char *out)
+{
+    size_t n = strlen(in);
+    memcpy(out, in, n + 1);
+    if (strncmp(in, "U__", 3))
+        return;
+    char *o = out;
+    for (size_t i = 3; i < n;) {
+        if (in[i] != '_') {
+            *o++ = in[i++];
+            continue;
+        }
+        if (i + 1 < n && in[i + 1] == '_') {
+            *o++ = '_';
+            i += 2;
+            continue;
+        }
+        size_t j = i + 1;
+        unsigned long cp = 0;
+        while (j < n && j - i <= 8 && isxdigit((unsigned char)in[j]))
+            cp = cp * 16 + (unsigned long)(isdigit((unsigned char)in[j]) ? in[j] - '0' : (in[j] | 0x20) - 'a' + 10), j++;
+        if (j == i + 1 || j >= n || in[j] != '_' || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            memcpy(out, in, n + 1); /* not a valid escape: the name as sent */
+            return;
+        }
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (char)(0xc0 | cp >> 6), *o++ = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            *o++ = (char)(0xe0 | cp >> 12), *o++ = (char)(0x80 | (cp >> 6 & 0x3f)), *o++ = (char)(0x80 | (cp & 0x3f));
+        } else {
+            *o++ = (char)(0xf0 | cp >> 18), *o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+            *o++ = (char)(0x80 | (cp >> 6 & 0x3f)), *o++ = (char)(0x80 | (cp & 0x3f));
+        }
+        i = j + 1;
+    }
+    *o = 0;
+}
+
 int h_label_values(srv *s, srv_req *r, srv_resp *w)
 {
-    const char *name = r->path_arg;
-    if (!name || !*name)
+    const char *raw = r->path_arg;
+    if (!raw || !*raw)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "empty label name");
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || (p > name && *p >= '0' && *p <= '9')))
-            return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
-                                   "invalid label name: \"%.100s\"", name);
-    return strings_reply(s, r, w, name);
+    /* a code point's UTF-8 is at most 4 bytes, its escape at least 3 */
+    char *name = malloc(strlen(raw) * 2 + 1);
+    if (!name)
+        return STRATA_ERR_NOMEM;
+    unescape_name(raw, name);
+    /* Prometheus 3 takes any UTF-8 name; the library refuses what it
+     * cannot hold (a NUL never reaches here: the path is a C string). */
+    int ret = strings_reply(s, r, w, name);
+    free(name);
+    return ret;
 }
 
 int srv_time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *end, int *ret)

@@ -20,7 +20,8 @@ same generated series to both, then compares:
 Then, on strata alone: tsdb over a time range and with match[] counts only
 the series selected, and a deleted series no longer counts nor shows in
 label names and values (before and after a full merge); remote write's
-metadata reaches /api/v1/metadata (filters, limits, durable over a restart). Seed printed; STRATA_SEED replays."""
+metadata reaches /api/v1/metadata (filters, limits, durable over a restart);
+UTF-8 names, U__ escapes in paths and limit on series and label answers. Seed printed; STRATA_SEED replays."""
 import json
 import os
 import random
@@ -260,6 +261,46 @@ def check_metadata(base):
         s.stop()
 
 
+def check_names_and_limits(base):
+    """Prometheus 3 (2.42 has neither): UTF-8 names stored and queried with
+    quoted selectors; U__-escaped names in label-values paths decoded, as
+    Grafana sends them; limit on series, labels and label values cuts the
+    answer with Prometheus' warning, and a bad limit is a 400."""
+    s = Server(os.path.join(base, "strata-names")).start()
+    try:
+        body = write_request([([("__name__", "my.metric"), ("a_b", "1"), ("service.name", "x"), ("zone/ü", "y")],
+                               [(T0, f2bits(1.0))]),
+                              ([("__name__", "other")] + [("l%d" % i, "v%d" % i) for i in range(5)],
+                               [(T0, f2bits(2.0))])])
+        st, resp, _ = s.req("POST", "/api/v1/write", snappy_literal(body), PROTO_HEADERS)
+        assert st == 204, (st, resp)
+        for path, want in [("/api/v1/label/U__service_2e_name/values", ["x"]),
+                           ("/api/v1/label/U__zone_2f__fc_/values", ["y"]),
+                           ("/api/v1/label/U__a__b/values", ["1"]),
+                           ("/api/v1/label/a_b/values", ["1"]),
+                           ("/api/v1/label/U__bad_zz_/values", []),  # not an escape: the name as sent
+                           ("/api/v1/label/__name__/values", ["my.metric", "other"])]:
+            st, a = s.json("GET", path)
+            assert st == 200 and a["data"] == want and "warnings" not in a, (path, a)
+        cut = ["results truncated due to limit"]
+        for path, n in [("/api/v1/labels?limit=2", 2), ("/api/v1/label/__name__/values?limit=1", 1),
+                        ("/api/v1/series?match[]=%7B__name__%3D~%22.%2B%22%7D&limit=1", 1)]:
+            st, a = s.json("GET", path)
+            assert st == 200 and len(a["data"]) == n and a["warnings"] == cut, (path, a)
+        st, a = s.json("GET", "/api/v1/labels?limit=0")
+        assert st == 200 and len(a["data"]) == 9 and "warnings" not in a, a
+        st, a = s.json("GET", "/api/v1/label/__name__/values?limit=2")
+        assert st == 200 and "warnings" not in a, a  # exactly at the limit: not cut
+        for bad in ("-1", "x"):
+            st, a = s.json("GET", "/api/v1/labels?limit=" + bad)
+            assert st == 400 and a["errorType"] == "bad_data", (bad, a)
+        q = urllib.parse.urlencode({"query": '{"my.metric", "service.name"="x"}', "time": T0 / 1000})
+        st, a = s.json("GET", "/api/v1/query?" + q)
+        assert st == 200 and [x["metric"]["zone/ü"] for x in a["data"]["result"]] == ["y"], a
+    finally:
+        s.stop()
+
+
 def push_to(s, series, t_ms, headers):
     ts = [(sorted(l.items()), [(t_ms, f2bits(1.0))]) for l in series]
     st, resp, _ = s.req("POST", "/api/v1/write", snappy_literal(write_request(ts)), dict(PROTO_HEADERS, **headers))
@@ -276,6 +317,7 @@ def main():
     try:
         check_strata_only(base, series)
         check_metadata(base)
+        check_names_and_limits(base)
         if not ensure_prometheus():
             print("prometheus cannot be installed: skipping the comparison")
             sys.exit(77)
