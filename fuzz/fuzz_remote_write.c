@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    rw_limits lim = {.max_labels = 16, .max_label_len = 64, .max_decoded = 1 << 20, .max_samples = 1000};
+    rw_limits lim = {
+        .max_labels = 16, .max_label_len = 64, .max_decoded = 1 << 20, .max_objects = 4 << 20, .max_samples = 1000};
     const uint8_t *body = data + 1;
     size_t len = size - 1;
     char *z = NULL;
@@ -62,13 +63,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_write(w->msg, &lim);
         rw_free(w);
     }
-    Prometheus__ReadRequest *r = NULL;
-    if (rr_decode(body, len, &lim, &r, err, sizeof err) == STRATA_OK) {
+    rr_read *rd = NULL;
+    if (rr_decode(body, len, &lim, &rd, err, sizeof err) == STRATA_OK) {
+        const Prometheus__ReadRequest *r = rd->msg;
         for (size_t i = 0; i < r->n_queries; i++)
             for (size_t j = 0; j < r->queries[i]->n_matchers; j++)
                 if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name[0])
                     abort();
-        rr_free(r);
+        rr_free(rd);
     }
     free(z);
     return 0;

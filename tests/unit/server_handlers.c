@@ -95,6 +95,7 @@ static int setup(void **state)
     assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
     f->s.data_dir = f->dir;
     f->s.cfg.max_body = 1 << 20;
+    f->s.cfg.max_decoded = 4 << 20;
     f->s.cfg.max_labels = 256;
     f->s.cfg.max_label_len = 16384;
     f->s.cfg.max_read_samples = 1000000;
