@@ -10,7 +10,8 @@
  *         first, so mutations reach the protobuf decoder and the label
  *         checks instead of dying in snappy's checksum-free framing
  * Every accepted WriteRequest must satisfy what rw_decode promises: label
- * counts and lengths within the limits, names non-empty and unique.
+ * counts and lengths within the limits, names non-empty and unique, its
+ * objects within the byte budget (max_objects).
  */
 #include <snappy-c.h>
 #include <stdint.h>
@@ -61,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rw_write *w = NULL;
     if (rw_decode(body, len, &lim, &w, err, sizeof err) == STRATA_OK) {
         check_write(w->msg, &lim);
+        if (pb_arena_bytes(w->arena) > lim.max_objects) /* the object budget holds */
+            abort();
         rw_free(w);
     }
     rr_read *rd = NULL;
