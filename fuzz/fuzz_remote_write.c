@@ -10,7 +10,8 @@
  *         first, so mutations reach the protobuf decoder and the label
  *         checks instead of dying in snappy's checksum-free framing
  * Every accepted WriteRequest must satisfy what rw_decode promises: label
- * counts and lengths within the limits, names non-empty and unique.
+ * counts and lengths within the limits, names non-empty and unique, its
+ * objects within the byte budget (max_objects).
  */
 #include <snappy-c.h>
 #include <stdint.h>
@@ -43,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    rw_limits lim = {.max_labels = 16, .max_label_len = 64, .max_decoded = 1 << 20, .max_samples = 1000};
+    rw_limits lim = {
+        .max_labels = 16, .max_label_len = 64, .max_decoded = 1 << 20, .max_objects = 4 << 20, .max_samples = 1000};
     const uint8_t *body = data + 1;
     size_t len = size - 1;
     char *z = NULL;
@@ -61,16 +63,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rw_write *w = NULL;
     if (rw_decode(body, len, &lim, &w, err, sizeof err) == STRATA_OK) {
         check_write(w->msg, &lim);
+        if (pb_arena_bytes(w->arena) > lim.max_objects) /* the object budget holds */
+            abort();
         rw_free(w);
     }
-    Prometheus__ReadRequest *r = NULL;
-    if (rr_decode(body, len, &lim, &r, err, sizeof err) == STRATA_OK) {
+    rr_read *rd = NULL;
+    if (rr_decode(body, len, &lim, &rd, err, sizeof err) == STRATA_OK) {
+        const Prometheus__ReadRequest *r = rd->msg;
         for (size_t i = 0; i < r->n_queries; i++)
             for (size_t j = 0; j < r->queries[i]->n_matchers; j++)
                 if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name.len ||
                     memchr(r->queries[i]->matchers[j]->name.data, 0, r->queries[i]->matchers[j]->name.len))
                     abort();
-        rr_free(r);
+        rr_free(rd);
     }
     free(z);
     return 0;

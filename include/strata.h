@@ -570,6 +570,11 @@ STRATA_API int strata_parse_double(const char *s, size_t len, double *out);
 
 /* Parses a point in time into ms since the epoch: RFC 3339, Unix seconds
  * (fractions allowed), or relative to now_ms ("now", "now-5m", "-1h").
+ * The result lies within +-2^62 ms (about 146 million years from 1970),
+ * checked before any arithmetic: beyond it, NaN or Inf is an error, never
+ * a wrapped time; Prometheus' "no bound" strings
+ * (-292273086-05-16T16:47:06Z, 292277025-08-18T07:12:54.999999999Z) give
+ * -2^62 and 2^62.
  * STRATA_ERR_INVALID with *reason (a static string; reason may be NULL). */
 STRATA_API int strata_parse_time(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason);
 

@@ -55,8 +55,8 @@ static void export_free(void *cls)
 int h_export(srv *s, srv_req *r, srv_resp *w)
 {
     int ret;
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     strata_selector *sels;
     size_t n_sels;
     if (srv_selectors(s, r, w, 0, &sels, &n_sels, &ret))
@@ -95,8 +95,8 @@ int h_export(srv *s, srv_req *r, srv_resp *w)
 int h_delete(srv *s, srv_req *r, srv_resp *w)
 {
     int ret;
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     strata_selector *sels;
     size_t n;
     if (srv_selectors(s, r, w, 1, &sels, &n, &ret))
@@ -193,8 +193,9 @@ int h_flush(srv *s, srv_req *r, srv_resp *w)
 
 int h_merge(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    int ret;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     const char *f = srv_param(r, "full");
     int full = f && (!strcmp(f, "1") || !strcmp(f, "true"));
     int rc = strata_compact(s->db, full);

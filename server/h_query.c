@@ -375,8 +375,9 @@ static int run_query(srv *s, srv_req *r, srv_resp *w, const char *q, int64_t sta
 
 int h_query(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    int ret;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     const char *q = srv_param(r, "query"), *tv = srv_param(r, "time"), *why = NULL;
     if (!q || !*q)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
@@ -388,8 +389,9 @@ int h_query(srv *s, srv_req *r, srv_resp *w)
 
 int h_query_range(srv *s, srv_req *r, srv_resp *w)
 {
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    int ret;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     const char *q = srv_param(r, "query"), *why = NULL;
     const char *sv = srv_param(r, "start"), *ev = srv_param(r, "end"), *stv = srv_param(r, "step");
     if (!q || !*q)
@@ -407,7 +409,7 @@ int h_query_range(srv *s, srv_req *r, srv_resp *w)
     if (step <= 0)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "zero or negative query resolution step widths are not accepted. Try a positive integer");
-    if ((uint64_t)(end - start) / (uint64_t)step > MAX_POINTS)
+    if (((uint64_t)end - (uint64_t)start) / (uint64_t)step > MAX_POINTS) /* end >= start: no wrap */
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_TIME, "bad_data",
                                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                                "resolution (?step=XX)");
@@ -420,8 +422,8 @@ int h_query_range(srv *s, srv_req *r, srv_resp *w)
 int h_series(srv *s, srv_req *r, srv_resp *w)
 {
     int ret;
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     strata_selector *sels;
     size_t n;
     int64_t start, end;
@@ -481,8 +483,8 @@ static int cmp_str(const void *a, const void *b)
 static int strings_reply(srv *s, srv_req *r, srv_resp *w, const char *name)
 {
     int ret;
-    if (srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+    if (srv_form_load(s, r, w, &ret))
+        return ret;
     strata_selector *sels;
     size_t n;
     int64_t start, end;

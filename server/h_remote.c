@@ -11,6 +11,7 @@
  * Prometheus' own receiver answers); 413 over a size limit; 5xx when
  * storing failed (Prometheus retries those).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +22,11 @@ static void limits_of(const srv *s, rw_limits *lim)
 {
     lim->max_labels = s->cfg.max_labels;
     lim->max_label_len = s->cfg.max_label_len;
-    /* decoded protobuf up to 4x the body limit (Prometheus sends a few hundred KiB) */
-    lim->max_decoded = s->cfg.max_body * 4;
+    /* --max-decoded-bytes (32 MiB as VictoriaMetrics' -maxInsertRequestSize;
+     * Prometheus sends a few hundred KiB) and 4x that for the objects
+     * unpacked from it: a realistic request takes 2-3x its decoded size */
+    lim->max_decoded = s->cfg.max_decoded;
+    lim->max_objects = s->cfg.max_decoded > SIZE_MAX / 4 ? SIZE_MAX : s->cfg.max_decoded * 4;
     lim->max_samples = s->cfg.max_read_samples;
 }
 
@@ -123,14 +127,14 @@ int h_prom_read(srv *s, srv_req *r, srv_resp *w)
     rw_limits lim;
     limits_of(s, &lim);
     char err[256] = "";
-    Prometheus__ReadRequest *req = NULL;
+    rr_read *req = NULL;
     int rc = rr_decode(r->body.data, r->body.len, &lim, &req, err, sizeof err);
     if (rc)
         return decode_error(s, r, w, rc, err);
     uint8_t *out = NULL;
     size_t out_len = 0;
     uint64_t samples = 0;
-    rc = rr_execute(s->db, req, &lim, &out, &out_len, &samples, err, sizeof err);
+    rc = rr_execute(s->db, req->msg, &lim, &out, &out_len, &samples, err, sizeof err);
     rr_free(req);
     if (rc == STRATA_ERR_INVALID)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_MATCHER, "bad_data", "%s", err);

@@ -18,35 +18,130 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 
 /* ------------------------------------------------------------ arena */
 
-struct rw_arena_chunk {
-    rw_arena_chunk *next;
+/*
+ * Every object protobuf-c builds for one request comes from one arena with
+ * a byte budget (pb_unpack). Small objects are bump-allocated from chunks
+ * and released with the arena; blocks of PB_BIG bytes or more (the member
+ * slabs protobuf-c scans a message into and frees at its end, long repeated
+ * arrays, long strings) get their own malloc so that protobuf-c's frees
+ * really return them. The budget counts the bytes handed out and still
+ * live; an allocation over it fails, protobuf-c gives up and pb_unpack
+ * says STRATA_ERR_LIMIT. Objects are aligned to 8 bytes: protobuf-c's
+ * structs hold pointers, sizes, int64 and double, nothing wider.
+ *
+ * Blocks of PB_MAP bytes or more are mapped (mmap) rather than malloc()ed
+ * and unmapped when released, so the memory of a large request, refused
+ * or not, goes back to the system at once instead of staying in the
+ * malloc arena of the thread that decoded it (glibc keeps one per thread
+ * and raises its mmap threshold after large frees: a second bomb on
+ * another thread would otherwise add its peak to the first one's).
+ */
+#define PB_ALIGN 8
+#define PB_BIG 1024
+#define PB_MAP (1u << 20)
+_Static_assert(_Alignof(double) <= PB_ALIGN && _Alignof(int64_t) <= PB_ALIGN && _Alignof(void *) <= PB_ALIGN &&
+                   _Alignof(size_t) <= PB_ALIGN,
+               "protobuf-c objects need no wider alignment");
+
+typedef struct pb_chunk {
+    struct pb_chunk *next;
     size_t used, cap;
-    _Alignas(16) unsigned char data[];
+    _Alignas(PB_ALIGN) unsigned char data[];
+} pb_chunk;
+
+typedef struct pb_big {
+    struct pb_big *prev, *next;
+    size_t size; /* bytes charged to the budget, this header included */
+    _Alignas(PB_ALIGN) unsigned char data[];
+} pb_big;
+
+/* malloc below PB_MAP bytes, mmap from there on; NULL when neither can. */
+static void *pb_sys_alloc(size_t n)
+{
+    if (n < PB_MAP)
+        return malloc(n);
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void pb_sys_free(void *p, size_t n)
+{
+    if (n < PB_MAP)
+        free(p);
+    else
+        munmap(p, n);
+}
+
+struct pb_arena {
+    pb_chunk *chunks;
+    pb_big *bigs;
+    size_t hint;     /* size of the next chunk */
+    size_t live;     /* bytes handed out and not freed */
+    size_t budget;   /* live may not exceed it */
+    int over;        /* an allocation was refused for the budget */
+    int nomem;       /* malloc failed */
 };
 
-typedef struct arena {
-    rw_arena_chunk *head;
-    size_t hint; /* size of the next chunk */
-} arena;
+static int charge(pb_arena *a, size_t n)
+{
+    if (n > a->budget - a->live) {
+        a->over = 1;
+        return -1;
+    }
+    a->live += n;
+    return 0;
+}
 
 static void *ar_alloc(void *ad, size_t n)
 {
-    arena *a = ad;
-    n = (n + 15) & ~(size_t)15;
-    rw_arena_chunk *c = a->head;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = a->hint > n ? a->hint : n;
-        c = malloc(sizeof *c + cap);
-        if (!c)
+    pb_arena *a = ad;
+    if (n > SIZE_MAX / 2) {
+        a->over = 1;
+        return NULL;
+    }
+    if (n >= PB_BIG) {
+        size_t total = sizeof(pb_big) + n;
+        if (charge(a, total))
             return NULL;
+        pb_big *b = pb_sys_alloc(total);
+        if (!b) {
+            a->live -= total;
+            a->nomem = 1;
+            return NULL;
+        }
+        b->size = total;
+        b->prev = NULL;
+        b->next = a->bigs;
+        if (a->bigs)
+            a->bigs->prev = b;
+        a->bigs = b;
+        return b->data;
+    }
+    n = (n + PB_ALIGN - 1) & ~(size_t)(PB_ALIGN - 1);
+    if (charge(a, n))
+        return NULL;
+    pb_chunk *c = a->chunks;
+    if (!c || c->cap - c->used < n) {
+        /* never a chunk much beyond what the budget still allows */
+        size_t left = a->budget - a->live + n;
+        size_t cap = a->hint < left ? a->hint : left;
+        if (cap < n)
+            cap = n;
+        c = pb_sys_alloc(sizeof *c + cap);
+        if (!c) {
+            a->live -= n;
+            a->nomem = 1;
+            return NULL;
+        }
         c->cap = cap;
         c->used = 0;
-        c->next = a->head;
-        a->head = c;
+        c->next = a->chunks;
+        a->chunks = c;
         if (a->hint < (64u << 20))
             a->hint *= 2;
     }
@@ -57,47 +152,117 @@ static void *ar_alloc(void *ad, size_t n)
 
 static void ar_free(void *ad, void *p)
 {
-    (void)ad;
-    (void)p; /* released with the whole arena */
+    pb_arena *a = ad;
+    if (!p)
+        return;
+    /* a small object lies in a chunk (there are few: they double) and is
+     * released with the arena; anything else is a big block */
+    for (pb_chunk *c = a->chunks; c; c = c->next)
+        if ((unsigned char *)p >= c->data && (unsigned char *)p < c->data + c->cap)
+            return;
+    pb_big *b = (pb_big *)(void *)((unsigned char *)p - offsetof(pb_big, data));
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        a->bigs = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    a->live -= b->size;
+    pb_sys_free(b, b->size);
 }
 
-static void arena_release(rw_arena_chunk *c)
+void pb_arena_free(pb_arena *a)
 {
-    while (c) {
-        rw_arena_chunk *n = c->next;
-        free(c);
-        c = n;
+    if (!a)
+        return;
+    while (a->chunks) {
+        pb_chunk *c = a->chunks;
+        a->chunks = c->next;
+        pb_sys_free(c, sizeof *c + c->cap);
     }
+    while (a->bigs) {
+        pb_big *b = a->bigs;
+        a->bigs = b->next;
+        pb_sys_free(b, b->size);
+    }
+    free(a);
 }
 
-static int unsnappy(const uint8_t *body, size_t len, const rw_limits *lim, char **out, size_t *out_len, char *err,
-                    size_t errlen)
+size_t pb_arena_bytes(const pb_arena *a)
+{
+    return a ? a->live : 0;
+}
+
+int pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *raw, size_t n, size_t max_bytes,
+              ProtobufCMessage **msg, pb_arena **arena, char *err, size_t errlen)
+{
+    pb_arena *a = calloc(1, sizeof *a);
+    if (!a)
+        return STRATA_ERR_NOMEM;
+    a->budget = max_bytes;
+    a->hint = n < (1u << 20) ? n * 2 + 4096 : (2u << 20);
+    ProtobufCAllocator alloc = {ar_alloc, ar_free, a};
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &alloc, n, raw);
+    if (!m) {
+        int rc = a->nomem ? STRATA_ERR_NOMEM : a->over ? STRATA_ERR_LIMIT : STRATA_ERR_INVALID;
+        if (rc == STRATA_ERR_LIMIT)
+            snprintf(err, errlen, "decoded %s of %zu bytes would take more than the limit of %zu bytes of objects",
+                     desc->short_name, n, max_bytes);
+        else if (rc == STRATA_ERR_INVALID)
+            snprintf(err, errlen, "bad protobuf: not a %s", desc->short_name);
+        pb_arena_free(a);
+        return rc;
+    }
+    *msg = m;
+    *arena = a;
+    return STRATA_OK;
+}
+
+/* Decompresses a snappy block of at most max_decoded bytes (the length
+ * header is checked before allocating) into *out, released with
+ * pb_sys_free(*out, *out_len ? *out_len : 1). */
+static int pb_unsnappy(const uint8_t *body, size_t len, size_t max_decoded, char **out, size_t *out_len, char *err,
+                       size_t errlen)
 {
     size_t n;
     if (snappy_uncompressed_length((const char *)body, len, &n) != SNAPPY_OK) {
         snprintf(err, errlen, "bad snappy block: no valid length header");
         return STRATA_ERR_INVALID;
     }
-    if (n > lim->max_decoded) {
-        snprintf(err, errlen, "decompressed body of %zu bytes is over the limit of %zu", n, lim->max_decoded);
+    /* the length header is checked before anything is allocated */
+    if (n > max_decoded) {
+        snprintf(err, errlen, "decompressed body of %zu bytes is over the limit of %zu", n, max_decoded);
         return STRATA_ERR_LIMIT;
     }
     if (snappy_validate_compressed_buffer((const char *)body, len) != SNAPPY_OK) {
         snprintf(err, errlen, "bad snappy block: corrupt data");
         return STRATA_ERR_INVALID;
     }
-    char *buf = malloc(n ? n : 1);
+    char *buf = pb_sys_alloc(n ? n : 1);
     if (!buf)
         return STRATA_ERR_NOMEM;
     size_t got = n;
     if (snappy_uncompress((const char *)body, len, buf, &got) != SNAPPY_OK || got != n) {
-        free(buf);
+        pb_sys_free(buf, n ? n : 1);
         snprintf(err, errlen, "bad snappy block: corrupt data");
         return STRATA_ERR_INVALID;
     }
     *out = buf;
     *out_len = n;
     return STRATA_OK;
+}
+
+int pb_decode_snappy(const ProtobufCMessageDescriptor *desc, const uint8_t *body, size_t len, const rw_limits *lim,
+                     ProtobufCMessage **msg, pb_arena **arena, char *err, size_t errlen)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    int rc = pb_unsnappy(body, len, lim->max_decoded, &raw, &n, err, errlen);
+    if (rc)
+        return rc;
+    rc = pb_unpack(desc, (const uint8_t *)raw, n, lim->max_objects, msg, arena, err, errlen);
+    pb_sys_free(raw, n ? n : 1);
+    return rc;
 }
 
 /* Checks one series' labels: count, lengths, no empty or duplicate names,
@@ -148,26 +313,16 @@ static int check_labels(Prometheus__Label **labels, size_t n, const rw_limits *l
 
 int rw_decode(const uint8_t *body, size_t len, const rw_limits *lim, rw_write **out, char *err, size_t errlen)
 {
-    char *raw = NULL;
-    size_t n = 0;
-    int rc = unsnappy(body, len, lim, &raw, &n, err, errlen);
-    if (rc)
-        return rc;
     rw_write *w = calloc(1, sizeof *w);
-    if (!w) {
-        free(raw);
+    if (!w)
         return STRATA_ERR_NOMEM;
+    ProtobufCMessage *m = NULL;
+    int rc = pb_decode_snappy(&prometheus__write_request__descriptor, body, len, lim, &m, &w->arena, err, errlen);
+    if (rc) {
+        free(w);
+        return rc;
     }
-    arena a = {NULL, n * 2 + 4096};
-    ProtobufCAllocator alloc = {ar_alloc, ar_free, &a};
-    Prometheus__WriteRequest *req = prometheus__write_request__unpack(&alloc, n, (const uint8_t *)raw);
-    free(raw);
-    w->arena = a.head;
-    if (!req) {
-        rw_free(w);
-        snprintf(err, errlen, "bad protobuf: not a WriteRequest");
-        return STRATA_ERR_INVALID;
-    }
+    Prometheus__WriteRequest *req = (Prometheus__WriteRequest *)m;
     w->msg = req;
     for (size_t i = 0; i < req->n_timeseries; i++) {
         const Prometheus__TimeSeries *ts = req->timeseries[i];
@@ -185,7 +340,7 @@ void rw_free(rw_write *w)
 {
     if (!w)
         return;
-    arena_release(w->arena); /* every object of w->msg is in it */
+    pb_arena_free(w->arena); /* every object of w->msg is in it */
     free(w);
 }
 
@@ -282,41 +437,42 @@ int rw_store(strata_db *db, const rw_write *w, rw_stored *out)
     return rc;
 }
 
-int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__ReadRequest **out, char *err,
-              size_t errlen)
+int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, rr_read **out, char *err, size_t errlen)
 {
-    char *raw = NULL;
-    size_t n = 0;
-    int rc = unsnappy(body, len, lim, &raw, &n, err, errlen);
-    if (rc)
+    rr_read *rd = calloc(1, sizeof *rd);
+    if (!rd)
+        return STRATA_ERR_NOMEM;
+    ProtobufCMessage *m = NULL;
+    int rc = pb_decode_snappy(&prometheus__read_request__descriptor, body, len, lim, &m, &rd->arena, err, errlen);
+    if (rc) {
+        free(rd);
         return rc;
-    Prometheus__ReadRequest *req = prometheus__read_request__unpack(NULL, n, (const uint8_t *)raw);
-    free(raw);
-    if (!req) {
-        snprintf(err, errlen, "bad protobuf: not a ReadRequest");
-        return STRATA_ERR_INVALID;
     }
+    Prometheus__ReadRequest *req = (Prometheus__ReadRequest *)m;
+    rd->msg = req;
     for (size_t i = 0; i < req->n_queries; i++) {
         const Prometheus__Query *q = req->queries[i];
         for (size_t j = 0; j < q->n_matchers; j++) {
-            const Prometheus__LabelMatcher *m = q->matchers[j];
+            const Prometheus__LabelMatcher *mt = q->matchers[j];
             /* a NUL would cut the C string and widen the matcher */
-            if ((unsigned)m->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !m->name.len ||
-                memchr(m->name.data, 0, m->name.len) || (m->value.len && memchr(m->value.data, 0, m->value.len))) {
+            if ((unsigned)mt->type > PROMETHEUS__LABEL_MATCHER__TYPE__NRE || !mt->name.len ||
+                memchr(mt->name.data, 0, mt->name.len) || (mt->value.len && memchr(mt->value.data, 0, mt->value.len))) {
                 snprintf(err, errlen, "query %zu: bad matcher %zu", i, j);
-                prometheus__read_request__free_unpacked(req, NULL);
+                rr_free(rd);
                 return STRATA_ERR_INVALID;
             }
         }
     }
-    *out = req;
+    *out = rd;
     return STRATA_OK;
 }
 
-void rr_free(Prometheus__ReadRequest *req)
+void rr_free(rr_read *rd)
 {
-    if (req)
-        prometheus__read_request__free_unpacked(req, NULL);
+    if (!rd)
+        return;
+    pb_arena_free(rd->arena);
+    free(rd);
 }
 
 static int put_varint(sbuf *b, uint64_t v)

@@ -13,6 +13,13 @@
  * is encoded by hand (it is four nested length-delimited messages) so a
  * large answer costs one buffer, not a protobuf-c object per sample.
  *
+ * Decoding is bounded twice, on every protobuf path (pb_decode_snappy; a
+ * future one, OTLP or remote write 2.0, calls pb_unpack too): the
+ * decompressed size, read from the snappy header before anything is
+ * allocated, and the bytes of objects protobuf-c builds from it (a
+ * budgeted arena), since an empty message costs two bytes on the wire and
+ * some hundred bytes unpacked.
+ *
  * Values are copied as bits: Prometheus' staleness NaN (0x7ff0000000000002)
  * goes in and comes out unchanged.
  */
@@ -30,6 +37,7 @@ typedef struct rw_limits {
     size_t max_labels;      /* labels per series */
     size_t max_label_len;   /* bytes of a label name or value */
     size_t max_decoded;     /* bytes of the decompressed protobuf */
+    size_t max_objects;     /* bytes of the objects unpacked from it */
     size_t max_samples;     /* samples a remote read may return */
 } rw_limits;
 
@@ -37,13 +45,30 @@ typedef struct rw_limits {
  * protobuf, bad labels: err says which), STRATA_ERR_LIMIT (over a limit:
  * err says which), STRATA_ERR_NOMEM. */
 
-/* A decoded WriteRequest. Its objects live in an arena (protobuf-c makes
- * one allocation per label and per sample; a bump allocator freed at once
- * makes decoding several times cheaper than malloc/free). */
-typedef struct rw_arena_chunk rw_arena_chunk;
+/* The objects of one unpacked message. protobuf-c makes one allocation
+ * per label and per sample; a bump allocator freed at once makes decoding
+ * several times cheaper than malloc/free, and counts what it hands out. */
+typedef struct pb_arena pb_arena;
+void pb_arena_free(pb_arena *a);
+/* Bytes of objects the arena holds now. */
+size_t pb_arena_bytes(const pb_arena *a);
+
+/* Unpacks raw[0, n) as a message of desc with every object in a new arena
+ * of at most max_bytes. STRATA_OK with *msg (valid until *arena is freed
+ * with pb_arena_free), STRATA_ERR_LIMIT when the objects would take more,
+ * STRATA_ERR_INVALID when raw is no such message, STRATA_ERR_NOMEM. */
+int pb_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *raw, size_t n, size_t max_bytes,
+              ProtobufCMessage **msg, pb_arena **arena, char *err, size_t errlen);
+/* Decompresses a snappy block of at most lim->max_decoded bytes (the
+ * length header is checked before anything is allocated: STRATA_ERR_LIMIT
+ * over it) and unpacks it with pb_unpack under lim->max_objects. */
+int pb_decode_snappy(const ProtobufCMessageDescriptor *desc, const uint8_t *body, size_t len, const rw_limits *lim,
+                     ProtobufCMessage **msg, pb_arena **arena, char *err, size_t errlen);
+
+/* A decoded WriteRequest and the arena holding it. */
 typedef struct rw_write {
     Prometheus__WriteRequest *msg;
-    rw_arena_chunk *arena;
+    pb_arena *arena;
 } rw_write;
 
 /* Decodes and validates a remote-write body. *out is freed with rw_free. */
@@ -68,10 +93,15 @@ typedef struct rw_stored {
  * samples added before it may be stored), or STRATA_OK. */
 int rw_store(strata_db *db, const rw_write *w, rw_stored *out);
 
+/* A decoded ReadRequest and the arena holding it. */
+typedef struct rr_read {
+    Prometheus__ReadRequest *msg;
+    pb_arena *arena;
+} rr_read;
+
 /* Decodes a remote-read body. *out is freed with rr_free. */
-int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, Prometheus__ReadRequest **out, char *err,
-              size_t errlen);
-void rr_free(Prometheus__ReadRequest *req);
+int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, rr_read **out, char *err, size_t errlen);
+void rr_free(rr_read *rd);
 
 /* Runs every query; *out (free()) gets the snappy-compressed ReadResponse.
  * STRATA_ERR_INVALID for a bad matcher, STRATA_ERR_LIMIT when the answer

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <zlib.h>
 
+#include "gunzip.h"
 #include "server.h"
 
 /* ------------------------------------------------------------ clocks */
@@ -327,67 +327,45 @@ int srv_body_decode(srv *s, srv_req *r, srv_resp *w, int *ret)
     const char *enc = srv_header(r, "Content-Encoding");
     if (!enc || !*enc || !strcasecmp(enc, "identity"))
         return 0;
-    int wbits;
+    int gzip;
     if (!strcasecmp(enc, "gzip") || !strcasecmp(enc, "x-gzip"))
-        wbits = 16 + MAX_WBITS;
+        gzip = 1;
     else if (!strcasecmp(enc, "deflate"))
-        wbits = 32 + MAX_WBITS; /* zlib or raw-with-header, auto-detected */
+        gzip = 0; /* zlib or gzip, auto-detected */
     else {
         *ret = srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_ENCODING, "bad_data",
                                "unsupported Content-Encoding %.40s (gzip, deflate or identity)", enc);
         return -1;
     }
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, wbits) != Z_OK) {
-        *ret = srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "inflateInit failed");
-        return -1;
-    }
     sbuf out = {0};
-    int zr = Z_OK, too_large = 0, nomem = 0;
-    z.next_in = r->body.data;
-    z.avail_in = (uInt)r->body.len;
-    while (zr == Z_OK) {
-        if (out.len == s->cfg.max_body) {
-            too_large = 1;
-            break;
-        }
-        size_t chunk = r->body.len * 4 + 65536;
-        if (chunk > s->cfg.max_body - out.len)
-            chunk = s->cfg.max_body - out.len;
-        if (sbuf_reserve(&out, chunk)) {
-            nomem = 1;
-            break;
-        }
-        z.next_out = out.data + out.len;
-        z.avail_out = (uInt)(out.cap - out.len > s->cfg.max_body - out.len ? s->cfg.max_body - out.len
-                                                                           : out.cap - out.len);
-        zr = inflate(&z, Z_NO_FLUSH);
-        out.len = (size_t)(z.next_out - out.data);
-        if (zr == Z_BUF_ERROR && z.avail_in == 0)
-            break; /* truncated stream */
-        if (zr == Z_BUF_ERROR)
-            zr = Z_OK; /* output full: grow and go on */
+    const char *why = NULL;
+    int rc = srv_gunzip(r->body.data, r->body.len, gzip, s->cfg.max_body, &out, &why);
+    if (rc == STRATA_OK) {
+        sbuf_free(&r->body);
+        r->body = out;
+        return 0;
     }
-    inflateEnd(&z);
-    if (too_large) {
-        sbuf_free(&out);
+    sbuf_free(&out);
+    if (rc == STRATA_ERR_LIMIT)
         *ret = srv_reply_error(s, w, HTTP_CONTENT_TOO_LARGE, R_TOO_LARGE, "bad_data",
                                "decompressed body is over the limit of %zu bytes", s->cfg.max_body);
-        return -1;
-    }
-    if (nomem) {
-        sbuf_free(&out);
+    else if (rc == STRATA_ERR_INVALID)
+        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_ENCODING, "bad_data", "bad %s body: %s", enc,
+                               why ? why : "corrupt stream");
+    else
         *ret = srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
+    return -1;
+}
+
+int srv_form_load(srv *s, srv_req *r, srv_resp *w, int *ret)
+{
+    /* a form body may come compressed like any other; an empty one (GET)
+     * has nothing to inflate whatever the headers say */
+    if (!r->form_loaded && r->body.len && srv_body_decode(s, r, w, ret))
+        return -1;
+    if (srv_params_load(r)) {
+        *ret = STRATA_ERR_NOMEM;
         return -1;
     }
-    if (zr != Z_STREAM_END) {
-        sbuf_free(&out);
-        *ret = srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_ENCODING, "bad_data",
-                               "bad %s body: %s", enc, z.msg ? z.msg : "truncated or corrupt stream");
-        return -1;
-    }
-    sbuf_free(&r->body);
-    r->body = out;
     return 0;
 }

@@ -91,9 +91,11 @@ int srv_dispatch(srv *s, srv_req *r, srv_resp *w)
     /* Parameters are C strings: a NUL byte in one (%00) would cut it, and
      * a cut selector matches more than was asked (a delete_series of
      * `up{job="x%00"}` would delete every `up`). Refused on every
-     * endpoint, the form body's parameters included. */
-    if ((unsigned)r->h < H_OTHER && !body_is_data(r->h) && srv_params_load(r))
-        return STRATA_ERR_NOMEM;
+     * endpoint, the form body's parameters included (inflated first when
+     * the form came compressed). */
+    int ret;
+    if ((unsigned)r->h < H_OTHER && !body_is_data(r->h) && srv_form_load(s, r, w, &ret))
+        return ret;
     if (r->has_nul)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
                                "a request parameter holds a NUL byte");

@@ -27,6 +27,8 @@ static const char *serve_help =
     "      --auth-token T        require 'Authorization: Bearer T' (not on /health)\n"
     "      --basic-auth USER:PASS   require HTTP basic auth (not on /health)\n"
     "      --max-body BYTES      request body limit, compressed and decompressed (default 64M)\n"
+    "      --max-decoded-bytes BYTES  decompressed size of a remote write/read body (snappy);\n"
+    "                            the objects decoded from one may take 4x that (default 32M; over: 413)\n"
     "      --max-labels N        labels per series (default 256)\n"
     "      --max-label-len N     bytes of a label name or value (default 16384)\n"
     "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
@@ -52,6 +54,7 @@ enum {
     OPT_AUTH_TOKEN = OPT_FIRST_COMMAND_OPTION,
     OPT_BASIC_AUTH,
     OPT_MAX_BODY,
+    OPT_MAX_DECODED,
     OPT_MAX_LABELS,
     OPT_MAX_LABEL_LEN,
     OPT_MAX_READ,
@@ -111,6 +114,7 @@ int cmd_serve(int argc, char **argv)
         {"auth-token", required_argument, NULL, OPT_AUTH_TOKEN},
         {"basic-auth", required_argument, NULL, OPT_BASIC_AUTH},
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-decoded-bytes", required_argument, NULL, OPT_MAX_DECODED},
         {"max-labels", required_argument, NULL, OPT_MAX_LABELS},
         {"max-label-len", required_argument, NULL, OPT_MAX_LABEL_LEN},
         {"max-read-samples", required_argument, NULL, OPT_MAX_READ},
@@ -132,6 +136,7 @@ int cmd_serve(int argc, char **argv)
         return CLI_USAGE;
     s->cfg.listen = "127.0.0.1:9410";
     s->cfg.max_body = 64u << 20;
+    s->cfg.max_decoded = 32u << 20;        /* VictoriaMetrics' -maxInsertRequestSize */
     s->cfg.max_labels = 256;
     s->cfg.max_label_len = 16384;
     s->cfg.max_read_samples = 50000000;
@@ -179,6 +184,13 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             }
             s->cfg.max_body = (size_t)bytes;
+            break;
+        case OPT_MAX_DECODED:
+            if (cli_parse_bytes(optarg, "--max-decoded-bytes", &bytes) || bytes < 1024 || bytes > (1ull << 32)) {
+                fprintf(stderr, "strata serve: --max-decoded-bytes takes 1K..4G\n");
+                goto out;
+            }
+            s->cfg.max_decoded = (size_t)bytes;
             break;
         case OPT_MAX_LABELS:
             if (parse_count(optarg, "--max-labels", 1, 100000, &v))

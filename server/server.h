@@ -147,6 +147,7 @@ typedef struct srv_config {
     const char *auth_token;   /* NULL: none */
     const char *basic_auth;   /* USER:PASS, NULL: none */
     size_t max_body;          /* bytes, compressed and decompressed */
+    size_t max_decoded;       /* bytes of a decompressed protobuf body (snappy); its objects get 4x that */
     size_t max_labels;
     size_t max_label_len;
     size_t max_read_samples;  /* per remote read / export-free queries */
@@ -285,9 +286,14 @@ int srv_param_all(const srv_req *r, const char *name, const char ***out, size_t 
 const char *srv_header(const srv_req *r, const char *name);
 
 /* Decompresses a gzip / deflate body in place when Content-Encoding says
- * so (limit: max_body). Returns 0, or builds a 4xx in w and returns -1
+ * so (limit: max_body; every member of a multi-member gzip body, trailing
+ * data refused: gunzip.h). Returns 0, or builds a 4xx in w and returns -1
  * with *ret set to what the handler returns. */
 int srv_body_decode(srv *s, srv_req *r, srv_resp *w, int *ret);
+/* srv_body_decode then srv_params_load: what a handler taking form
+ * parameters calls. 0, or -1 with *ret set (and a reply built in w unless
+ * *ret is STRATA_ERR_NOMEM). */
+int srv_form_load(srv *s, srv_req *r, srv_resp *w, int *ret);
 
 /* The start and end parameters of r (default: all of time), end not
  * before start. Returns 0, or builds a 400 and returns -1 with *ret set. */

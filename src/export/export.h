@@ -78,8 +78,16 @@ int fmt_lp_series(bbuf *out, const base_label *labels, size_t n_labels, const in
  *                    truncated to ms, flooring)
  *   Unix seconds     1704110400, 1704110400.5, -1.25 (truncated to ms, flooring)
  *   relative         now, now-5m, now+1h, -1h, +30s (a duration, see below)
+ * Every time is within +-FMT_TIME_LIMIT_MS, checked before any arithmetic
+ * (beyond it: "time out of range"; so is NaN or Inf); Prometheus' own
+ * "no bound" strings (-292273086-05-16T16:47:06Z and
+ * 292277025-08-18T07:12:54.999999999Z) read as -/+FMT_TIME_LIMIT_MS.
  * Errors: STRATA_ERR_INVALID with *reason (static; may be NULL). */
 int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason);
+/* The widest time fmt_time_parse gives, 2^62 ms (about 146 million years
+ * from 1970): the query evaluator's bound, so a parsed time plus or minus
+ * any width it allows (2^61 ms) stays in int64. */
+#define FMT_TIME_LIMIT_MS (INT64_C(1) << 62)
 
 /* Parses a Prometheus duration into ms: units ms s m h d w y (y = 365d),
  * each at most once and in that descending order, e.g. 5m, 1h30m, 500ms,

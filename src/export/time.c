@@ -7,6 +7,8 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "export.h"
 
@@ -131,7 +133,12 @@ static int parse_rfc3339(const char *s, const char *end, int64_t *out, const cha
     return STRATA_OK;
 }
 
-/* Unix seconds with an optional fraction (or exponent): ms, flooring. */
+/* What parse_unix found. */
+enum { UNIX_OK, UNIX_NOT_A_NUMBER, UNIX_OUT_OF_RANGE };
+
+/* Unix seconds with an optional fraction (or exponent): ms, flooring.
+ * Out of range (beyond +-FMT_TIME_LIMIT_MS) is decided on the digits, before
+ * any multiplication, so no number of digits can wrap the result. */
 static int parse_unix(const char *s, const char *end, int64_t *out)
 {
     const char *p = s;
@@ -141,11 +148,14 @@ static int parse_unix(const char *s, const char *end, int64_t *out)
         p++;
     }
     const char *digits = p;
+    const uint64_t max_sec = (uint64_t)FMT_TIME_LIMIT_MS / 1000 + 1;
     uint64_t sec = 0;
+    int huge = 0;
     while (p < end && (unsigned)(*p - '0') < 10) {
-        if (sec > (uint64_t)INT64_MAX / 10000)
-            return STRATA_ERR_INVALID;
-        sec = sec * 10 + (uint64_t)(*p - '0');
+        if (sec > max_sec)
+            huge = 1; /* keep reading: the text may still be no number */
+        else
+            sec = sec * 10 + (uint64_t)(*p - '0');
         p++;
     }
     int any = p > digits;
@@ -167,23 +177,46 @@ static int parse_unix(const char *s, const char *end, int64_t *out)
             ms *= 10;
     }
     if (!any)
-        return STRATA_ERR_INVALID;
+        return UNIX_NOT_A_NUMBER;
     if (p != end) {
         /* exponent forms (1.7e9): go through a double, which is exact to
          * the ms for any time of the next few hundred thousand years */
         double v;
         if (num_parse_double(s, (size_t)(end - s), &v) < 0)
-            return STRATA_ERR_INVALID;
+            return UNIX_NOT_A_NUMBER;
         double m = floor(v * 1000.0);
-        if (!(m > -9.2e18 && m < 9.2e18))
-            return STRATA_ERR_INVALID;
+        if (!(m >= -(double)FMT_TIME_LIMIT_MS && m <= (double)FMT_TIME_LIMIT_MS))
+            return UNIX_OUT_OF_RANGE;
         *out = (int64_t)m;
-        return STRATA_OK;
+        return UNIX_OK;
     }
-    int64_t t = (int64_t)(sec * 1000 + ms);
-    *out = neg ? -t - rest_nonzero : t;
-    return STRATA_OK;
+    if (huge || sec > max_sec)
+        return UNIX_OUT_OF_RANGE;
+    uint64_t t = sec * 1000 + ms + (neg ? (uint64_t)rest_nonzero : 0); /* < 2^63: sec <= 2^62 / 1000 + 1 */
+    if (t > (uint64_t)FMT_TIME_LIMIT_MS)
+        return UNIX_OUT_OF_RANGE;
+    *out = neg ? -(int64_t)t : (int64_t)t;
+    return UNIX_OK;
 }
+
+/* "nan", "inf", "infinity" with an optional sign, any case: numbers
+ * Prometheus' ParseFloat reads, never a time. */
+static int non_finite(const char *s, size_t len)
+{
+    if (len && (*s == '+' || *s == '-')) {
+        s++;
+        len--;
+    }
+    return (len == 3 && (!strncasecmp(s, "nan", 3) || !strncasecmp(s, "inf", 3))) ||
+           (len == 8 && !strncasecmp(s, "infinity", 8));
+}
+
+/* What Prometheus' clients (client_golang, Grafana) send for "no bound":
+ * Go's RFC 3339 of Prometheus' own minimum and maximum times, far beyond
+ * what strata takes; they mean the widest range, so they read as the
+ * limits. */
+static const char prom_min_time[] = "-292273086-05-16T16:47:06Z";
+static const char prom_max_time[] = "292277025-08-18T07:12:54.999999999Z";
 
 /* allow_seconds: a plain number is seconds (the step parameter), not in
  * relative times, where "now-5" would be ambiguous. */
@@ -254,18 +287,33 @@ int fmt_duration_parse(const char *s, size_t len, int64_t *out_ms, const char **
 int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, const char **reason)
 {
     const char *end = s + len;
-    int64_t d, t;
+    int64_t d, t = 0;
     if (len == 0)
         return bad(reason, "empty time");
+    if (len == sizeof prom_min_time - 1 && !memcmp(s, prom_min_time, len)) {
+        *out_ms = -FMT_TIME_LIMIT_MS;
+        return STRATA_OK;
+    }
+    if (len == sizeof prom_max_time - 1 && !memcmp(s, prom_max_time, len)) {
+        *out_ms = FMT_TIME_LIMIT_MS;
+        return STRATA_OK;
+    }
+    if (non_finite(s, len))
+        return bad(reason, "time out of range: not a finite number");
+    if (now_ms > FMT_TIME_LIMIT_MS || now_ms < -FMT_TIME_LIMIT_MS)
+        return bad(reason, "time out of range: now is beyond the limit");
+    int u;
     if (len >= 3 && !memcmp(s, "now", 3)) {
         if (len == 3) {
             *out_ms = now_ms;
             return STRATA_OK;
         }
         s += 3;
-    } else if (parse_unix(s, end, &t) == STRATA_OK) {
+    } else if ((u = parse_unix(s, end, &t)) == UNIX_OK) {
         *out_ms = t;
         return STRATA_OK;
+    } else if (u == UNIX_OUT_OF_RANGE) {
+        return bad(reason, "time out of range (more than 2^62 ms, about 146 million years, from 1970)");
     } else if (len >= 10 && (unsigned)(s[0] - '0') < 10) {
         return parse_rfc3339(s, end, out_ms, reason);
     }
@@ -275,8 +323,9 @@ int fmt_time_parse(const char *s, size_t len, int64_t now_ms, int64_t *out_ms, c
         int rc = duration_parse(s + 1, (size_t)(end - s - 1), 0, &d, reason);
         if (rc < 0)
             return rc;
-        if (neg ? now_ms < INT64_MIN + d : now_ms > INT64_MAX - d)
-            return bad(reason, "time out of range");
+        /* |now_ms| <= the limit, checked above: compared, never summed */
+        if (d > FMT_TIME_LIMIT_MS || (neg ? now_ms < -FMT_TIME_LIMIT_MS + d : now_ms > FMT_TIME_LIMIT_MS - d))
+            return bad(reason, "time out of range (more than 2^62 ms, about 146 million years, from 1970)");
         *out_ms = neg ? now_ms - d : now_ms + d;
         return STRATA_OK;
     }

@@ -72,7 +72,7 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
                     "zero or negative query resolution step widths are not accepted. Try a positive integer");
             return STRATA_ERR_INVALID;
         }
-        if ((uint64_t)(end - start) / (uint64_t)step > QUERY_MAX_POINTS) {
+        if (((uint64_t)end - (uint64_t)start) / (uint64_t)step > QUERY_MAX_POINTS) { /* end >= start: no wrap */
             set_err(err, STRATA_QUERY_ERR_BAD_DATA, -1,
                     "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
                     "resolution (?step=XX)");
@@ -113,7 +113,8 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
     c.db = db;
     c.start_ms = start;
     c.step_ms = instant ? 1 : step;
-    c.n_steps = instant ? 1 : (size_t)((end - start) / step) + 1;
+    /* end - start reaches 2^63 at the bounds: in uint64 */
+    c.n_steps = instant ? 1 : (size_t)(((uint64_t)end - (uint64_t)start) / (uint64_t)step) + 1;
     c.q_start_ms = start;
     c.q_end_ms = instant ? start : end;
     c.q_step_ms = instant ? 0 : step;

@@ -1,6 +1,7 @@
 /* Times and durations: RFC 3339 with fractions and zones, Unix seconds,
  * now-relative forms, Prometheus durations, and RFC 3339 out round trips. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ingest/ingest.h"
 #include "export/export.h"
@@ -72,6 +73,65 @@ static void time_rejects_bad_input(void **state)
     }
 }
 
+/* Every parsed time lies within +-2^62 ms, decided before any arithmetic:
+ * 9223372036854779 seconds once wrapped to a negative time, and
+ * -9223372036854775 overflowed the query code downstream. */
+static void time_out_of_range_is_refused_not_wrapped(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "9223372036854779", "-9223372036854775", "9223372036854775807", "-9223372036854775808",
+        "18446744073709551616", "99999999999999999999999999999", "-99999999999999999999999999999.5",
+        "4611686018427387.905", "-4611686018427387.905", "4611686018427388", "1e300", "-1e300", "1e19",
+        "4.7e15", "NaN", "nan", "-NaN", "Inf", "+Inf", "-Inf", "inf", "Infinity", "-infinity",
+        "99999-01-01T00:00:00Z", "292277025-08-18T07:12:54Z", "-292273086-05-16T16:47:06",
+        "now-9999999999999999d", "now+9999999999999999d", "-9999999999999999d", "now-999999999y",
+        "now+4611686018427388s", "now-106751991167d", "+106751991167d",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        int64_t got = 12345;
+        const char *reason = NULL;
+        int rc = fmt_time_parse(bad[i], strlen(bad[i]), NOW, &got, &reason);
+        if (rc != STRATA_ERR_INVALID)
+            fail_msg("'%s' accepted as %lld", bad[i], (long long)got);
+        assert_non_null(reason);
+        assert_int_equal(got, 12345);
+    }
+    /* a plain number past the limit says so rather than "invalid RFC 3339" */
+    const char *reason = NULL;
+    int64_t got;
+    assert_int_equal(fmt_time_parse("9223372036854779", 16, NOW, &got, &reason), STRATA_ERR_INVALID);
+    assert_non_null(strstr(reason, "out of range"));
+    assert_int_equal(fmt_time_parse("NaN", 3, NOW, &got, &reason), STRATA_ERR_INVALID);
+    assert_non_null(strstr(reason, "out of range"));
+    /* the edges are times; Prometheus' "no bound" strings read as them */
+    static const struct {
+        const char *text;
+        int64_t want;
+    } edge[] = {
+        {"4611686018427387.904", FMT_TIME_LIMIT_MS},
+        {"-4611686018427387.904", -FMT_TIME_LIMIT_MS},
+        {"4611686018427387.9039", FMT_TIME_LIMIT_MS - 1},
+        {"-4611686018427387.9031", -FMT_TIME_LIMIT_MS},
+        {"4.6e15", 4600000000000000000},
+        {"-292273086-05-16T16:47:06Z", -FMT_TIME_LIMIT_MS},
+        {"292277025-08-18T07:12:54.999999999Z", FMT_TIME_LIMIT_MS},
+        {"now-53375995583d", NOW - 53375995583 * 86400000LL},
+        {"000000000000000000000000000001", 1000},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(edge); i++) {
+        got = 0;
+        int rc = fmt_time_parse(edge[i].text, strlen(edge[i].text), NOW, &got, &reason);
+        if (rc != STRATA_OK || got != edge[i].want)
+            fail_msg("'%s': rc %d got %lld want %lld", edge[i].text, rc, (long long)got, (long long)edge[i].want);
+    }
+    /* relative times from a now at the limit stay within it */
+    assert_int_equal(fmt_time_parse("now", 3, FMT_TIME_LIMIT_MS, &got, &reason), STRATA_OK);
+    assert_int_equal(fmt_time_parse("now+1ms", 7, FMT_TIME_LIMIT_MS, &got, &reason), STRATA_ERR_INVALID);
+    assert_int_equal(fmt_time_parse("now-1ms", 7, -FMT_TIME_LIMIT_MS, &got, &reason), STRATA_ERR_INVALID);
+    assert_int_equal(fmt_time_parse("-1ms", 4, INT64_MIN, &got, &reason), STRATA_ERR_INVALID);
+}
+
 static void duration_parses_prometheus_forms(void **state)
 {
     (void)state;
@@ -140,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(time_parses_every_form),
         cmocka_unit_test(time_rejects_bad_input),
+        cmocka_unit_test(time_out_of_range_is_refused_not_wrapped),
         cmocka_unit_test(duration_parses_prometheus_forms),
         cmocka_unit_test(time_format_round_trips),
     };

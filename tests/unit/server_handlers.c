@@ -2,14 +2,19 @@
  * through the routing and dispatch http.c uses (srv_handle), against a
  * database in a temporary directory, and the replies are checked whole:
  * line protocol in then a query, series and labels out, the export stream,
- * a form body, and the 400, 404 and 405 refusals. */
+ * a form body, and the 400, 404 and 405 refusals; multi-member and broken
+ * gzip bodies, extreme times on every endpoint, snappy bombs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <snappy-c.h>
+#include <zlib.h>
 
 #include "server.h"
 #include "testutil.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #define T0_S 1700000000LL
 
@@ -95,6 +100,7 @@ static int setup(void **state)
     assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
     f->s.data_dir = f->dir;
     f->s.cfg.max_body = 1 << 20;
+    f->s.cfg.max_decoded = 4 << 20;
     f->s.cfg.max_labels = 256;
     f->s.cfg.max_label_len = 16384;
     f->s.cfg.max_read_samples = 1000000;
@@ -220,6 +226,232 @@ static void unknown_path_is_404_and_wrong_method_405(void **state)
            "/api/v1/query\"}\n");
 }
 
+/* ---- hostile bodies and times */
+
+/* Runs a request with a binary body and up to three headers. */
+static void run_raw(fixture *f, const char *method, const char *path, const char *const *params,
+                    const char *const *headers, const void *body, size_t len, srv_resp *w)
+{
+    srv_req r;
+    memset(&r, 0, sizeof r);
+    test_headers h = {{0}, {0}, 0};
+    for (size_t i = 0; headers && headers[i] && h.n < 4; i += 2, h.n++) {
+        h.name[h.n] = headers[i];
+        h.value[h.n] = headers[i + 1];
+    }
+    r.method = method;
+    r.path = path;
+    r.header = header_of;
+    r.header_ctx = &h;
+    for (size_t i = 0; params && params[i]; i += 2)
+        assert_int_equal(srv_param_add(&r, params[i], strlen(params[i]), params[i + 1], strlen(params[i + 1])),
+                         STRATA_OK);
+    if (len)
+        assert_int_equal(sbuf_append(&r.body, body, len), STRATA_OK);
+    memset(w, 0, sizeof *w);
+    assert_int_equal(srv_handle(&f->s, &r, w), STRATA_OK);
+    srv_req_free(&r);
+}
+
+/* Appends text as one gzip member. */
+static void gz_member(sbuf *out, const char *text)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t n = strlen(text), cap = deflateBound(&z, (uLong)n);
+    assert_int_equal(sbuf_reserve(out, cap), STRATA_OK);
+    z.next_in = (Bytef *)(uintptr_t)text;
+    z.avail_in = (uInt)n;
+    z.next_out = out->data + out->len;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out->len += cap - z.avail_out;
+    deflateEnd(&z);
+}
+
+static void expect_status(srv_resp *w, unsigned status, const char *needle)
+{
+    const char *b = body_of(w);
+    if (w->status != status || (needle && !strstr(b, needle)))
+        fail_msg("status %u want %u, body %s (want '%s' in it)", w->status, status, b, needle ? needle : "");
+    srv_resp_free(w);
+}
+
+static void gzip_bodies_are_read_member_by_member(void **state)
+{
+    fixture *f = *state;
+    static const char *const gzip_h[] = {"Content-Encoding", "gzip", NULL};
+    static const char *const prec[] = {"precision", "s", NULL};
+    srv_resp w;
+    sbuf b = {0};
+    gz_member(&b, "gz,k=a v=1 1700000000\n");
+    gz_member(&b, "gz,k=b v=2 1700000000\n");
+    gz_member(&b, "gz,k=c v=3 1700000000\n");
+    run_raw(f, "POST", "/write", prec, gzip_h, b.data, b.len, &w);
+    expect_status(&w, HTTP_NO_CONTENT, NULL);
+    /* a form body in two members: the query in one, its time in the other */
+    static const char *const form_gz[] = {"Content-Type", "application/x-www-form-urlencoded", "Content-Encoding",
+                                          "gzip", NULL};
+    sbuf q = {0};
+    gz_member(&q, "query=count(gz_v)&");
+    gz_member(&q, "time=1700000001");
+    run_raw(f, "POST", "/api/v1/query", NULL, form_gz, q.data, q.len, &w);
+    expect_status(&w, HTTP_OK, "\"value\":[1700000001,\"3\"]");
+    /* garbage after the last member, a truncated and a corrupt member: 400
+     * on every endpoint taking a body, nothing stored */
+    static const char *const paths[] = {"/write", "/api/v1/import", "/api/v1/query", "/api/v1/series",
+                                        "/api/v1/admin/tsdb/delete_series"};
+    sbuf bad = {0};
+    for (int k = 0; k < 4; k++) {
+        sbuf_reset(&bad);
+        gz_member(&bad, "gz,k=d v=4 1700000000\n");
+        const char *needle = "trailing data";
+        if (k == 0)
+            assert_int_equal(sbuf_append(&bad, "garbage", 7), STRATA_OK);
+        else if (k == 1)
+            assert_int_equal(sbuf_append(&bad, "\0\0\0\0", 4), STRATA_OK);
+        else if (k == 2) {
+            assert_int_equal(sbuf_append(&bad, b.data, 12), STRATA_OK); /* a member's first 12 bytes */
+            needle = "truncated";
+        } else {
+            size_t at = bad.len;
+            gz_member(&bad, "gz,k=e v=5 1700000000\n");
+            bad.data[at + 12] ^= 0xff; /* inside the deflate data of the second member */
+            needle = "bad gzip body";
+        }
+        for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+            const char *const *h = strstr(paths[i], "/write") || strstr(paths[i], "import") ? gzip_h : form_gz;
+            run_raw(f, "POST", paths[i], prec, h, bad.data, bad.len, &w);
+            expect_status(&w, HTTP_BAD_REQUEST, needle);
+        }
+    }
+    static const char *const cnt[] = {"query", "count(gz_v)", "time", "1700000001", NULL};
+    run_raw(f, "GET", "/api/v1/query", cnt, NULL, NULL, 0, &w);
+    expect_status(&w, HTTP_OK, "\"value\":[1700000001,\"3\"]");
+    /* a bomb: 8 MiB of zeros in a few KiB, over max_body (1 MiB) */
+    sbuf bomb = {0};
+    char *zeros = calloc(1, 8u << 20);
+    assert_non_null(zeros);
+    memset(zeros, 'a', (8u << 20) - 1);
+    gz_member(&bomb, zeros);
+    free(zeros);
+    assert_true(bomb.len < 65536);
+    run_raw(f, "POST", "/write", prec, gzip_h, bomb.data, bomb.len, &w);
+    expect_status(&w, HTTP_CONTENT_TOO_LARGE, "over the limit");
+    /* an encoding no endpoint knows is 415, also on a form endpoint */
+    static const char *const br[] = {"Content-Type", "application/x-www-form-urlencoded", "Content-Encoding", "br",
+                                     NULL};
+    run_raw(f, "POST", "/api/v1/query", NULL, br, "query=1", 7, &w);
+    expect_status(&w, HTTP_UNSUPPORTED_MEDIA_TYPE, "br");
+    sbuf_free(&b);
+    sbuf_free(&q);
+    sbuf_free(&bad);
+    sbuf_free(&bomb);
+}
+
+static void extreme_times_are_400_on_every_endpoint(void **state)
+{
+    fixture *f = *state;
+    static const char *const values[] = {
+        "-9223372036854775", "9223372036854779", "9223372036854775807", "1e300", "-1e300", "NaN", "Inf", "-Inf",
+        "99999-01-01T00:00:00Z", "292277025-08-18T07:12:54Z", "now-9999999999999999d", "9999999999999999d",
+        "4611686018427388", "-4611686018427387.905",
+    };
+    static const struct {
+        const char *method, *path, *fixed[6], *names[2];
+    } eps[] = {
+        {"GET", "/api/v1/query", {"query", "1", NULL}, {"time", NULL}},
+        {"GET", "/api/v1/query_range", {"query", "1", "step", "15", NULL}, {"start", "end"}},
+        {"GET", "/api/v1/series", {"match[]", "cpu_usage", NULL}, {"start", "end"}},
+        {"GET", "/api/v1/labels", {NULL}, {"start", "end"}},
+        {"GET", "/api/v1/label/host/values", {NULL}, {"start", "end"}},
+        {"GET", "/api/v1/export", {"match[]", "cpu_usage", NULL}, {"start", "end"}},
+        {"POST", "/api/v1/admin/tsdb/delete_series", {"match[]", "cpu_usage", NULL}, {"start", "end"}},
+    };
+    for (size_t e = 0; e < ARRAY_LEN(eps); e++)
+        for (size_t n = 0; n < 2 && eps[e].names[n]; n++)
+            for (size_t v = 0; v < ARRAY_LEN(values); v++) {
+                const char *p[12];
+                size_t k = 0;
+                for (size_t i = 0; eps[e].fixed[i]; i++)
+                    p[k++] = eps[e].fixed[i];
+                /* query_range needs both ends: the other one valid */
+                if (!strcmp(eps[e].path, "/api/v1/query_range")) {
+                    p[k++] = n ? "start" : "end";
+                    p[k++] = n ? "1700000000" : "1700000060";
+                }
+                p[k++] = eps[e].names[n];
+                p[k++] = values[v];
+                p[k] = NULL;
+                srv_resp w;
+                run_raw(f, eps[e].method, eps[e].path, p, NULL, NULL, 0, &w);
+                const char *b = body_of(&w);
+                if (w.status != HTTP_BAD_REQUEST || !strstr(b, "bad_data"))
+                    fail_msg("%s %s=%s: %u %s", eps[e].path, eps[e].names[n], values[v], w.status, b);
+                srv_resp_free(&w);
+            }
+    /* the whole range at once, start at -2^62 ms and end at 2^62 ms: end -
+     * start is 2^63 (it overflowed int64 in the point count) */
+    static const char *const whole[] = {"query", "1", "start", "-4611686018427387.904", "end",
+                                        "4611686018427387.904", "step", "1000000000000000", NULL};
+    srv_resp w;
+    run_raw(f, "GET", "/api/v1/query_range", whole, NULL, NULL, 0, &w);
+    expect_status(&w, HTTP_OK, "[-4611686018427387.904,\"1\"]");
+    static const char *const wide[] = {"match[]", "cpu_usage", "start", "-292273086-05-16T16:47:06Z", "end",
+                                       "292277025-08-18T07:12:54.999999999Z", NULL};
+    run_raw(f, "GET", "/api/v1/series", wide, NULL, NULL, 0, &w);
+    expect_status(&w, HTTP_OK, "\"host\":\"b\"");
+}
+
+/* A snappy block of n bytes: unit repeated. */
+static void snappy_of(const char *unit, size_t unit_len, size_t n, sbuf *out)
+{
+    char *raw = malloc(n);
+    assert_non_null(raw);
+    for (size_t i = 0; i < n; i++)
+        raw[i] = unit[i % unit_len];
+    size_t cap = snappy_max_compressed_length(n);
+    sbuf_reset(out);
+    assert_int_equal(sbuf_reserve(out, cap), STRATA_OK);
+    assert_int_equal(snappy_compress(raw, n, (char *)out->data, &cap), SNAPPY_OK);
+    out->len = cap;
+    free(raw);
+}
+
+static void remote_bodies_are_bounded_decoded_and_unpacked(void **state)
+{
+    fixture *f = *state; /* max_decoded 4 MiB: objects 16 MiB */
+    static const char *const proto[] = {"Content-Type", "application/x-protobuf", "Content-Encoding", "snappy",
+                                        NULL};
+    sbuf b = {0};
+    srv_resp w;
+    /* over the decoded limit by the snappy header: refused before decoding */
+    snappy_of("\x0a\x00", 2, (4u << 20) + 2, &b);
+    run_raw(f, "POST", "/api/v1/write", NULL, proto, b.data, b.len, &w);
+    expect_status(&w, HTTP_CONTENT_TOO_LARGE, "over the limit of 4194304");
+    run_raw(f, "POST", "/api/v1/read", NULL, proto, b.data, b.len, &w);
+    expect_status(&w, HTTP_CONTENT_TOO_LARGE, "over the limit of 4194304");
+    /* under it, but empty messages unpack to some 50 bytes per byte */
+    static const struct {
+        const char *path, *unit;
+    } bombs[] = {
+        {"/api/v1/write", "\x0a\x00"}, /* empty TimeSeries */
+        {"/api/v1/write", "\x78\x00"}, /* unknown field 15 */
+        {"/api/v1/read", "\x0a\x00"},  /* empty Query */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bombs); i++) {
+        snappy_of(bombs[i].unit, 2, 4u << 20, &b);
+        run_raw(f, "POST", bombs[i].path, NULL, proto, b.data, b.len, &w);
+        expect_status(&w, HTTP_CONTENT_TOO_LARGE, "objects");
+    }
+    sbuf_free(&b);
+    /* the server still answers */
+    static const char *const p[] = {"query", "count(cpu_usage)", "time", "1700000000", NULL};
+    run_raw(f, "GET", "/api/v1/query", p, NULL, NULL, 0, &w);
+    expect_status(&w, HTTP_OK, "\"2\"");
+}
+
 static void routes_come_from_one_list(void **state)
 {
     (void)state;
@@ -283,6 +515,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_matcher_is_400, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_405, setup, teardown),
         cmocka_unit_test(routes_come_from_one_list),
+        cmocka_unit_test_setup_teardown(gzip_bodies_are_read_member_by_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(extreme_times_are_400_on_every_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(remote_bodies_are_bounded_decoded_and_unpacked, setup, teardown),
         cmocka_unit_test_setup_teardown(health_and_metrics_answer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
