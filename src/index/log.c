@@ -103,7 +103,7 @@ int ix_log_flush(strata_index *idx)
         return STRATA_OK;
     /* pwrite at the known end: a partial write of an earlier failed
      * attempt is simply overwritten. */
-    int rc = base_file_pwrite_all(idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
+    int rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
     if (rc != 0) {
         idx->log_write_errors++;
         return rc;
@@ -148,8 +148,8 @@ int index_sync(strata_index *idx)
 {
     int rc = STRATA_OK;
     pthread_mutex_lock(&idx->wmu);
-    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = base_file_fsync(idx->fd)) == 0 &&
-        idx->dir_unsynced && (rc = base_file_fsync_dir(idx->dirpath)) == 0)
+    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) == 0 &&
+        idx->dir_unsynced && (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) == 0)
         idx->dir_unsynced = 0;
     pthread_mutex_unlock(&idx->wmu);
     return rc;
@@ -158,7 +158,7 @@ int index_sync(strata_index *idx)
 void ix_log_close(strata_index *idx)
 {
     if (idx->fd >= 0)
-        close(idx->fd);
+        (void)base_vfs_close(idx->opts.vfs, idx->fd); /* the caller flushed; what is not synced was never promised */
     idx->fd = -1;
     base_buf_free(&idx->pending);
     base_free(idx->path);
@@ -425,14 +425,14 @@ out:
     return rc;
 }
 
-static int read_fd(int fd, size_t size, uint8_t **out)
+static int read_fd(const base_vfs *vfs, int fd, size_t size, uint8_t **out)
 {
     uint8_t *d = base_malloc(size ? size : 1);
     size_t got = 0;
     int rc;
     if (!d)
         return STRATA_ERR_NOMEM;
-    if ((rc = base_file_pread_all(fd, d, size, 0, &got)) != 0 || got != size) {
+    if ((rc = base_vfs_pread(vfs, fd, d, size, 0, &got)) != 0 || got != size) {
         base_free(d);
         return rc ? rc : STRATA_ERR_IO;
     }
@@ -445,9 +445,8 @@ static int write_fresh(strata_index *idx)
     uint8_t h[HDR_BYTES];
     int rc;
     make_header(h);
-    if (ftruncate(idx->fd, 0) != 0)
-        return base_errno_status(errno);
-    if ((rc = base_file_pwrite_all(idx->fd, h, HDR_BYTES, 0)) != 0)
+    if ((rc = base_vfs_ftruncate(idx->opts.vfs, idx->fd, 0)) != 0 ||
+        (rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, h, HDR_BYTES, 0)) != 0)
         return rc;
     /* No fsync here: a lost header reads as a fresh file again, and
      * index_sync makes the file and its directory entry durable. */
@@ -462,16 +461,15 @@ int ix_log_open(strata_index *idx, const char *dir)
     int ro = idx->opts.read_only, rc;
     uint8_t *data = NULL;
     uint64_t t0 = base_mono_ns();
-    if (!ro && (rc = base_file_mkdir(dir)) != 0)
+    if (!ro && (rc = base_vfs_mkdir(idx->opts.vfs, dir)) != 0)
         return rc;
     if (!(idx->dirpath = base_strdup(dir)) || !(idx->path = base_path_join(dir, "series.log")))
         return STRATA_ERR_NOMEM;
-    idx->fd = open(idx->path, ro ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (idx->fd < 0) {
-        if (ro && errno == ENOENT)
+    if ((rc = base_vfs_open(idx->opts.vfs, idx->path, ro ? O_RDONLY : O_RDWR | O_CREAT, &idx->fd)) != 0) {
+        idx->fd = -1;
+        if (ro && rc == STRATA_ERR_NOTFOUND)
             return STRATA_OK;
-        rc = base_errno_status(errno);
-        base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: open %s: %s", idx->path, strerror(errno));
+        base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: open %s: %s", idx->path, strata_strerror(rc));
         return rc;
     }
     struct stat st;
@@ -490,7 +488,7 @@ int ix_log_open(strata_index *idx, const char *dir)
         rc = ro ? STRATA_OK : write_fresh(idx);
         goto out;
     }
-    if ((rc = read_fd(idx->fd, size, &data)) != 0)
+    if ((rc = read_fd(idx->opts.vfs, idx->fd, size, &data)) != 0)
         goto out;
     if (memcmp(data, LOG_MAGIC, 8) != 0 || base_crc32c(0, data, 12) != load_u32le(data + 12)) {
         base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: %s: damaged header, not a series log", idx->path);
@@ -517,17 +515,15 @@ int ix_log_open(strata_index *idx, const char *dir)
             /* Not fsynced: if the cut is lost, the old damage reappears
              * beyond what is appended and is cut again; index_sync makes
              * it durable with the file. */
-            if (ftruncate(idx->fd, (off_t)good) != 0) {
-                rc = base_errno_status(errno);
+            if ((rc = base_vfs_ftruncate(idx->opts.vfs, idx->fd, good)) != 0)
                 goto out;
-            }
         }
     }
 out:
     base_free(data);
     idx->load_ms = (base_mono_ns() - t0) / 1000000u;
     if (ro && idx->fd >= 0) {
-        close(idx->fd);
+        (void)base_vfs_close(idx->opts.vfs, idx->fd); /* read-only */
         idx->fd = -1;
     }
     return rc;
