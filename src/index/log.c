@@ -445,12 +445,17 @@ static int write_fresh(strata_index *idx)
     uint8_t h[HDR_BYTES];
     int rc;
     make_header(h);
+    /* The header is made durable, with the file's name, before any record
+     * follows it. Without that fsync a power cut could keep the file's new
+     * size but not its first sector (file systems that allocate late show
+     * zeros there), and a series log with a zeroed header refuses to open
+     * as "not a series log", where lost records alone are only a damaged
+     * tail that the WAL replays again. */
     if ((rc = base_vfs_ftruncate(idx->opts.vfs, idx->fd, 0)) != 0 ||
-        (rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, h, HDR_BYTES, 0)) != 0)
+        (rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, h, HDR_BYTES, 0)) != 0 ||
+        (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) != 0 || (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) != 0)
         return rc;
-    /* No fsync here: a lost header reads as a fresh file again, and
-     * index_sync makes the file and its directory entry durable. */
-    idx->dir_unsynced = 1;
+    idx->dir_unsynced = 0;
     idx->log_size = HDR_BYTES;
     return STRATA_OK;
 }

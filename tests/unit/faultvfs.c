@@ -18,9 +18,12 @@
  * At the cut the durable state is built: each pending directory operation
  * is kept or dropped on its own, the kept ones applied in their order (so a
  * later rename can persist without an earlier one: the reordering a
- * journalling file system may show); each pending write is kept, dropped,
- * or torn (each 512-byte or 4 KiB aligned piece of it kept or not), each
- * truncate kept or dropped. faultvfs_apply_cut then deletes every file
+ * journalling file system may show); each sector of each file (512 bytes
+ * or 4 KiB) holds what some prefix of its pending writes made of it, so a
+ * pending write is kept, dropped or torn (file_after_cut). Sectors rather
+ * than whole writes, because two writes into one sector reach the disk
+ * together: a model that kept the second without the first would report
+ * states no disk can show. faultvfs_apply_cut then deletes every file
  * below root and writes the durable names with that content.
  *
  * Why pass-through with a log rather than an in-memory file system: the
@@ -321,6 +324,79 @@ static void file_sync(fv_file *x)
 
 /* ------------------------------------------------------------ the cut */
 
+/* Bytes [lo, hi) of file x as they were after its durable content and its
+ * first k pending changes, into out (zeros past the end of the file). */
+static void state_after(const fv_file *x, size_t k, size_t lo, size_t hi, uint8_t *out)
+{
+    memset(out, 0, hi - lo);
+    if (x->dur_len > lo)
+        memcpy(out, x->dur + lo, MIN(hi, x->dur_len) - lo);
+    for (size_t i = 0; i < k; i++) {
+        const fv_change *c = &x->pend[i];
+        if (!c->data) {
+            if (c->off < hi) {
+                size_t from = MAX((size_t)c->off, lo);
+                memset(out + (from - lo), 0, hi - from);
+            }
+            continue;
+        }
+        size_t from = MAX((size_t)c->off, lo), to = MIN((size_t)c->off + c->n, hi);
+        if (from < to)
+            memcpy(out + (from - lo), c->data + (from - (size_t)c->off), to - from);
+    }
+}
+
+/* The file's size after its durable content and its first k changes. */
+static size_t size_after(const fv_file *x, size_t k)
+{
+    size_t len = x->dur_len;
+    for (size_t i = 0; i < k; i++)
+        len = x->pend[i].data ? MAX(len, (size_t)x->pend[i].off + x->pend[i].n) : (size_t)x->pend[i].off;
+    return len;
+}
+
+/* How many of n pending changes reached the disk: all, none, or some. */
+static size_t pick_prefix(faultvfs *f, size_t n)
+{
+    if (f->harsh || n == 0)
+        return 0;
+    switch (rnd(f) % 3) {
+    case 0:
+        return n;
+    case 1:
+        return 0;
+    default:
+        return (size_t)(rnd(f) % (n + 1));
+    }
+}
+
+/* The content of file x after the cut. The page cache writes a sector
+ * back whole, with whatever the writes so far made of it, so each sector
+ * (512 bytes or 4 KiB, chosen per file) holds its state after some prefix
+ * of the pending changes, independently of the others; the size is that
+ * after a prefix of its own. A pending write is thus kept (all its sectors
+ * took it), dropped (none did) or torn (some did). */
+static fv_file *file_after_cut(faultvfs *f, const fv_file *x)
+{
+    fv_file *y = xmalloc(sizeof *y);
+    memset(y, 0, sizeof *y);
+    size_t n = x->n_pend;
+    y->dur_len = size_after(x, pick_prefix(f, n));
+    y->dur = xmalloc(y->dur_len);
+    size_t g = rnd(f) % 2 ? 512 : 4096;
+    for (size_t lo = 0; lo < y->dur_len; lo += g) {
+        size_t hi = MIN(lo + g, y->dur_len), k = n ? pick_prefix(f, n) : 0;
+        state_after(x, k, lo, hi, y->dur + lo);
+        if (n && k == n)
+            f->n_kept++;
+        else if (n && k == 0)
+            f->n_dropped++;
+        else if (n)
+            f->n_torn++;
+    }
+    return y;
+}
+
 static void do_cut(faultvfs *f)
 {
     if (f->dead)
@@ -328,44 +404,12 @@ static void do_cut(faultvfs *f)
     f->dead = true;
     names_copy(&f->after, &f->dur);
     for (size_t i = 0; i < f->n_ops; i++) {
-        if (!f->harsh && rnd(f) % 2) {
+        if (!f->harsh && rnd(f) % 2)
             dirop_apply(&f->after, &f->ops[i]);
-            f->n_kept++;
-        } else {
-            f->n_dropped++;
-        }
     }
     f->after_files = xmalloc(f->n_files * sizeof *f->after_files);
-    for (size_t i = 0; i < f->n_files; i++) {
-        fv_file *x = f->files[i], *y = xmalloc(sizeof *y);
-        memset(y, 0, sizeof *y);
-        y->dur = xmalloc(x->dur_len);
-        memcpy(y->dur, x->dur, x->dur_len);
-        y->dur_len = x->dur_len;
-        for (size_t k = 0; k < x->n_pend; k++) {
-            const fv_change *c = &x->pend[k];
-            unsigned pick = f->harsh ? 1 : (unsigned)(rnd(f) % 3);
-            if (pick == 0 || (!c->data && pick == 2)) {
-                apply_change(&y->dur, &y->dur_len, c);
-                f->n_kept++;
-            } else if (pick == 1) {
-                f->n_dropped++;
-            } else {
-                /* torn: each aligned piece of the write reaches the disk or not */
-                size_t g = rnd(f) % 2 ? 512 : 4096;
-                size_t from = 0;
-                while (from < c->n) {
-                    size_t abs_end = ((size_t)(c->off + from) / g + 1) * g;
-                    size_t to = MIN(c->n, abs_end - (size_t)c->off);
-                    if (rnd(f) % 2)
-                        put_bytes(&y->dur, &y->dur_len, c, from, to);
-                    from = to;
-                }
-                f->n_torn++;
-            }
-        }
-        f->after_files[i] = y;
-    }
+    for (size_t i = 0; i < f->n_files; i++)
+        f->after_files[i] = file_after_cut(f, f->files[i]);
 }
 
 static int remove_files(const char *dir)

@@ -69,8 +69,8 @@ void faultvfs_set_harsh(faultvfs *f, bool harsh);
 
 /* Rewrites the tree below root into what the disk holds after the cut:
  * call it once the engine that used f is closed. Returns 0, or -1 with a
- * message on stderr. Counts of what the cut did go to *kept, *dropped and
- * *torn (may be NULL). */
+ * message on stderr. The sectors with pending writes that got all of them,
+ * none, or some are counted in *kept, *dropped and *torn (may be NULL). */
 int faultvfs_apply_cut(faultvfs *f, unsigned *kept, unsigned *dropped, unsigned *torn);
 
 #endif /* STRATA_TEST_FAULTVFS_H */
