@@ -14,56 +14,18 @@
 
 #include "powercut_lib.h"
 
-/* Runs the workload with the power cut at sync n (0: after the end) and
- * checks the result; returns the syncs the run made. */
-static uint64_t cut_once(strata_sync sync, uint64_t wseed, uint64_t cseed, uint64_t n, bool harsh, const char *base)
-{
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/db", base);
-    test_rmtree(dir);
-    static pc_run r;
-    memset(&r, 0, sizeof r);
-    r.sync = sync;
-    r.seed = wseed;
-    faultvfs *fv = faultvfs_new(dir, cseed);
-    assert_non_null(fv);
-    faultvfs_set_harsh(fv, harsh);
-    faultvfs_cut_at_sync(fv, n);
-    pc_workload(&r, dir, faultvfs_vfs(fv), true);
-    uint64_t syncs = faultvfs_syncs(fv);
-    if (r.calls_failed && !faultvfs_cut_done(fv))
-        fail_msg("a call failed (at call %d) without a power cut", r.first_error);
-    faultvfs_cut_now(fv);
-    unsigned kept = 0, dropped = 0, torn = 0;
-    assert_int_equal(faultvfs_apply_cut(fv, &kept, &dropped, &torn), 0);
-    faultvfs_free(fv);
-    char what[160];
-    snprintf(what, sizeof what, "%s, workload seed %llu, cut seed %llu, cut at sync %llu%s",
-             sync == STRATA_SYNC_ALWAYS ? "always" : "interval", (unsigned long long)wseed, (unsigned long long)cseed,
-             (unsigned long long)n, harsh ? " (harsh)" : "");
-    pc_check(&r, dir, what);
-    return syncs;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Every sync boundary of one workload, each with a random cut. */
 static void cut_at_every_sync(strata_sync sync, const char *tag)
 {
     uint64_t seed = test_seed(7);
     char *base = test_tmpdir(tag);
-    double t0 = now_s();
-    uint64_t total = cut_once(sync, seed, seed, 0, false, base);
+    double t0 = pc_now_s();
+    uint64_t total = pc_cut_once(sync, seed, seed, 0, false, base);
     assert_true(total > 10);
     for (uint64_t n = 1; n <= total; n++)
-        cut_once(sync, seed, test_mix(seed + n), n, n % 4 == 0, base);
+        pc_cut_once(sync, seed, test_mix(seed + n), n, n % 4 == 0, base);
     print_message("%s: %llu cuts (one per sync, and one after the end) in %.2f s\n", tag,
-                  (unsigned long long)total + 1, now_s() - t0);
+                  (unsigned long long)total + 1, pc_now_s() - t0);
     test_rmtree(base);
     free(base);
 }

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine_int.h"
 #include "faultvfs.h"
@@ -350,6 +351,44 @@ static size_t pc_check(const pc_run *r, const char *dir, const char *what)
     if (rc != STRATA_OK || problems)
         fail_msg("%s: verify: %s, %d problem(s)", what, strata_strerror(rc), problems);
     return nf;
+}
+
+/* Runs the workload with the power cut at sync n (0: after the end) and
+ * checks the result; returns the syncs the run made. */
+static inline uint64_t pc_cut_once(strata_sync sync, uint64_t wseed, uint64_t cseed, uint64_t n, bool harsh, const char *base)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/db", base);
+    test_rmtree(dir);
+    static pc_run r;
+    memset(&r, 0, sizeof r);
+    r.sync = sync;
+    r.seed = wseed;
+    faultvfs *fv = faultvfs_new(dir, cseed);
+    assert_non_null(fv);
+    faultvfs_set_harsh(fv, harsh);
+    faultvfs_cut_at_sync(fv, n);
+    pc_workload(&r, dir, faultvfs_vfs(fv), true);
+    uint64_t syncs = faultvfs_syncs(fv);
+    if (r.calls_failed && !faultvfs_cut_done(fv))
+        fail_msg("a call failed (at call %d) without a power cut", r.first_error);
+    faultvfs_cut_now(fv);
+    unsigned kept = 0, dropped = 0, torn = 0;
+    assert_int_equal(faultvfs_apply_cut(fv, &kept, &dropped, &torn), 0);
+    faultvfs_free(fv);
+    char what[160];
+    snprintf(what, sizeof what, "%s, workload seed %llu, cut seed %llu, cut at sync %llu%s",
+             sync == STRATA_SYNC_ALWAYS ? "always" : "interval", (unsigned long long)wseed, (unsigned long long)cseed,
+             (unsigned long long)n, harsh ? " (harsh)" : "");
+    pc_check(&r, dir, what);
+    return syncs;
+}
+
+static inline double pc_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 #endif /* STRATA_TEST_POWERCUT_LIB_H */
