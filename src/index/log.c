@@ -45,8 +45,14 @@
  * breaks a rule above; the bytes from there on are truncated (unless
  * read-only) and counted. A damaged header is STRATA_ERR_CORRUPT (another
  * version: STRATA_ERR_VERSION): losing the whole dictionary silently would
- * make every table unreadable. A file shorter than the header is a torn
- * creation and is started afresh.
+ * make every table unreadable. A file shorter than the header, or of zero
+ * bytes only, is a torn creation and is started afresh: the header is
+ * fsynced (with the directory entry) before any record is appended.
+ *
+ * Durability: records are written at once (or when log_buffer_bytes
+ * fill) and made durable by index_sync. The bytes written since the last
+ * successful fsync are kept in memory until one covers them, and after a
+ * failed fsync they are written again before the next one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +114,12 @@ int ix_log_flush(strata_index *idx)
         idx->log_write_errors++;
         return rc;
     }
+    /* Kept until an fsync covers them: after a failed fsync the kernel may
+     * have dropped them, and index_sync writes them again. */
+    if ((rc = base_buf_append(&idx->unsynced, idx->pending.data, idx->pending.len)) != 0) {
+        idx->resync = 1; /* cannot keep them: the next sync must not trust the page cache */
+        base_buf_reset(&idx->unsynced);
+    }
     idx->log_size += idx->pending.len;
     base_buf_reset(&idx->pending);
     return STRATA_OK;
@@ -148,9 +160,26 @@ int index_sync(strata_index *idx)
 {
     int rc = STRATA_OK;
     pthread_mutex_lock(&idx->wmu);
-    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) == 0 &&
-        idx->dir_unsynced && (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) == 0)
-        idx->dir_unsynced = 0;
+    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0) {
+        /* After a failed fsync the written records are rewritten before
+         * the next: Linux marks the pages of a failed writeback clean, so a
+         * second fsync would succeed without them (the "fsyncgate" of
+         * PostgreSQL), and the engine would drop the WAL segments that
+         * still hold those series. */
+        if (idx->resync && idx->unsynced.len != idx->log_size - idx->synced_size)
+            rc = STRATA_ERR_IO; /* the copy was lost to an allocation failure: refuse, as the WAL is still needed */
+        else if (idx->resync)
+            rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, idx->unsynced.data, idx->unsynced.len, idx->synced_size);
+        if (rc == STRATA_OK && (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) == 0) {
+            idx->synced_size = idx->log_size;
+            idx->resync = 0;
+            base_buf_reset(&idx->unsynced);
+        } else {
+            idx->resync = 1;
+        }
+        if (rc == STRATA_OK && idx->dir_unsynced && (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) == 0)
+            idx->dir_unsynced = 0;
+    }
     pthread_mutex_unlock(&idx->wmu);
     return rc;
 }
@@ -161,6 +190,7 @@ void ix_log_close(strata_index *idx)
         (void)base_vfs_close(idx->opts.vfs, idx->fd); /* the caller flushed; what is not synced was never promised */
     idx->fd = -1;
     base_buf_free(&idx->pending);
+    base_buf_free(&idx->unsynced);
     base_free(idx->path);
     base_free(idx->dirpath);
     idx->path = idx->dirpath = NULL;
@@ -456,7 +486,7 @@ static int write_fresh(strata_index *idx)
         (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) != 0 || (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) != 0)
         return rc;
     idx->dir_unsynced = 0;
-    idx->log_size = HDR_BYTES;
+    idx->log_size = idx->synced_size = HDR_BYTES;
     return STRATA_OK;
 }
 
@@ -495,6 +525,20 @@ int ix_log_open(strata_index *idx, const char *dir)
     }
     if ((rc = read_fd(idx->opts.vfs, idx->fd, size, &data)) != 0)
         goto out;
+    size_t nz = 0;
+    while (nz < size && data[nz] == 0)
+        nz++;
+    if (nz == size) {
+        /* Only zeros: a creation cut before its header was durable (the
+         * size reached the disk, the data did not). Records are appended
+         * only after the header's fsync, so nothing was lost. */
+        base_logf(&idx->opts.log, STRATA_LOG_WARN, "index: %s: %zu zero bytes (unfinished creation), starting afresh",
+                  idx->path, size);
+        idx->load_truncated = size;
+        idx->load_corrupt = 1;
+        rc = ro ? STRATA_OK : write_fresh(idx);
+        goto out;
+    }
     if (memcmp(data, LOG_MAGIC, 8) != 0 || base_crc32c(0, data, 12) != load_u32le(data + 12)) {
         base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: %s: damaged header, not a series log", idx->path);
         rc = STRATA_ERR_CORRUPT;
@@ -509,7 +553,7 @@ int ix_log_open(strata_index *idx, const char *dir)
     size_t good;
     if ((rc = load_records(idx, data, size, &good)) != 0)
         goto out;
-    idx->log_size = good;
+    idx->log_size = idx->synced_size = good;
     if (good < size) {
         idx->load_corrupt = 1;
         idx->load_truncated = size - good;
