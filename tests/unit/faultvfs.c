@@ -666,8 +666,10 @@ static int fv_rename(void *ctx, const char *from, const char *to)
         return STRATA_ERR_IO;
     }
     long i = names_find(&f->cur, from);
-    if (i < 0)
-        i = (long)(file_adopt(f, from), names_find(&f->cur, from));
+    if (i < 0) {
+        (void)file_adopt(f, from); /* on disk before the model: durable as it is */
+        i = names_find(&f->cur, from);
+    }
     if (rename(from, to) != 0) {
         rc = base_errno_status(errno);
         pthread_mutex_unlock(&f->mu);

@@ -70,6 +70,7 @@ typedef struct pc_run {
     int order;
     int calls_failed; /* API calls that returned an error */
     int first_error;  /* order of the first */
+    char first_error_what[64];
 } pc_run;
 
 static inline void pc_opts(strata_options *o, const char *dir, strata_sync sync)
@@ -114,12 +115,13 @@ static inline void pc_synced(pc_run *r)
             r->d[i].state = PC_SURE;
 }
 
+/* A call failed: counted, and the first is remembered for messages. */
 static inline void pc_fail(pc_run *r, int rc, const char *what)
 {
-    (void)what;
-    if (r->calls_failed++ == 0)
+    if (r->calls_failed++ == 0) {
         r->first_error = r->order;
-    (void)rc;
+        snprintf(r->first_error_what, sizeof r->first_error_what, "%s: %s", what, strata_strerror(rc));
+    }
 }
 
 /* Runs the workload on dir through vfs. Returns when done or at the first
@@ -371,7 +373,7 @@ static inline uint64_t pc_cut_once(strata_sync sync, uint64_t wseed, uint64_t cs
     pc_workload(&r, dir, faultvfs_vfs(fv), true);
     uint64_t syncs = faultvfs_syncs(fv);
     if (r.calls_failed && !faultvfs_cut_done(fv))
-        fail_msg("a call failed (at call %d) without a power cut", r.first_error);
+        fail_msg("a call failed without a power cut (call %d, %s)", r.first_error, r.first_error_what);
     faultvfs_cut_now(fv);
     unsigned kept = 0, dropped = 0, torn = 0;
     assert_int_equal(faultvfs_apply_cut(fv, &kept, &dropped, &torn), 0);
