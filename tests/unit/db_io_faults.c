@@ -23,6 +23,7 @@ static void fault_once(fv_op op, long n, int status, uint64_t seed, const char *
     static pc_run r;
     memset(&r, 0, sizeof r);
     r.sync = STRATA_SYNC_ALWAYS;
+    r.steps = 8;
     r.seed = seed;
     faultvfs *fv = faultvfs_new(dir, seed);
     assert_non_null(fv);
@@ -56,6 +57,7 @@ static void sweep(fv_op op, const char *tag, long max)
     static pc_run r;
     memset(&r, 0, sizeof r);
     r.sync = STRATA_SYNC_ALWAYS;
+    r.steps = 8;
     r.seed = seed;
     faultvfs *fv = faultvfs_new(dir, seed);
     pc_workload(&r, dir, faultvfs_vfs(fv), true);
@@ -74,12 +76,12 @@ static void sweep(fv_op op, const char *tag, long max)
     free(base);
 }
 
-/* Faulted runs per kind of operation: 40 under make test (every
+/* Faulted runs per kind of operation: 16 under make test (every
  * operation is swept when there are fewer), STRATA_IO_FAULT_RUNS for more. */
 static long max_runs(void)
 {
     const char *e = getenv("STRATA_IO_FAULT_RUNS");
-    return e && atol(e) > 0 ? atol(e) : 40;
+    return e && atol(e) > 0 ? atol(e) : 16;
 }
 
 static void failed_writes_lose_nothing_acknowledged(void **state)

@@ -23,13 +23,13 @@ static void power_cut_at_random_syncs_of_random_workloads(void **state)
     test_rng r;
     test_rng_init(&r, seed);
     double t0 = pc_now_s();
-    uint64_t total = pc_cut_once(STRATA_SYNC_ALWAYS, seed, seed, 0, false, base);
+    uint64_t total = pc_cut_once(STRATA_SYNC_ALWAYS, PC_STEPS, seed, seed, 0, false, base);
     for (long i = 0; i < cuts; i++) {
         strata_sync sync = test_rng_below(&r, 3) ? STRATA_SYNC_ALWAYS : STRATA_SYNC_INTERVAL;
         uint64_t wseed = test_rng_next(&r), cseed = test_rng_next(&r);
         /* a few past the end: the cut then falls after a clean close */
         uint64_t n = 1 + test_rng_below(&r, total + 3);
-        pc_cut_once(sync, wseed, cseed, n, test_rng_below(&r, 5) == 0, base);
+        pc_cut_once(sync, PC_STEPS, wseed, cseed, n, test_rng_below(&r, 5) == 0, base);
     }
     print_message("powercut_long: %ld random cuts in %.2f s\n", cuts, pc_now_s() - t0);
     test_rmtree(base);

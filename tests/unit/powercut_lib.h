@@ -35,7 +35,7 @@
 
 #define PC_SERIES 4
 #define PC_PER_STEP 6    /* samples per series per step */
-#define PC_STEPS 12
+#define PC_STEPS 12 /* the most; pc_run.steps chooses */
 #define PC_MAX_SAMPLES (PC_SERIES * PC_PER_STEP * PC_STEPS)
 #define PC_MAX_DELETES 4
 #define PC_T0 1700000000000LL
@@ -63,6 +63,7 @@ typedef struct pc_delete {
 typedef struct pc_run {
     strata_sync sync;
     uint64_t seed;
+    int steps; /* 0: PC_STEPS; at least 8 for every kind of call */
     pc_sample s[PC_MAX_SAMPLES];
     int n_s;
     pc_delete d[PC_MAX_DELETES];
@@ -157,7 +158,8 @@ static void pc_workload(pc_run *r, const char *dir, const base_vfs *vfs, bool st
         }
         have[i] = true;
     }
-    for (int step = 0; step < PC_STEPS; step++) {
+    int steps = r->steps > 0 && r->steps < PC_STEPS ? r->steps : PC_STEPS;
+    for (int step = 0; step < steps; step++) {
         strata_sample batch[PC_SERIES * PC_PER_STEP];
         size_t n = 0;
         int first = r->n_s;
@@ -182,10 +184,10 @@ static void pc_workload(pc_run *r, const char *dir, const base_vfs *vfs, bool st
             if (stop_on_error)
                 goto out;
         }
-        if (step == 4 || step == 9) { /* a delete of an older range */
-            unsigned mask = step == 4 ? 1u << 1 : (1u << 2) | (1u << 3);
-            strata_matcher m = {step == 4 ? STRATA_MATCH_EQ : STRATA_MATCH_RE, "s", step == 4 ? "1" : "2|3"};
-            int64_t mint = PC_T0 + (step - 4) * PC_STEP_MS + 2 * 60000LL, maxt = mint + 2 * PC_STEP_MS;
+        if (step == 3 || step == 6) { /* a delete of an older range */
+            unsigned mask = step == 3 ? 1u << 1 : (1u << 2) | (1u << 3);
+            strata_matcher m = {step == 3 ? STRATA_MATCH_EQ : STRATA_MATCH_RE, "s", step == 3 ? "1" : "2|3"};
+            int64_t mint = PC_T0 + (step - 3) * PC_STEP_MS + 2 * 60000LL, maxt = mint + 2 * PC_STEP_MS;
             rc = strata_delete(db, &m, 1, mint, maxt);
             r->d[r->n_d++] = (pc_delete){mask, mint, maxt, pc_state_of(r, rc), rc == STRATA_OK, r->order};
             r->order++;
@@ -218,7 +220,7 @@ static void pc_workload(pc_run *r, const char *dir, const base_vfs *vfs, bool st
                     goto out;
             }
         }
-        if (step % 5 == 4) {
+        if (step % 4 == 3) {
             rc = strata_compact(db, 1);
             r->order++;
             if (rc) {
@@ -227,7 +229,7 @@ static void pc_workload(pc_run *r, const char *dir, const base_vfs *vfs, bool st
                     goto out;
             }
         }
-        if (step == 7) { /* a clean close and a reopen in the middle */
+        if (step == 5) { /* a clean close and a reopen in the middle */
             rc = strata_close(db);
             db = NULL;
             if (rc == STRATA_OK)
@@ -357,7 +359,7 @@ static size_t pc_check(const pc_run *r, const char *dir, const char *what)
 
 /* Runs the workload with the power cut at sync n (0: after the end) and
  * checks the result; returns the syncs the run made. */
-static inline uint64_t pc_cut_once(strata_sync sync, uint64_t wseed, uint64_t cseed, uint64_t n, bool harsh, const char *base)
+static inline uint64_t pc_cut_once(strata_sync sync, int steps, uint64_t wseed, uint64_t cseed, uint64_t n, bool harsh, const char *base)
 {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/db", base);
@@ -365,6 +367,7 @@ static inline uint64_t pc_cut_once(strata_sync sync, uint64_t wseed, uint64_t cs
     static pc_run r;
     memset(&r, 0, sizeof r);
     r.sync = sync;
+    r.steps = steps;
     r.seed = wseed;
     faultvfs *fv = faultvfs_new(dir, cseed);
     assert_non_null(fv);
