@@ -366,7 +366,7 @@ static int table_size(bench_series *s, size_t ns, size_t block, uint64_t *bytes,
     if (!mkdtemp(dir))
         return -1;
     table_writer *w = NULL;
-    table_writer_opts o = {(uint32_t)block};
+    table_writer_opts o = {.block_samples = (uint32_t)block};
     table_meta meta;
     int rc = table_writer_open(dir, 1, &o, &w);
     for (size_t i = 0; !rc && i < ns; i++)

@@ -91,6 +91,8 @@ uint32_t base_crc32c_portable(uint32_t crc, const void *p, size_t n);
 bool base_crc32c_hw_available(void);
 
 /* ------------------------------------------------------------ file I/O
+ * The POSIX primitives behind base_vfs_posix(). The layers above call the
+ * base_vfs_* functions instead, so that every write can be seen by a test.
  * All return a status and keep errno's meaning in the log message; ENOSPC
  * and EDQUOT map to STRATA_ERR_NOSPACE, other failures to STRATA_ERR_IO. */
 int base_errno_status(int err);
@@ -113,6 +115,72 @@ int base_file_mkdir(const char *path);
 int base_file_mkdir_p(const char *path);
 /* Joins dir and name into a new string (caller frees) or NULL. */
 char *base_path_join(const char *dir, const char *name);
+
+/* ------------------------------------------------------------ the I/O seam
+ * Every file the engine writes, syncs, renames or deletes (WAL segments,
+ * tables, the manifest and CURRENT, the series log, LOCK, VERSION, DIRTY,
+ * quarantine) goes through a base_vfs, so a test can stand between the
+ * engine and the disk: fail the Nth write, fsync or rename, or model the
+ * page cache and cut the power (tests/unit/faultvfs.c). The default is
+ * POSIX (base_vfs_posix). Listing a directory and stat are not part of the
+ * seam: a vfs must keep the real directory's names in step with what it
+ * reports (a pass-through one does).
+ *
+ * Every operation returns a status: STRATA_OK, or STRATA_ERR_NOSPACE,
+ * STRATA_ERR_IO, STRATA_ERR_NOTFOUND, STRATA_ERR_NOMEM, STRATA_ERR_READONLY
+ * as base_errno_status maps errno. A failed pwrite may have written a
+ * prefix of its bytes, as the kernel may. Files are identified by file
+ * descriptors; a vfs that is not POSIX underneath must hand out its own. */
+typedef struct base_vfs {
+    /* open(2) with flags from <fcntl.h> (O_CLOEXEC is added), mode 0644. */
+    int (*open)(void *ctx, const char *path, int flags, int *fd);
+    int (*close)(void *ctx, int fd);
+    /* All n bytes at off (short writes and EINTR retried). */
+    int (*pwrite)(void *ctx, int fd, const void *p, size_t n, uint64_t off);
+    /* *got may be short only at end of file. */
+    int (*pread)(void *ctx, int fd, void *p, size_t n, uint64_t off, size_t *got);
+    int (*ftruncate)(void *ctx, int fd, uint64_t size);
+    int (*fsync)(void *ctx, int fd);
+    /* The data and the size (what reading it back needs), not the mtime. */
+    int (*fdatasync)(void *ctx, int fd);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path); /* ENOENT is STRATA_ERR_NOTFOUND */
+    int (*mkdir)(void *ctx, const char *path); /* EEXIST is success */
+    /* fsync of a directory: makes the creates, renames and unlinks of names
+     * in it durable. */
+    int (*fsync_dir)(void *ctx, const char *dir);
+    /* A read-only shared mapping of the first len bytes of fd (len > 0). */
+    int (*mmap_ro)(void *ctx, int fd, size_t len, const void **map);
+    void (*munmap)(void *ctx, const void *map, size_t len);
+    void *ctx;
+} base_vfs;
+
+/* The default: the system calls themselves. Lives for the whole program. */
+const base_vfs *base_vfs_posix(void);
+
+/* The operations of v, or of base_vfs_posix() when v is NULL (so an
+ * options struct left zeroed means the real disk). */
+int base_vfs_open(const base_vfs *v, const char *path, int flags, int *fd);
+int base_vfs_close(const base_vfs *v, int fd);
+int base_vfs_pwrite(const base_vfs *v, int fd, const void *p, size_t n, uint64_t off);
+int base_vfs_pread(const base_vfs *v, int fd, void *p, size_t n, uint64_t off, size_t *got);
+int base_vfs_ftruncate(const base_vfs *v, int fd, uint64_t size);
+int base_vfs_fsync(const base_vfs *v, int fd);
+int base_vfs_fdatasync(const base_vfs *v, int fd);
+int base_vfs_rename(const base_vfs *v, const char *from, const char *to);
+int base_vfs_unlink(const base_vfs *v, const char *path);
+int base_vfs_mkdir(const base_vfs *v, const char *path);
+int base_vfs_fsync_dir(const base_vfs *v, const char *dir);
+int base_vfs_mmap_ro(const base_vfs *v, int fd, size_t len, const void **map);
+void base_vfs_munmap(const base_vfs *v, const void *map, size_t len);
+/* Durable replace through v: writes dir/name.tmp, fsync, rename over
+ * dir/name, fsync of dir. On failure before the rename the .tmp is removed. */
+int base_vfs_write_atomic(const base_vfs *v, const char *dir, const char *name, const void *p, size_t n);
+/* Reads a whole file through v into *out (NUL-terminated past *len; the
+ * caller frees with base_free). */
+int base_vfs_read_all(const base_vfs *v, const char *path, uint8_t **out, size_t *len);
+/* mkdir -p through v. */
+int base_vfs_mkdir_p(const base_vfs *v, const char *path);
 
 /* ------------------------------------------------------------ logging */
 

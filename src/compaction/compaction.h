@@ -278,6 +278,7 @@ typedef struct cpt_run_args {
     size_t n_tombstones;
     int64_t retention_before_ms; /* samples older than this are dropped; INT64_MIN keeps all */
     const char *dir;             /* where outputs are written */
+    const base_vfs *vfs;         /* through which they are written and removed; NULL: POSIX */
     cpt_alloc_fn alloc;          /* output file numbers */
     void *alloc_ctx;
     uint64_t target_file_bytes;  /* 0: one output */

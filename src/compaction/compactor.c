@@ -219,7 +219,7 @@ static int ensure_writer(run *r, uint64_t sid)
     uint64_t no;
     if ((rc = a->alloc(a->alloc_ctx, &no)))
         return rc;
-    table_writer_opts wo = {r->bs};
+    table_writer_opts wo = {.block_samples = r->bs, .vfs = a->vfs};
     return table_writer_open(a->dir, no, &wo, &r->w);
 }
 
@@ -409,7 +409,7 @@ out:
         for (size_t i = 0; i < r.n_outs; i++) {
             char *p = out_path(a->dir, r.outs[i].file_no);
             if (p)
-                (void)unlink(p);
+                (void)base_vfs_unlink(a->vfs, p); /* best effort: an orphan is removed at open */
             base_free(p);
         }
         base_free(r.outs);

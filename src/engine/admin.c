@@ -187,6 +187,9 @@ static int copy_file(const char *src, const char *dst_dir, const char *name)
     return rc;
 }
 
+/* A snapshot goes to another directory, by hard links and plain POSIX
+ * writes: it is outside the database's vfs (which sees only the database's
+ * own directory), and durable by the same write-fsync-rename idiom. */
 int strata_snapshot(strata_db *db, const char *dir)
 {
     if (!db || !dir)

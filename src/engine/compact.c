@@ -223,6 +223,7 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
             a.n_tombstones = n_ts;
             a.retention_before_ms = db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
             a.dir = db->table_dir;
+            a.vfs = db->vfs;
             a.alloc = alloc_no;
             a.alloc_ctx = db;
             a.block_samples = db->opts.block_samples;
@@ -266,7 +267,7 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
             table_file_name(name, sizeof name, outs[k].file_no);
             char *p = base_path_join(db->table_dir, name);
             if (p)
-                unlink(p);
+                (void)base_vfs_unlink(db->vfs, p); /* best effort: an orphan is removed at open */
             base_free(p);
         }
     } else {

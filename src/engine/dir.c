@@ -23,16 +23,15 @@
 
 #include "engine_int.h"
 
-int dbdir_lock(const char *dir, const base_log *log, int *fd_out)
+int dbdir_lock(const base_vfs *vfs, const char *dir, const base_log *log, int *fd_out)
 {
     char *path = base_path_join(dir, "LOCK");
     if (!path)
         return STRATA_ERR_NOMEM;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    int rc = STRATA_OK;
-    if (fd < 0) {
-        rc = base_errno_status(errno);
-        base_logf(log, STRATA_LOG_ERROR, "%s: cannot open: %s", path, strerror(errno));
+    int fd = -1;
+    int rc = base_vfs_open(vfs, path, O_RDWR | O_CREAT, &fd);
+    if (rc) {
+        base_logf(log, STRATA_LOG_ERROR, "%s: cannot open: %s", path, strata_strerror(rc));
         goto out;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -43,7 +42,7 @@ int dbdir_lock(const char *dir, const base_log *log, int *fd_out)
             rc = base_errno_status(errno);
             base_logf(log, STRATA_LOG_ERROR, "%s: flock: %s", path, strerror(errno));
         }
-        close(fd);
+        (void)base_vfs_close(vfs, fd); /* nothing written */
         goto out;
     }
     *fd_out = fd;
@@ -52,14 +51,14 @@ out:
     return rc;
 }
 
-int dbdir_check_version(const char *dir, bool creating, const base_log *log)
+int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, const base_log *log)
 {
     char *path = base_path_join(dir, "VERSION");
     if (!path)
         return STRATA_ERR_NOMEM;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = creating ? STRATA_ERR_NOTFOUND : base_file_read_all(path, &data, &len);
+    int rc = creating ? STRATA_ERR_NOTFOUND : base_vfs_read_all(vfs, path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         if (!creating) {
             base_logf(log, STRATA_LOG_ERROR, "%s: missing, but the directory holds a database", path);
@@ -68,7 +67,7 @@ int dbdir_check_version(const char *dir, bool creating, const base_log *log)
         }
         char text[32];
         int n = snprintf(text, sizeof text, "%d\n", STRATA_FORMAT_VERSION);
-        rc = base_file_write_atomic(dir, "VERSION", text, (size_t)n);
+        rc = base_vfs_write_atomic(vfs, dir, "VERSION", text, (size_t)n);
         goto out;
     }
     if (rc) {
@@ -92,7 +91,7 @@ out:
     return rc;
 }
 
-int dbdir_mark_dirty(const char *dir, bool *was_dirty)
+int dbdir_mark_dirty(const base_vfs *vfs, const char *dir, bool *was_dirty)
 {
     char *path = base_path_join(dir, "DIRTY");
     if (!path)
@@ -102,22 +101,22 @@ int dbdir_mark_dirty(const char *dir, bool *was_dirty)
     base_free(path);
     if (*was_dirty)
         return STRATA_OK;
-    return base_file_write_atomic(dir, "DIRTY", "", 0);
+    return base_vfs_write_atomic(vfs, dir, "DIRTY", "", 0);
 }
 
-int dbdir_clear_dirty(const char *dir)
+int dbdir_clear_dirty(const base_vfs *vfs, const char *dir)
 {
     char *path = base_path_join(dir, "DIRTY");
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc = STRATA_OK;
-    if (unlink(path) != 0 && errno != ENOENT)
-        rc = base_errno_status(errno);
+    int rc = base_vfs_unlink(vfs, path);
+    if (rc == STRATA_ERR_NOTFOUND)
+        rc = STRATA_OK;
     base_free(path);
-    return rc ? rc : base_file_fsync_dir(dir);
+    return rc ? rc : base_vfs_fsync_dir(vfs, dir);
 }
 
-int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
+int dbdir_quarantine(const base_vfs *vfs, const char *dir, const char *subdir, const char *name, const char *reason,
                      const base_log *log)
 {
     int rc = STRATA_ERR_NOMEM;
@@ -133,17 +132,15 @@ int dbdir_quarantine(const char *dir, const char *subdir, const char *name, cons
         goto out;
     memcpy(why, name, nl);
     memcpy(why + nl, ".reason", 8);
-    if ((rc = base_file_mkdir(qdir)) != 0)
+    if ((rc = base_vfs_mkdir(vfs, qdir)) != 0)
         goto out;
     char text[1024];
     int n = snprintf(text, sizeof text, "%s/%s was moved here by strata: %s\n", subdir, name, reason);
-    if ((rc = base_file_write_atomic(qdir, why, text, (size_t)MIN((size_t)n, sizeof text - 1))) != 0)
+    if ((rc = base_vfs_write_atomic(vfs, qdir, why, text, (size_t)MIN((size_t)n, sizeof text - 1))) != 0)
         goto out;
-    if (rename(src, dst) != 0) {
-        rc = base_errno_status(errno);
+    if ((rc = base_vfs_rename(vfs, src, dst)) != 0)
         goto out;
-    }
-    if ((rc = base_file_fsync_dir(src_dir)) != 0 || (rc = base_file_fsync_dir(qdir)) != 0)
+    if ((rc = base_vfs_fsync_dir(vfs, src_dir)) != 0 || (rc = base_vfs_fsync_dir(vfs, qdir)) != 0)
         goto out;
     base_logf(log, STRATA_LOG_WARN, "%s: quarantined to %s: %s", src, dst, reason);
 out:

@@ -33,6 +33,12 @@ typedef void (*engine_slot_free_fn)(void *state);
 int engine_slot(strata_db *db, engine_slot_id id, engine_slot_new_fn make, engine_slot_free_fn destroy,
                 void **out);
 
+struct base_vfs;
+/* strata_open with every file operation of the database going through vfs
+ * (base/base.h; NULL: POSIX), which must outlive the handle: what tests
+ * use to fail writes, fsyncs and renames or to cut the power. */
+int engine_open_vfs(const strata_options *opts, const struct base_vfs *vfs, strata_db **out);
+
 /* The options the database runs with (defaults filled in; partition_ms as
  * fixed at creation). Lent for the life of db. */
 const strata_options *engine_options(const strata_db *db);

@@ -81,6 +81,9 @@ struct strata_db {
     base_log log;
     int lock_fd;
     bool read_only;
+    /* Every file operation of the database and its layers goes through it
+     * (engine_open_vfs; base_vfs_posix() from strata_open). Fixed at open. */
+    const base_vfs *vfs;
 
     strata_index *idx;
     /* engine.h slots: states of the layers above, created once under
@@ -131,11 +134,11 @@ struct strata_db {
 };
 
 /* dir.c: LOCK, VERSION, DIRTY and quarantine (see the top of dir.c). */
-int dbdir_lock(const char *dir, const base_log *log, int *fd_out);
-int dbdir_check_version(const char *dir, bool creating, const base_log *log);
-int dbdir_mark_dirty(const char *dir, bool *was_dirty);
-int dbdir_clear_dirty(const char *dir);
-int dbdir_quarantine(const char *dir, const char *subdir, const char *name, const char *reason,
+int dbdir_lock(const base_vfs *vfs, const char *dir, const base_log *log, int *fd_out);
+int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, const base_log *log);
+int dbdir_mark_dirty(const base_vfs *vfs, const char *dir, bool *was_dirty);
+int dbdir_clear_dirty(const base_vfs *vfs, const char *dir);
+int dbdir_quarantine(const base_vfs *vfs, const char *dir, const char *subdir, const char *name, const char *reason,
                      const base_log *log);
 bool dbdir_is_empty(const char *dir);
 /* Whether dir holds only names strata writes (so a crashed creation can start over). */

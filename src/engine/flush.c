@@ -86,7 +86,7 @@ static int flush_oldest(strata_db *db)
     part_writer *pw = NULL;
     size_t n_pw = 0, cap_pw = 0;
     head_samples s = {0};
-    table_writer_opts wo = {.block_samples = db->opts.block_samples};
+    table_writer_opts wo = {.block_samples = db->opts.block_samples, .vfs = db->vfs};
     size_t n_ts = 0;
     const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
     uint64_t snapshot_tomb = n_ts ? ts[n_ts - 1]->id : 0;
@@ -199,7 +199,7 @@ static int flush_oldest(strata_db *db)
             table_file_name(name, sizeof name, metas[k].file_no);
             char *p = base_path_join(db->table_dir, name);
             if (p)
-                unlink(p);
+                (void)base_vfs_unlink(db->vfs, p); /* best effort: an orphan is removed at open */
             base_free(p);
         }
     } else {

@@ -4,7 +4,8 @@
  * /api/v1/metadata answers it. Small and rarely changed, so it is kept
  * whole in memory, sorted and deduplicated, and the file is rewritten
  * whole (write to a temporary, fsync, rename, fsync the directory) when a
- * put adds an entry; a put of what is already known writes nothing.
+ * put adds an entry; a put of what is already known writes nothing. All
+ * through the database's I/O seam (db->vfs), stat aside.
  *
  * File METADATA in the data directory, little-endian:
  *   0  4  magic "SMD1"
@@ -127,7 +128,7 @@ static int md_new(strata_db *db, void **out)
     uint8_t *data = NULL;
     size_t len = 0;
     struct stat st;
-    int rc = stat(path, &st) != 0 && errno == ENOENT ? STRATA_ERR_NOTFOUND : base_file_read_all(path, &data, &len);
+    int rc = stat(path, &st) != 0 && errno == ENOENT ? STRATA_ERR_NOTFOUND : base_vfs_read_all(db->vfs, path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         rc = STRATA_OK;
     } else if (rc == STRATA_OK) {
@@ -140,10 +141,12 @@ static int md_new(strata_db *db, void **out)
             m->n = 0;
             char aside[] = MD_FILE ".corrupt";
             char *to = base_path_join(db->dir, aside);
-            rc = !to ? STRATA_ERR_NOMEM
-                 : db->read_only ? STRATA_OK
-                 : rename(path, to) == 0 ? base_file_fsync_dir(db->dir)
-                                          : base_errno_status(errno);
+            if (!to)
+                rc = STRATA_ERR_NOMEM;
+            else if (db->read_only) /* left in place: a read-only open writes nothing */
+                rc = STRATA_OK;
+            else if ((rc = base_vfs_rename(db->vfs, path, to)) == STRATA_OK)
+                rc = base_vfs_fsync_dir(db->vfs, db->dir);
             base_free(to);
             base_logf(&db->log, STRATA_LOG_WARN, "%s: damaged, moved aside as %s; metadata starts empty", path, aside);
         }
@@ -241,7 +244,7 @@ int strata_metadata_put(strata_db *db, const strata_metadata *in, size_t n)
     bbuf file = {0};
     if (!rc && added) {
         rc = md_encode(v, k, &file);
-        rc = rc ? rc : base_file_write_atomic(db->dir, MD_FILE, file.data, file.len);
+        rc = rc ? rc : base_vfs_write_atomic(db->vfs, db->dir, MD_FILE, file.data, file.len);
     }
     base_buf_free(&file);
     if (!rc) {
@@ -343,8 +346,8 @@ int engine_metadata_copy(strata_db *db, const char *dir)
     struct stat st;
     int rc = STRATA_OK;
     if (stat(path, &st) == 0 || errno != ENOENT) /* replaced by rename only: a read sees one whole file */
-        rc = base_file_read_all(path, &data, &len);
-    if (!rc && data)
+        rc = base_vfs_read_all(db->vfs, path, &data, &len);
+    if (!rc && data) /* the snapshot is not the database's: plain POSIX, as the rest of it */
         rc = base_file_write_atomic(dir, MD_FILE, data, len);
     base_free(data);
     base_free(path);

@@ -56,7 +56,7 @@ static int remove_orphans(strata_db *db, manifest_version *mv)
         return rc;
     for (size_t i = 0; i < n_orphans; i++) {
         char *p = base_path_join(db->table_dir, orphans[i]);
-        if (p && unlink(p) == 0)
+        if (p && base_vfs_unlink(db->vfs, p) == STRATA_OK)
             base_logf(&db->log, STRATA_LOG_INFO, "%s: removed: not in the manifest", p);
         base_free(p);
     }
@@ -67,7 +67,7 @@ static int remove_orphans(strata_db *db, manifest_version *mv)
             size_t l = strlen(e->d_name);
             if (l > 4 && !strcmp(e->d_name + l - 4, ".tmp")) {
                 char *p = base_path_join(db->table_dir, e->d_name);
-                if (p && unlink(p) == 0)
+                if (p && base_vfs_unlink(db->vfs, p) == STRATA_OK)
                     base_logf(&db->log, STRATA_LOG_INFO, "%s: removed unfinished file", p);
                 base_free(p);
             }
@@ -121,7 +121,7 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
             }
             table *t = NULL;
             char err[400];
-            int rc = table_open(path, NULL, &t, err, sizeof err);
+            int rc = table_open_vfs(db->vfs, path, NULL, &t, err, sizeof err);
             if (rc == STRATA_ERR_CORRUPT || rc == STRATA_ERR_VERSION) {
                 bad = mt[i].file_no;
                 snprintf(reason, sizeof reason, "%s", err);
@@ -166,7 +166,7 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
         }
         char name[32];
         table_file_name(name, sizeof name, bad);
-        int rc = dbdir_quarantine(db->dir, "tables", name, reason, &db->log);
+        int rc = dbdir_quarantine(db->vfs, db->dir, "tables", name, reason, &db->log);
         if (rc)
             return rc;
         manifest_edit e;
@@ -213,7 +213,7 @@ static int drop_expired(strata_db *db)
             table_file_name(name, sizeof name, mt[i].file_no);
             char *p = base_path_join(db->table_dir, name);
             if (p)
-                unlink(p);
+                (void)base_vfs_unlink(db->vfs, p); /* best effort: an orphan is removed at open */
             base_free(p);
         }
         base_logf(&db->log, STRATA_LOG_INFO, "retention: dropped %zu table files at open", dropped);
@@ -378,6 +378,11 @@ static int options_from_caller(const strata_options *in, strata_options *o)
 
 int strata_open(const strata_options *caller_opts, strata_db **out)
 {
+    return engine_open_vfs(caller_opts, NULL, out);
+}
+
+int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vfs, strata_db **out)
+{
     strata_options ob, *opts = &ob;
     int rc = options_from_caller(caller_opts, opts);
     if (rc)
@@ -392,6 +397,7 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
     db->log = log0;
     db->lock_fd = -1;
     db->read_only = opts->read_only;
+    db->vfs = vfs ? vfs : base_vfs_posix();
     /* writers hold the ingest lock shared all the time: a freeze or a
      * delete waiting for it exclusively must stop new shared holders, or
      * it would wait for a pause in the writes that never comes */
@@ -415,11 +421,11 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
         rc = STRATA_ERR_NOMEM;
         goto fail;
     }
-    if (!db->read_only && (rc = base_file_mkdir_p(db->dir)) != 0) {
+    if (!db->read_only && (rc = base_vfs_mkdir_p(db->vfs, db->dir)) != 0) {
         base_logf(&db->log, STRATA_LOG_ERROR, "%s: cannot create: %s", db->dir, strata_strerror(rc));
         goto fail;
     }
-    if (!db->read_only && (rc = dbdir_lock(db->dir, &db->log, &db->lock_fd)) != 0)
+    if (!db->read_only && (rc = dbdir_lock(db->vfs, db->dir, &db->log, &db->lock_fd)) != 0)
         goto fail;
     char *cur_path = base_path_join(db->dir, "CURRENT");
     struct stat st;
@@ -446,15 +452,16 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
     }
     /* creating: no CURRENT and no data, so whatever a crashed creation left
      * (VERSION, a lone manifest, temporaries) is started over */
-    if ((rc = dbdir_check_version(db->dir, creating, &db->log)) != 0)
+    if ((rc = dbdir_check_version(db->vfs, db->dir, creating, &db->log)) != 0)
         goto fail;
     if (!db->read_only) {
-        if ((rc = dbdir_mark_dirty(db->dir, &was_dirty)) != 0)
+        if ((rc = dbdir_mark_dirty(db->vfs, db->dir, &was_dirty)) != 0)
             goto fail;
         locked_dirty = true;
         if (was_dirty && !creating)
             base_logf(&db->log, STRATA_LOG_WARN, "%s: was not closed cleanly; recovering", db->dir);
-        if ((rc = base_file_mkdir(db->table_dir)) || (rc = base_file_mkdir(db->wal_dir)) || (rc = base_file_mkdir(db->index_dir)))
+        if ((rc = base_vfs_mkdir(db->vfs, db->table_dir)) || (rc = base_vfs_mkdir(db->vfs, db->wal_dir)) ||
+            (rc = base_vfs_mkdir(db->vfs, db->index_dir)))
             goto fail;
     }
 
@@ -464,6 +471,7 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
     mo.read_only = db->read_only;
     mo.must_exist = !creating;
     mo.log = &db->log;
+    mo.vfs = db->vfs;
     if (opts->manifest_rewrite_bytes) {
         mo.rewrite_min_bytes = opts->manifest_rewrite_bytes;
         mo.rewrite_ratio = 0;
@@ -495,6 +503,7 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
     index_options_init(&io);
     io.read_only = db->read_only;
     io.log = db->log;
+    io.vfs = db->vfs;
     if (db->opts.max_labels)
         io.limits.max_labels = db->opts.max_labels;
     if (db->opts.max_label_name_len)
@@ -515,7 +524,8 @@ int strata_open(const strata_options *caller_opts, strata_db **out)
                    .sync_interval_ms = db->opts.sync_interval_ms,
                    .segment_bytes = opts->wal_segment_bytes,
                    .log = &db->log,
-                   .read_only = db->read_only};
+                   .read_only = db->read_only,
+                   .vfs = db->vfs};
     if ((rc = wal_open(&wo, &db->wal)) != 0)
         goto fail;
     uint64_t seq;
@@ -578,9 +588,9 @@ fail:
     manifest_close(db->man);
     cpt_planner_free(db->planner);
     if (locked_dirty && !was_dirty)
-        dbdir_clear_dirty(db->dir);
+        (void)dbdir_clear_dirty(db->vfs, db->dir); /* best effort: a DIRTY left only costs a full check */
     if (db->lock_fd >= 0)
-        close(db->lock_fd);
+        (void)base_vfs_close(db->vfs, db->lock_fd); /* LOCK holds no data; closing releases the flock */
     db_free(db);
     return rc;
 }
@@ -602,10 +612,10 @@ int strata_close(strata_db *db)
     db_version_unpin(db->cur);
     manifest_close(db->man);
     cpt_planner_free(db->planner);
-    if (!db->read_only && rc == STRATA_OK && (r = dbdir_clear_dirty(db->dir)) != 0)
+    if (!db->read_only && rc == STRATA_OK && (r = dbdir_clear_dirty(db->vfs, db->dir)) != 0)
         rc = r;
     if (db->lock_fd >= 0)
-        close(db->lock_fd);
+        (void)base_vfs_close(db->vfs, db->lock_fd); /* LOCK holds no data; closing releases the flock */
     db_free(db);
     return rc;
 }

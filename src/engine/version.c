@@ -83,7 +83,7 @@ int db_version_build(strata_db *db, manifest_version *mv, const db_version *prev
             char *path = base_path_join(db->table_dir, name);
             if (!path)
                 goto fail;
-            rc = table_open(path, &db->tstats, &v->tables[i].t, err, sizeof err);
+            rc = table_open_vfs(db->vfs, path, &db->tstats, &v->tables[i].t, err, sizeof err);
             base_free(path);
             if (rc) {
                 base_logf(&db->log, STRATA_LOG_ERROR, "%s", err);

@@ -90,6 +90,9 @@ typedef struct index_options {
     size_t log_buffer_bytes;
     int read_only;           /* open without creating or repairing anything */
     base_log log;            /* where repairs are reported; fn may be NULL */
+    /* Every file operation on series.log goes through it; NULL: POSIX.
+     * Must outlive the index. */
+    const base_vfs *vfs;
     /* Test hook: every hash is replaced by one constant, so every series
      * collides; correctness must not change (only speed). 0 by default. */
     int test_constant_hash;

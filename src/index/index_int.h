@@ -117,6 +117,9 @@ struct strata_index {
     int loading;              /* index_open's load: no other thread yet, no plock */         /* the file was created since the last sync */
     uint64_t log_size;        /* bytes durable-or-written; appends go here */
     bbuf pending;             /* records not yet written */
+    uint64_t synced_size;     /* bytes covered by the last successful fsync */
+    bbuf unsynced;            /* the bytes written since: [synced_size, log_size) */
+    int resync;               /* an fsync failed: rewrite unsynced before the next */
     uint32_t log_names, log_pairs; /* ids given so far */
     uint64_t log_write_errors;
     uint64_t load_records, load_corrupt, load_truncated, load_ms;

@@ -45,8 +45,14 @@
  * breaks a rule above; the bytes from there on are truncated (unless
  * read-only) and counted. A damaged header is STRATA_ERR_CORRUPT (another
  * version: STRATA_ERR_VERSION): losing the whole dictionary silently would
- * make every table unreadable. A file shorter than the header is a torn
- * creation and is started afresh.
+ * make every table unreadable. A file shorter than the header, or of zero
+ * bytes only, is a torn creation and is started afresh: the header is
+ * fsynced (with the directory entry) before any record is appended.
+ *
+ * Durability: records are written at once (or when log_buffer_bytes
+ * fill) and made durable by index_sync. The bytes written since the last
+ * successful fsync are kept in memory until one covers them, and after a
+ * failed fsync they are written again before the next one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -103,10 +109,16 @@ int ix_log_flush(strata_index *idx)
         return STRATA_OK;
     /* pwrite at the known end: a partial write of an earlier failed
      * attempt is simply overwritten. */
-    int rc = base_file_pwrite_all(idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
+    int rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, idx->pending.data, idx->pending.len, idx->log_size);
     if (rc != 0) {
         idx->log_write_errors++;
         return rc;
+    }
+    /* Kept until an fsync covers them: after a failed fsync the kernel may
+     * have dropped them, and index_sync writes them again. */
+    if ((rc = base_buf_append(&idx->unsynced, idx->pending.data, idx->pending.len)) != 0) {
+        idx->resync = 1; /* cannot keep them: the next sync must not trust the page cache */
+        base_buf_reset(&idx->unsynced);
     }
     idx->log_size += idx->pending.len;
     base_buf_reset(&idx->pending);
@@ -148,9 +160,26 @@ int index_sync(strata_index *idx)
 {
     int rc = STRATA_OK;
     pthread_mutex_lock(&idx->wmu);
-    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0 && (rc = base_file_fsync(idx->fd)) == 0 &&
-        idx->dir_unsynced && (rc = base_file_fsync_dir(idx->dirpath)) == 0)
-        idx->dir_unsynced = 0;
+    if (idx->fd >= 0 && (rc = ix_log_flush(idx)) == 0) {
+        /* After a failed fsync the written records are rewritten before
+         * the next: Linux marks the pages of a failed writeback clean, so a
+         * second fsync would succeed without them (the "fsyncgate" of
+         * PostgreSQL), and the engine would drop the WAL segments that
+         * still hold those series. */
+        if (idx->resync && idx->unsynced.len != idx->log_size - idx->synced_size)
+            rc = STRATA_ERR_IO; /* the copy was lost to an allocation failure: refuse, as the WAL is still needed */
+        else if (idx->resync)
+            rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, idx->unsynced.data, idx->unsynced.len, idx->synced_size);
+        if (rc == STRATA_OK && (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) == 0) {
+            idx->synced_size = idx->log_size;
+            idx->resync = 0;
+            base_buf_reset(&idx->unsynced);
+        } else {
+            idx->resync = 1;
+        }
+        if (rc == STRATA_OK && idx->dir_unsynced && (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) == 0)
+            idx->dir_unsynced = 0;
+    }
     pthread_mutex_unlock(&idx->wmu);
     return rc;
 }
@@ -158,9 +187,10 @@ int index_sync(strata_index *idx)
 void ix_log_close(strata_index *idx)
 {
     if (idx->fd >= 0)
-        close(idx->fd);
+        (void)base_vfs_close(idx->opts.vfs, idx->fd); /* the caller flushed; what is not synced was never promised */
     idx->fd = -1;
     base_buf_free(&idx->pending);
+    base_buf_free(&idx->unsynced);
     base_free(idx->path);
     base_free(idx->dirpath);
     idx->path = idx->dirpath = NULL;
@@ -425,14 +455,14 @@ out:
     return rc;
 }
 
-static int read_fd(int fd, size_t size, uint8_t **out)
+static int read_fd(const base_vfs *vfs, int fd, size_t size, uint8_t **out)
 {
     uint8_t *d = base_malloc(size ? size : 1);
     size_t got = 0;
     int rc;
     if (!d)
         return STRATA_ERR_NOMEM;
-    if ((rc = base_file_pread_all(fd, d, size, 0, &got)) != 0 || got != size) {
+    if ((rc = base_vfs_pread(vfs, fd, d, size, 0, &got)) != 0 || got != size) {
         base_free(d);
         return rc ? rc : STRATA_ERR_IO;
     }
@@ -445,14 +475,18 @@ static int write_fresh(strata_index *idx)
     uint8_t h[HDR_BYTES];
     int rc;
     make_header(h);
-    if (ftruncate(idx->fd, 0) != 0)
-        return base_errno_status(errno);
-    if ((rc = base_file_pwrite_all(idx->fd, h, HDR_BYTES, 0)) != 0)
+    /* The header is made durable, with the file's name, before any record
+     * follows it. Without that fsync a power cut could keep the file's new
+     * size but not its first sector (file systems that allocate late show
+     * zeros there), and a series log with a zeroed header refuses to open
+     * as "not a series log", where lost records alone are only a damaged
+     * tail that the WAL replays again. */
+    if ((rc = base_vfs_ftruncate(idx->opts.vfs, idx->fd, 0)) != 0 ||
+        (rc = base_vfs_pwrite(idx->opts.vfs, idx->fd, h, HDR_BYTES, 0)) != 0 ||
+        (rc = base_vfs_fdatasync(idx->opts.vfs, idx->fd)) != 0 || (rc = base_vfs_fsync_dir(idx->opts.vfs, idx->dirpath)) != 0)
         return rc;
-    /* No fsync here: a lost header reads as a fresh file again, and
-     * index_sync makes the file and its directory entry durable. */
-    idx->dir_unsynced = 1;
-    idx->log_size = HDR_BYTES;
+    idx->dir_unsynced = 0;
+    idx->log_size = idx->synced_size = HDR_BYTES;
     return STRATA_OK;
 }
 
@@ -462,16 +496,15 @@ int ix_log_open(strata_index *idx, const char *dir)
     int ro = idx->opts.read_only, rc;
     uint8_t *data = NULL;
     uint64_t t0 = base_mono_ns();
-    if (!ro && (rc = base_file_mkdir(dir)) != 0)
+    if (!ro && (rc = base_vfs_mkdir(idx->opts.vfs, dir)) != 0)
         return rc;
     if (!(idx->dirpath = base_strdup(dir)) || !(idx->path = base_path_join(dir, "series.log")))
         return STRATA_ERR_NOMEM;
-    idx->fd = open(idx->path, ro ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (idx->fd < 0) {
-        if (ro && errno == ENOENT)
+    if ((rc = base_vfs_open(idx->opts.vfs, idx->path, ro ? O_RDONLY : O_RDWR | O_CREAT, &idx->fd)) != 0) {
+        idx->fd = -1;
+        if (ro && rc == STRATA_ERR_NOTFOUND)
             return STRATA_OK;
-        rc = base_errno_status(errno);
-        base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: open %s: %s", idx->path, strerror(errno));
+        base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: open %s: %s", idx->path, strata_strerror(rc));
         return rc;
     }
     struct stat st;
@@ -490,8 +523,22 @@ int ix_log_open(strata_index *idx, const char *dir)
         rc = ro ? STRATA_OK : write_fresh(idx);
         goto out;
     }
-    if ((rc = read_fd(idx->fd, size, &data)) != 0)
+    if ((rc = read_fd(idx->opts.vfs, idx->fd, size, &data)) != 0)
         goto out;
+    size_t nz = 0;
+    while (nz < size && data[nz] == 0)
+        nz++;
+    if (nz == size) {
+        /* Only zeros: a creation cut before its header was durable (the
+         * size reached the disk, the data did not). Records are appended
+         * only after the header's fsync, so nothing was lost. */
+        base_logf(&idx->opts.log, STRATA_LOG_WARN, "index: %s: %zu zero bytes (unfinished creation), starting afresh",
+                  idx->path, size);
+        idx->load_truncated = size;
+        idx->load_corrupt = 1;
+        rc = ro ? STRATA_OK : write_fresh(idx);
+        goto out;
+    }
     if (memcmp(data, LOG_MAGIC, 8) != 0 || base_crc32c(0, data, 12) != load_u32le(data + 12)) {
         base_logf(&idx->opts.log, STRATA_LOG_ERROR, "index: %s: damaged header, not a series log", idx->path);
         rc = STRATA_ERR_CORRUPT;
@@ -506,7 +553,7 @@ int ix_log_open(strata_index *idx, const char *dir)
     size_t good;
     if ((rc = load_records(idx, data, size, &good)) != 0)
         goto out;
-    idx->log_size = good;
+    idx->log_size = idx->synced_size = good;
     if (good < size) {
         idx->load_corrupt = 1;
         idx->load_truncated = size - good;
@@ -517,17 +564,15 @@ int ix_log_open(strata_index *idx, const char *dir)
             /* Not fsynced: if the cut is lost, the old damage reappears
              * beyond what is appended and is cut again; index_sync makes
              * it durable with the file. */
-            if (ftruncate(idx->fd, (off_t)good) != 0) {
-                rc = base_errno_status(errno);
+            if ((rc = base_vfs_ftruncate(idx->opts.vfs, idx->fd, good)) != 0)
                 goto out;
-            }
         }
     }
 out:
     base_free(data);
     idx->load_ms = (base_mono_ns() - t0) / 1000000u;
     if (ro && idx->fd >= 0) {
-        close(idx->fd);
+        (void)base_vfs_close(idx->opts.vfs, idx->fd); /* read-only */
         idx->fd = -1;
     }
     return rc;

@@ -65,11 +65,6 @@ void manifest_options_init(manifest_options *o)
     o->rewrite_ratio = 4;
 }
 
-static int hook(manifest *m, manifest_hook_point p)
-{
-    return m->opts.hook ? m->opts.hook(m->opts.hook_ctx, p) : STRATA_OK;
-}
-
 /* "MANIFEST-" then 1..20 digits and nothing else. */
 static bool parse_manifest_name(const char *name, size_t len, uint64_t *out)
 {
@@ -121,15 +116,14 @@ static int write_new_file(manifest *m, uint64_t number, const bbuf *content, boo
     char *path = base_path_join(m->dir, name);
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc, fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = base_errno_status(errno);
+    const base_vfs *vfs = m->opts.vfs;
+    int rc, fd = -1;
+    if ((rc = base_vfs_open(vfs, path, O_RDWR | O_CREAT | O_TRUNC, &fd)) != 0)
         goto out;
-    }
-    if ((rewrite && (rc = hook(m, MANIFEST_HOOK_REWRITE_WRITE)) != 0) || (rc = base_file_write_all(fd, content->data, content->len)) != 0 ||
-        (rc = base_file_fsync(fd)) != 0 || (rc = base_file_fsync_dir(m->dir)) != 0) {
-        close(fd);
-        unlink(path);
+    if ((rc = base_vfs_pwrite(vfs, fd, content->data, content->len, 0)) != 0 || (rc = base_vfs_fsync(vfs, fd)) != 0 ||
+        (rc = base_vfs_fsync_dir(vfs, m->dir)) != 0) {
+        (void)base_vfs_close(vfs, fd);
+        (void)base_vfs_unlink(vfs, path); /* best effort: cleanup at open removes manifests CURRENT does not name */
         goto out;
     }
     *fd_out = fd;
@@ -146,7 +140,7 @@ static int write_current(manifest *m, uint64_t number)
     manifest_name(text, sizeof text - 1, number);
     size_t n = strlen(text);
     text[n++] = '\n';
-    return base_file_write_atomic(m->dir, "CURRENT", text, n);
+    return base_vfs_write_atomic(m->opts.vfs, m->dir, "CURRENT", text, n);
 }
 
 /* Reads CURRENT: *number on success, STRATA_ERR_NOTFOUND when absent. */
@@ -157,7 +151,7 @@ static int read_current(manifest *m, uint64_t *number)
     size_t len = 0;
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc = base_file_read_all(path, &data, &len);
+    int rc = base_vfs_read_all(m->opts.vfs, path, &data, &len);
     if (rc == STRATA_OK) {
         if (len < 2 || data[len - 1] != '\n' || !parse_manifest_name((const char *)data, len - 1, number)) {
             base_logf(&m->log, STRATA_LOG_ERROR, "manifest: %s is damaged (%zu bytes, expected \"MANIFEST-n\\n\")", path,
@@ -180,7 +174,7 @@ static int load(manifest *m, uint64_t number, manifest_version **v, manifest_rep
     size_t len = 0;
     if (!path)
         return STRATA_ERR_NOMEM;
-    int rc = base_file_read_all(path, &data, &len);
+    int rc = base_vfs_read_all(m->opts.vfs, path, &data, &len);
     if (rc == STRATA_ERR_NOTFOUND) {
         base_logf(&m->log, STRATA_LOG_ERROR, "manifest: CURRENT names %s, which is missing", path);
         rc = STRATA_ERR_CORRUPT;
@@ -240,7 +234,7 @@ static int missing_current(manifest *m, const uint64_t *nums, size_t n)
              v->checkpoint.offset == 0)) {
             manifest_version_unref(v);
             char *path = base_path_join(m->dir, name);
-            int rc = path ? (unlink(path) == 0 ? STRATA_OK : base_errno_status(errno)) : STRATA_ERR_NOMEM;
+            int rc = path ? base_vfs_unlink(m->opts.vfs, path) : STRATA_ERR_NOMEM;
             base_free(path);
             base_logf(&m->log, STRATA_LOG_WARN, "manifest: %s/%s left by an unfinished creation, starting over",
                       m->dir, name);
@@ -267,7 +261,7 @@ static void cleanup(manifest *m)
         if (!stale)
             continue;
         char *path = base_path_join(m->dir, de->d_name);
-        if (path && unlink(path) == 0)
+        if (path && base_vfs_unlink(m->opts.vfs, path) == STRATA_OK)
             base_logf(&m->log, STRATA_LOG_INFO, "manifest: removed leftover %s", path);
         base_free(path);
     }
@@ -283,14 +277,12 @@ static int open_live(manifest *m, const manifest_replay_info *info)
     if (!path)
         return STRATA_ERR_NOMEM;
     int rc = STRATA_OK;
-    m->fd = open(path, O_RDWR | O_CLOEXEC);
-    if (m->fd < 0)
-        rc = base_errno_status(errno);
+    m->fd = -1;
+    if ((rc = base_vfs_open(m->opts.vfs, path, O_RDWR, &m->fd)) != 0)
+        m->fd = -1;
     else if (info->torn_bytes) {
-        if (ftruncate(m->fd, (off_t)info->valid_bytes) != 0)
-            rc = base_errno_status(errno);
-        else
-            rc = base_file_fsync(m->fd);
+        if ((rc = base_vfs_ftruncate(m->opts.vfs, m->fd, info->valid_bytes)) == 0)
+            rc = base_vfs_fsync(m->opts.vfs, m->fd);
         if (rc == STRATA_OK)
             base_logf(&m->log, STRATA_LOG_WARN, "manifest: %s cut to %zu bytes (torn record of %zu bytes)", path,
                       info->valid_bytes, info->torn_bytes);
@@ -308,7 +300,7 @@ static int do_open(manifest *m)
         size_t n = 0;
         rc = list_manifests(m->dir, nums, ARRAY_LEN(nums), &n);
         if (rc == STRATA_ERR_NOTFOUND && !m->opts.read_only && !m->opts.must_exist)
-            rc = base_file_mkdir(m->dir);
+            rc = base_vfs_mkdir(m->opts.vfs, m->dir);
         if (rc)
             return rc;
         if (n)
@@ -368,7 +360,7 @@ void manifest_close(manifest *m)
     if (!m)
         return;
     if (m->fd >= 0)
-        close(m->fd);
+        (void)base_vfs_close(m->opts.vfs, m->fd); /* every record was fsynced by its apply */
     manifest_version_unref(m->cur);
     base_buf_free(&m->payload);
     base_buf_free(&m->record);
@@ -425,9 +417,10 @@ static void install(manifest *m, manifest_version *v)
 /* Cuts the file back to m->size after a failed append. */
 static int cut_back(manifest *m)
 {
-    if (ftruncate(m->fd, (off_t)m->size) != 0) {
+    int rc = base_vfs_ftruncate(m->opts.vfs, m->fd, m->size);
+    if (rc) {
         m->need_truncate = true;
-        return base_errno_status(errno);
+        return rc;
     }
     m->need_truncate = false;
     return STRATA_OK;
@@ -447,7 +440,7 @@ static int rewrite_locked(manifest *m)
     pthread_mutex_unlock(&m->mu);
     if ((rc = manifest_encode_file(m->cur, next, &file)) != 0 || (rc = write_new_file(m, number, &file, true, &fd)) != 0)
         goto out;
-    if ((rc = hook(m, MANIFEST_HOOK_REWRITE_SYNCED)) != 0 || (rc = write_current(m, number)) != 0) {
+    if ((rc = write_current(m, number)) != 0) {
         /* Which file does CURRENT name now? A rename that happened but whose
          * directory fsync failed still makes the new file the live one. */
         uint64_t named = 0;
@@ -455,19 +448,19 @@ static int rewrite_locked(manifest *m)
         if (crc != STRATA_OK || (named != number && named != m->number)) {
             /* Cannot tell which manifest is live: appending to either could
              * lose edits, so refuse further edits; the next open decides. */
-            close(fd);
+            (void)base_vfs_close(m->opts.vfs, fd);
             m->failed = rc;
             base_logf(&m->log, STRATA_LOG_ERROR,
                       "manifest: CURRENT unreadable after a failed rewrite; edits refused until reopen");
             goto out;
         }
         if (named != number) {
-            close(fd);
+            (void)base_vfs_close(m->opts.vfs, fd);
             char name[40];
             manifest_name(name, sizeof name, number);
             char *path = base_path_join(m->dir, name);
             if (path)
-                unlink(path);
+                (void)base_vfs_unlink(m->opts.vfs, path); /* best effort, as in write_new_file */
             base_free(path);
             goto out;
         }
@@ -476,17 +469,18 @@ static int rewrite_locked(manifest *m)
     }
     char old[40];
     manifest_name(old, sizeof old, m->number);
-    close(m->fd);
+    (void)base_vfs_close(m->opts.vfs, m->fd); /* the old file: every record in it was fsynced */
     m->fd = fd;
     m->number = number;
     m->size = file.len;
     m->snapshot_bytes = file.len - MANIFEST_HEADER_BYTES;
     m->need_truncate = false;
-    if ((rc = hook(m, MANIFEST_HOOK_REWRITE_CURRENT)) != 0)
-        goto out; /* the old file stays behind, as after a crash here */
+    /* Not durable until the next directory fsync; a crash before it leaves
+     * the old file behind, which cleanup at open removes. */
     char *path = base_path_join(m->dir, old);
-    if (path && unlink(path) != 0)
-        base_logf(&m->log, STRATA_LOG_WARN, "manifest: cannot remove %s: %s", path, strerror(errno));
+    int urc = path ? base_vfs_unlink(m->opts.vfs, path) : STRATA_ERR_NOMEM;
+    if (urc)
+        base_logf(&m->log, STRATA_LOG_WARN, "manifest: cannot remove %s/%s: %s", m->dir, old, strata_strerror(urc));
     base_free(path);
 out:
     base_buf_free(&file);
@@ -512,7 +506,7 @@ static int apply_locked(manifest *m, const manifest_edit *e)
     manifest_state_init(&s);
     if (m->failed)
         return m->failed;
-    if ((m->need_truncate && (rc = cut_back(m)) != 0) || (m->dir_unsynced && (rc = base_file_fsync_dir(m->dir)) != 0))
+    if ((m->need_truncate && (rc = cut_back(m)) != 0) || (m->dir_unsynced && (rc = base_vfs_fsync_dir(m->opts.vfs, m->dir)) != 0))
         return rc;
     m->dir_unsynced = false;
     pthread_mutex_lock(&m->mu);
@@ -537,9 +531,8 @@ static int apply_locked(manifest *m, const manifest_edit *e)
     }
     if ((rc = manifest_state_freeze(&s, &nv)) != 0 || (rc = manifest_log_put_record(&m->record, m->payload.data, m->payload.len)) != 0)
         goto out;
-    if ((rc = hook(m, MANIFEST_HOOK_APPEND_WRITE)) != 0 ||
-        (rc = base_file_pwrite_all(m->fd, m->record.data, m->record.len, m->size)) != 0 ||
-        (rc = hook(m, MANIFEST_HOOK_APPEND_SYNC)) != 0 || (rc = base_file_fsync(m->fd)) != 0) {
+    if ((rc = base_vfs_pwrite(m->opts.vfs, m->fd, m->record.data, m->record.len, m->size)) != 0 ||
+        (rc = base_vfs_fdatasync(m->opts.vfs, m->fd)) != 0) {
         base_logf(&m->log, STRATA_LOG_ERROR, "manifest: appending to %s/MANIFEST-%06" PRIu64 " failed: %s", m->dir,
                   m->number, strata_strerror(rc));
         cut_back(m);

@@ -192,16 +192,6 @@ int manifest_live_files(const manifest_version *v, uint64_t **out, size_t *n);
 
 typedef struct manifest manifest;
 
-/* Points where the test hook is called. A non-zero return from the hook
- * makes the step fail with that status, as an I/O error there would. */
-typedef enum manifest_hook_point {
-    MANIFEST_HOOK_APPEND_WRITE = 0,   /* before writing an edit's record */
-    MANIFEST_HOOK_APPEND_SYNC = 1,    /* record written, before its fsync */
-    MANIFEST_HOOK_REWRITE_WRITE = 2,  /* before writing a new MANIFEST-n */
-    MANIFEST_HOOK_REWRITE_SYNCED = 3, /* new MANIFEST-n durable, CURRENT still names the old */
-    MANIFEST_HOOK_REWRITE_CURRENT = 4 /* CURRENT names the new one, old file not yet deleted */
-} manifest_hook_point;
-
 typedef struct manifest_options {
     /* Partition width. Creating: required (> 0). Opening: 0 accepts what
      * is stored; another value than the stored one is STRATA_ERR_INVALID. */
@@ -214,8 +204,9 @@ typedef struct manifest_options {
     bool read_only;     /* never write: no create, no tail truncation, no cleanup; apply is STRATA_ERR_READONLY */
     bool must_exist;    /* no CURRENT: STRATA_ERR_NOTFOUND instead of creating */
     const base_log *log; /* warnings (torn tail dropped, rewrite failed); may be NULL */
-    int (*hook)(void *ctx, manifest_hook_point point); /* tests only; NULL in production */
-    void *hook_ctx;
+    /* Every file operation on the manifest and CURRENT goes through it
+     * (tests fail or cut the power there); NULL: POSIX. Must outlive m. */
+    const base_vfs *vfs;
 } manifest_options;
 
 void manifest_options_init(manifest_options *o);

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -360,12 +359,13 @@ static int footer_parse(table *t, table_fault *f)
     return STRATA_OK;
 }
 
-int table_open_fault(const char *path, table_stats *stats, table **out, table_fault *f)
+int table_open_fault(const base_vfs *vfs, const char *path, table_stats *stats, table **out, table_fault *f)
 {
     int rc;
     table *t = base_calloc(1, sizeof *t);
     if (!t)
         return table_fault_set(f, STRATA_ERR_NOMEM, -1, "out of memory");
+    t->vfs = vfs;
     t->stats = stats;
     atomic_init(&t->refs, 1);
     atomic_init(&t->obsolete, 0);
@@ -377,30 +377,31 @@ int table_open_fault(const char *path, table_stats *stats, table **out, table_fa
     const char *base = strrchr(path, '/');
     if (table_file_no_parse(base ? base + 1 : path, &t->meta.file_no) != STRATA_OK)
         t->meta.file_no = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        rc = table_fault_set(f, base_errno_status(e), -1, "cannot open: %s", strerror(e));
+    int fd = -1;
+    if ((rc = base_vfs_open(vfs, path, O_RDONLY, &fd)) != 0) {
+        rc = table_fault_set(f, rc, -1, "cannot open: %s", strata_strerror(rc));
         goto out;
     }
+    /* The size comes from the file itself, outside the seam: a vfs keeps
+     * the real file in step with what it reports (see base.h). */
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        close(fd);
+        (void)base_vfs_close(vfs, fd);
         rc = table_fault_set(f, base_errno_status(e), -1, "cannot stat: %s", strerror(e));
         goto out;
     }
     t->size = (size_t)st.st_size;
     if (t->size < TABLE_TAIL_SIZE) {
-        close(fd);
+        (void)base_vfs_close(vfs, fd);
         rc = CORRUPT(f, t->size, "file of %zu bytes is too short for a table footer", t->size);
         goto out;
     }
-    void *m = mmap(NULL, t->size, PROT_READ, MAP_SHARED, fd, 0);
-    int e = errno;
-    close(fd);
-    if (m == MAP_FAILED) {
-        rc = table_fault_set(f, base_errno_status(e), -1, "cannot mmap: %s", strerror(e));
+    const void *m = NULL;
+    rc = base_vfs_mmap_ro(vfs, fd, t->size, &m);
+    (void)base_vfs_close(vfs, fd); /* read-only; the mapping keeps the file */
+    if (rc) {
+        rc = table_fault_set(f, rc, -1, "cannot mmap: %s", strata_strerror(rc));
         goto out;
     }
     t->map = m;
@@ -410,7 +411,7 @@ int table_open_fault(const char *path, table_stats *stats, table **out, table_fa
     return STRATA_OK;
 out:
     if (t->map)
-        munmap((void *)t->map, t->size);
+        base_vfs_munmap(vfs, t->map, t->size);
     base_free(t->path);
     base_free(t);
     return rc;
@@ -418,8 +419,13 @@ out:
 
 int table_open(const char *path, table_stats *stats, table **out, char *err, size_t errlen)
 {
+    return table_open_vfs(NULL, path, stats, out, err, errlen);
+}
+
+int table_open_vfs(const base_vfs *vfs, const char *path, table_stats *stats, table **out, char *err, size_t errlen)
+{
     table_fault f = {.off = -1, .what = ""};
-    int rc = table_open_fault(path, stats, out, &f);
+    int rc = table_open_fault(vfs, path, stats, out, &f);
     if (rc)
         table_fault_format(&f, path, err, errlen);
     return rc;
@@ -431,9 +437,10 @@ void table_unref(table *t)
 {
     if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
-    munmap((void *)t->map, t->size);
+    base_vfs_munmap(t->vfs, t->map, t->size);
+    /* Best effort: a file left behind is an orphan, removed at open. */
     if (atomic_load(&t->obsolete))
-        unlink(t->path);
+        (void)base_vfs_unlink(t->vfs, t->path);
     base_free(t->path);
     base_free(t);
 }

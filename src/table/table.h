@@ -75,6 +75,7 @@ typedef struct table_writer table_writer;
 
 typedef struct table_writer_opts {
     uint32_t block_samples; /* samples per block, 0 = 1000; at most 65536 */
+    const base_vfs *vfs;    /* where the file is written, synced and renamed; NULL: POSIX */
 } table_writer_opts;
 
 /* Starts "<dir>/<name>.tmp" for table file_no (opts may be NULL). */
@@ -115,6 +116,9 @@ typedef struct table table;
  * receives "<path>: <problem> at offset <n>". The table's file_no is parsed
  * from the file name when it is a table name, else 0. */
 int table_open(const char *path, table_stats *stats, table **out, char *err, size_t errlen);
+/* table_open through vfs (NULL: POSIX), which also unmaps the file and
+ * unlinks it when it is marked obsolete; vfs must outlive the table. */
+int table_open_vfs(const base_vfs *vfs, const char *path, table_stats *stats, table **out, char *err, size_t errlen);
 
 void table_ref(table *t);
 /* Drops a reference; NULL is a no-op. */

@@ -20,6 +20,7 @@ void table_fault_format(const table_fault *f, const char *path, char *err, size_
 
 struct table {
     char *path;
+    const base_vfs *vfs;   /* opened, mapped and unlinked through it; NULL: POSIX */
     const uint8_t *map;    /* the whole file, read-only */
     size_t size;           /* bytes */
     table_meta meta;
@@ -33,7 +34,7 @@ struct table {
     _Atomic int obsolete;
 };
 
-int table_open_fault(const char *path, table_stats *stats, table **out, table_fault *f);
+int table_open_fault(const base_vfs *vfs, const char *path, table_stats *stats, table **out, table_fault *f);
 /* The block list of the i-th series (i < meta.series). */
 int table_list_at(const table *t, size_t i, table_block_list *out, table_fault *f);
 int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f);

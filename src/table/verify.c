@@ -18,7 +18,7 @@ int table_verify(const char *path, table_verify_fn fn, void *ctx)
 {
     table_fault f = {.off = -1, .what = ""};
     table *t = NULL;
-    int rc = table_open_fault(path, NULL, &t, &f);
+    int rc = table_open_fault(NULL, path, NULL, &t, &f);
     if (rc) {
         report(fn, ctx, path, &f);
         return rc;

@@ -87,6 +87,7 @@ typedef struct ser_rec {
 struct table_writer {
     char *tmp_path, *final_path, *dir_path;
     int fd;
+    const base_vfs *vfs; /* from the options; NULL is POSIX */
     uint32_t block_samples;
     bbuf out;          /* bytes not yet written */
     uint64_t written;  /* bytes written to fd; file size = written + out.len */
@@ -140,7 +141,7 @@ int table_file_no_parse(const char *name, uint64_t *file_no)
 static void writer_free(table_writer *w)
 {
     if (w->fd >= 0)
-        close(w->fd);
+        (void)base_vfs_close(w->vfs, w->fd); /* only after an error: the file is being abandoned */
     base_free(w->tmp_path);
     base_free(w->final_path);
     base_free(w->dir_path);
@@ -164,6 +165,7 @@ int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts
     if (!w)
         return STRATA_ERR_NOMEM;
     w->fd = -1;
+    w->vfs = opts ? opts->vfs : NULL;
     w->block_samples = bs;
     w->meta.file_no = file_no;
     char name[40];
@@ -181,9 +183,8 @@ int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts
     memcpy(w->tmp_path, w->final_path, plen);
     memcpy(w->tmp_path + plen, ".tmp", 5);
     /* A stale .tmp left by a crash is garbage: truncate it. */
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        rc = base_errno_status(errno);
+    if ((rc = base_vfs_open(w->vfs, w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC, &w->fd)) != 0) {
+        w->fd = -1;
         goto out;
     }
     *out = w;
@@ -201,7 +202,7 @@ static int out_drain(table_writer *w, size_t keep_below)
 {
     if (w->out.len < keep_below)
         return STRATA_OK;
-    int rc = base_file_write_all(w->fd, w->out.data, w->out.len);
+    int rc = base_vfs_pwrite(w->vfs, w->fd, w->out.data, w->out.len, w->written);
     if (rc)
         return rc;
     w->written += w->out.len;
@@ -477,22 +478,20 @@ int table_writer_finish(table_writer *w, table_meta *out)
     if ((rc = end_series(w)) || (rc = put_index_footer(w)))
         goto out;
     w->meta.file_bytes = file_pos(w);
-    if ((rc = out_drain(w, 0)) || (rc = base_file_fsync(w->fd)))
+    /* The data must be durable before the name: a rename that reaches the
+     * disk first would give the final name to a file with holes. */
+    if ((rc = out_drain(w, 0)) || (rc = base_vfs_fsync(w->vfs, w->fd)))
         goto out;
-    if (close(w->fd) != 0) {
-        w->fd = -1;
-        rc = base_errno_status(errno);
-        goto out;
-    }
+    rc = base_vfs_close(w->vfs, w->fd);
     w->fd = -1;
-    if (rename(w->tmp_path, w->final_path) != 0) {
-        rc = base_errno_status(errno);
+    if (rc)
         goto out;
-    }
+    if ((rc = base_vfs_rename(w->vfs, w->tmp_path, w->final_path)) != 0)
+        goto out;
     /* From here the file exists under its final name; a failed directory
      * fsync leaves it possibly undurable, so report the error but remove
      * nothing that a crash could not remove anyway. */
-    rc = base_file_fsync_dir(w->dir_path);
+    rc = base_vfs_fsync_dir(w->vfs, w->dir_path);
     if (!rc && out)
         *out = w->meta;
     writer_free(w);
@@ -507,9 +506,9 @@ void table_writer_abort(table_writer *w)
     if (!w)
         return;
     if (w->fd >= 0) {
-        close(w->fd);
+        (void)base_vfs_close(w->vfs, w->fd); /* abandoned: its bytes do not matter */
         w->fd = -1;
     }
-    unlink(w->tmp_path);
+    (void)base_vfs_unlink(w->vfs, w->tmp_path); /* best effort: a stale .tmp is removed at open */
     writer_free(w);
 }

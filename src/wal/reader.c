@@ -63,7 +63,7 @@ static int load_page(scan *s, uint64_t page_off)
         return STRATA_OK; /* the short last page is loaded */
     uint64_t want = MIN((uint64_t)s->chunk_cap, s->size - page_off);
     size_t got = 0;
-    int rc = base_file_pread_all(s->fd, s->chunk, (size_t)want, page_off, &got);
+    int rc = base_vfs_pread(s->w->vfs, s->fd, s->chunk, (size_t)want, page_off, &got);
     if (rc)
         return rc;
     s->chunk_off = page_off;
@@ -280,11 +280,9 @@ static int open_segment(scan *s, uint64_t num, uint64_t size)
     int rc = wal_seg_path(s->w, num, &path);
     if (rc)
         return rc;
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) {
-        rc = base_errno_status(errno);
-        base_logf(s->w->log, STRATA_LOG_ERROR, "wal: cannot open %s: %s", path, strerror(errno));
-    }
+    s->fd = -1;
+    if ((rc = base_vfs_open(s->w->vfs, path, O_RDONLY, &s->fd)) != 0)
+        base_logf(s->w->log, STRATA_LOG_ERROR, "wal: cannot open %s: %s", path, strata_strerror(rc));
     base_free(path);
     s->size = size;
     return rc;
@@ -293,7 +291,7 @@ static int open_segment(scan *s, uint64_t num, uint64_t size)
 static void close_segment(scan *s)
 {
     if (s->fd >= 0)
-        close(s->fd);
+        (void)base_vfs_close(s->w->vfs, s->fd); /* read-only */
     s->fd = -1;
 }
 
@@ -321,15 +319,13 @@ static int truncate_segment(wal *w, uint64_t num, uint64_t len)
     int rc = wal_seg_path(w, num, &path);
     if (rc)
         return rc;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = base_errno_status(errno);
-    } else {
-        if (ftruncate(fd, (off_t)len) != 0)
-            rc = base_errno_status(errno);
-        else
-            rc = w->sync == STRATA_SYNC_NONE ? STRATA_OK : wal_io_fsync(w, fd);
-        close(fd);
+    int fd = -1;
+    if ((rc = base_vfs_open(w->vfs, path, O_WRONLY, &fd)) == 0) {
+        if ((rc = base_vfs_ftruncate(w->vfs, fd, len)) == 0)
+            rc = w->sync == STRATA_SYNC_NONE ? STRATA_OK : base_vfs_fdatasync(w->vfs, fd);
+        int crc = base_vfs_close(w->vfs, fd);
+        if (rc == STRATA_OK)
+            rc = crc;
     }
     if (rc)
         base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot truncate %s to %llu bytes: %s", path,
@@ -437,7 +433,7 @@ int wal_replay(wal *w, wal_pos from, wal_replay_fn fn, void *ctx, wal_replay_sta
                 if ((rc = wal_seg_unlink(w, w->segs[w->n_segs - 1].num)) != 0)
                     goto out;
             }
-            if (st.segments_removed && w->sync != STRATA_SYNC_NONE && (rc = base_file_fsync_dir(w->dir)) != 0)
+            if (st.segments_removed && w->sync != STRATA_SYNC_NONE && (rc = base_vfs_fsync_dir(w->vfs, w->dir)) != 0)
                 goto out;
         }
     }

@@ -109,10 +109,11 @@ int wal_seg_unlink(wal *w, uint64_t num)
     int rc = wal_seg_path(w, num, &path);
     if (rc)
         return rc;
-    if (unlink(path) != 0 && errno != ENOENT) {
-        rc = base_errno_status(errno);
-        base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot remove %s: %s", path, strerror(errno));
-    }
+    rc = base_vfs_unlink(w->vfs, path);
+    if (rc == STRATA_ERR_NOTFOUND)
+        rc = STRATA_OK;
+    else if (rc)
+        base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot remove %s: %s", path, strata_strerror(rc));
     base_free(path);
     if (rc)
         return rc;
@@ -132,10 +133,9 @@ int wal_seg_open_active(wal *w, uint64_t num, uint64_t off, bool create)
     int rc = wal_seg_path(w, num, &path);
     if (rc)
         return rc;
-    int fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
-    if (fd < 0) {
-        rc = base_errno_status(errno);
-        base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot open %s: %s", path, strerror(errno));
+    int fd = -1;
+    if ((rc = base_vfs_open(w->vfs, path, O_WRONLY | (create ? O_CREAT | O_TRUNC : 0), &fd)) != 0) {
+        base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot open %s: %s", path, strata_strerror(rc));
         goto out;
     }
     if (create) {
@@ -143,7 +143,7 @@ int wal_seg_open_active(wal *w, uint64_t num, uint64_t off, bool create)
             goto out;
         /* The new name must survive a crash before any record in it is
          * acknowledged as durable. */
-        if (w->sync != STRATA_SYNC_NONE && (rc = base_file_fsync_dir(w->dir)) != 0) {
+        if (w->sync != STRATA_SYNC_NONE && (rc = base_vfs_fsync_dir(w->vfs, w->dir)) != 0) {
             w->n_segs--;
             goto out;
         }
@@ -155,9 +155,9 @@ int wal_seg_open_active(wal *w, uint64_t num, uint64_t off, bool create)
     w->synced_off = off;
 out:
     if (fd >= 0) {
-        close(fd);
+        (void)base_vfs_close(w->vfs, fd); /* nothing was written to it */
         if (create)
-            unlink(path);
+            (void)base_vfs_unlink(w->vfs, path); /* best effort: an empty last segment replays as empty */
     }
     base_free(path);
     return rc;
@@ -187,8 +187,7 @@ int wal_open(const wal_opts *opts, wal **out)
     w->interval_ms = opts->sync_interval_ms > 0 ? opts->sync_interval_ms : WAL_DEFAULT_SYNC_INTERVAL_MS;
     w->log = opts->log;
     w->read_only = opts->read_only;
-    if (opts->io)
-        w->io = *opts->io;
+    w->vfs = opts->vfs ? opts->vfs : base_vfs_posix();
     if (!(w->dir = base_strdup(opts->dir)))
         goto fail_free;
 
@@ -204,7 +203,7 @@ int wal_open(const wal_opts *opts, wal **out)
         /* Only glibc-style allocation failures; nothing to unwind portably. */
         goto fail_free;
     }
-    if (!w->read_only && (rc = base_file_mkdir(w->dir)) != 0)
+    if (!w->read_only && (rc = base_vfs_mkdir(w->vfs, w->dir)) != 0)
         goto fail;
     if ((rc = wal_seg_list(w)) != 0)
         goto fail;
@@ -226,8 +225,11 @@ int wal_close(wal *w)
     if (!w)
         return STRATA_OK;
     int rc = wal_writer_shutdown(w);
-    if (w->fd >= 0 && close(w->fd) != 0 && rc == STRATA_OK)
-        rc = base_errno_status(errno);
+    if (w->fd >= 0) {
+        int crc = base_vfs_close(w->vfs, w->fd);
+        if (rc == STRATA_OK)
+            rc = crc;
+    }
     pthread_cond_destroy(&w->tick);
     pthread_cond_destroy(&w->synced);
     pthread_mutex_destroy(&w->mu);
@@ -259,7 +261,7 @@ out:
     /* Not durable until the directory is; a crash before that only leaves
      * old segments that the next removal deletes again. */
     if (removed && rc == STRATA_OK && w->sync != STRATA_SYNC_NONE)
-        rc = base_file_fsync_dir(w->dir);
+        rc = base_vfs_fsync_dir(w->vfs, w->dir);
     return rc;
 }
 

@@ -43,16 +43,6 @@ static inline int wal_pos_cmp(wal_pos a, wal_pos b)
     return a.offset < b.offset ? -1 : a.offset > b.offset;
 }
 
-/* I/O hooks, for tests that inject faults (ENOSPC, EIO, short writes).
- * pwrite writes n bytes at off (it may write a prefix and then fail, as the
- * kernel does) and returns a status; fsync likewise. NULL members use the
- * real system calls. */
-typedef struct wal_io {
-    int (*pwrite)(void *ctx, int fd, const void *p, size_t n, uint64_t off);
-    int (*fsync)(void *ctx, int fd);
-    void *ctx;
-} wal_io;
-
 typedef struct wal_opts {
     const char *dir;            /* the segment directory; created if missing */
     strata_sync sync;           /* STRATA_SYNC_INTERVAL (default), ALWAYS, NONE */
@@ -65,7 +55,10 @@ typedef struct wal_opts {
      * it was written with; the engine always uses the default. A power of
      * two in [64, 32768]. */
     uint32_t page_bytes;
-    const wal_io *io;           /* NULL: real system calls; must outlive the handle */
+    /* Every open, write, fdatasync, truncate, unlink and directory fsync
+     * of the log goes through it (tests inject faults and power cuts
+     * there). NULL: POSIX. Must outlive the handle. */
+    const base_vfs *vfs;
 } wal_opts;
 
 typedef struct wal wal;

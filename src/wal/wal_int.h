@@ -50,7 +50,7 @@ struct wal {
     uint32_t page;
     const base_log *log;
     bool read_only;
-    wal_io io;
+    const base_vfs *vfs; /* never NULL after open */
 
     pthread_mutex_t mu;   /* guards everything below */
     pthread_cond_t synced; /* broadcast when a sync finishes or the log rotates */
@@ -96,8 +96,6 @@ uint64_t wal_framed_end(uint32_t page, uint64_t off, size_t len);
 /* Frames the end-of-segment marker at off into out (at least WAL_EOS_MAX
  * bytes); returns its length. */
 size_t wal_frame_eos(uint8_t *out, uint32_t page, uint64_t off);
-int wal_io_pwrite(wal *w, const void *p, size_t n, uint64_t off);
-int wal_io_fsync(wal *w, int fd);
 int wal_interval_start(wal *w);  /* starts the interval thread (policy interval) */
 int wal_writer_shutdown(wal *w); /* stops it and syncs; mu not held */
 

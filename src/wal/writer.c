@@ -147,35 +147,15 @@ size_t wal_frame_eos(uint8_t *out, uint32_t page, uint64_t off)
     return n + WAL_HDR;
 }
 
-int wal_io_pwrite(wal *w, const void *p, size_t n, uint64_t off)
-{
-    if (w->io.pwrite)
-        return w->io.pwrite(w->io.ctx, w->fd, p, n, off);
-    return base_file_pwrite_all(w->fd, p, n, off);
-}
-
-int wal_io_fsync(wal *w, int fd)
-{
-    if (w->io.fsync)
-        return w->io.fsync(w->io.ctx, fd);
-    /* fdatasync: the size change is flushed too (it is needed to read the
-     * data back); the mtime is not worth a second journal write. */
-    while (fdatasync(fd) != 0) {
-        if (errno != EINTR)
-            return base_errno_status(errno);
-    }
-    return STRATA_OK;
-}
-
 /* Cuts the active segment back to off; on failure remembers to retry. */
 static int truncate_back(wal *w, uint64_t off)
 {
-    if (ftruncate(w->fd, (off_t)off) != 0) {
-        int err = errno;
+    int rc = base_vfs_ftruncate(w->vfs, w->fd, off);
+    if (rc) {
         w->tail_dirty = true;
         base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot truncate segment %08llu to %llu: %s",
-                  (unsigned long long)w->seg, (unsigned long long)off, strerror(err));
-        return base_errno_status(err);
+                  (unsigned long long)w->seg, (unsigned long long)off, strata_strerror(rc));
+        return rc;
     }
     w->tail_dirty = false;
     return STRATA_OK;
@@ -213,7 +193,7 @@ static int sync_locked(wal *w, bool rollback)
     int fd = w->fd;
     w->syncing = true;
     pthread_mutex_unlock(&w->mu);
-    int rc = wal_io_fsync(w, fd);
+    int rc = base_vfs_fdatasync(w->vfs, fd);
     pthread_mutex_lock(&w->mu);
     w->syncing = false;
     w->n_fsyncs++;
@@ -280,7 +260,7 @@ static int rotate(wal *w)
     uint64_t rec_end = w->off; /* end of the last record */
     uint8_t eos[WAL_EOS_MAX];
     size_t n = wal_frame_eos(eos, w->page, w->off);
-    if ((rc = wal_io_pwrite(w, eos, n, w->off)) != 0) {
+    if ((rc = base_vfs_pwrite(w->vfs, w->fd, eos, n, w->off)) != 0) {
         w->n_write_errors++;
         base_logf(w->log, STRATA_LOG_ERROR, "wal: cannot end segment %08llu: %s", (unsigned long long)w->seg,
                   strata_strerror(rc));
@@ -290,7 +270,7 @@ static int rotate(wal *w)
     w->off += n;
     if (w->sync != STRATA_SYNC_NONE) {
         w->n_fsyncs++;
-        rc = wal_io_fsync(w, w->fd);
+        rc = base_vfs_fdatasync(w->vfs, w->fd);
         if (rc) {
             w->n_sync_errors++;
             if (w->sync == STRATA_SYNC_ALWAYS)
@@ -310,9 +290,9 @@ static int rotate(wal *w)
                   (unsigned long long)(old_seg + 1), strata_strerror(rc));
         goto undo;
     }
-    if (close(old_fd) != 0)
+    if ((rc = base_vfs_close(w->vfs, old_fd)) != 0) /* its data was synced above; only logged */
         base_logf(w->log, STRATA_LOG_WARN, "wal: close of segment %08llu: %s", (unsigned long long)old_seg,
-                  strerror(errno));
+                  strata_strerror(rc));
     /* Everything written so far is in older segments, durable above. */
     w->seq_synced = w->seq_written;
     return STRATA_OK;
@@ -364,7 +344,7 @@ int wal_appendv(wal *w, const wal_rec *recs, size_t n, wal_pos *end)
         if ((rc = wal_frame_record(&w->frame, w->page, off, recs[i].type, recs[i].payload, recs[i].len, &off)) != 0)
             goto out;
     }
-    rc = wal_io_pwrite(w, w->frame.data, w->frame.len, w->off);
+    rc = base_vfs_pwrite(w->vfs, w->fd, w->frame.data, w->frame.len, w->off);
     if (rc) {
         w->n_write_errors++;
         base_logf(w->log, STRATA_LOG_ERROR, "wal: write of %zu bytes to segment %08llu failed: %s", w->frame.len,

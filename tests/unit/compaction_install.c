@@ -40,7 +40,7 @@ static void compaction_job_installs_with_one_edit(void **state)
     for (int f = 0; f < 8; f++) {
         assert_int_equal(manifest_alloc_file_no(m, &nos[f]), STRATA_OK);
         table_writer *w;
-        table_writer_opts wo = {32};
+        table_writer_opts wo = {.block_samples = 32};
         assert_int_equal(table_writer_open(dir, nos[f], &wo, &w), STRATA_OK);
         for (uint64_t sid = 0; sid < 10; sid++) {
             int64_t ts[60];

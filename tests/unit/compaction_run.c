@@ -67,7 +67,7 @@ typedef struct mdl {
 static table *write_table(const char *dir, uint64_t no, const mdl *m, uint32_t block_samples)
 {
     table_writer *w;
-    table_writer_opts o = {block_samples};
+    table_writer_opts o = {.block_samples = block_samples};
     assert_int_equal(table_writer_open(dir, no, &o, &w), STRATA_OK);
     int64_t ts[NT];
     double v[NT];

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "faultvfs.h"
 #include "manifest_testlib.h"
 
 #define K 12 /* edits in the test manifest */
@@ -190,7 +191,8 @@ static void manifest_flipped_bytes_are_corruption_never_a_wrong_state(void **sta
             if (trial < 2)
                 buf[pos] ^= (uint8_t)(1u << test_rng_below(&r, 8));
             else { /* a burst of up to 4 random bytes */
-                size_t burst = 1 + (size_t)test_rng_below(&r, 4); /* MIN evaluates twice */
+                /* MIN evaluates its arguments twice: draw the length once */
+                size_t burst = 1 + test_rng_below(&r, 4);
                 size_t end = MIN(file_len, pos + burst);
                 for (size_t k = pos; k < end; k++)
                     buf[k] ^= (uint8_t)(1 + test_rng_below(&r, 255));
@@ -330,12 +332,34 @@ static void manifest_unfinished_creation_starts_over(void **state)
 
 /* ------------------------------------------------------------ killed mid-way */
 
-static manifest_hook_point kill_at;
+/* The steps of an apply followed by a rewrite, recognised by the I/O the
+ * manifest does there. */
+enum {
+    KILL_APPEND_WRITE,    /* before the record's write */
+    KILL_APPEND_SYNC,     /* record written, before its fdatasync */
+    KILL_REWRITE_WRITE,   /* before the new MANIFEST-n is written */
+    KILL_REWRITE_SYNCED,  /* new MANIFEST-n durable, CURRENT still names the old */
+    KILL_REWRITE_CURRENT, /* CURRENT names the new one, old file not yet deleted */
+    KILL_N
+};
+static int kill_at;
 
-static int kill_hook(void *ctx, manifest_hook_point p)
+static int kill_hook(void *ctx, fv_op op, const char *path, uint64_t off)
 {
     (void)ctx;
-    if (p == kill_at)
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    bool man = strncmp(b, "MANIFEST-", 9) == 0;
+    int step = -1;
+    if (op == FV_PWRITE && man)
+        step = off > 0 ? KILL_APPEND_WRITE : KILL_REWRITE_WRITE;
+    else if (op == FV_FSYNC && man)
+        step = KILL_APPEND_SYNC;
+    else if (op == FV_OPEN && strcmp(b, "CURRENT.tmp") == 0)
+        step = KILL_REWRITE_SYNCED;
+    else if (op == FV_UNLINK && man)
+        step = KILL_REWRITE_CURRENT;
+    if (step == kill_at)
         _exit(0); /* as a crash: no cleanup, no close */
     return STRATA_OK;
 }
@@ -343,10 +367,7 @@ static int kill_hook(void *ctx, manifest_hook_point p)
 static void manifest_killed_at_each_step_of_append_and_rewrite_opens_consistently(void **state)
 {
     (void)state;
-    static const manifest_hook_point points[] = {MANIFEST_HOOK_APPEND_WRITE, MANIFEST_HOOK_APPEND_SYNC,
-                                                 MANIFEST_HOOK_REWRITE_WRITE, MANIFEST_HOOK_REWRITE_SYNCED,
-                                                 MANIFEST_HOOK_REWRITE_CURRENT};
-    for (size_t pi = 0; pi < ARRAY_LEN(points); pi++) {
+    for (int pi = 0; pi < KILL_N; pi++) {
         char *dir = test_tmpdir("manifest_kill");
         write_dir(dir, file_bytes, bound[K - 1]); /* state after K-1 edits */
         /* The child applies edit K's effect again as a fresh edit: remove
@@ -361,8 +382,12 @@ static void manifest_killed_at_each_step_of_append_and_rewrite_opens_consistentl
             manifest_options o = test_opts();
             o.rewrite_min_bytes = 1; /* the apply is followed by a rewrite */
             o.rewrite_ratio = 0;
-            o.hook = kill_hook;
-            kill_at = points[pi];
+            faultvfs *fv = faultvfs_new(dir, 1);
+            if (!fv)
+                _exit(5);
+            faultvfs_set_hook(fv, kill_hook, NULL);
+            o.vfs = faultvfs_vfs(fv);
+            kill_at = pi;
             manifest *mf = NULL;
             uint64_t no;
             manifest_edit e;
@@ -386,9 +411,9 @@ static void manifest_killed_at_each_step_of_append_and_rewrite_opens_consistentl
         size_t n_now, n_before;
         manifest_version_tables(v, &n_now);
         manifest_version_tables(after[K - 1], &n_before);
-        if (points[pi] == MANIFEST_HOOK_APPEND_WRITE) {
+        if (pi == KILL_APPEND_WRITE) {
             assert_true(same_state(v, after[K - 1])); /* nothing was written */
-        } else if (points[pi] == MANIFEST_HOOK_APPEND_SYNC) {
+        } else if (pi == KILL_APPEND_SYNC) {
             /* written, not synced: the OS kept it, or not: old or new, nothing else */
             assert_true(same_state(v, after[K - 1]) || n_now == n_before + 1);
         } else {

@@ -6,16 +6,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultvfs.h"
 #include "manifest_testlib.h"
 
 static model M, NEXT;
 
+/* Where the manifest's I/O fails, named by what it is doing there. */
+enum {
+    FAIL_APPEND_WRITE,   /* the write of an edit's record */
+    FAIL_APPEND_SYNC,    /* its fdatasync */
+    FAIL_REWRITE_WRITE,  /* the write of a new MANIFEST-n (at offset 0) */
+    FAIL_REWRITE_CURRENT /* the new CURRENT, once the new MANIFEST-n is durable */
+};
 static int fail_point = -1, fail_status;
 
-static int fail_hook(void *ctx, manifest_hook_point p)
+static bool is_manifest(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return strncmp(b ? b + 1 : path, "MANIFEST-", 9) == 0;
+}
+
+static int fail_hook(void *ctx, fv_op op, const char *path, uint64_t off)
 {
     (void)ctx;
-    return (int)p == fail_point ? fail_status : STRATA_OK;
+    const char *b = strrchr(path, '/');
+    bool hit = false;
+    switch (fail_point) {
+    case FAIL_APPEND_WRITE:
+        hit = op == FV_PWRITE && is_manifest(path) && off > 0;
+        break;
+    case FAIL_APPEND_SYNC:
+        hit = op == FV_FSYNC && is_manifest(path);
+        break;
+    case FAIL_REWRITE_WRITE:
+        hit = op == FV_PWRITE && is_manifest(path) && off == 0;
+        break;
+    case FAIL_REWRITE_CURRENT:
+        hit = op == FV_OPEN && b && strcmp(b + 1, "CURRENT.tmp") == 0;
+        break;
+    }
+    return hit ? fail_status : STRATA_OK;
 }
 
 static uint64_t live_size(manifest *mf, const char *dir)
@@ -68,7 +98,9 @@ static void manifest_failed_write_or_fsync_changes_nothing_and_apply_resumes(voi
     char *dir = test_tmpdir("manifest_faults");
     manifest_options o = test_opts();
     o.rewrite_min_bytes = 1u << 30;
-    o.hook = fail_hook;
+    faultvfs *fv = faultvfs_new(dir, 1);
+    faultvfs_set_hook(fv, fail_hook, NULL);
+    o.vfs = faultvfs_vfs(fv);
     manifest *mf = NULL;
     memset(&M, 0, sizeof M);
     assert_int_equal(manifest_open(dir, &o, &mf), STRATA_OK);
@@ -77,7 +109,7 @@ static void manifest_failed_write_or_fsync_changes_nothing_and_apply_resumes(voi
         manifest_edit e;
         manifest_edit_init(&e);
         random_edit(&r, mf, &M, &NEXT, &e);
-        fail_point = round % 2 ? MANIFEST_HOOK_APPEND_SYNC : MANIFEST_HOOK_APPEND_WRITE;
+        fail_point = round % 2 ? FAIL_APPEND_SYNC : FAIL_APPEND_WRITE;
         fail_status = round % 3 ? STRATA_ERR_NOSPACE : STRATA_ERR_IO;
         expect_failed_apply(mf, dir, &e, fail_status);
         fail_point = -1;
@@ -87,6 +119,7 @@ static void manifest_failed_write_or_fsync_changes_nothing_and_apply_resumes(voi
     }
     reopen_and_check(&mf, dir, &o);
     manifest_close(mf);
+    faultvfs_free(fv);
     test_rmtree(dir);
     free(dir);
 }
@@ -146,11 +179,13 @@ static void manifest_failed_rewrite_keeps_the_old_manifest(void **state)
     manifest_options o = test_opts();
     o.rewrite_min_bytes = 1;
     o.rewrite_ratio = 0;
-    o.hook = fail_hook;
+    faultvfs *fv = faultvfs_new(dir, 1);
+    faultvfs_set_hook(fv, fail_hook, NULL);
+    o.vfs = faultvfs_vfs(fv);
     manifest *mf = NULL;
     memset(&M, 0, sizeof M);
     assert_int_equal(manifest_open(dir, &o, &mf), STRATA_OK);
-    static const manifest_hook_point pts[] = {MANIFEST_HOOK_REWRITE_WRITE, MANIFEST_HOOK_REWRITE_SYNCED};
+    static const int pts[] = {FAIL_REWRITE_WRITE, FAIL_REWRITE_CURRENT};
     for (size_t i = 0; i < ARRAY_LEN(pts); i++) {
         uint64_t number = manifest_number(mf);
         fail_point = pts[i];
@@ -167,6 +202,7 @@ static void manifest_failed_rewrite_keeps_the_old_manifest(void **state)
         reopen_and_check(&mf, dir, &o);
     }
     manifest_close(mf);
+    faultvfs_free(fv);
     test_rmtree(dir);
     free(dir);
 }

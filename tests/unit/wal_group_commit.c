@@ -99,10 +99,13 @@ static void wal_group_commit_shares_fsyncs_between_threads(void **state)
     hook h = {.hold_first_until = THREADS};
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
-    wal_io io = {hook_pwrite, hook_fsync, &h};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = hook_pwrite;
+    io.fdatasync = hook_fsync;
+    io.ctx = &h;
     /* Small segments: rotation happens under concurrency too. */
     wal_opts o = test_wal_opts(dir, STRATA_SYNC_ALWAYS, 1024, 8192);
-    o.io = &io;
+    o.vfs = &io;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
     pthread_t t[THREADS];
     worker k[THREADS];
@@ -126,7 +129,7 @@ static void wal_group_commit_shares_fsyncs_between_threads(void **state)
     assert_int_equal(wal_close(w), STRATA_OK);
 
     seen s = {0};
-    o.io = NULL;
+    o.vfs = NULL;
     wal *w2 = NULL;
     assert_int_equal(wal_open(&o, &w2), STRATA_OK);
     assert_int_equal(wal_replay(w2, (wal_pos){0, 0}, seen_cb, &s, NULL), STRATA_OK);
@@ -148,10 +151,13 @@ static void wal_interval_policy_fsyncs_in_the_background(void **state)
     hook h = {0};
     pthread_mutex_init(&h.mu, NULL);
     pthread_cond_init(&h.cv, NULL);
-    wal_io io = {hook_pwrite, hook_fsync, &h};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = hook_pwrite;
+    io.fdatasync = hook_fsync;
+    io.ctx = &h;
     wal_opts o = test_wal_opts(dir, STRATA_SYNC_INTERVAL, 0, 0);
     o.sync_interval_ms = 20;
-    o.io = &io;
+    o.vfs = &io;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
     for (int i = 0; i < 10; i++)
         assert_int_equal(wal_append(w, 1, "abc", 3, NULL), STRATA_OK);

@@ -52,7 +52,7 @@ static void append_fails(wal *w, const gen *g, size_t i, int want)
 static void replay_expect(const wal_opts *o0, const gen *g, size_t n)
 {
     wal_opts o = *o0;
-    o.io = NULL;
+    o.vfs = NULL;
     check ck = {.g = g};
     wal_replay_stats st;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, &ck, &st);
@@ -69,9 +69,12 @@ static void wal_failed_write_leaves_nothing_and_appends_resume(void **state)
     gen g;
     gen_init(&g, test_seed(31), 40, 3000);
     faults f = {-1, -1, 0, 0};
-    wal_io io = {f_pwrite, f_fsync, &f};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = f_pwrite;
+    io.fdatasync = f_fsync;
+    io.ctx = &f;
     wal_opts o = test_wal_opts(dir, STRATA_SYNC_INTERVAL, 256, 1 << 30);
-    o.io = &io;
+    o.vfs = &io;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
     for (size_t i = 0; i < 10; i++)
         gen_append(w, &g, i, NULL);
@@ -103,9 +106,12 @@ static void wal_failed_fsync_under_always_rolls_the_record_back(void **state)
     gen g;
     gen_init(&g, test_seed(32), 20, 500);
     faults f = {-1, -1, 0, 0};
-    wal_io io = {f_pwrite, f_fsync, &f};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = f_pwrite;
+    io.fdatasync = f_fsync;
+    io.ctx = &f;
     wal_opts o = test_wal_opts(dir, STRATA_SYNC_ALWAYS, 0, 0);
-    o.io = &io;
+    o.vfs = &io;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
     for (size_t i = 0; i < 5; i++)
         gen_append(w, &g, i, NULL);
@@ -130,9 +136,12 @@ static void wal_failed_rotation_keeps_the_segment_usable(void **state)
     gen g;
     gen_init(&g, test_seed(33), 60, 300);
     faults f = {-1, -1, 0, 0};
-    wal_io io = {f_pwrite, f_fsync, &f};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = f_pwrite;
+    io.fdatasync = f_fsync;
+    io.ctx = &f;
     wal_opts o = test_wal_opts(dir, STRATA_SYNC_ALWAYS, 128, 1024);
-    o.io = &io;
+    o.vfs = &io;
     wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
     size_t done = 0;
     for (int round = 0; round < 4; round++) {
