@@ -30,6 +30,7 @@
 #include "ingest/ingest.h"
 #include "export/export.h"
 #include "gen.h"
+#include "util.h"
 #include "table/table.h"
 
 int bench_codec_main(int argc, char **argv);
@@ -54,7 +55,6 @@ typedef struct blk {
 static const char *kinds[] = {"ic", "dc", "dg", "ig", "k", "rw", "?"};
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
-static double now_s(void) { return (double)base_mono_ns() / 1e9; }
 
 static double cpu_s(void)
 {
@@ -300,7 +300,7 @@ static int encode_all(blk *b, size_t nb, uint8_t id, bbuf *enc, result *r)
 {
     enc->len = 0;
     size_t applied = 0;
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = cpu_s();
     for (size_t i = 0; i < nb; i++) {
         b[i].ts_off = enc->len;
         if (codec_ts_encode(b[i].t, b[i].n, enc, &b[i].ts_id))
@@ -325,7 +325,7 @@ static int encode_all(blk *b, size_t nb, uint8_t id, bbuf *enc, result *r)
         }
         b[i].v_len = enc->len - b[i].v_off;
     }
-    r->enc_s = now_s() - t0;
+    r->enc_s = bench_now_s() - t0;
     r->enc_cpu = cpu_s() - c0;
     r->applied = nb ? (double)applied / (double)nb : 0;
     return 0;
@@ -334,7 +334,7 @@ static int encode_all(blk *b, size_t nb, uint8_t id, bbuf *enc, result *r)
 static int decode_all(const blk *b, size_t nb, const bbuf *enc, int64_t *tb, double *vb, int check, double *secs,
                       double *cpu)
 {
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = cpu_s();
     for (size_t i = 0; i < nb; i++) {
         if (codec_ts_decode(b[i].ts_id, enc->data + b[i].ts_off, b[i].ts_len, b[i].n, tb) ||
             codec_val_decode(b[i].v_id, enc->data + b[i].v_off, b[i].v_len, b[i].n, vb))
@@ -342,20 +342,20 @@ static int decode_all(const blk *b, size_t nb, const bbuf *enc, int64_t *tb, dou
         if (check && (memcmp(tb, b[i].t, b[i].n * 8) || memcmp(vb, b[i].v, b[i].n * 8)))
             return -2;
     }
-    *secs = now_s() - t0;
+    *secs = bench_now_s() - t0;
     *cpu = cpu_s() - c0;
     return 0;
 }
 
 static double memcpy_all(const blk *b, size_t nb, int64_t *tb, double *vb)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < nb; i++) {
         memcpy(tb, b[i].t, b[i].n * 8);
         memcpy(vb, b[i].v, b[i].n * 8);
         __asm__ volatile("" : : "r"(tb), "r"(vb) : "memory");
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* Writes the series into a table file with the chosen codecs; returns its

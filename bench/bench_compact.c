@@ -33,25 +33,12 @@
 #include <time.h>
 
 #include "gen.h"
+#include "util.h"
 #include "strata.h"
 
 #define BATCH 10000
 #define LAT_SERIES 24
 #define LAT_REPS 3
-
-static double bc_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int bc_rm_rf(const char *dir)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
 
 typedef struct bc_opts {
     const char *dataset; /* devops-cpu, node-like or all */
@@ -222,9 +209,9 @@ static int bc_read(strata_db *db, const bench_series *s, size_t n, bc_reads *out
     strata_matcher all = {STRATA_MATCH_RE, "__name__", ".+"};
     for (int rep = 0; rep < 3; rep++) {
         uint64_t got = 0;
-        double t0 = bc_now();
+        double t0 = bench_now_s();
         int rc = count_select(db, &all, 1, &got);
-        double dt = bc_now() - t0;
+        double dt = bench_now_s() - t0;
         if (rc)
             return rc;
         out->all_samples = got;
@@ -242,9 +229,9 @@ static int bc_read(strata_db *db, const bench_series *s, size_t n, bc_reads *out
             for (size_t k = 0; k < x->nlabels && nm < 32; k++)
                 m[nm++] = (strata_matcher){STRATA_MATCH_EQ, x->labels[2 * k], x->labels[2 * k + 1]};
             uint64_t got = 0;
-            double t0 = bc_now();
+            double t0 = bench_now_s();
             int rc = count_select(db, m, nm, &got);
-            double dt = bc_now() - t0;
+            double dt = bench_now_s() - t0;
             if (rc)
                 return rc;
             if (got != x->n) {
@@ -285,22 +272,22 @@ static int run_one(const bc_opts *o, const char *ds, const bench_series *s, size
     const char *pname = planner == STRATA_PLANNER_LEVELED ? "leveled" : "tiered";
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/compact-%s-%s", o->dir, ds, pname);
-    bc_rm_rf(dir);
+    bench_rm_rf(dir);
     strata_sid *sids = calloc(n, sizeof *sids);
     strata_db *db = NULL;
     int rc = sids ? bc_open(o, dir, planner, 2, &db) : STRATA_ERR_NOMEM;
     if (rc)
         goto out;
-    double t0 = bc_now();
+    double t0 = bench_now_s();
     if ((rc = bc_create_series(db, s, n, sids)) != 0 || (rc = bc_ingest(db, s, n, sids)) != 0)
         goto out;
-    double t1 = bc_now();
+    double t1 = bench_now_s();
     if ((rc = strata_flush(db)) != 0)
         goto out;
-    double t2 = bc_now();
+    double t2 = bench_now_s();
     if ((rc = strata_compact(db, 0)) != 0)
         goto out;
-    double t3 = bc_now();
+    double t3 = bench_now_s();
     strata_stats st_ing;
     if ((rc = strata_get_stats(db, &st_ing, sizeof st_ing)) != 0 || (rc = strata_close(db)) != 0)
         goto out;
@@ -314,10 +301,10 @@ static int run_one(const bc_opts *o, const char *ds, const bench_series *s, size
     strata_stats st_pre;
     if ((rc = strata_get_stats(db, &st_pre, sizeof st_pre)) != 0)
         goto out;
-    double t4 = bc_now();
+    double t4 = bench_now_s();
     if ((rc = strata_compact(db, 1)) != 0)
         goto out;
-    double t5 = bc_now();
+    double t5 = bench_now_s();
     strata_stats st;
     if ((rc = strata_get_stats(db, &st, sizeof st)) != 0 || (rc = bc_read(db, s, n, &after)) != 0)
         goto out;
@@ -386,7 +373,7 @@ static int run_one(const bc_opts *o, const char *ds, const bench_series *s, size
     }
     fflush(stdout);
     if (!o->keep)
-        bc_rm_rf(dir);
+        bench_rm_rf(dir);
 out:
     if (db)
         strata_close(db);
@@ -480,6 +467,6 @@ int bench_compact_main(int argc, char **argv)
     if (!rc && (!strcmp(o.dataset, "all") || !strcmp(o.dataset, "node-like")))
         rc = run_dataset(&o, "node-like");
     if (own_dir && !o.keep)
-        bc_rm_rf(o.dir);
+        bench_rm_rf(o.dir);
     return rc ? 1 : 0;
 }

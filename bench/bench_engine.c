@@ -20,21 +20,8 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "util.h"
 #include "strata.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int rm_rf(const char *dir)
-{
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
 
 typedef struct ingest_job {
     strata_db *db;
@@ -124,15 +111,15 @@ static int run_ingest(const opts *o, const char *ds, int threads)
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/ingest-%s-%d", o->dir, ds, threads);
-    rm_rf(dir);
+    bench_rm_rf(dir);
     strata_db *db;
     strata_sid *sids = calloc(n, sizeof *sids);
     if (!sids || (rc = open_db(dir, o->sync, 0, &db)) != 0)
         goto out;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if ((rc = create_series(db, s, n, sids)) != 0)
         goto out_close;
-    double t1 = now_s();
+    double t1 = bench_now_s();
     ingest_job jobs[2];
     pthread_t th[2];
     for (int k = 0; k < threads; k++) {
@@ -149,7 +136,7 @@ static int run_ingest(const opts *o, const char *ds, int threads)
         if (jobs[k].rc && !rc)
             rc = jobs[k].rc;
     }
-    double t2 = now_s();
+    double t2 = bench_now_s();
     strata_stats st;
     int rc_st = strata_get_stats(db, &st, sizeof st);
     if (!rc && rc_st)
@@ -158,9 +145,9 @@ static int run_ingest(const opts *o, const char *ds, int threads)
     int rc2 = strata_close(db);
     if (!rc)
         rc = rc2;
-    double t3 = now_s();
+    double t3 = bench_now_s();
     rc2 = open_db(dir, o->sync, 0, &db);
-    double t4 = now_s();
+    double t4 = bench_now_s();
     if (!rc)
         rc = rc2;
     if (!rc2)
@@ -180,7 +167,7 @@ static int run_ingest(const opts *o, const char *ds, int threads)
                "%.0f B/series  reopen %.3f s\n",
                ds, threads, sync, n, (unsigned long long)total, rate / 1e6, (double)st.head_bytes / (double)total,
                (double)st.head_bytes / (double)n, t4 - t3);
-    rm_rf(dir);
+    bench_rm_rf(dir);
     goto out;
 out_close:
     strata_close(db);
@@ -199,7 +186,7 @@ static int run_query(const opts *o, const char *ds)
         return rc;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/query-%s", o->dir, ds);
-    rm_rf(dir);
+    bench_rm_rf(dir);
     strata_db *db;
     strata_sid *sids = calloc(n, sizeof *sids);
     if (!sids || (rc = open_db(dir, STRATA_SYNC_NONE, 2, &db)) != 0)
@@ -224,7 +211,7 @@ static int run_query(const opts *o, const char *ds)
         m1[nm++] = (strata_matcher){STRATA_MATCH_EQ, s[0].labels[2 * k], s[0].labels[2 * k + 1]};
     int reps = 200;
     uint64_t got = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int r = 0; r < reps && !rc; r++) {
         strata_cursor *c;
         if ((rc = strata_select(db, m1, nm, INT64_MIN, INT64_MAX, &c)) != 0)
@@ -239,13 +226,13 @@ static int run_query(const opts *o, const char *ds)
                 got += k;
         strata_cursor_close(c);
     }
-    double t1 = now_s();
+    double t1 = bench_now_s();
     double one_rate = (double)got / (t1 - t0), one_lat = (t1 - t0) / reps * 1e3;
     /* about 10% of the series */
     strata_matcher m2 = !strcmp(ds, "devops-cpu") ? (strata_matcher){STRATA_MATCH_EQ, "__name__", "cpu_usage_user"}
                                                   : (strata_matcher){STRATA_MATCH_RE, "instance", "host-0[01]:9100"};
     uint64_t got2 = 0, series2 = 0;
-    double t2 = now_s();
+    double t2 = bench_now_s();
     strata_cursor *c;
     if (!rc && (rc = strata_select(db, &m2, 1, INT64_MIN, INT64_MAX, &c)) == 0) {
         strata_sid sid;
@@ -260,7 +247,7 @@ static int run_query(const opts *o, const char *ds)
         }
         strata_cursor_close(c);
     }
-    double t3 = now_s();
+    double t3 = bench_now_s();
     if (rc)
         goto out_close;
     if (o->json) {
@@ -281,7 +268,7 @@ static int run_query(const opts *o, const char *ds)
     (void)total;
 out_close:
     strata_close(db);
-    rm_rf(dir);
+    bench_rm_rf(dir);
 out:
     free(sids);
     bench_series_free(s, n);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "strata.h"
 
 /* Exit statuses of every command (README, strata(1)). */
@@ -101,8 +102,6 @@ void cli_progress_end(cli_progress *p);
 /* The log sink used by cli_open: stderr, "strata: level: message". */
 void cli_log(void *ctx, int level, const char *msg);
 
-uint64_t cli_now_ns(void); /* monotonic clock */
-int64_t cli_now_ms(void);  /* wall clock, ms since the epoch */
 
 
 /* Sub-commands: argv[0] is the command name. */

@@ -382,7 +382,7 @@ int h_query(srv *s, srv_req *r, srv_resp *w)
     if (!q || !*q)
         return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "invalid parameter \"query\": empty");
     int64_t t;
-    if (srv_time(tv, srv_now_ms(), &t, &why))
+    if (srv_time(tv, cli_now_ms(), &t, &why))
         return bad_param(s, w, "time", tv, why);
     return run_query(s, r, w, q, t, t, 0);
 }

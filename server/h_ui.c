@@ -150,7 +150,7 @@ int h_status_storage(srv *s, srv_req *r, srv_resp *w)
               "\"samples_out_of_order\":%llu,\"table_bytes_read\":%llu,\"write_errors\":%llu,\"uptime_ms\":%lld,",
               (ull)st.head_series, (ull)st.flushes, (ull)st.flush_bytes, (ull)st.samples_written,
               (ull)st.samples_out_of_order, (ull)st.table_bytes_read, (ull)st.write_errors,
-              (long long)(srv_now_ms() - s->start_ms));
+              (long long)(cli_now_ms() - s->start_ms));
     rc |= put(&b, "\"levels\":[");
     for (int l = 0; l < STRATA_MAX_LEVELS && !rc; l++)
         rc |= put(&b,

@@ -119,7 +119,7 @@ int h_write(srv *s, srv_req *r, srv_resp *w)
     rj.n = 0;
     strata_write_result res;
     memset(&res, 0, sizeof res);
-    int rc = strata_write_lp(s->db, (const char *)r->body.data, r->body.len, prec, srv_now_ms(), on_reject, &rj,
+    int rc = strata_write_lp(s->db, (const char *)r->body.data, r->body.len, prec, cli_now_ms(), on_reject, &rj,
                              &res);
     METRIC_ADD(s->m.samples_in[0], res.samples);
     METRIC_ADD(s->m.series_created, res.new_series);

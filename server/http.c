@@ -351,7 +351,7 @@ static void run_job(srv_job *j, int abandon)
     srv *s = b->s;
     srv_req *r = &b->r;
     int rc;
-    uint64_t waited_ms = (srv_now_ns() - b->queued_ns) / 1000000;
+    uint64_t waited_ms = (cli_now_ns() - b->queued_ns) / 1000000;
     if (abandon) {
         rc = srv_reply_error(s, &b->w, HTTP_SERVICE_UNAVAILABLE, R_UNAVAILABLE, "unavailable", "server stopping");
     } else if ((r->h == H_QUERY || r->h == H_QUERY_RANGE) && s->cfg.query_timeout_ms > 0 &&
@@ -388,7 +388,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = b;
         srv_req *r = &b->r;
-        b->t0_ns = srv_now_ns();
+        b->t0_ns = cli_now_ns();
         r->method = method;
         r->path = url;
         r->header = mhd_header;
@@ -470,7 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             b->conn = c;
             b->job.run = run_job;
             b->queued = 1;
-            b->queued_ns = srv_now_ns();
+            b->queued_ns = cli_now_ns();
             MHD_suspend_connection(c);
             srv_pool_push(p, &b->job);
             return MHD_YES;

@@ -33,7 +33,7 @@ void metrics_request_done(srv *s, srv_handler handler, unsigned status, uint64_t
     unsigned h = (unsigned)handler < H_COUNT ? (unsigned)handler : H_OTHER;
     unsigned cls = status >= 100 && status < 600 ? status / 100 : 0;
     METRIC_ADD(s->m.requests[h][cls], 1);
-    uint64_t ns = srv_now_ns() - t0_ns;
+    uint64_t ns = cli_now_ns() - t0_ns;
     double sec = (double)ns / 1e9;
     for (int i = 0; i < SRV_LAT_BUCKETS; i++)
         if (sec <= lat_bounds[i]) {
@@ -71,7 +71,7 @@ int metrics_render(srv *s, sbuf *b)
     int rc = strata_get_stats(s->db, &st, sizeof st);
     if (rc)
         return rc;
-    double up = (double)(srv_now_ms() - s->start_ms) / 1000.0;
+    double up = (double)(cli_now_ms() - s->start_ms) / 1000.0;
     uint64_t in_lp = ld(&s->m.samples_in[0]), in_rw = ld(&s->m.samples_in[1]), in_im = ld(&s->m.samples_in[2]);
     rc |= HELP(b, "strata_ingested_samples_total", "counter", "Samples stored through the HTTP API, by protocol.");
     rc |= line(b, "strata_ingested_samples_total{protocol=\"influx\"} %llu\n", (unsigned long long)in_lp);

@@ -20,22 +20,6 @@
 #include "gunzip.h"
 #include "server.h"
 
-/* ------------------------------------------------------------ clocks */
-
-uint64_t srv_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------ replies */
 
 void srv_resp_free(srv_resp *w)
@@ -317,7 +301,7 @@ int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why)
         *out = dflt;
         return STRATA_OK;
     }
-    return strata_parse_time(v, strlen(v), srv_now_ms(), out, why);
+    return strata_parse_time(v, strlen(v), cli_now_ms(), out, why);
 }
 
 /* ------------------------------------------------------------ bodies */

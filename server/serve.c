@@ -291,7 +291,7 @@ int cmd_serve(int argc, char **argv)
         goto out;
     s->data_dir = a.dir;
     s->opts = a.opts;
-    s->start_ms = srv_now_ms();
+    s->start_ms = cli_now_ms();
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     pthread_mutex_init(&s->query_mu, NULL);

@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../cli/clock.h" /* the program's clocks: cli_now_ns, cli_now_ms */
 #include "sbuf.h"
 #include "strata.h"
 
@@ -300,9 +301,6 @@ int srv_form_load(srv *s, srv_req *r, srv_resp *w, int *ret);
 int srv_time_range(srv *s, srv_req *r, srv_resp *w, int64_t *start, int64_t *end, int *ret);
 /* Times: RFC 3339, Unix seconds, or relative. 0 or STRATA_ERR_INVALID. */
 int srv_time(const char *v, int64_t dflt, int64_t *out, const char **why);
-/* Clocks: monotonic ns (latencies) and wall ms (the "now" of requests). */
-uint64_t srv_now_ns(void);
-int64_t srv_now_ms(void);
 
 /* ---- request.c: replies. Each returns STRATA_OK, or STRATA_ERR_NOMEM
  * when no reply could be built (the handler returns that and the

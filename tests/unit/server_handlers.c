@@ -104,7 +104,7 @@ static int setup(void **state)
     f->s.cfg.max_labels = 256;
     f->s.cfg.max_label_len = 16384;
     f->s.cfg.max_read_samples = 1000000;
-    f->s.start_ms = srv_now_ms();
+    f->s.start_ms = cli_now_ms();
     srv_resp w;
     static const char *const prec[] = {"precision", "s", NULL};
     run(f, "POST", "/write", prec, NULL, "cpu,host=a usage=1.5 1700000000\ncpu,host=b usage=-2 1700000000\n", &w);

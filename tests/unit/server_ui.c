@@ -74,7 +74,7 @@ static int setup(void **state)
     assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
     f->s.data_dir = f->dir;
     f->s.cfg.max_body = 1 << 20;
-    f->s.start_ms = srv_now_ms();
+    f->s.start_ms = cli_now_ms();
     *state = f;
     return 0;
 }
