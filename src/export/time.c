@@ -2,7 +2,7 @@
  * time.c: points in time and durations as the command line and the HTTP
  * API take them (RFC 3339, Unix seconds, now-relative forms, Prometheus
  * durations), and RFC 3339 out. Dates use the proleptic Gregorian calendar
- * through Howard Hinnant's days_from_civil / civil_from_days, exact for
+ * through src/num's num_days_from_civil / num_civil_from_days, exact for
  * every int64 millisecond.
  */
 #include <math.h>
@@ -13,38 +13,6 @@
 #include "export.h"
 
 #define MS_PER_DAY 86400000LL
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-    static const unsigned dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
 
 /* n digits at *p as a number; advances *p. -1 when not n digits. */
 static int64_t fixed_digits(const char **p, const char *end, int n)
@@ -80,7 +48,7 @@ static int parse_rfc3339(const char *s, const char *end, int64_t *out, const cha
     if (mo < 1 || mo > 12 || p >= end || *p++ != '-')
         return bad(reason, "invalid RFC 3339 date");
     int64_t d = fixed_digits(&p, end, 2);
-    if (d < 1 || d > days_in_month(y, (unsigned)mo))
+    if (d < 1 || d > num_days_in_month(y, (unsigned)mo))
         return bad(reason, "invalid RFC 3339 date");
     if (p >= end || (*p != 'T' && *p != 't' && *p != ' '))
         return bad(reason, "invalid RFC 3339 time: want THH:MM:SS and a zone");
@@ -128,7 +96,7 @@ static int parse_rfc3339(const char *s, const char *end, int64_t *out, const cha
         return bad(reason, "text after RFC 3339 time");
     /* The fraction's digits after the third are dropped: flooring, since
      * the fraction is always positive. Years 0000-9999 keep this in range. */
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = num_days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out = days * MS_PER_DAY + ((h * 60 + mi) * 60 + se) * 1000 + frac_ms - off_min * 60000;
     return STRATA_OK;
 }
@@ -340,7 +308,7 @@ size_t fmt_time_format(int64_t ms, char *out)
         rem += MS_PER_DAY;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    num_civil_from_days(days, &y, &m, &d);
     unsigned msec = (unsigned)(rem % 1000);
     unsigned sec = (unsigned)(rem / 1000);
     int n;

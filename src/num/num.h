@@ -53,4 +53,12 @@ static inline int64_t num_floor_div(int64_t a, int64_t d)
     return (a % d != 0 && a < 0) ? q - 1 : q;
 }
 
+/* The proleptic Gregorian calendar over days since 1970-01-01 (Howard
+ * Hinnant's algorithms: exact for every int64 day a millisecond time can
+ * reach, no time_t or locale). m is 1..12, d 1..31. */
+int64_t num_days_from_civil(int64_t y, unsigned m, unsigned d);
+void num_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+int num_is_leap(int64_t y);
+unsigned num_days_in_month(int64_t y, unsigned m);
+
 #endif /* STRATA_NUM_H */

@@ -1,7 +1,7 @@
 /*
  * func_kernels.c: pure helpers of the instant functions: the date
- * functions over UTC seconds (Howard Hinnant's civil-from-days, so any
- * int64 day works without time_t or locale), classic-histogram quantiles
+ * functions over UTC seconds (num_civil_from_days, so any int64 day works
+ * without time_t or locale), classic-histogram quantiles
  * (Prometheus' BucketQuantile with its coalescing of equal bounds and its
  * monotonicity fix), natural string order for sort_by_label, and Go's
  * regexp Expand for label_replace's replacement string.
@@ -11,22 +11,7 @@
 #include <string.h>
 
 #include "eval_int.h"
-
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-static bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+#include "num/num.h"
 
 double query_date(qdate_fn fn, double secs)
 {
@@ -40,11 +25,10 @@ double query_date(qdate_fn fn, double secs)
     }
     int64_t y;
     unsigned m, d;
-    civil(days, &y, &m, &d);
-    static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    num_civil_from_days(days, &y, &m, &d);
     switch (fn) {
     case QD_DAYS_IN_MONTH:
-        return (double)(mdays[m - 1] + (m == 2 && leap(y)));
+        return (double)num_days_in_month(y, m);
     case QD_DAY_OF_MONTH:
         return (double)d;
     case QD_DAY_OF_WEEK: {
@@ -54,7 +38,7 @@ double query_date(qdate_fn fn, double secs)
     case QD_DAY_OF_YEAR: {
         unsigned doy = d;
         for (unsigned i = 1; i < m; i++)
-            doy += mdays[i - 1] + (i == 2 && leap(y));
+            doy += num_days_in_month(y, i);
         return (double)doy;
     }
     case QD_HOUR:
