@@ -181,6 +181,9 @@ int query_nomem(qctx *c);
 int query_warn(qctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Checks cancellation and the deadline every so often; cheap. */
 int query_check(qctx *c);
+/* The same, reading the clock at every call: for loops whose every
+ * iteration may be long. */
+int query_check_now(qctx *c);
 /* Charges n points to the query; fails with too-many-samples. */
 int query_charge(qctx *c, uint64_t n);
 void query_release(qctx *c, uint64_t n);

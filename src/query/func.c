@@ -83,6 +83,29 @@ typedef struct rf_arg {
     int64_t lookback_ms;
 } rf_arg;
 
+/* query_range_series_ext over the steps in chunks of 64 (one word of the
+ * has bitmap), the deadline and cancellation checked between chunks: one
+ * series of a long range over a subquery can take minutes alone
+ * (quantile_over_time sorts every window), and a timeout must stop it,
+ * not wait for the next series. */
+#define RF_CHUNK 64
+
+static int rf_kernel(qctx *c, const rf_arg *a, const int64_t *t, const double *v, size_t n, size_t n_steps,
+                     double *ov, uint64_t *has)
+{
+    for (size_t i0 = 0; i0 < n_steps; i0 += RF_CHUNK) {
+        size_t k = n_steps - i0 < RF_CHUNK ? n_steps - i0 : RF_CHUNK;
+        if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend + i0, a->range_ms,
+                                   a->tstep ? a->tstep + i0 : NULL, k, a->p1 ? a->p1 + i0 : NULL,
+                                   a->p2 ? a->p2 + i0 : NULL, ov + i0, has + i0 / 64) != 0)
+            return query_nomem(c);
+        int rc = query_check_now(c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_label *raw, size_t n_raw,
                      const int64_t *t, const double *v, size_t n)
 {
@@ -119,10 +142,9 @@ static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_lab
         return query_nomem(c);
     if (a->sink) {
         memset(a->shas, 0, qbit_words(a->n_steps) * sizeof *a->shas);
-        if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend, a->range_ms, a->tstep,
-                                   a->n_steps, a->p1, a->p2, a->sv, a->shas) != 0) {
+        if ((rc = rf_kernel(c, a, t, v, n, a->n_steps, a->sv, a->shas)) != 0) {
             query_labels_free(&lab);
-            return query_nomem(c);
+            return rc;
         }
         rc = a->sink(c, a->sink_arg, &lab, a->sv, a->shas);
         query_labels_free(&lab);
@@ -133,10 +155,7 @@ static int rf_series(qctx *c, rf_arg *a, const qlabels *lab_in, const strata_lab
         query_labels_free(&lab);
         return rc;
     }
-    if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend, a->range_ms, a->tstep, out->n_steps,
-                               a->p1, a->p2, s->v, s->has) != 0)
-        return query_nomem(c);
-    return 0;
+    return rf_kernel(c, a, t, v, n, out->n_steps, s->v, s->has);
 }
 
 static int rf_scan_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,

@@ -87,6 +87,17 @@ int query_check(qctx *c)
     return 0;
 }
 
+int query_check_now(qctx *c)
+{
+    if (c->etype != QERR_NONE)
+        return status_of(c->etype);
+    if (c->cancel && *c->cancel)
+        return query_fail(c, QERR_CANCELED, "query was canceled in expression evaluation");
+    if (c->deadline_ns && base_mono_ns() > c->deadline_ns)
+        return query_fail(c, QERR_TIMEOUT, "query timed out in expression evaluation");
+    return 0;
+}
+
 int query_charge(qctx *c, uint64_t n)
 {
     c->cur_samples += n;

@@ -262,6 +262,25 @@ static void timeout_stops_a_long_query(void **state)
     assert_string_equal(err.msg, "query timed out in expression evaluation");
 }
 
+/* One series whose range function alone would run for many seconds (a
+ * quantile over 40,000 points at each of 11,000 steps): the timeout stops
+ * it inside the series, not after it (it ran to the end, 15 s, before). */
+static void timeout_stops_a_single_long_series(void **state)
+{
+    fixture *f = *state;
+    strata_query_options o;
+    strata_query_options_init(&o);
+    o.timeout_ms = 50;
+    o.max_samples = 0;
+    strata_result *r = NULL;
+    strata_query_error err;
+    const char *q = "quantile_over_time(0.5, vector(time())[40000s:1s])";
+    int rc = strata_query_range(f->db, q, strlen(q), T0, T0 + 11000000, 1000, &o, &r, &err);
+    assert_int_equal(rc, STRATA_ERR_CANCELLED);
+    assert_int_equal(err.type, STRATA_QUERY_ERR_TIMEOUT);
+    assert_null(r);
+}
+
 /* The streamed aggregations (a range function or selector folded into its
  * groups series by series) must answer exactly what the general path does;
  * `* on() group_left vector(1)` forces the general path. */
@@ -403,6 +422,7 @@ int main(void)
         cmocka_unit_test(series_limit_fails_cleanly),
         cmocka_unit_test(cancel_flag_stops_a_query),
         cmocka_unit_test(timeout_stops_a_long_query),
+        cmocka_unit_test(timeout_stops_a_single_long_series),
         cmocka_unit_test(queries_run_concurrently),
         cmocka_unit_test(streamed_aggregations_match_the_general_path),
         cmocka_unit_test(sinh_and_cosh_are_gos_bit_for_bit),
