@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -159,7 +160,31 @@ int base_vfs_fsync(const base_vfs *v, int fd) { return V(v)->fsync(V(v)->ctx, fd
 int base_vfs_fdatasync(const base_vfs *v, int fd) { return V(v)->fdatasync(V(v)->ctx, fd); }
 int base_vfs_rename(const base_vfs *v, const char *from, const char *to) { return V(v)->rename(V(v)->ctx, from, to); }
 int base_vfs_unlink(const base_vfs *v, const char *path) { return V(v)->unlink(V(v)->ctx, path); }
-int base_vfs_mkdir(const base_vfs *v, const char *path) { return V(v)->mkdir(V(v)->ctx, path); }
+/* A directory made here is fsynced into its parent, as a file's rename
+ * is: without it a power cut right after creating a database could lose
+ * the directory and all that was then written in it. One that exists is
+ * left alone. */
+int base_vfs_mkdir(const base_vfs *v, const char *path)
+{
+    struct stat st;
+    bool existed = stat(path, &st) == 0;
+    int rc = V(v)->mkdir(V(v)->ctx, path);
+    if (rc || existed)
+        return rc;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') /* trailing slashes name the same directory */
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    char *parent = n ? base_strndup(path, n) : base_strdup(".");
+    if (!parent)
+        return STRATA_ERR_NOMEM;
+    rc = V(v)->fsync_dir(V(v)->ctx, parent);
+    base_free(parent);
+    return rc;
+}
 int base_vfs_fsync_dir(const base_vfs *v, const char *dir) { return V(v)->fsync_dir(V(v)->ctx, dir); }
 int base_vfs_mmap_ro(const base_vfs *v, int fd, size_t len, const void **map)
 {
