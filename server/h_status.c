@@ -337,3 +337,48 @@ int h_metadata(srv *s, srv_req *r, srv_resp *w)
     }
     return srv_reply_json(w, HTTP_OK, &b);
 }
+
+/* ------------------------------------------------------------ format_query, parse_query */
+
+/* Parses the query parameter and answers it printed in style: a string
+ * for format_query, the AST's JSON for parse_query (as Prometheus 3). */
+static int query_printed(srv *s, srv_req *r, srv_resp *w, strata_query_format_style style)
+{
+    if (srv_params_load(r))
+        return STRATA_ERR_NOMEM;
+    const char *q = srv_param(r, "query");
+    if (!q)
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "query is required");
+    strata_query *pq = NULL;
+    strata_query_error err;
+    int rc = strata_query_parse(q, strlen(q), &pq, &err);
+    if (rc == STRATA_ERR_NOMEM)
+        return rc;
+    if (rc)
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data", "%s", err.msg);
+    char *text = NULL;
+    rc = strata_query_format(pq, style, &text, NULL);
+    strata_query_free(pq);
+    if (rc)
+        return rc;
+    sbuf b = {0};
+    rc = json_raw(&b, "{\"status\":\"success\",\"data\":");
+    rc = rc ? rc : style == STRATA_QUERY_FORMAT_JSON ? json_raw(&b, text) : json_str(&b, text);
+    rc = rc ? rc : json_raw(&b, "}\n");
+    strata_free(text);
+    if (rc) {
+        sbuf_free(&b);
+        return rc;
+    }
+    return srv_reply_json(w, HTTP_OK, &b);
+}
+
+int h_format_query(srv *s, srv_req *r, srv_resp *w)
+{
+    return query_printed(s, r, w, STRATA_QUERY_FORMAT_PRETTY);
+}
+
+int h_parse_query(srv *s, srv_req *r, srv_resp *w)
+{
+    return query_printed(s, r, w, STRATA_QUERY_FORMAT_JSON);
+}

@@ -146,6 +146,8 @@ srv_class srv_route_class(srv_handler h)
     case H_EXEMPLARS:
     case H_STATUS_STORAGE:
     case H_METADATA:
+    case H_FORMAT_QUERY: /* parsing is linear, but a query may be megabytes */
+    case H_PARSE_QUERY:
         return SRV_READ;
     case H_METRICS:
     case H_HEALTH:

@@ -16,7 +16,8 @@
  *   metrics.c   the server's own counters and latency histograms
  *   pool.c      the worker pools that run the handlers of each class
  *   h_status.c  status and probe endpoints (buildinfo, flags, runtimeinfo,
- *               config, rules, alerts, targets, exemplars, /-/healthy...)
+ *               config, rules, alerts, targets, exemplars, /-/healthy...),
+ *               metadata, format_query and parse_query
  *   h_tsdb.c    /api/v1/status/tsdb (cardinality)
  *   h_ui.c      the web UI's assets (compiled in from ui/dist) and
  *               /api/v1/status/storage
@@ -89,6 +90,8 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET, "/api/v1/alerts", h_alerts, H_ALERTS, "alerts")                                       \
     ROUTE(M_GET, "/api/v1/targets", h_targets, H_TARGETS, "targets")                                   \
     ROUTE(M_GET, "/api/v1/metadata", h_metadata, H_METADATA, "metadata")                               \
+    ROUTE(M_GET | M_POST, "/api/v1/format_query", h_format_query, H_FORMAT_QUERY, "format_query")      \
+    ROUTE(M_GET | M_POST, "/api/v1/parse_query", h_parse_query, H_PARSE_QUERY, "parse_query")          \
     ROUTE(M_GET, "/api/v1/status/storage", h_status_storage, H_STATUS_STORAGE, "status_storage")       \
     ROUTE(M_GET | M_HEAD, "/", h_ui, H_UI, "ui")                                                       \
     ALSO(M_GET | M_HEAD, "/assets/*", H_UI)

@@ -15,7 +15,8 @@ same generated series to both, then compares:
 - /api/v1/status/{buildinfo,flags,runtimeinfo,config}: success with the
   fields and JSON types Prometheus answers with (values are strata's own);
 - /api/v1/rules, /alerts, /targets, /query_exemplars: Prometheus' answer
-  (no rules, alerts, targets or exemplars on either side);
+  (no rules, alerts, targets or exemplars on either side); format_query as
+  Prometheus formats; parse_query (3.x only) the AST;
 - /-/healthy and /-/ready: 200 without credentials when auth is on;
 - the calls Grafana's Prometheus data source makes when saved and when a
   dashboard loads (health check 1+1 by form POST, buildinfo, labels with
@@ -160,6 +161,18 @@ def check_shapes(sport, pport):
             b["data"].setdefault("droppedTargets", [])
             b["data"].pop("droppedTargetCounts", None)
         assert a == b, (path, a, b)
+    for q in ("sum(rate(metric_0_total{job='api'}[5m])) by (job)", "1+1", "a" * 90 + " / on(x) group_left " + "b" * 20,
+              'label_replace(up, "a", "$1", "b", "(.*)") > bool 0.5'):
+        path = "/api/v1/format_query?" + urllib.parse.urlencode({"query": q})
+        st, a = get_json(sport, path)
+        st2, b = get_json(pport, path)
+        assert st == st2 == 200 and a == b, (q, a, b)
+    st, a = get_json(sport, "/api/v1/format_query?query=sum(")
+    st2, b = get_json(pport, "/api/v1/format_query?query=sum(")
+    assert st == st2 == 400 and a["errorType"] == b["errorType"] == "bad_data", (a, b)
+    # parse_query is Prometheus 3's (2.42 has none): the AST as JSON
+    st, a = get_json(sport, "/api/v1/parse_query?" + urllib.parse.urlencode({"query": "sum by (job) (up)"}))
+    assert st == 200 and a["data"]["type"] == "aggregation" and a["data"]["op"] == "sum", a
     st, a = get_json(sport, "/api/v1/query_exemplars?query=rate(")
     st2, b = get_json(pport, "/api/v1/query_exemplars?query=rate(")
     assert st == st2 == 400 and a["errorType"] == b["errorType"], (st, st2, a, b)
