@@ -129,76 +129,12 @@ char *base_path_join(const char *dir, const char *name)
 
 int base_file_write_atomic(const char *dir, const char *name, const void *data, size_t n)
 {
-    int rc = STRATA_ERR_NOMEM, fd = -1;
-    char *path = base_path_join(dir, name);
-    char *tmp = NULL;
-    if (!path)
-        goto out;
-    size_t pl = strlen(path);
-    tmp = base_malloc(pl + 5);
-    if (!tmp)
-        goto out;
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = path_error("open", tmp, errno);
-        goto out;
-    }
-    if ((rc = base_file_write_all(fd, data, n)) != 0 || (rc = base_file_fsync(fd)) != 0) {
-        base_error_set("write %s: %s", tmp, strata_strerror(rc));
-        goto out_unlink;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = path_error("close", tmp, errno);
-        goto out_unlink;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = path_error("rename", tmp, errno);
-        goto out_unlink;
-    }
-    rc = base_file_fsync_dir(dir);
-    goto out;
-out_unlink:
-    unlink(tmp);
-out:
-    if (fd >= 0)
-        close(fd);
-    base_free(tmp);
-    base_free(path);
-    return rc;
+    return base_vfs_write_atomic(NULL, dir, name, data, n); /* NULL: POSIX */
 }
 
 int base_file_read_all(const char *path, uint8_t **out, size_t *len)
 {
-    int rc;
-    uint8_t *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return path_error("open", path, errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = base_errno_status(errno);
-        goto out;
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    data = base_malloc(n + 1);
-    if (!data) {
-        rc = STRATA_ERR_NOMEM;
-        goto out;
-    }
-    if ((rc = base_file_pread_all(fd, data, n, 0, &got)) != 0)
-        goto out;
-    data[got] = 0;
-    *out = data;
-    *len = got;
-    data = NULL;
-out:
-    base_free(data);
-    close(fd);
-    return rc;
+    return base_vfs_read_all(NULL, path, out, len);
 }
 
 int base_file_mkdir(const char *path)
