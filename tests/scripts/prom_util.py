@@ -2,11 +2,13 @@
 with apt-get when missing (a test exits 77, CTest's skip, only when that
 fails), temporary storage, no scrape targets, the remote-write receiver on."""
 import http.client
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_util import free_port  # noqa: E402
@@ -22,17 +24,21 @@ def ensure_prometheus():
     return r.returncode == 0 and shutil.which("prometheus")
 
 
-class Prom:
-    """Prometheus on loopback: temporary storage, no scrape targets, the
-    remote-write receiver on, default lookback delta."""
+NO_SCRAPES = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n"
 
-    def __init__(self, base):
+
+class Prom:
+    """Prometheus on loopback: temporary storage in base/name, the given
+    configuration (PORT in it becomes its own port; default: no scrape
+    targets), the remote-write receiver on, default lookback delta."""
+
+    def __init__(self, base, name="prometheus", config=NO_SCRAPES):
         self.port = free_port()
-        self.dir = os.path.join(base, "prometheus")
+        self.dir = os.path.join(base, name)
         os.makedirs(self.dir)
         conf = os.path.join(self.dir, "prometheus.yml")
         with open(conf, "w") as f:
-            f.write("global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n")
+            f.write(config.replace("PORT", str(self.port)))
         self.logf = open(self.dir + ".log", "wb")
         self.p = subprocess.Popen(["prometheus", "--config.file=" + conf, "--storage.tsdb.path=" + self.dir + "/data",
                                    "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn",
@@ -50,6 +56,13 @@ class Prom:
                 pass
             time.sleep(0.1)  # polling another process's readiness, with a deadline
         raise RuntimeError("prometheus not ready")
+
+    def query(self, q, t):
+        """An instant query's vector as {labels: value text}."""
+        st, body, _ = http_call(self.port, "GET", "/api/v1/query?" + urllib.parse.urlencode({"query": q, "time": t}))
+        d = json.loads(body)
+        assert st == 200 and d["status"] == "success", d
+        return {tuple(sorted(x["metric"].items())): x["value"][1] for x in d["data"]["result"]}
 
     def stop(self):
         if self.p.poll() is None:

@@ -5,18 +5,16 @@ PromQL queries exactly as #1 answers them from its local storage at the same
 evaluation times; strata's own /api/v1/query must agree with #1 on the
 aggregations and range functions it implements. Installs Debian's prometheus when missing; exits 77
 (CTest: skipped) only when apt cannot install it."""
-import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_util import Server, free_port, tmpdir
+from prom_util import Prom, ensure_prometheus  # noqa: E402
+from server_util import Server, tmpdir
 
 SCRAPE_SECONDS = int(os.environ.get("STRATA_PROM_SECONDS", "40"))
 QUERIES = [
@@ -25,59 +23,6 @@ QUERIES = [
     "histogram_quantile(0.9, rate(prometheus_http_request_duration_seconds_bucket[1m]))",
     'prometheus_tsdb_head_samples_appended_total{job="self"}',
 ]
-
-
-def ensure_prometheus():
-    if shutil.which("prometheus"):
-        return True
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env)
-    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], env=env)
-    return r.returncode == 0 and shutil.which("prometheus")
-
-
-class Prom:
-    def __init__(self, base, name, config):
-        self.port = free_port()
-        self.dir = os.path.join(base, name)
-        os.makedirs(self.dir)
-        self.conf = os.path.join(self.dir, "prometheus.yml")
-        with open(self.conf, "w") as f:
-            f.write(config.replace("PORT", str(self.port)))
-        self.logf = open(self.dir + ".log", "wb")
-        self.p = subprocess.Popen(["prometheus", "--config.file=" + self.conf, "--storage.tsdb.path=" + self.dir + "/data",
-                                   "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
-                                  stdout=self.logf, stderr=subprocess.STDOUT)
-        t0 = time.time()
-        while time.time() - t0 < 60:
-            if self.p.poll() is not None:
-                raise RuntimeError("prometheus exited, see " + self.dir + ".log")
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.2)  # waiting for another process to come up
-        raise RuntimeError("prometheus not ready")
-
-    def query(self, q, t):
-        url = "http://127.0.0.1:%d/api/v1/query?%s" % (self.port, urllib.parse.urlencode({"query": q, "time": t}))
-        with urllib.request.urlopen(url, timeout=60) as r:
-            d = json.loads(r.read())
-        assert d["status"] == "success", d
-        return {tuple(sorted(x["metric"].items())): x["value"][1] for x in d["data"]["result"]}
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.logf.close()
 
 
 # strata's own PromQL against Prometheus' answers from its local storage.
