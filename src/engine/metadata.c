@@ -209,7 +209,7 @@ int strata_metadata_put(strata_db *db, const strata_metadata *in, size_t n)
     md_entry *v = base_malloc((m->n + n ? m->n + n : 1) * sizeof *v);
     size_t k = 0, added = 0;
     rc = v ? STRATA_OK : STRATA_ERR_NOMEM;
-    if (!rc)
+    if (!rc && m->n) /* m->v is NULL while empty */
         memcpy(v, m->v, m->n * sizeof *v), k = m->n;
     for (size_t i = 0; i < n && !rc; i++) {
         md_entry e = {{(char *)in[i].metric, (char *)in[i].type, (char *)(in[i].help ? in[i].help : ""),
