@@ -110,6 +110,13 @@ def saturation(base, fails):
     lock = threading.Lock()
 
     window = calibrate(s)
+    # The calibration's answer can reach us before its worker has left the
+    # read pool: wait until the pool is idle, or the ninth place it still
+    # holds turns one of the eight queries below into a 503.
+    wait_for("the read pool idle after calibrating",
+             lambda: (lambda g: g if (g.get('strata_http_workers_busy{class="read"}') == 0 and
+                                      g.get('strata_http_queue_waiting{class="read"}') == 0) else None)(gauges(s)),
+             60)
 
     def query(i):
         st, b, _ = s.req("GET", slow_query_path(window), timeout=QUERY_S * 20 + 300)
