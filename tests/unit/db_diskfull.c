@@ -177,7 +177,11 @@ static void fill_free_resume(full *f, uint64_t budget)
      * of space removes its partial table, which can free a few KB: a write
      * may then succeed, and is acknowledged data like any other. */
     int refused = 0;
-    for (int i = 0; i < 20; i++) {
+    /* until 20 writes were refused: a failed background flush may free a
+     * little space at any moment (timing, not correctness), so a fixed
+     * number of tries is not enough under load; 1,000 batches are more
+     * than the whole 4 MB */
+    for (int i = 0; i < 1000 && refused < 20; i++) {
         batch(n + 1 + (uint64_t)i, sids, b);
         rc = strata_write(db, b, PER);
         if (rc == STRATA_OK) {
@@ -197,7 +201,7 @@ static void fill_free_resume(full *f, uint64_t budget)
     assert_true(st.write_errors > 0);
     /* free space: writes resume at once */
     assert_int_equal(unlink(f->filler), 0);
-    n += 100; /* new timestamps: the refused batches never existed */
+    n += 1002; /* new timestamps, past every batch tried while full: the refused ones never existed */
     for (int i = 0; i < 50; i++, n++) {
         batch(n, sids, b);
         rc = strata_write(db, b, PER);
