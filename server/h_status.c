@@ -22,17 +22,24 @@
  * strata follows Prometheus 3's PromQL and API. */
 #define SRV_PROM_COMPAT_VERSION "3.0.0"
 
+/* Ends an answer built in b: appends tail and replies 200, or frees b
+ * and returns the first error met (rc, or the append's). */
+static int finish(srv_resp *w, sbuf *b, int rc, const char *tail)
+{
+    rc = rc ? rc : json_raw(b, tail);
+    if (rc) {
+        sbuf_free(b);
+        return rc;
+    }
+    return srv_reply_json(w, HTTP_OK, b);
+}
+
 static int reply_data(srv_resp *w, const char *data_json)
 {
     sbuf b = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":");
     rc = rc ? rc : json_raw(&b, data_json);
-    rc = rc ? rc : json_raw(&b, "}\n");
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}\n");
 }
 
 /* ------------------------------------------------------------ probes */
@@ -116,12 +123,7 @@ int h_buildinfo(srv *s, srv_req *r, srv_resp *w)
     rc = rc ? rc : json_raw(&b, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\"");
     rc = rc ? rc : json_raw(&b, ",\"goVersion\":\"\",\"application\":\"strata\",\"strataVersion\":");
     rc = rc ? rc : json_str(&b, strata_version());
-    rc = rc ? rc : json_raw(&b, "}}\n");
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}}\n");
 }
 
 static int flag_str(sbuf *b, int *first, const char *name, const char *value)
@@ -188,12 +190,7 @@ int h_flags(srv *s, srv_req *r, srv_resp *w)
     rc = rc ? rc : flag_u64(&b, &first, "query-max-concurrency", s->cfg.query_max_concurrency);
     rc = rc ? rc : flag_dur(&b, &first, "query-lookback-delta", s->cfg.query_lookback_ms);
     rc = rc ? rc : flag_str(&b, &first, "auth", s->cfg.auth_token ? "bearer" : s->cfg.basic_auth ? "basic" : "none");
-    rc = rc ? rc : json_raw(&b, "}}\n");
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}}\n");
 }
 
 static int rt_u64(sbuf *b, const char *name, uint64_t v)
@@ -239,12 +236,7 @@ int h_runtimeinfo(srv *s, srv_req *r, srv_resp *w)
     rc = rc ? rc : rt_u64(&b, "tableFiles", st.table_files);
     rc = rc ? rc : rt_u64(&b, "tableBytes", st.table_bytes);
     rc = rc ? rc : rt_u64(&b, "tableSamples", st.table_samples);
-    rc = rc ? rc : json_raw(&b, "}}\n");
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}}\n");
 }
 
 /* A configuration document as Prometheus serves its own: strata scrapes
@@ -253,19 +245,12 @@ int h_config(srv *s, srv_req *r, srv_resp *w)
 {
     (void)s;
     (void)r;
-    char yaml[256];
-    snprintf(yaml, sizeof yaml,
-             "global:\n  scrape_interval: 1m\n  scrape_timeout: 10s\n  evaluation_interval: 1m\n"
-             "  query_log_file: \"\"\nscrape_configs: []\n");
+    static const char yaml[] = "global:\n  scrape_interval: 1m\n  scrape_timeout: 10s\n  evaluation_interval: 1m\n"
+                               "  query_log_file: \"\"\nscrape_configs: []\n";
     sbuf b = {0};
     int rc = json_raw(&b, "{\"status\":\"success\",\"data\":{\"yaml\":");
     rc = rc ? rc : json_str(&b, yaml);
-    rc = rc ? rc : json_raw(&b, "}}\n");
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}}\n");
 }
 
 /* ------------------------------------------------------------ metadata */
@@ -329,13 +314,8 @@ int h_metadata(srv *s, srv_req *r, srv_resp *w)
         rc = rc ? rc : json_str(&b, m[i].unit);
         rc = rc ? rc : json_raw(&b, "}");
     }
-    rc = rc ? rc : json_raw(&b, n ? "]}}\n" : "}}\n");
     strata_free(m);
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, n ? "]}}\n" : "}}\n");
 }
 
 /* ------------------------------------------------------------ format_query, parse_query */
@@ -364,13 +344,8 @@ static int query_printed(srv *s, srv_req *r, srv_resp *w, strata_query_format_st
     sbuf b = {0};
     rc = json_raw(&b, "{\"status\":\"success\",\"data\":");
     rc = rc ? rc : style == STRATA_QUERY_FORMAT_JSON ? json_raw(&b, text) : json_str(&b, text);
-    rc = rc ? rc : json_raw(&b, "}\n");
     strata_free(text);
-    if (rc) {
-        sbuf_free(&b);
-        return rc;
-    }
-    return srv_reply_json(w, HTTP_OK, &b);
+    return finish(w, &b, rc, "}\n");
 }
 
 int h_format_query(srv *s, srv_req *r, srv_resp *w)
