@@ -149,6 +149,10 @@ int metrics_render(srv *s, sbuf *b)
     G("strata_wal_bytes", "gauge", "Bytes of WAL on disk.", st.wal_bytes);
     G("strata_wal_segments", "gauge", "WAL segment files.", st.wal_segments);
     G("strata_wal_corrupt_records", "gauge", "WAL records dropped by repair at open.", st.wal_corrupt_records);
+    G("strata_wal_sync_errors_total", "counter", "WAL fsyncs that failed since open.", st.wal_sync_errors);
+    G("strata_wal_sync_lost", "gauge",
+      "1 while a failed WAL fsync's records are only in memory (a flush to tables is under way).",
+      st.wal_sync_lost);
     G("strata_samples_written_total", "counter", "Samples written to the engine since open.", st.samples_written);
     G("strata_samples_out_of_order_total", "counter", "Out-of-order samples since open.", st.samples_out_of_order);
     G("strata_flushes_total", "counter", "Head flushes to tables.", st.flushes);
