@@ -254,10 +254,16 @@ extern const char *const srv_class_names[SRV_CLASS_COUNT];
 /* ---- pool.c: worker threads over a bounded FIFO of jobs */
 /* A job, kept inside the caller's own state (no allocation). run is
  * called once on a pool thread; abandon says the pool is being closed
- * after its deadline and the job should answer without working. */
+ * after its deadline and the job should answer without working. done (may
+ * be NULL) is called after run on the same thread once the job's place in
+ * the pool is free again; the pool no longer touches j after calling it
+ * (done may free j or let another thread do so). Why two steps: a job
+ * that answered a client from run would let the client's next request
+ * find the pool still full of it. */
 typedef struct srv_job {
     struct srv_job *next;
     void (*run)(struct srv_job *j, int abandon);
+    void (*done)(struct srv_job *j);
 } srv_job;
 typedef struct srv_pool srv_pool;
 /* Starts n_threads threads (at nice level nice when not 0) over a queue of
