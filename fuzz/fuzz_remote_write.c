@@ -11,7 +11,9 @@
  *         checks instead of dying in snappy's checksum-free framing
  * Every accepted WriteRequest must satisfy what rw_decode promises: label
  * counts and lengths within the limits, names non-empty and unique, its
- * objects within the byte budget (max_objects).
+ * objects within the byte budget (max_objects). Every accepted
+ * ReadRequest gets a response type and, per query, a range inside the
+ * query's own (hints only narrow it).
  */
 #include <snappy-c.h>
 #include <stdint.h>
@@ -75,6 +77,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if ((unsigned)r->queries[i]->matchers[j]->type > 3 || !r->queries[i]->matchers[j]->name.len ||
                     memchr(r->queries[i]->matchers[j]->name.data, 0, r->queries[i]->matchers[j]->name.len))
                     abort();
+        /* the response type and the hinted range: defined for every request */
+        int type = rr_response_type(r);
+        if (type < -1 || type > 1)
+            abort();
+        for (size_t i = 0; i < r->n_queries; i++) {
+            int64_t mint, maxt;
+            int some = rr_query_range(r->queries[i], &mint, &maxt);
+            if (some != (mint <= maxt) || mint < r->queries[i]->start_timestamp_ms ||
+                maxt > r->queries[i]->end_timestamp_ms)
+                abort();
+        }
         rr_free(rd);
     }
     free(z);
@@ -130,10 +143,21 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         q.end_timestamp_ms = 1700000600000;
         q.n_matchers = 1;
         q.matchers = &mp;
+        Prometheus__ReadHints h;
+        prometheus__read_hints__init(&h);
+        h.start_ms = 1700000300000;
+        h.end_ms = 1700000600000;
+        h.step_ms = 15000;
+        h.func = (ProtobufCBinaryData){4, (uint8_t *)"rate"};
+        q.hints = &h;
+        Prometheus__ReadRequest__ResponseType acc[2] = {PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__STREAMED_XOR_CHUNKS,
+                                                        PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__SAMPLES};
         Prometheus__ReadRequest rr;
         prometheus__read_request__init(&rr);
         rr.n_queries = 1;
         rr.queries = &qp;
+        rr.n_accepted_response_types = 2;
+        rr.accepted_response_types = acc;
         if (prometheus__read_request__get_packed_size(&rr) > sizeof raw)
             return 0;
         n = prometheus__read_request__pack(&rr, raw);

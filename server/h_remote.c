@@ -10,6 +10,12 @@
  * the body says how much was refused, and the client does not retry (as
  * Prometheus' own receiver answers); 413 over a size limit; 5xx when
  * storing failed (Prometheus retries those).
+ *
+ * Remote read answers as the client asks (the first of its
+ * accepted_response_types strata knows): SAMPLES, one snappy
+ * ReadResponse built whole under --max-read-samples, or
+ * STREAMED_XOR_CHUNKS, framed chunks streamed series by series
+ * (rr_stream.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -131,6 +137,14 @@ int h_prom_read(srv *s, srv_req *r, srv_resp *w)
     int rc = rr_decode(r->body.data, r->body.len, &lim, &req, err, sizeof err);
     if (rc)
         return decode_error(s, r, w, rc, err);
+    int type = rr_response_type(req->msg);
+    if (type < 0) {
+        rr_free(req);
+        return srv_reply_error(s, w, HTTP_BAD_REQUEST, R_BAD_DATA, "bad_data",
+                               "none of the accepted response types is supported (SAMPLES, STREAMED_XOR_CHUNKS)");
+    }
+    if (type == PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__STREAMED_XOR_CHUNKS)
+        return rr_reply_streamed(s, req, w); /* rr_stream.c */
     uint8_t *out = NULL;
     size_t out_len = 0;
     uint64_t samples = 0;

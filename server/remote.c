@@ -467,6 +467,36 @@ int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, rr_read **o
     return STRATA_OK;
 }
 
+int rr_response_type(const Prometheus__ReadRequest *req)
+{
+    /* as Prometheus' NegotiateResponseType: the first type the client
+     * lists that the server knows; none listed: SAMPLES */
+    if (!req->n_accepted_response_types)
+        return PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__SAMPLES;
+    for (size_t i = 0; i < req->n_accepted_response_types; i++) {
+        int t = (int)req->accepted_response_types[i];
+        if (t == PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__SAMPLES ||
+            t == PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__STREAMED_XOR_CHUNKS)
+            return t;
+    }
+    return -1;
+}
+
+int rr_query_range(const Prometheus__Query *q, int64_t *mint, int64_t *maxt)
+{
+    *mint = q->start_timestamp_ms;
+    *maxt = q->end_timestamp_ms;
+    const Prometheus__ReadHints *h = q->hints;
+    /* hints with neither bound set say nothing of the range */
+    if (h && (h->start_ms || h->end_ms) && h->start_ms <= h->end_ms) {
+        if (h->start_ms > *mint)
+            *mint = h->start_ms;
+        if (h->end_ms < *maxt)
+            *maxt = h->end_ms;
+    }
+    return *mint <= *maxt;
+}
+
 void rr_free(rr_read *rd)
 {
     if (!rd)
@@ -475,7 +505,7 @@ void rr_free(rr_read *rd)
     free(rd);
 }
 
-static int put_varint(sbuf *b, uint64_t v)
+int pb_put_varint(sbuf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -487,12 +517,11 @@ static int put_varint(sbuf *b, uint64_t v)
     return sbuf_append(b, tmp, n);
 }
 
-/* Appends tag, varint length and the bytes. */
-static int put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
+int pb_put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
 {
     int rc = sbuf_append(b, &tag, 1);
     if (!rc)
-        rc = put_varint(b, n);
+        rc = pb_put_varint(b, n);
     if (!rc && n)
         rc = sbuf_append(b, p, n);
     return rc;
@@ -501,11 +530,11 @@ static int put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
 static int put_label(sbuf *ts, sbuf *tmp, const char *name, const char *value)
 {
     sbuf_reset(tmp);
-    int rc = put_bytes(tmp, 0x0a, name, strlen(name));
+    int rc = pb_put_bytes(tmp, 0x0a, name, strlen(name));
     if (!rc)
-        rc = put_bytes(tmp, 0x12, value, strlen(value));
+        rc = pb_put_bytes(tmp, 0x12, value, strlen(value));
     if (!rc)
-        rc = put_bytes(ts, 0x0a, tmp->data, tmp->len);
+        rc = pb_put_bytes(ts, 0x0a, tmp->data, tmp->len);
     return rc;
 }
 
@@ -565,8 +594,13 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
         o += mv->len;
         *o++ = 0;
     }
+    int64_t mint, maxt;
+    if (!rr_query_range(q, &mint, &maxt)) {
+        free(m);
+        return STRATA_OK; /* the hints leave nothing of the range */
+    }
     strata_cursor *c = NULL;
-    int rc = strata_select(db, m, q->n_matchers, q->start_timestamp_ms, q->end_timestamp_ms, &c);
+    int rc = strata_select(db, m, q->n_matchers, mint, maxt, &c);
     if (rc) {
         if (rc == STRATA_ERR_INVALID)
             snprintf(err, errlen, "bad matcher (a regular expression that does not compile?)");
@@ -598,7 +632,7 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
         if (rc < 0)
             break;
         rc = STRATA_OK;
-        if (got && (rc = put_bytes(qr, 0x0a, ts->data, ts->len)) != 0)
+        if (got && (rc = pb_put_bytes(qr, 0x0a, ts->data, ts->len)) != 0)
             break;
     }
     strata_cursor_close(c);
@@ -616,7 +650,7 @@ int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limit
         sbuf_reset(&qr);
         rc = run_query(db, req->queries[i], lim, &qr, &ts, &tmp, &n_samples, err, errlen);
         if (!rc)
-            rc = put_bytes(&resp, 0x0a, qr.data, qr.len);
+            rc = pb_put_bytes(&resp, 0x0a, qr.data, qr.len);
     }
     if (rc)
         goto out;

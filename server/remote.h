@@ -103,6 +103,22 @@ typedef struct rr_read {
 int rr_decode(const uint8_t *body, size_t len, const rw_limits *lim, rr_read **out, char *err, size_t errlen);
 void rr_free(rr_read *rd);
 
+/* The response type to answer req with, as Prometheus chooses it: the
+ * first of the client's accepted_response_types the server knows
+ * (PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__SAMPLES or __STREAMED_XOR_CHUNKS),
+ * SAMPLES when it lists none, -1 when it lists only unknown ones. */
+int rr_response_type(const Prometheus__ReadRequest *req);
+
+/* The range a query selects: [start, end] of the query narrowed to its
+ * ReadHints' [start_ms, end_ms] when those are set (Prometheus' engine
+ * sets them to what the selector needs). Returns 0 when nothing is left. */
+int rr_query_range(const Prometheus__Query *q, int64_t *mint, int64_t *maxt);
+
+/* Protobuf wire helpers for the hand-written answers: a varint; a tag,
+ * varint length and the bytes. STRATA_OK or STRATA_ERR_NOMEM. */
+int pb_put_varint(sbuf *b, uint64_t v);
+int pb_put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n);
+
 /* Runs every query; *out (free()) gets the snappy-compressed ReadResponse.
  * STRATA_ERR_INVALID for a bad matcher, STRATA_ERR_LIMIT when the answer
  * would exceed lim->max_samples (err says which). */
@@ -114,5 +130,12 @@ int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limit
  * NUL byte, text that is not UTF-8, an empty name, an unknown type) are
  * skipped and counted in *skipped. A status of the store. */
 int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped);
+
+/* rr_stream.c: answers req (which it takes, freed in every case) with a
+ * STREAMED_XOR_CHUNKS body into w: frames of ChunkedReadResponse, one
+ * series (or a part of one) each, made as the socket drains. */
+struct srv;
+struct srv_resp;
+int rr_reply_streamed(struct srv *s, rr_read *req, struct srv_resp *w);
 
 #endif
