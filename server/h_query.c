@@ -15,6 +15,7 @@
 
 #include <time.h>
 
+#include "extlabels.h"
 #include "server.h"
 
 /* Prometheus refuses range queries of more than 11,000 points per series. */
@@ -171,6 +172,20 @@ static int put_metric(sbuf *b, const strata_label *l, size_t n)
     return STRATA_OK;
 }
 
+/* put_metric with the external labels (--external-label) merged in. */
+static int put_metric_ext(const srv *s, sbuf *b, const strata_label *l, size_t n)
+{
+    size_t n_ext = s->cfg.n_ext_labels;
+    if (!n_ext)
+        return put_metric(b, l, n);
+    strata_label *m = malloc((n + n_ext) * sizeof *m);
+    if (!m)
+        return STRATA_ERR_NOMEM;
+    int rc = put_metric(b, m, el_merge(l, n, s->cfg.ext_labels, n_ext, m));
+    free(m);
+    return rc;
+}
+
 /* The answer of a query, Prometheus' envelope and shapes:
  *   scalar / string  "result":[<t>,"<value>"]
  *   vector           "result":[{"metric":{...},"value":[<t>,"<v>"]},...]
@@ -225,7 +240,7 @@ static int reply_result(srv *s, srv_resp *w, const strata_result *res)
             strata_query_series qs;
             strata_result_series(res, i, &qs);
             rc = json_raw(&b, i ? ",{\"metric\":" : "{\"metric\":");
-            rc = rc ? rc : put_metric(&b, qs.labels, qs.n_labels);
+            rc = rc ? rc : put_metric_ext(s, &b, qs.labels, qs.n_labels);
             rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
             for (size_t j = 0; j < qs.n_points && !rc; j++) {
                 if (j && (rc = json_raw(&b, ",")) != 0)
@@ -452,7 +467,7 @@ int h_series(srv *s, srv_req *r, srv_resp *w)
                 break;
             }
             rc = json_raw(&b, count++ ? "," : "");
-            rc = rc ? rc : put_metric(&b, l, nl);
+            rc = rc ? rc : put_metric_ext(s, &b, l, nl);
             if (rc)
                 break;
         }

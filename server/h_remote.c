@@ -34,6 +34,8 @@ static void limits_of(const srv *s, rw_limits *lim)
     lim->max_decoded = s->cfg.max_decoded;
     lim->max_objects = s->cfg.max_decoded > SIZE_MAX / 4 ? SIZE_MAX : s->cfg.max_decoded * 4;
     lim->max_samples = s->cfg.max_read_samples;
+    lim->ext = s->cfg.ext_labels;
+    lim->n_ext = s->cfg.n_ext_labels;
 }
 
 static int check_proto_headers(srv *s, srv_req *r, srv_resp *w, int *bad)

@@ -14,6 +14,8 @@
  */
 #include "remote.h"
 
+#include "extlabels.h"
+
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -567,8 +569,7 @@ static int put_samples(sbuf *ts, const int64_t *t, const double *v, size_t n)
     return STRATA_OK;
 }
 
-static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, sbuf *qr, sbuf *ts,
-                     sbuf *tmp, uint64_t *samples, char *err, size_t errlen)
+int rr_matchers(const Prometheus__Query *q, const strata_label *ext, size_t n_ext, strata_matcher **out)
 {
     /* the matchers' names and values (protobuf bytes, checked free of NUL
      * by rr_decode) as C strings, in one block after the array */
@@ -593,7 +594,21 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
             memcpy(o, mv->data, mv->len);
         o += mv->len;
         *o++ = 0;
+        for (size_t e = 0; e < n_ext && m[i].type == STRATA_MATCH_EQ; e++)
+            if (!strcmp(ext[e].name, m[i].name) && !strcmp(ext[e].value, m[i].value))
+                m[i].value = o - 1; /* the empty string: its NUL */
     }
+    *out = m;
+    return STRATA_OK;
+}
+
+static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits *lim, sbuf *qr, sbuf *ts,
+                     sbuf *tmp, strata_label **merged, size_t *merged_cap, uint64_t *samples, char *err,
+                     size_t errlen)
+{
+    strata_matcher *m = NULL;
+    if (rr_matchers(q, lim->ext, lim->n_ext, &m))
+        return STRATA_ERR_NOMEM;
     int64_t mint, maxt;
     if (!rr_query_range(q, &mint, &maxt)) {
         free(m);
@@ -613,6 +628,19 @@ static int run_query(strata_db *db, const Prometheus__Query *q, const rw_limits 
     while ((rc = strata_cursor_next_series(c, &sid, &labels, &nl)) == 1) {
         sbuf_reset(ts);
         rc = STRATA_OK;
+        if (lim->n_ext) {
+            if (nl + lim->n_ext > *merged_cap) {
+                strata_label *nb = realloc(*merged, (nl + lim->n_ext) * sizeof *nb);
+                if (!nb) {
+                    rc = STRATA_ERR_NOMEM;
+                    break;
+                }
+                *merged = nb;
+                *merged_cap = nl + lim->n_ext;
+            }
+            nl = el_merge(labels, nl, lim->ext, lim->n_ext, *merged);
+            labels = *merged;
+        }
         for (size_t i = 0; i < nl && !rc; i++)
             rc = put_label(ts, tmp, labels[i].name, labels[i].value);
         const int64_t *t;
@@ -644,11 +672,13 @@ int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limit
                size_t *out_len, uint64_t *samples, char *err, size_t errlen)
 {
     sbuf resp = {0}, qr = {0}, ts = {0}, tmp = {0};
+    strata_label *merged = NULL; /* a series' labels with the external ones */
+    size_t merged_cap = 0;
     uint64_t n_samples = 0;
     int rc = STRATA_OK;
     for (size_t i = 0; i < req->n_queries && !rc; i++) {
         sbuf_reset(&qr);
-        rc = run_query(db, req->queries[i], lim, &qr, &ts, &tmp, &n_samples, err, errlen);
+        rc = run_query(db, req->queries[i], lim, &qr, &ts, &tmp, &merged, &merged_cap, &n_samples, err, errlen);
         if (!rc)
             rc = pb_put_bytes(&resp, 0x0a, qr.data, qr.len);
     }
@@ -673,6 +703,7 @@ out:
     sbuf_free(&qr);
     sbuf_free(&ts);
     sbuf_free(&tmp);
+    free(merged);
     return rc;
 }
 

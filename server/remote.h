@@ -39,6 +39,8 @@ typedef struct rw_limits {
     size_t max_decoded;     /* bytes of the decompressed protobuf */
     size_t max_objects;     /* bytes of the objects unpacked from it */
     size_t max_samples;     /* samples a remote read may return */
+    const strata_label *ext; /* external labels, sorted by name (extlabels.h); NULL: none */
+    size_t n_ext;
 } rw_limits;
 
 /* Status of a decode: STRATA_OK, STRATA_ERR_INVALID (bad snappy, bad
@@ -113,6 +115,12 @@ int rr_response_type(const Prometheus__ReadRequest *req);
  * ReadHints' [start_ms, end_ms] when those are set (Prometheus' engine
  * sets them to what the selector needs). Returns 0 when nothing is left. */
 int rr_query_range(const Prometheus__Query *q, int64_t *mint, int64_t *maxt);
+
+/* The matchers of q as strata's (*out, one allocation: free()), with
+ * Prometheus' treatment of external labels: an equality matcher on an
+ * external label's name and value becomes NAME="" (the stored series do
+ * not hold that label). STRATA_OK or STRATA_ERR_NOMEM. */
+int rr_matchers(const Prometheus__Query *q, const strata_label *ext, size_t n_ext, strata_matcher **out);
 
 /* Protobuf wire helpers for the hand-written answers: a varint; a tag,
  * varint length and the bytes. STRATA_OK or STRATA_ERR_NOMEM. */

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extlabels.h"
 #include "remote.h"
 #include "server.h"
 #include "xorchunk.h"
@@ -48,7 +49,9 @@ typedef struct rs_state {
     const int64_t *t;      /* samples lent by the cursor, [pos, n) not yet in a chunk */
     const double *v;
     size_t n, pos;
-    sbuf labels;           /* the series' labels, encoded */
+    sbuf labels;           /* the series' labels (external ones merged in), encoded */
+    strata_label *merged;  /* room for merging them */
+    size_t merged_cap;
     sbuf chunks;           /* the chunks of the frame in the making, encoded */
     sbuf tmp;
     xc_chunk chunk;        /* the chunk in the making */
@@ -66,27 +69,9 @@ static int open_query(rs_state *st, int *empty)
         *empty = 1;
         return STRATA_OK;
     }
-    size_t nm = q->n_matchers ? q->n_matchers : 1, strs = 0;
-    for (size_t i = 0; i < q->n_matchers; i++)
-        strs += q->matchers[i]->name.len + q->matchers[i]->value.len + 2;
-    strata_matcher *m = calloc(1, nm * sizeof *m + strs);
-    if (!m)
+    strata_matcher *m = NULL;
+    if (rr_matchers(q, st->s->cfg.ext_labels, st->s->cfg.n_ext_labels, &m))
         return STRATA_ERR_NOMEM;
-    char *o = (char *)(m + nm);
-    for (size_t i = 0; i < q->n_matchers; i++) {
-        const ProtobufCBinaryData *mn = &q->matchers[i]->name, *mv = &q->matchers[i]->value;
-        m[i].type = (strata_match_type)q->matchers[i]->type; /* same numbers, checked by rr_decode */
-        m[i].name = o;
-        if (mn->len)
-            memcpy(o, mn->data, mn->len);
-        o += mn->len;
-        *o++ = 0;
-        m[i].value = o;
-        if (mv->len)
-            memcpy(o, mv->data, mv->len);
-        o += mv->len;
-        *o++ = 0;
-    }
     int rc = strata_select(st->s->db, m, q->n_matchers, mint, maxt, &st->c);
     free(m);
     return rc;
@@ -95,6 +80,18 @@ static int open_query(rs_state *st, int *empty)
 static int put_labels(rs_state *st, const strata_label *l, size_t n)
 {
     sbuf_reset(&st->labels);
+    size_t n_ext = st->s->cfg.n_ext_labels;
+    if (n_ext) {
+        if (n + n_ext > st->merged_cap) {
+            strata_label *nb = realloc(st->merged, (n + n_ext) * sizeof *nb);
+            if (!nb)
+                return STRATA_ERR_NOMEM;
+            st->merged = nb;
+            st->merged_cap = n + n_ext;
+        }
+        n = el_merge(l, n, st->s->cfg.ext_labels, n_ext, st->merged);
+        l = st->merged;
+    }
     int rc = STRATA_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         sbuf_reset(&st->tmp);
@@ -275,6 +272,7 @@ static void rs_free(void *cls)
     sbuf_free(&st->chunks);
     sbuf_free(&st->tmp);
     sbuf_free(&st->out);
+    free(st->merged);
     free(st);
 }
 

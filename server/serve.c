@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../cli/cli.h"
+#include "extlabels.h"
 #include "server.h"
 
 static const char *serve_help =
@@ -31,8 +32,13 @@ static const char *serve_help =
     "                            the objects decoded from one may take 4x that (default 32M; over: 413)\n"
     "      --max-labels N        labels per series (default 256)\n"
     "      --max-label-len N     bytes of a label name or value (default 16384)\n"
-    "      --max-read-samples N  samples one remote read may return (default 50000000)\n"
+    "      --max-read-samples N  samples one SAMPLES remote read may return (default 50000000;\n"
+    "                            a streamed one is sent series by series, unlimited)\n"
     "      --max-series N        series the database may hold (default unlimited)\n"
+    "      --external-label NAME=VALUE  a label added to every series remote read and the\n"
+    "                            query API return (a series' own label of the name wins);\n"
+    "                            repeatable; remote read matchers NAME=\"VALUE\" match series\n"
+    "                            without NAME, as in Prometheus\n"
     "      --threads N           HTTP I/O threads; they also answer /health and /metrics\n"
     "                            (default: number of CPUs)\n"
     "      --write-threads N     threads running writes: /write, /api/v2/write,\n"
@@ -58,6 +64,7 @@ enum {
     OPT_MAX_LABELS,
     OPT_MAX_LABEL_LEN,
     OPT_MAX_READ,
+    OPT_EXTERNAL_LABEL,
     OPT_MAX_SERIES,
     OPT_THREADS,
     OPT_QUERY_MAX_SAMPLES,
@@ -118,6 +125,7 @@ int cmd_serve(int argc, char **argv)
         {"max-labels", required_argument, NULL, OPT_MAX_LABELS},
         {"max-label-len", required_argument, NULL, OPT_MAX_LABEL_LEN},
         {"max-read-samples", required_argument, NULL, OPT_MAX_READ},
+        {"external-label", required_argument, NULL, OPT_EXTERNAL_LABEL},
         {"max-series", required_argument, NULL, OPT_MAX_SERIES},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"query-max-samples", required_argument, NULL, OPT_QUERY_MAX_SAMPLES},
@@ -207,6 +215,27 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             s->cfg.max_read_samples = (size_t)v;
             break;
+        case OPT_EXTERNAL_LABEL: {
+            strata_label *nb = realloc(s->cfg.ext_labels, (s->cfg.n_ext_labels + 1) * sizeof *nb);
+            if (!nb) {
+                fprintf(stderr, "strata serve: out of memory\n");
+                goto out;
+            }
+            s->cfg.ext_labels = nb;
+            const char *why = NULL;
+            int prc = el_parse(optarg, &nb[s->cfg.n_ext_labels], &why);
+            if (prc) {
+                fprintf(stderr, "strata serve: --external-label %s: %s\n", optarg,
+                        prc == STRATA_ERR_INVALID ? why : strata_strerror(prc));
+                goto out;
+            }
+            s->cfg.n_ext_labels++;
+            if (el_sort(s->cfg.ext_labels, s->cfg.n_ext_labels)) {
+                fprintf(stderr, "strata serve: --external-label %s: that name is given twice\n", optarg);
+                goto out;
+            }
+            break;
+        }
         case OPT_MAX_SERIES:
             if (parse_count(optarg, "--max-series", 1, 1ull << 40, &v))
                 goto out;
@@ -321,6 +350,11 @@ out_sync:
     pthread_cond_destroy(&s->query_cond);
     pthread_mutex_destroy(&s->query_mu);
 out:
+    for (size_t i = 0; i < s->cfg.n_ext_labels; i++) {
+        free((char *)s->cfg.ext_labels[i].name);
+        free((char *)s->cfg.ext_labels[i].value);
+    }
+    free(s->cfg.ext_labels);
     free(s->basic_expect);
     free(s);
     return status;

@@ -9,7 +9,9 @@
  *   request.c   request parameters, headers, bodies; building replies;
  *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
- *   h_remote.c  Prometheus remote write and read (codec in remote.c)
+ *   h_remote.c  Prometheus remote write and read (codec in remote.c;
+ *               streamed read in rr_stream.c over xorchunk.c; external
+ *               labels in extlabels.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -165,6 +167,8 @@ typedef struct srv_config {
     int64_t query_timeout_ms;        /* evaluation, waiting for a slot included */
     unsigned query_max_concurrency;  /* queries evaluated at once: the read pool's threads */
     int64_t query_lookback_ms;       /* default lookback delta */
+    strata_label *ext_labels;        /* --external-label, sorted by name (extlabels.h) */
+    size_t n_ext_labels;
 } srv_config;
 
 typedef struct srv {

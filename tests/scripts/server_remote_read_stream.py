@@ -5,6 +5,9 @@ samples, bit for bit, as the SAMPLES answer of the same request; chunks
 hold at most 120 samples; several queries keep their index; ReadHints
 narrow the range; a series larger than a frame goes on in the next frame;
 the client that hangs up mid-answer leaves the server serving.
+External labels (--external-label): on every series of both answers and
+of the query API, a series' own label winning; a remote read matcher on
+one matches the series (Prometheus' rule).
 Seed: STRATA_SEED (printed)."""
 import os
 import random
@@ -189,6 +192,43 @@ def read(s, queries, accept, hints=None):
     return s.req("POST", "/api/v1/read", snappy_literal(out), PROTO_HEADERS)
 
 
+def external_labels():
+    import json
+    import subprocess
+    from server_util import STRATA
+    d = tmpdir()
+    for bad in ["__x=1", "x", "1a=b", "a="]:
+        p = subprocess.run([STRATA, "serve", "-d", d + "/bad", "--external-label", bad], capture_output=True)
+        check(p.returncode != 0 and b"external-label" in p.stderr, "--external-label %s refused: %r" % (bad, p.stderr))
+    s = Server(d + "/db", "--external-label", "shard=a", "--external-label", "job=ext").start()
+    try:
+        T0 = 1700000000000
+        series = [([("__name__", "e"), ("job", "own")], [(T0, f2bits(1.0)), (T0 + 15000, f2bits(2.0))]),
+                  ([("__name__", "e"), ("x", "1")], [(T0, f2bits(3.0))])]
+        st, b, _ = s.req("POST", "/api/v1/write", snappy_literal(write_fast(series)), PROTO_HEADERS)
+        check(st == 204, "write: %s" % st)
+        want = {(("__name__", "e"), ("job", "own"), ("shard", "a")): series[0][1],
+                (("__name__", "e"), ("job", "ext"), ("shard", "a"), ("x", "1")): series[1][1]}
+        for matchers in ([(0, "__name__", "e")], [(0, "__name__", "e"), (0, "shard", "a")]):
+            qs = [(T0, T0 + 60000, matchers)]
+            st, b, _ = read(s, qs, [0])
+            check(st == 200 and parse_read_response(snappy_decode(b))[0] == want, "ext labels, SAMPLES %r" % matchers)
+            st, b, _ = read(s, qs, [1])
+            check(st == 200 and parse_stream(b, 1)[0][0] == want, "ext labels, streamed %r" % matchers)
+        st, b, _ = read(s, [(T0, T0 + 60000, [(0, "__name__", "e"), (0, "shard", "b")])], [1])
+        check(st == 200 and parse_stream(b, 1)[0][0] == {}, "shard=b matches nothing")
+        st, b, _ = s.req("GET", "/api/v1/query?query=e&time=%d" % (T0 // 1000 + 20))
+        got = sorted(tuple(sorted(r["metric"].items())) for r in json.loads(b)["data"]["result"])
+        check(got == sorted(want), "ext labels on /api/v1/query: %r" % got)
+        st, b, _ = s.req("GET", "/api/v1/series?match[]=e&start=%d&end=%d" % (T0 // 1000 - 10, T0 // 1000 + 60))
+        got = sorted(tuple(sorted(m.items())) for m in json.loads(b)["data"])
+        check(got == sorted(want), "ext labels on /api/v1/series: %r" % got)
+    finally:
+        rc = s.stop()
+        check(rc == 0, "clean stop: %s" % rc)
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     d = tmpdir()
     s = Server(d + "/db").start()
@@ -260,6 +300,7 @@ def main():
         rc = s.stop()
         check(rc == 0, "clean stop: %s" % rc)
         shutil.rmtree(d, ignore_errors=True)
+    external_labels()
     if FAILS:
         print("%d failures" % len(FAILS))
         sys.exit(1)
