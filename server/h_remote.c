@@ -9,7 +9,10 @@
  * timestamp out of range, labels not valid UTF-8): the rest is stored,
  * the body says how much was refused, and the client does not retry (as
  * Prometheus' own receiver answers); 413 over a size limit; 5xx when
- * storing failed (Prometheus retries those).
+ * storing failed (Prometheus and vmagent retry those): 503 with
+ * Retry-After when the cause clears (disk full, memory; http.c answers
+ * so too when the server stops or the write queue is full), 500 for the
+ * rest.
  *
  * Remote read answers as the client asks (the first of its
  * accepted_response_types strata knows): SAMPLES, one snappy
@@ -118,6 +121,15 @@ int h_prom_write(srv *s, srv_req *r, srv_resp *w)
     rw_free(req);
     METRIC_ADD(s->m.samples_in[1], st.samples);
     METRIC_ADD(s->m.series_created, st.new_series);
+    if (rc == STRATA_ERR_NOSPACE || rc == STRATA_ERR_NOMEM) {
+        /* a condition that clears (space freed, retention, memory): 503
+         * with Retry-After, so the agent keeps the samples queued and
+         * sends them again; what was stored before is stored twice, which
+         * the database takes (same time, same value) */
+        int e = srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_UNAVAILABLE, "unavailable",
+                                "storing failed: %s; retry later", strata_strerror(rc));
+        return e ? e : srv_resp_header(w, "Retry-After", "30");
+    }
     if (rc)
         return srv_reply_error(s, w, HTTP_INTERNAL_SERVER_ERROR, R_INTERNAL, "internal", "storing failed: %s",
                                strata_strerror(rc));

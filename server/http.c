@@ -328,6 +328,9 @@ static int early_reply(srv *s, req_box *b)
     case EARLY_STOPPING:
         metrics_error(s, R_UNAVAILABLE);
         w->status = HTTP_SERVICE_UNAVAILABLE;
+        /* another node (or this one restarted) can take it: agents retry */
+        if (srv_resp_header(w, "Retry-After", "5"))
+            return STRATA_ERR_NOMEM;
         return srv_resp_header(w, MHD_HTTP_HEADER_CONNECTION, "close");
     case EARLY_AUTH: {
         static const char msg[] =
@@ -354,6 +357,7 @@ static void run_job(srv_job *j, int abandon)
     uint64_t waited_ms = (cli_now_ns() - b->queued_ns) / 1000000;
     if (abandon) {
         rc = srv_reply_error(s, &b->w, HTTP_SERVICE_UNAVAILABLE, R_UNAVAILABLE, "unavailable", "server stopping");
+        rc = rc ? rc : srv_resp_header(&b->w, "Retry-After", "5");
     } else if ((r->h == H_QUERY || r->h == H_QUERY_RANGE) && s->cfg.query_timeout_ms > 0 &&
                waited_ms >= (uint64_t)s->cfg.query_timeout_ms) {
         /* its time ran out in the queue, as it did in the old query gate */
