@@ -216,7 +216,7 @@ typedef struct srv_req {
  * how many, 0 at the end, -1 on an error (the connection is then cut). */
 typedef long (*srv_stream_fn)(void *ctx, char *buf, size_t max);
 
-#define SRV_RESP_HEADERS 4
+#define SRV_RESP_HEADERS 8
 
 /* A reply as the handlers build it; http.c turns it into libmicrohttpd's.
  * Strings are static (or live as long as the srv). Freed with
@@ -228,6 +228,7 @@ typedef struct srv_resp {
         const char *name, *value;
     } headers[SRV_RESP_HEADERS]; /* extra headers */
     size_t n_headers;
+    char header_text[4][24]; /* room for header values a handler formats (counts) */
     sbuf body;
     srv_stream_fn stream;    /* set: the body is streamed instead */
     void (*stream_free)(void *ctx);
@@ -340,6 +341,9 @@ void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted);
 #define SRV_X_PROTO(methods, path, fn, name, metric) int fn(srv *s, srv_req *r, srv_resp *w);
 SRV_ROUTES(SRV_X_PROTO, SRV_X_NONE)
 #undef SRV_X_PROTO
+/* POST /api/v1/write of a remote write 2.0 body (h_remote_v2.c), called
+ * by h_prom_write once the Content-Type named io.prometheus.write.v2.Request. */
+int h_prom_write_v2(srv *s, srv_req *r, srv_resp *w);
 
 /* Parses the match[] selectors of r (required: at least one). On error
  * builds a 400 and returns -1 with *ret set. *sels freed by sels_free. */
