@@ -134,6 +134,7 @@ srv_class srv_route_class(srv_handler h)
     case H_WRITE:
     case H_PROM_WRITE:
     case H_IMPORT:
+    case H_IMPORT_PROM:
         return SRV_WRITE;
     case H_PROM_READ:
     case H_QUERY:

@@ -9,7 +9,9 @@
  *   request.c   request parameters, headers, bodies; building replies;
  *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
+ *   h_import_prom.c  Prometheus text exposition import (expfmt.c)
  *   h_remote.c  Prometheus remote write and read (codec in remote.c)
+ *   h_remote_v2.c  remote write 2.0 (codec in remote_v2.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -72,6 +74,7 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/api/v1/label/*/values", h_label_values, H_LABEL_VALUES, "label_values")    \
     ROUTE(M_GET | M_POST, "/api/v1/export", h_export, H_EXPORT, "export")                              \
     ROUTE(M_POST | M_PUT, "/api/v1/import", h_import, H_IMPORT, "import")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/import/prometheus", h_import_prom, H_IMPORT_PROM, "import_prometheus") \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/delete_series", h_delete, H_DELETE, "delete_series")     \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/snapshot", h_snapshot, H_SNAPSHOT, "snapshot")           \
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
