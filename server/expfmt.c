@@ -166,7 +166,7 @@ static int comment_line(ef_line *l, size_t lineno, const ef_limits *lim, ef_meta
     skip_blank(l);
     const char *metric = read_name(l, 1);
     if (!metric || (l->p < l->end && *l->p != ' ' && *l->p != '\t'))
-        FAIL(STRATA_ERR_INVALID, "# %s without a valid metric name", kw);
+        FAIL(STRATA_ERR_INVALID, "# %.4s without a valid metric name", kw);
     skip_blank(l);
     char *text = l->o;
     if (kind[0] == 'h') { /* the rest of the line, escapes \\ and \n */
@@ -189,7 +189,7 @@ static int comment_line(ef_line *l, size_t lineno, const ef_limits *lim, ef_meta
         int has = token(l, &t, &tn);
         skip_blank(l);
         if (l->p < l->end)
-            FAIL(STRATA_ERR_INVALID, "# %s %s: more than one word", kw, metric);
+            FAIL(STRATA_ERR_INVALID, "# %.4s %s: more than one word", kw, metric);
         if (kind[0] == 't') {
             size_t k = 0;
             for (; has && k < sizeof types / sizeof types[0]; k++)
