@@ -13,10 +13,12 @@ count out:
       and the series it holds itself equal strata's.
   (c) Prometheus 2.42 cannot send remote write 2.0 (2.54 and later can), so a
       2.0 request is built by hand here: the written-count headers and the
-      stored data are checked.
+      stored data are checked; and a gzip text exposition body goes to
+      strata's own /api/v1/import/prometheus.
 Each client package is installed with apt-get when missing; the test exits
 77 (skipped) only when that is impossible. Usage: server_real_clients.py
 [seed] (the seed picks the exporter's values; printed)."""
+import gzip
 import http.server
 import json
 import os
@@ -298,6 +300,27 @@ def check_rw2(srv):
           "bad reference 400, unknown proto 415")
 
 
+def check_text_import(srv):
+    """The text exposition strata takes itself (/api/v1/import/prometheus), gzip-compressed."""
+    text = ('# HELP txt_jobs_total Jobs done.\n# TYPE txt_jobs_total counter\n# UNIT txt_jobs_total jobs\n'
+            'txt_jobs_total{q="a\\"b"} 1 1700000200000\ntxt_jobs_total{q="a\\"b"} 2 1700000201000\n'
+            'txt_neg -1.5e3 1700000200000\n')
+    st, resp, _ = srv.req("POST", "/api/v1/import/prometheus", gzip.compress(text.encode()),
+                          {"Content-Encoding": "gzip"})
+    assert st == 204, (st, resp)
+    got = strata_series(srv, '{__name__=~"txt_.*"}')
+    assert got == {frozenset({"__name__": "txt_jobs_total", "q": 'a"b'}.items()): 2,
+                   frozenset({"__name__": "txt_neg"}.items()): 1}, got
+    st, resp, _ = srv.req("GET", "/api/v1/metadata?metric=txt_jobs_total")
+    md = json.loads(resp)["data"]["txt_jobs_total"]
+    assert md == [{"type": "counter", "help": "Jobs done.", "unit": "jobs"}], md
+    # as curl --data-binary sends it: the form Content-Type does not make the body a form
+    st, resp, _ = srv.req("POST", "/api/v1/import/prometheus", b"ok 1\nbad{a=b} 1\n",
+                          {"Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 400 and b"line 2" in resp, (st, resp)
+    print("text exposition import: gzip body stored with its metadata, a bad line 400")
+
+
 def main():
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else random.randrange(1 << 30)
     print("seed", seed)
@@ -310,6 +333,7 @@ def main():
     srv = Server(os.path.join(base, "db")).start()
     try:
         check_rw2(srv)
+        check_text_import(srv)
         if have_vm:
             check_vmagent(base, srv, rng)
         else:
