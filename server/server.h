@@ -9,7 +9,9 @@
  *   request.c   request parameters, headers, bodies; building replies;
  *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
+ *   h_import_prom.c  Prometheus text exposition import (expfmt.c)
  *   h_remote.c  Prometheus remote write and read (codec in remote.c)
+ *   h_remote_v2.c  remote write 2.0 (codec in remote_v2.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -72,6 +74,7 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/api/v1/label/*/values", h_label_values, H_LABEL_VALUES, "label_values")    \
     ROUTE(M_GET | M_POST, "/api/v1/export", h_export, H_EXPORT, "export")                              \
     ROUTE(M_POST | M_PUT, "/api/v1/import", h_import, H_IMPORT, "import")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/import/prometheus", h_import_prom, H_IMPORT_PROM, "import_prometheus") \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/delete_series", h_delete, H_DELETE, "delete_series")     \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/snapshot", h_snapshot, H_SNAPSHOT, "snapshot")           \
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
@@ -216,7 +219,7 @@ typedef struct srv_req {
  * how many, 0 at the end, -1 on an error (the connection is then cut). */
 typedef long (*srv_stream_fn)(void *ctx, char *buf, size_t max);
 
-#define SRV_RESP_HEADERS 4
+#define SRV_RESP_HEADERS 8
 
 /* A reply as the handlers build it; http.c turns it into libmicrohttpd's.
  * Strings are static (or live as long as the srv). Freed with
@@ -228,6 +231,7 @@ typedef struct srv_resp {
         const char *name, *value;
     } headers[SRV_RESP_HEADERS]; /* extra headers */
     size_t n_headers;
+    char header_text[4][24]; /* room for header values a handler formats (counts) */
     sbuf body;
     srv_stream_fn stream;    /* set: the body is streamed instead */
     void (*stream_free)(void *ctx);
@@ -346,6 +350,9 @@ void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted);
 #define SRV_X_PROTO(methods, path, fn, name, metric) int fn(srv *s, srv_req *r, srv_resp *w);
 SRV_ROUTES(SRV_X_PROTO, SRV_X_NONE)
 #undef SRV_X_PROTO
+/* POST /api/v1/write of a remote write 2.0 body (h_remote_v2.c), called
+ * by h_prom_write once the Content-Type named io.prometheus.write.v2.Request. */
+int h_prom_write_v2(srv *s, srv_req *r, srv_resp *w);
 
 /* Parses the match[] selectors of r (required: at least one). On error
  * builds a 400 and returns -1 with *ret set. *sels freed by sels_free. */
