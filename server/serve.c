@@ -21,7 +21,7 @@
 static const char *serve_help =
     "usage: strata serve [-d DIR] [--listen ADDR] [engine options] [server options]\n"
     "Runs the HTTP server (Influx line protocol, Prometheus remote write/read and\n"
-    "HTTP API, export/import, admin endpoints, /metrics, /health) until SIGTERM or\n"
+    "HTTP API, OTLP/HTTP metrics, export/import, admin endpoints, /metrics, /health) until SIGTERM or\n"
     "SIGINT, then finishes the requests in flight and closes the database.\n"
     "      --listen ADDR         HOST:PORT, [V6]:PORT or :PORT for every interface\n"
     "                            (default 127.0.0.1:9410)\n"
