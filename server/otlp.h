@@ -8,7 +8,8 @@
  *                as above, so both bodies meet one translator
  *   otlp_name.c  metric and label names as Prometheus' OTLP receiver makes
  *                them (the four translation strategies of otlptranslator)
- *   otlp.c       the translation into samples, the batch write, metadata
+ *   otlp.c       the translation into samples
+ *   otlp_store.c the batch write and the metadata
  *   h_otlp.c     the endpoints and the OTLP/HTTP answers
  *
  * Translation (Prometheus 3's OTLP receiver, otlptranslator):
