@@ -82,8 +82,7 @@ static int reply_ok(srv *s, srv_resp *w, int json, const otlp_result *res)
                  "series refused %llu); first: %s",
                  (unsigned long long)res->rejected_points, (unsigned long long)res->points,
                  (unsigned long long)res->rejected_exphist, (unsigned long long)res->rejected_temporality,
-                 (unsigned long long)res->rejected_name, (unsigned long long)res->rejected_series,
-                 res->first_reason);
+                 (unsigned long long)res->rejected_name, (unsigned long long)res->rejected_series, res->first_reason);
         metrics_error(s, R_PARTIAL_WRITE);
     }
     sbuf b = {0};

@@ -50,10 +50,7 @@ static int pool_add(sbuf *pool, const char *s, size_t n, size_t *at)
     return rc ? rc : sbuf_append(pool, "", 1);
 }
 
-static const char *pool_str(const sbuf *pool, size_t at)
-{
-    return (const char *)pool->data + at;
-}
+static const char *pool_str(const sbuf *pool, size_t at) { return (const char *)pool->data + at; }
 
 static int lset_push(lset *l, size_t name, size_t value)
 {
@@ -86,10 +83,7 @@ static void lset_free(lset *l)
 
 /* ------------------------------------------------------------ values */
 
-static int put_str(sbuf *b, const char *s)
-{
-    return sbuf_append(b, s, strlen(s));
-}
+static int put_str(sbuf *b, const char *s) { return sbuf_append(b, s, strlen(s)); }
 
 /* A double as Go's strconv.FormatFloat(v, 'g', -1, 64). */
 static void fmt_g(double v, char *buf, size_t len)
@@ -193,8 +187,7 @@ static int any_str(sbuf *b, const any_t *v, int in_json)
         }
         return rc ? rc : sbuf_append(b, "}", 1);
     }
-    default:
-        return in_json ? put_str(b, "null") : STRATA_OK;
+    default: return in_json ? put_str(b, "null") : STRATA_OK;
     }
 }
 
@@ -205,14 +198,14 @@ typedef struct ctx {
     otlp_sink_fn sink;
     void *sink_ctx;
     otlp_result *res;
-    sbuf name, val;             /* scratch */
-    lset base;                  /* the point's attributes, job, instance */
-    strata_label *labels;       /* the labels of one sample */
+    sbuf name, val;       /* scratch */
+    lset base;            /* the point's attributes, job, instance */
+    strata_label *labels; /* the labels of one sample */
     size_t labels_cap;
     const char *job, *instance; /* of the resource, NULL when absent */
     sbuf job_buf;
-    int64_t res_max_t;          /* latest time of the resource's points */
-    int point_refused;          /* the point being translated had a refusal */
+    int64_t res_max_t; /* latest time of the resource's points */
+    int point_refused; /* the point being translated had a refusal */
 } ctx;
 
 /* Adds attributes to l: translated names, values as strings, empty ones
@@ -370,10 +363,7 @@ static int point_labels(ctx *c, kv_t **attrs, size_t n)
     return rc;
 }
 
-static int64_t ns_to_ms(uint64_t ns)
-{
-    return (int64_t)(ns / 1000000u);
-}
+static int64_t ns_to_ms(uint64_t ns) { return (int64_t)(ns / 1000000u); }
 
 static double stale_or(uint32_t flags, double v)
 {
@@ -393,11 +383,10 @@ static int number_points(ctx *c, const metric_t *m, const char *name, num_pt **p
         int rc = point_labels(c, p->attributes, p->n_attributes);
         if (rc)
             return rc;
-        double v = p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT
-                       ? (double)p->as_int
-                   : p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE
-                       ? p->as_double
-                       : 0;
+        double v =
+            p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT      ? (double)p->as_int
+            : p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE ? p->as_double
+                                                                                                     : 0;
         if ((rc = emit(c, m->name, name, NULL, NULL, ns_to_ms(p->time_unix_nano), stale_or(p->flags, v))) != 0)
             return rc;
     }
@@ -486,9 +475,7 @@ static void refuse_all(ctx *c, const metric_t *m, size_t n, uint64_t *counter, c
 static int kind_of(ctx *c, const metric_t *m, otlp_kind *k)
 {
     switch (m->data_case) {
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
-        *k = OTLP_K_GAUGE;
-        return 0;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: *k = OTLP_K_GAUGE; return 0;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
         if (m->sum->aggregation_temporality == TEMP_CUMULATIVE) {
             *k = m->sum->is_monotonic ? OTLP_K_COUNTER : OTLP_K_UPDOWN;
@@ -498,8 +485,7 @@ static int kind_of(ctx *c, const metric_t *m, otlp_kind *k)
             *k = OTLP_K_UPDOWN; /* kept as increments: a gauge (otlp.h) */
             return 0;
         }
-        refuse_all(c, m, m->sum->n_data_points, &c->res->rejected_temporality,
-                   "sum without aggregation temporality");
+        refuse_all(c, m, m->sum->n_data_points, &c->res->rejected_temporality, "sum without aggregation temporality");
         return -1;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
         if (m->histogram->aggregation_temporality == TEMP_CUMULATIVE) {
@@ -509,15 +495,12 @@ static int kind_of(ctx *c, const metric_t *m, otlp_kind *k)
         refuse_all(c, m, m->histogram->n_data_points, &c->res->rejected_temporality,
                    "histogram not of cumulative temporality (delta histograms are not taken)");
         return -1;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
-        *k = OTLP_K_SUMMARY;
-        return 0;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY: *k = OTLP_K_SUMMARY; return 0;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
         refuse_all(c, m, m->exponential_histogram->n_data_points, &c->res->rejected_exphist,
                    "exponential histograms are not supported");
         return -1;
-    default:
-        return -1; /* no data: no points */
+    default: return -1; /* no data: no points */
     }
 }
 
@@ -558,9 +541,7 @@ static int one_metric(ctx *c, const metric_t *m)
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
         rc = histogram_points(c, m, name, m->histogram->data_points, m->histogram->n_data_points);
         break;
-    default:
-        rc = summary_points(c, m, name, m->summary->data_points, m->summary->n_data_points);
-        break;
+    default: rc = summary_points(c, m, name, m->summary->data_points, m->summary->n_data_points); break;
     }
     free(name);
     return rc;
@@ -626,8 +607,7 @@ static int target_info(ctx *c, const Opentelemetry__Proto__Resource__V1__Resourc
     return rc ? rc : emit(c, "target_info", "target_info", NULL, NULL, c->res_max_t, 1);
 }
 
-int otlp_translate(const otlp_export_req *req, const otlp_opts *o, otlp_sink_fn sink, void *sink_ctx,
-                   otlp_result *res)
+int otlp_translate(const otlp_export_req *req, const otlp_opts *o, otlp_sink_fn sink, void *sink_ctx, otlp_result *res)
 {
     memset(res, 0, sizeof *res);
     ctx c;

@@ -47,7 +47,7 @@ typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceReques
 
 /* How metric and label names are translated: Prometheus' names. */
 typedef enum otlp_strategy {
-    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES,    /* the default */
+    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, /* the default */
     OTLP_UNDERSCORE_ESCAPING_WITHOUT_SUFFIXES,
     OTLP_NO_UTF8_ESCAPING_WITH_SUFFIXES,
     OTLP_NO_TRANSLATION
@@ -89,10 +89,8 @@ typedef struct otlp_req {
 
 /* Status: STRATA_OK with *out (otlp_free), STRATA_ERR_INVALID (not such a
  * message: err says why), STRATA_ERR_LIMIT (over a limit), NOMEM. */
-int otlp_decode_pb(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err,
-                   size_t errlen);
-int otlp_decode_json(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err,
-                     size_t errlen);
+int otlp_decode_pb(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err, size_t errlen);
+int otlp_decode_json(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err, size_t errlen);
 void otlp_free(otlp_req *r);
 /* Nesting deeper than this (attribute values hold arrays and lists of
  * themselves) is refused before protobuf-c, which recurses, sees it. */
@@ -108,20 +106,19 @@ typedef struct otlp_opts {
 /* Receives each sample the translation makes. Returns STRATA_OK, a
  * refusal of that series (STRATA_ERR_INVALID or STRATA_ERR_LIMIT, with
  * *why static), or an error that stops the translation. */
-typedef int (*otlp_sink_fn)(void *ctx, const strata_label *labels, size_t n, int64_t t_ms, double v,
-                            const char **why);
+typedef int (*otlp_sink_fn)(void *ctx, const strata_label *labels, size_t n, int64_t t_ms, double v, const char **why);
 
 typedef struct otlp_result {
-    uint64_t points;          /* data points in the request */
-    uint64_t samples;         /* samples handed to the sink and taken */
-    uint64_t rejected_points; /* points refused, whole or in part */
-    uint64_t rejected_exphist;   /* of them: exponential histograms */
+    uint64_t points;               /* data points in the request */
+    uint64_t samples;              /* samples handed to the sink and taken */
+    uint64_t rejected_points;      /* points refused, whole or in part */
+    uint64_t rejected_exphist;     /* of them: exponential histograms */
     uint64_t rejected_temporality; /* delta histograms, unspecified temporality */
-    uint64_t rejected_name;      /* names that translate to nothing */
-    uint64_t rejected_series;    /* a series refused by the sink (labels, max_series, time) */
-    uint64_t new_series;      /* otlp_store: series created */
-    uint64_t metadata_skipped; /* otlp_store: metadata entries not stored */
-    char first_reason[192];   /* why the first point was refused */
+    uint64_t rejected_name;        /* names that translate to nothing */
+    uint64_t rejected_series;      /* a series refused by the sink (labels, max_series, time) */
+    uint64_t new_series;           /* otlp_store: series created */
+    uint64_t metadata_skipped;     /* otlp_store: metadata entries not stored */
+    char first_reason[192];        /* why the first point was refused */
 } otlp_result;
 
 /* Translates every point of req into samples for sink (in request order;

@@ -81,10 +81,7 @@ static void j_free(void *q)
 
 static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
 
-static void set_alloc(void)
-{
-    json_set_alloc_funcs(j_malloc, j_free);
-}
+static void set_alloc(void) { json_set_alloc_funcs(j_malloc, j_free); }
 
 /* ------------------------------------------------------------ encoder */
 
@@ -92,10 +89,10 @@ static void set_alloc(void)
  * its level, then appended to its parent's with its length. */
 typedef struct enc {
     sbuf lv[OTLP_MAX_DEPTH + 2];
-    size_t max;     /* bytes all levels may hold together */
+    size_t max; /* bytes all levels may hold together */
     char *err;
     size_t errlen;
-    int rc;         /* first error */
+    int rc; /* first error */
 } enc;
 
 static int fail(enc *e, int rc, const char *fmt, const char *a)
@@ -134,10 +131,7 @@ static int put_varint(enc *e, int d, uint64_t v)
     return put(e, d, tmp, n);
 }
 
-static int put_key(enc *e, int d, unsigned num, unsigned wt)
-{
-    return put_varint(e, d, ((uint64_t)num << 3) | wt);
-}
+static int put_key(enc *e, int d, unsigned num, unsigned wt) { return put_varint(e, d, ((uint64_t)num << 3) | wt); }
 
 static int put_fixed(enc *e, int d, uint64_t v, int bytes)
 {
@@ -287,8 +281,7 @@ static int value(enc *e, const ProtobufCFieldDescriptor *f, const json_t *v, int
         size_t n = json_string_length(v);
         return put_key(e, d, f->id, 2) || put_varint(e, d, n) || put(e, d, json_string_value(v), n);
     }
-    case PROTOBUF_C_TYPE_BYTES:
-        return 0; /* see above: no metric needs one */
+    case PROTOBUF_C_TYPE_BYTES: return 0; /* see above: no metric needs one */
     case PROTOBUF_C_TYPE_MESSAGE:
         if (!json_is_object(v))
             return fail(e, STRATA_ERR_INVALID, "bad JSON: field %s wants an object", f->name);
@@ -326,7 +319,8 @@ static int message(enc *e, const ProtobufCMessageDescriptor *desc, const json_t 
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         const ProtobufCFieldDescriptor *f = field_of(desc, key);
         if (!f || json_is_null(v))
             continue; /* unknown keys are ignored (OTLP/JSON); null is the default */
@@ -335,7 +329,8 @@ static int message(enc *e, const ProtobufCMessageDescriptor *desc, const json_t 
                 return fail(e, STRATA_ERR_INVALID, "bad JSON: field %s wants an array", f->name);
             size_t i;
             json_t *x;
-            json_array_foreach(v, i, x) {
+            json_array_foreach(v, i, x)
+            {
                 if (value(e, f, x, d))
                     return -1;
             }
@@ -346,8 +341,7 @@ static int message(enc *e, const ProtobufCMessageDescriptor *desc, const json_t 
     return 0;
 }
 
-int otlp_decode_json(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err,
-                     size_t errlen)
+int otlp_decode_json(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err, size_t errlen)
 {
     if (pthread_once(&alloc_once, set_alloc))
         return STRATA_ERR_NOMEM;

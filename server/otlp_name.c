@@ -25,13 +25,12 @@
 static const struct {
     const char *otel, *prom;
 } unit_map[] = {
-    {"d", "days"},        {"h", "hours"},          {"min", "minutes"},      {"s", "seconds"},
-    {"ms", "milliseconds"}, {"us", "microseconds"}, {"ns", "nanoseconds"},  {"By", "bytes"},
-    {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"},  {"GiBy", "gibibytes"},   {"TiBy", "tibibytes"},
-    {"KBy", "kilobytes"}, {"MBy", "megabytes"},    {"GBy", "gigabytes"},    {"TBy", "terabytes"},
-    {"m", "meters"},      {"V", "volts"},          {"A", "amperes"},        {"J", "joules"},
-    {"W", "watts"},       {"g", "grams"},          {"Cel", "celsius"},      {"Hz", "hertz"},
-    {"1", ""},            {"%", "percent"},
+    {"d", "days"},          {"h", "hours"},        {"min", "minutes"},   {"s", "seconds"},      {"ms", "milliseconds"},
+    {"us", "microseconds"}, {"ns", "nanoseconds"}, {"By", "bytes"},      {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"},
+    {"GiBy", "gibibytes"},  {"TiBy", "tibibytes"}, {"KBy", "kilobytes"}, {"MBy", "megabytes"},  {"GBy", "gigabytes"},
+    {"TBy", "terabytes"},   {"m", "meters"},       {"V", "volts"},       {"A", "amperes"},      {"J", "joules"},
+    {"W", "watts"},         {"g", "grams"},        {"Cel", "celsius"},   {"Hz", "hertz"},       {"1", ""},
+    {"%", "percent"},
 };
 
 static const struct {
@@ -58,15 +57,9 @@ const char *otlp_strategy_name(otlp_strategy st)
     return (unsigned)st < sizeof strategy_names / sizeof strategy_names[0] ? strategy_names[st] : "?";
 }
 
-static int metric_char(unsigned char c)
-{
-    return isalnum(c) || c == ':'; /* ASCII only: isalnum in the C locale */
-}
+static int metric_char(unsigned char c) { return isalnum(c) || c == ':'; /* ASCII only: isalnum in the C locale */ }
 
-static int label_char(unsigned char c)
-{
-    return isalnum(c) || c == '_';
-}
+static int label_char(unsigned char c) { return isalnum(c) || c == '_'; }
 
 /* A string of at most 255 bytes held in place (unit words are short; a
  * longer unit is cut, which only shortens a suffix nobody could use). */
@@ -220,10 +213,7 @@ static int tok_split(tokens *t, const char *name, int (*keep)(unsigned char))
     return STRATA_OK;
 }
 
-static int metric_or_underscore(unsigned char c)
-{
-    return metric_char(c) || c == '_';
-}
+static int metric_or_underscore(unsigned char c) { return metric_char(c) || c == '_'; }
 
 static int tok_join(const tokens *t, sbuf *out)
 {

@@ -65,8 +65,7 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t
                 return -1;
             const ProtobufCFieldDescriptor *f =
                 num && num <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)num) : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                walk(f->descriptor, p, (size_t)len, depth + 1, deep))
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && walk(f->descriptor, p, (size_t)len, depth + 1, deep))
                 return -1;
             /* protobuf-c hands strings over as C strings: a NUL inside
              * would cut a name or value short and store another series */
@@ -75,15 +74,13 @@ static int walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t
             p += len;
             break;
         }
-        default: /* groups (3, 4) are not proto3; 6, 7 do not exist */
-            return -1;
+        default: /* groups (3, 4) are not proto3; 6, 7 do not exist */ return -1;
         }
     }
     return 0;
 }
 
-int otlp_decode_pb(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err,
-                   size_t errlen)
+int otlp_decode_pb(const uint8_t *body, size_t len, const otlp_limits *lim, otlp_req **out, char *err, size_t errlen)
 {
     const ProtobufCMessageDescriptor *desc =
         &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor;

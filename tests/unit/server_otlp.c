@@ -72,13 +72,13 @@ static void dump(const got *g)
         fprintf(stderr, "  %s\n", g->lines[i]);
 }
 
-#define EXPECT(g, line)                                                                                            \
-    do {                                                                                                           \
-        if (!has(g, line)) {                                                                                       \
-            fprintf(stderr, "missing: %s\ngot:\n", line);                                                          \
-            dump(g);                                                                                               \
-            fail();                                                                                                \
-        }                                                                                                          \
+#define EXPECT(g, line)                                   \
+    do {                                                  \
+        if (!has(g, line)) {                              \
+            fprintf(stderr, "missing: %s\ngot:\n", line); \
+            dump(g);                                      \
+            fail();                                       \
+        }                                                 \
     } while (0)
 
 static const otlp_limits lim = {1 << 20, 4 << 20};
@@ -123,13 +123,18 @@ static void counters_get_total_and_units(void **state)
     (void)state;
     got g;
     otlp_result res;
-    translate_json(RES(STR("service.name", "shop")) "{\"name\":\"http.requests\",\"unit\":\"{request}\",\"sum\":{"
-                   "\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[{\"asInt\":\"42\","
-                   "\"timeUnixNano\":\"" T_NS "\",\"attributes\":[" STR("http.method", "GET") "]}]}},"
-                   "{\"name\":\"bytes.sent\",\"unit\":\"By\",\"sum\":{\"aggregationTemporality\":\"AGGREGATION_"
-                   "TEMPORALITY_CUMULATIVE\",\"isMonotonic\":true,\"dataPoints\":[{\"asDouble\":1.5,"
-                   "\"timeUnixNano\":" T_NS "}]}}" END,
-                   OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
+    translate_json(
+        RES(STR("service.name",
+                "shop")) "{\"name\":\"http.requests\",\"unit\":\"{request}\",\"sum\":{"
+                         "\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[{\"asInt\":\"42\","
+                         "\"timeUnixNano\":\"" T_NS "\",\"attributes\":[" STR(
+                             "http.method",
+                             "GET") "]}]}},"
+                                    "{\"name\":\"bytes.sent\",\"unit\":\"By\",\"sum\":{\"aggregationTemporality\":"
+                                    "\"AGGREGATION_"
+                                    "TEMPORALITY_CUMULATIVE\",\"isMonotonic\":true,\"dataPoints\":[{\"asDouble\":1.5,"
+                                    "\"timeUnixNano\":" T_NS "}]}}" END,
+        OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "http_requests_total{http_method=\"GET\",job=\"shop\"} 42 @1700000000123");
     /* "bytes" is already a token of the name: not added again */
     EXPECT(&g, "bytes_sent_total{job=\"shop\"} 1.5 @1700000000123");
@@ -144,12 +149,13 @@ static void updown_and_delta_sums_are_gauges(void **state)
     got g;
     otlp_result res;
     translate_json(RES("") "{\"name\":\"queue.size\",\"unit\":\"1\",\"sum\":{\"aggregationTemporality\":2,"
-                   "\"dataPoints\":[{\"asInt\":-3,\"timeUnixNano\":\"" T_NS "\"}]}},"
-                   "{\"name\":\"jobs.done\",\"sum\":{\"aggregationTemporality\":1,\"isMonotonic\":true,"
-                   "\"dataPoints\":[{\"asInt\":5,\"timeUnixNano\":\"" T_NS "\"}]}},"
-                   "{\"name\":\"bad.sum\",\"sum\":{\"dataPoints\":[{\"asInt\":5,\"timeUnixNano\":\"" T_NS "\"}]}},"
-                   "{\"name\":\"cpu.utilization\",\"unit\":\"1\",\"gauge\":{\"dataPoints\":[{\"asDouble\":0.25,"
-                   "\"timeUnixNano\":\"" T_NS "\"}]}}" END,
+                           "\"dataPoints\":[{\"asInt\":-3,\"timeUnixNano\":\"" T_NS "\"}]}},"
+                           "{\"name\":\"jobs.done\",\"sum\":{\"aggregationTemporality\":1,\"isMonotonic\":true,"
+                           "\"dataPoints\":[{\"asInt\":5,\"timeUnixNano\":\"" T_NS "\"}]}},"
+                           "{\"name\":\"bad.sum\",\"sum\":{\"dataPoints\":[{\"asInt\":5,\"timeUnixNano\":\"" T_NS
+                           "\"}]}},"
+                           "{\"name\":\"cpu.utilization\",\"unit\":\"1\",\"gauge\":{\"dataPoints\":[{\"asDouble\":0.25,"
+                           "\"timeUnixNano\":\"" T_NS "\"}]}}" END,
                    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "queue_size{} -3 @1700000000123"); /* unit 1: _ratio on gauges only */
     EXPECT(&g, "jobs_done{} 5 @1700000000123");   /* delta: kept as the increment, no _total */
@@ -165,15 +171,17 @@ static void histograms_become_cumulative_buckets(void **state)
     (void)state;
     got g;
     otlp_result res;
-    translate_json(RES("") "{\"name\":\"http.server.duration\",\"unit\":\"ms\",\"histogram\":{"
-                   "\"aggregationTemporality\":2,\"dataPoints\":[{\"timeUnixNano\":\"" T_NS "\",\"count\":\"10\","
-                   "\"sum\":123.5,\"bucketCounts\":[\"1\",2,\"3\",\"4\"],\"explicitBounds\":[0.005,10,1e6]},"
-                   "{\"timeUnixNano\":\"" T_NS "\",\"count\":2,\"bucketCounts\":[2],\"attributes\":["
-                   STR("a", "nosum") "]}]}},"
-                   "{\"name\":\"delta.h\",\"histogram\":{\"aggregationTemporality\":1,\"dataPoints\":[{}]}},"
-                   "{\"name\":\"exp.h\",\"exponentialHistogram\":{\"aggregationTemporality\":2,"
-                   "\"dataPoints\":[{},{}]}}" END,
-                   OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
+    translate_json(
+        RES("") "{\"name\":\"http.server.duration\",\"unit\":\"ms\",\"histogram\":{"
+                "\"aggregationTemporality\":2,\"dataPoints\":[{\"timeUnixNano\":\"" T_NS "\",\"count\":\"10\","
+                "\"sum\":123.5,\"bucketCounts\":[\"1\",2,\"3\",\"4\"],\"explicitBounds\":[0.005,10,1e6]},"
+                "{\"timeUnixNano\":\"" T_NS "\",\"count\":2,\"bucketCounts\":[2],\"attributes\":[" STR(
+                    "a",
+                    "nosum") "]}]}},"
+                             "{\"name\":\"delta.h\",\"histogram\":{\"aggregationTemporality\":1,\"dataPoints\":[{}]}},"
+                             "{\"name\":\"exp.h\",\"exponentialHistogram\":{\"aggregationTemporality\":2,"
+                             "\"dataPoints\":[{},{}]}}" END,
+        OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "http_server_duration_milliseconds_bucket{le=\"0.005\"} 1 @1700000000123");
     EXPECT(&g, "http_server_duration_milliseconds_bucket{le=\"10\"} 3 @1700000000123");
     EXPECT(&g, "http_server_duration_milliseconds_bucket{le=\"1000000\"} 6 @1700000000123");
@@ -196,8 +204,8 @@ static void summaries_have_quantiles(void **state)
     got g;
     otlp_result res;
     translate_json(RES("") "{\"name\":\"rpc.latency\",\"unit\":\"s\",\"summary\":{\"dataPoints\":[{"
-                   "\"timeUnixNano\":\"" T_NS "\",\"count\":\"4\",\"sum\":2,\"quantileValues\":["
-                   "{\"quantile\":0.5,\"value\":0.4},{\"quantile\":0.99,\"value\":\"Infinity\"}]}]}}" END,
+                           "\"timeUnixNano\":\"" T_NS "\",\"count\":\"4\",\"sum\":2,\"quantileValues\":["
+                           "{\"quantile\":0.5,\"value\":0.4},{\"quantile\":0.99,\"value\":\"Infinity\"}]}]}}" END,
                    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "rpc_latency_seconds{quantile=\"0.5\"} 0.40000000000000002 @1700000000123");
     EXPECT(&g, "rpc_latency_seconds{quantile=\"0.99\"} inf @1700000000123");
@@ -211,13 +219,20 @@ static void resource_gives_job_instance_and_target_info(void **state)
     (void)state;
     got g;
     otlp_result res;
-    translate_json(RES(STR("service.name", "api") "," STR("service.namespace", "prod") ","
-                       STR("service.instance.id", "pod-7") "," STR("host.name", "h1") ","
-                       "{\"key\":\"k8s.pod.ready\",\"value\":{\"boolValue\":true}},"
-                       "{\"key\":\"cores\",\"value\":{\"intValue\":\"8\"}}")
-                   "{\"name\":\"up.time\",\"unit\":\"s\",\"gauge\":{\"dataPoints\":[{\"asInt\":1,"
-                   "\"timeUnixNano\":\"" T_NS "\",\"attributes\":[" STR("job", "mine") "]},{\"asInt\":2,"
-                   "\"timeUnixNano\":\"1700000005000000000\"}]}}" END,
+    translate_json(RES(STR("service.name", "api") "," STR("service.namespace", "prod") "," STR(
+                       "service.instance.id", "pod-7") "," STR("host.name",
+                                                               "h1") ","
+                                                                     "{\"key\":\"k8s.pod.ready\",\"value\":{"
+                                                                     "\"boolValue\":true}},"
+                                                                     "{\"key\":\"cores\",\"value\":{\"intValue\":\"8\"}"
+                                                                     "}") "{\"name\":\"up.time\",\"unit\":\"s\","
+                                                                          "\"gauge\":{\"dataPoints\":[{\"asInt\":1,"
+                                                                          "\"timeUnixNano\":\"" T_NS
+                                                                          "\",\"attributes\":[" STR(
+                                                                              "job",
+                                                                              "mine") "]},{\"asInt\":2,"
+                                                                                      "\"timeUnixNano\":"
+                                                                                      "\"1700000005000000000\"}]}}" END,
                    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     /* the resource's job replaces an attribute named job, as Prometheus does */
     EXPECT(&g, "up_time_seconds{instance=\"pod-7\",job=\"prod/api\"} 1 @1700000000123");
@@ -233,13 +248,17 @@ static void labels_are_sanitised_and_joined(void **state)
     (void)state;
     got g;
     otlp_result res;
-    translate_json(RES("") "{\"name\":\"m\",\"gauge\":{\"dataPoints\":[{\"asInt\":1,\"timeUnixNano\":\"" T_NS "\","
-                   "\"attributes\":[" STR("a.b", "1") "," STR("a_b", "2") "," STR("0day", "x") ","
-                   STR("_hidden", "y") "," STR("__keep", "z") "," STR("empty", "") ","
-                   STR("caf\xc3\xa9", "w") ","
-                   "{\"key\":\"list\",\"value\":{\"arrayValue\":{\"values\":[{\"intValue\":1},"
-                   "{\"stringValue\":\"q\\\"\"}]}}}]}]}}" END,
-                   OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
+    translate_json(
+        RES("") "{\"name\":\"m\",\"gauge\":{\"dataPoints\":[{\"asInt\":1,\"timeUnixNano\":\"" T_NS "\","
+                "\"attributes\":[" STR("a.b", "1") "," STR("a_b", "2") "," STR("0day", "x") "," STR(
+                    "_hidden", "y") "," STR("__keep",
+                                            "z") "," STR("empty",
+                                                         "") "," STR("caf\xc3\xa9",
+                                                                     "w") ","
+                                                                          "{\"key\":\"list\",\"value\":{\"arrayValue\":"
+                                                                          "{\"values\":[{\"intValue\":1},"
+                                                                          "{\"stringValue\":\"q\\\"\"}]}}}]}]}}" END,
+        OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "m{__keep=\"z\",a_b=\"1;2\",caf_=\"w\",key_0day=\"x\",key_hidden=\"y\",list=\"[1,\"q\\\"\"]\"} 1 "
                "@1700000000123");
     assert_int_equal(g.n, 1);
@@ -251,8 +270,8 @@ static void utf8_strategies_keep_names(void **state)
     got g;
     otlp_result res;
     const char *req = RES("") "{\"name\":\"http.server.duration\",\"unit\":\"ms\",\"sum\":{"
-                      "\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[{\"asInt\":1,"
-                      "\"timeUnixNano\":\"" T_NS "\",\"attributes\":[" STR("http.method", "GET") "]}]}}" END;
+                              "\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[{\"asInt\":1,"
+                              "\"timeUnixNano\":\"" T_NS "\",\"attributes\":[" STR("http.method", "GET") "]}]}}" END;
     translate_json(req, OTLP_NO_UTF8_ESCAPING_WITH_SUFFIXES, &g, &res);
     EXPECT(&g, "http.server.duration_milliseconds_total{http.method=\"GET\"} 1 @1700000000123");
     translate_json(req, OTLP_NO_TRANSLATION, &g, &res);
@@ -284,9 +303,9 @@ static void metric_names_follow_otlptranslator(void **state)
     };
     sbuf out = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(otlp_metric_name(cases[i].name, cases[i].unit, cases[i].kind,
-                                          OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &out),
-                         STRATA_OK);
+        assert_int_equal(
+            otlp_metric_name(cases[i].name, cases[i].unit, cases[i].kind, OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &out),
+            STRATA_OK);
         if (strcmp((const char *)out.data, cases[i].want))
             fprintf(stderr, "%s [%s]: got %s want %s\n", cases[i].name, cases[i].unit, (const char *)out.data,
                     cases[i].want);
@@ -316,7 +335,7 @@ static void no_recorded_value_is_stale_nan(void **state)
     got g;
     otlp_result res;
     translate_json(RES("") "{\"name\":\"g\",\"gauge\":{\"dataPoints\":[{\"asDouble\":3,\"flags\":1,"
-                   "\"timeUnixNano\":\"" T_NS "\"},{\"asDouble\":\"NaN\",\"timeUnixNano\":\"" T_NS "\"}]}}" END,
+                           "\"timeUnixNano\":\"" T_NS "\"},{\"asDouble\":\"NaN\",\"timeUnixNano\":\"" T_NS "\"}]}}" END,
                    OTLP_UNDERSCORE_ESCAPING_WITH_SUFFIXES, &g, &res);
     assert_int_equal(g.n, 2);
     assert_true(g.bits[0] == 0x7ff0000000000002ull);
@@ -327,9 +346,14 @@ static void bad_json_is_refused(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "", "[]", "{\"resourceMetrics\":", "{\"resourceMetrics\":{}}", "{\"resourceMetrics\":[1]}",
+        "",
+        "[]",
+        "{\"resourceMetrics\":",
+        "{\"resourceMetrics\":{}}",
+        "{\"resourceMetrics\":[1]}",
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"asInt\":\"x\"}]}}]}]}]}",
-        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":-1}]}}]}]}]}",
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":-1}]}}]}]"
+        "}]}",
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"a\\u0000b\"}]}]}]}",
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":7}]}]}]}",
     };
@@ -395,7 +419,7 @@ static void truncated_protobuf_and_limits(void **state)
 {
     (void)state;
     const char *json = RES(STR("service.name", "x")) "{\"name\":\"g\",\"gauge\":{\"dataPoints\":[{\"asDouble\":3,"
-                       "\"timeUnixNano\":\"" T_NS "\"}]}}" END;
+                                                     "\"timeUnixNano\":\"" T_NS "\"}]}}" END;
     otlp_req *r = NULL;
     char err[256];
     assert_int_equal(otlp_decode_json((const uint8_t *)json, strlen(json), &lim, &r, err, sizeof err), STRATA_OK);
