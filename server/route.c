@@ -83,7 +83,8 @@ int srv_route(const char *path, const char *method, srv_handler *h, int *allowed
  * --data-binary sends application/x-www-form-urlencoded). */
 static int body_is_data(srv_handler h)
 {
-    return h == H_WRITE || h == H_IMPORT || h == H_IMPORT_PROM || h == H_PROM_WRITE || h == H_PROM_READ;
+    return h == H_WRITE || h == H_IMPORT || h == H_IMPORT_PROM || h == H_PROM_WRITE || h == H_PROM_READ ||
+           h == H_OTLP;
 }
 
 int srv_dispatch(srv *s, srv_req *r, srv_resp *w)
@@ -135,6 +136,7 @@ srv_class srv_route_class(srv_handler h)
     case H_PROM_WRITE:
     case H_IMPORT:
     case H_IMPORT_PROM:
+    case H_OTLP:
         return SRV_WRITE;
     case H_PROM_READ:
     case H_QUERY:

@@ -12,6 +12,8 @@
  *   h_import_prom.c  Prometheus text exposition import (expfmt.c)
  *   h_remote.c  Prometheus remote write and read (codec in remote.c)
  *   h_remote_v2.c  remote write 2.0 (codec in remote_v2.c)
+ *   h_otlp.c    OpenTelemetry OTLP/HTTP metrics (codec and translation in
+ *               otlp*.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -67,6 +69,8 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ALSO(M_POST, "/api/v2/write", H_WRITE)                                                             \
     ROUTE(M_POST | M_PUT, "/api/v1/write", h_prom_write, H_PROM_WRITE, "prom_write")                   \
     ROUTE(M_POST, "/api/v1/read", h_prom_read, H_PROM_READ, "prom_read")                               \
+    ROUTE(M_POST, "/opentelemetry/v1/metrics", h_otlp_metrics, H_OTLP, "otlp_metrics")                 \
+    ALSO(M_POST, "/api/v1/otlp/v1/metrics", H_OTLP)                                                    \
     ROUTE(M_GET | M_POST, "/api/v1/query", h_query, H_QUERY, "query")                                  \
     ROUTE(M_GET | M_POST, "/api/v1/query_range", h_query_range, H_QUERY_RANGE, "query_range")          \
     ROUTE(M_GET | M_POST, "/api/v1/series", h_series, H_SERIES, "series")                              \
@@ -140,7 +144,8 @@ typedef struct srv_metrics {
     uint64_t lat_count[H_COUNT];
     uint64_t lat_sum_ns[H_COUNT];
     uint64_t errors[R_COUNT];
-    uint64_t samples_in[3];          /* influx, remote write, import */
+    uint64_t samples_in[4];          /* influx, remote write, import, otlp */
+    uint64_t otlp_rejected[4];       /* OTLP points refused: exponential histograms, temporality, names, series */
     uint64_t lines_rejected;
     uint64_t series_created;
     uint64_t bytes_in;
@@ -168,6 +173,7 @@ typedef struct srv_config {
     int64_t query_timeout_ms;        /* evaluation, waiting for a slot included */
     unsigned query_max_concurrency;  /* queries evaluated at once: the read pool's threads */
     int64_t query_lookback_ms;       /* default lookback delta */
+    unsigned otlp_strategy;          /* otlp_strategy (otlp.h): how OTLP names are translated */
 } srv_config;
 
 typedef struct srv {
