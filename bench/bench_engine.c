@@ -516,40 +516,27 @@ int bench_ingest_main(int argc, char **argv)
     return 0;
 }
 
-int bench_promql_main(int argc, char **argv)
+/* Parses the options of command `what` and runs run on each data set
+ * asked for. */
+static int each_dataset(int argc, char **argv, const char *what, int (*run)(const opts *o, const char *ds))
 {
     opts o;
-    int r = parse(argc, argv, &o, "promql");
+    int r = parse(argc, argv, &o, what);
     if (r)
         return r;
     const char *sets[] = {"devops-cpu", "node-like"};
     for (int d = 0; d < 2; d++) {
         if (strcmp(o.dataset, "all") && strcmp(o.dataset, sets[d]))
             continue;
-        int rc = run_promql(&o, sets[d]);
+        int rc = run(&o, sets[d]);
         if (rc) {
-            fprintf(stderr, "bench promql: %s\n", strata_strerror(rc));
+            fprintf(stderr, "bench %s: %s\n", what, strata_strerror(rc));
             return 1;
         }
     }
     return 0;
 }
 
-int bench_query_main(int argc, char **argv)
-{
-    opts o;
-    int r = parse(argc, argv, &o, "query");
-    if (r)
-        return r;
-    const char *sets[] = {"devops-cpu", "node-like"};
-    for (int d = 0; d < 2; d++) {
-        if (strcmp(o.dataset, "all") && strcmp(o.dataset, sets[d]))
-            continue;
-        int rc = run_query(&o, sets[d]);
-        if (rc) {
-            fprintf(stderr, "bench query: %s\n", strata_strerror(rc));
-            return 1;
-        }
-    }
-    return 0;
-}
+int bench_promql_main(int argc, char **argv) { return each_dataset(argc, argv, "promql", run_promql); }
+
+int bench_query_main(int argc, char **argv) { return each_dataset(argc, argv, "query", run_query); }

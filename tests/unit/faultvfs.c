@@ -436,7 +436,9 @@ static void do_cut(faultvfs *f)
         f->after_files[i] = file_after_cut(f, f->files[i]);
 }
 
-static int remove_files(const char *dir)
+/* Removes the files below dir, keeping the directories; with dirs_too
+ * (where no files are left) the directories, dir included. */
+static int remove_tree(const char *dir, bool dirs_too)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -451,42 +453,22 @@ static int remove_files(const char *dir)
         if (!p || lstat(p, &st) != 0)
             rc = -1;
         else if (S_ISDIR(st.st_mode))
-            rc = remove_files(p);
+            rc = remove_tree(p, dirs_too);
         else if (unlink(p) != 0)
             rc = -1;
         base_free(p);
     }
     closedir(d);
-    return rc;
-}
-
-/* Removes directory dir and the directories below it (remove_files left
- * no files there). */
-static int remove_dirs(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : -1;
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char *p = base_path_join(dir, e->d_name);
-        rc = p ? remove_dirs(p) : -1;
-        base_free(p);
-    }
-    closedir(d);
-    return rc || rmdir(dir) == 0 ? rc : -1;
+    return rc || !dirs_too || rmdir(dir) == 0 ? rc : -1;
 }
 
 int faultvfs_apply_cut(faultvfs *f, unsigned *kept, unsigned *dropped, unsigned *torn)
 {
     pthread_mutex_lock(&f->mu);
     do_cut(f);
-    int rc = remove_files(f->root);
+    int rc = remove_tree(f->root, false);
     for (size_t d = 0; !rc && d < f->n_lost_dirs; d++) {
-        if (remove_dirs(f->lost_dirs[d]) != 0) {
+        if (remove_tree(f->lost_dirs[d], true) != 0) {
             fprintf(stderr, "faultvfs: cannot remove %s: %s\n", f->lost_dirs[d], strerror(errno));
             rc = -1;
         }
