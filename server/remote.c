@@ -642,9 +642,7 @@ out:
     return rc;
 }
 
-/* A bytes field as a new C string, NULL when it holds a NUL, is over
- * 64 KiB or memory ran out (*nomem then set). */
-static char *md_text(const ProtobufCBinaryData *d, int *nomem)
+char *rw_metadata_text(const ProtobufCBinaryData *d, int *nomem)
 {
     if (d->len > 65536 || (d->len && memchr(d->data, 0, d->len)))
         return NULL;
@@ -675,9 +673,9 @@ int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped)
     for (size_t i = 0; i < req->n_metadata && !nomem; i++) {
         const Prometheus__MetricMetadata *m = req->metadata[i];
         strata_metadata *x = &e[n];
-        x->metric = md_text(&m->metric_family_name, &nomem);
-        x->help = md_text(&m->help, &nomem);
-        x->unit = md_text(&m->unit, &nomem);
+        x->metric = rw_metadata_text(&m->metric_family_name, &nomem);
+        x->help = rw_metadata_text(&m->help, &nomem);
+        x->unit = rw_metadata_text(&m->unit, &nomem);
         x->type = (unsigned)m->type < sizeof types / sizeof types[0] ? types[m->type] : NULL;
         if (x->metric && *x->metric && x->help && x->unit && x->type) {
             n++;

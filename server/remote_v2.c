@@ -322,23 +322,6 @@ static int md_ref_cmp(const void *a, const void *b)
     return x->unit < y->unit ? -1 : x->unit > y->unit;
 }
 
-/* A symbol as a new C string; NULL when it holds a NUL, is over 64 KiB
- * or memory ran out (*nomem then set). */
-static char *md_text(const ProtobufCBinaryData *d, int *nomem)
-{
-    if (d->len > 65536 || (d->len && memchr(d->data, 0, d->len)))
-        return NULL;
-    char *s = malloc(d->len + 1);
-    if (!s) {
-        *nomem = 1;
-        return NULL;
-    }
-    if (d->len)
-        memcpy(s, d->data, d->len);
-    s[d->len] = 0;
-    return s;
-}
-
 /* Stores the metadata the series carry, once per distinct (name, type,
  * help, unit) of the request. Series without a __name__ or with nothing
  * said (type unspecified, no help, no unit) give none. */
@@ -377,9 +360,9 @@ static int store_metadata(strata_db *db, const v2_request *req, uint64_t *skippe
         if (i && !md_ref_cmp(&refs[i], &refs[i - 1]))
             continue;
         strata_metadata *x = &e[ne];
-        x->metric = md_text(&req->symbols[refs[i].name], &nomem);
-        x->help = md_text(&req->symbols[refs[i].help], &nomem);
-        x->unit = md_text(&req->symbols[refs[i].unit], &nomem);
+        x->metric = rw_metadata_text(&req->symbols[refs[i].name], &nomem);
+        x->help = rw_metadata_text(&req->symbols[refs[i].help], &nomem);
+        x->unit = rw_metadata_text(&req->symbols[refs[i].unit], &nomem);
         x->type = refs[i].type < sizeof types / sizeof types[0] ? types[refs[i].type] : NULL;
         if (x->metric && x->help && x->unit && x->type) {
             ne++;
