@@ -29,18 +29,6 @@
 /* google.rpc.Code */
 enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8, RPC_UNAVAILABLE = 14 };
 
-static int put_varint(sbuf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return sbuf_append(b, tmp, n);
-}
-
 /* A google.rpc.Status {code = 1, message = 2} reply, protobuf or JSON. */
 static int reply_status(srv *s, srv_resp *w, int json, unsigned http, srv_reason reason, int code, const char *msg)
 {
@@ -56,9 +44,9 @@ static int reply_status(srv *s, srv_resp *w, int json, unsigned http, srv_reason
     } else {
         size_t n = strlen(msg);
         rc = sbuf_append(&b, "\x08", 1);
-        rc = rc ? rc : put_varint(&b, (uint64_t)code);
+        rc = rc ? rc : sbuf_append_uvarint(&b, (uint64_t)code);
         rc = rc ? rc : sbuf_append(&b, "\x12", 1);
-        rc = rc ? rc : put_varint(&b, n);
+        rc = rc ? rc : sbuf_append_uvarint(&b, n);
         rc = rc ? rc : sbuf_append(&b, msg, n);
     }
     if (rc) {
@@ -104,12 +92,12 @@ static int reply_ok(srv *s, srv_resp *w, int json, const otlp_result *res)
         sbuf ps = {0};
         size_t n = strlen(msg);
         rc = sbuf_append(&ps, "\x08", 1);
-        rc = rc ? rc : put_varint(&ps, res->rejected_points);
+        rc = rc ? rc : sbuf_append_uvarint(&ps, res->rejected_points);
         rc = rc ? rc : sbuf_append(&ps, "\x12", 1);
-        rc = rc ? rc : put_varint(&ps, n);
+        rc = rc ? rc : sbuf_append_uvarint(&ps, n);
         rc = rc ? rc : sbuf_append(&ps, msg, n);
         rc = rc ? rc : sbuf_append(&b, "\x0a", 1);
-        rc = rc ? rc : put_varint(&b, ps.len);
+        rc = rc ? rc : sbuf_append_uvarint(&b, ps.len);
         rc = rc ? rc : sbuf_append(&b, ps.data, ps.len);
         sbuf_free(&ps);
     }

@@ -122,13 +122,7 @@ static int put(enc *e, int d, const void *p, size_t n)
 static int put_varint(enc *e, int d, uint64_t v)
 {
     uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return put(e, d, tmp, n);
+    return put(e, d, tmp, sbuf_uvarint(tmp, v));
 }
 
 static int put_key(enc *e, int d, unsigned num, unsigned wt) { return put_varint(e, d, ((uint64_t)num << 3) | wt); }

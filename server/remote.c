@@ -475,24 +475,12 @@ void rr_free(rr_read *rd)
     free(rd);
 }
 
-static int put_varint(sbuf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return sbuf_append(b, tmp, n);
-}
-
 /* Appends tag, varint length and the bytes. */
 static int put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
 {
     int rc = sbuf_append(b, &tag, 1);
     if (!rc)
-        rc = put_varint(b, n);
+        rc = sbuf_append_uvarint(b, n);
     if (!rc && n)
         rc = sbuf_append(b, p, n);
     return rc;
