@@ -288,7 +288,7 @@ async function main() {
       runs.sort((a, b) => a.drawMs - b.drawMs);
       const mid = runs[1];
       // the median run: Enter to chart drawn, and how much of it was the answer's arrival and parse
-      return { series: mid.series, samples: mid.samples, medianMs: mid.drawMs, answerMs: mid.answerMs, headMs: mid.headMs, all: runs.map((r) => r.drawMs) };
+      return { series: mid.series, samples: mid.samples, medianMs: mid.drawMs, answerMs: mid.answerMs, headMs: mid.headMs, bodyMs: mid.bodyMs, alignedMs: mid.alignedMs, all: runs.map((r) => r.drawMs) };
     }
     figures.s100 = await timeQuery('demo_cpu{host=~"h0.."}');
     figures.s1000 = await timeQuery('demo_cpu');
@@ -461,7 +461,8 @@ async function main() {
 
   const gz = figures.bundleGzip + figures.cssGzip;
   const fig = (f) => `${f.medianMs.toFixed(0)} ms (median of ${f.all.map((x) => x.toFixed(0)).join('/')}; in it, `
-    + `response headers ${f.headMs.toFixed(0)} ms, answer parsed ${f.answerMs.toFixed(0)} ms)`;
+    + `response headers ${f.headMs.toFixed(0)} ms, body ${f.bodyMs.toFixed(0)} ms, answer parsed ${f.answerMs.toFixed(0)} ms, `
+    + `aligned ${f.alignedMs.toFixed(0)} ms)`;
   console.log(`ui_browser: Enter to chart drawn, a day at 60 s step: 100 series ${fig(figures.s100)}; 1000 series ${fig(figures.s1000)}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`ui_browser: bundle ${figures.bundleRaw} bytes of script, ${gz} bytes gzipped with the style`);
   console.log(`ui_browser: screenshots in ${SHOTS}`);

@@ -138,7 +138,7 @@ export function queryView(root, params) {
         const startS = endS - Math.floor(rangeMs / 1000);
         startMs = startS * 1000;
         const endAligned = startMs + Math.floor((endS * 1000 - startMs) / stepMs) * stepMs;
-        res = await api('/api/v1/query_range', { query: expr, start: startS, end: endAligned / 1000, step: stepMs / 1000 }, { post: true, signal: ctrl.signal });
+        res = await api('/api/v1/query_range', { query: expr, start: startS, end: endAligned / 1000, step: stepMs / 1000 }, { post: true, signal: ctrl.signal, matrix: true });
         res.endMs = endAligned;
       } else {
         res = await api('/api/v1/query', { query: expr, time: (endMs / 1000).toFixed(3) }, { post: true, signal: ctrl.signal });
@@ -180,7 +180,7 @@ export function queryView(root, params) {
         return;
       }
       nSeries = data.result.length;
-      for (const s of data.result) nSamples += (s.values || []).length;
+      for (const s of data.result) nSamples += s.ts.length;
       if (!nSeries) {
         out.append(h('div.note', 'empty result'));
         finish();

@@ -1,5 +1,6 @@
 // util.js: DOM building, the API client, formatting, the hash router's
 // state. Everything the views share.
+import { readMatrix, toColumns } from './matrix.js';
 
 // h('div.cls#id', {attrs, on: {click}}, ...children)
 export function h(tag, attrs, ...kids) {
@@ -41,7 +42,9 @@ export function clear(el) {
 
 // The result of an API call: {ok, status, data, error, errorType}. A 404
 // is "not available on this server" for the views that depend on
-// endpoints an older strata lacks.
+// endpoints an older strata lacks. opts: post (the parameters as a form),
+// signal (an AbortSignal), matrix (a range query for the chart: a matrix's
+// series come as {metric, ts, vs}, see matrix.js).
 export async function api(path, params, opts = {}) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -66,8 +69,22 @@ export async function api(path, params, opts = {}) {
   let body = null;
   let text = '';
   const tHead = performance.now();
-  const tBody = tHead;
-  if (resp.ok) {
+  let tBody = tHead;
+  if (resp.ok && opts.matrix) {
+    // a range query's answer read from its bytes into typed arrays
+    // (matrix.js), JSON.parse only when they are not in strata's layout
+    const bytes = new Uint8Array(await resp.arrayBuffer());
+    tBody = performance.now();
+    body = readMatrix(bytes);
+    if (!body) {
+      try {
+        body = JSON.parse(new TextDecoder().decode(bytes));
+        if (body && body.data && body.data.resultType === 'matrix') body.data.result = toColumns(body.data.result);
+      } catch {
+        body = null;
+      }
+    }
+  } else if (resp.ok) {
     // the answer parsed as it arrives, without a copy of it as text
     try {
       body = await resp.json();
