@@ -1,6 +1,6 @@
 // util.js: DOM building, the API client, formatting, the hash router's
 // state. Everything the views share.
-import { readMatrix, toColumns } from './matrix.js';
+import { MatrixReader, toColumns } from './matrix.js';
 
 // h('div.cls#id', {attrs, on: {click}}, ...children)
 export function h(tag, attrs, ...kids) {
@@ -71,14 +71,20 @@ export async function api(path, params, opts = {}) {
   const tHead = performance.now();
   let tBody = tHead;
   if (resp.ok && opts.matrix) {
-    // a range query's answer read from its bytes into typed arrays
-    // (matrix.js), JSON.parse only when they are not in strata's layout
-    const bytes = new Uint8Array(await resp.arrayBuffer());
+    // a range query's answer read into typed arrays as it arrives
+    // (matrix.js), JSON.parse only when it is not in strata's layout
+    const rd = new MatrixReader();
+    const reader = resp.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rd.feed(value);
+    }
     tBody = performance.now();
-    body = readMatrix(bytes);
+    body = rd.end();
     if (!body) {
       try {
-        body = JSON.parse(new TextDecoder().decode(bytes));
+        body = JSON.parse(new TextDecoder().decode(rd.bytes()));
         if (body && body.data && body.data.resultType === 'matrix') body.data.result = toColumns(body.data.result);
       } catch {
         body = null;
