@@ -522,6 +522,7 @@ typedef struct strata_stats {
      * strata_write_lp and strata_write_jsonl refused with them */
     uint64_t series_refused;
     uint64_t samples_refused;
+    uint64_t compactions_running;         /* jobs running now */
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct

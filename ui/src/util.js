@@ -1,6 +1,7 @@
 // util.js: DOM building, the API client, formatting, the hash router's
 // state. Everything the views share.
 import { MatrixReader, toColumns } from './matrix.js';
+import { authFetch, askToken } from './auth.js';
 
 // h('div.cls#id', {attrs, on: {click}}, ...children)
 export function h(tag, attrs, ...kids) {
@@ -56,7 +57,7 @@ export async function api(path, params, opts = {}) {
   const url = post || !qs.toString() ? path : `${path}?${qs}`;
   let resp;
   try {
-    resp = await fetch(url, post ? {
+    resp = await authFetch(url, post ? {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: qs.toString(),
@@ -108,6 +109,7 @@ export async function api(path, params, opts = {}) {
   window.__apiTiming = { head: tHead, body: tBody, parsed: performance.now() };
   if (resp.ok && body && body.status === 'success') return { ok: true, status: resp.status, data: body.data, body };
   if (resp.status === 404) return { ok: false, status: 404, missing: true, error: `${path} is not available on this server` };
+  if (resp.status === 401 && /bearer/i.test(resp.headers.get('WWW-Authenticate') || '')) askToken(`${path}: 401`);
   return {
     ok: false,
     status: resp.status,
