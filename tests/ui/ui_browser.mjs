@@ -165,6 +165,11 @@ async function load(srv) {
       samples += values.length;
     }
   }
+  // buckets that are not monotonic: histogram_quantile answers with a warning
+  for (const [le, v] of [['0.1', 10], ['0.5', 5], ['+Inf', 20]]) {
+    lines.push(JSON.stringify({ metric: { __name__: 'demo_latency_bucket', le }, values: ts.map(() => v), timestamps: ts }));
+    samples += ts.length;
+  }
   await flush();
   return samples;
 }
@@ -267,6 +272,13 @@ async function main() {
     check(tipShown && /demo_cpu/.test(tipText), 'hover: a tooltip gives the value of the series under the cursor', tipText);
     await page.screenshot({ path: path.join(SHOTS, 'query-graph.png') });
     check(new URL(page.url()).hash.includes('expr=demo_cpu'), 'the URL holds the query', page.url());
+
+    // the server's warnings are shown
+    await page.goto(`${base}/#/query?range=1h&end=${end}&expr=${encodeURIComponent('histogram_quantile(0.5, demo_latency_bucket)')}`);
+    await page.waitForSelector('[data-testid=warnings]:visible', { timeout: 60000 });
+    const warnText = await page.locator('[data-testid=warnings]').textContent();
+    const apiWarn = await apiJSON(port, '/api/v1/query_range', { query: 'histogram_quantile(0.5, demo_latency_bucket)', start: END_S - 3600, end: END_S, step: 15 });
+    check((apiWarn.json.warnings || []).length > 0 && warnText.includes(apiWarn.json.warnings[0]), 'warnings: the query\'s warning is shown', [warnText, apiWarn.json.warnings]);
 
     // absolute start and end times: the range between them, at the step typed
     const start6h = new Date((END_S - 6 * 3600) * 1000).toISOString().replace('.000Z', 'Z');

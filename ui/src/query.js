@@ -63,6 +63,7 @@ export function queryView(root, params) {
   const runBtn = h('button.primary', { 'data-testid': 'run', on: { click: () => execute() } }, 'Execute');
   const errBox = h('div.error', { 'data-testid': 'error', style: { display: 'none' } });
   const statsBox = h('div.stats', { 'data-testid': 'stats' });
+  const warnBox = h('div.note.warnings', { 'data-testid': 'warnings', style: { display: 'none' } });
   const out = h('div.result', { 'data-testid': 'result' });
 
   root.append(
@@ -74,7 +75,7 @@ export function queryView(root, params) {
         startIn, endIn, stepIn,
         h('label.check', stackBox, ' stacked'),
         refreshSel),
-      errBox, statsBox, out),
+      errBox, warnBox, statsBox, out),
   );
   const ed = makeEditor(edHost, st.expr, () => execute(true), (v) => { st.expr = v; });
 
@@ -201,6 +202,10 @@ export function queryView(root, params) {
       chart = null;
     }
     clear(out);
+    // the server's warnings (a limit reached, ...) above the result
+    const warnings = (res.body && res.body.warnings) || [];
+    clear(warnBox).append(...warnings.map((w) => h('div', `warning: ${w}`)));
+    warnBox.style.display = warnings.length ? 'block' : 'none';
     if (st.mode === 'graph') {
       if (data.resultType !== 'matrix') {
         showError(`resultType ${data.resultType}: the graph wants a range vector result`);
