@@ -35,7 +35,7 @@ CTEST_ARGS ?=
 # Debian packages: tool chain, libraries the code links, and what the tests use.
 PKGS = cmake make gcc clang libclang-rt-14-dev pkg-config python3 \
        libcmocka-dev libpcre2-dev libre2-dev g++ libmicrohttpd-dev libsnappy-dev \
-       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev curl man-db
+       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libjansson-dev curl man-db
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -88,6 +88,11 @@ typedef enum strata_sync {
     STRATA_SYNC_ALWAYS = 1,   /* fsync before returning; concurrent writers share one */
     STRATA_SYNC_NONE = 2      /* write(2) before returning, never fsync */
 } strata_sync;
+/* Under INTERVAL a write is durable once the next fsync succeeded. When
+ * one fails, Linux may drop the pages it covered, and no later fsync
+ * writes them again: the database then writes its in-memory head to
+ * tables at once (the records are still there), and until that is done
+ * a clean close flushes first and strata_stats.wal_sync_lost is 1. */
 
 typedef enum strata_planner {
     STRATA_PLANNER_TIERED = 0,
@@ -522,7 +527,12 @@ typedef struct strata_stats {
      * strata_write_lp and strata_write_jsonl refused with them */
     uint64_t series_refused;
     uint64_t samples_refused;
-    uint64_t compactions_running;         /* jobs running now */
+    /* WAL fsyncs that failed since open; and 1 while, under sync
+     * interval, one failed and the head it covered is not yet in tables
+     * (a flush is under way: see STRATA_SYNC_INTERVAL) */
+    uint64_t wal_sync_errors;
+    uint64_t wal_sync_lost;
+    uint64_t compactions_running; /* compaction jobs running now */
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct

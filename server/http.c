@@ -374,6 +374,13 @@ static void run_job(srv_job *j, int abandon)
     }
     b->rc = rc;
     __atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+}
+
+/* After run_job, once its pool place is free: the answer goes out (the
+ * client may send its next request at once and must find the place). */
+static void resume_job(srv_job *j)
+{
+    req_box *b = (req_box *)(void *)((char *)j - offsetof(req_box, job));
     MHD_resume_connection(b->conn);
 }
 
@@ -479,6 +486,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             b->s = s;
             b->conn = c;
             b->job.run = run_job;
+            b->job.done = resume_job;
             b->queued = 1;
             b->queued_ns = cli_now_ns();
             MHD_suspend_connection(c);

@@ -73,12 +73,19 @@ int metrics_render(srv *s, sbuf *b)
         return rc;
     double up = (double)(cli_now_ms() - s->start_ms) / 1000.0;
     uint64_t in_lp = ld(&s->m.samples_in[0]), in_rw = ld(&s->m.samples_in[1]), in_im = ld(&s->m.samples_in[2]);
+    uint64_t in_otlp = ld(&s->m.samples_in[3]);
     rc |= HELP(b, "strata_ingested_samples_total", "counter", "Samples stored through the HTTP API, by protocol.");
     rc |= line(b, "strata_ingested_samples_total{protocol=\"influx\"} %llu\n", (unsigned long long)in_lp);
     rc |= line(b, "strata_ingested_samples_total{protocol=\"promremotewrite\"} %llu\n", (unsigned long long)in_rw);
     rc |= line(b, "strata_ingested_samples_total{protocol=\"import\"} %llu\n", (unsigned long long)in_im);
+    rc |= line(b, "strata_ingested_samples_total{protocol=\"otlp\"} %llu\n", (unsigned long long)in_otlp);
     rc |= HELP(b, "strata_ingest_samples_per_second_avg", "gauge", "Mean ingest rate since the server started.");
-    rc |= line(b, "strata_ingest_samples_per_second_avg %.1f\n", up > 0 ? (double)(in_lp + in_rw + in_im) / up : 0.0);
+    rc |= line(b, "strata_ingest_samples_per_second_avg %.1f\n", up > 0 ? (double)(in_lp + in_rw + in_im + in_otlp) / up : 0.0);
+    static const char *const otlp_why[4] = {"exponential_histogram", "temporality", "name", "series"};
+    rc |= HELP(b, "strata_otlp_rejected_points_total", "counter", "OTLP data points refused, by reason.");
+    for (int i = 0; i < 4; i++)
+        rc |= line(b, "strata_otlp_rejected_points_total{reason=\"%s\"} %llu\n", otlp_why[i],
+                   (unsigned long long)ld(&s->m.otlp_rejected[i]));
     rc |= HELP(b, "strata_rejected_lines_total", "counter", "Lines of line protocol or JSON refused.");
     rc |= line(b, "strata_rejected_lines_total %llu\n", (unsigned long long)ld(&s->m.lines_rejected));
     rc |= HELP(b, "strata_http_request_bytes_total", "counter", "Request body bytes received.");
@@ -149,6 +156,10 @@ int metrics_render(srv *s, sbuf *b)
     G("strata_wal_bytes", "gauge", "Bytes of WAL on disk.", st.wal_bytes);
     G("strata_wal_segments", "gauge", "WAL segment files.", st.wal_segments);
     G("strata_wal_corrupt_records", "gauge", "WAL records dropped by repair at open.", st.wal_corrupt_records);
+    G("strata_wal_sync_errors_total", "counter", "WAL fsyncs that failed since open.", st.wal_sync_errors);
+    G("strata_wal_sync_lost", "gauge",
+      "1 while a failed WAL fsync's records are only in memory (a flush to tables is under way).",
+      st.wal_sync_lost);
     G("strata_samples_written_total", "counter", "Samples written to the engine since open.", st.samples_written);
     G("strata_samples_out_of_order_total", "counter", "Out-of-order samples since open.", st.samples_out_of_order);
     G("strata_flushes_total", "counter", "Head flushes to tables.", st.flushes);

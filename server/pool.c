@@ -77,8 +77,14 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&p->mu);
         j->next = NULL;
         j->run(j, abandon);
+        void (*done)(srv_job *) = j->done;
         pthread_mutex_lock(&p->mu);
         __atomic_store_n(&p->running, p->running - 1, __ATOMIC_RELAXED);
+        if (done) { /* the place is free before the job's owner may reuse it */
+            pthread_mutex_unlock(&p->mu);
+            done(j);
+            pthread_mutex_lock(&p->mu);
+        }
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;

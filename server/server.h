@@ -9,7 +9,11 @@
  *   request.c   request parameters, headers, bodies; building replies;
  *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
+ *   h_import_prom.c  Prometheus text exposition import (expfmt.c)
  *   h_remote.c  Prometheus remote write and read (codec in remote.c)
+ *   h_remote_v2.c  remote write 2.0 (codec in remote_v2.c)
+ *   h_otlp.c    OpenTelemetry OTLP/HTTP metrics (codec and translation in
+ *               otlp*.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -65,6 +69,8 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ALSO(M_POST, "/api/v2/write", H_WRITE)                                                             \
     ROUTE(M_POST | M_PUT, "/api/v1/write", h_prom_write, H_PROM_WRITE, "prom_write")                   \
     ROUTE(M_POST, "/api/v1/read", h_prom_read, H_PROM_READ, "prom_read")                               \
+    ROUTE(M_POST, "/opentelemetry/v1/metrics", h_otlp_metrics, H_OTLP, "otlp_metrics")                 \
+    ALSO(M_POST, "/api/v1/otlp/v1/metrics", H_OTLP)                                                    \
     ROUTE(M_GET | M_POST, "/api/v1/query", h_query, H_QUERY, "query")                                  \
     ROUTE(M_GET | M_POST, "/api/v1/query_range", h_query_range, H_QUERY_RANGE, "query_range")          \
     ROUTE(M_GET | M_POST, "/api/v1/series", h_series, H_SERIES, "series")                              \
@@ -72,6 +78,7 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/api/v1/label/*/values", h_label_values, H_LABEL_VALUES, "label_values")    \
     ROUTE(M_GET | M_POST, "/api/v1/export", h_export, H_EXPORT, "export")                              \
     ROUTE(M_POST | M_PUT, "/api/v1/import", h_import, H_IMPORT, "import")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/import/prometheus", h_import_prom, H_IMPORT_PROM, "import_prometheus") \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/delete_series", h_delete, H_DELETE, "delete_series")     \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/snapshot", h_snapshot, H_SNAPSHOT, "snapshot")           \
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
@@ -137,7 +144,8 @@ typedef struct srv_metrics {
     uint64_t lat_count[H_COUNT];
     uint64_t lat_sum_ns[H_COUNT];
     uint64_t errors[R_COUNT];
-    uint64_t samples_in[3];          /* influx, remote write, import */
+    uint64_t samples_in[4];          /* influx, remote write, import, otlp */
+    uint64_t otlp_rejected[4];       /* OTLP points refused: exponential histograms, temporality, names, series */
     uint64_t lines_rejected;
     uint64_t series_created;
     uint64_t bytes_in;
@@ -165,6 +173,7 @@ typedef struct srv_config {
     int64_t query_timeout_ms;        /* evaluation, waiting for a slot included */
     unsigned query_max_concurrency;  /* queries evaluated at once: the read pool's threads */
     int64_t query_lookback_ms;       /* default lookback delta */
+    unsigned otlp_strategy;          /* otlp_strategy (otlp.h): how OTLP names are translated */
 } srv_config;
 
 typedef struct srv {
@@ -216,7 +225,7 @@ typedef struct srv_req {
  * how many, 0 at the end, -1 on an error (the connection is then cut). */
 typedef long (*srv_stream_fn)(void *ctx, char *buf, size_t max);
 
-#define SRV_RESP_HEADERS 4
+#define SRV_RESP_HEADERS 8
 
 /* A reply as the handlers build it; http.c turns it into libmicrohttpd's.
  * Strings are static (or live as long as the srv). Freed with
@@ -228,6 +237,7 @@ typedef struct srv_resp {
         const char *name, *value;
     } headers[SRV_RESP_HEADERS]; /* extra headers */
     size_t n_headers;
+    char header_text[4][24]; /* room for header values a handler formats (counts) */
     sbuf body;
     srv_stream_fn stream;    /* set: the body is streamed instead */
     void (*stream_free)(void *ctx);
@@ -254,10 +264,16 @@ extern const char *const srv_class_names[SRV_CLASS_COUNT];
 /* ---- pool.c: worker threads over a bounded FIFO of jobs */
 /* A job, kept inside the caller's own state (no allocation). run is
  * called once on a pool thread; abandon says the pool is being closed
- * after its deadline and the job should answer without working. */
+ * after its deadline and the job should answer without working. done (may
+ * be NULL) is called after run on the same thread once the job's place in
+ * the pool is free again; the pool no longer touches j after calling it
+ * (done may free j or let another thread do so). Why two steps: a job
+ * that answered a client from run would let the client's next request
+ * find the pool still full of it. */
 typedef struct srv_job {
     struct srv_job *next;
     void (*run)(struct srv_job *j, int abandon);
+    void (*done)(struct srv_job *j);
 } srv_job;
 typedef struct srv_pool srv_pool;
 /* Starts n_threads threads (at nice level nice when not 0) over a queue of
@@ -340,6 +356,9 @@ void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted);
 #define SRV_X_PROTO(methods, path, fn, name, metric) int fn(srv *s, srv_req *r, srv_resp *w);
 SRV_ROUTES(SRV_X_PROTO, SRV_X_NONE)
 #undef SRV_X_PROTO
+/* POST /api/v1/write of a remote write 2.0 body (h_remote_v2.c), called
+ * by h_prom_write once the Content-Type named io.prometheus.write.v2.Request. */
+int h_prom_write_v2(srv *s, srv_req *r, srv_resp *w);
 
 /* Parses the match[] selectors of r (required: at least one). On error
  * builds a 400 and returns -1 with *ret set. *sels freed by sels_free. */

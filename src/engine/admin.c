@@ -87,6 +87,8 @@ int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
     out->wal_bytes = ws.bytes;
     out->wal_segments = ws.segments;
     out->wal_corrupt_records = db->wal_corrupt_records;
+    out->wal_sync_errors = ws.sync_errors;
+    out->wal_sync_lost = ws.lost_pending;
     out->wal_truncated_bytes = db->wal_truncated_bytes;
     out->samples_written = atomic_load(&db->samples_written);
     out->samples_out_of_order = atomic_load(&db->samples_ooo);

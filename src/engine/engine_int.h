@@ -176,6 +176,9 @@ void db_flush_stop(strata_db *db);
 int db_flush_all(strata_db *db);
 /* Wakes the background threads when the head passed its budget or age. */
 void db_maybe_trigger_flush(strata_db *db);
+/* Asks the flush thread for a round (ctx is the strata_db): the WAL's
+ * on_lost hook. Takes only bg_mu. */
+void db_request_flush(void *ctx);
 /* Applies retention: drops partitions entirely older than the cut. */
 int db_apply_retention(strata_db *db);
 

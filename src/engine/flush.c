@@ -222,6 +222,34 @@ static int flush_oldest(strata_db *db)
     return rc;
 }
 
+/* After a failed WAL fsync under interval (wal_sync) the flush that
+ * writes the head to tables also retires the failed segment. When no
+ * head holds samples there is no such flush, yet the segment may hold
+ * series and delete records: deletes are in the manifest already and
+ * series in the index log once it is synced, so the log is cut and the
+ * failed segment retired here. */
+static int settle_lost_wal(strata_db *db)
+{
+    if (db->read_only || !wal_lost_pending(db->wal))
+        return STRATA_OK;
+    wal_pos cut = {0, 0};
+    int rc = STRATA_OK;
+    pthread_rwlock_wrlock(&db->ingest); /* no batch between its record and its head */
+    db_version *v = db_version_pin(db);
+    head_stats hs;
+    head_get_stats(v->active->h, &hs);
+    bool idle = hs.samples == 0 && v->n_frozen == 0;
+    if (idle)
+        rc = wal_cut(db->wal, &cut);
+    db_version_unpin(v);
+    pthread_rwlock_unlock(&db->ingest);
+    if (!idle || rc)
+        return rc;
+    if ((rc = index_sync(db->idx)) != 0)
+        return rc;
+    return wal_remove_before(db->wal, cut.segment);
+}
+
 void db_maybe_trigger_flush(strata_db *db)
 {
     db_version *v = db_version_pin(db);
@@ -230,6 +258,17 @@ void db_maybe_trigger_flush(strata_db *db)
     db_version_unpin(v);
     if (hs.bytes < db->opts.head_budget_bytes)
         return;
+    pthread_mutex_lock(&db->bg_mu);
+    if (!db->flush_requested) {
+        db->flush_requested = true;
+        pthread_cond_broadcast(&db->bg_cond);
+    }
+    pthread_mutex_unlock(&db->bg_mu);
+}
+
+void db_request_flush(void *ctx)
+{
+    strata_db *db = ctx;
     pthread_mutex_lock(&db->bg_mu);
     if (!db->flush_requested) {
         db->flush_requested = true;
@@ -278,6 +317,8 @@ static void *flush_main(void *arg)
             if (db->closing)
                 break;
         }
+        if (!rc)
+            rc = settle_lost_wal(db);
         if (!rc && db->opts.retention_ms > 0)
             rc = db_apply_retention(db);
         if (rc)
@@ -386,7 +427,7 @@ int db_flush_all(strata_db *db)
         if (rc)
             return rc;
     }
-    return STRATA_OK;
+    return settle_lost_wal(db);
 }
 
 int strata_flush(strata_db *db)

@@ -525,7 +525,9 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
                    .segment_bytes = opts->wal_segment_bytes,
                    .log = &db->log,
                    .read_only = db->read_only,
-                   .vfs = db->vfs};
+                   .vfs = db->vfs,
+                   .on_lost = db_request_flush,
+                   .lost_ctx = db};
     if ((rc = wal_open(&wo, &db->wal)) != 0)
         goto fail;
     uint64_t seq;
@@ -600,6 +602,11 @@ int strata_close(strata_db *db)
     if (!db)
         return STRATA_OK;
     int rc = STRATA_OK, r;
+    /* A WAL fsync failed under interval: the head is the only sure copy of
+     * what that fsync covered, so it goes to tables before closing (else
+     * wal_close reports the failure). */
+    if (!db->read_only && wal_lost_pending(db->wal) && (r = db_flush_all(db)) != 0)
+        base_logf(&db->log, STRATA_LOG_ERROR, "close: flush after a failed WAL fsync: %s", strata_strerror(r));
     db_compact_stop(db);
     db_flush_stop(db);
     if ((r = wal_close(db->wal)) != 0 && !rc)

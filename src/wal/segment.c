@@ -186,6 +186,8 @@ int wal_open(const wal_opts *opts, wal **out)
     w->sync = opts->sync;
     w->interval_ms = opts->sync_interval_ms > 0 ? opts->sync_interval_ms : WAL_DEFAULT_SYNC_INTERVAL_MS;
     w->log = opts->log;
+    w->on_lost = opts->on_lost;
+    w->lost_ctx = opts->lost_ctx;
     w->read_only = opts->read_only;
     w->vfs = opts->vfs ? opts->vfs : base_vfs_posix();
     if (!(w->dir = base_strdup(opts->dir)))
@@ -251,6 +253,11 @@ int wal_remove_before(wal *w, uint64_t segment)
         rc = STRATA_ERR_INVALID;
         goto out;
     }
+    if (w->lost && w->lost_seg < segment) {
+        w->lost = false;
+        base_logf(w->log, STRATA_LOG_INFO, "wal: records of the failed fsync (segment %08llu) are in tables",
+                  (unsigned long long)w->lost_seg);
+    }
     while (w->n_segs > 0 && w->segs[0].num < segment && !(w->fd >= 0 && w->segs[0].num == w->seg)) {
         if ((rc = wal_seg_unlink(w, w->segs[0].num)) != 0)
             goto out;
@@ -290,5 +297,6 @@ void wal_stats_get(wal *w, wal_stats *out)
     out->fsyncs = w->n_fsyncs;
     out->write_errors = w->n_write_errors;
     out->sync_errors = w->n_sync_errors;
+    out->lost_pending = w->lost;
     pthread_mutex_unlock(&w->mu);
 }

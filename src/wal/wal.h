@@ -59,6 +59,14 @@ typedef struct wal_opts {
      * of the log goes through it (tests inject faults and power cuts
      * there). NULL: POSIX. Must outlive the handle. */
     const base_vfs *vfs;
+    /* Called when an fsync failed under the interval policy (records that
+     * were acknowledged may be lost from the page cache, see writer.c):
+     * the owner must write what the log holds to durable storage
+     * elsewhere and then call wal_remove_before past the failed segment.
+     * Called with the log's lock held: it must only signal (take no lock
+     * that is held while calling into the log). May be NULL. */
+    void (*on_lost)(void *ctx);
+    void *lost_ctx;
 } wal_opts;
 
 typedef struct wal wal;
@@ -125,8 +133,16 @@ int wal_append(wal *w, uint8_t type, const void *payload, size_t len, wal_pos *e
  * keep a prefix of them (each record whole). */
 int wal_appendv(wal *w, const wal_rec *recs, size_t n, wal_pos *end);
 
-/* Makes everything appended so far durable (fsync), whatever the policy. */
+/* Makes everything appended so far durable (fsync), whatever the policy.
+ * Under interval, after a failed fsync it keeps failing (STRATA_ERR_IO,
+ * or the status of that fsync) even when its own fsync succeeds, until
+ * wal_remove_before has been called past the segment that failed: the
+ * failed fsync may have dropped pages that no later fsync writes. */
 int wal_sync(wal *w);
+
+/* Whether an fsync failed under interval and the records it covered are
+ * not yet durable elsewhere (see wal_sync). */
+bool wal_lost_pending(wal *w);
 
 /* Starts a new segment (syncing the current one unless the policy is none)
  * so that everything before *pos is in whole segments < pos->segment. When
@@ -134,7 +150,9 @@ int wal_sync(wal *w);
 int wal_cut(wal *w, wal_pos *pos);
 
 /* Deletes the segments numbered below `segment` (never the one being
- * written); their data must be in tables. */
+ * written); their data must be in tables. The caller states that every
+ * record before `segment` is durable elsewhere: a failed fsync of such a
+ * segment stops counting (wal_sync). */
 int wal_remove_before(wal *w, uint64_t segment);
 
 /* The position after the last appended record. */
@@ -151,6 +169,7 @@ typedef struct wal_stats {
     uint64_t fsyncs;          /* fsyncs of segment files since open */
     uint64_t write_errors;    /* failed writes (each rolled back) */
     uint64_t sync_errors;     /* failed fsyncs */
+    bool lost_pending;        /* see wal_lost_pending */
 } wal_stats;
 
 void wal_stats_get(wal *w, wal_stats *out);

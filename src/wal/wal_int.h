@@ -76,6 +76,15 @@ struct wal {
     wal_fail fails[WAL_MAX_FAILS]; /* rolled-back ranges, kept while anyone waits */
     size_t n_fails;
 
+    /* Interval policy: an fsync failed, so records of segments up to
+     * lost_seg that were acknowledged may be gone from the page cache.
+     * Set by the failure, cleared by wal_remove_before past lost_seg. */
+    bool lost;
+    uint64_t lost_seg;
+    int lost_rc;
+    void (*on_lost)(void *ctx);
+    void *lost_ctx;
+
     bbuf frame;           /* scratch for framing, guarded by mu */
 
     /* Counters for wal_stats. */

@@ -64,9 +64,17 @@
  * if that truncate fails, tail_dirty makes the next append retry it first.
  * A failed fsync under ALWAYS rolls back the records it should have covered
  * (truncate to synced_off) and fails every appender waiting for them: an
- * appender that got an error never finds its record at replay. Under
- * INTERVAL a failed background fsync is logged and counted; its writes were
- * already acknowledged.
+ * appender that got an error never finds its record at replay.
+ *
+ * Under INTERVAL the records were acknowledged before their fsync, so
+ * there is nobody to fail. Linux marks the pages of a failed writeback
+ * clean: a later fsync succeeds without writing them, and re-reading them
+ * may return what is no longer on disk, so the log cannot repair itself.
+ * What it knows is that the records are still in the engine's memory. So
+ * a failed fsync sets `lost` (segment lost_seg), asks the owner through
+ * on_lost to write its heads to tables, and every sync reports the failure
+ * until the owner's wal_remove_before passes lost_seg: no sync claims the
+ * durability of records that may be gone.
  */
 #include <errno.h>
 #include <time.h>
@@ -183,12 +191,28 @@ static void rollback_unsynced(wal *w, int rc)
     }
 }
 
+/* An fsync of the active segment failed under INTERVAL. mu held. */
+static void mark_lost(wal *w, int rc)
+{
+    if (!w->lost || w->seg > w->lost_seg)
+        w->lost_seg = w->seg;
+    if (!w->lost)
+        w->lost_rc = rc;
+    w->lost = true;
+    base_logf(w->log, STRATA_LOG_ERROR,
+              "wal: fsync of segment %08llu failed (%s); acknowledged records may be lost from the page cache; "
+              "syncs fail until the head is written to tables",
+              (unsigned long long)w->seg, strata_strerror(rc));
+    if (w->on_lost)
+        w->on_lost(w->lost_ctx);
+}
+
 /* Called with mu held and !syncing. Makes everything written so far
  * durable; drops mu during the fsync. */
 static int sync_locked(wal *w, bool rollback)
 {
     if (w->fd < 0 || (w->seq_written <= w->seq_synced && w->off <= w->synced_off))
-        return STRATA_OK;
+        return w->lost ? w->lost_rc : STRATA_OK;
     uint64_t target = w->seq_written, target_off = w->off;
     int fd = w->fd;
     w->syncing = true;
@@ -208,11 +232,10 @@ static int sync_locked(wal *w, bool rollback)
         if (rollback)
             rollback_unsynced(w, rc);
         else
-            base_logf(w->log, STRATA_LOG_ERROR, "wal: background fsync of segment %08llu failed: %s",
-                      (unsigned long long)w->seg, strata_strerror(rc));
+            mark_lost(w, rc);
     }
     pthread_cond_broadcast(&w->synced);
-    return rc;
+    return rc == STRATA_OK && w->lost ? w->lost_rc : rc;
 }
 
 static bool seq_failed(const wal *w, uint64_t seq, int *rc)
@@ -275,6 +298,8 @@ static int rotate(wal *w)
             w->n_sync_errors++;
             if (w->sync == STRATA_SYNC_ALWAYS)
                 rollback_unsynced(w, rc); /* cuts the marker too */
+            else
+                mark_lost(w, rc);
             goto undo;
         }
         w->seq_synced = w->seq_written;
@@ -386,6 +411,14 @@ int wal_sync(wal *w)
     int rc = sync_locked(w, w->sync == STRATA_SYNC_ALWAYS);
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+bool wal_lost_pending(wal *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool lost = w->lost;
+    pthread_mutex_unlock(&w->mu);
+    return lost;
 }
 
 int wal_cut(wal *w, wal_pos *pos)

@@ -463,6 +463,7 @@ static void routes_come_from_one_list(void **state)
         {"/write", H_WRITE, NULL},
         {"/api/v2/write", H_WRITE, NULL},
         {"/api/v1/write", H_PROM_WRITE, NULL},
+        {"/api/v1/import/prometheus", H_IMPORT_PROM, NULL},
         {"/api/v1/label/job/values", H_LABEL_VALUES, "job"},
         {"/api/v1/label/a/b/values", H_LABEL_VALUES, "a/b"},
         {"/api/v1/label/values", H_OTHER, NULL},

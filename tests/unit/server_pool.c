@@ -83,7 +83,51 @@ static void submit(srv_pool *p, tjob *t, gate *g, int id)
     t->g = g;
     t->id = id;
     t->job.run = run;
+    t->job.done = NULL;
     srv_pool_push(p, &t->job);
+}
+
+/* done: what the server does there (answer the client); here, take a
+ * place in the pool the job just left, as a client's next request does,
+ * and queue a job on it. */
+static srv_pool *done_pool;
+static int done_admitted = -2;
+static tjob done_next;
+
+static void done_admits(srv_job *j)
+{
+    tjob *t = (tjob *)(void *)j;
+    done_admitted = srv_pool_admit(done_pool);
+    if (done_admitted == 0)
+        submit(done_pool, &done_next, t->g, 2);
+}
+
+static void a_jobs_place_is_free_when_its_done_step_runs(void **state)
+{
+    (void)state;
+    gate g;
+    gate_init(&g);
+    srv_pool *p;
+    assert_int_equal(srv_pool_open("test", 1, 1, 0, &p), STRATA_OK);
+    done_pool = p;
+    tjob a, b;
+    a.g = &g;
+    a.id = 0;
+    a.job.run = run;
+    a.job.done = done_admits;
+    assert_int_equal(srv_pool_admit(p), 0);
+    srv_pool_push(p, &a.job);
+    wait_started(&g, 1);
+    assert_int_equal(srv_pool_admit(p), 0);
+    submit(p, &b, &g, 1);
+    assert_int_equal(srv_pool_admit(p), -1); /* one running, one waiting: full */
+    open_gate(&g);
+    wait_done(&g, 3);
+    srv_pool_close(p);
+    /* a's done ran after its place was freed (the server answered its
+     * client before that, and the client's next request could get a 503) */
+    assert_int_equal(done_admitted, 0);
+    gate_destroy(&g);
 }
 
 static void bounded_by_threads_plus_queue(void **state)
@@ -177,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bounded_by_threads_plus_queue),
+        cmocka_unit_test(a_jobs_place_is_free_when_its_done_step_runs),
         cmocka_unit_test(one_thread_runs_in_order),
         cmocka_unit_test(close_runs_admitted_jobs_abandoned),
         cmocka_unit_test(close_runs_what_was_pushed_and_sizes_are_checked),

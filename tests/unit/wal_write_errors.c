@@ -1,7 +1,8 @@
 /* WAL write errors: a failed write (ENOSPC after a partial write, EFBIG
  * from RLIMIT_FSIZE, a failed end-of-segment marker) or a failed fsync under
  * sync=always returns the error, leaves nothing of the record for replay,
- * and a later append succeeds once the cause is gone. */
+ * and a later append succeeds once the cause is gone. A failed fsync under
+ * interval fails every later sync until its segment is retired. */
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -129,6 +130,69 @@ static void wal_failed_fsync_under_always_rolls_the_record_back(void **state)
     free(dir);
 }
 
+static void count_lost(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* Under interval the records were acknowledged before the fsync failed,
+ * and Linux may have dropped their pages: no later sync may report them
+ * durable until the owner has them elsewhere (wal_remove_before past the
+ * failed segment); the owner is told once per failure. */
+static void wal_failed_fsync_under_interval_fails_syncs_until_the_segment_is_retired(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("wal-eio-interval");
+    gen g;
+    gen_init(&g, test_seed(34), 12, 500);
+    faults f = {-1, -1, 0, 0};
+    base_vfs io = *base_vfs_posix();
+    io.pwrite = f_pwrite;
+    io.fdatasync = f_fsync;
+    io.ctx = &f;
+    int told = 0;
+    wal_opts o = test_wal_opts(dir, STRATA_SYNC_INTERVAL, 0, 0);
+    o.sync_interval_ms = 24LL * 3600 * 1000; /* the test drives every sync */
+    o.vfs = &io;
+    o.on_lost = count_lost;
+    o.lost_ctx = &told;
+    wal *w = test_open_replay(&o, (wal_pos){0, 0}, NULL, NULL);
+    for (size_t i = 0; i < 4; i++)
+        gen_append(w, &g, i, NULL);
+    assert_int_equal(wal_sync(w), STRATA_OK);
+    assert_false(wal_lost_pending(w));
+    for (size_t i = 4; i < 8; i++)
+        gen_append(w, &g, i, NULL);
+    f.fail_fsync_after = 0;
+    assert_int_equal(wal_sync(w), STRATA_ERR_IO);
+    assert_int_equal(told, 1);
+    assert_true(wal_lost_pending(w));
+    /* The fault is gone and the fsync succeeds, but records 4..7 may be
+     * lost: the sync still fails, with or without new records. */
+    assert_int_equal(wal_sync(w), STRATA_ERR_IO);
+    gen_append(w, &g, 8, NULL);
+    assert_int_equal(wal_sync(w), STRATA_ERR_IO);
+    wal_stats ws;
+    wal_stats_get(w, &ws);
+    assert_true(ws.lost_pending);
+    assert_int_equal(ws.sync_errors, 1);
+    /* The owner wrote them elsewhere and retires the segment. */
+    wal_pos cut;
+    assert_int_equal(wal_cut(w, &cut), STRATA_OK);
+    assert_int_equal(wal_remove_before(w, cut.segment - 1), STRATA_OK); /* not past it: still failing */
+    assert_int_equal(wal_sync(w), STRATA_ERR_IO);
+    assert_int_equal(wal_remove_before(w, cut.segment), STRATA_OK);
+    assert_false(wal_lost_pending(w));
+    for (size_t i = 9; i < 12; i++)
+        gen_append(w, &g, i, NULL);
+    assert_int_equal(wal_sync(w), STRATA_OK);
+    assert_int_equal(told, 1);
+    assert_int_equal(wal_close(w), STRATA_OK);
+    gen_free(&g);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void wal_failed_rotation_keeps_the_segment_usable(void **state)
 {
     (void)state;
@@ -212,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wal_failed_write_leaves_nothing_and_appends_resume),
         cmocka_unit_test(wal_failed_fsync_under_always_rolls_the_record_back),
+        cmocka_unit_test(wal_failed_fsync_under_interval_fails_syncs_until_the_segment_is_retired),
         cmocka_unit_test(wal_failed_rotation_keeps_the_segment_usable),
         cmocka_unit_test(wal_file_size_limit_write_is_rolled_back),
     };
