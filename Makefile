@@ -114,4 +114,5 @@ ui-check: ui
 	@echo "ui-check: ui/dist is the rebuild of ui/src"
 
 test-ui: build ui-deps
+	node tests/ui/matrix_test.mjs
 	STRATA_BIN=$(BUILD_DIR)/strata STRATA_BUILD=$(BUILD_DIR) node tests/ui/ui_browser.mjs

@@ -168,6 +168,7 @@ int metrics_render(srv *s, sbuf *b)
     G("strata_compaction_read_bytes_total", "counter", "Bytes read by compactions.", st.compaction_bytes_read);
     G("strata_compaction_written_bytes_total", "counter", "Bytes written by compactions.", st.compaction_bytes_written);
     G("strata_compaction_pending_bytes", "gauge", "Bytes planned for compaction.", st.compaction_pending_bytes);
+    G("strata_compactions_running", "gauge", "Compaction jobs running now.", st.compactions_running);
     G("strata_partitions", "gauge", "Time partitions.", st.partitions);
     G("strata_table_files", "gauge", "Table files.", st.table_files);
     G("strata_table_bytes", "gauge", "Bytes of table files.", st.table_bytes);
