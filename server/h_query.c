@@ -179,13 +179,13 @@ static int put_metric(sbuf *b, const strata_label *l, size_t n)
 static int put_point(sbuf *b, int64_t t, double v)
 {
     /* [<time>,"<value>"] written in place: the hot loop of big answers */
-    if (sbuf_reserve(b, 40 + STRATA_DOUBLE_MAX))
+    if (sbuf_reserve(b, 41 + STRATA_DOUBLE_MAX))
         return STRATA_ERR_NOMEM;
     b->data[b->len++] = '[';
     json_time(b, t);
     b->data[b->len++] = ',';
     b->data[b->len++] = '"';
-    b->len += strata_format_double(v, (char *)b->data + b->len);
+    b->len += srv_format_value(v, (char *)b->data + b->len);
     b->data[b->len++] = '"';
     b->data[b->len++] = ']';
     return STRATA_OK;

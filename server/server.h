@@ -342,7 +342,12 @@ void srv_resp_free(srv_resp *w);
 int json_str(sbuf *b, const char *s);
 int json_raw(sbuf *b, const char *s);
 int json_time(sbuf *b, int64_t ms);    /* float seconds, shortest */
-int json_value(sbuf *b, double v);     /* quoted, Prometheus style */
+int json_value(sbuf *b, double v);     /* quoted, as srv_format_value */
+/* A sample value as Prometheus' HTTP API writes it (Go's strconv 'f' -1,
+ * and 'e' below 1e-6 and from 1e21, whose exponent has two digits at
+ * least: "1e-07" where strata_format_double writes "1e-7"). out holds
+ * STRATA_DOUBLE_MAX + 1 bytes; the length is returned, no NUL. */
+size_t srv_format_value(double v, char *out);
 
 /* ---- http.c */
 int srv_start(srv *s);

@@ -135,6 +135,29 @@ static void query_returns_written_sample(void **state)
            "{\"__name__\":\"cpu_usage\",\"host\":\"a\"},\"value\":[1700000060,\"1.5\"]}]}}\n");
 }
 
+/* Values as Prometheus' API writes them (util/jsonutil MarshalValue: Go's
+ * 'f' format, 'e' below 1e-6 and from 1e21 with a two-digit exponent at
+ * least), here through scalar answers. */
+static void values_are_written_as_prometheus_writes_them(void **state)
+{
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"1e-7", "1e-07"},       {"-1.5e-9", "-1.5e-09"}, {"9.99e-7", "9.99e-07"}, {"1e-6", "0.000001"},
+        {"1.25e-10", "1.25e-10"}, {"123456.5", "123456.5"}, {"1e20", "100000000000000000000"},
+        {"1e21", "1e+21"},       {"-2.5e300", "-2.5e+300"}, {"0", "0"},               {"-0", "-0"},
+        {"NaN", "NaN"},          {"-Inf", "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const p[] = {"query", cases[i].q, "time", "1700000000", NULL};
+        char want[256];
+        snprintf(want, sizeof want,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1700000000,\"%s\"]}}\n",
+                 cases[i].want);
+        expect(*state, "GET", "/api/v1/query", p, HTTP_OK, "application/json", want);
+    }
+}
+
 static void query_reads_form_body(void **state)
 {
     srv_resp w;
@@ -510,6 +533,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(query_returns_written_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(query_reads_form_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(values_are_written_as_prometheus_writes_them, setup, teardown),
         cmocka_unit_test_setup_teardown(series_and_labels_list_what_was_written, setup, teardown),
         cmocka_unit_test_setup_teardown(strings_are_escaped_as_the_export_formats_do, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_json_lines, setup, teardown),
