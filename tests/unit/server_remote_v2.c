@@ -11,8 +11,7 @@
 #include <strings.h>
 
 #include "remote_v2.h"
-#include "server.h"
-#include "testutil.h"
+#include "server_testlib.h"
 
 typedef Io__Prometheus__Write__V2__Request v2_request;
 typedef Io__Prometheus__Write__V2__TimeSeries v2_series;
@@ -215,39 +214,16 @@ static void content_type_names_the_message(void **state)
 
 /* ---- the handler */
 
-typedef struct fixture {
-    char *dir;
-    srv s;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->dir = test_tmpdir("server_remote_v2");
-    strata_options o;
-    strata_options_init(&o);
-    o.dir = f->dir;
-    o.compaction_threads = 0;
-    assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
-    f->s.data_dir = f->dir;
-    f->s.cfg.max_body = 1 << 20;
-    f->s.cfg.max_decoded = 4 << 20;
-    f->s.cfg.max_labels = 256;
-    f->s.cfg.max_label_len = 16384;
-    f->s.cfg.max_read_samples = 1000000;
-    f->s.start_ms = cli_now_ms();
+    fixture *f = srvt_open("server_remote_v2");
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    assert_int_equal(strata_close(f->s.db), STRATA_OK);
-    test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    srvt_close(*state);
     return 0;
 }
 
