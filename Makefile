@@ -35,7 +35,7 @@ CTEST_ARGS ?=
 # Debian packages: tool chain, libraries the code links, and what the tests use.
 PKGS = cmake make gcc clang libclang-rt-14-dev pkg-config python3 \
        libcmocka-dev libpcre2-dev libre2-dev g++ libmicrohttpd-dev libsnappy-dev \
-       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev curl man-db
+       libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libjansson-dev curl man-db
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -114,4 +114,5 @@ ui-check: ui
 	@echo "ui-check: ui/dist is the rebuild of ui/src"
 
 test-ui: build ui-deps
+	node tests/ui/matrix_test.mjs
 	STRATA_BIN=$(BUILD_DIR)/strata STRATA_BUILD=$(BUILD_DIR) node tests/ui/ui_browser.mjs

@@ -2,7 +2,7 @@
  * main.c: strata-bench, the benchmarks and data generator of strata, a
  * program of its own beside the strata binary (as redis-benchmark beside
  * redis-server):
- *   strata-bench codec|ingest|query|compact [options] [--json]
+ *   strata-bench codec|ingest|query|promql|compact [options] [--json]
  *   strata-bench gen devops-cpu|node-like [--hosts N] [--hours N] [--seed N]
  * The benchmarks print a table for people and, with --json, one object per
  * result line for scripts. The codec benchmark measures the codecs and the
@@ -19,6 +19,7 @@ int bench_codec_main(int argc, char **argv);
 int bench_ingest_main(int argc, char **argv);
 int bench_query_main(int argc, char **argv);
 int bench_compact_main(int argc, char **argv);
+int bench_promql_main(int argc, char **argv);
 int bench_gen_main(int argc, char **argv);
 
 typedef struct command {
@@ -31,6 +32,7 @@ static const command commands[] = {
     {"codec", bench_codec_main, "bytes/sample and encode/decode speed of every codec on the generated data sets"},
     {"ingest", bench_ingest_main, "samples/s through the C API (1 and 2 threads), head memory, reopen time"},
     {"query", bench_query_main, "read throughput: one series, and a matcher selecting about 10% of the series"},
+    {"promql", bench_promql_main, "range queries at a 60 s step over every series: samples/s through the evaluator, memory"},
     {"compact", bench_compact_main, "write amplification, bytes/sample after full compaction, compaction speed"},
     {"gen", bench_gen_main, "print a generated data set as Influx line protocol (precision s)"},
 };

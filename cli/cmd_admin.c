@@ -129,7 +129,7 @@ int cmd_inspect(int argc, char **argv)
                "\"head_samples\":%llu,\"head_bytes\":%llu,\"wal_bytes\":%llu,\"wal_segments\":%llu,"
                "\"bytes_per_sample\":%.4f,\"write_amplification\":%.3f,\"compactions\":%llu,"
                "\"compaction_bytes_read\":%llu,\"compaction_bytes_written\":%llu,\"compaction_pending_bytes\":%llu,"
-               "\"tombstones\":%llu,\"quarantined_files\":%llu,\"levels\":[",
+               "\"compactions_running\":%llu,\"tombstones\":%llu,\"quarantined_files\":%llu,\"levels\":[",
                (unsigned long long)st.series, (unsigned long long)st.partitions, (unsigned long long)st.table_files,
                (unsigned long long)st.table_bytes, (unsigned long long)st.table_samples,
                (unsigned long long)st.head_samples, (unsigned long long)st.head_bytes,
@@ -137,7 +137,7 @@ int cmd_inspect(int argc, char **argv)
                st.table_samples ? (double)st.table_bytes / (double)st.table_samples : 0.0, st.write_amplification,
                (unsigned long long)st.compactions, (unsigned long long)st.compaction_bytes_read,
                (unsigned long long)st.compaction_bytes_written, (unsigned long long)st.compaction_pending_bytes,
-               (unsigned long long)st.tombstones, (unsigned long long)st.quarantined_files);
+               (unsigned long long)st.compactions_running, (unsigned long long)st.tombstones, (unsigned long long)st.quarantined_files);
         for (int l = 0; l < STRATA_MAX_LEVELS; l++)
             printf("%s{\"level\":%d,\"files\":%llu,\"bytes\":%llu,\"samples\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu}",
                    l ? "," : "", l, (unsigned long long)st.levels[l].files, (unsigned long long)st.levels[l].bytes,

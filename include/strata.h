@@ -532,6 +532,7 @@ typedef struct strata_stats {
      * (a flush is under way: see STRATA_SYNC_INTERVAL) */
     uint64_t wal_sync_errors;
     uint64_t wal_sync_lost;
+    uint64_t compactions_running; /* compaction jobs running now */
 } strata_stats;
 
 /* Fills the first out_size bytes of *out (pass sizeof *out: the struct

@@ -194,79 +194,166 @@ static int put_metric_ext(const srv *s, sbuf *b, const strata_label *l, size_t n
 static int put_point(sbuf *b, int64_t t, double v)
 {
     /* [<time>,"<value>"] written in place: the hot loop of big answers */
-    if (sbuf_reserve(b, 40 + STRATA_DOUBLE_MAX))
+    if (sbuf_reserve(b, 41 + STRATA_DOUBLE_MAX))
         return STRATA_ERR_NOMEM;
     b->data[b->len++] = '[';
     json_time(b, t);
     b->data[b->len++] = ',';
     b->data[b->len++] = '"';
-    b->len += strata_format_double(v, (char *)b->data + b->len);
+    b->len += srv_format_value(v, (char *)b->data + b->len);
     b->data[b->len++] = '"';
     b->data[b->len++] = ']';
     return STRATA_OK;
 }
 
-static int reply_result(srv *s, srv_resp *w, const strata_result *res)
+/* The answer's text, produced piece by piece so that a big matrix can be
+ * streamed from a small buffer: the whole of it (small answers, one
+ * buffer, a Content-Length) or as libmicrohttpd asks for it (answers of
+ * more than STREAM_POINTS points: the first bytes leave as soon as the
+ * query is evaluated, the encoding overlaps the sending, and no buffer of
+ * the whole answer, 30 MB for a day of 1,000 series, is allocated and
+ * faulted in). Both give the same bytes. The writer owns the result. */
+#define STREAM_POINTS 100000
+
+typedef struct answer {
+    const srv *s;  /* for the external labels */
+    strata_result *res;
+    strata_value_type type;
+    size_t n;      /* series */
+    size_t i;      /* the series being written */
+    size_t j;      /* its next point; SIZE_MAX: its head is not written */
+    int stage;     /* 0 the envelope's head, 1 the series, 2 done */
+    sbuf b;        /* written and not yet taken */
+    size_t off;    /* taken from b */
+} answer;
+
+static void answer_free(void *ctx)
 {
-    sbuf b = {0};
-    strata_value_type type = strata_result_type(res);
-    size_t n = strata_result_series_count(res), guess = 64;
-    for (size_t i = 0; i < n; i++) {
-        strata_query_series qs;
-        strata_result_series(res, i, &qs);
-        guess += 128 + qs.n_points * 32;
-    }
-    int rc = sbuf_reserve(&b, guess);
+    answer *a = ctx;
+    strata_result_free(a->res);
+    sbuf_free(&a->b);
+    free(a);
+}
+
+/* Writes pieces of the answer into a->b until it holds at least want bytes
+ * or the answer is complete. */
+static int answer_fill(answer *a, size_t want)
+{
     static const char *const names[] = {"", "scalar", "vector", "matrix", "string"};
-    rc = rc ? rc : json_raw(&b, "{\"status\":\"success\",\"data\":{\"resultType\":\"");
-    rc = rc ? rc : json_raw(&b, names[type >= 1 && type <= 4 ? type : 0]);
-    rc = rc ? rc : json_raw(&b, "\",\"result\":");
-    if (type == STRATA_VALUE_SCALAR) {
-        int64_t t = 0;
-        double v = strata_result_scalar(res, &t);
-        rc = rc ? rc : put_point(&b, t, v);
-    } else if (type == STRATA_VALUE_STRING) {
-        int64_t t = 0;
-        const char *str = strata_result_string(res, &t);
-        rc = rc ? rc : json_raw(&b, "[");
-        rc = rc ? rc : json_time(&b, t);
-        rc = rc ? rc : json_raw(&b, ",");
-        rc = rc ? rc : json_str(&b, str ? str : "");
-        rc = rc ? rc : json_raw(&b, "]");
-    } else {
-        int matrix = type == STRATA_VALUE_MATRIX;
-        rc = rc ? rc : json_raw(&b, "[");
-        for (size_t i = 0; i < n && !rc; i++) {
-            strata_query_series qs;
-            strata_result_series(res, i, &qs);
-            rc = json_raw(&b, i ? ",{\"metric\":" : "{\"metric\":");
-            rc = rc ? rc : put_metric_ext(s, &b, qs.labels, qs.n_labels);
-            rc = rc ? rc : json_raw(&b, matrix ? ",\"values\":[" : ",\"value\":");
-            for (size_t j = 0; j < qs.n_points && !rc; j++) {
-                if (j && (rc = json_raw(&b, ",")) != 0)
-                    break;
-                rc = put_point(&b, qs.points[j].t_ms, qs.points[j].value);
-                if (!matrix)
-                    break;
+    sbuf *b = &a->b;
+    int rc = STRATA_OK;
+    int matrix = a->type == STRATA_VALUE_MATRIX;
+    while (!rc && a->stage < 2 && b->len < want) {
+        if (a->stage == 0) {
+            rc = json_raw(b, "{\"status\":\"success\",\"data\":{\"resultType\":\"");
+            rc = rc ? rc : json_raw(b, names[a->type >= 1 && a->type <= 4 ? a->type : 0]);
+            rc = rc ? rc : json_raw(b, "\",\"result\":");
+            if (a->type == STRATA_VALUE_SCALAR) {
+                int64_t t = 0;
+                double v = strata_result_scalar(a->res, &t);
+                rc = rc ? rc : put_point(b, t, v);
+                a->i = a->n = 0;
+            } else if (a->type == STRATA_VALUE_STRING) {
+                int64_t t = 0;
+                const char *str = strata_result_string(a->res, &t);
+                rc = rc ? rc : json_raw(b, "[");
+                rc = rc ? rc : json_time(b, t);
+                rc = rc ? rc : json_raw(b, ",");
+                rc = rc ? rc : json_str(b, str ? str : "");
+                rc = rc ? rc : json_raw(b, "]");
+                a->i = a->n = 0;
+            } else {
+                rc = rc ? rc : json_raw(b, "[");
             }
-            rc = rc ? rc : json_raw(&b, matrix ? "]}" : "}");
+            a->j = SIZE_MAX;
+            a->stage = 1;
+        } else if (a->i < a->n) {
+            strata_query_series qs;
+            strata_result_series(a->res, a->i, &qs);
+            if (a->j == SIZE_MAX) {
+                rc = json_raw(b, a->i ? ",{\"metric\":" : "{\"metric\":");
+                rc = rc ? rc : put_metric_ext(a->s, b, qs.labels, qs.n_labels);
+                rc = rc ? rc : json_raw(b, matrix ? ",\"values\":[" : ",\"value\":");
+                a->j = 0;
+            }
+            /* a vector's series has one point, written without brackets */
+            size_t np = matrix ? qs.n_points : qs.n_points ? 1 : 0;
+            for (; a->j < np && b->len < want && !rc; a->j++) {
+                if (a->j && (rc = json_raw(b, ",")) != 0)
+                    break;
+                rc = put_point(b, qs.points[a->j].t_ms, qs.points[a->j].value);
+            }
+            if (!rc && a->j >= np) {
+                rc = json_raw(b, matrix ? "]}" : "}");
+                a->i++;
+                a->j = SIZE_MAX;
+            }
+        } else {
+            if (a->type != STRATA_VALUE_SCALAR && a->type != STRATA_VALUE_STRING)
+                rc = json_raw(b, "]");
+            rc = rc ? rc : json_raw(b, "}");
+            size_t nw = strata_result_warning_count(a->res);
+            for (size_t k = 0; k < nw && !rc; k++) {
+                rc = json_raw(b, k ? "," : ",\"warnings\":[");
+                rc = rc ? rc : json_str(b, strata_result_warning(a->res, k));
+                if (!rc && k + 1 == nw)
+                    rc = json_raw(b, "]");
+            }
+            rc = rc ? rc : json_raw(b, "}\n");
+            a->stage = 2;
         }
-        rc = rc ? rc : json_raw(&b, "]");
     }
-    rc = rc ? rc : json_raw(&b, "}");
-    size_t nw = strata_result_warning_count(res);
-    for (size_t i = 0; i < nw && !rc; i++) {
-        rc = json_raw(&b, i ? "," : ",\"warnings\":[");
-        rc = rc ? rc : json_str(&b, strata_result_warning(res, i));
-        if (!rc && i + 1 == nw)
-            rc = json_raw(&b, "]");
+    return rc;
+}
+
+/* srv_stream_fn: up to max bytes of the answer; 0 at its end, -1 when out
+ * of memory (the connection is cut: a truncated answer, never a wrong one). */
+static long answer_read(void *ctx, char *buf, size_t max)
+{
+    answer *a = ctx;
+    if (a->off == a->b.len) {
+        a->b.len = a->off = 0;
+        if (answer_fill(a, max))
+            return -1;
     }
-    rc = rc ? rc : json_raw(&b, "}\n");
-    if (rc) {
-        sbuf_free(&b);
+    size_t n = a->b.len - a->off;
+    if (n > max)
+        n = max;
+    memcpy(buf, a->b.data + a->off, n);
+    a->off += n;
+    return (long)n;
+}
+
+/* Answers res, which passes to the reply (freed here or by the stream). */
+static int reply_result(srv *s, srv_resp *w, strata_result *res)
+{
+    answer *a = calloc(1, sizeof *a);
+    if (!a) {
+        strata_result_free(res);
         return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
     }
-    return srv_reply_json(w, HTTP_OK, &b);
+    a->s = s;
+    a->res = res;
+    a->type = strata_result_type(res);
+    a->n = a->type == STRATA_VALUE_MATRIX || a->type == STRATA_VALUE_VECTOR ? strata_result_series_count(res) : 0;
+    size_t points = 0, guess = 64;
+    for (size_t i = 0; i < a->n; i++) {
+        strata_query_series qs;
+        strata_result_series(res, i, &qs);
+        points += qs.n_points;
+        guess += 128 + qs.n_points * 32;
+    }
+    if (points > STREAM_POINTS)
+        return srv_reply_stream(w, HTTP_OK, "application/json", answer_read, answer_free, a);
+    int rc = sbuf_reserve(&a->b, guess);
+    rc = rc ? rc : answer_fill(a, SIZE_MAX);
+    if (rc) {
+        answer_free(a);
+        return srv_reply_error(s, w, HTTP_SERVICE_UNAVAILABLE, R_INTERNAL, "internal", "out of memory");
+    }
+    rc = srv_reply_json(w, HTTP_OK, &a->b);
+    answer_free(a);
+    return rc;
 }
 
 /* Prometheus' answer to a failed query: errorType and status code by class
@@ -383,9 +470,7 @@ static int run_query(srv *s, srv_req *r, srv_resp *w, const char *q, int64_t sta
     strata_query_stats st;
     strata_result_stats(res, &st);
     METRIC_ADD(s->m.query_samples, st.samples_loaded);
-    ret = reply_result(s, w, res);
-    strata_result_free(res);
-    return ret;
+    return reply_result(s, w, res);
 }
 
 int h_query(srv *s, srv_req *r, srv_resp *w)

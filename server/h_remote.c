@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "remote.h"
+#include "remote_v2.h"
 #include "server.h"
 
 static void limits_of(const srv *s, rw_limits *lim)
@@ -105,6 +106,17 @@ int h_prom_write(srv *s, srv_req *r, srv_resp *w)
     int ret = check_proto_headers(s, r, w, &bad);
     if (bad)
         return ret;
+    /* the proto= parameter names the message (remote write 2.0 spec):
+     * 1.0 without one, 2.0's Request, 415 for any other */
+    const char *ct = srv_header(r, "Content-Type");
+    int version = rw_content_version(ct);
+    if (version == 2)
+        return h_prom_write_v2(s, r, w);
+    if (version != 1)
+        return srv_reply_error(s, w, HTTP_UNSUPPORTED_MEDIA_TYPE, R_BAD_CONTENT_TYPE, "bad_data",
+                               "Content-Type %.100s: want proto=prometheus.WriteRequest (remote write 1.0) or "
+                               "proto=io.prometheus.write.v2.Request (2.0)",
+                               ct);
     rw_limits lim;
     limits_of(s, &lim);
     char err[256] = "";

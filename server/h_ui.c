@@ -142,9 +142,9 @@ int h_status_storage(srv *s, srv_req *r, srv_resp *w)
               (ull)st.compactions);
     rc |= put(&b,
               "\"compaction_bytes_read\":%llu,\"compaction_bytes_written\":%llu,\"compaction_pending_bytes\":%llu,"
-              "\"tombstones\":%llu,\"quarantined_files\":%llu,",
+              "\"compactions_running\":%llu,\"tombstones\":%llu,\"quarantined_files\":%llu,",
               (ull)st.compaction_bytes_read, (ull)st.compaction_bytes_written, (ull)st.compaction_pending_bytes,
-              (ull)st.tombstones, (ull)st.quarantined_files);
+              (ull)st.compactions_running, (ull)st.tombstones, (ull)st.quarantined_files);
     rc |= put(&b,
               "\"head_series\":%llu,\"flushes\":%llu,\"flush_bytes\":%llu,\"samples_written\":%llu,"
               "\"samples_out_of_order\":%llu,\"table_bytes_read\":%llu,\"write_errors\":%llu,\"uptime_ms\":%lld,",

@@ -169,6 +169,16 @@ static int auth_ok(srv *s, const srv_req *r)
     return 0;
 }
 
+/* The UI's page and scripts without credentials when the server takes a
+ * bearer token only: a browser cannot send one with a page load (it can
+ * with basic auth, asking for it), and these bytes are the same in every
+ * strata binary, with no data in them. The UI asks for the token and
+ * sends it with every API call, which stays guarded. */
+static int ui_public(srv *s, const srv_req *r)
+{
+    return r->h == H_UI && s->cfg.auth_token && !s->basic_expect;
+}
+
 /* ------------------------------------------------------------ connections */
 
 /* One open connection (its socket context). Guarded by srv_conns.mu. */
@@ -414,7 +424,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
             b->early = EARLY_STOPPING;
-        else if (r->h != H_HEALTH && r->h != H_HEALTHY && r->h != H_READY && !auth_ok(s, r))
+        else if (r->h != H_HEALTH && r->h != H_HEALTHY && r->h != H_READY && !ui_public(s, r) && !auth_ok(s, r))
             b->early = EARLY_AUTH;
         else if (!allowed)
             b->early = EARLY_METHOD;

@@ -73,12 +73,19 @@ int metrics_render(srv *s, sbuf *b)
         return rc;
     double up = (double)(cli_now_ms() - s->start_ms) / 1000.0;
     uint64_t in_lp = ld(&s->m.samples_in[0]), in_rw = ld(&s->m.samples_in[1]), in_im = ld(&s->m.samples_in[2]);
+    uint64_t in_otlp = ld(&s->m.samples_in[3]);
     rc |= HELP(b, "strata_ingested_samples_total", "counter", "Samples stored through the HTTP API, by protocol.");
     rc |= line(b, "strata_ingested_samples_total{protocol=\"influx\"} %llu\n", (unsigned long long)in_lp);
     rc |= line(b, "strata_ingested_samples_total{protocol=\"promremotewrite\"} %llu\n", (unsigned long long)in_rw);
     rc |= line(b, "strata_ingested_samples_total{protocol=\"import\"} %llu\n", (unsigned long long)in_im);
+    rc |= line(b, "strata_ingested_samples_total{protocol=\"otlp\"} %llu\n", (unsigned long long)in_otlp);
     rc |= HELP(b, "strata_ingest_samples_per_second_avg", "gauge", "Mean ingest rate since the server started.");
-    rc |= line(b, "strata_ingest_samples_per_second_avg %.1f\n", up > 0 ? (double)(in_lp + in_rw + in_im) / up : 0.0);
+    rc |= line(b, "strata_ingest_samples_per_second_avg %.1f\n", up > 0 ? (double)(in_lp + in_rw + in_im + in_otlp) / up : 0.0);
+    static const char *const otlp_why[4] = {"exponential_histogram", "temporality", "name", "series"};
+    rc |= HELP(b, "strata_otlp_rejected_points_total", "counter", "OTLP data points refused, by reason.");
+    for (int i = 0; i < 4; i++)
+        rc |= line(b, "strata_otlp_rejected_points_total{reason=\"%s\"} %llu\n", otlp_why[i],
+                   (unsigned long long)ld(&s->m.otlp_rejected[i]));
     rc |= HELP(b, "strata_rejected_lines_total", "counter", "Lines of line protocol or JSON refused.");
     rc |= line(b, "strata_rejected_lines_total %llu\n", (unsigned long long)ld(&s->m.lines_rejected));
     rc |= HELP(b, "strata_http_request_bytes_total", "counter", "Request body bytes received.");
@@ -161,6 +168,7 @@ int metrics_render(srv *s, sbuf *b)
     G("strata_compaction_read_bytes_total", "counter", "Bytes read by compactions.", st.compaction_bytes_read);
     G("strata_compaction_written_bytes_total", "counter", "Bytes written by compactions.", st.compaction_bytes_written);
     G("strata_compaction_pending_bytes", "gauge", "Bytes planned for compaction.", st.compaction_pending_bytes);
+    G("strata_compactions_running", "gauge", "Compaction jobs running now.", st.compactions_running);
     G("strata_partitions", "gauge", "Time partitions.", st.partitions);
     G("strata_table_files", "gauge", "Table files.", st.table_files);
     G("strata_table_bytes", "gauge", "Bytes of table files.", st.table_bytes);

@@ -509,21 +509,14 @@ void rr_free(rr_read *rd)
 
 int pb_put_varint(sbuf *b, uint64_t v)
 {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    return sbuf_append(b, tmp, n);
+    return sbuf_append_uvarint(b, v);
 }
 
 int pb_put_bytes(sbuf *b, uint8_t tag, const void *p, size_t n)
 {
     int rc = sbuf_append(b, &tag, 1);
     if (!rc)
-        rc = pb_put_varint(b, n);
+        rc = sbuf_append_uvarint(b, n);
     if (!rc && n)
         rc = sbuf_append(b, p, n);
     return rc;
@@ -707,9 +700,7 @@ out:
     return rc;
 }
 
-/* A bytes field as a new C string, NULL when it holds a NUL, is over
- * 64 KiB or memory ran out (*nomem then set). */
-static char *md_text(const ProtobufCBinaryData *d, int *nomem)
+char *rw_metadata_text(const ProtobufCBinaryData *d, int *nomem)
 {
     if (d->len > 65536 || (d->len && memchr(d->data, 0, d->len)))
         return NULL;
@@ -740,9 +731,9 @@ int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped)
     for (size_t i = 0; i < req->n_metadata && !nomem; i++) {
         const Prometheus__MetricMetadata *m = req->metadata[i];
         strata_metadata *x = &e[n];
-        x->metric = md_text(&m->metric_family_name, &nomem);
-        x->help = md_text(&m->help, &nomem);
-        x->unit = md_text(&m->unit, &nomem);
+        x->metric = rw_metadata_text(&m->metric_family_name, &nomem);
+        x->help = rw_metadata_text(&m->help, &nomem);
+        x->unit = rw_metadata_text(&m->unit, &nomem);
         x->type = (unsigned)m->type < sizeof types / sizeof types[0] ? types[m->type] : NULL;
         if (x->metric && *x->metric && x->help && x->unit && x->type) {
             n++;

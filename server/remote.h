@@ -139,6 +139,11 @@ int rr_execute(strata_db *db, const Prometheus__ReadRequest *req, const rw_limit
  * skipped and counted in *skipped. A status of the store. */
 int rw_store_metadata(strata_db *db, const rw_write *w, size_t *skipped);
 
+/* A protobuf bytes field of metadata as a new C string (free()); NULL
+ * when it holds a NUL, is over 64 KiB or memory ran out (*nomem then
+ * set). */
+char *rw_metadata_text(const ProtobufCBinaryData *d, int *nomem);
+
 /* rr_stream.c: answers req (which it takes, freed in every case) with a
  * STREAMED_XOR_CHUNKS body into w: frames of ChunkedReadResponse, one
  * series (or a part of one) each, made as the socket drains. */

@@ -148,11 +148,23 @@ int json_time(sbuf *b, int64_t ms)
     return STRATA_OK;
 }
 
+size_t srv_format_value(double v, char *out)
+{
+    size_t n = strata_format_double(v, out);
+    /* the shortest form's exponent is one digit only for e-7 .. e-9 */
+    if (n >= 3 && out[n - 3] == 'e' && out[n - 2] == '-') {
+        out[n] = out[n - 1];
+        out[n - 1] = '0';
+        n++;
+    }
+    return n;
+}
+
 int json_value(sbuf *b, double v)
 {
-    char tmp[STRATA_DOUBLE_MAX + 2];
+    char tmp[STRATA_DOUBLE_MAX + 3];
     tmp[0] = '"';
-    size_t n = strata_format_double(v, tmp + 1) + 1;
+    size_t n = srv_format_value(v, tmp + 1) + 1;
     tmp[n++] = '"';
     return sbuf_append(b, tmp, n);
 }

@@ -78,12 +78,13 @@ int srv_route(const char *path, const char *method, srv_handler *h, int *allowed
     return STRATA_OK;
 }
 
-/* Whether the handler's body is data (line protocol, JSON lines,
+/* Whether the handler's body is data (line protocol, JSON lines, text exposition,
  * protobuf), never form parameters, whatever its Content-Type says (curl
  * --data-binary sends application/x-www-form-urlencoded). */
 static int body_is_data(srv_handler h)
 {
-    return h == H_WRITE || h == H_IMPORT || h == H_PROM_WRITE || h == H_PROM_READ;
+    return h == H_WRITE || h == H_IMPORT || h == H_IMPORT_PROM || h == H_PROM_WRITE || h == H_PROM_READ ||
+           h == H_OTLP;
 }
 
 int srv_dispatch(srv *s, srv_req *r, srv_resp *w)
@@ -134,6 +135,8 @@ srv_class srv_route_class(srv_handler h)
     case H_WRITE:
     case H_PROM_WRITE:
     case H_IMPORT:
+    case H_IMPORT_PROM:
+    case H_OTLP:
         return SRV_WRITE;
     case H_PROM_READ:
     case H_QUERY:

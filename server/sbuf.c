@@ -35,6 +35,23 @@ int sbuf_append(sbuf *b, const void *p, size_t n)
     return STRATA_OK;
 }
 
+size_t sbuf_uvarint(uint8_t out[10], uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+int sbuf_append_uvarint(sbuf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    return sbuf_append(b, tmp, sbuf_uvarint(tmp, v));
+}
+
 void sbuf_free(sbuf *b)
 {
     free(b->data);

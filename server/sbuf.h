@@ -28,4 +28,9 @@ static inline void sbuf_reset(sbuf *b)
 }
 void sbuf_free(sbuf *b);
 
+/* Protobuf's base-128 varint of v into out (at most 10 bytes); its length. */
+size_t sbuf_uvarint(uint8_t out[10], uint64_t v);
+/* Appends v as a protobuf varint. STRATA_OK or STRATA_ERR_NOMEM. */
+int sbuf_append_uvarint(sbuf *b, uint64_t v);
+
 #endif

@@ -16,17 +16,21 @@
 
 #include "../cli/cli.h"
 #include "extlabels.h"
+#include "otlp.h"
 #include "server.h"
 
 static const char *serve_help =
     "usage: strata serve [-d DIR] [--listen ADDR] [engine options] [server options]\n"
     "Runs the HTTP server (Influx line protocol, Prometheus remote write/read and\n"
-    "HTTP API, export/import, admin endpoints, /metrics, /health) until SIGTERM or\n"
-    "SIGINT, then finishes the requests in flight and closes the database.\n"
+    "HTTP API, OTLP/HTTP metrics, export/import, admin endpoints, /metrics, /health) until SIGTERM or\n"
+    "SIGINT, then finishes the requests in flight and closes the database. The web\n"
+    "UI is at / (http://127.0.0.1:9410/ by default): query, explore, storage, status.\n"
     "      --listen ADDR         HOST:PORT, [V6]:PORT or :PORT for every interface\n"
     "                            (default 127.0.0.1:9410)\n"
-    "      --auth-token T        require 'Authorization: Bearer T' (not on /health)\n"
-    "      --basic-auth USER:PASS   require HTTP basic auth (not on /health)\n"
+    "      --auth-token T        require 'Authorization: Bearer T' (not on /health; the\n"
+    "                            web UI's page loads without it and asks for the token)\n"
+    "      --basic-auth USER:PASS   require HTTP basic auth (not on /health; the browser\n"
+    "                            asks for it when the web UI opens)\n"
     "      --max-body BYTES      request body limit, compressed and decompressed (default 64M)\n"
     "      --max-decoded-bytes BYTES  decompressed size of a remote write/read body (snappy);\n"
     "                            the objects decoded from one may take 4x that (default 32M; over: 413)\n"
@@ -42,7 +46,8 @@ static const char *serve_help =
     "      --threads N           HTTP I/O threads; they also answer /health and /metrics\n"
     "                            (default: number of CPUs)\n"
     "      --write-threads N     threads running writes: /write, /api/v2/write,\n"
-    "                            /api/v1/write, /api/v1/import (default: number of CPUs, at least 2)\n"
+    "                            /api/v1/write, /api/v1/import, /api/v1/import/prometheus,\n"
+    "                            OTLP (default: number of CPUs, at least 2)\n"
     "      --queue-len N         requests of one class (write, read, admin) waiting for a\n"
     "                            thread; more are answered 503 with Retry-After (default 256)\n"
     "      --max-connections N   open connections; past it the one idle the longest is\n"
@@ -54,7 +59,10 @@ static const char *serve_help =
     "      --query-max-concurrency N  threads running reads (queries, series, labels, export,\n"
     "                            remote read), at a lower CPU priority; more wait their turn\n"
     "                            within their timeout (default 20)\n"
-    "      --query-lookback-delta D  how far back an instant selector looks (default 5m)\n" CLI_ENGINE_HELP;
+    "      --query-lookback-delta D  how far back an instant selector looks (default 5m)\n"
+    "      --otlp-translation-strategy S  OTLP metric and label names (/opentelemetry/v1/metrics):\n"
+    "                            UnderscoreEscapingWithSuffixes (default), UnderscoreEscapingWithoutSuffixes,\n"
+    "                            NoUTF8EscapingWithSuffixes or NoTranslation (UTF-8 names kept)\n" CLI_ENGINE_HELP;
 
 enum {
     OPT_AUTH_TOKEN = OPT_FIRST_COMMAND_OPTION,
@@ -74,7 +82,8 @@ enum {
     OPT_WRITE_THREADS,
     OPT_QUEUE_LEN,
     OPT_MAX_CONNECTIONS,
-    OPT_CONN_TIMEOUT
+    OPT_CONN_TIMEOUT,
+    OPT_OTLP_STRATEGY
 };
 
 static char *base64(const char *s)
@@ -136,6 +145,7 @@ int cmd_serve(int argc, char **argv)
         {"queue-len", required_argument, NULL, OPT_QUEUE_LEN},
         {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT},
+        {"otlp-translation-strategy", required_argument, NULL, OPT_OTLP_STRATEGY},
         {0, 0, 0, 0}};
     cli_db_args a;
     cli_db_args_init(&a);
@@ -281,6 +291,16 @@ int cmd_serve(int argc, char **argv)
                 goto out;
             s->cfg.max_connections = (unsigned)v;
             break;
+        case OPT_OTLP_STRATEGY: {
+            otlp_strategy st;
+            if (otlp_strategy_parse(optarg, &st)) {
+                fprintf(stderr, "strata serve: --otlp-translation-strategy takes UnderscoreEscapingWithSuffixes, "
+                                "UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes or NoTranslation\n");
+                goto out;
+            }
+            s->cfg.otlp_strategy = (unsigned)st;
+            break;
+        }
         case OPT_CONN_TIMEOUT:
             if (cli_parse_duration(optarg, "--connection-timeout", &ms))
                 goto out;

@@ -9,9 +9,13 @@
  *   request.c   request parameters, headers, bodies; building replies;
  *               the JSON helpers
  *   h_write.c   line protocol (/write, /api/v2/write) and JSON-lines import
+ *   h_import_prom.c  Prometheus text exposition import (expfmt.c)
  *   h_remote.c  Prometheus remote write and read (codec in remote.c;
  *               streamed read in rr_stream.c over xorchunk.c; external
  *               labels in extlabels.c)
+ *   h_remote_v2.c  remote write 2.0 (codec in remote_v2.c)
+ *   h_otlp.c    OpenTelemetry OTLP/HTTP metrics (codec and translation in
+ *               otlp*.c)
  *   h_query.c   Prometheus HTTP API: query, query_range, series, labels
  *   h_admin.c   export (streamed), delete_series, snapshot, force_flush,
  *               force_merge, /metrics, /health
@@ -67,6 +71,8 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ALSO(M_POST, "/api/v2/write", H_WRITE)                                                             \
     ROUTE(M_POST | M_PUT, "/api/v1/write", h_prom_write, H_PROM_WRITE, "prom_write")                   \
     ROUTE(M_POST, "/api/v1/read", h_prom_read, H_PROM_READ, "prom_read")                               \
+    ROUTE(M_POST, "/opentelemetry/v1/metrics", h_otlp_metrics, H_OTLP, "otlp_metrics")                 \
+    ALSO(M_POST, "/api/v1/otlp/v1/metrics", H_OTLP)                                                    \
     ROUTE(M_GET | M_POST, "/api/v1/query", h_query, H_QUERY, "query")                                  \
     ROUTE(M_GET | M_POST, "/api/v1/query_range", h_query_range, H_QUERY_RANGE, "query_range")          \
     ROUTE(M_GET | M_POST, "/api/v1/series", h_series, H_SERIES, "series")                              \
@@ -74,6 +80,7 @@ enum { M_GET = 1, M_POST = 2, M_PUT = 4, M_HEAD = 8 };
     ROUTE(M_GET | M_POST, "/api/v1/label/*/values", h_label_values, H_LABEL_VALUES, "label_values")    \
     ROUTE(M_GET | M_POST, "/api/v1/export", h_export, H_EXPORT, "export")                              \
     ROUTE(M_POST | M_PUT, "/api/v1/import", h_import, H_IMPORT, "import")                              \
+    ROUTE(M_POST | M_PUT, "/api/v1/import/prometheus", h_import_prom, H_IMPORT_PROM, "import_prometheus") \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/delete_series", h_delete, H_DELETE, "delete_series")     \
     ROUTE(M_POST | M_PUT, "/api/v1/admin/tsdb/snapshot", h_snapshot, H_SNAPSHOT, "snapshot")           \
     ROUTE(M_GET | M_POST, "/internal/force_flush", h_flush, H_FLUSH, "force_flush")                    \
@@ -139,7 +146,8 @@ typedef struct srv_metrics {
     uint64_t lat_count[H_COUNT];
     uint64_t lat_sum_ns[H_COUNT];
     uint64_t errors[R_COUNT];
-    uint64_t samples_in[3];          /* influx, remote write, import */
+    uint64_t samples_in[4];          /* influx, remote write, import, otlp */
+    uint64_t otlp_rejected[4];       /* OTLP points refused: exponential histograms, temporality, names, series */
     uint64_t lines_rejected;
     uint64_t series_created;
     uint64_t bytes_in;
@@ -169,6 +177,7 @@ typedef struct srv_config {
     int64_t query_lookback_ms;       /* default lookback delta */
     strata_label *ext_labels;        /* --external-label, sorted by name (extlabels.h) */
     size_t n_ext_labels;
+    unsigned otlp_strategy;          /* otlp_strategy (otlp.h): how OTLP names are translated */
 } srv_config;
 
 typedef struct srv {
@@ -220,7 +229,7 @@ typedef struct srv_req {
  * how many, 0 at the end, -1 on an error (the connection is then cut). */
 typedef long (*srv_stream_fn)(void *ctx, char *buf, size_t max);
 
-#define SRV_RESP_HEADERS 4
+#define SRV_RESP_HEADERS 8
 
 /* A reply as the handlers build it; http.c turns it into libmicrohttpd's.
  * Strings are static (or live as long as the srv). Freed with
@@ -232,6 +241,7 @@ typedef struct srv_resp {
         const char *name, *value;
     } headers[SRV_RESP_HEADERS]; /* extra headers */
     size_t n_headers;
+    char header_text[4][24]; /* room for header values a handler formats (counts) */
     sbuf body;
     srv_stream_fn stream;    /* set: the body is streamed instead */
     void (*stream_free)(void *ctx);
@@ -336,7 +346,12 @@ void srv_resp_free(srv_resp *w);
 int json_str(sbuf *b, const char *s);
 int json_raw(sbuf *b, const char *s);
 int json_time(sbuf *b, int64_t ms);    /* float seconds, shortest */
-int json_value(sbuf *b, double v);     /* quoted, Prometheus style */
+int json_value(sbuf *b, double v);     /* quoted, as srv_format_value */
+/* A sample value as Prometheus' HTTP API writes it (Go's strconv 'f' -1,
+ * and 'e' below 1e-6 and from 1e21, whose exponent has two digits at
+ * least: "1e-07" where strata_format_double writes "1e-7"). out holds
+ * STRATA_DOUBLE_MAX + 1 bytes; the length is returned, no NUL. */
+size_t srv_format_value(double v, char *out);
 
 /* ---- http.c */
 int srv_start(srv *s);
@@ -350,6 +365,9 @@ void srv_conn_counts(srv *s, unsigned *open, uint64_t *evicted);
 #define SRV_X_PROTO(methods, path, fn, name, metric) int fn(srv *s, srv_req *r, srv_resp *w);
 SRV_ROUTES(SRV_X_PROTO, SRV_X_NONE)
 #undef SRV_X_PROTO
+/* POST /api/v1/write of a remote write 2.0 body (h_remote_v2.c), called
+ * by h_prom_write once the Content-Type named io.prometheus.write.v2.Request. */
+int h_prom_write_v2(srv *s, srv_req *r, srv_resp *w);
 
 /* Parses the match[] selectors of r (required: at least one). On error
  * builds a 400 and returns -1 with *ret set. *sels freed by sels_free. */

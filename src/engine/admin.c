@@ -137,6 +137,7 @@ int strata_get_stats(strata_db *db, strata_stats *caller_out, size_t out_size)
     out->write_amplification = flushed ? (double)written / (double)flushed : 0.0;
     out->compaction_pending_bytes = 0;
     pthread_mutex_lock(&db->bg_mu);
+    out->compactions_running = (uint64_t)db->compactions_running;
     for (size_t i = 0; i < db->n_compacting; i++) {
         const manifest_table *m = manifest_version_find_table(v->mv, db->compacting[i]);
         if (m)

@@ -110,7 +110,7 @@ struct strata_db {
     pthread_mutex_t bg_mu;
     pthread_cond_t bg_cond;   /* work for the background threads */
     pthread_cond_t done_cond; /* a flush or compaction finished */
-    bool closing;
+    atomic_bool closing;     /* written under bg_mu; read by the flush loop without it */
     bool flush_requested;
     uint64_t flushes_done;   /* guarded by bg_mu */
     int bg_error;            /* last background failure, reported by the next flush call */

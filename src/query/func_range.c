@@ -283,26 +283,91 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
     return query_range_series_ext(fn, QEXT_NONE, 0, t, v, n, wend, range_ms, tstep, n_steps, p1, p2, ov, has);
 }
 
+/* The samples [*base, *top) that the windows of steps [0, n_steps) can
+ * reach: callers evaluate a long range in chunks of steps (rf_kernel), and
+ * each chunk must cost what its windows hold, not a scan from the start
+ * of the series. */
+static void chunk_bounds(const int64_t *t, size_t n, const int64_t *wend, size_t n_steps, int64_t range_ms,
+                         qext ext, int64_t lookback_ms, size_t *base, size_t *top)
+{
+    int64_t lo_t = INT64_MAX, hi_t = INT64_MIN;
+    for (size_t i = 0; i < n_steps; i++) {
+        int64_t we = wend[i], ws = we - range_ms;
+        int64_t l = ext != QEXT_NONE ? ws - lookback_ms : ws, h = ext == QEXT_SMOOTHED ? we + lookback_ms : we;
+        lo_t = l < lo_t ? l : lo_t;
+        hi_t = h > hi_t ? h : hi_t;
+    }
+    *base = search_gt(t, 0, n, lo_t, true);
+    *top = search_gt(t, *base, n - *base, hi_t, true);
+}
+
+/* min_over_time / max_over_time over sliding windows with a monotonic
+ * queue of sample indices (NaN samples never enter it), so a step costs
+ * what enters and leaves its window, not the window: an hour's window at
+ * a minute's step rescanned 60 times every sample. The answer is
+ * Prometheus' loop's: the extreme of the non-NaN values, the earliest of
+ * equal ones (which tells -0 from +0), NaN when the window holds only NaN. */
+static int minmax_sliding(const int64_t *t, const double *v, size_t base, size_t top, const int64_t *wend,
+                          int64_t range_ms, size_t n_steps, bool want_max, double *ov, uint64_t *has)
+{
+    size_t *q = top > base ? base_malloc((top - base) * sizeof *q) : NULL;
+    if (top > base && !q)
+        return STRATA_ERR_NOMEM;
+    size_t qh = 0, qt = 0, lo = base, hi = base;
+    for (size_t i = 0; i < n_steps; i++) {
+        int64_t we = wend[i], ws = we - range_ms;
+        if (i && we < wend[i - 1])
+            lo = hi = base, qh = qt = 0;
+        while (lo < top && t[lo] <= ws)
+            lo++;
+        if (hi < lo)
+            hi = lo, qh = qt = 0;
+        while (hi < top && t[hi] <= we) {
+            double x = v[hi];
+            if (!isnan(x)) {
+                while (qt > qh && (want_max ? v[q[qt - 1]] < x : v[q[qt - 1]] > x))
+                    qt--;
+                q[qt++] = hi;
+            }
+            hi++;
+        }
+        while (qt > qh && q[qh] < lo)
+            qh++;
+        if (hi == lo)
+            continue;
+        ov[i] = qt > qh ? v[q[qh]] : NAN;
+        qbit_set(has, i);
+    }
+    base_free(q);
+    return STRATA_OK;
+}
+
 int query_range_series_ext(qrange_fn fn, qext ext, int64_t lookback_ms, const int64_t *t, const double *v, size_t n,
                            const int64_t *wend, int64_t range_ms, const int64_t *tstep, size_t n_steps,
                            const double *p1, const double *p2, double *ov, uint64_t *has)
 {
-    size_t lo = 0, hi = 0;
+    size_t base = 0, top = n;
+    if (n_steps)
+        chunk_bounds(t, n, wend, n_steps, range_ms, ext, lookback_ms, &base, &top);
+    if ((fn == QRF_MIN || fn == QRF_MAX) && ext == QEXT_NONE)
+        return minmax_sliding(t, v, base, top, wend, range_ms, n_steps, fn == QRF_MAX, ov, has);
+    size_t lo = base, hi = base;
     double *scratch = NULL;
     uint32_t *resets = NULL;
-    if ((fn == QRF_QUANTILE || fn == QRF_MAD) && n && !(scratch = base_malloc(n * sizeof *scratch)))
+    if ((fn == QRF_QUANTILE || fn == QRF_MAD) && top > base && !(scratch = base_malloc((top - base) * sizeof *scratch)))
         return STRATA_ERR_NOMEM;
     if (fn == QRF_RATE || fn == QRF_INCREASE || fn == QRF_RESETS || fn == QRF_CHANGES) {
-        /* running counts of drops (or changes): a window's count is a
-         * difference, so a counter without resets never scans its window */
-        if (n && !(resets = base_malloc(n * sizeof *resets)))
+        /* running counts of drops (or changes), filled over [base, top)
+         * only: a window's count is a difference, so a counter without
+         * resets never scans its window */
+        if (top > base && !(resets = base_malloc(top * sizeof *resets)))
             return STRATA_ERR_NOMEM;
         uint32_t k = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (j && (fn == QRF_CHANGES ? (v[j] != v[j - 1] && !(isnan(v[j]) && isnan(v[j - 1]))) : v[j] < v[j - 1]))
+        for (size_t j = base; j < top; j++) {
+            if (j > base &&
+                (fn == QRF_CHANGES ? (v[j] != v[j - 1] && !(isnan(v[j]) && isnan(v[j - 1]))) : v[j] < v[j - 1]))
                 k++;
-            if (resets)
-                resets[j] = k;
+            resets[j] = k;
         }
     }
     for (size_t i = 0; i < n_steps; i++) {
@@ -310,12 +375,12 @@ int query_range_series_ext(qrange_fn fn, qext ext, int64_t lookback_ms, const in
         /* anchored and smoothed windows reach a lookback further */
         int64_t lo_t = ext != QEXT_NONE ? ws - lookback_ms : ws, hi_t = ext == QEXT_SMOOTHED ? we + lookback_ms : we;
         if (i && we < wend[i - 1])
-            lo = hi = 0;
-        while (lo < n && t[lo] <= lo_t)
+            lo = hi = base;
+        while (lo < top && t[lo] <= lo_t)
             lo++;
         if (hi < lo)
             hi = lo;
-        while (hi < n && t[hi] <= hi_t)
+        while (hi < top && t[hi] <= hi_t)
             hi++;
         size_t cnt = hi - lo;
         if (cnt == 0)

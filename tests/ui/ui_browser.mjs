@@ -165,6 +165,11 @@ async function load(srv) {
       samples += values.length;
     }
   }
+  // buckets that are not monotonic: histogram_quantile answers with a warning
+  for (const [le, v] of [['0.1', 10], ['0.5', 5], ['+Inf', 20]]) {
+    lines.push(JSON.stringify({ metric: { __name__: 'demo_latency_bucket', le }, values: ts.map(() => v), timestamps: ts }));
+    samples += ts.length;
+  }
   await flush();
   return samples;
 }
@@ -268,6 +273,26 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'query-graph.png') });
     check(new URL(page.url()).hash.includes('expr=demo_cpu'), 'the URL holds the query', page.url());
 
+    // the server's warnings are shown
+    await page.goto(`${base}/#/query?range=1h&end=${end}&expr=${encodeURIComponent('histogram_quantile(0.5, demo_latency_bucket)')}`);
+    await page.waitForSelector('[data-testid=warnings]:visible', { timeout: 60000 });
+    const warnText = await page.locator('[data-testid=warnings]').textContent();
+    const apiWarn = await apiJSON(port, '/api/v1/query_range', { query: 'histogram_quantile(0.5, demo_latency_bucket)', start: END_S - 3600, end: END_S, step: 15 });
+    check((apiWarn.json.warnings || []).length > 0 && warnText.includes(apiWarn.json.warnings[0]), 'warnings: the query\'s warning is shown', [warnText, apiWarn.json.warnings]);
+
+    // absolute start and end times: the range between them, at the step typed
+    const start6h = new Date((END_S - 6 * 3600) * 1000).toISOString().replace('.000Z', 'Z');
+    await page.goto(`${base}/#/query?start=${start6h}&end=${end}&step=60s&expr=${encodeURIComponent('demo_cpu{host="h001"}')}`);
+    await page.waitForFunction(() => window.__strataChart && window.__strataChart.points === 361 && window.__strataChart.series.length === 1, null, { timeout: 60000 });
+    const abs = await apiJSON(port, '/api/v1/query_range', { query: 'demo_cpu{host="h001"}', start: END_S - 6 * 3600, end: END_S, step: STEP_S });
+    const absVals = abs.json.data.result[0].values;
+    const absLast = await page.evaluate(() => window.__strataChart.series[0].last);
+    check(absVals.length === 361 && absLast === parseFloat(absVals[absVals.length - 1][1]), 'start and end: six hours at 60 s, query_range\'s last value', [absVals.length, absLast]);
+    const startShown = await page.locator('[data-testid=start]').inputValue();
+    const rangeOff = await page.locator('[data-testid=range]').isDisabled();
+    const statsText = await page.locator('[data-testid=stats]').textContent();
+    check(startShown === start6h && rangeOff && /step 1m, 361 points/.test(statsText), 'start: shown, the range preset set aside, the step in the figures', [startShown, rangeOff, statsText]);
+
     // the README's picture (docs/ui.png is a copy of it): ten series over six hours
     await page.setViewportSize({ width: 1100, height: 560 });
     await page.goto(`${base}/#/query?range=6h&end=${end}&expr=${encodeURIComponent('demo_cpu{host=~"h00."}')}`);
@@ -288,7 +313,7 @@ async function main() {
       runs.sort((a, b) => a.drawMs - b.drawMs);
       const mid = runs[1];
       // the median run: Enter to chart drawn, and how much of it was the answer's arrival and parse
-      return { series: mid.series, samples: mid.samples, medianMs: mid.drawMs, answerMs: mid.answerMs, headMs: mid.headMs, all: runs.map((r) => r.drawMs) };
+      return { series: mid.series, samples: mid.samples, medianMs: mid.drawMs, answerMs: mid.answerMs, headMs: mid.headMs, bodyMs: mid.bodyMs, alignedMs: mid.alignedMs, all: runs.map((r) => r.drawMs) };
     }
     figures.s100 = await timeQuery('demo_cpu{host=~"h0.."}');
     figures.s1000 = await timeQuery('demo_cpu');
@@ -403,6 +428,9 @@ async function main() {
       const raw = await page.locator(`.fig[data-key=${key}]`).getAttribute('data-raw');
       check(raw === String(inspect[key]), `storage: ${key} is strata inspect --json's`, [raw, inspect[key]]);
     }
+    // compactions running: a live count (none in a closed database, inspect's)
+    const running = await page.locator('.fig[data-key=compactions_running]').getAttribute('data-raw');
+    check(/^\d+$/.test(running || '') && inspect.compactions_running === 0, 'storage: compactions running shown (inspect --json: 0 on a closed database)', [running, inspect.compactions_running]);
     const lvRows = await page.locator('[data-testid=level-row]').count();
     const lvWant = inspect.levels.filter((l) => l.files || l.bytes_written).length;
     check(lvRows === lvWant, 'storage: the levels are inspect\'s', [lvRows, lvWant]);
@@ -457,11 +485,47 @@ async function main() {
   const noauth = await request(asrv.port, 'GET', '/');
   const withauth = await request(asrv.port, 'GET', '/', { headers: { Authorization: `Basic ${Buffer.from('ui:secret').toString('base64')}` } });
   check(noauth.status === 401 && withauth.status === 200, 'auth: the UI needs the server\'s credentials', [noauth.status, withauth.status]);
-  await asrv.stop();
+  // the browser sends basic auth with the page and the API calls
+  const ab = await chromium.launch({ executablePath: CHROME, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  try {
+    const bctx = await ab.newContext({ httpCredentials: { username: 'ui', password: 'secret' } });
+    const bpage = await bctx.newPage();
+    await bpage.goto(`http://127.0.0.1:${asrv.port}/#/query?mode=table&expr=vector(7)`);
+    await bpage.waitForFunction(() => window.__lastRun && window.__lastRun.mode === 'table', null, { timeout: 60000 });
+    const bval = await bpage.locator('[data-testid=row] td.value').first().textContent();
+    check(bval === '7', 'auth: with basic auth the browser opens the UI and runs a query', bval);
+    await bctx.close();
+    await asrv.stop();
+
+    // a bearer token: the page loads without it (a browser cannot send one),
+    // the API does not; the UI asks for the token and sends it
+    const tsrv = await new Server(path.join(tmp, 'token'), ['--auth-token', 'tok-3x']).start();
+    const tpage = await request(tsrv.port, 'GET', '/');
+    const tapi = await request(tsrv.port, 'GET', '/api/v1/labels');
+    const tapiOk = await request(tsrv.port, 'GET', '/api/v1/labels', { headers: { Authorization: 'Bearer tok-3x' } });
+    check(tpage.status === 200 && tapi.status === 401 && tapiOk.status === 200, 'auth: with --auth-token the page loads, the API wants the token', [tpage.status, tapi.status, tapiOk.status]);
+    const tctx = await ab.newContext();
+    const tp = await tctx.newPage();
+    await tp.goto(`http://127.0.0.1:${tsrv.port}/#/query?mode=table&expr=vector(7)`);
+    await tp.waitForSelector('[data-testid=login]');
+    check(true, 'auth: the UI asks for the token when the API answers 401');
+    await tp.fill('[data-testid=login-token]', 'tok-3x');
+    await Promise.all([tp.waitForEvent('load'), tp.click('[data-testid=login-submit]')]);
+    await tp.waitForFunction(() => window.__lastRun && window.__lastRun.mode === 'table', null, { timeout: 60000 });
+    const tval = await tp.locator('[data-testid=row] td.value').first().textContent();
+    const stored = await tp.evaluate(() => sessionStorage.getItem('strata.token'));
+    const asked = await tp.locator('[data-testid=login]').count();
+    check(tval === '7' && stored === 'tok-3x' && asked === 0, 'auth: with the token (sessionStorage) the query runs', [tval, stored, asked]);
+    await tctx.close();
+    await tsrv.stop();
+  } finally {
+    await ab.close();
+  }
 
   const gz = figures.bundleGzip + figures.cssGzip;
   const fig = (f) => `${f.medianMs.toFixed(0)} ms (median of ${f.all.map((x) => x.toFixed(0)).join('/')}; in it, `
-    + `response headers ${f.headMs.toFixed(0)} ms, answer parsed ${f.answerMs.toFixed(0)} ms)`;
+    + `response headers ${f.headMs.toFixed(0)} ms, body ${f.bodyMs.toFixed(0)} ms, answer parsed ${f.answerMs.toFixed(0)} ms, `
+    + `aligned ${f.alignedMs.toFixed(0)} ms)`;
   console.log(`ui_browser: Enter to chart drawn, a day at 60 s step: 100 series ${fig(figures.s100)}; 1000 series ${fig(figures.s1000)}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`ui_browser: bundle ${figures.bundleRaw} bytes of script, ${gz} bytes gzipped with the style`);
   console.log(`ui_browser: screenshots in ${SHOTS}`);

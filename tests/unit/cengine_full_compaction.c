@@ -114,6 +114,7 @@ static void run(strata_planner planner)
     assert_int_equal(strata_compact(db, 1), STRATA_OK);
     assert_int_equal(strata_get_stats(db, &st, sizeof st), STRATA_OK);
     assert_int_equal(st.compaction_bytes_written, written); /* nothing new: nothing rewritten */
+    assert_int_equal(st.compactions_running, 0);            /* and no job left running */
 
     assert_int_equal(strata_close(db), STRATA_OK);
     dbt_set_free(&truth);

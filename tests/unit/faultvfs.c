@@ -11,9 +11,10 @@
  *     operations (link on create, rename, unlink), each belonging to a
  *     directory and made durable by that directory's fsync. A rename
  *     across directories is an unlink in one and a link in the other.
- * Directories themselves (mkdir) are taken as durable at once: the engine
- * creates them before anything of value is written in them, and modelling
- * them adds nothing the file names do not test.
+ * A directory made through the vfs (mkdir) is a pending link in its
+ * parent like a file's, durable with the parent's fsync; at the cut a
+ * dropped one takes every name below it along (directories that existed
+ * before, or were made around the vfs, count as durable).
  *
  * At the cut the durable state is built: each pending directory operation
  * is kept or dropped on its own, the kept ones applied in their order (so a
@@ -62,12 +63,12 @@ typedef struct fv_name {
     size_t file;
 } fv_name;
 
-enum { DOP_LINK, DOP_UNLINK, DOP_RENAME };
+enum { DOP_LINK, DOP_UNLINK, DOP_RENAME, DOP_MKDIR };
 
 typedef struct fv_dirop {
     int kind;
     char *dir;
-    char *a, *b; /* link: a; unlink: a; rename: a -> b */
+    char *a, *b; /* link: a; unlink: a; rename: a -> b; mkdir: a */
     size_t file;
 } fv_dirop;
 
@@ -100,6 +101,8 @@ struct faultvfs {
     uint64_t cut_at;
     bool dead, harsh;
     fv_names after;        /* names after the cut */
+    char **lost_dirs;      /* directories whose mkdir the cut dropped */
+    size_t n_lost_dirs;
     fv_file **after_files; /* content after the cut, per file (NULL: unused) */
     unsigned n_kept, n_dropped, n_torn;
 };
@@ -202,6 +205,8 @@ static void names_copy(fv_names *dst, const fv_names *src)
 static void dirop_apply(fv_names *t, const fv_dirop *o)
 {
     switch (o->kind) {
+    case DOP_MKDIR: /* names below it are kept or dropped with it at the cut */
+        break;
     case DOP_LINK:
         names_set(t, o->a, o->file);
         break;
@@ -397,6 +402,13 @@ static fv_file *file_after_cut(faultvfs *f, const fv_file *x)
     return y;
 }
 
+/* Whether path lies below directory dir. */
+static bool below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
 static void do_cut(faultvfs *f)
 {
     if (f->dead)
@@ -404,15 +416,29 @@ static void do_cut(faultvfs *f)
     f->dead = true;
     names_copy(&f->after, &f->dur);
     for (size_t i = 0; i < f->n_ops; i++) {
-        if (!f->harsh && rnd(f) % 2)
+        if (!f->harsh && rnd(f) % 2) {
             dirop_apply(&f->after, &f->ops[i]);
+        } else if (f->ops[i].kind == DOP_MKDIR) {
+            f->lost_dirs = xrealloc(f->lost_dirs, (f->n_lost_dirs + 1) * sizeof *f->lost_dirs);
+            f->lost_dirs[f->n_lost_dirs++] = xstrdup(f->ops[i].a);
+        }
+    }
+    for (size_t d = 0; d < f->n_lost_dirs; d++) {
+        for (size_t i = 0; i < f->after.n;) {
+            if (below(f->after.v[i].path, f->lost_dirs[d]))
+                names_del(&f->after, f->after.v[i].path); /* moves the last name here */
+            else
+                i++;
+        }
     }
     f->after_files = xmalloc(f->n_files * sizeof *f->after_files);
     for (size_t i = 0; i < f->n_files; i++)
         f->after_files[i] = file_after_cut(f, f->files[i]);
 }
 
-static int remove_files(const char *dir)
+/* Removes the files below dir, keeping the directories; with dirs_too
+ * (where no files are left) the directories, dir included. */
+static int remove_tree(const char *dir, bool dirs_too)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -427,20 +453,26 @@ static int remove_files(const char *dir)
         if (!p || lstat(p, &st) != 0)
             rc = -1;
         else if (S_ISDIR(st.st_mode))
-            rc = remove_files(p);
+            rc = remove_tree(p, dirs_too);
         else if (unlink(p) != 0)
             rc = -1;
         base_free(p);
     }
     closedir(d);
-    return rc;
+    return rc || !dirs_too || rmdir(dir) == 0 ? rc : -1;
 }
 
 int faultvfs_apply_cut(faultvfs *f, unsigned *kept, unsigned *dropped, unsigned *torn)
 {
     pthread_mutex_lock(&f->mu);
     do_cut(f);
-    int rc = remove_files(f->root);
+    int rc = remove_tree(f->root, false);
+    for (size_t d = 0; !rc && d < f->n_lost_dirs; d++) {
+        if (remove_tree(f->lost_dirs[d], true) != 0) {
+            fprintf(stderr, "faultvfs: cannot remove %s: %s\n", f->lost_dirs[d], strerror(errno));
+            rc = -1;
+        }
+    }
     for (size_t i = 0; !rc && i < f->after.n; i++) {
         const fv_file *y = f->after_files[f->after.v[i].file];
         int fd = open(f->after.v[i].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -726,7 +758,15 @@ static int fv_mkdir(void *ctx, const char *path)
         struct stat st;
         return stat(path, &st) == 0 ? STRATA_OK : STRATA_ERR_IO;
     }
-    return base_file_mkdir(path);
+    struct stat st;
+    bool existed = stat(path, &st) == 0;
+    rc = base_file_mkdir(path);
+    if (rc == STRATA_OK && !existed) {
+        pthread_mutex_lock(&f->mu);
+        dirop_add(f, DOP_MKDIR, path, path, NULL, 0);
+        pthread_mutex_unlock(&f->mu);
+    }
+    return rc;
 }
 
 static int fv_fsync_dir(void *ctx, const char *dir)
@@ -814,6 +854,9 @@ void faultvfs_free(faultvfs *f)
     names_free(&f->cur);
     names_free(&f->dur);
     names_free(&f->after);
+    for (size_t i = 0; i < f->n_lost_dirs; i++)
+        free(f->lost_dirs[i]);
+    free(f->lost_dirs);
     pthread_mutex_destroy(&f->mu);
     free(f->root);
     free(f);

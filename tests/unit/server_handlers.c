@@ -11,17 +11,11 @@
 #include <snappy-c.h>
 #include <zlib.h>
 
-#include "server.h"
-#include "testutil.h"
+#include "server_testlib.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #define T0_S 1700000000LL
-
-typedef struct fixture {
-    char *dir;
-    srv s;
-} fixture;
 
 /* ---- a request in memory */
 
@@ -66,14 +60,6 @@ static void run(fixture *f, const char *method, const char *path, const char *co
     srv_req_free(&r);
 }
 
-/* The reply's body as a string (the caller frees w). */
-static const char *body_of(srv_resp *w)
-{
-    assert_int_equal(sbuf_append(&w->body, "", 1), STRATA_OK);
-    w->body.len--;
-    return (const char *)w->body.data;
-}
-
 static void expect(fixture *f, const char *method, const char *path, const char *const *params, unsigned status,
                    const char *ctype, const char *want_body)
 {
@@ -82,7 +68,7 @@ static void expect(fixture *f, const char *method, const char *path, const char 
     assert_int_equal(w.status, status);
     if (ctype)
         assert_string_equal(w.ctype, ctype);
-    assert_string_equal(body_of(&w), want_body);
+    assert_string_equal(srvt_body(&w), want_body);
     srv_resp_free(&w);
 }
 
@@ -90,21 +76,7 @@ static void expect(fixture *f, const char *method, const char *path, const char 
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->dir = test_tmpdir("server_handlers");
-    strata_options o;
-    strata_options_init(&o);
-    o.dir = f->dir;
-    o.compaction_threads = 0;
-    assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
-    f->s.data_dir = f->dir;
-    f->s.cfg.max_body = 1 << 20;
-    f->s.cfg.max_decoded = 4 << 20;
-    f->s.cfg.max_labels = 256;
-    f->s.cfg.max_label_len = 16384;
-    f->s.cfg.max_read_samples = 1000000;
-    f->s.start_ms = cli_now_ms();
+    fixture *f = srvt_open("server_handlers");
     srv_resp w;
     static const char *const prec[] = {"precision", "s", NULL};
     run(f, "POST", "/write", prec, NULL, "cpu,host=a usage=1.5 1700000000\ncpu,host=b usage=-2 1700000000\n", &w);
@@ -117,11 +89,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    assert_int_equal(strata_close(f->s.db), STRATA_OK);
-    test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    srvt_close(*state);
     return 0;
 }
 
@@ -135,13 +103,36 @@ static void query_returns_written_sample(void **state)
            "{\"__name__\":\"cpu_usage\",\"host\":\"a\"},\"value\":[1700000060,\"1.5\"]}]}}\n");
 }
 
+/* Values as Prometheus' API writes them (util/jsonutil MarshalValue: Go's
+ * 'f' format, 'e' below 1e-6 and from 1e21 with a two-digit exponent at
+ * least), here through scalar answers. */
+static void values_are_written_as_prometheus_writes_them(void **state)
+{
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"1e-7", "1e-07"},       {"-1.5e-9", "-1.5e-09"}, {"9.99e-7", "9.99e-07"}, {"1e-6", "0.000001"},
+        {"1.25e-10", "1.25e-10"}, {"123456.5", "123456.5"}, {"1e20", "100000000000000000000"},
+        {"1e21", "1e+21"},       {"-2.5e300", "-2.5e+300"}, {"0", "0"},               {"-0", "-0"},
+        {"NaN", "NaN"},          {"-Inf", "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const p[] = {"query", cases[i].q, "time", "1700000000", NULL};
+        char want[256];
+        snprintf(want, sizeof want,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1700000000,\"%s\"]}}\n",
+                 cases[i].want);
+        expect(*state, "GET", "/api/v1/query", p, HTTP_OK, "application/json", want);
+    }
+}
+
 static void query_reads_form_body(void **state)
 {
     srv_resp w;
     run(*state, "POST", "/api/v1/query", NULL, "application/x-www-form-urlencoded",
         "query=cpu_usage%7Bhost%3D%22b%22%7D&time=1700000000.5", &w);
     assert_int_equal(w.status, HTTP_OK);
-    assert_string_equal(body_of(&w), "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
+    assert_string_equal(srvt_body(&w), "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
                                      "{\"__name__\":\"cpu_usage\",\"host\":\"b\"},\"value\":[1700000000.5,\"-2\"]}]}}\n");
     srv_resp_free(&w);
 }
@@ -202,7 +193,7 @@ static void bad_matcher_is_400(void **state)
     assert_int_equal(w.status, HTTP_BAD_REQUEST);
     static const char want[] = "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
                                "\\\"match[]\\\": {: ";
-    const char *b = body_of(&w);
+    const char *b = srvt_body(&w);
     assert_memory_equal(b, want, sizeof want - 1); /* then the parser's reason */
     assert_true(strlen(b) > sizeof want + 4);
     srv_resp_free(&w);
@@ -272,7 +263,7 @@ static void gz_member(sbuf *out, const char *text)
 
 static void expect_status(srv_resp *w, unsigned status, const char *needle)
 {
-    const char *b = body_of(w);
+    const char *b = srvt_body(w);
     if (w->status != status || (needle && !strstr(b, needle)))
         fail_msg("status %u want %u, body %s (want '%s' in it)", w->status, status, b, needle ? needle : "");
     srv_resp_free(w);
@@ -386,7 +377,7 @@ static void extreme_times_are_400_on_every_endpoint(void **state)
                 p[k] = NULL;
                 srv_resp w;
                 run_raw(f, eps[e].method, eps[e].path, p, NULL, NULL, 0, &w);
-                const char *b = body_of(&w);
+                const char *b = srvt_body(&w);
                 if (w.status != HTTP_BAD_REQUEST || !strstr(b, "bad_data"))
                     fail_msg("%s %s=%s: %u %s", eps[e].path, eps[e].names[n], values[v], w.status, b);
                 srv_resp_free(&w);
@@ -463,6 +454,7 @@ static void routes_come_from_one_list(void **state)
         {"/write", H_WRITE, NULL},
         {"/api/v2/write", H_WRITE, NULL},
         {"/api/v1/write", H_PROM_WRITE, NULL},
+        {"/api/v1/import/prometheus", H_IMPORT_PROM, NULL},
         {"/api/v1/label/job/values", H_LABEL_VALUES, "job"},
         {"/api/v1/label/a/b/values", H_LABEL_VALUES, "a/b"},
         {"/api/v1/label/values", H_OTHER, NULL},
@@ -497,7 +489,7 @@ static void health_and_metrics_answer(void **state)
     run(*state, "GET", "/metrics", NULL, NULL, NULL, &w);
     assert_int_equal(w.status, HTTP_OK);
     assert_string_equal(w.ctype, "text/plain; version=0.0.4");
-    const char *b = body_of(&w);
+    const char *b = srvt_body(&w);
     assert_non_null(strstr(b, "\nstrata_series 2\n"));
     assert_non_null(strstr(b, "strata_http_requests_total{handler=\"label_values\",code=\"2xx\"} 0\n"));
     assert_non_null(strstr(b, "strata_http_errors_total{reason=\"not_found\"} "));
@@ -509,6 +501,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(query_returns_written_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(query_reads_form_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(values_are_written_as_prometheus_writes_them, setup, teardown),
         cmocka_unit_test_setup_teardown(series_and_labels_list_what_was_written, setup, teardown),
         cmocka_unit_test_setup_teardown(strings_are_escaped_as_the_export_formats_do, setup, teardown),
         cmocka_unit_test_setup_teardown(export_streams_json_lines, setup, teardown),

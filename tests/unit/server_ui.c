@@ -9,14 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server.h"
-#include "testutil.h"
+#include "server_testlib.h"
 #include "ui_assets.h"
-
-typedef struct fixture {
-    char *dir;
-    srv s;
-} fixture;
 
 typedef struct test_headers {
     const char *name[4], *value[4];
@@ -55,37 +49,16 @@ static const char *resp_header(const srv_resp *w, const char *name)
     return NULL;
 }
 
-static const char *body_of(srv_resp *w)
-{
-    assert_int_equal(sbuf_append(&w->body, "", 1), STRATA_OK);
-    w->body.len--;
-    return (const char *)w->body.data;
-}
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->dir = test_tmpdir("server_ui");
-    strata_options o;
-    strata_options_init(&o);
-    o.dir = f->dir;
-    o.compaction_threads = 0;
-    assert_int_equal(strata_open(&o, &f->s.db), STRATA_OK);
-    f->s.data_dir = f->dir;
-    f->s.cfg.max_body = 1 << 20;
-    f->s.start_ms = cli_now_ms();
+    fixture *f = srvt_open("server_ui");
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    assert_int_equal(strata_close(f->s.db), STRATA_OK);
-    test_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    srvt_close(*state);
     return 0;
 }
 
@@ -104,7 +77,7 @@ static void root_is_index_html_revalidated(void **state)
     assert_int_equal(w.status, HTTP_OK);
     assert_string_equal(w.ctype, "text/html; charset=utf-8");
     assert_string_equal(resp_header(&w, "Cache-Control"), "no-cache");
-    assert_non_null(strstr(body_of(&w), "<!doctype html>"));
+    assert_non_null(strstr(srvt_body(&w), "<!doctype html>"));
     const char *etag = resp_header(&w, "ETag");
     assert_non_null(etag);
     srv_resp w2;
@@ -163,7 +136,7 @@ static void storage_status_has_inspects_figures(void **state)
     get(f, "/api/v1/status/storage", NULL, NULL, &w);
     assert_int_equal(w.status, HTTP_OK);
     assert_string_equal(w.ctype, "application/json");
-    const char *b = body_of(&w);
+    const char *b = srvt_body(&w);
     char want[256];
     assert_non_null(strstr(b, "{\"status\":\"success\",\"data\":{\"series\":1,\"partitions\":1,"));
     snprintf(want, sizeof want, "\"table_files\":%llu,\"table_bytes\":%llu,\"table_samples\":3,",

@@ -8,34 +8,32 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h, clear, color, fmtNum, fmtTime, labelsText } from './util.js';
 
-// A sample value as the chart takes it: Prometheus' "+Inf", "-Inf" and
-// "NaN" cannot be drawn, so they are gaps.
-function num(v) {
-  const x = +v;
-  return Number.isFinite(x) ? x : null;
-}
-
-// Series of a Prometheus matrix aligned on the grid start..end by step (ms).
+// Series {metric, ts, vs} (matrix.js) aligned on the grid start..end by
+// step (ms): a column per series, null where there is no point or where
+// the value cannot be drawn (Prometheus' +Inf, -Inf and NaN: gaps).
 export function alignMatrix(result, startMs, endMs, stepMs) {
   const n = Math.floor((endMs - startMs) / stepMs) + 1;
-  const xs = new Float64Array(n);
+  const xs = new Array(n);
   for (let i = 0; i < n; i++) xs[i] = (startMs + i * stepMs) / 1000;
-  const ys = result.map((s) => {
-    const vals = s.values || [];
+  const ys = result.map(({ ts, vs }) => {
+    const col = new Array(n);
     // the usual case: a point at every step, in order
-    if (vals.length === n && vals[0][0] * 1000 === startMs && vals[n - 1][0] * 1000 === startMs + (n - 1) * stepMs) {
-      const col = new Array(n);
-      for (let i = 0; i < n; i++) col[i] = num(vals[i][1]);
+    if (ts.length === n && ts[0] * 1000 === startMs && ts[n - 1] * 1000 === startMs + (n - 1) * stepMs) {
+      for (let i = 0; i < n; i++) {
+        const v = vs[i];
+        col[i] = v - v === 0 ? v : null; // finite
+      }
       return col;
     }
-    const col = new Array(n).fill(null);
-    for (const [t, v] of vals) {
-      const i = Math.round((t * 1000 - startMs) / stepMs);
-      if (i >= 0 && i < n) col[i] = num(v);
+    col.fill(null);
+    for (let k = 0; k < ts.length; k++) {
+      const i = Math.round((ts[k] * 1000 - startMs) / stepMs);
+      const v = vs[k];
+      if (i >= 0 && i < n) col[i] = v - v === 0 ? v : null;
     }
     return col;
   });
-  return { xs: Array.from(xs), ys };
+  return { xs, ys };
 }
 
 function stack(ys, shown) {

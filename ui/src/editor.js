@@ -10,6 +10,7 @@ import { bracketMatching, syntaxHighlighting, defaultHighlightStyle, indentOnInp
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap, completionStatus } from '@codemirror/autocomplete';
 import { lintKeymap } from '@codemirror/lint';
 import { PromQLExtension } from '@prometheus-io/codemirror-promql';
+import { authFetch } from './auth.js';
 
 const setErrorMark = StateEffect.define();
 const errorField = StateField.define({
@@ -31,6 +32,7 @@ export function makeEditor(parent, doc, onRun, onChange) {
       remote: {
         url: location.origin,
         httpMethod: 'GET',
+        fetchFn: authFetch, // the bearer token, when the server wants one (auth.js)
         // a server without /api/v1/metadata yet: complete without it, quietly
         httpErrorHandler: () => {},
         cache: { maxAge: 60 * 1000 },

@@ -1,7 +1,11 @@
 // query.js: the Query view: the editor, instant (table) and range (graph)
-// modes, time range presets or an absolute end, step, auto-refresh, the
-// chart, the error with its position, the query's figures. The state
-// lives in the URL (#/query?expr=..&mode=..&range=..&end=..&step=..&stack=..&refresh=..).
+// modes, time range presets or absolute start and end times, step,
+// auto-refresh, the chart, the error with its position, the query's
+// figures. The state lives in the URL
+// (#/query?expr=..&mode=..&range=..&start=..&end=..&step=..&stack=..&refresh=..).
+// A step typed in is honoured as it is; left empty, it is Prometheus' UI's
+// (about 250 points), and the figures say when a step asks for more points
+// than the chart has pixels.
 import { h, clear, api, fmtNum, fmtTime, labelsText, parseDuration, fmtDuration, parseTime, writeRoute } from './util.js';
 import { makeEditor } from './editor.js';
 import { alignMatrix, drawChart } from './chart.js';
@@ -19,6 +23,7 @@ export function queryView(root, params) {
     expr: params.get('expr') || '',
     mode: params.get('mode') === 'table' ? 'table' : 'graph',
     range: params.get('range') || '1h',
+    start: params.get('start') || '',
     end: params.get('end') || '',
     step: params.get('step') || '',
     stack: params.get('stack') === '1',
@@ -30,7 +35,7 @@ export function queryView(root, params) {
   let runId = 0;
 
   const save = () => writeRoute('query', {
-    expr: st.expr, mode: st.mode, range: st.range, end: st.end, step: st.step, stack: st.stack ? '1' : '', refresh: st.refresh,
+    expr: st.expr, mode: st.mode, range: st.range, start: st.start, end: st.end, step: st.step, stack: st.stack ? '1' : '', refresh: st.refresh,
   });
 
   const edHost = h('div.editor', { 'data-testid': 'editor' });
@@ -40,12 +45,16 @@ export function queryView(root, params) {
   }, m === 'graph' ? 'Graph' : 'Table'));
   const rangeSel = h('select', { 'data-testid': 'range', title: 'time range', on: { change: () => { st.range = rangeSel.value; save(); execute(); } } },
     RANGES.map((r) => h('option', { value: r }, r)));
+  const startIn = h('input.time', {
+    'data-testid': 'start', placeholder: 'start: end - range', title: 'start time (replaces the range): RFC 3339 (2024-01-01T12:00:00Z) or Unix seconds',
+    on: { change: () => { st.start = startIn.value.trim(); syncControls(); save(); execute(); } },
+  });
   const endIn = h('input.time', {
     'data-testid': 'end', placeholder: 'end: now', title: 'end time: now, RFC 3339 (2024-01-01T12:00:00Z) or Unix seconds',
     on: { change: () => { st.end = endIn.value.trim(); save(); execute(); } },
   });
   const stepIn = h('input.step', {
-    'data-testid': 'step', placeholder: 'step: auto', title: 'resolution: a duration (15s, 1m) or seconds',
+    'data-testid': 'step', placeholder: 'step: auto', title: 'resolution: a duration (15s, 1m) or seconds, used as typed; empty: about 250 points',
     on: { change: () => { st.step = stepIn.value.trim(); save(); execute(); } },
   });
   const stackBox = h('input', { type: 'checkbox', 'data-testid': 'stack', on: { change: () => { st.stack = stackBox.checked; save(); execute(); } } });
@@ -54,6 +63,7 @@ export function queryView(root, params) {
   const runBtn = h('button.primary', { 'data-testid': 'run', on: { click: () => execute() } }, 'Execute');
   const errBox = h('div.error', { 'data-testid': 'error', style: { display: 'none' } });
   const statsBox = h('div.stats', { 'data-testid': 'stats' });
+  const warnBox = h('div.note.warnings', { 'data-testid': 'warnings', style: { display: 'none' } });
   const out = h('div.result', { 'data-testid': 'result' });
 
   root.append(
@@ -62,10 +72,10 @@ export function queryView(root, params) {
       h('div.controls',
         h('div.tabs', modeBtns),
         h('label.range', 'range ', rangeSel),
-        endIn, stepIn,
+        startIn, endIn, stepIn,
         h('label.check', stackBox, ' stacked'),
         refreshSel),
-      errBox, statsBox, out),
+      errBox, warnBox, statsBox, out),
   );
   const ed = makeEditor(edHost, st.expr, () => execute(true), (v) => { st.expr = v; });
 
@@ -73,12 +83,14 @@ export function queryView(root, params) {
     modeBtns.forEach((b, i) => b.classList.toggle('active', (i === 0) === (st.mode === 'graph')));
     if (!RANGES.includes(st.range)) rangeSel.append(h('option', { value: st.range }, st.range));
     rangeSel.value = st.range;
+    startIn.value = st.start;
     endIn.value = st.end;
     stepIn.value = st.step;
     stackBox.checked = st.stack;
     refreshSel.value = st.refresh;
     const graph = st.mode === 'graph';
-    rangeSel.disabled = !graph;
+    rangeSel.disabled = !graph || !!st.start;
+    startIn.disabled = !graph;
     stepIn.disabled = !graph;
     stackBox.disabled = !graph;
   }
@@ -124,7 +136,16 @@ export function queryView(root, params) {
     let res;
     let stepMs;
     let startMs;
-    const rangeMs = parseDuration(st.range) || 3600e3;
+    let rangeMs = parseDuration(st.range) || 3600e3;
+    if (st.mode === 'graph' && st.start) {
+      const startAbs = parseTime(st.start);
+      if (startAbs == null || startAbs >= endMs) {
+        showError(startAbs == null ? `bad start time "${st.start}"` : `start ${fmtTime(startAbs)} is not before end ${fmtTime(endMs)}`);
+        statsBox.textContent = '';
+        return;
+      }
+      rangeMs = endMs - startAbs;
+    }
     try {
       if (st.mode === 'graph') {
         stepMs = st.step ? parseDuration(st.step) : autoStep(rangeMs);
@@ -138,7 +159,7 @@ export function queryView(root, params) {
         const startS = endS - Math.floor(rangeMs / 1000);
         startMs = startS * 1000;
         const endAligned = startMs + Math.floor((endS * 1000 - startMs) / stepMs) * stepMs;
-        res = await api('/api/v1/query_range', { query: expr, start: startS, end: endAligned / 1000, step: stepMs / 1000 }, { post: true, signal: ctrl.signal });
+        res = await api('/api/v1/query_range', { query: expr, start: startS, end: endAligned / 1000, step: stepMs / 1000 }, { post: true, signal: ctrl.signal, matrix: true });
         res.endMs = endAligned;
       } else {
         res = await api('/api/v1/query', { query: expr, time: (endMs / 1000).toFixed(3) }, { post: true, signal: ctrl.signal });
@@ -161,7 +182,14 @@ export function queryView(root, params) {
     let tAligned = tNet;
     const finish = () => {
       const t1 = performance.now();
-      statsBox.textContent = `${data.resultType}: ${nSeries} series, ${nSamples} samples; ${Math.round(tNet - t0)} ms to answer, ${Math.round(t1 - t0)} ms to draw`;
+      let stepNote = '';
+      if (st.mode === 'graph') {
+        const points = Math.floor((res.endMs - startMs) / stepMs) + 1;
+        const px = out.clientWidth || 0;
+        stepNote = `; step ${fmtDuration(stepMs)}${st.step ? '' : ' (auto)'}, ${points} points`;
+        if (st.step && px && points > px) stepNote += ` for a chart ${px} px wide (leave step empty for fewer)`;
+      }
+      statsBox.textContent = `${data.resultType}: ${nSeries} series, ${nSamples} samples${stepNote}; ${Math.round(tNet - t0)} ms to answer, ${Math.round(t1 - t0)} ms to draw`;
       out.setAttribute('data-run', String(id));
       const at = window.__apiTiming || {};
       window.__lastRun = {
@@ -174,13 +202,17 @@ export function queryView(root, params) {
       chart = null;
     }
     clear(out);
+    // the server's warnings (a limit reached, ...) above the result
+    const warnings = (res.body && res.body.warnings) || [];
+    clear(warnBox).append(...warnings.map((w) => h('div', `warning: ${w}`)));
+    warnBox.style.display = warnings.length ? 'block' : 'none';
     if (st.mode === 'graph') {
       if (data.resultType !== 'matrix') {
         showError(`resultType ${data.resultType}: the graph wants a range vector result`);
         return;
       }
       nSeries = data.result.length;
-      for (const s of data.result) nSamples += (s.values || []).length;
+      for (const s of data.result) nSamples += s.ts.length;
       if (!nSeries) {
         out.append(h('div.note', 'empty result'));
         finish();

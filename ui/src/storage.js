@@ -16,7 +16,7 @@ export function storageView(root) {
   root.append(h('section.storage',
     h('div.row', h('h2', 'Storage'), h('button', { 'data-testid': 'storage-refresh', on: { click: () => poll() } }, 'Refresh')),
     figs, h('h3', 'Head and compactions (sampled while this page is open)'), chartEl, h('h3', 'Levels'), levels, h('h3', 'Files by partition'), files));
-  const hist = { t: [], head: [], pending: [], compactions: [] };
+  const hist = { t: [], head: [], pending: [], compactions: [], running: [] };
   let plot = null;
   let stopped = false;
 
@@ -35,6 +35,7 @@ export function storageView(root) {
       fig('head_samples', 'head samples', fmtNum(d.head_samples)),
       fig('head_bytes', 'head memory', fmtBytes(d.head_bytes)),
       fig('wal_bytes', 'WAL', `${fmtBytes(d.wal_bytes)} in ${d.wal_segments} segments`),
+      fig('compactions_running', 'compactions running', fmtNum(d.compactions_running ?? 0)),
       fig('compactions', 'compactions done', fmtNum(d.compactions)),
       fig('compaction_pending_bytes', 'compaction pending', fmtBytes(d.compaction_pending_bytes)),
       fig('write_amplification', 'write amplification', d.write_amplification.toFixed(2)),
@@ -64,7 +65,7 @@ export function storageView(root) {
   }
 
   function drawHist() {
-    const data = [hist.t, hist.head, hist.pending, hist.compactions];
+    const data = [hist.t, hist.head, hist.pending, hist.compactions, hist.running];
     if (plot) {
       plot.setData(data);
       return;
@@ -74,7 +75,8 @@ export function storageView(root) {
       height: 180,
       series: [{}, { label: 'head samples', stroke: '#1f77b4', scale: 'n' },
         { label: 'compaction pending bytes', stroke: '#d62728', scale: 'b' },
-        { label: 'compactions done', stroke: '#2ca02c', scale: 'c' }],
+        { label: 'compactions done', stroke: '#2ca02c', scale: 'c' },
+        { label: 'compactions running', stroke: '#9467bd', scale: 'r' }],
       axes: [{}, { scale: 'n', values: (u, t) => t.map(fmtNum), size: 60 }, { scale: 'b', side: 1, values: (u, t) => t.map(fmtBytes), size: 70, grid: { show: false } }],
       // at least the last ten minutes, so the first samples are not a lone dot
       scales: { x: { time: true, range: (u, lo, hi) => [Math.min(lo, hi - 600), hi + 5] } },
@@ -94,6 +96,7 @@ export function storageView(root) {
     hist.head.push(r.data.head_samples);
     hist.pending.push(r.data.compaction_pending_bytes);
     hist.compactions.push(r.data.compactions);
+    hist.running.push(r.data.compactions_running ?? 0);
     if (hist.t.length > 720) for (const k of Object.keys(hist)) hist[k].shift();
     drawHist();
   }

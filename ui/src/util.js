@@ -1,5 +1,7 @@
 // util.js: DOM building, the API client, formatting, the hash router's
 // state. Everything the views share.
+import { MatrixReader, toColumns } from './matrix.js';
+import { authFetch, askToken } from './auth.js';
 
 // h('div.cls#id', {attrs, on: {click}}, ...children)
 export function h(tag, attrs, ...kids) {
@@ -41,7 +43,9 @@ export function clear(el) {
 
 // The result of an API call: {ok, status, data, error, errorType}. A 404
 // is "not available on this server" for the views that depend on
-// endpoints an older strata lacks.
+// endpoints an older strata lacks. opts: post (the parameters as a form),
+// signal (an AbortSignal), matrix (a range query for the chart: a matrix's
+// series come as {metric, ts, vs}, see matrix.js).
 export async function api(path, params, opts = {}) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -53,7 +57,7 @@ export async function api(path, params, opts = {}) {
   const url = post || !qs.toString() ? path : `${path}?${qs}`;
   let resp;
   try {
-    resp = await fetch(url, post ? {
+    resp = await authFetch(url, post ? {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: qs.toString(),
@@ -66,8 +70,28 @@ export async function api(path, params, opts = {}) {
   let body = null;
   let text = '';
   const tHead = performance.now();
-  const tBody = tHead;
-  if (resp.ok) {
+  let tBody = tHead;
+  if (resp.ok && opts.matrix) {
+    // a range query's answer read into typed arrays as it arrives
+    // (matrix.js), JSON.parse only when it is not in strata's layout
+    const rd = new MatrixReader();
+    const reader = resp.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rd.feed(value);
+    }
+    tBody = performance.now();
+    body = rd.end();
+    if (!body) {
+      try {
+        body = JSON.parse(new TextDecoder().decode(rd.bytes()));
+        if (body && body.data && body.data.resultType === 'matrix') body.data.result = toColumns(body.data.result);
+      } catch {
+        body = null;
+      }
+    }
+  } else if (resp.ok) {
     // the answer parsed as it arrives, without a copy of it as text
     try {
       body = await resp.json();
@@ -85,6 +109,7 @@ export async function api(path, params, opts = {}) {
   window.__apiTiming = { head: tHead, body: tBody, parsed: performance.now() };
   if (resp.ok && body && body.status === 'success') return { ok: true, status: resp.status, data: body.data, body };
   if (resp.status === 404) return { ok: false, status: 404, missing: true, error: `${path} is not available on this server` };
+  if (resp.status === 401 && /bearer/i.test(resp.headers.get('WWW-Authenticate') || '')) askToken(`${path}: 401`);
   return {
     ok: false,
     status: resp.status,
