@@ -1,6 +1,7 @@
-"""Debian's Prometheus on loopback for the differential tests: installed
-with apt-get when missing (a test exits 77, CTest's skip, only when that
-fails), temporary storage, no scrape targets, the remote-write receiver on."""
+"""Debian's Prometheus and vmagent on loopback for the tests that use them:
+installed with apt-get when missing (a test exits 77, CTest's skip, only
+when that fails); Prometheus with temporary storage, no scrape targets, the
+remote-write receiver on; waiting on other processes with a deadline."""
 import http.client
 import json
 import os
@@ -14,14 +15,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_util import free_port  # noqa: E402
 
 
-def ensure_prometheus():
-    if shutil.which("prometheus"):
+def _ensure(program, package):
+    if shutil.which(program):
         return True
     sudo = [] if os.geteuid() == 0 or not shutil.which("sudo") else ["sudo", "-n"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env)
-    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], env=env)
-    return r.returncode == 0 and shutil.which("prometheus")
+    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], env=env)
+    return r.returncode == 0 and shutil.which(program)
+
+
+def ensure_prometheus():
+    return _ensure("prometheus", "prometheus")
+
+
+def ensure_vmagent():
+    """vmagent comes with Debian's victoria-metrics package."""
+    return _ensure("vmagent", "victoria-metrics")
 
 
 NO_SCRAPES = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n"
@@ -85,3 +95,42 @@ def http_call(port, method, path, body=None, headers=None, timeout=60):
         c.close()
 
 
+
+
+def probe_ok(port, path):
+    """Whether GET path answers 200 (False while the process is not listening)."""
+    try:
+        return http_call(port, "GET", path, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def wait_until(what, fn, deadline_s=60, state=None):
+    """Polls another process's state until fn() is true and returns it; a
+    deadline, not a sleep standing in for synchronisation. AssertionError
+    naming what (and state, which fn may keep up to date) when the deadline
+    passes."""
+    t0 = time.time()
+    while time.time() - t0 < deadline_s:
+        r = fn()
+        if r:
+            return r
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for %s; last seen %s" % (what, state))
+
+
+def metrics_of(port, path="/metrics"):
+    """A /metrics page as {series text: float}."""
+    st, body, _ = http_call(port, "GET", path, timeout=10)
+    assert st == 200, st
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def metric_sum(m, prefix):
+    """The sum of every series of metric prefix in metrics_of's answer."""
+    return sum(v for k, v in m.items() if k == prefix or k.startswith(prefix + "{"))

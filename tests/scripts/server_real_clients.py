@@ -33,36 +33,10 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from server_util import (Server, field_bytes, field_double_bits, f2bits, free_port, snappy_literal,  # noqa: E402
                          tmpdir, varint)
-from prom_util import ensure_prometheus, http_call  # noqa: E402
+from prom_util import (ensure_prometheus, ensure_vmagent, http_call, metric_sum, metrics_of,  # noqa: E402
+                       probe_ok, wait_until)
 
 DEADLINE_S = 40  # for a client to deliver what it was given
-
-
-def ensure_vmagent():
-    if shutil.which("vmagent"):
-        return True
-    sudo = [] if os.geteuid() == 0 or not shutil.which("sudo") else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], env=env)
-    r = subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "victoria-metrics"],
-                       env=env)
-    return r.returncode == 0 and shutil.which("vmagent")
-
-
-def metrics_of(port, path="/metrics"):
-    """A /metrics page as {series text: float}."""
-    st, body, _ = http_call(port, "GET", path, timeout=10)
-    assert st == 200, st
-    out = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
-
-
-def metric_sum(m, prefix):
-    return sum(v for k, v in m.items() if k == prefix or k.startswith(prefix + "{"))
 
 
 def strata_series(srv, match):
@@ -78,16 +52,6 @@ def strata_series(srv, match):
     return out
 
 
-def wait_until(what, fn, state=None):
-    t0 = time.time()
-    while time.time() - t0 < DEADLINE_S:
-        r = fn()
-        if r:
-            return r
-        time.sleep(0.2)  # polling another process's progress, with a deadline
-    raise AssertionError("timed out waiting for %s; last seen %s" % (what, state))
-
-
 # ------------------------------------------------------------------ (a) vmagent
 def check_vmagent(base, srv, rng):
     port = free_port()
@@ -98,7 +62,7 @@ def check_vmagent(base, srv, rng):
                           "-remoteWrite.flushInterval=100ms", "-loggerLevel=ERROR"],
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until("vmagent ready", lambda: _ok(port, "/health"))
+        wait_until("vmagent ready", lambda: probe_ok(port, "/health"), DEADLINE_S)
         t0 = 1700000000000
         lines, want = [], {}
         for i in range(40):
@@ -122,7 +86,7 @@ def check_vmagent(base, srv, rng):
             ok = sum(v for k, v in m.items()
                      if k.startswith("vmagent_remotewrite_requests_total") and 'status_code="2XX"' in k)
             return (m, got) if sum(got.values()) >= total and pending == 0 and ok else None
-        m, got = wait_until("vmagent to deliver %d rows" % total, delivered)
+        m, got = wait_until("vmagent to deliver %d rows" % total, delivered, DEADLINE_S)
         inserted = m['vmagent_rows_inserted_total{type="prometheus"}']
         pushed = metric_sum(m, "vmagent_remotewrite_rows_pushed_after_relabel_total")
         ok_requests = sum(v for k, v in m.items()
@@ -139,13 +103,6 @@ def check_vmagent(base, srv, rng):
         p.terminate()
         p.wait(timeout=60)
         log.close()
-
-
-def _ok(port, path):
-    try:
-        return http_call(port, "GET", path, timeout=2)[0] == 200
-    except OSError:
-        return False
 
 
 # ------------------------------------------------------------------ (b) Prometheus
@@ -198,8 +155,8 @@ def check_prometheus(base, srv, rng):
                           "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn", "--web.enable-lifecycle"],
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until("prometheus ready", lambda: _ok(port, "/-/ready"))
-        wait_until("five scrapes", lambda: Exporter.scrapes >= 5)
+        wait_until("prometheus ready", lambda: probe_ok(port, "/-/ready"), DEADLINE_S)
+        wait_until("five scrapes", lambda: Exporter.scrapes >= 5, DEADLINE_S)
         # no more scrapes: the job goes
         with open(conf, "w") as f:
             f.write(PROM_CONF % (" []", srv.port))
@@ -226,7 +183,7 @@ def check_prometheus(base, srv, rng):
             prev[:] = [now]
             time.sleep(1.5)  # a quiet period is the condition being checked, not a stand-in for one
             return None
-        m, got = wait_until("prometheus to drain its queue", drained, last)
+        m, got = wait_until("prometheus to drain its queue", drained, DEADLINE_S, last)
         scrapes = Exporter.scrapes
         sent = metric_sum(m, "prometheus_remote_storage_samples_total")
         failed = metric_sum(m, "prometheus_remote_storage_samples_failed_total")

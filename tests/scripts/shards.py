@@ -25,7 +25,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prom_util import Prom, ensure_prometheus, http_call  # noqa: E402
+import prom_util  # noqa: E402
+from prom_util import Prom, ensure_prometheus, ensure_vmagent, http_call, probe_ok  # noqa: E402
 from server_util import PROTO_HEADERS, Server, f2bits, free_port, snappy_literal, tmpdir, write_request  # noqa: E402
 
 SRC = os.environ.get("STRATA_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -42,24 +43,13 @@ def check(cond, what):
         print("FAIL:", what, flush=True)
 
 
-def ensure_vmagent():
-    if shutil.which("vmagent"):
-        return True
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], env=env)
-    r = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "victoria-metrics"], env=env)
-    return r.returncode == 0 and shutil.which("vmagent")
-
-
 def wait_until(what, fn, deadline_s=90):
-    """Polls another process's state (a deadline, not a sleep standing in for synchronisation)."""
-    t0 = time.time()
-    while time.time() - t0 < deadline_s:
-        if fn():
-            return True
-        time.sleep(0.2)
-    check(False, "timed out waiting for " + what)
-    return False
+    """prom_util's, a miss recorded as a failure instead of raised."""
+    try:
+        return prom_util.wait_until(what, fn, deadline_s)
+    except AssertionError as e:
+        check(False, str(e))
+        return False
 
 
 def gen_data(n_inst, steps, t0_ms):
@@ -141,7 +131,7 @@ def main():
         args += ["-remoteWrite.url=http://127.0.0.1:%d/api/v1/write" % ref.port, "-remoteWrite.urlRelabelConfig=" + keep_all]
         vm_log = open(os.path.join(base, "vmagent.log"), "wb")
         vm = subprocess.Popen(args, stdout=vm_log, stderr=subprocess.STDOUT)
-        wait_until("vmagent up", lambda: _ok(vm_port, "/health"))
+        wait_until("vmagent up", lambda: probe_ok(vm_port, "/health"))
         with open(os.path.join(SRC, "deploy", "prometheus-head.yml")) as f:
             head_conf = f.read()
         for i, s in enumerate(shards):
@@ -234,13 +224,6 @@ def main():
         print("%d failures" % len(FAILS))
         sys.exit(1)
     print("ok")
-
-
-def _ok(port, path):
-    try:
-        return http_call(port, "GET", path, timeout=2)[0] == 200
-    except OSError:
-        return False
 
 
 main()
