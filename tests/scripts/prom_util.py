@@ -42,7 +42,8 @@ class Prom:
     configuration (PORT in it becomes its own port; default: no scrape
     targets), the remote-write receiver on, default lookback delta."""
 
-    def __init__(self, base, name="prometheus", config=NO_SCRAPES):
+    def __init__(self, base, name="prometheus", config=NO_SCRAPES, agent=False):
+        """agent: Prometheus in agent mode (scrape and remote-write only)."""
         self.port = free_port()
         self.dir = os.path.join(base, name)
         os.makedirs(self.dir)
@@ -50,10 +51,10 @@ class Prom:
         with open(conf, "w") as f:
             f.write(config.replace("PORT", str(self.port)))
         self.logf = open(self.dir + ".log", "wb")
-        self.p = subprocess.Popen(["prometheus", "--config.file=" + conf, "--storage.tsdb.path=" + self.dir + "/data",
-                                   "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn",
-                                   "--web.enable-remote-write-receiver"],
-                                  stdout=self.logf, stderr=subprocess.STDOUT)
+        mode = (["--enable-feature=agent", "--storage.agent.path=" + self.dir + "/data"] if agent else
+                ["--storage.tsdb.path=" + self.dir + "/data", "--web.enable-remote-write-receiver"])
+        self.p = subprocess.Popen(["prometheus", "--config.file=" + conf, "--web.listen-address=127.0.0.1:%d" % self.port,
+                                   "--log.level=warn"] + mode, stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.p.poll() is not None:
