@@ -174,22 +174,16 @@ def main():
         want = {tuple(l): s for l, s in data}
         n_samples = sum(len(s) for s in want.values())
 
-        def stored(srv):
-            out = {}
-            for key, pts in srv.export().items():
-                out[key] = pts
-            return out
-
         def on_two():
             have = {}
             for s in shards:
-                for key, pts in stored(s).items():
+                for key, pts in s.export().items():
                     for p in pts:
                         have[(key, p[0])] = have.get((key, p[0]), 0) + 1
             return len(have) == n_samples and all(v == 2 for v in have.values())
 
         wait_until("every sample on two shards (vmagent caught the restarted shard up)", on_two)
-        wait_until("every sample on the reference", lambda: sum(len(p) for p in stored(ref).values()) == n_samples)
+        wait_until("every sample on the reference", lambda: sum(len(p) for p in ref.export().values()) == n_samples)
         t_end = (t0 + (steps - 1) * 15000) / 1000
         # exactly once through the head: a range selector over everything
         st, d = prom_query(head, '{__name__=~"req_total|temp|lat_bucket"}[4h]', t_end)
