@@ -352,8 +352,8 @@ static void bad_json_is_refused(void **state)
         "{\"resourceMetrics\":{}}",
         "{\"resourceMetrics\":[1]}",
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"asInt\":\"x\"}]}}]}]}]}",
-        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":-1}]}}]}]"
-        "}]}",
+        ("{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":-1}]}}]}]"
+         "}]}"),
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"a\\u0000b\"}]}]}]}",
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":7}]}]}]}",
     };
