@@ -38,8 +38,11 @@ extern "C" {
 /* MAJOR * 1000000 + MINOR * 1000 + PATCH, for #if and for comparing with
  * strata_libversion_number() (the library a program runs with). */
 #define STRATA_VERSION_NUMBER (STRATA_VERSION_MAJOR * 1000000 + STRATA_VERSION_MINOR * 1000 + STRATA_VERSION_PATCH)
-/* Version of the on-disk format (VERSION file, table footers, WAL). */
-#define STRATA_FORMAT_VERSION 1
+/* Version of the on-disk format (VERSION file, table footers, WAL).
+ * 2 added downsampled (aggregate) table blocks and a table footer field;
+ * a directory of version 1 is upgraded in place when opened for writing
+ * (every version-1 file still reads). */
+#define STRATA_FORMAT_VERSION 2
 
 /* Status codes: one list generates the enum and strata_strerror(). */
 #define STRATA_STATUS_LIST(X)                                                   \
@@ -102,6 +105,32 @@ typedef enum strata_planner {
 /* Log levels passed to strata_options.log_fn. */
 enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN = 1, STRATA_LOG_INFO = 2, STRATA_LOG_DEBUG = 3 };
 
+/* A retention rule: the series every matcher matches (strata_selector_parse
+ * turns `{env="dev"}` into them) keep their samples retention_ms. The first
+ * rule that matches a series wins; strata_options.retention_ms covers the
+ * rest. */
+typedef struct strata_retention_rule {
+    const struct strata_matcher *matchers;
+    size_t n_matchers;    /* >= 1 */
+    int64_t retention_ms; /* > 0 */
+} strata_retention_rule;
+
+/* A downsampling rule: the data of a series its matchers match (none:
+ * every series) in partitions that ended age_ms ago or earlier is kept
+ * as one row of aggregates per resolution_ms interval (strata_agg) instead
+ * of its samples. Rules with the same selector form a group; a series
+ * follows the first group whose selector matches it (the group without a
+ * selector last), and within it the rule of the largest age its data has
+ * reached (rules with equal matchers in the same order form a group).
+ * Within a group, a larger age has a larger resolution, each a
+ * multiple of the previous; every resolution divides the partition width. */
+typedef struct strata_downsampling_rule {
+    const struct strata_matcher *matchers;
+    size_t n_matchers;
+    int64_t age_ms;        /* > 0 */
+    int64_t resolution_ms; /* > 0 */
+} strata_downsampling_rule;
+
 /* Options of strata_open. Fill with strata_options_init, then set fields:
  * the struct may grow in later versions (new fields at the end), and size
  * tells the library which fields a program compiled against an older
@@ -134,6 +163,12 @@ typedef struct strata_options {
      * the last snapshot). Small values make crash tests land inside
      * rewrites. */
     uint64_t manifest_rewrite_bytes;
+    /* Retention per series and downsampling (rules above), copied at
+     * open; none by default. */
+    const strata_retention_rule *retention_rules;
+    size_t n_retention_rules;
+    const strata_downsampling_rule *downsampling_rules;
+    size_t n_downsampling_rules;
 } strata_options;
 
 /* Fills *opts with the defaults above. */
@@ -316,6 +351,45 @@ STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size
  * Errors: as strata_select. */
 STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                                     int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
+
+/* The aggregates of one interval (end - resolution, end] of a downsampled
+ * series, over the samples it held (staleness markers left out):
+ * t_first/first and t_last/last its first and last sample, count, sum,
+ * min and max over the values (min and max ignore NaN unless every value
+ * is NaN, as min_over_time and max_over_time), and resets the sum of the
+ * values that a lower next value followed (what rate and increase add back
+ * for counter resets). A raw sample reads as a row of count 1. */
+typedef struct strata_agg {
+    int64_t t_first, t_last; /* ms */
+    double count, sum, min, max, first, last, resets;
+} strata_agg;
+
+/* How strata_select_ex reads downsampled data. */
+typedef struct strata_read_options {
+    size_t size;                 /* sizeof(strata_read_options), set by init */
+    /* Data kept at a resolution coarser than this is not read: -1 (the
+     * default) reads every resolution, 0 raw data only. */
+    int64_t max_source_resolution_ms;
+    /* A series with intervals of a resolution up to this (> 0) is returned
+     * as rows by strata_cursor_next_aggs (its raw samples as rows of
+     * count 1); coarser intervals, and every interval when 0 (the
+     * default), read as their last sample through
+     * strata_cursor_next_samples. */
+    int64_t agg_resolution_ms;
+} strata_read_options;
+
+STRATA_API void strata_read_options_init(strata_read_options *o);
+
+/* strata_select_any with read options (NULL: defaults). */
+STRATA_API int strata_select_ex(strata_db *db, const strata_selector *selectors, size_t n_selectors,
+                                int64_t mint_ms, int64_t maxt_ms, unsigned flags, const strata_read_options *ro,
+                                strata_cursor **out);
+
+/* After strata_cursor_next_series: 1 with the current series' rows in time
+ * order (by t_last; lent until the next call on c) when it is returned as
+ * rows (strata_read_options.agg_resolution_ms), 0 when it is returned as
+ * samples (strata_cursor_next_samples then gives them). */
+STRATA_API int strata_cursor_next_aggs(strata_cursor *c, const strata_agg **rows, size_t *n);
 
 /* Flags of strata_select_any. */
 enum { STRATA_SELECT_SERIES_ONLY = 1 /* as strata_select_series: no samples */ };
@@ -670,6 +744,12 @@ typedef struct strata_query_options {
     const volatile int *cancel; /* non-NULL: set *cancel != 0 from any thread to cancel */
     uint64_t max_series;        /* series in the answer, 0 unlimited (default) */
     int64_t subquery_step_ms;   /* step of a subquery written without one, default 60000 */
+    /* strata_read_options.max_source_resolution_ms: -1 (default) every
+     * resolution, 0 raw data only. Range functions whose window is at
+     * least a downsampled interval (rate, increase, delta, *_over_time for
+     * avg, min, max, sum, count, last, first, present) use its aggregates;
+     * everything else reads an interval as its last sample. */
+    int64_t max_source_resolution_ms;
 } strata_query_options;
 
 /* Fills *o with the defaults above. */

@@ -75,8 +75,16 @@ typedef struct db_version {
     size_t n_frozen;
 } db_version;
 
+/* rules.c: retention per series and downsampling rules. */
+typedef struct db_rules db_rules;
+typedef struct db_ds_rule {
+    unsigned group; /* selector group: series follow the first group that matches */
+    int64_t age_ms, resolution_ms;
+} db_ds_rule;
+
 struct strata_db {
-    strata_options opts;
+    strata_options opts; /* rule arrays not kept: see rules */
+    db_rules *rules;     /* compiled copies of the options' rules; NULL when none */
     char *dir, *table_dir, *wal_dir, *index_dir;
     base_log log;
     int lock_fd;
@@ -190,6 +198,23 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
 /* Removes from s the samples of sid deleted by tombstones that apply. */
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s);
+
+/* rules.c. db_rules_open copies and checks the rules of o (STRATA_ERR_INVALID
+ * with base_error_set's message when they are wrong); *out is freed with
+ * db_rules_free (NULL is a no-op). */
+int db_rules_open(const strata_options *o, db_rules **out);
+void db_rules_free(db_rules *r);
+bool db_rules_any(const db_rules *r);
+/* sid's retention (the global one when no rule matches; 0 keeps all) and
+ * downsampling group (-1: none). Thread-safe. */
+int db_rules_of(strata_db *db, uint64_t sid, int64_t *retention_ms, int *group);
+/* The resolution a group's data has once it is age_ms old (0: raw). */
+int64_t db_rules_resolution(const db_rules *r, int group, int64_t age_ms);
+/* The rules sorted by (group, age), lent. */
+const db_ds_rule *db_rules_downsampling(const db_rules *r, size_t *n);
+void db_rules_retention(const db_rules *r, const int64_t **ms, size_t *n);
+/* The longest retention of any series (0: some series keeps everything). */
+int64_t db_max_retention(const strata_db *db);
 
 /* compact.c */
 int db_compact_start(strata_db *db);

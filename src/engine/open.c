@@ -333,6 +333,7 @@ static int validate_options(const strata_options *o, const base_log *log)
  * (the layers are closed by the caller). */
 static void db_free(strata_db *db)
 {
+    db_rules_free(db->rules);
     base_free(db->dir);
     base_free(db->table_dir);
     base_free(db->wal_dir);
@@ -395,6 +396,13 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
         return STRATA_ERR_NOMEM;
     db->opts = *opts;
     db->log = log0;
+    /* the rules are compiled copies; the caller's arrays are not kept */
+    db->opts.retention_rules = NULL;
+    db->opts.downsampling_rules = NULL;
+    if ((rc = db_rules_open(opts, &db->rules)) != 0) {
+        base_free(db);
+        return rc;
+    }
     db->lock_fd = -1;
     db->read_only = opts->read_only;
     db->vfs = vfs ? vfs : base_vfs_posix();

@@ -19,6 +19,7 @@ void strata_query_options_init(strata_query_options *o)
     o->max_samples = QUERY_DEFAULT_MAX_SAMPLES;
     o->timeout_ms = 120000;
     o->subquery_step_ms = 60000;
+    o->max_source_resolution_ms = -1;
 }
 
 static strata_query_errtype public_type(query_errtype t)
