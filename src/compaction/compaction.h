@@ -271,12 +271,20 @@ int cpt_limiter_take(cpt_limiter *l, uint64_t n, const atomic_int *cancel);
  */
 typedef int (*cpt_alloc_fn)(void *ctx, uint64_t *file_no);
 
+/* Per-series rules of a run: *cut_ms the oldest timestamp sid keeps
+ * (INT64_MIN: every one; it replaces retention_before_ms for the series),
+ * *res_ms the resolution its data is to be kept at (0: as it is). A
+ * negative return fails the run. */
+typedef int (*cpt_rules_fn)(void *ctx, uint64_t sid, int64_t *cut_ms, int64_t *res_ms);
+
 typedef struct cpt_run_args {
     table *const *inputs;       /* NEWEST FIRST (cpt_job.inputs order); the caller holds references */
     size_t n_inputs;
     const manifest_tombstone *const *tombstones; /* each applies to inputs numbered below its id */
     size_t n_tombstones;
     int64_t retention_before_ms; /* samples older than this are dropped; INT64_MIN keeps all */
+    cpt_rules_fn rules;          /* NULL: retention_before_ms for every series, nothing downsampled */
+    void *rules_ctx;
     const char *dir;             /* where outputs are written */
     const base_vfs *vfs;         /* through which they are written and removed; NULL: POSIX */
     cpt_alloc_fn alloc;          /* output file numbers */

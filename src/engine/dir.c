@@ -51,7 +51,13 @@ out:
     return rc;
 }
 
-int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, const base_log *log)
+/* Version 1 directories are read as they are (every version-1 file is
+ * still read) and upgraded to the current version, by rewriting VERSION,
+ * when opened for writing: from then on they may hold version-2 tables,
+ * which an older strata must not open. */
+#define DBDIR_OLDEST_READABLE 1
+
+int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, bool read_only, const base_log *log)
 {
     char *path = base_path_join(dir, "VERSION");
     if (!path)
@@ -79,6 +85,15 @@ int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, con
     if (end == (char *)data || (*end && *end != '\n')) {
         base_logf(log, STRATA_LOG_ERROR, "%s: not a format version: \"%.20s\"", path, (const char *)data);
         rc = STRATA_ERR_CORRUPT;
+    } else if (v >= DBDIR_OLDEST_READABLE && v < STRATA_FORMAT_VERSION) {
+        if (!read_only) {
+            char text[32];
+            int n = snprintf(text, sizeof text, "%d\n", STRATA_FORMAT_VERSION);
+            rc = base_vfs_write_atomic(vfs, dir, "VERSION", text, (size_t)n);
+            if (!rc)
+                base_logf(log, STRATA_LOG_INFO, "%s: storage format version %ld upgraded to %d", dir, v,
+                          STRATA_FORMAT_VERSION);
+        }
     } else if (v != STRATA_FORMAT_VERSION) {
         base_logf(log, STRATA_LOG_ERROR,
                   "%s: the database has storage format version %ld, this strata reads version %d", dir, v,

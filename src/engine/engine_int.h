@@ -143,7 +143,7 @@ struct strata_db {
 
 /* dir.c: LOCK, VERSION, DIRTY and quarantine (see the top of dir.c). */
 int dbdir_lock(const base_vfs *vfs, const char *dir, const base_log *log, int *fd_out);
-int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, const base_log *log);
+int dbdir_check_version(const base_vfs *vfs, const char *dir, bool creating, bool read_only, const base_log *log);
 int dbdir_mark_dirty(const base_vfs *vfs, const char *dir, bool *was_dirty);
 int dbdir_clear_dirty(const base_vfs *vfs, const char *dir);
 int dbdir_quarantine(const base_vfs *vfs, const char *dir, const char *subdir, const char *name, const char *reason,

@@ -460,7 +460,7 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
     }
     /* creating: no CURRENT and no data, so whatever a crashed creation left
      * (VERSION, a lone manifest, temporaries) is started over */
-    if ((rc = dbdir_check_version(db->vfs, db->dir, creating, &db->log)) != 0)
+    if ((rc = dbdir_check_version(db->vfs, db->dir, creating, db->read_only, &db->log)) != 0)
         goto fail;
     if (!db->read_only) {
         if ((rc = dbdir_mark_dirty(db->vfs, db->dir, &was_dirty)) != 0)
