@@ -63,6 +63,7 @@ typedef struct cpt_file {
     int64_t created_ms;   /* wall clock when written */
     bool compacting;      /* an input of a running job: never offered again */
     uint32_t tombstones;  /* live tombstones whose range overlaps this file */
+    int64_t rules_ms;     /* table_meta.rules_ms: when the rules were last applied to it (0: never) */
 } cpt_file;
 
 /* One time partition as the planner sees it. The files array is borrowed
@@ -73,6 +74,12 @@ typedef struct cpt_partition {
     int64_t last_write_ms; /* wall clock of the newest write into the partition */
     int64_t now_ms;
     bool force_full;       /* strata compact --full: treat as cold now */
+    /* Retention and downsampling rules (cpt_rules_job): the partition's
+     * end (exclusive) and the ages at which a rule starts to apply to data
+     * that old. */
+    int64_t end_ms;
+    const int64_t *rule_ages;
+    size_t n_rule_ages;
 } cpt_partition;
 
 typedef struct cpt_opts {
@@ -126,6 +133,7 @@ typedef struct cpt_job {
     uint64_t max_gp_overlap_bytes; /* 0: no grandparent cut */
     cpt_split *splits;       /* at least one */
     size_t n_splits;
+    bool rules;              /* a rules job (cpt_rules_job): every file of the partition */
 } cpt_job;
 
 /* A plan: jobs whose inputs are pairwise disjoint. */
@@ -165,6 +173,15 @@ static inline void cpt_planner_free(cpt_planner *p)
     if (p)
         p->destroy(p);
 }
+
+/* A rules job: when a rule's age has passed for the partition (end_ms +
+ * age <= now_ms) since the rules were last applied to one of its files
+ * (its rules_ms is before end_ms + age; a flush's 0 always is), every file
+ * of the partition is merged into the last level with the job's rules
+ * flag set, so the compactor applies retention and downsampling to each
+ * series whole. Adds nothing while a file of the partition is in a job or
+ * when no rule's age has passed. *added says whether a job was added. */
+int cpt_rules_job(cpt_jobs *out, const cpt_opts *o, const cpt_partition *part, bool *added);
 
 /* ------------------------------------------------------------ leveled pieces
  * Exposed so tests (and `strata inspect`) can see the leveled arithmetic. */
@@ -237,6 +254,21 @@ int cpt_files_from_version(const manifest_version *v, const manifest_partition *
 int cpt_edit_for_job(manifest_edit *e, const manifest_version *v, const cpt_job *job, const table_meta *outs,
                      size_t n_outs, int64_t now_ms);
 
+/* ------------------------------------------------------------ downsampling (rollup.c)
+ * Aggregate rows (strata_agg) of intervals (end - res, end], end a
+ * multiple of res: see rollup.c for how rows combine. */
+
+/* The end of the interval of resolution res_ms (> 0) that holds t. */
+int64_t cpt_interval_end(int64_t t, int64_t res_ms);
+/* Adds row b (of the same interval, starting after a's start) to a. */
+void cpt_agg_combine(strata_agg *a, const strata_agg *b);
+/* Rolls the samples (t, v; n, time order, unique) and rows (n_rows, by
+ * t_last, each of a resolution dividing res_ms) up into rows of res_ms,
+ * into *out (grown with base_realloc; *cap_out its capacity), *n_out rows
+ * by time. STRATA_ERR_NOMEM. */
+int cpt_rollup(int64_t res_ms, const int64_t *t, const double *v, size_t n, const strata_agg *rows, size_t n_rows,
+               strata_agg **out, size_t *n_out, size_t *cap_out);
+
 /* ------------------------------------------------------------ rate limiter
  * A token bucket shared by the compaction threads: bytes per second with a
  * burst of one second. Thread-safe. */
@@ -285,6 +317,7 @@ typedef struct cpt_run_args {
     int64_t retention_before_ms; /* samples older than this are dropped; INT64_MIN keeps all */
     cpt_rules_fn rules;          /* NULL: retention_before_ms for every series, nothing downsampled */
     void *rules_ctx;
+    int64_t rules_ms;            /* table_meta.rules_ms of the outputs */
     const char *dir;             /* where outputs are written */
     const base_vfs *vfs;         /* through which they are written and removed; NULL: POSIX */
     cpt_alloc_fn alloc;          /* output file numbers */

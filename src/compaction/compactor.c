@@ -50,6 +50,16 @@ typedef struct cblk {
     bool gone; /* every sample is hidden */
 } cblk;
 
+typedef struct rsamp {
+    int64_t t;
+    double v;
+    size_t in;
+} rsamp;
+
+/* Prometheus' staleness marker: left out of aggregates, as range
+ * functions leave it out of their windows. */
+#define CPT_STALE_BITS 0x7ff0000000000002ull
+
 typedef struct trange {
     int64_t lo, hi;
 } trange;
@@ -75,6 +85,15 @@ typedef struct run {
     table_meta *outs;
     size_t n_outs, cap_outs;
     cpt_gp_cutter gc;
+    int64_t cut;      /* the current sid's retention: samples before it are dropped */
+    strata_agg *rows; /* aggregate path: decoded rows, kept rows, output rows */
+    size_t rcap;
+    strata_agg *keep;
+    size_t n_keep, kcap;
+    strata_agg *outr;
+    size_t ocap;
+    struct rsamp *rs; /* aggregate path: raw samples with their input */
+    size_t n_rs, rscap;
     bool new_sid;     /* the next emit starts a series in the output */
     uint64_t pending; /* samples of the current sid in the writer's partial block */
     cpt_run_stats st;
@@ -133,10 +152,10 @@ static int hide_ranges(run *r, uint64_t sid)
     size_t n = 0;
     for (size_t in = 0; in < a->n_inputs; in++) {
         r->tr_first[in] = n;
-        if (a->retention_before_ms != INT64_MIN) {
+        if (r->cut != INT64_MIN) {
             if (base_grow((void **)&r->tr, &r->tr_cap, n + 1, sizeof *r->tr))
                 return STRATA_ERR_NOMEM;
-            r->tr[n++] = (trange){INT64_MIN, a->retention_before_ms - 1};
+            r->tr[n++] = (trange){INT64_MIN, r->cut - 1};
         }
         for (size_t k = 0; k < a->n_tombstones; k++) {
             const manifest_tombstone *t = a->tombstones[k];
@@ -219,7 +238,7 @@ static int ensure_writer(run *r, uint64_t sid)
     uint64_t no;
     if ((rc = a->alloc(a->alloc_ctx, &no)))
         return rc;
-    table_writer_opts wo = {.block_samples = r->bs, .vfs = a->vfs};
+    table_writer_opts wo = {.block_samples = r->bs, .vfs = a->vfs, .rules_ms = a->rules_ms};
     return table_writer_open(a->dir, no, &wo, &r->w);
 }
 
@@ -351,6 +370,144 @@ static int do_series(run *r, uint64_t sid)
     return STRATA_OK;
 }
 
+static int cmp_rsamp(const void *x, const void *y)
+{
+    const rsamp *a = x, *b = y;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return a->in < b->in ? -1 : a->in > b->in;
+}
+
+static int cmp_row(const void *x, const void *y)
+{
+    const strata_agg *a = x, *b = y;
+    if (a->t_last != b->t_last)
+        return a->t_last < b->t_last ? -1 : 1;
+    return a->t_first < b->t_first ? -1 : a->t_first > b->t_first;
+}
+
+static bool is_stale(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b == CPT_STALE_BITS;
+}
+
+/* A series kept as aggregates of res (downsampled now, or already): its
+ * blocks are copied when they are aggregate blocks of res that nothing
+ * cuts and that do not overlap; otherwise every block is decoded, raw
+ * samples merged (newest input wins on equal timestamps), cut and rolled
+ * up with the rows of aggregate blocks into rows of res. A cut that takes
+ * part of an interval keeps or drops the interval's row whole, by its
+ * last sample's time. */
+static int do_series_agg(run *r, uint64_t sid, int64_t res)
+{
+    int rc = hide_ranges(r, sid);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < r->n_blks; k++)
+        mark(r, &r->blks[k]);
+    qsort(r->blks, r->n_blks, sizeof *r->blks, cmp_cblk);
+    r->new_sid = true;
+    r->pending = 0;
+    bool copy = true;
+    for (size_t k = 0; k < r->n_blks && copy; k++) {
+        int64_t rb;
+        if ((rc = table_block_res(r->srcs[r->blks[k].in].t, &r->blks[k].blk, &rb)))
+            return rc;
+        copy = rb == res && !r->blks[k].cut && (k == 0 || r->blks[k].blk.mint > r->blks[k - 1].blk.maxt);
+    }
+    if (copy) {
+        for (size_t k = 0; k < r->n_blks; k++) {
+            const cblk *b = &r->blks[k];
+            if ((rc = ensure_writer(r, sid)) || (rc = table_writer_add_raw(r->w, sid, &b->blk, b->bytes)))
+                return rc;
+            r->st.blocks_copied++;
+            r->st.bytes_read += b->blk.len;
+            r->st.samples_written += b->blk.count;
+        }
+        return STRATA_OK;
+    }
+    r->n_rs = 0;
+    r->n_keep = 0;
+    for (size_t k = 0; k < r->n_blks; k++) {
+        cblk *b = &r->blks[k];
+        r->st.bytes_read += b->blk.len;
+        if (b->gone) {
+            r->st.samples_deleted += b->blk.count;
+            continue;
+        }
+        size_t cnt = b->blk.count;
+        int64_t rb;
+        if ((rc = base_grow((void **)&r->dts, &r->dcap, cnt + CODEC_PAD, sizeof *r->dts)) ||
+            (rc = base_grow((void **)&r->dv, &r->dvcap, cnt + CODEC_PAD, sizeof *r->dv)) ||
+            (rc = base_grow((void **)&r->rows, &r->rcap, cnt, sizeof *r->rows)) ||
+            (rc = base_grow((void **)&r->rs, &r->rscap, r->n_rs + cnt, sizeof *r->rs)) ||
+            (rc = base_grow((void **)&r->keep, &r->kcap, r->n_keep + cnt, sizeof *r->keep)))
+            return rc;
+        if ((rc = table_block_decode_agg(r->srcs[b->in].t, &b->blk, r->dts, r->dv, r->rows, &rb, NULL, 0)))
+            return rc;
+        r->st.blocks_merged++;
+        r->st.samples_read += cnt;
+        for (size_t i = 0; i < cnt; i++) {
+            const strata_agg *x = &r->rows[i];
+            if (b->cut && hidden(r, b->in, x->t_last)) {
+                r->st.samples_deleted++;
+                continue;
+            }
+            if (rb)
+                r->keep[r->n_keep++] = *x;
+            else if (!is_stale(x->last))
+                r->rs[r->n_rs++] = (rsamp){x->t_last, x->last, b->in};
+        }
+    }
+    qsort(r->rs, r->n_rs, sizeof *r->rs, cmp_rsamp);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_rs; i++) {
+        if (n && r->rs[i].t == r->rs[n - 1].t) {
+            r->st.samples_shadowed++; /* sorted by input: the newest came first */
+            continue;
+        }
+        r->rs[n++] = r->rs[i];
+    }
+    if ((rc = base_grow((void **)&r->mts, &r->mcap, n ? n : 1, sizeof *r->mts)) ||
+        (rc = base_grow((void **)&r->mv, &r->mvcap, n ? n : 1, sizeof *r->mv)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        r->mts[i] = r->rs[i].t;
+        r->mv[i] = r->rs[i].v;
+    }
+    qsort(r->keep, r->n_keep, sizeof *r->keep, cmp_row);
+    size_t n_out = 0;
+    if ((rc = cpt_rollup(res, r->mts, r->mv, n, r->keep, r->n_keep, &r->outr, &n_out, &r->ocap)))
+        return rc;
+    if (n_out == 0)
+        return STRATA_OK;
+    if ((rc = ensure_writer(r, sid)) || (rc = table_writer_add_agg(r->w, sid, res, r->outr, n_out)))
+        return rc;
+    r->st.samples_written += n_out;
+    return STRATA_OK;
+}
+
+/* The current sid's rules; *res the resolution to keep it at, 0 when it
+ * stays as it is (raw, with no aggregate block in this run). */
+static int series_rules(run *r, uint64_t sid, int64_t *res)
+{
+    const cpt_run_args *a = r->a;
+    r->cut = a->retention_before_ms;
+    *res = 0;
+    int rc;
+    if (a->rules && (rc = a->rules(a->rules_ctx, sid, &r->cut, res)) != 0)
+        return rc;
+    for (size_t k = 0; k < r->n_blks; k++) {
+        int64_t rb;
+        if ((rc = table_block_res(r->srcs[r->blks[k].in].t, &r->blks[k].blk, &rb)))
+            return rc;
+        *res = MAX(*res, rb);
+    }
+    return STRATA_OK;
+}
+
 int cpt_run(const cpt_run_args *a, table_meta **outs, size_t *n_outs, cpt_run_stats *stats)
 {
     int rc = STRATA_OK;
@@ -358,6 +515,7 @@ int cpt_run(const cpt_run_args *a, table_meta **outs, size_t *n_outs, cpt_run_st
     memset(&r, 0, sizeof r);
     r.a = a;
     r.bs = a->block_samples ? a->block_samples : 1000;
+    r.cut = a->retention_before_ms;
     if (!a->dir || !a->alloc || (a->n_inputs && !a->inputs) || a->sid_lo > a->sid_hi)
         return STRATA_ERR_INVALID;
     cpt_gp_cutter_init(&r.gc, a->gps, a->n_gps, a->max_gp_overlap_bytes);
@@ -398,7 +556,8 @@ int cpt_run(const cpt_run_args *a, table_meta **outs, size_t *n_outs, cpt_run_st
                     goto out;
             }
         }
-        if ((rc = do_series(&r, sid)))
+        int64_t res;
+        if ((rc = series_rules(&r, sid, &res)) || (rc = res ? do_series_agg(&r, sid, res) : do_series(&r, sid)))
             goto out;
     }
     if (r.w)
@@ -436,5 +595,9 @@ out:
     base_free(r.mts);
     base_free(r.mv);
     base_free(r.heads);
+    base_free(r.rows);
+    base_free(r.keep);
+    base_free(r.outr);
+    base_free(r.rs);
     return rc;
 }

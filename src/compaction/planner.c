@@ -329,3 +329,40 @@ out:
     base_free(sel);
     return rc;
 }
+
+int cpt_rules_job(cpt_jobs *out, const cpt_opts *o, const cpt_partition *part, bool *added)
+{
+    size_t n = part->n_files;
+    *added = false;
+    if (n == 0 || part->n_rule_ages == 0)
+        return STRATA_OK;
+    bool due = false;
+    for (size_t i = 0; i < n; i++) {
+        if (part->files[i].compacting)
+            return STRATA_OK;
+        for (size_t k = 0; k < part->n_rule_ages && !due; k++) {
+            int64_t at;
+            if (__builtin_add_overflow(part->end_ms, part->rule_ages[k], &at))
+                continue; /* never reached */
+            due = part->files[i].rules_ms < at && at <= part->now_ms;
+        }
+    }
+    if (!due)
+        return STRATA_OK;
+    const cpt_file **sel = base_malloc(n * sizeof *sel);
+    if (!sel)
+        return STRATA_ERR_NOMEM;
+    int min_level = o->max_levels - 1;
+    for (size_t i = 0; i < n; i++) {
+        sel[i] = &part->files[i];
+        min_level = MIN(min_level, part->files[i].level);
+    }
+    /* before every other job: what the rules remove need not be merged first */
+    int rc = cpt_job_add(out, o, CPT_JOB_FULL, sel, n, min_level, o->max_levels - 1, 1e9, NULL, 0);
+    if (rc == STRATA_OK) {
+        out->jobs[out->n - 1].rules = true;
+        *added = true;
+    }
+    base_free(sel);
+    return rc;
+}

@@ -57,6 +57,33 @@ static int64_t partition_last_write(strata_db *db, db_version *v, const manifest
     return last;
 }
 
+/* The ages at which a rule starts to apply (cpt_partition.rule_ages):
+ * every downsampling rule's, every retention rule's and, beside those,
+ * the global retention's (series without a rule lose a partition that a
+ * longer rule keeps). *n 0 without rules. */
+static int rule_ages(strata_db *db, int64_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!db_rules_any(db->rules))
+        return STRATA_OK;
+    size_t nd = 0, nr = 0;
+    const db_ds_rule *ds = db_rules_downsampling(db->rules, &nd);
+    const int64_t *ret = NULL;
+    db_rules_retention(db->rules, &ret, &nr);
+    int64_t *a = base_malloc((nd + nr + 1) * sizeof *a);
+    if (!a)
+        return STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < nd; i++)
+        a[(*n)++] = ds[i].age_ms;
+    for (size_t i = 0; i < nr; i++)
+        a[(*n)++] = ret[i];
+    if (db->opts.retention_ms > 0)
+        a[(*n)++] = db->opts.retention_ms;
+    *out = a;
+    return STRATA_OK;
+}
+
 /* Plans over every partition and takes the best job (marking its inputs
  * busy). Returns 1 with *job, 0 when nothing is planned. */
 static int take_job(strata_db *db, db_version *v, bool full, cpt_job *job, int64_t *part_start)
@@ -66,7 +93,11 @@ static int take_job(strata_db *db, db_version *v, bool full, cpt_job *job, int64
     cpt_jobs all = {0};
     int64_t *job_part = NULL;
     size_t cap = 0;
-    int rc = STRATA_OK;
+    int64_t *ages = NULL;
+    size_t n_ages = 0;
+    int rc = rule_ages(db, &ages, &n_ages);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&db->bg_mu);
     for (size_t i = 0; i < np && !rc; i++) {
         cpt_file *files = NULL;
@@ -77,9 +108,19 @@ static int take_job(strata_db *db, db_version *v, bool full, cpt_job *job, int64
                             .n_files = nf,
                             .last_write_ms = partition_last_write(db, v, &parts[i]),
                             .now_ms = base_now_ms(),
-                            .force_full = full};
+                            .force_full = full,
+                            .end_ms = parts[i].start_ms + db->opts.partition_ms,
+                            .rule_ages = ages,
+                            .n_rule_ages = n_ages};
+        for (size_t k = 0; k < nf; k++)
+            for (size_t t = 0; t < v->n_tables; t++)
+                if (v->tables[t].m.file_no == files[k].file_no)
+                    files[k].rules_ms = table_get_meta(v->tables[t].t)->rules_ms;
         size_t before = all.n;
-        rc = cpt_plan(db->planner, &cp, &all);
+        bool added = false;
+        rc = cpt_rules_job(&all, &db->planner->opts, &cp, &added);
+        if (!rc && !added)
+            rc = cpt_plan(db->planner, &cp, &all);
         base_free(files);
         if (rc)
             break;
@@ -127,6 +168,7 @@ static int take_job(strata_db *db, db_version *v, bool full, cpt_job *job, int64
     pthread_mutex_unlock(&db->bg_mu);
     cpt_jobs_free(&all);
     base_free(job_part);
+    base_free(ages);
     return rc ? rc : found;
 }
 
@@ -191,10 +233,30 @@ static int retire_tombstones(strata_db *db)
     return rc;
 }
 
+/* The rules of a job's series (cpt_rules_fn). */
+typedef struct job_rules {
+    strata_db *db;
+    int64_t now_ms;
+    int64_t part_end;  /* exclusive */
+    bool downsample;   /* a rules job: resolutions apply */
+} job_rules;
+
+static int series_rules(void *ctx, uint64_t sid, int64_t *cut_ms, int64_t *res_ms)
+{
+    job_rules *j = ctx;
+    int64_t ret = 0;
+    int group = -1;
+    int rc = db_rules_of(j->db, sid, &ret, &group);
+    if (rc)
+        return rc;
+    *cut_ms = ret > 0 ? j->now_ms - ret : INT64_MIN;
+    *res_ms = j->downsample ? db_rules_resolution(j->db->rules, group, j->now_ms - j->part_end) : 0;
+    return STRATA_OK;
+}
+
 /* Runs one job to the end and installs it. */
 static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
 {
-    (void)part_start;
     pthread_rwlock_rdlock(&db->tomb_gate);
     db_version *v = db_version_pin(db);
     uint64_t tomb_at_start = last_tombstone(v->mv);
@@ -211,6 +273,13 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
             rc = STRATA_ERR_INVALID; /* the planner saw another version */
     }
     cpt_run_stats st = {0};
+    job_rules jr = {db, base_now_ms(), part_start + db->opts.partition_ms, job->rules};
+    /* a rules job applied the rules to all the partition holds; any other
+     * output holds data the rules were applied to no later than its
+     * oldest input's */
+    int64_t rules_ms = job->rules ? jr.now_ms : INT64_MAX;
+    for (size_t k = 0; k < job->n_inputs && !rc && !job->rules; k++)
+        rules_ms = MIN(rules_ms, table_get_meta(inputs[k])->rules_ms);
     if (!rc && job->kind != CPT_JOB_MOVE) {
         size_t n_ts = 0;
         const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
@@ -221,7 +290,12 @@ static int run_job(strata_db *db, cpt_job *job, int64_t part_start)
             a.n_inputs = job->n_inputs;
             a.tombstones = ts;
             a.n_tombstones = n_ts;
-            a.retention_before_ms = db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
+            a.retention_before_ms = db->opts.retention_ms > 0 ? jr.now_ms - db->opts.retention_ms : INT64_MIN;
+            if (db_rules_any(db->rules)) {
+                a.rules = series_rules;
+                a.rules_ctx = &jr;
+            }
+            a.rules_ms = rules_ms;
             a.dir = db->table_dir;
             a.vfs = db->vfs;
             a.alloc = alloc_no;

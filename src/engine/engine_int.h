@@ -195,6 +195,18 @@ int db_apply_retention(strata_db *db);
 typedef struct head_samples head_samples;
 int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
                    head_samples *scratch);
+/* read_agg.c: db_read_series with read options: when the series has rows
+ * of a resolution up to ro->agg_resolution_ms in the range, they go to
+ * *rows (grown, *cap its capacity; *n_rows of them, by time) and out is
+ * emptied; else *n_rows is 0 and out holds the samples. */
+int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt,
+                      const strata_read_options *ro, head_samples *out, head_samples *scratch, strata_agg **rows,
+                      size_t *n_rows, size_t *cap);
+/* read.c pieces read_agg.c shares: merges older (sorted, unique) into acc,
+ * acc winning on equal timestamps (tmp scratch); qsort order of db_table
+ * pointers from newest to oldest. */
+int db_merge_older(head_samples *acc, head_samples *older, head_samples *tmp);
+int db_table_age_cmp(const void *a, const void *b);
 /* Removes from s the samples of sid deleted by tombstones that apply. */
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s);

@@ -34,7 +34,7 @@ void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint6
 
 /* Merges older (sorted, unique) into acc (sorted, unique), acc winning on
  * equal timestamps; tmp is scratch. */
-static int merge_older(head_samples *acc, head_samples *older, head_samples *tmp)
+int db_merge_older(head_samples *acc, head_samples *older, head_samples *tmp)
 {
     if (!older->n)
         return STRATA_OK;
@@ -79,7 +79,7 @@ static int merge_older(head_samples *acc, head_samples *older, head_samples *tmp
 
 /* Order of tables from newest to oldest: lower level first, then larger
  * file number (compaction.h, AGE ORDER). */
-static int table_age_cmp(const void *a, const void *b)
+int db_table_age_cmp(const void *a, const void *b)
 {
     const db_table *x = *(const db_table *const *)a, *y = *(const db_table *const *)b;
     if (x->m.level != y->m.level)
@@ -101,7 +101,7 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
         if ((rc = head_read(v->frozen[i]->h, sid, mint, maxt, &src)) != 0)
             goto done;
         db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, &src);
-        if ((rc = merge_older(out, &src, scratch)) != 0)
+        if ((rc = db_merge_older(out, &src, scratch)) != 0)
             goto done;
     }
     /* the tables that may hold sid in the range, newest first */
@@ -127,7 +127,7 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
         list[n_cand++] = &v->tables[i];
     }
     if (n_cand > 1)
-        qsort(list, n_cand, sizeof *list, table_age_cmp);
+        qsort(list, n_cand, sizeof *list, db_table_age_cmp);
     table_iter it;
     table_iter_init(&it);
     for (size_t c = 0; c < n_cand && !rc; c++) {
@@ -148,7 +148,7 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
         }
         db_apply_tombstones(ts, n_ts, list[c]->m.file_no, sid, &src);
         if (!rc && src.n)
-            rc = merge_older(out, &src, scratch);
+            rc = db_merge_older(out, &src, scratch);
     }
     table_iter_free(&it);
 done_list:
@@ -223,6 +223,10 @@ struct strata_cursor {
     head_samples cur, scratch;
     bool delivered;
     bool series_only;
+    bool ex;               /* read through db_read_series_ex (read options) */
+    strata_read_options ro;
+    strata_agg *rows;      /* the current series as rows (n_rows > 0) */
+    size_t n_rows, cap_rows;
 };
 
 int strata_select(strata_db *db, const strata_matcher *matchers, size_t n_matchers, int64_t mint_ms,
@@ -311,6 +315,13 @@ int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_la
                 return has;
             if (!has)
                 continue;
+        } else if (c->ex) {
+            int rc = db_read_series_ex(c->db, c->v, s, c->mint, c->maxt, &c->ro, &c->cur, &c->scratch, &c->rows,
+                                       &c->n_rows, &c->cap_rows);
+            if (rc)
+                return rc;
+            if (!c->cur.n && !c->n_rows)
+                continue;
         } else {
             int rc = db_read_series(c->db, c->v, s, c->mint, c->maxt, &c->cur, &c->scratch);
             if (rc)
@@ -326,6 +337,7 @@ int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, const strata_la
         return 1;
     }
     c->cur.n = 0;
+    c->n_rows = 0;
     return 0;
 }
 
@@ -351,10 +363,37 @@ int strata_cursor_next_samples(strata_cursor *c, const int64_t **t_ms, const dou
     return 1;
 }
 
+int strata_cursor_next_aggs(strata_cursor *c, const strata_agg **rows, size_t *n)
+{
+    if (!c || !rows || !n)
+        return STRATA_ERR_INVALID;
+    if (c->series_only || !c->n_rows)
+        return 0;
+    *rows = c->rows;
+    *n = c->n_rows;
+    return 1;
+}
+
+int strata_select_ex(strata_db *db, const strata_selector *selectors, size_t n_selectors, int64_t mint_ms,
+                     int64_t maxt_ms, unsigned flags, const strata_read_options *ro, strata_cursor **out)
+{
+    int rc = strata_select_any(db, selectors, n_selectors, mint_ms, maxt_ms, flags, out);
+    if (rc || !ro)
+        return rc;
+    strata_cursor *c = *out;
+    strata_read_options_init(&c->ro);
+    size_t n = ro->size && ro->size < sizeof c->ro ? ro->size : sizeof c->ro;
+    memcpy(&c->ro, ro, n);
+    c->ro.size = sizeof c->ro;
+    c->ex = c->ro.agg_resolution_ms > 0 || c->ro.max_source_resolution_ms >= 0;
+    return STRATA_OK;
+}
+
 void strata_cursor_close(strata_cursor *c)
 {
     if (!c)
         return;
+    base_free(c->rows);
     index_sids_free(&c->sids);
     head_samples_free(&c->cur);
     head_samples_free(&c->scratch);

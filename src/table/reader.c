@@ -12,6 +12,7 @@
  * with the index's count, first and last time, so a damaged file gives an
  * error, not wrong samples.
  */
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -190,11 +191,16 @@ static void count_read(const table *t, uint64_t bytes)
     }
 }
 
-/* Parsed header of a block whose CRC matched. */
+/* Parsed header of a block whose CRC matched. For an aggregate block val
+ * is the first value column and cols[] every column. */
 typedef struct block_hdr {
     uint8_t ts_id, val_id;
     const uint8_t *ts, *val;
     size_t ts_len, val_len;
+    int64_t res_ms; /* 0: a raw block */
+    uint8_t col_id[TABLE_AGG_COLS];
+    const uint8_t *col[TABLE_AGG_COLS];
+    size_t col_len[TABLE_AGG_COLS];
 } block_hdr;
 
 static int block_parse(const table *t, const table_block *blk, block_hdr *h, table_fault *f)
@@ -209,15 +215,46 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     const uint8_t *e = b + body;
     uint64_t ts_len;
     size_t k;
-    h->ts_id = b[0] >> 4;
-    h->val_id = b[0] & 15;
     const uint8_t *p = b + 1;
+    h->res_ms = 0;
+    if (b[0] == TABLE_AGG_MARK) {
+        uint64_t res;
+        if (t->version < 2 || !(k = base_uvarint_get(p, e, &res)) || res == 0 || res > (uint64_t)INT64_MAX)
+            return CORRUPT(f, blk->off, "bad aggregate block header");
+        h->res_ms = (int64_t)res;
+        p += k;
+        if (p >= e)
+            return CORRUPT(f, blk->off, "bad aggregate block header");
+        h->ts_id = *p++ >> 4;
+    } else {
+        h->ts_id = b[0] >> 4;
+        h->val_id = b[0] & 15;
+    }
     if (!(k = base_uvarint_get(p, e, &ts_len)) || ts_len > (uint64_t)(e - (p + k)))
         return CORRUPT(f, blk->off, "bad timestamp length in block header");
     h->ts = p + k;
     h->ts_len = (size_t)ts_len;
     h->val = h->ts + ts_len;
     h->val_len = (size_t)(e - h->val);
+    if (h->res_ms) {
+        uint64_t len;
+        p = h->val;
+        for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+            if (p >= e)
+                return CORRUPT(f, blk->off, "aggregate block ends before column %u", c);
+            h->col_id[c] = *p++;
+            if (!(k = base_uvarint_get(p, e, &len)) || len > (uint64_t)(e - (p + k)))
+                return CORRUPT(f, blk->off, "bad length of aggregate column %u", c);
+            h->col[c] = p + k;
+            h->col_len[c] = (size_t)len;
+            p += k + len;
+        }
+        if (p != e)
+            return CORRUPT(f, blk->off, "bytes after the last aggregate column");
+        h->val_id = h->col_id[TABLE_AGG_LAST];
+        h->val = h->col[TABLE_AGG_LAST];
+        h->val_len = h->col_len[TABLE_AGG_LAST];
+    }
     return STRATA_OK;
 }
 
@@ -244,6 +281,80 @@ int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts
     if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
         return CORRUPT(f, blk->off, "block time range disagrees with the index");
     return STRATA_OK;
+}
+
+int table_block_res(const table *t, const table_block *blk, int64_t *res_ms)
+{
+    *res_ms = 0;
+    if (t->version < 2 || blk->len < TABLE_BLOCK_MIN_HDR + TABLE_BLOCK_CRC || blk->off >= t->size)
+        return STRATA_OK;
+    const uint8_t *b = t->map + blk->off;
+    if (b[0] != TABLE_AGG_MARK)
+        return STRATA_OK;
+    uint64_t res;
+    if (!base_uvarint_get(b + 1, b + blk->len, &res) || res == 0 || res > (uint64_t)INT64_MAX)
+        return STRATA_ERR_CORRUPT;
+    *res_ms = (int64_t)res;
+    return STRATA_OK;
+}
+
+int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                                 int64_t *res_ms, table_fault *f)
+{
+    block_hdr h;
+    int rc = block_parse(t, blk, &h, f);
+    if (rc)
+        return rc;
+    count_read(t, blk->len);
+    if (codec_ts_decode(h.ts_id, h.ts, h.ts_len, blk->count, ts) != STRATA_OK)
+        return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
+    if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
+        return CORRUPT(f, blk->off, "block time range disagrees with the index");
+    *res_ms = h.res_ms;
+    if (!h.res_ms) { /* raw samples: rows of one sample */
+        if (codec_val_decode(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
+            return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
+        for (uint32_t i = 0; i < blk->count; i++)
+            rows[i] = (strata_agg){ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0};
+        return STRATA_OK;
+    }
+    for (uint32_t i = 0; i < blk->count; i++)
+        rows[i].t_last = ts[i];
+    for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+        if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK)
+            return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c, h.col_id[c]);
+        for (uint32_t i = 0; i < blk->count; i++) {
+            strata_agg *r = &rows[i];
+            switch (c) {
+            case TABLE_AGG_COUNT: r->count = v[i]; break;
+            case TABLE_AGG_SUM: r->sum = v[i]; break;
+            case TABLE_AGG_MIN: r->min = v[i]; break;
+            case TABLE_AGG_MAX: r->max = v[i]; break;
+            case TABLE_AGG_FIRST: r->first = v[i]; break;
+            case TABLE_AGG_LAST: r->last = v[i]; break;
+            case TABLE_AGG_RESETS: r->resets = v[i]; break;
+            default: /* TABLE_AGG_SPAN: t_last - t_first, a whole number of ms */
+                if (!(v[i] >= 0 && v[i] <= 9.0e15) || v[i] != floor(v[i]))
+                    return CORRUPT(f, blk->off, "bad interval span in aggregate block");
+                r->t_first = r->t_last - (int64_t)v[i];
+            }
+        }
+    }
+    for (uint32_t i = 0; i < blk->count; i++)
+        if (!(rows[i].count >= 1) || rows[i].count != floor(rows[i].count) ||
+            (i && rows[i].t_first <= rows[i - 1].t_last))
+            return CORRUPT(f, blk->off, "aggregate row %u of block is inconsistent", i);
+    return STRATA_OK;
+}
+
+int table_block_decode_agg(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                           int64_t *res_ms, char *err, size_t errlen)
+{
+    table_fault f;
+    int rc = table_block_decode_agg_fault(t, blk, ts, v, rows, res_ms, &f);
+    if (rc)
+        table_fault_format(&f, t->path, err, errlen);
+    return rc;
 }
 
 int table_block_decode(const table *t, const table_block *blk, int64_t *ts, double *v, char *err, size_t errlen)
@@ -300,7 +411,7 @@ static int index_walk(const table *t, table_fault *f)
                        (unsigned long long)t->index_off);
     if (samples != t->meta.samples || blocks != t->meta.blocks ||
         (t->meta.series && (min_t != t->meta.min_t || max_t != t->meta.max_t)))
-        return CORRUPT(f, t->size - TABLE_FOOTER_SIZE, "footer totals disagree with the index");
+        return CORRUPT(f, t->index_off + t->index_len, "footer totals disagree with the index");
     return STRATA_OK;
 }
 
@@ -324,13 +435,14 @@ static int footer_parse(table *t, table_fault *f)
     if (base_crc32c(0, fstart, crc_at) != load_u32le(fstart + crc_at))
         return CORRUPT(f, size - flen, "footer CRC mismatch");
     uint32_t version = load_u32le(tail + (TF_VERSION - TF_FOOTER_LEN));
-    if (version != TABLE_FORMAT_VERSION)
+    if (version < TABLE_FORMAT_OLDEST || version > TABLE_FORMAT_VERSION)
         return table_fault_set(f, STRATA_ERR_VERSION, (int64_t)(size - TABLE_TAIL_SIZE + 4),
-                               "table format version %u, this build reads only version %u", version,
-                               TABLE_FORMAT_VERSION);
-    if (flen != TABLE_FOOTER_SIZE)
+                               "table format version %u, this build reads versions %u to %u", version,
+                               TABLE_FORMAT_OLDEST, TABLE_FORMAT_VERSION);
+    if (flen != (version == 1 ? TABLE_FOOTER_SIZE_V1 : TABLE_FOOTER_SIZE))
         return CORRUPT(f, size - TABLE_TAIL_SIZE, "bad footer length %u", flen);
-    uint64_t foff = size - TABLE_FOOTER_SIZE;
+    uint64_t foff = size - flen;
+    t->version = version;
     const uint8_t *ft = t->map + foff;
     t->index_off = load_u64le(ft + TF_INDEX_OFF);
     t->index_len = load_u64le(ft + TF_INDEX_LEN);
@@ -345,6 +457,7 @@ static int footer_parse(table *t, table_fault *f)
     t->sid_w = ft[TF_SID_WIDTH];
     t->block_samples = load_u32le(ft + TF_BLOCK_SAMPLES);
     t->off_w = ft[TF_OFF_WIDTH];
+    t->meta.rules_ms = version >= 2 ? (int64_t)load_u64le(ft + TF_RULES_MS) : 0;
     static const uint8_t zero[6];
     if (t->index_off > foff || t->index_len != foff - t->index_off || t->sid_w < 1 || t->sid_w > 8 ||
         t->off_w < 1 || t->off_w > 8 || t->block_samples < 1 || t->block_samples > TABLE_MAX_BLOCK_SAMPLES || memcmp(ft + TF_RESERVED, zero, sizeof zero) != 0 ||

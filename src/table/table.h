@@ -46,6 +46,7 @@ typedef struct table_meta {
     uint64_t series;
     uint64_t blocks;
     uint64_t file_bytes;
+    int64_t rules_ms; /* wall clock when retention and downsampling rules were last applied to all of it; 0: never */
 } table_meta;
 
 /* One block of one series: where it is and what it covers. */
@@ -76,6 +77,7 @@ typedef struct table_writer table_writer;
 typedef struct table_writer_opts {
     uint32_t block_samples; /* samples per block, 0 = 1000; at most 65536 */
     const base_vfs *vfs;    /* where the file is written, synced and renamed; NULL: POSIX */
+    int64_t rules_ms;       /* table_meta.rules_ms of the file (0: rules never applied) */
 } table_writer_opts;
 
 /* Starts "<dir>/<name>.tmp" for table file_no (opts may be NULL). */
@@ -92,6 +94,13 @@ int table_writer_add(table_writer *w, uint64_t sid, const int64_t *ts, const dou
  * every sample already given for sid. A partial block buffered for sid is
  * written out first. */
 int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, const uint8_t *bytes);
+
+/* Appends n aggregate rows of sid at resolution res_ms (> 0) as aggregate
+ * blocks: same ordering rules as table_writer_add with t_last as the
+ * timestamp; each row's t_first after the previous row's t_last and not
+ * after its own t_last, count >= 1 and whole. A partial raw block pending
+ * for sid is written out first. */
+int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const strata_agg *rows, size_t n);
 
 /* Bytes written so far (blocks only): for rotating outputs at a size. */
 uint64_t table_writer_bytes(const table_writer *w);
@@ -155,8 +164,21 @@ int table_find(const table *t, uint64_t sid, table_block_list *out);
 int table_block_list_next(table_block_list *l, table_block *blk);
 
 /* Checks blk's CRC and decodes it into ts and v, each with room for
- * blk->count + CODEC_PAD elements. err (may be NULL) gets file and offset. */
+ * blk->count + CODEC_PAD elements. err (may be NULL) gets file and offset.
+ * An aggregate block decodes as its rows' (t_last, last): the samples a
+ * reader that knows nothing of aggregates sees. */
 int table_block_decode(const table *t, const table_block *blk, int64_t *ts, double *v, char *err, size_t errlen);
+
+/* The resolution of blk from its header, unchecked (0: raw samples; the
+ * CRC is checked when it is decoded). STRATA_ERR_CORRUPT when the header
+ * cannot be read. */
+int table_block_res(const table *t, const table_block *blk, int64_t *res_ms);
+
+/* Decodes blk as rows (blk->count of them; a raw block gives rows of one
+ * sample) and its resolution (*res_ms 0 for a raw block); ts and v are
+ * scratch of blk->count + CODEC_PAD elements. Errors as table_block_decode. */
+int table_block_decode_agg(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                           int64_t *res_ms, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ series iterator
  * The samples of one sid within [mint, maxt], a decoded block at a time:

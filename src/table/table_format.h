@@ -20,12 +20,17 @@
 
 #include "base/base.h"
 
-#define TABLE_FORMAT_VERSION 1u
+#define TABLE_FORMAT_VERSION 2u
+/* The oldest version this build reads (version 1: no aggregate blocks,
+ * a 108-byte footer without rules_ms). */
+#define TABLE_FORMAT_OLDEST 1u
 /* "STRATTBL" read as a little-endian u64. */
 #define TABLE_MAGIC 0x4c42545441525453ull
 
-/* Footer of version 1: body then tail. */
-#define TABLE_FOOTER_SIZE 108u
+/* Footer of version 2 (of version 1: 108 bytes, without rules_ms, the
+ * tail at 88): body then tail. */
+#define TABLE_FOOTER_SIZE 116u
+#define TABLE_FOOTER_SIZE_V1 108u
 #define TABLE_TAIL_SIZE 20u
 
 /* Offsets inside the footer. */
@@ -43,11 +48,20 @@
 #define TF_SID_WIDTH 80
 #define TF_OFF_WIDTH 81
 #define TF_RESERVED 82 /* 6 zero bytes */
-/* tail: identical in every version */
-#define TF_FOOTER_LEN 88
-#define TF_VERSION 92
-#define TF_FOOTER_CRC 96 /* CRC32C of footer bytes [0, 96) */
-#define TF_MAGIC 100
+#define TF_RULES_MS 88 /* version 2 */
+/* tail: identical in every version (offsets of version 2) */
+#define TF_FOOTER_LEN 96
+#define TF_VERSION 100
+#define TF_FOOTER_CRC 104 /* CRC32C of footer bytes [0, 104) */
+#define TF_MAGIC 108
+
+/* The first byte of an aggregate block (version 2): no raw block starts
+ * with it, as a raw block's timestamp codec id (its high nibble) is 1..15. */
+#define TABLE_AGG_MARK 0x00u
+/* Value columns of an aggregate block, in order (see writer.c). */
+#define TABLE_AGG_COLS 8u
+enum { TABLE_AGG_COUNT, TABLE_AGG_SUM, TABLE_AGG_MIN, TABLE_AGG_MAX, TABLE_AGG_FIRST, TABLE_AGG_LAST,
+       TABLE_AGG_RESETS, TABLE_AGG_SPAN };
 
 /* Bytes of a block that are not payload: header (codec byte, ts length
  * varint) and the CRC. */

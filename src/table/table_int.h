@@ -28,6 +28,7 @@ struct table {
     const uint8_t *index;  /* map + index_off */
     unsigned sid_w, off_w; /* directory field widths */
     uint32_t block_samples; /* base of the counts in block entries */
+    uint32_t version;      /* format version of the file */
     uint64_t dir_len;      /* series * (sid_w + off_w) */
     table_stats *stats;    /* may be NULL; owned by the caller of table_open */
     _Atomic long refs;
@@ -41,5 +42,7 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
 /* Checks the CRC and header of blk; returns the payload split. */
 int table_block_check(const table *t, const table_block *blk, table_fault *f);
 int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f);
+int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                                 int64_t *res_ms, table_fault *f);
 
 #endif /* STRATA_TABLE_INT_H */

@@ -25,6 +25,7 @@ int table_verify(const char *path, table_verify_fn fn, void *ctx)
     }
     int64_t *ts = NULL;
     double *v = NULL;
+    strata_agg *rows = NULL;
     size_t cap = 0;
     int bad = 0;
     for (size_t i = 0; i < t->meta.series; i++) {
@@ -40,15 +41,19 @@ int table_verify(const char *path, table_verify_fn fn, void *ctx)
             if (blk.count > cap) {
                 base_free(ts);
                 base_free(v);
+                base_free(rows);
                 cap = blk.count;
                 ts = base_malloc((cap + CODEC_PAD) * sizeof *ts);
                 v = base_malloc((cap + CODEC_PAD) * sizeof *v);
-                if (!ts || !v) {
+                rows = base_malloc(cap * sizeof *rows);
+                if (!ts || !v || !rows) {
                     rc = STRATA_ERR_NOMEM;
                     goto out;
                 }
             }
-            if (table_block_decode_fault(t, &blk, ts, v, &f) != STRATA_OK) {
+            int64_t res;
+            /* every column of an aggregate block, the values of a raw one */
+            if (table_block_decode_agg_fault(t, &blk, ts, v, rows, &res, &f) != STRATA_OK) {
                 report(fn, ctx, path, &f);
                 bad = 1;
                 continue;
@@ -73,6 +78,7 @@ int table_verify(const char *path, table_verify_fn fn, void *ctx)
 out:
     base_free(ts);
     base_free(v);
+    base_free(rows);
     table_unref(t);
     return rc;
 }

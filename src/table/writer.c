@@ -3,7 +3,7 @@
  * the index and the footer, to "<name>.tmp"; fsync, rename, fsync of the
  * directory.
  *
- * FORMAT (version 1). All integers little-endian. "uvarint" is LEB128,
+ * FORMAT (version 2; version 1 differs only where marked). All integers little-endian. "uvarint" is LEB128,
  * "svarint" a zig-zag LEB128 of an int64. Offsets are from the start of the
  * file unless said otherwise.
  *
@@ -19,6 +19,20 @@
  *                          the index) minus everything else
  *   u32      crc           CRC32C of every byte of the block before it
  * Header and CRC take 6-7 bytes beside the payload.
+ *
+ * Aggregate block (version 2): one row per interval (end - res, end] of a
+ * downsampled series (strata_agg), count rows, t_last strictly increasing.
+ *   u8       0x00          TABLE_AGG_MARK (no raw block starts with it)
+ *   uvarint  res           the resolution in ms, >= 1
+ *   u8       ts codec id << 4
+ *   uvarint  ts_len, then ts_len bytes: codec_ts_encode of the rows' t_last
+ *   8 columns, each       u8 value codec id, uvarint len, len bytes of
+ *                          codec_val_encode: count, sum, min, max, first,
+ *                          last, resets, span (t_last - t_first, whole ms),
+ *                          in that order
+ *   u32      crc           CRC32C of every byte of the block before it
+ * The index entry's mint and maxt are the first and last rows' t_last. A
+ * reader of raw samples sees an aggregate block as (t_last, last).
  *
  * Index (index_len bytes at index_off), covered by index_crc:
  *   directory: series entries of sid_width + off_width bytes, fixed width so
@@ -44,7 +58,7 @@
  *   An entry costs about 5 bytes for regular 1000-sample blocks, a series
  *   about 10 more (directory entry, list header, its first span).
  *
- * Footer (108 bytes, the last of the file):
+ * Footer (116 bytes in version 2, 108 in version 1; the last of the file):
  *    0 u64 index_off      8 u64 index_len
  *   16 u64 min_sid       24 u64 max_sid
  *   32 i64 min_t         40 i64 max_t
@@ -53,11 +67,14 @@
  *   76 u32 block_samples the writer's option: the base of index counts
  *   80 u8  sid_width     81 u8 off_width (1..8 each)
  *   82 6 bytes zero
- *   tail, the same in every version:
- *   88 u32 footer_len    108
- *   92 u32 version       TABLE_FORMAT_VERSION
- *   96 u32 footer_crc    CRC32C of footer bytes [0, 96)
- *  100 u64 magic         "STRATTBL"
+ *   88 i64 rules_ms      wall clock when retention and downsampling rules
+ *                        were applied to the whole file (0: never; a flush);
+ *                        absent in version 1
+ *   tail, the same in every version (version 1: at 88):
+ *   96 u32 footer_len    116
+ *  100 u32 version       TABLE_FORMAT_VERSION
+ *  104 u32 footer_crc    CRC32C of footer bytes [0, 104)
+ *  108 u64 magic         "STRATTBL"
  * A file without series has index_len 0 and zero sid/time fields.
  *
  * The constants and the rule for bumping the version are in table_format.h.
@@ -112,6 +129,8 @@ struct table_writer {
     size_t n_dir, cap_dir;
     table_meta meta;
     bbuf enc_ts, enc_v;
+    int64_t rules_ms;
+    double *col;       /* one aggregate column of a block, block_samples elements */
     int failed;        /* an I/O error happened: only abort is allowed */
 };
 
@@ -147,6 +166,7 @@ static void writer_free(table_writer *w)
     base_free(w->dir_path);
     base_free(w->ts);
     base_free(w->v);
+    base_free(w->col);
     base_buf_free(&w->out);
     base_buf_free(&w->ents);
     base_buf_free(&w->enc_ts);
@@ -167,6 +187,7 @@ int table_writer_open(const char *dir, uint64_t file_no, const table_writer_opts
     w->fd = -1;
     w->vfs = opts ? opts->vfs : NULL;
     w->block_samples = bs;
+    w->rules_ms = opts ? opts->rules_ms : 0;
     w->meta.file_no = file_no;
     char name[40];
     table_file_name(name, sizeof name, file_no);
@@ -406,6 +427,107 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
     return STRATA_OK;
 }
 
+/* Encodes rows [0, n) (n <= block_samples) as one aggregate block. */
+static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows, size_t n)
+{
+    int rc;
+    uint8_t tsid = 0;
+    for (size_t i = 0; i < n; i++)
+        w->ts[i] = rows[i].t_last;
+    base_buf_reset(&w->enc_ts);
+    base_buf_reset(&w->enc_v);
+    if ((rc = codec_ts_encode(w->ts, n, &w->enc_ts, &tsid)))
+        return rc;
+    if (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)
+        return STRATA_ERR_LIMIT;
+    for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+        for (size_t i = 0; i < n; i++) {
+            const strata_agg *r = &rows[i];
+            double x;
+            switch (c) {
+            case TABLE_AGG_COUNT: x = r->count; break;
+            case TABLE_AGG_SUM: x = r->sum; break;
+            case TABLE_AGG_MIN: x = r->min; break;
+            case TABLE_AGG_MAX: x = r->max; break;
+            case TABLE_AGG_FIRST: x = r->first; break;
+            case TABLE_AGG_LAST: x = r->last; break;
+            case TABLE_AGG_RESETS: x = r->resets; break;
+            default: x = (double)(r->t_last - r->t_first); break;
+            }
+            w->col[i] = x;
+        }
+        uint8_t id = 0;
+        bbuf one = {0};
+        rc = codec_val_encode(w->col, n, &one, &id);
+        if (!rc && (id == 0 || id > TABLE_CODEC_ID_MAX))
+            rc = STRATA_ERR_LIMIT;
+        uint8_t hdr[12];
+        size_t h = 0;
+        hdr[h++] = id;
+        h += base_uvarint_put(hdr + h, one.len);
+        if (!rc)
+            rc = base_buf_append(&w->enc_v, hdr, h);
+        if (!rc)
+            rc = base_buf_append(&w->enc_v, one.data, one.len);
+        base_buf_free(&one);
+        if (rc)
+            return rc;
+    }
+    uint8_t hdr[24];
+    size_t h = 0;
+    hdr[h++] = TABLE_AGG_MARK;
+    h += base_uvarint_put(hdr + h, (uint64_t)res_ms);
+    hdr[h++] = (uint8_t)(tsid << 4);
+    h += base_uvarint_put(hdr + h, w->enc_ts.len);
+    uint64_t off = file_pos(w);
+    size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
+    if (len > UINT32_MAX)
+        return STRATA_ERR_LIMIT;
+    uint32_t crc = base_crc32c(0, hdr, h);
+    crc = base_crc32c(crc, w->enc_ts.data, w->enc_ts.len);
+    crc = base_crc32c(crc, w->enc_v.data, w->enc_v.len);
+    if ((rc = base_buf_reserve(&w->out, len)))
+        return rc;
+    base_buf_append(&w->out, hdr, h);
+    base_buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
+    base_buf_append(&w->out, w->enc_v.data, w->enc_v.len);
+    base_buf_put_u32le(&w->out, crc);
+    if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)n, rows[0].t_last, rows[n - 1].t_last)))
+        return rc;
+    return out_drain(w, OUT_CHUNK);
+}
+
+int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const strata_agg *rows, size_t n)
+{
+    if (w->failed || res_ms <= 0)
+        return STRATA_ERR_INVALID;
+    if (n == 0)
+        return STRATA_OK;
+    if (!order_ok(w, sid, rows[0].t_first))
+        return STRATA_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].t_first > rows[i].t_last || (i && rows[i].t_first <= rows[i - 1].t_last) ||
+            !(rows[i].count >= 1) || rows[i].count != (double)(uint64_t)rows[i].count)
+            return STRATA_ERR_INVALID;
+    if (!w->col && !(w->col = base_malloc(w->block_samples * sizeof *w->col)))
+        return STRATA_ERR_NOMEM;
+    int rc = start_sid(w, sid);
+    if (!rc)
+        rc = flush_block(w);
+    for (size_t i = 0; !rc && i < n;) {
+        size_t take = MIN(n - i, w->block_samples);
+        rc = put_agg_block(w, res_ms, rows + i, take);
+        i += take;
+    }
+    if (rc) {
+        w->failed = 1;
+        return rc;
+    }
+    w->have_t = 1;
+    w->last_t = rows[n - 1].t_last;
+    return STRATA_OK;
+}
+
 /* The header of series d's block list. */
 static size_t list_hdr(const table_writer *w, const ser_rec *d, uint8_t *p)
 {
@@ -460,6 +582,7 @@ static int put_index_footer(table_writer *w)
     store_u64le(f + TF_BLOCKS, w->meta.blocks);
     store_u32le(f + TF_INDEX_CRC, index_crc);
     store_u32le(f + TF_BLOCK_SAMPLES, w->block_samples);
+    store_u64le(f + TF_RULES_MS, (uint64_t)w->rules_ms);
     f[TF_SID_WIDTH] = (uint8_t)sid_w;
     f[TF_OFF_WIDTH] = (uint8_t)off_w;
     store_u32le(f + TF_FOOTER_LEN, TABLE_FOOTER_SIZE);
@@ -478,6 +601,7 @@ int table_writer_finish(table_writer *w, table_meta *out)
     if ((rc = end_series(w)) || (rc = put_index_footer(w)))
         goto out;
     w->meta.file_bytes = file_pos(w);
+    w->meta.rules_ms = w->rules_ms;
     /* The data must be durable before the name: a rename that reaches the
      * disk first would give the final name to a file with holes. */
     if ((rc = out_drain(w, 0)) || (rc = base_vfs_fsync(w->vfs, w->fd)))

@@ -83,7 +83,7 @@ static void compaction_job_installs_with_one_edit(void **state)
 
     cpt_planner *p;
     assert_int_equal(cpt_planner_tiered_new(NULL, &p), STRATA_OK);
-    cpt_partition part = {files, nf, 0, 1000, false};
+    cpt_partition part = {files, nf, 0, 1000, .force_full = false};
     cpt_jobs jobs = {0};
     assert_int_equal(cpt_plan(p, &part, &jobs), STRATA_OK);
     assert_int_equal(jobs.n, 1);

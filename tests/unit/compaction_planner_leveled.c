@@ -37,7 +37,7 @@ static cpt_file file(uint64_t no, int level, uint64_t bytes, uint64_t min_sid, u
 
 static cpt_partition hot(const cpt_file *f, size_t n)
 {
-    cpt_partition p = {f, n, 1000, 2000, false};
+    cpt_partition p = {f, n, 1000, 2000, .force_full = false};
     return p;
 }
 

@@ -106,7 +106,7 @@ static void plan(model *m, cpt_planner *p)
         if (m->f[i].live)
             describe(&m->f[i], &files[n++]);
     bool cold = test_rng_below(&m->rng, 10) == 0;
-    cpt_partition part = {files, n, 1000, cold ? 1000 + p->opts.cold_ms : 1001, false};
+    cpt_partition part = {files, n, 1000, cold ? 1000 + p->opts.cold_ms : 1001, .force_full = false};
     cpt_jobs jobs = {0};
     assert_int_equal(cpt_plan(p, &part, &jobs), STRATA_OK);
     for (size_t j = 0; j < jobs.n; j++) {

@@ -31,7 +31,7 @@ static cpt_planner *tiered(void)
 
 static cpt_partition hot(const cpt_file *f, size_t n)
 {
-    cpt_partition part = {f, n, 10 * HOUR, 10 * HOUR + 60000, false};
+    cpt_partition part = {f, n, 10 * HOUR, 10 * HOUR + 60000, .force_full = false};
     return part;
 }
 
@@ -214,7 +214,7 @@ static void tiered_cold_partition_is_fully_compacted_once(void **state)
     cpt_jobs_free(&jobs);
 
     /* An empty partition plans nothing. */
-    cpt_partition empty = {NULL, 0, 0, 10 * HOUR, true};
+    cpt_partition empty = {NULL, 0, 0, 10 * HOUR, .force_full = true};
     assert_int_equal(cpt_plan(p, &empty, &jobs), STRATA_OK);
     assert_int_equal(jobs.n, 0);
     cpt_planner_free(p);

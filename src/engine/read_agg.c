@@ -1,0 +1,245 @@
+/*
+ * read_agg.c: reading downsampled data (strata_select_ex).
+ *
+ * A series' data in a range may be raw samples (heads, raw blocks) and
+ * aggregate rows (blocks a downsampling wrote, strata_agg). With
+ * agg_resolution_ms set, the aggregate blocks of a resolution up to it are
+ * decoded as rows; a raw sample that falls into such a row's interval (a
+ * late write into downsampled data, not yet rolled up by the compactor)
+ * is added to that row, every other raw sample becomes a row of one
+ * sample, and the series is returned as rows by time. Blocks coarser than
+ * agg_resolution_ms, and every block without it, read as samples (an
+ * aggregate block as its rows' last samples). Blocks coarser than
+ * max_source_resolution_ms are not read at all.
+ *
+ * Age order is as in read.c: on equal timestamps the newer source wins;
+ * rows and samples never share a timestamp's identity (a row stands for
+ * its interval), so they are not deduplicated against each other.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "codec/codec.h"
+#include "engine_int.h"
+
+void strata_read_options_init(strata_read_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->max_source_resolution_ms = -1;
+    o->agg_resolution_ms = 0;
+}
+
+/* A row read from an aggregate block with its resolution. */
+typedef struct rrow {
+    strata_agg a;
+    int64_t res;
+} rrow;
+
+static int cmp_rrow(const void *x, const void *y)
+{
+    const rrow *a = x, *b = y;
+    if (a->a.t_last != b->a.t_last)
+        return a->a.t_last < b->a.t_last ? -1 : 1;
+    return a->a.t_first < b->a.t_first ? -1 : a->a.t_first > b->a.t_first;
+}
+
+static int cmp_agg(const void *x, const void *y)
+{
+    const strata_agg *a = x, *b = y;
+    return a->t_last < b->t_last ? -1 : a->t_last > b->t_last;
+}
+
+static bool tomb_hides(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid, int64_t t)
+{
+    for (size_t k = 0; k < n_ts; k++)
+        if (manifest_tombstone_applies(ts[k], min_id, sid) && t >= ts[k]->mint_ms && t <= ts[k]->maxt_ms)
+            return true;
+    return false;
+}
+
+/* Reads one table's blocks of sid in [mint, maxt]: rows into *rows,
+ * samples into src (sorted; rows and samples of one table never overlap
+ * in time as its blocks do not). */
+static int read_table(strata_db *db, const db_table *dt, uint64_t sid, int64_t mint, int64_t maxt,
+                      const strata_read_options *ro, const manifest_tombstone *const *ts, size_t n_ts,
+                      head_samples *src, rrow **rows, size_t *n_rows, size_t *cap_rows, int64_t **bt, double **bv,
+                      strata_agg **ba, size_t *bcap)
+{
+    table_block_list l;
+    int rc = table_find(dt->t, sid, &l);
+    if (rc == STRATA_ERR_NOTFOUND)
+        return STRATA_OK;
+    if (rc)
+        return rc;
+    table_block blk;
+    char err[320];
+    while ((rc = table_block_list_next(&l, &blk)) == 1) {
+        if (blk.maxt < mint)
+            continue;
+        if (blk.mint > maxt)
+            break;
+        int64_t res;
+        if ((rc = table_block_res(dt->t, &blk, &res)) != 0)
+            return rc;
+        if (ro->max_source_resolution_ms >= 0 && res > ro->max_source_resolution_ms)
+            continue;
+        if (blk.count + CODEC_PAD > *bcap) {
+            size_t nc = blk.count + CODEC_PAD;
+            int64_t *t = base_realloc(*bt, nc * sizeof *t);
+            if (t)
+                *bt = t;
+            double *v = base_realloc(*bv, nc * sizeof *v);
+            if (v)
+                *bv = v;
+            strata_agg *a = base_realloc(*ba, nc * sizeof *a);
+            if (a)
+                *ba = a;
+            if (!t || !v || !a)
+                return STRATA_ERR_NOMEM;
+            *bcap = nc;
+        }
+        bool as_rows = res > 0 && ro->agg_resolution_ms >= res;
+        if (as_rows) {
+            int64_t r2;
+            if ((rc = table_block_decode_agg(dt->t, &blk, *bt, *bv, *ba, &r2, err, sizeof err)) != 0) {
+                base_logf(&db->log, STRATA_LOG_ERROR, "%s", err);
+                return rc;
+            }
+            for (uint32_t i = 0; i < blk.count; i++) {
+                const strata_agg *a = &(*ba)[i];
+                if (a->t_last < mint || a->t_last > maxt || tomb_hides(ts, n_ts, dt->m.file_no, sid, a->t_last))
+                    continue;
+                if (base_grow((void **)rows, cap_rows, *n_rows + 1, sizeof **rows))
+                    return STRATA_ERR_NOMEM;
+                (*rows)[(*n_rows)++] = (rrow){*a, res};
+            }
+            continue;
+        }
+        if ((rc = table_block_decode(dt->t, &blk, *bt, *bv, err, sizeof err)) != 0) {
+            base_logf(&db->log, STRATA_LOG_ERROR, "%s", err);
+            return rc;
+        }
+        for (uint32_t i = 0; i < blk.count; i++)
+            if ((*bt)[i] >= mint && (*bt)[i] <= maxt && (rc = head_samples_push(src, (*bt)[i], (*bv)[i])) != 0)
+                return rc;
+    }
+    if (rc < 0)
+        return rc;
+    db_apply_tombstones(ts, n_ts, dt->m.file_no, sid, src);
+    return STRATA_OK;
+}
+
+static bool stale(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b == 0x7ff0000000000002ull;
+}
+
+int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt,
+                      const strata_read_options *ro, head_samples *out, head_samples *scratch, strata_agg **rows_out,
+                      size_t *n_rows_out, size_t *cap_rows_out)
+{
+    size_t n_ts = 0;
+    const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
+    head_samples src = {0}, acc = {0};
+    rrow *rows = NULL;
+    size_t n_rows = 0, cap_rows = 0, bcap = 0;
+    int64_t *bt = NULL;
+    double *bv = NULL;
+    strata_agg *ba = NULL;
+    *n_rows_out = 0;
+    out->n = 0;
+    int rc = head_read(v->active->h, sid, mint, maxt, out);
+    for (size_t i = v->n_frozen; !rc && i-- > 0;) {
+        if ((rc = head_read(v->frozen[i]->h, sid, mint, maxt, &src)) != 0)
+            break;
+        db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, &src);
+        rc = db_merge_older(out, &src, scratch);
+    }
+    /* tables newest first, as read.c orders them */
+    const db_table **list = NULL;
+    size_t n_cand = 0;
+    if (!rc && v->n_tables && !(list = base_malloc(v->n_tables * sizeof *list)))
+        rc = STRATA_ERR_NOMEM;
+    for (size_t i = 0; !rc && i < v->n_tables; i++) {
+        const manifest_table *m = &v->tables[i].m;
+        if (sid < m->min_sid || sid > m->max_sid || m->max_t_ms < mint || m->min_t_ms > maxt)
+            continue;
+        list[n_cand++] = &v->tables[i];
+    }
+    if (n_cand > 1)
+        qsort(list, n_cand, sizeof *list, db_table_age_cmp);
+    for (size_t c = 0; !rc && c < n_cand; c++) {
+        src.n = 0;
+        rc = read_table(db, list[c], sid, mint, maxt, ro, ts, n_ts, &src, &rows, &n_rows, &cap_rows, &bt, &bv, &ba,
+                        &bcap);
+        if (!rc && src.n)
+            rc = db_merge_older(out, &src, scratch);
+    }
+    base_free(list);
+    /* retention hides what is older than the series' cut */
+    int64_t ret = 0;
+    int group = -1;
+    if (!rc)
+        rc = db_rules_of(db, sid, &ret, &group);
+    int64_t cut = ret > 0 ? base_now_ms() - ret : INT64_MIN;
+    if (!rc && cut != INT64_MIN) {
+        size_t k = 0, w = 0;
+        while (k < out->n && out->t[k] < cut)
+            k++;
+        memmove(out->t, out->t + k, (out->n - k) * sizeof *out->t);
+        memmove(out->v, out->v + k, (out->n - k) * sizeof *out->v);
+        out->n -= k;
+        for (size_t i = 0; i < n_rows; i++)
+            if (rows[i].a.t_last >= cut)
+                rows[w++] = rows[i];
+        n_rows = w;
+    }
+    if (!rc && n_rows) {
+        /* the series as rows: raw samples inside a row's interval join it,
+         * the others are rows of one sample */
+        qsort(rows, n_rows, sizeof *rows, cmp_rrow);
+        size_t need = n_rows + out->n, n = 0;
+        if (base_grow((void **)rows_out, cap_rows_out, need ? need : 1, sizeof **rows_out)) {
+            rc = STRATA_ERR_NOMEM;
+            goto done;
+        }
+        strata_agg *o = *rows_out;
+        for (size_t i = 0; i < n_rows; i++)
+            o[n++] = rows[i].a;
+        size_t j = 0;
+        for (size_t i = 0; i < out->n; i++) {
+            int64_t t = out->t[i];
+            double x = out->v[i];
+            if (stale(x))
+                continue;
+            strata_agg one = {t, t, 1, x, x, x, x, x, 0};
+            while (j < n_rows && rows[j].a.t_last < t &&
+                   cpt_interval_end(rows[j].a.t_last, rows[j].res) < t)
+                j++;
+            bool joined = false;
+            for (size_t k = j; k < n_rows && k <= j + 1 && !joined; k++) {
+                int64_t end = cpt_interval_end(rows[k].a.t_last, rows[k].res);
+                if (t <= end && t > end - rows[k].res) {
+                    cpt_agg_combine(&o[k], &one);
+                    joined = true;
+                }
+            }
+            if (!joined)
+                o[n++] = one;
+        }
+        qsort(o, n, sizeof *o, cmp_agg);
+        *n_rows_out = n;
+        out->n = 0;
+    }
+done:
+    head_samples_free(&src);
+    head_samples_free(&acc);
+    base_free(rows);
+    base_free(bt);
+    base_free(bv);
+    base_free(ba);
+    return rc;
+}
