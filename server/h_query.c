@@ -412,6 +412,18 @@ static int query_options(srv *s, srv_req *r, srv_resp *w, strata_query_options *
         }
         o->lookback_ms = d;
     }
+    /* Thanos' max_source_resolution: auto (every resolution), raw or 0s
+     * (raw data only), or a duration (resolutions up to it) */
+    const char *mv = srv_param(r, "max_source_resolution");
+    if (mv && *mv && strcmp(mv, "auto") != 0) {
+        if (strcmp(mv, "raw") == 0)
+            o->max_source_resolution_ms = 0;
+        else if (strata_parse_duration(mv, strlen(mv), &d, &why) || d < 0) {
+            *ret = bad_param(s, w, "max_source_resolution", mv, why);
+            return -1;
+        } else
+            o->max_source_resolution_ms = d;
+    }
     return 0;
 }
 

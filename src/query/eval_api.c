@@ -120,6 +120,7 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
     c.q_end_ms = instant ? start : end;
     c.q_step_ms = instant ? 0 : step;
     c.lookback_ms = def.lookback_ms > 0 ? def.lookback_ms : QUERY_DEFAULT_LOOKBACK_MS;
+    c.max_source_res_ms = def.max_source_resolution_ms < 0 ? -1 : def.max_source_resolution_ms;
     if (c.lookback_ms > QUERY_MAX_WIDTH_MS)
         c.lookback_ms = QUERY_MAX_WIDTH_MS;
     c.subquery_step_ms = def.subquery_step_ms > 0 && def.subquery_step_ms <= QUERY_MAX_WIDTH_MS ? def.subquery_step_ms

@@ -158,6 +158,7 @@ typedef struct qctx {
     /* the query's outer grid, for start() / end() */
     int64_t q_start_ms, q_end_ms, q_step_ms;
     int64_t lookback_ms;
+    int64_t max_source_res_ms; /* strata_read_options.max_source_resolution_ms */
     int64_t subquery_step_ms; /* a subquery without a step uses this */
     int depth;
     uint64_t max_samples;   /* points held at once */
@@ -218,6 +219,14 @@ typedef int (*query_scan_fn)(qctx *c, void *arg, const strata_label *labels, siz
  * staleness markers out. */
 int query_scan(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
                query_scan_fn fn, void *arg);
+/* Called for a series the engine returns as aggregate rows (by t_last). */
+typedef int (*query_rows_fn)(qctx *c, void *arg, const strata_label *labels, size_t n_labels, const strata_agg *rows,
+                             size_t n);
+/* query_scan that asks for the aggregate rows of resolutions up to
+ * agg_res_ms: a series with such rows in the range goes to rows_fn, the
+ * others to fn. */
+int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
+                  int64_t agg_res_ms, query_scan_fn fn, query_rows_fn rows_fn, void *arg);
 /* The instant-selector rule over samples: per step ts[i], the latest sample
  * in (ts[i] - lookback, ts[i]] unless a staleness marker. */
 void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, const int64_t *t, const double *v,
@@ -283,6 +292,17 @@ int query_range_series(qrange_fn fn, const int64_t *t, const double *v, size_t n
                        double *ov, uint64_t *has);
 
 double query_quantile(double q, double *v, size_t n); /* sorts v */
+/* extrapolatedRate's extrapolation of result (last - first, resets added)
+ * over the window ending at wend: first and last sample times, the first
+ * value, the sample count (>= 2). */
+double query_extrapolate(double result, int64_t first_t, int64_t last_t, double first_v, double cnt, int64_t wend,
+                         int64_t range_ms, bool counter, bool is_rate, bool *ok);
+/* Range function fn over aggregate rows (strata_agg, by t_last) of one
+ * series: a row is in the window (wend[i] - range, wend[i]] when its
+ * t_last is. Only fn for which query_range_rows_ok is true. */
+bool query_range_rows_ok(qrange_fn fn);
+int query_range_rows(qrange_fn fn, const strata_agg *rows, size_t n, const int64_t *wend, int64_t range_ms,
+                     size_t n_steps, double *ov, uint64_t *has);
 double query_kahan_inc(double inc, double sum, double *c);
 
 /* Date functions over seconds since the epoch (UTC). */

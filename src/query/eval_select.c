@@ -29,10 +29,26 @@ static int64_t sat_sub(int64_t a, int64_t b)
 int query_scan(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
                query_scan_fn fn, void *arg)
 {
+    return query_scan_ex(c, m, n_m, mint, maxt, drop_stale, 0, fn, NULL, arg);
+}
+
+int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
+                  int64_t agg_res_ms, query_scan_fn fn, query_rows_fn rows_fn, void *arg)
+{
     if (mint > maxt)
         return 0;
     strata_cursor *cur = NULL;
-    int rc = strata_select(c->db, m, n_m, mint, maxt, &cur);
+    int rc;
+    if (c->max_source_res_ms >= 0 || (rows_fn && agg_res_ms > 0)) {
+        strata_read_options ro;
+        strata_read_options_init(&ro);
+        ro.max_source_resolution_ms = c->max_source_res_ms;
+        ro.agg_resolution_ms = rows_fn ? agg_res_ms : 0;
+        strata_selector sel = {(strata_matcher *)m, n_m, 0};
+        rc = strata_select_ex(c->db, &sel, 1, mint, maxt, 0, &ro, &cur);
+    } else {
+        rc = strata_select(c->db, m, n_m, mint, maxt, &cur);
+    }
     if (rc)
         return rc == STRATA_ERR_NOMEM ? query_nomem(c) : query_fail(c, QERR_INTERNAL, "select: %s", strata_strerror(rc));
     int64_t *bt = NULL;
@@ -54,6 +70,17 @@ int query_scan(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64
         const int64_t *t;
         const double *v;
         size_t k;
+        const strata_agg *rows;
+        if (rows_fn && strata_cursor_next_aggs(cur, &rows, &k) == 1) {
+            c->total_loaded += k;
+            if ((rc = query_charge(c, k)) != 0)
+                break;
+            rc = rows_fn(c, arg, labels, n_labels, rows, k);
+            query_release(c, k);
+            if (rc)
+                break;
+            continue;
+        }
         while ((rc = strata_cursor_next_samples(cur, &t, &v, &k)) == 1) {
             if (n + k > cap) {
                 size_t nc = cap ? cap : 1024;

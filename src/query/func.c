@@ -81,6 +81,8 @@ typedef struct rf_arg {
     size_t n_steps;
     qext ext; /* anchored / smoothed selector */
     int64_t lookback_ms;
+    const strata_agg *rows; /* non-NULL: the series is these rows (rf_rows_cb) */
+    size_t n_rows;
 } rf_arg;
 
 /* query_range_series_ext over the steps in chunks of 64 (one word of the
@@ -93,6 +95,11 @@ typedef struct rf_arg {
 static int rf_kernel(qctx *c, const rf_arg *a, const int64_t *t, const double *v, size_t n, size_t n_steps,
                      double *ov, uint64_t *has)
 {
+    if (a->rows) {
+        if (query_range_rows(a->fn, a->rows, a->n_rows, a->wend, a->range_ms, n_steps, ov, has) != 0)
+            return query_fail(c, QERR_INTERNAL, "no aggregate kernel for this function");
+        return query_check_now(c);
+    }
     for (size_t i0 = 0; i0 < n_steps; i0 += RF_CHUNK) {
         size_t k = n_steps - i0 < RF_CHUNK ? n_steps - i0 : RF_CHUNK;
         if (query_range_series_ext(a->fn, a->ext, a->lookback_ms, t, v, n, a->wend + i0, a->range_ms,
@@ -162,6 +169,18 @@ static int rf_scan_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
                       const double *v, size_t n)
 {
     return rf_series(c, argp, NULL, labels, n_labels, t, v, n);
+}
+
+/* A series the engine returned as aggregate rows (func_agg.c). */
+static int rf_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
+                      size_t n)
+{
+    rf_arg *a = argp;
+    a->rows = rows;
+    a->n_rows = n;
+    int rc = rf_series(c, a, NULL, labels, n_labels, NULL, NULL, 0);
+    a->rows = NULL;
+    return rc;
 }
 
 /* Labels absent() and absent_over_time() give, as Prometheus'
@@ -297,7 +316,7 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
     query_vector_init(c, out);
     bool keep_name = fn == QRF_LAST || fn == QRF_FIRST;
     rf_arg a = {fn,  wend, tstep, range, np > 0 ? p[0].scalar : NULL, np > 1 ? p[1].scalar : NULL,
-                !keep_name, out, any, sink, sink_arg, NULL, NULL, c->n_steps, ext, c->lookback_ms};
+                !keep_name, out, any, sink, sink_arg, NULL, NULL, c->n_steps, ext, c->lookback_ms, NULL, 0};
     if (sink) {
         a.sv = base_malloc((c->n_steps ? c->n_steps : 1) * sizeof *a.sv);
         a.shas = base_calloc(qbit_words(c->n_steps ? c->n_steps : 1), sizeof *a.shas);
@@ -316,8 +335,12 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
             mint -= c->lookback_ms;
         if (ext == QEXT_SMOOTHED)
             maxt += c->lookback_ms;
+        /* downsampled intervals no wider than the window answer as
+         * aggregates where the function can use them */
+        bool rows = ext == QEXT_NONE && query_range_rows_ok(fn);
         if (c->n_steps)
-            rc = query_scan(c, vs->u.vs.matchers, vs->u.vs.n_matchers, mint, maxt, true, rf_scan_cb, &a);
+            rc = query_scan_ex(c, vs->u.vs.matchers, vs->u.vs.n_matchers, mint, maxt, true, rows ? range : 0,
+                               rf_scan_cb, rows ? rf_rows_cb : NULL, &a);
     } else {
         rc = query_eval_subquery(c, marg, &mat);
         for (size_t k = 0; rc == 0 && k < mat.n; k++) {

@@ -69,25 +69,30 @@ static double extrapolated_rate(const int64_t *t, const double *v, const uint32_
         *ok = false;
         return 0;
     }
-    int64_t range_start = wend - range_ms, range_end = wend;
     double result = v[hi - 1] - v[lo];
     if (counter && resets[hi - 1] != resets[lo]) {
         for (size_t i = lo + 1; i < hi; i++)
             if (v[i] < v[i - 1])
                 result += v[i - 1];
     }
-    int64_t first_t = t[lo], last_t = t[hi - 1];
+    return query_extrapolate(result, t[lo], t[hi - 1], v[lo], cnt, wend, range_ms, counter, is_rate, ok);
+}
+
+double query_extrapolate(double result, int64_t first_t, int64_t last_t, double first_v, double cnt, int64_t wend,
+                         int64_t range_ms, bool counter, bool is_rate, bool *ok)
+{
+    int64_t range_start = wend - range_ms, range_end = wend;
     double to_start = (double)(first_t - range_start) / 1000;
     double to_end = (double)(range_end - last_t) / 1000;
     double sampled = (double)(last_t - first_t) / 1000;
-    double avg = sampled / (double)(cnt - 1);
+    double avg = sampled / (cnt - 1);
     double threshold = avg * 1.1;
     if (to_start >= threshold)
         to_start = avg / 2;
     if (counter) {
         double to_zero = to_start;
-        if (result > 0 && v[lo] >= 0)
-            to_zero = sampled * (v[lo] / result);
+        if (result > 0 && first_v >= 0)
+            to_zero = sampled * (first_v / result);
         if (to_zero < to_start)
             to_start = to_zero;
     }
