@@ -10,14 +10,18 @@
 
 static const char *query_help =
     "usage: strata query [-d DIR] QUERY [--start T] [--end T] [--step D] [--format text|json]\n"
+    "                    [--max-source-resolution auto|raw|D]\n"
     "Evaluates a PromQL expression (all of PromQL for float samples, as /api/v1/query\n"
     "and /api/v1/query_range) and prints the result.\n"
     "Without --start: an instant query at --end (default now), 5-minute lookback.\n"
     "With --start: a range query from --start to --end every --step (default 1m).\n"
     "      --format text|json    text (default): one line per series or point;\n"
-    "                            json: the \"data\" object of Prometheus' HTTP API\n" CLI_ENGINE_HELP;
+    "                            json: the \"data\" object of Prometheus' HTTP API\n"
+    "      --max-source-resolution auto|raw|D\n"
+    "                            downsampled data read: every resolution (auto, the\n"
+    "                            default), raw data only, or resolutions up to D\n" CLI_ENGINE_HELP;
 
-enum { OPT_FMT = OPT_FIRST_COMMAND_OPTION };
+enum { OPT_FMT = OPT_FIRST_COMMAND_OPTION, OPT_MAXRES };
 
 static void print_string(const char *s, int json)
 {
@@ -195,11 +199,12 @@ int cmd_query(int argc, char **argv)
                                               {"end", required_argument, NULL, OPT_END},
                                               {"step", required_argument, NULL, OPT_STEP},
                                               {"format", required_argument, NULL, OPT_FMT},
+                                              {"max-source-resolution", required_argument, NULL, OPT_MAXRES},
                                               {0, 0, 0, 0}};
     cli_db_args a;
     cli_db_args_init(&a);
     a.opts.compaction_threads = 0;
-    int64_t end = cli_now_ms(), start = 0, step = 60000;
+    int64_t end = cli_now_ms(), start = 0, step = 60000, max_res = -1;
     bool has_start = false;
     int json = 0, opt;
     optind = 1;
@@ -213,6 +218,14 @@ int cmd_query(int argc, char **argv)
         case OPT_START: if (cli_parse_time(optarg, "--start", &start)) return CLI_USAGE; has_start = true; break;
         case OPT_END: if (cli_parse_time(optarg, "--end", &end)) return CLI_USAGE; break;
         case OPT_STEP: if (cli_parse_duration(optarg, "--step", &step) || step <= 0) return CLI_USAGE; break;
+        case OPT_MAXRES:
+            if (!strcmp(optarg, "raw"))
+                max_res = 0;
+            else if (!strcmp(optarg, "auto"))
+                max_res = -1;
+            else if (cli_parse_duration(optarg, "--max-source-resolution", &max_res))
+                return CLI_USAGE;
+            break;
         case OPT_FMT:
             if (!strcmp(optarg, "json"))
                 json = 1;
@@ -240,6 +253,7 @@ int cmd_query(int argc, char **argv)
     const char *q = argv[optind];
     strata_query_options o;
     strata_query_options_init(&o);
+    o.max_source_resolution_ms = max_res;
     strata_result *r = NULL;
     strata_query_error e;
     memset(&e, 0, sizeof e);
