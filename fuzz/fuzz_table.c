@@ -2,7 +2,8 @@
  * fuzz_table.c: the input is a mode byte then a table file. The file is
  * written to a memfd, opened through its /proc path (so the real open and
  * mmap run), and read every way: block scan with decoding, each series whole
- * and over a range, absent sids, and table_verify. Nothing may crash, hang
+ * and over a range, absent sids, aggregate rows (table_block_decode_agg),
+ * and table_verify. Nothing may crash, hang
  * or read outside the file. fuzz_seed_input gives small valid tables.
  *
  * Mode byte odd: before reading, the CRCs are recomputed (footer, index,
@@ -39,21 +40,28 @@ static void read_all(table *t)
     const uint8_t *bytes;
     int64_t *ts = NULL;
     double *v = NULL;
+    strata_agg *rows = NULL;
     size_t cap = 0;
     while (table_scan_next(&sc, &sid, &blk, &bytes) == 1) {
         if (blk.count > cap) {
             free(ts);
             free(v);
+            free(rows);
             cap = blk.count;
             ts = malloc((cap + CODEC_PAD) * sizeof *ts);
             v = malloc((cap + CODEC_PAD) * sizeof *v);
-            if (!ts || !v)
+            rows = malloc(cap * sizeof *rows);
+            if (!ts || !v || !rows)
                 abort();
         }
         (void)table_block_decode(t, &blk, ts, v, NULL, 0);
+        int64_t res;
+        (void)table_block_res(t, &blk, &res);
+        (void)table_block_decode_agg(t, &blk, ts, v, rows, &res, NULL, 0);
     }
     free(ts);
     free(v);
+    free(rows);
     table_iter it;
     table_iter_init(&it);
     for (size_t i = 0; i < m->series && i < 64; i++) {
@@ -144,10 +152,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /* Small valid tables: a few series over several blocks, one sample, an
- * empty table, assorted values. */
+ * empty table, assorted values, aggregate rows beside raw series. */
 size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
 {
-    if (i >= 8 || cap < 2)
+    if (i >= 10 || cap < 2)
         return 0;
     out[0] = (uint8_t)(i & 1); /* each table in both modes */
     i /= 2;
@@ -162,14 +170,19 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         goto out;
     int64_t ts[40];
     double v[40];
-    size_t n_series = i == 0 ? 4 : i == 1 ? 1 : i == 2 ? 3 : 0;
+    size_t n_series = i == 0 || i == 4 ? 4 : i == 1 ? 1 : i == 2 ? 3 : 0;
     size_t n = i == 1 ? 1 : 20;
     for (size_t s = 0; s < n_series; s++) {
         for (size_t k = 0; k < n; k++) {
             ts[k] = 1600000000000ll + (int64_t)(k * 15000) + (i == 2 ? (int64_t)(k * k * 7) : 0);
             v[k] = i == 2 ? (double)k * 0.1 + (double)s : (double)(k * s);
         }
-        if (table_writer_add(w, 3 + s * 5, ts, v, n) != STRATA_OK) {
+        strata_agg rows[40];
+        for (size_t k = 0; k < n; k++)
+            rows[k] = (strata_agg){ts[k] - 1000 * (int64_t)(k % 3), ts[k], (double)(1 + k % 3), v[k] * 3, v[k] - 1,
+                                   v[k] + 1, v[k] - 1, v[k], (double)(k % 2)};
+        if (i == 4 && s % 2 ? table_writer_add_agg(w, 3 + s * 5, 15000, rows, n) != STRATA_OK
+                            : table_writer_add(w, 3 + s * 5, ts, v, n) != STRATA_OK) {
             table_writer_abort(w);
             goto out;
         }
