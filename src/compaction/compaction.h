@@ -296,6 +296,14 @@ int cpt_limiter_take(cpt_limiter *l, uint64_t n, const atomic_int *cancel);
  * (blocks_merged). So each output series has at most one partial block
  * beyond those copied whole.
  *
+ * A series whose rules give it a resolution (cpt_run_args.rules), or that
+ * has aggregate blocks in the run, is kept as aggregates (rollup.c): its
+ * aggregate blocks of that resolution are copied when nothing cuts or
+ * overlaps them, otherwise all its blocks are decoded and rolled up into
+ * rows of the resolution (the coarsest of the rule's and its blocks'),
+ * raw samples merged newest-first as above and staleness markers left
+ * out; a cut keeps or drops an interval's row by its last sample's time.
+ *
  * Outputs rotate between series, when the current one has reached
  * target_file_bytes or the grandparent cutter says so, so a series' samples
  * of one job stay in one file. On any error or cancellation every output
