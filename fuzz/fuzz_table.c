@@ -180,7 +180,7 @@ size_t fuzz_seed_input(unsigned i, uint8_t *out, size_t cap)
         strata_agg rows[40];
         for (size_t k = 0; k < n; k++)
             rows[k] = (strata_agg){ts[k] - 1000 * (int64_t)(k % 3), ts[k], (double)(1 + k % 3), v[k] * 3, v[k] - 1,
-                                   v[k] + 1, v[k] - 1, v[k], (double)(k % 2)};
+                                   v[k] + 1, v[k] - 1, v[k], (double)(k % 2), 15000};
         if (i == 4 && s % 2 ? table_writer_add_agg(w, 3 + s * 5, 15000, rows, n) != STRATA_OK
                             : table_writer_add(w, 3 + s * 5, ts, v, n) != STRATA_OK) {
             table_writer_abort(w);

@@ -352,16 +352,18 @@ STRATA_API int strata_select(strata_db *db, const strata_matcher *matchers, size
 STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matchers, size_t n_matchers,
                                     int64_t mint_ms, int64_t maxt_ms, strata_cursor **out);
 
-/* The aggregates of one interval (end - resolution, end] of a downsampled
+/* The aggregates of one interval (end - res_ms, end] of a downsampled
  * series, over the samples it held (staleness markers left out):
  * t_first/first and t_last/last its first and last sample, count, sum,
  * min and max over the values (min and max ignore NaN unless every value
  * is NaN, as min_over_time and max_over_time), and resets the sum of the
  * values that a lower next value followed (what rate and increase add back
- * for counter resets). A raw sample reads as a row of count 1. */
+ * for counter resets). A raw sample reads as a row of count 1 and res_ms
+ * 0 (a staleness marker too: last is the marker). */
 typedef struct strata_agg {
     int64_t t_first, t_last; /* ms */
     double count, sum, min, max, first, last, resets;
+    int64_t res_ms;          /* the interval's width; 0: a raw sample */
 } strata_agg;
 
 /* How strata_select_ex reads downsampled data. */
@@ -379,6 +381,11 @@ typedef struct strata_read_options {
 } strata_read_options;
 
 STRATA_API void strata_read_options_init(strata_read_options *o);
+
+/* The coarsest resolution the database's downsampling rules give (0: no
+ * rule): how far back an instant query must read for a downsampled
+ * interval's last value. */
+STRATA_API int64_t strata_max_resolution(strata_db *db);
 
 /* strata_select_any with read options (NULL: defaults). */
 STRATA_API int strata_select_ex(strata_db *db, const strata_selector *selectors, size_t n_selectors,

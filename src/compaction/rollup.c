@@ -35,6 +35,7 @@ int64_t cpt_interval_end(int64_t t, int64_t res_ms)
 void cpt_agg_combine(strata_agg *a, const strata_agg *b)
 {
     a->count += b->count;
+    a->res_ms = MAX(a->res_ms, b->res_ms);
     a->sum += b->sum;
     if (b->min < a->min || isnan(a->min))
         a->min = b->min;
@@ -81,7 +82,7 @@ static int push(strata_agg **out, size_t *n, size_t *cap, const strata_agg *r)
 /* The row of the samples [i, j) (one interval). */
 static strata_agg row_of(const int64_t *t, const double *v, size_t i, size_t j)
 {
-    strata_agg r = {t[i], t[i], 1, 0, v[i], v[i], v[i], v[i], 0};
+    strata_agg r = {t[i], t[i], 1, 0, v[i], v[i], v[i], v[i], 0, 0};
     double s = 0, c = 0;
     s = kahan_inc(v[i], s, &c);
     for (size_t k = i + 1; k < j; k++) {
@@ -145,6 +146,7 @@ int cpt_rollup(int64_t res_ms, const int64_t *t, const double *v, size_t n, cons
             else
                 cpt_agg_combine(&acc, &sr);
         }
+        acc.res_ms = res_ms;
         rc = push(out, n_out, cap_out, &acc);
     }
     return rc;

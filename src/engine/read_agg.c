@@ -6,8 +6,9 @@
  * agg_resolution_ms set, the aggregate blocks of a resolution up to it are
  * decoded as rows; a raw sample that falls into such a row's interval (a
  * late write into downsampled data, not yet rolled up by the compactor)
- * is added to that row, every other raw sample becomes a row of one
- * sample, and the series is returned as rows by time. Blocks coarser than
+ * is added to that row, every other raw sample (staleness markers
+ * included) becomes a row of one sample, and the series is returned as
+ * rows by time. Blocks coarser than
  * agg_resolution_ms, and every block without it, read as samples (an
  * aggregate block as its rows' last samples). Blocks coarser than
  * max_source_resolution_ms are not read at all.
@@ -213,9 +214,11 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         for (size_t i = 0; i < out->n; i++) {
             int64_t t = out->t[i];
             double x = out->v[i];
-            if (stale(x))
+            strata_agg one = {t, t, 1, x, x, x, x, x, 0, 0};
+            if (stale(x)) { /* kept as itself: it ends the series for an instant selector */
+                o[n++] = one;
                 continue;
-            strata_agg one = {t, t, 1, x, x, x, x, x, 0};
+            }
             while (j < n_rows && rows[j].a.t_last < t &&
                    cpt_interval_end(rows[j].a.t_last, rows[j].res) < t)
                 j++;

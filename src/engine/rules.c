@@ -331,3 +331,11 @@ int64_t db_max_retention(const strata_db *db)
         m = MAX(m, db->rules->ret_ms[i]);
     return m;
 }
+
+int64_t strata_max_resolution(strata_db *db)
+{
+    int64_t m = 0;
+    for (size_t i = 0; db && db->rules && i < db->rules->n_ds; i++)
+        m = MAX(m, db->rules->ds[i].resolution_ms);
+    return m;
+}

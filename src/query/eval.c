@@ -181,12 +181,14 @@ typedef struct vstream {
     uint64_t *has;
 } vstream;
 
-static int vstream_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
-                      const double *v, size_t n)
+static int vstream_series(qctx *c, vstream *a, const strata_label *labels, size_t n_labels, const int64_t *t,
+                          const double *v, size_t n, const strata_agg *rows, size_t n_rows)
 {
-    vstream *a = argp;
     memset(a->has, 0, qbit_words(c->n_steps) * sizeof *a->has);
-    query_instant_points(c, a->ts, c->n_steps, t, v, n, a->v, a->has);
+    if (rows)
+        query_instant_rows(c, a->ts, c->n_steps, rows, n_rows, a->v, a->has);
+    else
+        query_instant_points(c, a->ts, c->n_steps, t, v, n, a->v, a->has);
     bool any = false;
     for (size_t w = 0; w < qbit_words(c->n_steps) && !any; w++)
         any = a->has[w] != 0;
@@ -194,6 +196,18 @@ static int vstream_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
         return 0;
     qlabels lab = {(strata_label *)labels, n_labels};
     return a->sink(c, a->arg, &lab, a->v, a->has);
+}
+
+static int vstream_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
+                      const double *v, size_t n)
+{
+    return vstream_series(c, argp, labels, n_labels, t, v, n, NULL, 0);
+}
+
+static int vstream_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
+                           size_t n)
+{
+    return vstream_series(c, argp, labels, n_labels, NULL, NULL, 0, rows, n);
 }
 
 int query_select_stream(qctx *c, const query_node *n, query_series_sink sink, void *arg)
@@ -218,11 +232,13 @@ int query_select_stream(qctx *c, const query_node *n, query_series_sink sink, vo
             hi = ts[i] > hi ? ts[i] : hi;
         }
         int64_t mint;
-        if (__builtin_sub_overflow(lo, c->lookback_ms, &mint))
+        if (__builtin_sub_overflow(lo, query_instant_reach(c), &mint))
             mint = INT64_MIN;
         if (mint < INT64_MAX)
             mint++;
-        rc = query_scan(c, n->u.vs.matchers, n->u.vs.n_matchers, mint, hi, false, vstream_cb, &a);
+        bool rows = query_instant_reach(c) != c->lookback_ms; /* downsampled data may be read */
+        rc = query_scan_ex(c, n->u.vs.matchers, n->u.vs.n_matchers, mint, hi, false, rows ? INT64_MAX : 0,
+                           vstream_cb, rows ? vstream_rows_cb : NULL, &a);
     }
     base_free(a.v);
     base_free(a.has);

@@ -121,6 +121,7 @@ static int run(strata_db *db, const char *text, size_t len, int64_t start, int64
     c.q_step_ms = instant ? 0 : step;
     c.lookback_ms = def.lookback_ms > 0 ? def.lookback_ms : QUERY_DEFAULT_LOOKBACK_MS;
     c.max_source_res_ms = def.max_source_resolution_ms < 0 ? -1 : def.max_source_resolution_ms;
+    c.ds_res_ms = strata_max_resolution(db);
     if (c.lookback_ms > QUERY_MAX_WIDTH_MS)
         c.lookback_ms = QUERY_MAX_WIDTH_MS;
     c.subquery_step_ms = def.subquery_step_ms > 0 && def.subquery_step_ms <= QUERY_MAX_WIDTH_MS ? def.subquery_step_ms

@@ -159,6 +159,7 @@ typedef struct qctx {
     int64_t q_start_ms, q_end_ms, q_step_ms;
     int64_t lookback_ms;
     int64_t max_source_res_ms; /* strata_read_options.max_source_resolution_ms */
+    int64_t ds_res_ms;         /* strata_max_resolution: 0 when nothing is downsampled */
     int64_t subquery_step_ms; /* a subquery without a step uses this */
     int depth;
     uint64_t max_samples;   /* points held at once */
@@ -231,6 +232,14 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
  * in (ts[i] - lookback, ts[i]] unless a staleness marker. */
 void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, const int64_t *t, const double *v,
                           size_t n, double *ov, uint64_t *has);
+/* The same over aggregate rows (by t_last): a row of a downsampled
+ * interval is current for the lookback plus its resolution. */
+void query_instant_rows(const qctx *c, const int64_t *ts, size_t n_steps, const strata_agg *rows, size_t n,
+                        double *ov, uint64_t *has);
+/* How far before a step an instant selector reads: the lookback plus the
+ * coarsest resolution a row may have (the lookback when no rule
+ * downsamples). */
+int64_t query_instant_reach(const qctx *c);
 /* An empty matrix with windows ending at ts[i] (copied). */
 int query_matrix_init(qctx *c, const int64_t *ts, int64_t range_ms, qvalue *out);
 /* The sample interval [mint, maxt] the windows (ts[i] - range, ts[i]] cover. */

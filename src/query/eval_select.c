@@ -153,10 +153,34 @@ void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, cons
     }
 }
 
-static int vsel_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
-                   const double *v, size_t n)
+/* query_instant_points over rows: a downsampled interval's last value
+ * stands for its interval, so it stays current a resolution longer than a
+ * raw sample (else a chart over downsampled data at a step finer than the
+ * resolution would show a point now and then). */
+void query_instant_rows(const qctx *c, const int64_t *ts, size_t n_steps, const strata_agg *r, size_t n, double *ov,
+                        uint64_t *has)
 {
-    vsel_arg *a = argp;
+    size_t j = 0;
+    for (size_t i = 0; i < n_steps; i++) {
+        int64_t te = ts[i];
+        if (i && te < ts[i - 1])
+            j = 0;
+        while (j < n && r[j].t_last <= te)
+            j++;
+        if (j == 0)
+            continue;
+        const strata_agg *x = &r[j - 1];
+        int64_t reach = x->res_ms > INT64_MAX - c->lookback_ms ? INT64_MAX : c->lookback_ms + x->res_ms;
+        if (x->t_last <= sat_sub(te, reach) || (x->res_ms == 0 && query_is_stale(x->last)))
+            continue;
+        ov[i] = x->last;
+        qbit_set(has, i);
+    }
+}
+
+static int vsel_series(qctx *c, vsel_arg *a, const strata_label *labels, size_t n_labels, const int64_t *t,
+                       const double *v, size_t n, const strata_agg *rows, size_t n_rows)
+{
     qlabels lab;
     if (query_labels_make(labels, n_labels, &lab) != 0)
         return query_nomem(c);
@@ -166,7 +190,10 @@ static int vsel_cb(qctx *c, void *argp, const strata_label *labels, size_t n_lab
         query_labels_free(&lab);
         return rc;
     }
-    query_instant_points(c, a->ts, a->out->n_steps, t, v, n, s->v, s->has);
+    if (rows)
+        query_instant_rows(c, a->ts, a->out->n_steps, rows, n_rows, s->v, s->has);
+    else
+        query_instant_points(c, a->ts, a->out->n_steps, t, v, n, s->v, s->has);
     bool any = false;
     for (size_t w = 0; w < qbit_words(a->out->n_steps) && !any; w++)
         any = s->has[w] != 0;
@@ -180,6 +207,18 @@ static int vsel_cb(qctx *c, void *argp, const strata_label *labels, size_t n_lab
         query_release(c, a->out->n_steps);
     }
     return 0;
+}
+
+static int vsel_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const int64_t *t,
+                   const double *v, size_t n)
+{
+    return vsel_series(c, argp, labels, n_labels, t, v, n, NULL, 0);
+}
+
+static int vsel_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
+                        size_t n)
+{
+    return vsel_series(c, argp, labels, n_labels, NULL, NULL, 0, rows, n);
 }
 
 static void ts_bounds(const int64_t *ts, size_t n, int64_t *lo, int64_t *hi)
@@ -202,10 +241,12 @@ int query_select_vector(qctx *c, const strata_matcher *m, size_t n_m, const int6
     int64_t lo, hi;
     ts_bounds(ts, c->n_steps, &lo, &hi);
     vsel_arg a = {out, ts};
-    int64_t mint = sat_sub(lo, c->lookback_ms);
+    int64_t mint = sat_sub(lo, query_instant_reach(c));
     if (mint < INT64_MAX)
         mint++;
-    int rc = query_scan(c, m, n_m, mint, hi, false, vsel_cb, &a);
+    /* rows only where downsampled data may be: else the plain, faster read */
+    bool rows = query_instant_reach(c) != c->lookback_ms;
+    int rc = query_scan_ex(c, m, n_m, mint, hi, false, rows ? INT64_MAX : 0, vsel_cb, rows ? vsel_rows_cb : NULL, &a);
     if (rc)
         query_value_free(c, out);
     return rc;
@@ -431,4 +472,12 @@ int query_select_vector_smoothed(qctx *c, const strata_matcher *m, size_t n_m, c
     else
         query_value_free(c, out);
     return rc;
+}
+
+int64_t query_instant_reach(const qctx *c)
+{
+    int64_t extra = c->ds_res_ms;
+    if (c->max_source_res_ms >= 0 && c->max_source_res_ms < extra)
+        extra = c->max_source_res_ms;
+    return c->lookback_ms > INT64_MAX - extra ? INT64_MAX : c->lookback_ms + extra;
 }

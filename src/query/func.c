@@ -176,10 +176,26 @@ static int rf_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
                       size_t n)
 {
     rf_arg *a = argp;
+    /* windows leave staleness markers out */
+    size_t n_stale = 0;
+    for (size_t i = 0; i < n; i++)
+        n_stale += rows[i].res_ms == 0 && query_is_stale(rows[i].last);
+    strata_agg *kept = NULL;
+    if (n_stale) {
+        if (!(kept = base_malloc((n - n_stale ? n - n_stale : 1) * sizeof *kept)))
+            return query_nomem(c);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!(rows[i].res_ms == 0 && query_is_stale(rows[i].last)))
+                kept[k++] = rows[i];
+        rows = kept;
+        n = k;
+    }
     a->rows = rows;
     a->n_rows = n;
     int rc = rf_series(c, a, NULL, labels, n_labels, NULL, NULL, 0);
     a->rows = NULL;
+    base_free(kept);
     return rc;
 }
 

@@ -315,11 +315,13 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
         if (codec_val_decode(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
             return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
         for (uint32_t i = 0; i < blk->count; i++)
-            rows[i] = (strata_agg){ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0};
+            rows[i] = (strata_agg){ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0, 0};
         return STRATA_OK;
     }
-    for (uint32_t i = 0; i < blk->count; i++)
+    for (uint32_t i = 0; i < blk->count; i++) {
         rows[i].t_last = ts[i];
+        rows[i].res_ms = h.res_ms;
+    }
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
         if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK)
             return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c, h.col_id[c]);

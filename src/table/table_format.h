@@ -57,9 +57,9 @@
 
 /* The first byte of an aggregate block (version 2): no raw block starts
  * with it, as a raw block's timestamp codec id (its high nibble) is 1..15. */
-#define TABLE_AGG_MARK 0x00u
+#define TABLE_AGG_MARK 0x00
 /* Value columns of an aggregate block, in order (see writer.c). */
-#define TABLE_AGG_COLS 8u
+#define TABLE_AGG_COLS 8
 enum { TABLE_AGG_COUNT, TABLE_AGG_SUM, TABLE_AGG_MIN, TABLE_AGG_MAX, TABLE_AGG_FIRST, TABLE_AGG_LAST,
        TABLE_AGG_RESETS, TABLE_AGG_SPAN };
 

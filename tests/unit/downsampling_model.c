@@ -277,6 +277,28 @@ static void test_downsampled_answers_equal_raw(void **state)
         n += compare_all(ds, raw, &s[k], start, end, false);
     printf("after the rules jobs: %zu points equal\n", n);
 
+    /* a plain selector at a 1 h step sees a value at every step, a
+     * downsampled interval's last sample standing for the interval's width
+     * beyond the lookback */
+    for (int k = 0; k < NSER; k++) {
+        char q[160];
+        snprintf(q, sizeof q, "m{s=\"%.8s\"}", s[k].name);
+        strata_result *a = NULL, *b = NULL;
+        strata_query_error err;
+        int64_t a0 = (start / HOUR + 2) * HOUR;
+        assert_int_equal(strata_query_range(ds, q, strlen(q), a0, end, HOUR, NULL, &a, &err), STRATA_OK);
+        assert_int_equal(strata_query_range(raw, q, strlen(q), a0, end, HOUR, NULL, &b, &err), STRATA_OK);
+        strata_query_series sa, sb;
+        strata_result_series(a, 0, &sa);
+        strata_result_series(b, 0, &sb);
+        printf("%s at 1 h steps: %zu points downsampled, %zu raw\n", q, sa.n_points, sb.n_points);
+        /* no fewer (the raw data misses a step where jitter left more than
+         * the 5 m lookback between two samples; an interval does not) */
+        assert_true(sa.n_points >= sb.n_points && sa.n_points + 8 >= (size_t)((end - a0) / HOUR + 1));
+        strata_result_free(a);
+        strata_result_free(b);
+    }
+
     /* raw data only: no window older than the youngest rule's age answers */
     for (int k = 0; k < NSER; k++)
         compare(ds, raw, "count_over_time", &s[k], DAY, (start / DAY + 1) * DAY, end, 0);
