@@ -186,7 +186,7 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
  * later, db_apply_retention does the same for a running database). */
 static int drop_expired(strata_db *db)
 {
-    int64_t cut = base_now_ms() - db->opts.retention_ms;
+    int64_t cut = base_now_ms() - db_max_retention(db); /* the longest retention of any series */
     manifest_version *mv = manifest_current(db->man);
     size_t n = 0, dropped = 0;
     const manifest_table *mt = manifest_version_tables(mv, &n);
@@ -500,7 +500,7 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
             goto fail;
     }
     /* expired partitions go before anything is read, recovery included */
-    if (!db->read_only && db->opts.retention_ms > 0 && (rc = drop_expired(db)) != 0)
+    if (!db->read_only && db_max_retention(db) > 0 && (rc = drop_expired(db)) != 0)
         goto fail;
     db_version *v = NULL;
     if ((rc = open_tables(db, was_dirty && !creating, &v)) != 0)
@@ -583,7 +583,7 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
             goto fail;
         if ((rc = db_compact_start(db)) != 0)
             goto fail;
-        if (db->opts.retention_ms > 0 && (rc = db_apply_retention(db)) != 0)
+        if (db_max_retention(db) > 0 && (rc = db_apply_retention(db)) != 0)
             goto fail;
     }
     *out = db;
