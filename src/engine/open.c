@@ -493,7 +493,8 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
     {
         manifest_version *mv = manifest_current(db->man);
         db->opts.partition_ms = manifest_version_partition_ms(mv);
-        if (!db->read_only)
+        rc = db_rules_check_width(db->rules, db->opts.partition_ms);
+        if (!rc && !db->read_only)
             rc = remove_orphans(db, mv);
         manifest_version_unref(mv);
         if (rc)
