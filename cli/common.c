@@ -114,7 +114,7 @@ void cli_format_duration(int64_t ms, char *buf, size_t len)
     static const struct {
         int64_t ms;
         const char *unit;
-    } units[] = {{86400000 * 365LL, "y"}, {86400000 * 7LL, "w"}, {86400000, "d"}, {3600000, "h"},
+    } units[] = {{86400000 * 365LL, "y"}, {86400000, "d"}, {3600000, "h"},
                  {60000, "m"},           {1000, "s"},          {1, "ms"}};
     snprintf(buf, len, "%lldms", (long long)ms);
     for (size_t i = 0; ms > 0 && i < sizeof units / sizeof units[0]; i++)
