@@ -208,9 +208,12 @@ int db_rules_check_width(const db_rules *r, int64_t partition_ms)
 int db_rules_open(const strata_options *o, db_rules **out)
 {
     *out = NULL;
-    if (o->n_retention_rules > RULES_MAX || o->n_downsampling_rules > RULES_MAX ||
-        (o->n_retention_rules && !o->retention_rules) || (o->n_downsampling_rules && !o->downsampling_rules)) {
+    if (o->n_retention_rules > RULES_MAX || o->n_downsampling_rules > RULES_MAX) {
         base_error_set("too many retention or downsampling rules (at most %u of each)", RULES_MAX);
+        return STRATA_ERR_INVALID;
+    }
+    if ((o->n_retention_rules && !o->retention_rules) || (o->n_downsampling_rules && !o->downsampling_rules)) {
+        base_error_set("a count of retention or downsampling rules without their array");
         return STRATA_ERR_INVALID;
     }
     db_rules *r = base_calloc(1, sizeof *r);
@@ -236,7 +239,9 @@ int db_rules_open(const strata_options *o, db_rules **out)
             rc = STRATA_ERR_INVALID;
             break;
         }
-        rc = crule_compile(x->matchers, x->n_matchers, &r->ret[i], "retention rule");
+        char what[48];
+        snprintf(what, sizeof what, "retention rule %zu", i + 1);
+        rc = crule_compile(x->matchers, x->n_matchers, &r->ret[i], what);
         r->n_ret++;
         r->ret_ms[i] = x->retention_ms;
     }
@@ -250,7 +255,9 @@ int db_rules_open(const strata_options *o, db_rules **out)
             while (g < r->n_grp && !same_matchers(&r->grp[g], x->matchers, x->n_matchers))
                 g++;
             if (g == r->n_grp) {
-                rc = crule_compile(x->matchers, x->n_matchers, &r->grp[g], "downsampling rule");
+                char what[48];
+                snprintf(what, sizeof what, "downsampling rule %zu", i + 1);
+                rc = crule_compile(x->matchers, x->n_matchers, &r->grp[g], what);
                 r->n_grp++;
             }
             r->ds[r->n_ds++] = (db_ds_rule){(unsigned)g, o->downsampling_rules[i].age_ms,
