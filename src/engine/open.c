@@ -458,6 +458,9 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
         rc = STRATA_ERR_INVALID;
         goto fail;
     }
+    /* rules that do not fit the width of a new database make none */
+    if (creating && (rc = db_rules_check_width(db->rules, opts->partition_ms ? opts->partition_ms : DAY_MS)) != 0)
+        goto fail;
     /* creating: no CURRENT and no data, so whatever a crashed creation left
      * (VERSION, a lone manifest, temporaries) is started over */
     if ((rc = dbdir_check_version(db->vfs, db->dir, creating, db->read_only, &db->log)) != 0)
