@@ -40,6 +40,8 @@ enum {
     OPT_LISTEN,
     OPT_HELP,
     OPT_QUIET,
+    OPT_RETENTION_FILTER,
+    OPT_DOWNSAMPLING,
     OPT_FIRST_COMMAND_OPTION /* commands number their own from here */
 };
 
@@ -49,6 +51,8 @@ enum {
     {"data", required_argument, NULL, 'd'}, {"sync", required_argument, NULL, OPT_SYNC}, \
     {"partition", required_argument, NULL, OPT_PARTITION},                      \
     {"retention", required_argument, NULL, OPT_RETENTION},                      \
+    {"retention-filter", required_argument, NULL, OPT_RETENTION_FILTER},        \
+    {"downsampling", required_argument, NULL, OPT_DOWNSAMPLING},                \
     {"planner", required_argument, NULL, OPT_PLANNER},                          \
     {"head-budget", required_argument, NULL, OPT_HEAD_BUDGET},                  \
     {"compaction-threads", required_argument, NULL, OPT_COMPACTION_THREADS},    \
@@ -60,16 +64,46 @@ enum {
     "      --sync always|interval|none   WAL sync policy (default interval)\n"            \
     "      --partition DURATION    time partition width, fixed at creation (default 1d)\n" \
     "      --retention DURATION    drop partitions older than this (default: keep all)\n" \
+    "      --retention-filter 'SELECTOR:DURATION'  the series SELECTOR matches keep\n"      \
+    "                              DURATION (repeatable, first match wins; --retention\n"  \
+    "                              for the rest), e.g. '{env=\"dev\"}:7d'\n"                \
+    "      --downsampling '[SELECTOR:]AGE:RESOLUTION[,...]'  keep data older than AGE\n"   \
+    "                              as aggregates per RESOLUTION (repeatable),\n"          \
+    "                              e.g. '30d:5m,180d:1h'\n"                               \
     "      --planner tiered|leveled   compaction planner (default tiered)\n"             \
     "      --head-budget BYTES     head memory that triggers a flush (K, M, G suffixes)\n" \
     "      --compaction-threads N  background compaction threads (default 2)\n"          \
     "      --manifest-rewrite-bytes BYTES  tuning: snapshot the manifest past this size\n"
 
+/* The rules of --retention-filter and --downsampling: parsed, and as
+ * given for display (inspect, the server's flags). Owned by the program:
+ * cli_rules_free_all releases every one when the command is done (the
+ * server and inspect use them until then). */
+typedef struct cli_rules {
+    strata_retention_rule *ret; /* matchers owned by sels */
+    char **ret_sel;             /* each rule's selector text */
+    size_t n_ret;
+    strata_downsampling_rule *ds;
+    char **ds_sel;              /* each rule's selector text, "" when it has none */
+    size_t n_ds;
+    const char **ret_args, **ds_args; /* the flags' arguments, in order, lent from argv */
+    size_t n_ret_args, n_ds_args;
+    strata_selector *sels;
+    size_t n_sels;
+    struct cli_rules *next;
+} cli_rules;
+
 typedef struct cli_db_args {
     strata_options opts;
     const char *dir;
     bool partition_given;
+    cli_rules *rules; /* NULL until a rule is given */
 } cli_db_args;
+
+/* Releases the rules of every cli_db_args (main, after the command). */
+void cli_rules_free_all(void);
+/* A duration as its shortest exact form ("7d", "90m", "1500ms"). */
+void cli_format_duration(int64_t ms, char *buf, size_t len);
 
 /* Sets defaults (dir ./strata-data, log to stderr at WARN). */
 void cli_db_args_init(cli_db_args *a);

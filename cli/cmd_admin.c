@@ -89,6 +89,73 @@ static void print_time(int64_t ms)
     fputs(b, stdout);
 }
 
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+/* The rules the database was opened with (--retention, --retention-filter,
+ * --downsampling): the order is the order of matching. */
+static void print_rules(const cli_db_args *a, bool json)
+{
+    const cli_rules *r = a->rules;
+    size_t n_ret = r ? r->n_ret : 0, n_ds = r ? r->n_ds : 0;
+    char d1[32], d2[32];
+    cli_format_duration(a->opts.retention_ms, d1, sizeof d1);
+    if (json) {
+        printf("\"rules\":{\"retention\":");
+        json_string(a->opts.retention_ms > 0 ? d1 : "");
+        printf(",\"retention_ms\":%lld,\"retention_filters\":[", (long long)a->opts.retention_ms);
+        for (size_t i = 0; i < n_ret; i++) {
+            cli_format_duration(r->ret[i].retention_ms, d2, sizeof d2);
+            printf("%s{\"selector\":", i ? "," : "");
+            json_string(r->ret_sel[i]);
+            printf(",\"retention\":");
+            json_string(d2);
+            printf(",\"retention_ms\":%lld}", (long long)r->ret[i].retention_ms);
+        }
+        printf("],\"downsampling\":[");
+        for (size_t i = 0; i < n_ds; i++) {
+            printf("%s{\"selector\":", i ? "," : "");
+            json_string(r->ds_sel[i]);
+            cli_format_duration(r->ds[i].age_ms, d1, sizeof d1);
+            cli_format_duration(r->ds[i].resolution_ms, d2, sizeof d2);
+            printf(",\"age\":");
+            json_string(d1);
+            printf(",\"age_ms\":%lld,\"resolution\":", (long long)r->ds[i].age_ms);
+            json_string(d2);
+            printf(",\"resolution_ms\":%lld}", (long long)r->ds[i].resolution_ms);
+        }
+        printf("]}");
+        return;
+    }
+    printf("\nretention         %s\n", a->opts.retention_ms > 0 ? d1 : "keep all");
+    for (size_t i = 0; i < n_ret; i++) {
+        cli_format_duration(r->ret[i].retention_ms, d2, sizeof d2);
+        printf("  filter          %s: %s\n", r->ret_sel[i], d2);
+    }
+    if (n_ret)
+        printf("  others          %s\n", a->opts.retention_ms > 0 ? d1 : "keep all");
+    if (n_ds) {
+        printf("downsampling\n");
+        for (size_t i = 0; i < n_ds; i++) {
+            cli_format_duration(r->ds[i].age_ms, d1, sizeof d1);
+            cli_format_duration(r->ds[i].resolution_ms, d2, sizeof d2);
+            printf("  %-15s older than %s: every %s\n", *r->ds_sel[i] ? r->ds_sel[i] : "every series", d1, d2);
+        }
+    }
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     static const struct option longopts[] = {CLI_ENGINE_OPTIONS, {"json", no_argument, NULL, OPT_JSON}, {0, 0, 0, 0}};
@@ -151,7 +218,9 @@ int cmd_inspect(int argc, char **argv)
                    files[i].level, (unsigned long long)files[i].bytes, (unsigned long long)files[i].samples,
                    (unsigned long long)files[i].series, (unsigned long long)files[i].blocks,
                    (long long)files[i].min_t_ms, (long long)files[i].max_t_ms);
-        printf("]}\n");
+        printf("],");
+        print_rules(&a, true);
+        printf("}\n");
     } else {
         printf("series            %llu\n", (unsigned long long)st.series);
         printf("head              %llu samples, %llu series, %.1f MiB\n", (unsigned long long)st.head_samples,
@@ -171,6 +240,7 @@ int cmd_inspect(int argc, char **argv)
         printf("tombstones        %llu\n", (unsigned long long)st.tombstones);
         if (st.quarantined_files)
             printf("quarantined files %llu\n", (unsigned long long)st.quarantined_files);
+        print_rules(&a, false);
         printf("\nlevel  files       bytes      samples   bytes read  bytes written\n");
         for (int l = 0; l < STRATA_MAX_LEVELS; l++) {
             if (!st.levels[l].files && !st.levels[l].bytes_written)

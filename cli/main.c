@@ -45,8 +45,11 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int status = commands[i].fn(argc - 1, argv + 1);
+            cli_rules_free_all();
+            return status;
+        }
     fprintf(stderr, "strata: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;

@@ -108,7 +108,9 @@ enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN = 1, STRATA_LOG_INFO = 2, STRATA_LO
 /* A retention rule: the series every matcher matches (strata_selector_parse
  * turns `{env="dev"}` into them) keep their samples retention_ms. The first
  * rule that matches a series wins; strata_options.retention_ms covers the
- * rest. */
+ * rest. Reads hide a series' samples older than its retention at once and
+ * compaction removes them; a partition goes whole once it is older than
+ * the longest retention (never while retention_ms keeps everything). */
 typedef struct strata_retention_rule {
     const struct strata_matcher *matchers;
     size_t n_matchers;    /* >= 1 */
@@ -226,8 +228,10 @@ typedef struct strata_sample {
 /* Writes a batch, any order. When it returns STRATA_OK the batch is in the
  * WAL under the configured sync policy and visible to readers. On error
  * nothing of the batch is visible. STRATA_ERR_INVALID: an unknown sid, a
- * timestamp older than the retention, or one within a partition width of
- * the ends of the int64 range (its partition could not be represented). */
+ * timestamp older than its series' retention (its retention rule's, else
+ * retention_ms), or one within a partition width of the ends of the int64
+ * range (its partition could not be represented); strata_errmsg says
+ * which. */
 STRATA_API int strata_write(strata_db *db, const strata_sample *samples, size_t n);
 
 typedef enum strata_precision {

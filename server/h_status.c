@@ -143,20 +143,25 @@ static int flag_u64(sbuf *b, int *first, const char *name, uint64_t v)
 }
 
 /* A duration in Prometheus' flag form ("15d", "2m", "0s"). */
-static int flag_dur(sbuf *b, int *first, const char *name, int64_t ms)
+static void dur_text(char *t, size_t len, int64_t ms)
 {
     static const struct {
         int64_t ms;
         const char *unit;
     } units[] = {{86400000 * 365LL, "y"}, {86400000 * 7LL, "w"}, {86400000, "d"}, {3600000, "h"},
                  {60000, "m"},           {1000, "s"},          {1, "ms"}};
-    char t[32];
-    snprintf(t, sizeof t, "0s");
+    snprintf(t, len, "0s");
     for (size_t i = 0; ms > 0 && i < sizeof units / sizeof units[0]; i++)
         if (ms % units[i].ms == 0) {
-            snprintf(t, sizeof t, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+            snprintf(t, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
             break;
         }
+}
+
+static int flag_dur(sbuf *b, int *first, const char *name, int64_t ms)
+{
+    char t[32];
+    dur_text(t, sizeof t, ms);
     return flag_str(b, first, name, t);
 }
 
@@ -176,6 +181,8 @@ int h_flags(srv *s, srv_req *r, srv_resp *w)
     rc = rc ? rc : flag_dur(&b, &first, "sync-interval", o->sync_interval_ms);
     rc = rc ? rc : flag_dur(&b, &first, "partition", o->partition_ms);
     rc = rc ? rc : flag_dur(&b, &first, "retention", o->retention_ms);
+    rc = rc ? rc : flag_str(&b, &first, "retention-filter", s->cfg.retention_filter);
+    rc = rc ? rc : flag_str(&b, &first, "downsampling", s->cfg.downsampling);
     rc = rc ? rc : flag_str(&b, &first, "planner", o->planner == STRATA_PLANNER_LEVELED ? "leveled" : "tiered");
     rc = rc ? rc : flag_u64(&b, &first, "head-budget", o->head_budget_bytes);
     rc = rc ? rc : flag_u64(&b, &first, "compaction-threads", (uint64_t)o->compaction_threads);
@@ -220,10 +227,22 @@ int h_runtimeinfo(srv *s, srv_req *r, srv_resp *w)
     rc = rc ? rc : json_str(&b, t);
     rc = rc ? rc : json_raw(&b, ",\"storageRetention\":");
     if (!rc) {
-        char d[40] = "unlimited";
+        /* Prometheus' form ("15d"), then the rules per series, if any */
+        char d[32] = "unlimited";
         if (s->opts.retention_ms > 0)
-            snprintf(d, sizeof d, "%" PRId64 "ms", s->opts.retention_ms);
-        rc = json_str(&b, d);
+            dur_text(d, sizeof d, s->opts.retention_ms);
+        const char *f = s->cfg.retention_filter;
+        if (f && *f) {
+            size_t len = strlen(d) + strlen(f) + 16;
+            char *text = malloc(len);
+            rc = text ? STRATA_OK : STRATA_ERR_NOMEM;
+            if (text)
+                snprintf(text, len, "%s, per series: %s", d, f);
+            rc = rc ? rc : json_str(&b, text);
+            free(text);
+        } else {
+            rc = json_str(&b, d);
+        }
     }
     rc = rc ? rc : rt_u64(&b, "corruptionCount", st.quarantined_files + st.wal_corrupt_records);
     rc = rc ? rc : rt_u64(&b, "series", st.series);

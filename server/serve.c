@@ -122,6 +122,22 @@ static int parse_count(const char *arg, const char *what, unsigned long long lo,
     return 0;
 }
 
+/* The arguments of a repeated list flag joined by ',' (as one flag would
+ * take them all): a new string, "" when none; NULL when out of memory. */
+static char *join_args(const char *const *v, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char *out = malloc(len), *p = out;
+    if (!out)
+        return NULL;
+    *p = 0;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", i ? "," : "", v[i]);
+    return out;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -338,6 +354,12 @@ int cmd_serve(int argc, char **argv)
     a.opts.max_label_value_len = (uint32_t)s->cfg.max_label_len;
     if (cli_open(&a, &s->db))
         goto out;
+    if (a.rules && (!(s->cfg.retention_filter = join_args(a.rules->ret_args, a.rules->n_ret_args)) ||
+                    !(s->cfg.downsampling = join_args(a.rules->ds_args, a.rules->n_ds_args)))) {
+        fprintf(stderr, "strata serve: out of memory\n");
+        cli_close(s->db);
+        goto out;
+    }
     s->data_dir = a.dir;
     s->opts = a.opts;
     s->start_ms = cli_now_ms();
@@ -375,6 +397,8 @@ out:
         free((char *)s->cfg.ext_labels[i].value);
     }
     free(s->cfg.ext_labels);
+    free(s->cfg.retention_filter);
+    free(s->cfg.downsampling);
     free(s->basic_expect);
     free(s);
     return status;

@@ -178,6 +178,9 @@ typedef struct srv_config {
     strata_label *ext_labels;        /* --external-label, sorted by name (extlabels.h) */
     size_t n_ext_labels;
     unsigned otlp_strategy;          /* otlp_strategy (otlp.h): how OTLP names are translated */
+    /* --retention-filter and --downsampling as given, each flag's
+     * arguments joined by ',' (NULL: none); for /api/v1/status/flags */
+    char *retention_filter, *downsampling;
 } srv_config;
 
 typedef struct srv {

@@ -49,7 +49,11 @@ const strata_options *engine_options(const strata_db *db);
  * retention_cut is engine_retention_cut()'s value, read once per request. */
 int engine_check_time(const strata_db *db, int64_t t, int64_t retention_cut, const char **reason);
 
-/* The oldest timestamp the retention lets in now (INT64_MIN: no retention). */
+/* The oldest timestamp the retention lets in now for a series not known
+ * yet: the cut of the longest retention of any series (retention rules
+ * included; INT64_MIN: some series keeps everything). A sample of a
+ * shorter-lived series that passes it is hidden from reads at once and
+ * removed by compaction; strata_write checks each series' own. */
 int64_t engine_retention_cut(const strata_db *db);
 
 /* strata_write without its per-sample checks, for a caller that made them

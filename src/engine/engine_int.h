@@ -215,6 +215,11 @@ void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint6
  * with base_error_set's message when they are wrong); *out is freed with
  * db_rules_free (NULL is a no-op). */
 int db_rules_open(const strata_options *o, db_rules **out);
+/* Checks that every downsampling resolution divides partition_ms, the
+ * width the database has (db_rules_open checks the width given, when one
+ * is; an existing directory's own is known only once its manifest is
+ * read). STRATA_ERR_INVALID with a message. */
+int db_rules_check_width(const db_rules *r, int64_t partition_ms);
 void db_rules_free(db_rules *r);
 bool db_rules_any(const db_rules *r);
 /* sid's retention (the global one when no rule matches; 0 keeps all) and

@@ -319,7 +319,7 @@ static void *flush_main(void *arg)
         }
         if (!rc)
             rc = settle_lost_wal(db);
-        if (!rc && db->opts.retention_ms > 0)
+        if (!rc && db_max_retention(db) > 0)
             rc = db_apply_retention(db);
         if (rc)
             base_logf(&db->log, STRATA_LOG_ERROR, "flush failed: %s", strata_strerror(rc));
@@ -439,9 +439,12 @@ int strata_flush(strata_db *db)
 
 int db_apply_retention(strata_db *db)
 {
-    if (db->opts.retention_ms <= 0 || db->read_only)
+    /* a partition goes whole when no series keeps any of it: once it is
+     * older than the longest retention of any series */
+    int64_t ret_ms = db_max_retention(db);
+    if (ret_ms <= 0 || db->read_only)
         return STRATA_OK;
-    int64_t cut = base_now_ms() - db->opts.retention_ms;
+    int64_t cut = base_now_ms() - ret_ms;
     int rc = STRATA_OK;
     pthread_mutex_lock(&db->edit_mu);
     db_version *cur = db_version_pin(db);

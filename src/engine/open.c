@@ -186,7 +186,7 @@ static int open_tables(strata_db *db, bool full_check, db_version **out)
  * later, db_apply_retention does the same for a running database). */
 static int drop_expired(strata_db *db)
 {
-    int64_t cut = base_now_ms() - db->opts.retention_ms;
+    int64_t cut = base_now_ms() - db_max_retention(db); /* the longest retention of any series */
     manifest_version *mv = manifest_current(db->man);
     size_t n = 0, dropped = 0;
     const manifest_table *mt = manifest_version_tables(mv, &n);
@@ -458,6 +458,9 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
         rc = STRATA_ERR_INVALID;
         goto fail;
     }
+    /* rules that do not fit the width of a new database make none */
+    if (creating && (rc = db_rules_check_width(db->rules, opts->partition_ms ? opts->partition_ms : DAY_MS)) != 0)
+        goto fail;
     /* creating: no CURRENT and no data, so whatever a crashed creation left
      * (VERSION, a lone manifest, temporaries) is started over */
     if ((rc = dbdir_check_version(db->vfs, db->dir, creating, db->read_only, &db->log)) != 0)
@@ -493,14 +496,15 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
     {
         manifest_version *mv = manifest_current(db->man);
         db->opts.partition_ms = manifest_version_partition_ms(mv);
-        if (!db->read_only)
+        rc = db_rules_check_width(db->rules, db->opts.partition_ms);
+        if (!rc && !db->read_only)
             rc = remove_orphans(db, mv);
         manifest_version_unref(mv);
         if (rc)
             goto fail;
     }
     /* expired partitions go before anything is read, recovery included */
-    if (!db->read_only && db->opts.retention_ms > 0 && (rc = drop_expired(db)) != 0)
+    if (!db->read_only && db_max_retention(db) > 0 && (rc = drop_expired(db)) != 0)
         goto fail;
     db_version *v = NULL;
     if ((rc = open_tables(db, was_dirty && !creating, &v)) != 0)
@@ -583,7 +587,7 @@ int engine_open_vfs(const strata_options *caller_opts, const struct base_vfs *vf
             goto fail;
         if ((rc = db_compact_start(db)) != 0)
             goto fail;
-        if (db->opts.retention_ms > 0 && (rc = db_apply_retention(db)) != 0)
+        if (db_max_retention(db) > 0 && (rc = db_apply_retention(db)) != 0)
             goto fail;
     }
     *out = db;

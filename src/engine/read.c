@@ -156,9 +156,14 @@ done_list:
         base_free(list);
 done:
     head_samples_free(&src);
-    /* retention hides what is older than the cut even before it is dropped */
-    if (!rc && db->opts.retention_ms > 0 && out->n && out->t[0] < base_now_ms() - db->opts.retention_ms) {
-        int64_t cut = base_now_ms() - db->opts.retention_ms;
+    /* retention (sid's own: db_rules_of) hides what is older than the cut
+     * even before it is dropped */
+    int64_t ret_ms = 0;
+    int grp;
+    if (!rc && out->n)
+        rc = db_rules_of(db, sid, &ret_ms, &grp);
+    if (!rc && ret_ms > 0 && out->n && out->t[0] < base_now_ms() - ret_ms) {
+        int64_t cut = base_now_ms() - ret_ms;
         size_t k = 0;
         while (k < out->n && out->t[k] < cut)
             k++;
@@ -176,7 +181,17 @@ static int series_has_data(strata_db *db, db_version *v, uint64_t sid, int64_t m
 {
     size_t n_ts = 0;
     const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
-    int rc = head_read(v->active->h, sid, mint, maxt, scratch);
+    /* what sid's retention hides is not data */
+    int64_t ret_ms = 0;
+    int grp;
+    int rc = db_rules_of(db, sid, &ret_ms, &grp);
+    if (rc)
+        return rc;
+    if (ret_ms > 0 && mint < base_now_ms() - ret_ms)
+        mint = base_now_ms() - ret_ms;
+    if (mint > maxt)
+        return 0;
+    rc = head_read(v->active->h, sid, mint, maxt, scratch);
     if (rc || scratch->n)
         return rc ? rc : 1;
     for (size_t i = 0; i < v->n_frozen; i++) {

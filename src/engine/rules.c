@@ -141,35 +141,79 @@ static int cmp_ds(const void *x, const void *y)
     return a->age_ms < b->age_ms ? -1 : a->age_ms > b->age_ms;
 }
 
-/* Checks a group's rules (sorted by age): resolutions grow with age, each
- * a multiple of the one before, every one dividing the partition width. */
-static int check_group(const db_ds_rule *d, size_t n, int64_t partition_ms)
+/* A duration in its shortest exact form ("30d", "90m", "1500ms"), for
+ * messages and engine_rules_text. */
+static void fmt_dur(char *buf, size_t len, int64_t ms)
+{
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {{86400000 * 365LL, "y"}, {86400000 * 7LL, "w"}, {86400000, "d"}, {3600000, "h"},
+                 {60000, "m"},           {1000, "s"},          {1, "ms"}};
+    snprintf(buf, len, "%" PRId64 "ms", ms);
+    for (size_t i = 0; ms > 0 && i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0) {
+            snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+            break;
+        }
+}
+
+/* Checks that every resolution divides the partition width (0: not known
+ * yet, checked again by db_rules_check_width once it is). */
+static int check_width(const db_ds_rule *d, size_t n, int64_t partition_ms)
+{
+    for (size_t i = 0; partition_ms > 0 && i < n; i++)
+        if (partition_ms % d[i].resolution_ms != 0) {
+            char a[32], r[32], p[32];
+            fmt_dur(a, sizeof a, d[i].age_ms);
+            fmt_dur(r, sizeof r, d[i].resolution_ms);
+            fmt_dur(p, sizeof p, partition_ms);
+            base_error_set("downsampling rule %s:%s: the resolution must divide the partition width (%s)", a, r,
+                           p);
+            return STRATA_ERR_INVALID;
+        }
+    return STRATA_OK;
+}
+
+/* Checks a group's rules (sorted by age): positive, resolutions grow with
+ * age, each a multiple of the one before. */
+static int check_group(const db_ds_rule *d, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (d[i].age_ms <= 0 || d[i].resolution_ms <= 0 || partition_ms % d[i].resolution_ms != 0) {
-            base_error_set("downsampling rule %" PRId64 "ms:%" PRId64
-                           "ms: age and resolution must be positive and the resolution must divide the partition "
-                           "width (%" PRId64 "ms)",
-                           d[i].age_ms, d[i].resolution_ms, partition_ms);
+        char a[32], r[32], a0[32], r0[32];
+        fmt_dur(a, sizeof a, d[i].age_ms);
+        fmt_dur(r, sizeof r, d[i].resolution_ms);
+        if (d[i].age_ms <= 0 || d[i].resolution_ms <= 0) {
+            base_error_set("downsampling rule %s:%s: age and resolution must be positive", a, r);
             return STRATA_ERR_INVALID;
         }
         if (i && (d[i].age_ms == d[i - 1].age_ms || d[i].resolution_ms <= d[i - 1].resolution_ms ||
                   d[i].resolution_ms % d[i - 1].resolution_ms != 0)) {
-            base_error_set("downsampling rules %" PRId64 "ms:%" PRId64 "ms and %" PRId64 "ms:%" PRId64
-                           "ms: an older age needs a coarser resolution, a multiple of the younger one's",
-                           d[i - 1].age_ms, d[i - 1].resolution_ms, d[i].age_ms, d[i].resolution_ms);
+            fmt_dur(a0, sizeof a0, d[i - 1].age_ms);
+            fmt_dur(r0, sizeof r0, d[i - 1].resolution_ms);
+            base_error_set("downsampling rules %s:%s and %s:%s: an older age needs a coarser resolution, a "
+                           "multiple of the younger one's",
+                           a0, r0, a, r);
             return STRATA_ERR_INVALID;
         }
     }
     return STRATA_OK;
 }
 
+int db_rules_check_width(const db_rules *r, int64_t partition_ms)
+{
+    return r ? check_width(r->ds, r->n_ds, partition_ms) : STRATA_OK;
+}
+
 int db_rules_open(const strata_options *o, db_rules **out)
 {
     *out = NULL;
-    if (o->n_retention_rules > RULES_MAX || o->n_downsampling_rules > RULES_MAX ||
-        (o->n_retention_rules && !o->retention_rules) || (o->n_downsampling_rules && !o->downsampling_rules)) {
+    if (o->n_retention_rules > RULES_MAX || o->n_downsampling_rules > RULES_MAX) {
         base_error_set("too many retention or downsampling rules (at most %u of each)", RULES_MAX);
+        return STRATA_ERR_INVALID;
+    }
+    if ((o->n_retention_rules && !o->retention_rules) || (o->n_downsampling_rules && !o->downsampling_rules)) {
+        base_error_set("a count of retention or downsampling rules without their array");
         return STRATA_ERR_INVALID;
     }
     db_rules *r = base_calloc(1, sizeof *r);
@@ -189,11 +233,15 @@ int db_rules_open(const strata_options *o, db_rules **out)
     for (size_t i = 0; i < nr && !rc; i++) {
         const strata_retention_rule *x = &o->retention_rules[i];
         if (x->n_matchers == 0 || x->retention_ms <= 0) {
-            base_error_set("retention rule %zu: matchers and a positive retention are needed", i + 1);
+            base_error_set("retention rule %zu: a selector with at least one matcher and a positive retention "
+                           "are needed",
+                           i + 1);
             rc = STRATA_ERR_INVALID;
             break;
         }
-        rc = crule_compile(x->matchers, x->n_matchers, &r->ret[i], "retention rule");
+        char what[48];
+        snprintf(what, sizeof what, "retention rule %zu", i + 1);
+        rc = crule_compile(x->matchers, x->n_matchers, &r->ret[i], what);
         r->n_ret++;
         r->ret_ms[i] = x->retention_ms;
     }
@@ -207,7 +255,9 @@ int db_rules_open(const strata_options *o, db_rules **out)
             while (g < r->n_grp && !same_matchers(&r->grp[g], x->matchers, x->n_matchers))
                 g++;
             if (g == r->n_grp) {
-                rc = crule_compile(x->matchers, x->n_matchers, &r->grp[g], "downsampling rule");
+                char what[48];
+                snprintf(what, sizeof what, "downsampling rule %zu", i + 1);
+                rc = crule_compile(x->matchers, x->n_matchers, &r->grp[g], what);
                 r->n_grp++;
             }
             r->ds[r->n_ds++] = (db_ds_rule){(unsigned)g, o->downsampling_rules[i].age_ms,
@@ -220,9 +270,11 @@ int db_rules_open(const strata_options *o, db_rules **out)
         size_t j = i;
         while (j < r->n_ds && r->ds[j].group == r->ds[i].group)
             j++;
-        rc = check_group(r->ds + i, j - i, o->partition_ms);
+        rc = check_group(r->ds + i, j - i);
         i = j;
     }
+    if (!rc)
+        rc = check_width(r->ds, r->n_ds, o->partition_ms);
     if (rc)
         goto fail;
     *out = r;

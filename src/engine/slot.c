@@ -45,7 +45,8 @@ const strata_options *engine_options(const strata_db *db)
 
 int64_t engine_retention_cut(const strata_db *db)
 {
-    return db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
+    int64_t ret_ms = db_max_retention(db);
+    return ret_ms > 0 ? base_now_ms() - ret_ms : INT64_MIN;
 }
 
 int engine_check_time(const strata_db *db, int64_t t, int64_t retention_cut, const char **reason)

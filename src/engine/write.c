@@ -123,12 +123,30 @@ int strata_write(strata_db *db, const strata_sample *samples, size_t n)
     if (db->read_only)
         return STRATA_ERR_READONLY;
     strata_sid max = index_max_sid(db->idx);
-    int64_t cut = db->opts.retention_ms > 0 ? base_now_ms() - db->opts.retention_ms : INT64_MIN;
+    /* each sample against its own series' retention (db_rules_of), looked
+     * up once per run of samples of one series */
+    int64_t now = base_now_ms(), cut = INT64_MIN;
+    strata_sid cut_sid = 0;
     for (size_t i = 0; i < n; i++) {
         if (samples[i].sid == 0 || samples[i].sid > max)
             return STRATA_ERR_INVALID;
-        if (samples[i].t_ms < cut || !db_time_ok(db, samples[i].t_ms))
+        if (!db_time_ok(db, samples[i].t_ms)) {
+            base_error_set("timestamp out of range");
             return STRATA_ERR_INVALID;
+        }
+        if (samples[i].sid != cut_sid) {
+            int64_t ret_ms;
+            int grp;
+            int rc = db_rules_of(db, samples[i].sid, &ret_ms, &grp);
+            if (rc)
+                return rc;
+            cut = ret_ms > 0 ? now - ret_ms : INT64_MIN;
+            cut_sid = samples[i].sid;
+        }
+        if (samples[i].t_ms < cut) {
+            base_error_set("timestamp older than the retention period");
+            return STRATA_ERR_INVALID;
+        }
     }
     /* keep WAL records and head inserts of a bounded size */
     const size_t chunk = 1u << 16;

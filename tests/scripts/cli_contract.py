@@ -86,7 +86,7 @@ def lock_held(path):
 
 def test_version_and_help():
     rc, out, err = expect(["--version"], 0, "--version")
-    check(re.search(r"\b0\.\d+\.\d+\b", out) and re.search(r"format\s*1", out),
+    check(re.search(r"\b0\.\d+\.\d+\b", out) and re.search(r"format\s*2", out),
           "--version prints the version and the storage format version", out)
     expect([], 2, "no command is a usage error")
     expect(["frobnicate"], 2, "unknown command is a usage error", err_re=r"frobnicate")
@@ -176,13 +176,16 @@ def test_version_mismatch(tmp):
     d = os.path.join(tmp, "ver")
     expect(["write", "-d", d, "--precision", "s", "-"], 0, "write", stdin=lp(["m,a=1 v=1 %d" % T0]))
     vfile = os.path.join(d, "VERSION")
-    check(open(vfile).read().strip() == "1", "VERSION holds the format version 1")
+    check(open(vfile).read().strip() == "2", "VERSION holds the format version 2")
     open(vfile, "w").write("7\n")
     rc, out, err = expect(["export", "-d", d], 2, "a database of format version 7")
-    check(re.search(r"\b7\b", err) and re.search(r"\b1\b", err) and "version" in err.lower(),
-          "the VERSION error names both versions (7 and 1)", err)
+    check(re.search(r"\b7\b", err) and re.search(r"\b2\b", err) and "version" in err.lower(),
+          "the VERSION error names both versions (7 and 2)", err)
+    open(vfile, "w").write("2\n")
+    expect(["export", "-d", d], 0, "back to version 2")
     open(vfile, "w").write("1\n")
-    expect(["export", "-d", d], 0, "back to version 1")
+    expect(["export", "-d", d], 0, "a version-1 directory opens")
+    check(open(vfile).read().strip() == "2", "a version-1 directory opened for writing is upgraded to 2")
 
 
 def test_partition_fixed(tmp):

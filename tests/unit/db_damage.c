@@ -22,6 +22,9 @@
  *   answers exactly; a table the manifest needs but that is missing fails
  *   open with STRATA_ERR_CORRUPT; files the manifest does not know are
  *   removed at open.
+ * - A directory of format version 1 opens; its VERSION is rewritten to the
+ *   current version only when it is opened for writing; a future version
+ *   is refused.
  * Seed: STRATA_SEED.
  */
 #include "db_testlib.h"
@@ -723,6 +726,76 @@ static void put_file(const char *dir, const char *name, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
+static void read_file_text(const char *dir, const char *name, char *buf, size_t cap)
+{
+    char p[4096];
+    dbt_fmt(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A directory of format version 1 (what strata wrote before version 2)
+ * opens: read-only it is left as it is, opened for writing its VERSION
+ * becomes the current one; a version from the future is refused. */
+static void version_1_directory_opens_and_is_upgraded_for_writing(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("db_dmg_version");
+    dbt_log lg = {1};
+    strata_options o;
+    dbt_options(&o, dir);
+    o.log_fn = dbt_log_fn;
+    o.log_ctx = &lg;
+    strata_db *db = dbt_open_ok(&o);
+    strata_sid sid = dbt_series(db, "v", "a", "1");
+    strata_sample s = {sid, 1700000000000, 1.25};
+    assert_int_equal(strata_write(db, &s, 1), STRATA_OK);
+    assert_int_equal(strata_flush(db), STRATA_OK);
+    assert_int_equal(strata_close(db), STRATA_OK);
+    char text[64], want[16];
+    dbt_fmt(want, sizeof want, "%d\n", STRATA_FORMAT_VERSION);
+    read_file_text(dir, "VERSION", text, sizeof text);
+    assert_string_equal(text, want);
+
+    put_file(dir, "VERSION", "1\n");
+    o.read_only = 1;
+    db = dbt_open_ok(&o);
+    dbt_set got = {0};
+    assert_int_equal(dbt_read_all(db, &got), 0);
+    assert_int_equal(got.n, 1);
+    dbt_set_free(&got);
+    assert_int_equal(strata_close(db), STRATA_OK);
+    read_file_text(dir, "VERSION", text, sizeof text);
+    assert_string_equal(text, "1\n");
+
+    o.read_only = 0;
+    db = dbt_open_ok(&o);
+    read_file_text(dir, "VERSION", text, sizeof text);
+    assert_string_equal(text, want);
+    assert_int_equal(dbt_read_all(db, &got), 0);
+    assert_int_equal(got.n, 1);
+    dbt_set_free(&got);
+    assert_int_equal(strata_close(db), STRATA_OK);
+    read_file_text(dir, "VERSION", text, sizeof text);
+    assert_string_equal(text, want);
+
+    char future[16];
+    dbt_fmt(future, sizeof future, "%d\n", STRATA_FORMAT_VERSION + 1);
+    put_file(dir, "VERSION", future);
+    for (int ro = 0; ro < 2; ro++) {
+        o.read_only = ro;
+        db = NULL;
+        assert_int_equal(strata_open(&o, &db), STRATA_ERR_VERSION);
+        read_file_text(dir, "VERSION", text, sizeof text);
+        assert_string_equal(text, future);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* What a process killed while creating a directory leaves (the files of
  * the first open, written one after the other, each temporary renamed into
  * place): the next open must make a database of it, not refuse. */
@@ -737,6 +810,8 @@ static void crashed_creation_leftovers_open_as_a_new_database(void **state)
         {"LOCK", "VERSION", "DIRTY", "tables/", "wal/", NULL},
         {"LOCK", "VERSION", "DIRTY", "tables/", "wal/", "CURRENT.tmp"},
     };
+    char version_text[16];
+    dbt_fmt(version_text, sizeof version_text, "%d\n", STRATA_FORMAT_VERSION);
     char *root = test_tmpdir("db_dmg_create");
     size_t failures = 0;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
@@ -751,7 +826,7 @@ static void crashed_creation_leftovers_open_as_a_new_database(void **state)
                 dbt_fmt(sub, sizeof sub, "%s/%.*s", dir, (int)(l - 1), n);
                 assert_int_equal(mkdir(sub, 0755), 0);
             } else {
-                put_file(dir, n, !strncmp(n, "VERSION", 7) ? "1\n" : "");
+                put_file(dir, n, !strncmp(n, "VERSION", 7) ? version_text : "");
             }
             strcat(strcat(listing, " "), n);
         }
@@ -798,6 +873,7 @@ int main(void)
         cmocka_unit_test(dirty_open_quarantines_a_damaged_table),
         cmocka_unit_test(missing_table_fails_open_and_orphans_are_removed),
         cmocka_unit_test(crashed_creation_leftovers_open_as_a_new_database),
+        cmocka_unit_test(version_1_directory_opens_and_is_upgraded_for_writing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,12 +286,12 @@ static void manifest_damage_is_reported_with_file_and_offset(void **state)
     write_dir(dir, buf, n);
     expect_open(dir, STRATA_ERR_CORRUPT, "removes table 16383, which is not there");
 
-    /* Another format version in the header (with a correct header CRC). */
+    /* A future format version in the header (with a correct header CRC). */
     memcpy(buf, file_bytes, file_len);
-    store_u32le(buf + 8, 2);
+    store_u32le(buf + 8, 3);
     store_u32le(buf + 12, base_crc32c(0, buf, 12));
     write_dir(dir, buf, file_len);
-    expect_open(dir, STRATA_ERR_VERSION, "format version 2, this build reads version 1");
+    expect_open(dir, STRATA_ERR_VERSION, "format version 3, this build reads version");
 
     /* A damaged CURRENT, and one naming a file that is not there. */
     write_dir(dir, file_bytes, file_len);
