@@ -11,7 +11,10 @@
  * no rule due), 44 and 45 days old (30d:5m due), 60 days old (already
  * downsampled to 5 m when the template was built, then late writes
  * between its samples: its rules job rolls them into the rows), 199 and
- * 200 days old (180d:1h due). Three flushes per partition (overwrites of
+ * 200 days old (180d:1h due); series 2 follows a group of its own
+ * (10d:1h), series 3 a retention rule of 100 days (its data in the two
+ * oldest partitions goes in their jobs; the rule is set after the
+ * template is written). Three flushes per partition (overwrites of
  * stretches in the second), and deletes of series 1 in the 45- and
  * 200-day partitions, so each rules job merges several inputs, applies
  * tombstones and writes aggregate blocks. Manifest rewrites at almost
@@ -22,7 +25,8 @@
  * 1), and count_over_time, sum_over_time and max_over_time of m[1d] at 1 d
  * steps (strata_query_range; a window is one partition). PRE are the
  * template's, POST those after an uninterrupted strata_compact; PRE and
- * POST agree (count and max exactly, sum within 1e-9).
+ * POST agree (count and max exactly, sum within 1e-9), but for series 3
+ * beyond its retention, which POST no longer has.
  *
  * After each cut or kill: strata_verify_dir passes, the database opens,
  * tables/ holds exactly the manifest's tables (no orphan, no *.tmp, none
@@ -84,9 +88,22 @@ static const char *const q_fn[NQ] = {"count_over_time", "sum_over_time", "max_ov
 
 /* ------------------------------------------------------------ options */
 
-static const strata_downsampling_rule dsc_rules[2] = {{NULL, 0, 30 * DAY, 5 * MIN_MS}, {NULL, 0, 180 * DAY, HOUR}};
+/* Every series 30d:5m,180d:1h but series 2 ({s="2"}: 10d:1h, a group of
+ * its own); series 3 keeps 100 days (a retention rule: its two oldest
+ * partitions go in their rules jobs). */
+static const strata_matcher s2[1] = {{STRATA_MATCH_EQ, "s", "2"}}, s3[1] = {{STRATA_MATCH_EQ, "s", "3"}};
+static const strata_downsampling_rule dsc_rules[3] = {
+    {s2, 1, 10 * DAY, HOUR}, {NULL, 0, 30 * DAY, 5 * MIN_MS}, {NULL, 0, 180 * DAY, HOUR}};
+static const strata_retention_rule dsc_retention[1] = {{s3, 1, 100 * DAY}};
+#define RETAINED_DAYS 100
+#define OWN_GROUP_SERIES 2
+#define RETAINED_SERIES 3
 
-static void dsc_opts(strata_options *o, const char *dir)
+static bool expired(int k, int p) { return k == RETAINED_SERIES && part_age_days[p] > RETAINED_DAYS; }
+
+/* with_retention: the retention rule too (not while the template is
+ * written: writes beyond a series' retention may be refused). */
+static void dsc_opts_r(strata_options *o, const char *dir, bool with_retention)
 {
     strata_options_init(o);
     o->dir = dir;
@@ -96,8 +113,14 @@ static void dsc_opts(strata_options *o, const char *dir)
     o->block_samples = 128;
     o->manifest_rewrite_bytes = 1024;
     o->downsampling_rules = dsc_rules;
-    o->n_downsampling_rules = 2;
+    o->n_downsampling_rules = 3;
+    if (with_retention) {
+        o->retention_rules = dsc_retention;
+        o->n_retention_rules = 1;
+    }
 }
+
+static void dsc_opts(strata_options *o, const char *dir) { dsc_opts_r(o, dir, true); }
 
 static int64_t wall_ms(void)
 {
@@ -173,7 +196,7 @@ static void dsc_build(dsc_tpl *t, int n_series, uint64_t seed, const char *tag)
     for (int p = 0; p < NP; p++)
         t->part[p] = today - part_age_days[p] * DAY;
     strata_options o;
-    dsc_opts(&o, t->dir);
+    dsc_opts_r(&o, t->dir, false);
     o.sync = STRATA_SYNC_NONE;
     strata_db *db = NULL;
     assert_int_equal(strata_open(&o, &db), STRATA_OK);
@@ -361,6 +384,12 @@ static void check_pre_post(const dsc_tpl *t, const dsc_state *pre, const dsc_sta
                 changed++;
             for (int f = 0; f < NQ; f++) {
                 dsc_ans a = pre->q[(k * NP + p) * NQ + f], b = post->q[(k * NP + p) * NQ + f];
+                if (expired(k, p)) {
+                    if (b.has)
+                        fail_msg("series %d, partition of %d days: %s answers beyond the series' retention", k,
+                                 part_age_days[p], q_fn[f]);
+                    continue;
+                }
                 if (!a.has || !b.has)
                     fail_msg("series %d, partition of %d days: %s answers before the job %d, after %d", k,
                              part_age_days[p], q_fn[f], a.has, b.has);
@@ -370,14 +399,21 @@ static void check_pre_post(const dsc_tpl *t, const dsc_state *pre, const dsc_sta
                              part_age_days[p], q_fn[f], a.v, b.v);
             }
         }
-    /* every partition but the raw one changes form */
-    if (changed < t->n_series * (NP - 1))
-        fail_msg("the rules jobs changed only %d of %d series' partitions", changed, t->n_series * (NP - 1));
-    /* the 1 h partitions hold at most 24 rows a series, the 5 m ones 288 */
+    /* every partition but the raw one changes form (the expired ones of
+     * the retained series may read as nothing before the job already) */
+    int want = t->n_series * (NP - 1) - 2;
+    if (changed < want)
+        fail_msg("the rules jobs changed only %d series' partitions, want at least %d", changed, want);
+    /* the 1 h partitions hold at most 24 rows a series, the 5 m ones 288;
+     * the expired ones nothing */
     for (int k = 0; k < t->n_series; k++) {
         assert_true(post->rows[k * NP + 0].n > 1000);
-        for (int p = 1; p < NP; p++)
-            assert_in_range(post->rows[k * NP + p].n, 1, part_age_days[p] > 180 ? 24 : 288);
+        for (int p = 1; p < NP; p++) {
+            size_t n = post->rows[k * NP + p].n;
+            bool hourly = part_age_days[p] > 180 || k == OWN_GROUP_SERIES;
+            if (expired(k, p) ? n != 0 : n < 1 || n > (hourly ? 24u : 288u))
+                fail_msg("series %d, partition of %d days: %zu rows after the job", k, part_age_days[p], n);
+        }
     }
 }
 
