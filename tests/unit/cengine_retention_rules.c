@@ -37,7 +37,7 @@
 #include "db_testlib.h"
 
 #ifndef COMPACTION_CUTS_PER_SERIES
-#define COMPACTION_CUTS_PER_SERIES 0
+#define COMPACTION_CUTS_PER_SERIES 1
 #endif
 
 #define DAY_MS (24LL * 3600 * 1000)

@@ -329,7 +329,7 @@ static void state_read(strata_db *db, const dsc_tpl *t, dsc_state *s, const char
         const double *v;
         while ((rc = strata_cursor_next_samples(c, &ts, &v, &n)) == 1)
             for (size_t i = 0; i < n; i++) {
-                strata_agg a = {ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0};
+                strata_agg a = {ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0, 0};
                 rows_push(s, t, k, &a, what);
             }
         if (rc != 0)
