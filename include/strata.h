@@ -386,9 +386,10 @@ typedef struct strata_read_options {
 
 STRATA_API void strata_read_options_init(strata_read_options *o);
 
-/* The coarsest resolution the database's downsampling rules give (0: no
- * rule): how far back an instant query must read for a downsampled
- * interval's last value. */
+/* The coarsest resolution of the database's downsampling rules and of the
+ * downsampled data it holds (0: neither): how far back an instant query
+ * must read for a downsampled interval's last value, and whether reads
+ * need to ask for aggregate rows at all. */
 STRATA_API int64_t strata_max_resolution(strata_db *db);
 
 /* strata_select_any with read options (NULL: defaults). */

@@ -230,6 +230,8 @@ int64_t db_rules_resolution(const db_rules *r, int group, int64_t age_ms);
 /* The rules sorted by (group, age), lent. */
 const db_ds_rule *db_rules_downsampling(const db_rules *r, size_t *n);
 void db_rules_retention(const db_rules *r, const int64_t **ms, size_t *n);
+/* The coarsest resolution of the downsampling rules (0: none). */
+int64_t db_rules_max_resolution(const db_rules *r);
 /* The longest retention of any series (0: some series keeps everything). */
 int64_t db_max_retention(const strata_db *db);
 

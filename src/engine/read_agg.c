@@ -246,3 +246,15 @@ done:
     base_free(ba);
     return rc;
 }
+
+int64_t strata_max_resolution(strata_db *db)
+{
+    if (!db)
+        return 0;
+    int64_t m = db_rules_max_resolution(db->rules);
+    db_version *v = db_version_pin(db);
+    for (size_t i = 0; i < v->n_tables; i++)
+        m = MAX(m, table_get_meta(v->tables[i].t)->max_res_ms);
+    db_version_unpin(v);
+    return m;
+}

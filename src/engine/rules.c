@@ -384,10 +384,10 @@ int64_t db_max_retention(const strata_db *db)
     return m;
 }
 
-int64_t strata_max_resolution(strata_db *db)
+int64_t db_rules_max_resolution(const db_rules *r)
 {
     int64_t m = 0;
-    for (size_t i = 0; db && db->rules && i < db->rules->n_ds; i++)
-        m = MAX(m, db->rules->ds[i].resolution_ms);
+    for (size_t i = 0; r && i < r->n_ds; i++)
+        m = MAX(m, r->ds[i].resolution_ms);
     return m;
 }

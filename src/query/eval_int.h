@@ -159,7 +159,7 @@ typedef struct qctx {
     int64_t q_start_ms, q_end_ms, q_step_ms;
     int64_t lookback_ms;
     int64_t max_source_res_ms; /* strata_read_options.max_source_resolution_ms */
-    int64_t ds_res_ms;         /* strata_max_resolution: 0 when nothing is downsampled */
+    int64_t ds_res_ms;         /* strata_max_resolution: 0 when nothing is downsampled (plain reads) */
     int64_t subquery_step_ms; /* a subquery without a step uses this */
     int depth;
     uint64_t max_samples;   /* points held at once */

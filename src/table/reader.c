@@ -219,7 +219,7 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     h->res_ms = 0;
     if (b[0] == TABLE_AGG_MARK) {
         uint64_t res;
-        if (t->version < 2 || !(k = base_uvarint_get(p, e, &res)) || res == 0 || res > (uint64_t)INT64_MAX)
+        if (t->version < 2 || !(k = base_uvarint_get(p, e, &res)) || res == 0 || res > (uint64_t)t->meta.max_res_ms)
             return CORRUPT(f, blk->off, "bad aggregate block header");
         h->res_ms = (int64_t)res;
         p += k;
@@ -292,7 +292,7 @@ int table_block_res(const table *t, const table_block *blk, int64_t *res_ms)
     if (b[0] != TABLE_AGG_MARK)
         return STRATA_OK;
     uint64_t res;
-    if (!base_uvarint_get(b + 1, b + blk->len, &res) || res == 0 || res > (uint64_t)INT64_MAX)
+    if (!base_uvarint_get(b + 1, b + blk->len, &res) || res == 0 || res > (uint64_t)t->meta.max_res_ms)
         return STRATA_ERR_CORRUPT;
     *res_ms = (int64_t)res;
     return STRATA_OK;
@@ -460,9 +460,10 @@ static int footer_parse(table *t, table_fault *f)
     t->block_samples = load_u32le(ft + TF_BLOCK_SAMPLES);
     t->off_w = ft[TF_OFF_WIDTH];
     t->meta.rules_ms = version >= 2 ? (int64_t)load_u64le(ft + TF_RULES_MS) : 0;
+    t->meta.max_res_ms = (int64_t)table_load_w(ft + TF_MAX_RES, 6);
     static const uint8_t zero[6];
     if (t->index_off > foff || t->index_len != foff - t->index_off || t->sid_w < 1 || t->sid_w > 8 ||
-        t->off_w < 1 || t->off_w > 8 || t->block_samples < 1 || t->block_samples > TABLE_MAX_BLOCK_SAMPLES || memcmp(ft + TF_RESERVED, zero, sizeof zero) != 0 ||
+        t->off_w < 1 || t->off_w > 8 || t->block_samples < 1 || t->block_samples > TABLE_MAX_BLOCK_SAMPLES || (version == 1 && memcmp(ft + TF_MAX_RES, zero, sizeof zero) != 0) ||
         t->meta.min_sid > t->meta.max_sid || t->meta.min_t > t->meta.max_t ||
         t->meta.series > t->index_len / (t->sid_w + t->off_w) || t->meta.blocks < t->meta.series ||
         (t->meta.series == 0) != (t->meta.blocks == 0) || (t->meta.series == 0 && t->index_len != 0))

@@ -47,6 +47,7 @@ typedef struct table_meta {
     uint64_t blocks;
     uint64_t file_bytes;
     int64_t rules_ms; /* wall clock when retention and downsampling rules were last applied to all of it; 0: never */
+    int64_t max_res_ms; /* the coarsest resolution of its aggregate blocks; 0: raw samples only */
 } table_meta;
 
 /* One block of one series: where it is and what it covers. */

@@ -47,7 +47,7 @@
 #define TF_BLOCK_SAMPLES 76
 #define TF_SID_WIDTH 80
 #define TF_OFF_WIDTH 81
-#define TF_RESERVED 82 /* 6 zero bytes */
+#define TF_MAX_RES 82 /* 6 bytes: the coarsest aggregate block resolution, ms (version 1: zero) */
 #define TF_RULES_MS 88 /* version 2 */
 /* tail: identical in every version (offsets of version 2) */
 #define TF_FOOTER_LEN 96

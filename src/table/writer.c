@@ -66,7 +66,8 @@
  *   72 u32 index_crc     CRC32C of the index bytes
  *   76 u32 block_samples the writer's option: the base of index counts
  *   80 u8  sid_width     81 u8 off_width (1..8 each)
- *   82 6 bytes zero
+ *   82 6 bytes max_res   the coarsest resolution (ms) of an aggregate block
+ *                        in the file, 0 when it has none (version 1: zero)
  *   88 i64 rules_ms      wall clock when retention and downsampling rules
  *                        were applied to the whole file (0: never; a flush);
  *                        absent in version 1
@@ -416,6 +417,9 @@ int table_writer_add_raw(table_writer *w, uint64_t sid, const table_block *blk, 
         rc = base_buf_append(&w->out, bytes, blk->len);
     if (!rc)
         rc = note_block(w, off, blk->len, blk->count, blk->mint, blk->maxt);
+    uint64_t res;
+    if (!rc && bytes[0] == TABLE_AGG_MARK && base_uvarint_get(bytes + 1, bytes + blk->len, &res) && res < (1ull << 48))
+        w->meta.max_res_ms = MAX(w->meta.max_res_ms, (int64_t)res);
     if (!rc)
         rc = out_drain(w, OUT_CHUNK);
     if (rc) {
@@ -494,12 +498,13 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
     base_buf_put_u32le(&w->out, crc);
     if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)n, rows[0].t_last, rows[n - 1].t_last)))
         return rc;
+    w->meta.max_res_ms = MAX(w->meta.max_res_ms, res_ms);
     return out_drain(w, OUT_CHUNK);
 }
 
 int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const strata_agg *rows, size_t n)
 {
-    if (w->failed || res_ms <= 0)
+    if (w->failed || res_ms <= 0 || (uint64_t)res_ms >> 48)
         return STRATA_ERR_INVALID;
     if (n == 0)
         return STRATA_OK;
@@ -583,6 +588,7 @@ static int put_index_footer(table_writer *w)
     store_u32le(f + TF_INDEX_CRC, index_crc);
     store_u32le(f + TF_BLOCK_SAMPLES, w->block_samples);
     store_u64le(f + TF_RULES_MS, (uint64_t)w->rules_ms);
+    table_store_w(f + TF_MAX_RES, (uint64_t)w->meta.max_res_ms, 6);
     f[TF_SID_WIDTH] = (uint8_t)sid_w;
     f[TF_OFF_WIDTH] = (uint8_t)off_w;
     store_u32le(f + TF_FOOTER_LEN, TABLE_FOOTER_SIZE);
