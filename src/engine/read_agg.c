@@ -158,7 +158,7 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, &src);
         rc = db_merge_older(out, &src, scratch);
     }
-    /* tables newest first, as read.c orders them */
+    /* tables by partition, newest first within one, as read.c reads them */
     const db_table **list = NULL;
     size_t n_cand = 0;
     if (!rc && v->n_tables && !(list = base_malloc(v->n_tables * sizeof *list)))
@@ -170,14 +170,18 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         list[n_cand++] = &v->tables[i];
     }
     if (n_cand > 1)
-        qsort(list, n_cand, sizeof *list, db_table_age_cmp);
+        qsort(list, n_cand, sizeof *list, db_table_read_cmp);
+    db_tables_acc tacc = {0};
     for (size_t c = 0; !rc && c < n_cand; c++) {
         src.n = 0;
         rc = read_table(db, list[c], sid, mint, maxt, ro, ts, n_ts, &src, &rows, &n_rows, &cap_rows, &bt, &bv, &ba,
                         &bcap);
-        if (!rc && src.n)
-            rc = db_merge_older(out, &src, scratch);
+        if (!rc)
+            rc = db_tables_add(&tacc, list[c]->m.partition_ms, &src, scratch);
     }
+    int rc2 = db_tables_finish(&tacc, out, scratch);
+    if (!rc)
+        rc = rc2;
     base_free(list);
     /* retention hides what is older than the series' cut */
     int64_t ret = 0;
