@@ -511,9 +511,9 @@ static int run(const ds_opts *o)
     ts0[strata_format_time(start_ms, ts0)] = 0;
     ts1[strata_format_time(end_ms, ts1)] = 0;
     if (!o->json)
-        printf("node-like: %zu series (%d instance%s of %d), a sample every %.0f s over %d days (%s .. %s):\n"
+        printf("node-like: %zu series (%s%d instance%s of %d), a sample every %.0f s over %d days (%s .. %s):\n"
                "%llu samples per series, %llu in all, written to each database; rules %s\n\n",
-               o->series, inst, inst > 1 ? "s" : "", PER_INSTANCE, (double)o->interval_ms / 1e3, o->days, ts0, ts1,
+               o->series, o->series % PER_INSTANCE ? "evenly spaced over " : "", inst, inst > 1 ? "s" : "", PER_INSTANCE, (double)o->interval_ms / 1e3, o->days, ts0, ts1,
                (unsigned long long)per_series, (unsigned long long)(per_series * o->series), o->rules_text);
 
     strata_db *raw = NULL, *ds = NULL;

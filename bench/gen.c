@@ -517,7 +517,7 @@ struct bench_stream {
 int bench_stream_open(uint64_t seed, int inst, size_t max_series, int64_t start_ms, int64_t step_ms, size_t chunk,
                       bench_stream **out, bench_series **series, size_t *nout)
 {
-    if (inst <= 0 || step_ms <= 0 || chunk == 0)
+    if (inst <= 0 || step_ms <= 0 || chunk == 0 || max_series == 0)
         return -1;
     bench_stream *st = calloc(1, sizeof *st);
     if (!st)
@@ -526,38 +526,46 @@ int bench_stream_open(uint64_t seed, int inst, size_t max_series, int64_t start_
     rng_init(&r, seed);
     specs S;
     memset(&S, 0, sizeof S);
-    size_t total = 0;
-    for (int i = 0; i < inst && total < max_series; i++) {
+    int *of = NULL; /* the instance of each spec */
+    for (int i = 0; i < inst; i++) {
         size_t first = S.n;
         node_series(&S, &r);
-        char ibuf[32];
-        snprintf(ibuf, sizeof ibuf, "host-%02d:9100", i);
-        st->s = realloc(st->s, S.n * sizeof *st->s);
-        if (!st->s)
+        of = realloc(of, S.n * sizeof *of);
+        if (!of)
             abort();
-        for (size_t j = first; j < S.n && total < max_series; j++) {
-            spec *s = &S.a[j];
-            bench_series *b = &st->s[total++];
-            memset(b, 0, sizeof *b);
-            size_t nl = 0;
-            while (nl < 3 && s->lab[2 * nl])
-                nl++;
-            b->name = xstrdup(s->name);
-            b->nlabels = nl + 2;
-            b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
-            b->labels[0] = xstrdup("instance");
-            b->labels[1] = xstrdup(ibuf);
-            b->labels[2] = xstrdup("job");
-            b->labels[3] = xstrdup("node");
-            for (size_t l = 0; l < 2 * nl; l++)
-                b->labels[4 + l] = xstrdup(s->lab[l]);
-            memcpy(b->kind, s->kind, sizeof b->kind);
-            b->t = xmalloc(chunk * sizeof *b->t);
-            b->v = xmalloc(chunk * sizeof *b->v);
-        }
-        S.n = total; /* the specs of the series kept only */
+        for (size_t j = first; j < S.n; j++)
+            of[j] = i;
     }
-    st->specs = S.a;
+    size_t total = max_series < S.n ? max_series : S.n;
+    st->s = calloc(total, sizeof *st->s);
+    st->specs = xmalloc(total * sizeof *st->specs);
+    if (!st->s)
+        abort();
+    for (size_t k = 0; k < total; k++) {
+        size_t j = k * S.n / total; /* evenly spaced: every kind of series */
+        spec *s = &S.a[j];
+        bench_series *b = &st->s[k];
+        char ibuf[32];
+        snprintf(ibuf, sizeof ibuf, "host-%02d:9100", of[j]);
+        size_t nl = 0;
+        while (nl < 3 && s->lab[2 * nl])
+            nl++;
+        b->name = xstrdup(s->name);
+        b->nlabels = nl + 2;
+        b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
+        b->labels[0] = xstrdup("instance");
+        b->labels[1] = xstrdup(ibuf);
+        b->labels[2] = xstrdup("job");
+        b->labels[3] = xstrdup("node");
+        for (size_t l = 0; l < 2 * nl; l++)
+            b->labels[4 + l] = xstrdup(s->lab[l]);
+        memcpy(b->kind, s->kind, sizeof b->kind);
+        b->t = xmalloc(chunk * sizeof *b->t);
+        b->v = xmalloc(chunk * sizeof *b->v);
+        st->specs[k] = *s;
+    }
+    free(S.a);
+    free(of);
     st->n = total;
     st->cap = chunk;
     st->rngs = xmalloc(total * sizeof *st->rngs);

@@ -33,8 +33,9 @@ int bench_gen(const char *dataset, uint64_t seed, int hosts, int hours, bench_se
 void bench_series_free(bench_series *s, size_t n);
 
 /* The node-like data set generated in chunks, for spans too long to hold
- * in memory (a year): the first max_series series of inst instances, a
- * sample every step_ms from start_ms. Each series draws from a PRNG of its
+ * in memory (a year): max_series series of inst instances, evenly spaced
+ * over their 233 * inst series (so a fraction of an instance holds every
+ * kind), a sample every step_ms from start_ms. Each series draws from a PRNG of its
  * own, so the values differ from bench_gen's for the same seed. *series
  * (n) is lent until bench_stream_close; each series' t and v hold up to
  * chunk samples. */
