@@ -327,12 +327,14 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-static void fill_node(bench_series *o, spec *s, rng *r, size_t n)
+/* Fills o->t/v[0..n) with the next n values of s's process (its state
+ * s->v carried over), at t0_ms, t0_ms + step_ms, ... */
+static void fill_node_at(bench_series *o, spec *s, rng *r, size_t n, int64_t t0_ms, int64_t step_ms)
 {
     static const double p10[] = {1, 10, 100, 1000};
     int64_t v = s->v;
     for (size_t i = 0; i < n; i++) {
-        o->t[i] = BENCH_GEN_START_MS + (int64_t)i * 15000;
+        o->t[i] = t0_ms + (int64_t)i * step_ms;
         switch (s->kind[0]) {
         case 'k':
             o->v[i] = (double)v;
@@ -363,6 +365,12 @@ static void fill_node(bench_series *o, spec *s, rng *r, size_t n)
             break;
         }
     }
+    s->v = v;
+}
+
+static void fill_node(bench_series *o, spec *s, rng *r, size_t n)
+{
+    fill_node_at(o, s, r, n, BENCH_GEN_START_MS, 15000);
 }
 
 static int gen_node(uint64_t seed, int inst, int hours, bench_series **out, size_t *nout)
@@ -494,4 +502,104 @@ void bench_series_free(bench_series *s, size_t n)
         free(s[i].v);
     }
     free(s);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+struct bench_stream {
+    spec *specs;  /* one per series, its state carried from chunk to chunk */
+    rng *rngs;    /* one per series, so chunks draw the same values in any order */
+    bench_series *s;
+    size_t n, cap;
+    int64_t next_ms, step_ms;
+};
+
+int bench_stream_open(uint64_t seed, int inst, size_t max_series, int64_t start_ms, int64_t step_ms, size_t chunk,
+                      bench_stream **out, bench_series **series, size_t *nout)
+{
+    if (inst <= 0 || step_ms <= 0 || chunk == 0 || max_series == 0)
+        return -1;
+    bench_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        abort();
+    rng r;
+    rng_init(&r, seed);
+    specs S;
+    memset(&S, 0, sizeof S);
+    int *of = NULL; /* the instance of each spec */
+    for (int i = 0; i < inst; i++) {
+        size_t first = S.n;
+        node_series(&S, &r);
+        of = realloc(of, S.n * sizeof *of);
+        if (!of)
+            abort();
+        for (size_t j = first; j < S.n; j++)
+            of[j] = i;
+    }
+    size_t total = max_series < S.n ? max_series : S.n;
+    st->s = calloc(total, sizeof *st->s);
+    st->specs = xmalloc(total * sizeof *st->specs);
+    if (!st->s)
+        abort();
+    for (size_t k = 0; k < total; k++) {
+        size_t j = k * S.n / total; /* evenly spaced: every kind of series */
+        spec *s = &S.a[j];
+        bench_series *b = &st->s[k];
+        char ibuf[32];
+        snprintf(ibuf, sizeof ibuf, "host-%02d:9100", of[j]);
+        size_t nl = 0;
+        while (nl < 3 && s->lab[2 * nl])
+            nl++;
+        b->name = xstrdup(s->name);
+        b->nlabels = nl + 2;
+        b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
+        b->labels[0] = xstrdup("instance");
+        b->labels[1] = xstrdup(ibuf);
+        b->labels[2] = xstrdup("job");
+        b->labels[3] = xstrdup("node");
+        for (size_t l = 0; l < 2 * nl; l++)
+            b->labels[4 + l] = xstrdup(s->lab[l]);
+        memcpy(b->kind, s->kind, sizeof b->kind);
+        b->t = xmalloc(chunk * sizeof *b->t);
+        b->v = xmalloc(chunk * sizeof *b->v);
+        st->specs[k] = *s;
+    }
+    free(S.a);
+    free(of);
+    st->n = total;
+    st->cap = chunk;
+    st->rngs = xmalloc(total * sizeof *st->rngs);
+    for (size_t i = 0; i < total; i++)
+        rng_init(&st->rngs[i], seed * 0x9e3779b97f4a7c15ull + i + 1);
+    st->next_ms = start_ms;
+    st->step_ms = step_ms;
+    *out = st;
+    *series = st->s;
+    *nout = total;
+    return 0;
+}
+
+size_t bench_stream_next(bench_stream *st, int64_t end_ms)
+{
+    if (st->next_ms > end_ms)
+        return 0;
+    size_t k = (size_t)((end_ms - st->next_ms) / st->step_ms) + 1;
+    if (k > st->cap)
+        k = st->cap;
+    for (size_t i = 0; i < st->n; i++) {
+        fill_node_at(&st->s[i], &st->specs[i], &st->rngs[i], k, st->next_ms, st->step_ms);
+        st->s[i].n = k;
+    }
+    st->next_ms += (int64_t)k * st->step_ms;
+    return k;
+}
+
+void bench_stream_close(bench_stream *st)
+{
+    if (!st)
+        return;
+    bench_series_free(st->s, st->n);
+    free(st->specs);
+    free(st->rngs);
+    free(st);
 }

@@ -32,4 +32,19 @@ typedef struct bench_series {
 int bench_gen(const char *dataset, uint64_t seed, int hosts, int hours, bench_series **out, size_t *n);
 void bench_series_free(bench_series *s, size_t n);
 
+/* The node-like data set generated in chunks, for spans too long to hold
+ * in memory (a year): max_series series of inst instances, evenly spaced
+ * over their 233 * inst series (so a fraction of an instance holds every
+ * kind), a sample every step_ms from start_ms. Each series draws from a PRNG of its
+ * own, so the values differ from bench_gen's for the same seed. *series
+ * (n) is lent until bench_stream_close; each series' t and v hold up to
+ * chunk samples. */
+typedef struct bench_stream bench_stream;
+int bench_stream_open(uint64_t seed, int inst, size_t max_series, int64_t start_ms, int64_t step_ms, size_t chunk,
+                      bench_stream **out, bench_series **series, size_t *n);
+/* Fills every series with its next samples up to end_ms (at most chunk;
+ * series[i].n says how many) and returns that count, 0 at the end. */
+size_t bench_stream_next(bench_stream *st, int64_t end_ms);
+void bench_stream_close(bench_stream *st);
+
 #endif

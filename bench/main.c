@@ -2,7 +2,7 @@
  * main.c: strata-bench, the benchmarks and data generator of strata, a
  * program of its own beside the strata binary (as redis-benchmark beside
  * redis-server):
- *   strata-bench codec|ingest|query|promql|compact [options] [--json]
+ *   strata-bench codec|ingest|query|promql|compact|downsample [options] [--json]
  *   strata-bench gen devops-cpu|node-like [--hosts N] [--hours N] [--seed N]
  * The benchmarks print a table for people and, with --json, one object per
  * result line for scripts. The codec benchmark measures the codecs and the
@@ -21,6 +21,7 @@ int bench_query_main(int argc, char **argv);
 int bench_compact_main(int argc, char **argv);
 int bench_promql_main(int argc, char **argv);
 int bench_gen_main(int argc, char **argv);
+int bench_downsample_main(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -34,6 +35,7 @@ static const command commands[] = {
     {"query", bench_query_main, "read throughput: one series, and a matcher selecting about 10% of the series"},
     {"promql", bench_promql_main, "range queries at a 60 s step over every series: samples/s through the evaluator, memory"},
     {"compact", bench_compact_main, "write amplification, bytes/sample after full compaction, compaction speed"},
+    {"downsample", bench_downsample_main, "a year of node-like data raw and downsampled: bytes on disk, year-long query latency, answers' difference"},
     {"gen", bench_gen_main, "print a generated data set as Influx line protocol (precision s)"},
 };
 
@@ -41,7 +43,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: strata-bench COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nstrata-bench COMMAND --help shows the options of one.\n");
 }
 

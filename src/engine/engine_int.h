@@ -207,6 +207,20 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
  * pointers from newest to oldest. */
 int db_merge_older(head_samples *acc, head_samples *older, head_samples *tmp);
 int db_table_age_cmp(const void *a, const void *b);
+/* One series' samples from tables visited in db_table_read_cmp order
+ * (partitions ascending, newest first within one): each table's samples
+ * (db_tables_add) merge into their partition's, and a finished partition
+ * is appended to the rest, as partitions hold disjoint times; so a series
+ * read across many partitions is copied a few times, not once per
+ * partition. db_tables_finish merges it all into out (the heads' samples,
+ * which win) and frees acc. Zero-initialise acc. */
+typedef struct db_tables_acc {
+    head_samples part, all;
+    int64_t part_ms;
+} db_tables_acc;
+int db_table_read_cmp(const void *a, const void *b);
+int db_tables_add(db_tables_acc *acc, int64_t partition_ms, head_samples *src, head_samples *tmp);
+int db_tables_finish(db_tables_acc *acc, head_samples *out, head_samples *tmp);
 /* Removes from s the samples of sid deleted by tombstones that apply. */
 void db_apply_tombstones(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid,
                          head_samples *s);

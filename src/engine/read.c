@@ -45,13 +45,13 @@ int db_merge_older(head_samples *acc, head_samples *older, head_samples *tmp)
         older->n = 0;
         return STRATA_OK;
     }
-    if (!acc->n || older->t[older->n - 1] < acc->t[0] || older->t[0] > acc->t[acc->n - 1]) {
-        /* disjoint: append on the right side */
+    if (older->t[0] > acc->t[acc->n - 1]) /* wholly after: append in place */
+        return head_samples_append(acc, older->t, older->v, older->n);
+    if (older->t[older->n - 1] < acc->t[0]) {
+        /* wholly before */
         tmp->n = 0;
-        const head_samples *first = acc->n && acc->t[0] < older->t[0] ? acc : older;
-        const head_samples *second = first == acc ? older : acc;
-        if (head_samples_append(tmp, first->t, first->v, first->n) ||
-            head_samples_append(tmp, second->t, second->v, second->n))
+        if (head_samples_append(tmp, older->t, older->v, older->n) ||
+            head_samples_append(tmp, acc->t, acc->v, acc->n))
             return STRATA_ERR_NOMEM;
     } else {
         tmp->n = 0;
@@ -85,6 +85,39 @@ int db_table_age_cmp(const void *a, const void *b)
     if (x->m.level != y->m.level)
         return x->m.level < y->m.level ? -1 : 1;
     return x->m.file_no > y->m.file_no ? -1 : x->m.file_no < y->m.file_no;
+}
+
+int db_table_read_cmp(const void *a, const void *b)
+{
+    const db_table *x = *(const db_table *const *)a, *y = *(const db_table *const *)b;
+    if (x->m.partition_ms != y->m.partition_ms)
+        return x->m.partition_ms < y->m.partition_ms ? -1 : 1;
+    return db_table_age_cmp(a, b);
+}
+
+int db_tables_add(db_tables_acc *acc, int64_t partition_ms, head_samples *src, head_samples *tmp)
+{
+    int rc = STRATA_OK;
+    if (acc->part.n && partition_ms != acc->part_ms) {
+        rc = db_merge_older(&acc->all, &acc->part, tmp);
+        acc->part.n = 0;
+    }
+    acc->part_ms = partition_ms;
+    if (!rc && src->n)
+        rc = db_merge_older(&acc->part, src, tmp);
+    return rc;
+}
+
+int db_tables_finish(db_tables_acc *acc, head_samples *out, head_samples *tmp)
+{
+    int rc = STRATA_OK;
+    if (acc->part.n)
+        rc = db_merge_older(&acc->all, &acc->part, tmp);
+    if (!rc && acc->all.n)
+        rc = db_merge_older(out, &acc->all, tmp);
+    head_samples_free(&acc->part);
+    head_samples_free(&acc->all);
+    return rc;
 }
 
 int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
@@ -127,7 +160,8 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
         list[n_cand++] = &v->tables[i];
     }
     if (n_cand > 1)
-        qsort(list, n_cand, sizeof *list, db_table_age_cmp);
+        qsort(list, n_cand, sizeof *list, db_table_read_cmp);
+    db_tables_acc acc = {0};
     table_iter it;
     table_iter_init(&it);
     for (size_t c = 0; c < n_cand && !rc; c++) {
@@ -147,10 +181,13 @@ int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int
             break;
         }
         db_apply_tombstones(ts, n_ts, list[c]->m.file_no, sid, &src);
-        if (!rc && src.n)
-            rc = db_merge_older(out, &src, scratch);
+        if (!rc)
+            rc = db_tables_add(&acc, list[c]->m.partition_ms, &src, scratch);
     }
     table_iter_free(&it);
+    int rc2 = db_tables_finish(&acc, out, scratch);
+    if (!rc)
+        rc = rc2;
 done_list:
     if (list != cand)
         base_free(list);

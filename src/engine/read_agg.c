@@ -51,6 +51,16 @@ static int cmp_agg(const void *x, const void *y)
     return a->t_last < b->t_last ? -1 : a->t_last > b->t_last;
 }
 
+/* true when a[0..n) is in order by cmp already */
+static bool sorted(const void *a, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    const char *p = a;
+    for (size_t i = 1; i < n; i++)
+        if (cmp(p + (i - 1) * size, p + i * size) > 0)
+            return false;
+    return true;
+}
+
 static bool tomb_hides(const manifest_tombstone *const *ts, size_t n_ts, uint64_t min_id, uint64_t sid, int64_t t)
 {
     for (size_t k = 0; k < n_ts; k++)
@@ -159,7 +169,7 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         db_apply_tombstones(ts, n_ts, v->frozen[i]->freeze_no, sid, &src);
         rc = db_merge_older(out, &src, scratch);
     }
-    /* tables newest first, as read.c orders them */
+    /* tables by partition, newest first within one, as read.c reads them */
     const db_table **list = NULL;
     size_t n_cand = 0;
     if (!rc && v->n_tables && !(list = base_malloc(v->n_tables * sizeof *list)))
@@ -171,14 +181,18 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         list[n_cand++] = &v->tables[i];
     }
     if (n_cand > 1)
-        qsort(list, n_cand, sizeof *list, db_table_age_cmp);
+        qsort(list, n_cand, sizeof *list, db_table_read_cmp);
+    db_tables_acc tacc = {0};
     for (size_t c = 0; !rc && c < n_cand; c++) {
         src.n = 0;
         rc = read_table(db, list[c], sid, mint, maxt, ro, ts, n_ts, &src, &rows, &n_rows, &cap_rows, &bt, &bv, &ba,
                         &bcap);
-        if (!rc && src.n)
-            rc = db_merge_older(out, &src, scratch);
+        if (!rc)
+            rc = db_tables_add(&tacc, list[c]->m.partition_ms, &src, scratch);
     }
+    int rc2 = db_tables_finish(&tacc, out, scratch);
+    if (!rc)
+        rc = rc2;
     base_free(list);
     /* retention hides what is older than the series' cut */
     int64_t ret = 0;
@@ -201,7 +215,11 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
     if (!rc && n_rows) {
         /* the series as rows: raw samples inside a row's interval join it,
          * the others are rows of one sample */
-        qsort(rows, n_rows, sizeof *rows, cmp_rrow);
+        /* tables are read by partition, so rows usually arrive in order:
+         * sort only when they did not (glibc's merge sort costs n log n
+         * even on sorted input) */
+        if (!sorted(rows, n_rows, sizeof *rows, cmp_rrow))
+            qsort(rows, n_rows, sizeof *rows, cmp_rrow);
         size_t need = n_rows + out->n, n = 0;
         if (base_grow((void **)rows_out, cap_rows_out, need ? need : 1, sizeof **rows_out)) {
             rc = STRATA_ERR_NOMEM;
@@ -233,7 +251,8 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
             if (!joined)
                 o[n++] = one;
         }
-        qsort(o, n, sizeof *o, cmp_agg);
+        if (!sorted(o, n, sizeof *o, cmp_agg))
+            qsort(o, n, sizeof *o, cmp_agg);
         *n_rows_out = n;
         out->n = 0;
     }
