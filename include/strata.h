@@ -362,8 +362,8 @@ STRATA_API int strata_select_series(strata_db *db, const strata_matcher *matcher
  * min and max over the values (min and max ignore NaN unless every value
  * is NaN, as min_over_time and max_over_time), and resets the sum of the
  * values that a lower next value followed (what rate and increase add back
- * for counter resets). A raw sample reads as a row of count 1 and res_ms
- * 0 (a staleness marker too: last is the marker). */
+ * for counter resets). A raw sample read as a row has count 1 and
+ * res_ms 0. */
 typedef struct strata_agg {
     int64_t t_first, t_last; /* ms */
     double count, sum, min, max, first, last, resets;
@@ -376,11 +376,11 @@ typedef struct strata_read_options {
     /* Data kept at a resolution coarser than this is not read: -1 (the
      * default) reads every resolution, 0 raw data only. */
     int64_t max_source_resolution_ms;
-    /* A series with intervals of a resolution up to this (> 0) is returned
-     * as rows by strata_cursor_next_aggs (its raw samples as rows of
-     * count 1); coarser intervals, and every interval when 0 (the
-     * default), read as their last sample through
-     * strata_cursor_next_samples. */
+    /* Intervals of a resolution up to this (> 0) are returned as rows by
+     * strata_cursor_next_aggs (with the raw samples that fall inside
+     * them), the series' other samples by strata_cursor_next_samples;
+     * coarser intervals, and every interval when 0 (the default), read as
+     * their last sample through strata_cursor_next_samples. */
     int64_t agg_resolution_ms;
 } strata_read_options;
 
@@ -397,10 +397,11 @@ STRATA_API int strata_select_ex(strata_db *db, const strata_selector *selectors,
                                 int64_t mint_ms, int64_t maxt_ms, unsigned flags, const strata_read_options *ro,
                                 strata_cursor **out);
 
-/* After strata_cursor_next_series: 1 with the current series' rows in time
- * order (by t_last; lent until the next call on c) when it is returned as
- * rows (strata_read_options.agg_resolution_ms), 0 when it is returned as
- * samples (strata_cursor_next_samples then gives them). */
+/* After strata_cursor_next_series: 1 with the current series' aggregate
+ * rows in time order (by t_last; lent until the next
+ * strata_cursor_next_series or strata_cursor_close) when it
+ * has some (strata_read_options.agg_resolution_ms), 0 when not. Its other
+ * samples come from strata_cursor_next_samples either way. */
 STRATA_API int strata_cursor_next_aggs(strata_cursor *c, const strata_agg **rows, size_t *n);
 
 /* Flags of strata_select_any. */

@@ -53,6 +53,19 @@ int codec_val_encode_as(uint8_t id, const double *v, size_t n, bbuf *out);
 /* Decodes exactly n values from src[0..len) into v (n + CODEC_PAD). */
 int codec_val_decode(uint8_t id, const uint8_t *src, size_t len, size_t n, double *v);
 
+/* Decimals (the numbers CODEC_VAL_DEC stores exactly): the smallest e <=
+ * max_e with v == m / 10^e as the DEC decoder computes it; 1 with *e and
+ * *m, 0 when there is none (NaN, infinities, -0.0, more digits). */
+int codec_dec_parse(double v, unsigned max_e, unsigned *e, int64_t *m);
+/* m / 10^e as the DEC decoder computes it (correctly rounded). */
+double codec_dec_value(int64_t m, unsigned e);
+/* The exact decimal sum of a and b rounded once, when both are decimals
+ * of at most 9 fractional digits and the sum's mantissa stays below 2^53
+ * (1 with *out), else 0. Aggregates summed this way stay decimals, which
+ * CODEC_VAL_DEC stores in a few bits where a sum rounded at every step
+ * needs XOR's dozens. */
+int codec_dec_add(double a, double b, double *out);
+
 /* Name of a value codec id ("xor", ...), or NULL for an unknown id. */
 const char *codec_val_name(uint8_t id);
 /* Every value codec id, for benchmarks and tests; returns the count. */

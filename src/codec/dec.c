@@ -170,3 +170,32 @@ int codec_dec_decode(const uint8_t *src, size_t len, size_t n, double *v)
         return rc;
     return used == len - 1 ? STRATA_OK : STRATA_ERR_CORRUPT;
 }
+
+int codec_dec_parse(double v, unsigned max_e, unsigned *e, int64_t *m)
+{
+    if (max_e > DEC_MAX_E)
+        max_e = DEC_MAX_E;
+    for (unsigned k = 0; k <= max_e; k++)
+        if (mant(v, k, m)) {
+            *e = k;
+            return 1;
+        }
+    return 0;
+}
+
+double codec_dec_value(int64_t m, unsigned e) { return dec_div((double)m, e); }
+
+int codec_dec_add(double a, double b, double *out)
+{
+    unsigned ea, eb;
+    int64_t ma, mb, s;
+    if (!codec_dec_parse(a, 9, &ea, &ma) || !codec_dec_parse(b, 9, &eb, &mb))
+        return 0;
+    unsigned e = ea > eb ? ea : eb;
+    if (__builtin_mul_overflow(ma, (int64_t)codec_p10u[e - ea], &ma) ||
+        __builtin_mul_overflow(mb, (int64_t)codec_p10u[e - eb], &mb) || __builtin_add_overflow(ma, mb, &s) ||
+        s <= -(INT64_C(1) << 53) || s >= (INT64_C(1) << 53))
+        return 0;
+    *out = dec_div((double)s, e);
+    return 1;
+}

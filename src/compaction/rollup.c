@@ -7,8 +7,10 @@
  * exactly.
  *
  * Combining a row a with a later row b (a's samples all before b's):
- *   count, sum     added (the samples of one interval are summed with
- *                  Kahan's compensation, as sum_over_time does)
+ *   count, sum     added: exactly in decimal when the values are decimals
+ *                  (codec_dec_add: the sum is then the decimal rounded
+ *                  once, and stays cheap to store), else with Kahan's
+ *                  compensation as sum_over_time does
  *   min, max       the extreme of the non-NaN values; NaN when both are
  *                  (min_over_time and max_over_time's rule, which composes)
  *   first, last    a's first, b's last, with their times
@@ -22,7 +24,15 @@
  */
 #include <math.h>
 
+#include "codec/codec.h"
 #include "compaction.h"
+
+/* a + b, exactly in decimal when both are decimals (codec_dec_add). */
+static double add(double a, double b)
+{
+    double s;
+    return codec_dec_add(a, b, &s) ? s : a + b;
+}
 
 int64_t cpt_interval_end(int64_t t, int64_t res_ms)
 {
@@ -36,12 +46,14 @@ void cpt_agg_combine(strata_agg *a, const strata_agg *b)
 {
     a->count += b->count;
     a->res_ms = MAX(a->res_ms, b->res_ms);
-    a->sum += b->sum;
+    a->sum = add(a->sum, b->sum);
     if (b->min < a->min || isnan(a->min))
         a->min = b->min;
     if (b->max > a->max || isnan(a->max))
         a->max = b->max;
-    a->resets += b->resets + (b->first < a->last ? a->last : 0);
+    a->resets = add(a->resets, b->resets);
+    if (b->first < a->last)
+        a->resets = add(a->resets, a->last);
     if (b->t_first < a->t_first) { /* interleaved sources: keep the true ends */
         a->first = b->first;
         a->t_first = b->t_first;
@@ -83,19 +95,21 @@ static int push(strata_agg **out, size_t *n, size_t *cap, const strata_agg *r)
 static strata_agg row_of(const int64_t *t, const double *v, size_t i, size_t j)
 {
     strata_agg r = {t[i], t[i], 1, 0, v[i], v[i], v[i], v[i], 0, 0};
-    double s = 0, c = 0;
+    double s = 0, c = 0, ds = v[i];
+    bool dec = true;
     s = kahan_inc(v[i], s, &c);
     for (size_t k = i + 1; k < j; k++) {
         s = kahan_inc(v[k], s, &c);
+        dec = dec && codec_dec_add(ds, v[k], &ds);
         if (v[k] < r.min || isnan(r.min))
             r.min = v[k];
         if (v[k] > r.max || isnan(r.max))
             r.max = v[k];
         if (v[k] < v[k - 1])
-            r.resets += v[k - 1];
+            r.resets = add(r.resets, v[k - 1]);
         r.count++;
     }
-    r.sum = isinf(s) ? s : s + c;
+    r.sum = dec ? ds : isinf(s) ? s : s + c;
     r.last = v[j - 1];
     r.t_last = t[j - 1];
     return r;

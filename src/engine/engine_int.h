@@ -195,10 +195,10 @@ int db_apply_retention(strata_db *db);
 typedef struct head_samples head_samples;
 int db_read_series(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt, head_samples *out,
                    head_samples *scratch);
-/* read_agg.c: db_read_series with read options: when the series has rows
- * of a resolution up to ro->agg_resolution_ms in the range, they go to
- * *rows (grown, *cap its capacity; *n_rows of them, by time) and out is
- * emptied; else *n_rows is 0 and out holds the samples. */
+/* read_agg.c: db_read_series with read options: the series' rows of a
+ * resolution up to ro->agg_resolution_ms in the range go to *rows (grown,
+ * *cap its capacity; *n_rows of them, by time) with the raw samples that
+ * fall in their intervals folded in; out holds the other samples. */
 int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, int64_t maxt,
                       const strata_read_options *ro, head_samples *out, head_samples *scratch, strata_agg **rows,
                       size_t *n_rows, size_t *cap);

@@ -6,9 +6,8 @@
  * agg_resolution_ms set, the aggregate blocks of a resolution up to it are
  * decoded as rows; a raw sample that falls into such a row's interval (a
  * late write into downsampled data, not yet rolled up by the compactor)
- * is added to that row, every other raw sample (staleness markers
- * included) becomes a row of one sample, and the series is returned as
- * rows by time. Blocks coarser than
+ * is added to that row, and the series is returned as its rows by time
+ * beside its other raw samples (staleness markers included). Blocks coarser than
  * agg_resolution_ms, and every block without it, read as samples (an
  * aggregate block as its rows' last samples). Blocks coarser than
  * max_source_resolution_ms are not read at all.
@@ -214,13 +213,13 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
     }
     if (!rc && n_rows) {
         /* the series as rows: raw samples inside a row's interval join it,
-         * the others are rows of one sample */
+         * the others stay samples (in out) */
         /* tables are read by partition, so rows usually arrive in order:
          * sort only when they did not (glibc's merge sort costs n log n
          * even on sorted input) */
         if (!sorted(rows, n_rows, sizeof *rows, cmp_rrow))
             qsort(rows, n_rows, sizeof *rows, cmp_rrow);
-        size_t need = n_rows + out->n, n = 0;
+        size_t need = n_rows, n = 0, kept = 0;
         if (base_grow((void **)rows_out, cap_rows_out, need ? need : 1, sizeof **rows_out)) {
             rc = STRATA_ERR_NOMEM;
             goto done;
@@ -234,7 +233,8 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
             double x = out->v[i];
             strata_agg one = {t, t, 1, x, x, x, x, x, 0, 0};
             if (stale(x)) { /* kept as itself: it ends the series for an instant selector */
-                o[n++] = one;
+                out->t[kept] = t;
+                out->v[kept++] = x;
                 continue;
             }
             while (j < n_rows && rows[j].a.t_last < t &&
@@ -248,13 +248,15 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
                     joined = true;
                 }
             }
-            if (!joined)
-                o[n++] = one;
+            if (!joined) {
+                out->t[kept] = t;
+                out->v[kept++] = x;
+            }
         }
         if (!sorted(o, n, sizeof *o, cmp_agg))
             qsort(o, n, sizeof *o, cmp_agg);
         *n_rows_out = n;
-        out->n = 0;
+        out->n = kept;
     }
 done:
     head_samples_free(&src);

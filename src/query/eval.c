@@ -186,7 +186,7 @@ static int vstream_series(qctx *c, vstream *a, const strata_label *labels, size_
 {
     memset(a->has, 0, qbit_words(c->n_steps) * sizeof *a->has);
     if (rows)
-        query_instant_rows(c, a->ts, c->n_steps, rows, n_rows, a->v, a->has);
+        query_instant_rows(c, a->ts, c->n_steps, rows, n_rows, t, v, n, a->v, a->has);
     else
         query_instant_points(c, a->ts, c->n_steps, t, v, n, a->v, a->has);
     bool any = false;
@@ -205,9 +205,9 @@ static int vstream_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
 }
 
 static int vstream_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
-                           size_t n)
+                           size_t n_rows, const int64_t *t, const double *v, size_t n)
 {
-    return vstream_series(c, argp, labels, n_labels, NULL, NULL, 0, rows, n);
+    return vstream_series(c, argp, labels, n_labels, t, v, n, rows, n_rows);
 }
 
 int query_select_stream(qctx *c, const query_node *n, query_series_sink sink, void *arg)

@@ -220,9 +220,10 @@ typedef int (*query_scan_fn)(qctx *c, void *arg, const strata_label *labels, siz
  * staleness markers out. */
 int query_scan(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
                query_scan_fn fn, void *arg);
-/* Called for a series the engine returns as aggregate rows (by t_last). */
+/* Called for a series with aggregate rows (by t_last) in the range, with
+ * its other samples (time order; the rows and samples do not overlap). */
 typedef int (*query_rows_fn)(qctx *c, void *arg, const strata_label *labels, size_t n_labels, const strata_agg *rows,
-                             size_t n);
+                             size_t n_rows, const int64_t *t, const double *v, size_t n);
 /* query_scan that asks for the aggregate rows of resolutions up to
  * agg_res_ms: a series with such rows in the range goes to rows_fn, the
  * others to fn. */
@@ -235,7 +236,7 @@ void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, cons
 /* The same over aggregate rows (by t_last): a row of a downsampled
  * interval is current for the lookback plus its resolution. */
 void query_instant_rows(const qctx *c, const int64_t *ts, size_t n_steps, const strata_agg *rows, size_t n,
-                        double *ov, uint64_t *has);
+                        const int64_t *t, const double *v, size_t ns, double *ov, uint64_t *has);
 /* How far before a step an instant selector reads: the lookback plus the
  * coarsest resolution a row may have (the lookback when no rule
  * downsamples). */
@@ -312,6 +313,12 @@ double query_extrapolate(double result, int64_t first_t, int64_t last_t, double 
 bool query_range_rows_ok(qrange_fn fn);
 int query_range_rows(qrange_fn fn, const strata_agg *rows, size_t n, const int64_t *wend, int64_t range_ms,
                      size_t n_steps, double *ov, uint64_t *has);
+/* fn over rows and samples (time order each, not overlapping): steps
+ * whose window holds no row use the sample kernel (query_range_series),
+ * the others query_range_rows over the rows and the samples they reach
+ * taken as rows of one sample. */
+int query_range_mixed(qrange_fn fn, const strata_agg *rows, size_t n_rows, const int64_t *t, const double *v,
+                      size_t n, const int64_t *wend, int64_t range_ms, size_t n_steps, double *ov, uint64_t *has);
 double query_kahan_inc(double inc, double sum, double *c);
 
 /* Date functions over seconds since the epoch (UTC). */

@@ -70,16 +70,15 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
         const int64_t *t;
         const double *v;
         size_t k;
-        const strata_agg *rows;
-        if (rows_fn && strata_cursor_next_aggs(cur, &rows, &k) == 1) {
-            c->total_loaded += k;
-            if ((rc = query_charge(c, k)) != 0)
+        const strata_agg *rows = NULL;
+        size_t n_rows = 0;
+        if (rows_fn && (rc = strata_cursor_next_aggs(cur, &rows, &n_rows)) != 1) {
+            if (rc < 0) {
+                rc = query_fail(c, QERR_INTERNAL, "reading series: %s", strata_strerror(rc));
                 break;
-            rc = rows_fn(c, arg, labels, n_labels, rows, k);
-            query_release(c, k);
-            if (rc)
-                break;
-            continue;
+            }
+            rows = NULL;
+            n_rows = 0;
         }
         while ((rc = strata_cursor_next_samples(cur, &t, &v, &k)) == 1) {
             if (n + k > cap) {
@@ -110,11 +109,11 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
             rc = query_fail(c, QERR_INTERNAL, "reading samples: %s", strata_strerror(rc));
             break;
         }
-        c->total_loaded += n;
-        if ((rc = query_charge(c, n)) != 0)
+        c->total_loaded += n + n_rows;
+        if ((rc = query_charge(c, n + n_rows)) != 0)
             break;
-        rc = fn(c, arg, labels, n_labels, bt, bv, n);
-        query_release(c, n);
+        rc = rows ? rows_fn(c, arg, labels, n_labels, rows, n_rows, bt, bv, n) : fn(c, arg, labels, n_labels, bt, bv, n);
+        query_release(c, n + n_rows);
         if (rc)
             break;
     }
@@ -153,27 +152,36 @@ void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, cons
     }
 }
 
-/* query_instant_points over rows: a downsampled interval's last value
- * stands for its interval, so it stays current a resolution longer than a
- * raw sample (else a chart over downsampled data at a step finer than the
- * resolution would show a point now and then). */
-void query_instant_rows(const qctx *c, const int64_t *ts, size_t n_steps, const strata_agg *r, size_t n, double *ov,
-                        uint64_t *has)
+/* query_instant_points over rows and samples: a downsampled interval's
+ * last value stands for its interval, so it stays current a resolution
+ * longer than a raw sample (else a chart over downsampled data at a step
+ * finer than the resolution would show a point now and then). At each
+ * step the newer of the last row and the last sample counts. */
+void query_instant_rows(const qctx *c, const int64_t *ts, size_t n_steps, const strata_agg *r, size_t n,
+                        const int64_t *t, const double *v, size_t ns, double *ov, uint64_t *has)
 {
-    size_t j = 0;
+    size_t j = 0, k = 0;
     for (size_t i = 0; i < n_steps; i++) {
         int64_t te = ts[i];
         if (i && te < ts[i - 1])
-            j = 0;
+            j = k = 0;
         while (j < n && r[j].t_last <= te)
             j++;
-        if (j == 0)
+        while (k < ns && t[k] <= te)
+            k++;
+        if (k && (!j || t[k - 1] > r[j - 1].t_last)) {
+            if (t[k - 1] <= sat_sub(te, c->lookback_ms) || query_is_stale(v[k - 1]))
+                continue;
+            ov[i] = v[k - 1];
+        } else if (j) {
+            const strata_agg *x = &r[j - 1];
+            int64_t reach = x->res_ms > INT64_MAX - c->lookback_ms ? INT64_MAX : c->lookback_ms + x->res_ms;
+            if (x->t_last <= sat_sub(te, reach))
+                continue;
+            ov[i] = x->last;
+        } else {
             continue;
-        const strata_agg *x = &r[j - 1];
-        int64_t reach = x->res_ms > INT64_MAX - c->lookback_ms ? INT64_MAX : c->lookback_ms + x->res_ms;
-        if (x->t_last <= sat_sub(te, reach) || (x->res_ms == 0 && query_is_stale(x->last)))
-            continue;
-        ov[i] = x->last;
+        }
         qbit_set(has, i);
     }
 }
@@ -191,7 +199,7 @@ static int vsel_series(qctx *c, vsel_arg *a, const strata_label *labels, size_t 
         return rc;
     }
     if (rows)
-        query_instant_rows(c, a->ts, a->out->n_steps, rows, n_rows, s->v, s->has);
+        query_instant_rows(c, a->ts, a->out->n_steps, rows, n_rows, t, v, n, s->v, s->has);
     else
         query_instant_points(c, a->ts, a->out->n_steps, t, v, n, s->v, s->has);
     bool any = false;
@@ -216,9 +224,9 @@ static int vsel_cb(qctx *c, void *argp, const strata_label *labels, size_t n_lab
 }
 
 static int vsel_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
-                        size_t n)
+                        size_t n_rows, const int64_t *t, const double *v, size_t n)
 {
-    return vsel_series(c, argp, labels, n_labels, NULL, NULL, 0, rows, n);
+    return vsel_series(c, argp, labels, n_labels, t, v, n, rows, n_rows);
 }
 
 static void ts_bounds(const int64_t *ts, size_t n, int64_t *lo, int64_t *hi)

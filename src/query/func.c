@@ -96,7 +96,10 @@ static int rf_kernel(qctx *c, const rf_arg *a, const int64_t *t, const double *v
                      double *ov, uint64_t *has)
 {
     if (a->rows) {
-        if (query_range_rows(a->fn, a->rows, a->n_rows, a->wend, a->range_ms, n_steps, ov, has) != 0)
+        int rc = query_range_mixed(a->fn, a->rows, a->n_rows, t, v, n, a->wend, a->range_ms, n_steps, ov, has);
+        if (rc == STRATA_ERR_NOMEM)
+            return query_nomem(c);
+        if (rc)
             return query_fail(c, QERR_INTERNAL, "no aggregate kernel for this function");
         return query_check_now(c);
     }
@@ -173,29 +176,13 @@ static int rf_scan_cb(qctx *c, void *argp, const strata_label *labels, size_t n_
 
 /* A series the engine returned as aggregate rows (func_agg.c). */
 static int rf_rows_cb(qctx *c, void *argp, const strata_label *labels, size_t n_labels, const strata_agg *rows,
-                      size_t n)
+                      size_t n_rows, const int64_t *t, const double *v, size_t n)
 {
     rf_arg *a = argp;
-    /* windows leave staleness markers out */
-    size_t n_stale = 0;
-    for (size_t i = 0; i < n; i++)
-        n_stale += rows[i].res_ms == 0 && query_is_stale(rows[i].last);
-    strata_agg *kept = NULL;
-    if (n_stale) {
-        if (!(kept = base_malloc((n - n_stale ? n - n_stale : 1) * sizeof *kept)))
-            return query_nomem(c);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!(rows[i].res_ms == 0 && query_is_stale(rows[i].last)))
-                kept[k++] = rows[i];
-        rows = kept;
-        n = k;
-    }
-    a->rows = rows;
-    a->n_rows = n;
-    int rc = rf_series(c, a, NULL, labels, n_labels, NULL, NULL, 0);
+    a->rows = rows; /* the samples come without staleness markers (query_scan_ex) */
+    a->n_rows = n_rows;
+    int rc = rf_series(c, a, NULL, labels, n_labels, t, v, n);
     a->rows = NULL;
-    base_free(kept);
     return rc;
 }
 

@@ -129,3 +129,91 @@ int query_range_rows(qrange_fn fn, const strata_agg *r, size_t n, const int64_t 
     }
     return 0;
 }
+
+/* The first row with t_last > x. */
+static size_t row_after(const strata_agg *r, size_t n, int64_t x)
+{
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (r[m].t_last <= x)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+int query_range_mixed(qrange_fn fn, const strata_agg *rows, size_t n_rows, const int64_t *t, const double *v,
+                      size_t n, const int64_t *wend, int64_t range_ms, size_t n_steps, double *ov, uint64_t *has)
+{
+    if (!query_range_rows_ok(fn))
+        return STRATA_ERR_INVALID;
+    size_t *ir = base_malloc((n_steps ? n_steps : 1) * sizeof *ir), *is = base_malloc((n_steps ? n_steps : 1) * sizeof *is);
+    int64_t *w = base_malloc((n_steps ? n_steps : 1) * sizeof *w);
+    double *o = base_malloc((n_steps ? n_steps : 1) * sizeof *o);
+    uint64_t *h = base_calloc(qbit_words(n_steps ? n_steps : 1), sizeof *h);
+    strata_agg *m = NULL;
+    int rc = ir && is && w && o && h ? STRATA_OK : STRATA_ERR_NOMEM;
+    size_t nr = 0, ns = 0;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; !rc && i < n_steps; i++) {
+        int64_t ws = wend[i] - range_ms;
+        size_t k = row_after(rows, n_rows, ws);
+        if (k < n_rows && rows[k].t_last <= wend[i]) {
+            ir[nr++] = i;
+            lo = ws < lo ? ws : lo;
+            hi = wend[i] > hi ? wend[i] : hi;
+        } else {
+            is[ns++] = i;
+        }
+    }
+    /* windows without rows: the samples' own kernel */
+    if (!rc && ns) {
+        for (size_t k = 0; k < ns; k++)
+            w[k] = wend[is[k]];
+        rc = query_range_series(fn, t, v, n, w, range_ms, NULL, ns, NULL, NULL, o, h);
+        for (size_t k = 0; !rc && k < ns; k++)
+            if (qbit(h, k)) {
+                ov[is[k]] = o[k];
+                qbit_set(has, is[k]);
+            }
+    }
+    /* windows with rows: rows, and the samples they reach as rows */
+    if (!rc && nr) {
+        size_t a = 0, b;
+        while (a < n && t[a] <= lo)
+            a++;
+        b = a;
+        while (b < n && t[b] <= hi)
+            b++;
+        if (!(m = base_malloc((n_rows + (b - a) ? n_rows + (b - a) : 1) * sizeof *m)))
+            rc = STRATA_ERR_NOMEM;
+        size_t nm = 0, i = 0, j = a;
+        while (!rc && (i < n_rows || j < b)) {
+            if (j == b || (i < n_rows && rows[i].t_last < t[j]))
+                m[nm++] = rows[i++];
+            else {
+                m[nm++] = (strata_agg){t[j], t[j], 1, v[j], v[j], v[j], v[j], v[j], 0, 0};
+                j++;
+            }
+        }
+        memset(h, 0, qbit_words(nr) * sizeof *h);
+        for (size_t k = 0; !rc && k < nr; k++)
+            w[k] = wend[ir[k]];
+        if (!rc)
+            rc = query_range_rows(fn, m, nm, w, range_ms, nr, o, h);
+        for (size_t k = 0; !rc && k < nr; k++)
+            if (qbit(h, k)) {
+                ov[ir[k]] = o[k];
+                qbit_set(has, ir[k]);
+            }
+    }
+    base_free(ir);
+    base_free(is);
+    base_free(w);
+    base_free(o);
+    base_free(h);
+    base_free(m);
+    return rc;
+}

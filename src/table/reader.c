@@ -251,9 +251,17 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
         }
         if (p != e)
             return CORRUPT(f, blk->off, "bytes after the last aggregate column");
-        h->val_id = h->col_id[TABLE_AGG_LAST];
-        h->val = h->col[TABLE_AGG_LAST];
-        h->val_len = h->col_len[TABLE_AGG_LAST];
+        /* the raw view reads the last column, or the one it repeats */
+        unsigned c = TABLE_AGG_LAST;
+        while ((h->col_id[c] & 0xf8) == TABLE_AGG_SAME) {
+            unsigned r = h->col_id[c] & 7u;
+            if (r >= c || h->col_len[c] != 0)
+                return CORRUPT(f, blk->off, "aggregate column %u refers to column %u", c, r);
+            c = r;
+        }
+        h->val_id = h->col_id[c];
+        h->val = h->col[c];
+        h->val_len = h->col_len[c];
     }
     return STRATA_OK;
 }
@@ -298,6 +306,21 @@ int table_block_res(const table *t, const table_block *blk, int64_t *res_ms)
     return STRATA_OK;
 }
 
+/* Column k of a decoded row (the span as a double, as stored). */
+static double agg_col(const strata_agg *r, unsigned k)
+{
+    switch (k) {
+    case TABLE_AGG_COUNT: return r->count;
+    case TABLE_AGG_SUM: return r->sum;
+    case TABLE_AGG_MIN: return r->min;
+    case TABLE_AGG_MAX: return r->max;
+    case TABLE_AGG_FIRST: return r->first;
+    case TABLE_AGG_LAST: return r->last;
+    case TABLE_AGG_RESETS: return r->resets;
+    default: return (double)(r->t_last - r->t_first);
+    }
+}
+
 int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
                                  int64_t *res_ms, table_fault *f)
 {
@@ -323,8 +346,15 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
         rows[i].res_ms = h.res_ms;
     }
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
-        if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK)
+        if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME) {
+            unsigned k = h.col_id[c] & 7u;
+            if (k >= c || h.col_len[c] != 0)
+                return CORRUPT(f, blk->off, "aggregate column %u refers to column %u", c, k);
+            for (uint32_t i = 0; i < blk->count; i++)
+                v[i] = agg_col(&rows[i], k);
+        } else if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
             return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c, h.col_id[c]);
+        }
         for (uint32_t i = 0; i < blk->count; i++) {
             strata_agg *r = &rows[i];
             switch (c) {

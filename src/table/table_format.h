@@ -60,6 +60,10 @@
 #define TABLE_AGG_MARK 0x00
 /* Value columns of an aggregate block, in order (see writer.c). */
 #define TABLE_AGG_COLS 8
+/* An aggregate column's codec byte TABLE_AGG_SAME | k (k < the column's
+ * index) says the column is bit for bit column k, with no bytes after its
+ * length (0): a counter without resets has min = first and max = last. */
+#define TABLE_AGG_SAME 0xe0
 enum { TABLE_AGG_COUNT, TABLE_AGG_SUM, TABLE_AGG_MIN, TABLE_AGG_MAX, TABLE_AGG_FIRST, TABLE_AGG_LAST,
        TABLE_AGG_RESETS, TABLE_AGG_SPAN };
 

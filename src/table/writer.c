@@ -29,7 +29,9 @@
  *   8 columns, each       u8 value codec id, uvarint len, len bytes of
  *                          codec_val_encode: count, sum, min, max, first,
  *                          last, resets, span (t_last - t_first, whole ms),
- *                          in that order
+ *                          in that order; a codec byte 0xe0 | k (k below
+ *                          the column's index) and len 0 say the column
+ *                          equals column k bit for bit
  *   u32      crc           CRC32C of every byte of the block before it
  * The index entry's mint and maxt are the first and last rows' t_last. A
  * reader of raw samples sees an aggregate block as (t_last, last).
@@ -445,6 +447,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
     if (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)
         return STRATA_ERR_LIMIT;
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+        double *col = w->col + (size_t)c * w->block_samples;
         for (size_t i = 0; i < n; i++) {
             const strata_agg *r = &rows[i];
             double x;
@@ -458,12 +461,16 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
             case TABLE_AGG_RESETS: x = r->resets; break;
             default: x = (double)(r->t_last - r->t_first); break;
             }
-            w->col[i] = x;
+            col[i] = x;
         }
         uint8_t id = 0;
         bbuf one = {0};
-        rc = codec_val_encode(w->col, n, &one, &id);
-        if (!rc && (id == 0 || id > TABLE_CODEC_ID_MAX))
+        for (unsigned k = 0; k < c && !id; k++)
+            if (memcmp(col, w->col + (size_t)k * w->block_samples, n * sizeof *col) == 0)
+                id = (uint8_t)(TABLE_AGG_SAME | k);
+        if (!id)
+            rc = codec_val_encode(col, n, &one, &id);
+        if (!rc && (id == 0 || (id > TABLE_CODEC_ID_MAX && (id & 0xf8) != TABLE_AGG_SAME)))
             rc = STRATA_ERR_LIMIT;
         uint8_t hdr[12];
         size_t h = 0;
@@ -514,7 +521,7 @@ int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const st
         if (rows[i].t_first > rows[i].t_last || (i && rows[i].t_first <= rows[i - 1].t_last) ||
             !(rows[i].count >= 1) || rows[i].count != (double)(uint64_t)rows[i].count)
             return STRATA_ERR_INVALID;
-    if (!w->col && !(w->col = base_malloc(w->block_samples * sizeof *w->col)))
+    if (!w->col && !(w->col = base_malloc(TABLE_AGG_COLS * w->block_samples * sizeof *w->col)))
         return STRATA_ERR_NOMEM;
     int rc = start_sid(w, sid);
     if (!rc)

@@ -320,11 +320,9 @@ static void state_read(strata_db *db, const dsc_tpl *t, dsc_state *s, const char
         int k = series_of(l, nl);
         const strata_agg *rows;
         size_t n;
-        if (strata_cursor_next_aggs(c, &rows, &n) == 1) {
+        if (strata_cursor_next_aggs(c, &rows, &n) == 1) /* the rows, then the other samples */
             for (size_t i = 0; i < n; i++)
                 rows_push(s, t, k, &rows[i], what);
-            continue;
-        }
         const int64_t *ts;
         const double *v;
         while ((rc = strata_cursor_next_samples(c, &ts, &v, &n)) == 1)
