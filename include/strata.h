@@ -382,7 +382,22 @@ typedef struct strata_read_options {
      * coarser intervals, and every interval when 0 (the default), read as
      * their last sample through strata_cursor_next_samples. */
     int64_t agg_resolution_ms;
+    /* The fields of the rows the caller reads (STRATA_AGG_* bits; 0: all):
+     * the others may be NaN (t_first: t_last, count: 1), and reading costs
+     * what is asked for. */
+    unsigned agg_fields;
 } strata_read_options;
+
+enum {
+    STRATA_AGG_COUNT = 1 << 0,
+    STRATA_AGG_SUM = 1 << 1,
+    STRATA_AGG_MIN = 1 << 2,
+    STRATA_AGG_MAX = 1 << 3,
+    STRATA_AGG_FIRST = 1 << 4,
+    STRATA_AGG_LAST = 1 << 5,
+    STRATA_AGG_RESETS = 1 << 6,
+    STRATA_AGG_T_FIRST = 1 << 7
+};
 
 STRATA_API void strata_read_options_init(strata_read_options *o);
 

@@ -30,24 +30,12 @@ void strata_read_options_init(strata_read_options *o)
     o->agg_resolution_ms = 0;
 }
 
-/* A row read from an aggregate block with its resolution. */
-typedef struct rrow {
-    strata_agg a;
-    int64_t res;
-} rrow;
-
-static int cmp_rrow(const void *x, const void *y)
-{
-    const rrow *a = x, *b = y;
-    if (a->a.t_last != b->a.t_last)
-        return a->a.t_last < b->a.t_last ? -1 : 1;
-    return a->a.t_first < b->a.t_first ? -1 : a->a.t_first > b->a.t_first;
-}
-
-static int cmp_agg(const void *x, const void *y)
+static int cmp_row(const void *x, const void *y)
 {
     const strata_agg *a = x, *b = y;
-    return a->t_last < b->t_last ? -1 : a->t_last > b->t_last;
+    if (a->t_last != b->t_last)
+        return a->t_last < b->t_last ? -1 : 1;
+    return a->t_first < b->t_first ? -1 : a->t_first > b->t_first;
 }
 
 /* true when a[0..n) is in order by cmp already */
@@ -68,13 +56,13 @@ static bool tomb_hides(const manifest_tombstone *const *ts, size_t n_ts, uint64_
     return false;
 }
 
-/* Reads one table's blocks of sid in [mint, maxt]: rows into *rows,
- * samples into src (sorted; rows and samples of one table never overlap
- * in time as its blocks do not). */
+/* Reads one table's blocks of sid in [mint, maxt]: rows into *rows
+ * (decoded in place, then filtered), samples into src (sorted; rows and
+ * samples of one table never overlap in time as its blocks do not). */
 static int read_table(strata_db *db, const db_table *dt, uint64_t sid, int64_t mint, int64_t maxt,
                       const strata_read_options *ro, const manifest_tombstone *const *ts, size_t n_ts,
-                      head_samples *src, rrow **rows, size_t *n_rows, size_t *cap_rows, int64_t **bt, double **bv,
-                      strata_agg **ba, size_t *bcap)
+                      head_samples *src, strata_agg **rows, size_t *n_rows, size_t *cap_rows, int64_t **bt,
+                      double **bv, size_t *bcap)
 {
     table_block_list l;
     int rc = table_find(dt->t, sid, &l);
@@ -84,6 +72,7 @@ static int read_table(strata_db *db, const db_table *dt, uint64_t sid, int64_t m
         return rc;
     table_block blk;
     char err[320];
+    unsigned cols = ro->agg_fields ? ro->agg_fields : ~0u;
     while ((rc = table_block_list_next(&l, &blk)) == 1) {
         if (blk.maxt < mint)
             continue;
@@ -102,37 +91,40 @@ static int read_table(strata_db *db, const db_table *dt, uint64_t sid, int64_t m
             double *v = base_realloc(*bv, nc * sizeof *v);
             if (v)
                 *bv = v;
-            strata_agg *a = base_realloc(*ba, nc * sizeof *a);
-            if (a)
-                *ba = a;
-            if (!t || !v || !a)
+            if (!t || !v)
                 return STRATA_ERR_NOMEM;
             *bcap = nc;
         }
-        bool as_rows = res > 0 && ro->agg_resolution_ms >= res;
-        if (as_rows) {
+        if (res > 0 && ro->agg_resolution_ms >= res) {
+            if (base_grow((void **)rows, cap_rows, *n_rows + blk.count, sizeof **rows))
+                return STRATA_ERR_NOMEM;
+            strata_agg *r = *rows + *n_rows;
             int64_t r2;
-            if ((rc = table_block_decode_agg(dt->t, &blk, *bt, *bv, *ba, &r2, err, sizeof err)) != 0) {
+            if ((rc = table_block_decode_agg_cols(dt->t, &blk, *bt, *bv, r, &r2, cols, err, sizeof err)) != 0) {
                 base_logf(&db->log, STRATA_LOG_ERROR, "%s", err);
                 return rc;
             }
+            size_t k = 0;
             for (uint32_t i = 0; i < blk.count; i++) {
-                const strata_agg *a = &(*ba)[i];
-                if (a->t_last < mint || a->t_last > maxt || tomb_hides(ts, n_ts, dt->m.file_no, sid, a->t_last))
+                if (r[i].t_last < mint || r[i].t_last > maxt ||
+                    (n_ts && tomb_hides(ts, n_ts, dt->m.file_no, sid, r[i].t_last)))
                     continue;
-                if (base_grow((void **)rows, cap_rows, *n_rows + 1, sizeof **rows))
-                    return STRATA_ERR_NOMEM;
-                (*rows)[(*n_rows)++] = (rrow){*a, res};
+                r[k++] = r[i];
             }
+            *n_rows += k;
             continue;
         }
         if ((rc = table_block_decode(dt->t, &blk, *bt, *bv, err, sizeof err)) != 0) {
             base_logf(&db->log, STRATA_LOG_ERROR, "%s", err);
             return rc;
         }
-        for (uint32_t i = 0; i < blk.count; i++)
-            if ((*bt)[i] >= mint && (*bt)[i] <= maxt && (rc = head_samples_push(src, (*bt)[i], (*bv)[i])) != 0)
-                return rc;
+        size_t lo = 0, hi = blk.count;
+        while (lo < hi && (*bt)[lo] < mint)
+            lo++;
+        while (hi > lo && (*bt)[hi - 1] > maxt)
+            hi--;
+        if (hi > lo && (rc = head_samples_append(src, *bt + lo, *bv + lo, hi - lo)) != 0)
+            return rc;
     }
     if (rc < 0)
         return rc;
@@ -154,11 +146,10 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
     size_t n_ts = 0;
     const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
     head_samples src = {0}, acc = {0};
-    rrow *rows = NULL;
-    size_t n_rows = 0, cap_rows = 0, bcap = 0;
+    strata_agg *rows = *rows_out;
+    size_t n_rows = 0, cap_rows = *cap_rows_out, bcap = 0;
     int64_t *bt = NULL;
     double *bv = NULL;
-    strata_agg *ba = NULL;
     *n_rows_out = 0;
     out->n = 0;
     int rc = head_read(v->active->h, sid, mint, maxt, out);
@@ -184,8 +175,7 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
     db_tables_acc tacc = {0};
     for (size_t c = 0; !rc && c < n_cand; c++) {
         src.n = 0;
-        rc = read_table(db, list[c], sid, mint, maxt, ro, ts, n_ts, &src, &rows, &n_rows, &cap_rows, &bt, &bv, &ba,
-                        &bcap);
+        rc = read_table(db, list[c], sid, mint, maxt, ro, ts, n_ts, &src, &rows, &n_rows, &cap_rows, &bt, &bv, &bcap);
         if (!rc)
             rc = db_tables_add(&tacc, list[c]->m.partition_ms, &src, scratch);
     }
@@ -207,7 +197,7 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         memmove(out->v, out->v + k, (out->n - k) * sizeof *out->v);
         out->n -= k;
         for (size_t i = 0; i < n_rows; i++)
-            if (rows[i].a.t_last >= cut)
+            if (rows[i].t_last >= cut)
                 rows[w++] = rows[i];
         n_rows = w;
     }
@@ -217,35 +207,32 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         /* tables are read by partition, so rows usually arrive in order:
          * sort only when they did not (glibc's merge sort costs n log n
          * even on sorted input) */
-        if (!sorted(rows, n_rows, sizeof *rows, cmp_rrow))
-            qsort(rows, n_rows, sizeof *rows, cmp_rrow);
-        size_t need = n_rows, n = 0, kept = 0;
-        if (base_grow((void **)rows_out, cap_rows_out, need ? need : 1, sizeof **rows_out)) {
-            rc = STRATA_ERR_NOMEM;
-            goto done;
-        }
-        strata_agg *o = *rows_out;
-        for (size_t i = 0; i < n_rows; i++)
-            o[n++] = rows[i].a;
-        size_t j = 0;
-        for (size_t i = 0; i < out->n; i++) {
+        if (!sorted(rows, n_rows, sizeof *rows, cmp_row))
+            qsort(rows, n_rows, sizeof *rows, cmp_row);
+        /* only samples within the rows' span can fall in an interval */
+        int64_t span_lo = cpt_interval_end(rows[0].t_last, rows[0].res_ms) - rows[0].res_ms;
+        int64_t span_hi = cpt_interval_end(rows[n_rows - 1].t_last, rows[n_rows - 1].res_ms);
+        size_t a = 0, b, kept, j = 0;
+        while (a < out->n && out->t[a] <= span_lo)
+            a++;
+        b = a;
+        while (b < out->n && out->t[b] <= span_hi)
+            b++;
+        kept = a;
+        for (size_t i = a; i < b; i++) {
             int64_t t = out->t[i];
             double x = out->v[i];
-            strata_agg one = {t, t, 1, x, x, x, x, x, 0, 0};
-            if (stale(x)) { /* kept as itself: it ends the series for an instant selector */
-                out->t[kept] = t;
-                out->v[kept++] = x;
-                continue;
-            }
-            while (j < n_rows && rows[j].a.t_last < t &&
-                   cpt_interval_end(rows[j].a.t_last, rows[j].res) < t)
-                j++;
             bool joined = false;
-            for (size_t k = j; k < n_rows && k <= j + 1 && !joined; k++) {
-                int64_t end = cpt_interval_end(rows[k].a.t_last, rows[k].res);
-                if (t <= end && t > end - rows[k].res) {
-                    cpt_agg_combine(&o[k], &one);
-                    joined = true;
+            if (!stale(x)) { /* a marker stays a sample: it ends the series for an instant selector */
+                while (j < n_rows && cpt_interval_end(rows[j].t_last, rows[j].res_ms) < t)
+                    j++;
+                if (j < n_rows) {
+                    int64_t end = cpt_interval_end(rows[j].t_last, rows[j].res_ms);
+                    if (t > end - rows[j].res_ms) {
+                        strata_agg one = {t, t, 1, x, x, x, x, x, 0, 0};
+                        cpt_agg_combine(&rows[j], &one);
+                        joined = true;
+                    }
                 }
             }
             if (!joined) {
@@ -253,18 +240,19 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
                 out->v[kept++] = x;
             }
         }
-        if (!sorted(o, n, sizeof *o, cmp_agg))
-            qsort(o, n, sizeof *o, cmp_agg);
-        *n_rows_out = n;
-        out->n = kept;
+        if (kept < b) {
+            memmove(out->t + kept, out->t + b, (out->n - b) * sizeof *out->t);
+            memmove(out->v + kept, out->v + b, (out->n - b) * sizeof *out->v);
+        }
+        out->n = kept + (out->n - b);
+        *n_rows_out = n_rows;
     }
-done:
     head_samples_free(&src);
     head_samples_free(&acc);
-    base_free(rows);
+    *rows_out = rows; /* grown in place: the caller's buffer */
+    *cap_rows_out = cap_rows;
     base_free(bt);
     base_free(bv);
-    base_free(ba);
     return rc;
 }
 

@@ -238,7 +238,7 @@ int query_select_stream(qctx *c, const query_node *n, query_series_sink sink, vo
             mint++;
         bool rows = query_instant_reach(c) != c->lookback_ms; /* downsampled data may be read */
         rc = query_scan_ex(c, n->u.vs.matchers, n->u.vs.n_matchers, mint, hi, false, rows ? INT64_MAX : 0,
-                           vstream_cb, rows ? vstream_rows_cb : NULL, &a);
+                           STRATA_AGG_LAST, vstream_cb, rows ? vstream_rows_cb : NULL, &a);
     }
     base_free(a.v);
     base_free(a.has);

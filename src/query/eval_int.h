@@ -228,7 +228,7 @@ typedef int (*query_rows_fn)(qctx *c, void *arg, const strata_label *labels, siz
  * agg_res_ms: a series with such rows in the range goes to rows_fn, the
  * others to fn. */
 int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
-                  int64_t agg_res_ms, query_scan_fn fn, query_rows_fn rows_fn, void *arg);
+                  int64_t agg_res_ms, unsigned agg_fields, query_scan_fn fn, query_rows_fn rows_fn, void *arg);
 /* The instant-selector rule over samples: per step ts[i], the latest sample
  * in (ts[i] - lookback, ts[i]] unless a staleness marker. */
 void query_instant_points(const qctx *c, const int64_t *ts, size_t n_steps, const int64_t *t, const double *v,
@@ -311,6 +311,8 @@ double query_extrapolate(double result, int64_t first_t, int64_t last_t, double 
  * series: a row is in the window (wend[i] - range, wend[i]] when its
  * t_last is. Only fn for which query_range_rows_ok is true. */
 bool query_range_rows_ok(qrange_fn fn);
+/* The row fields (STRATA_AGG_*) query_range_rows reads for fn. */
+unsigned query_range_rows_fields(qrange_fn fn);
 int query_range_rows(qrange_fn fn, const strata_agg *rows, size_t n, const int64_t *wend, int64_t range_ms,
                      size_t n_steps, double *ov, uint64_t *has);
 /* fn over rows and samples (time order each, not overlapping): steps

@@ -29,11 +29,11 @@ static int64_t sat_sub(int64_t a, int64_t b)
 int query_scan(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
                query_scan_fn fn, void *arg)
 {
-    return query_scan_ex(c, m, n_m, mint, maxt, drop_stale, 0, fn, NULL, arg);
+    return query_scan_ex(c, m, n_m, mint, maxt, drop_stale, 0, 0, fn, NULL, arg);
 }
 
 int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, int64_t maxt, bool drop_stale,
-                  int64_t agg_res_ms, query_scan_fn fn, query_rows_fn rows_fn, void *arg)
+                  int64_t agg_res_ms, unsigned agg_fields, query_scan_fn fn, query_rows_fn rows_fn, void *arg)
 {
     if (mint > maxt)
         return 0;
@@ -44,6 +44,7 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
         strata_read_options_init(&ro);
         ro.max_source_resolution_ms = c->max_source_res_ms;
         ro.agg_resolution_ms = rows_fn ? agg_res_ms : 0;
+        ro.agg_fields = agg_fields;
         strata_selector sel = {(strata_matcher *)m, n_m, 0};
         rc = strata_select_ex(c->db, &sel, 1, mint, maxt, 0, &ro, &cur);
     } else {
@@ -254,7 +255,8 @@ int query_select_vector(qctx *c, const strata_matcher *m, size_t n_m, const int6
         mint++;
     /* rows only where downsampled data may be: else the plain, faster read */
     bool rows = query_instant_reach(c) != c->lookback_ms;
-    int rc = query_scan_ex(c, m, n_m, mint, hi, false, rows ? INT64_MAX : 0, vsel_cb, rows ? vsel_rows_cb : NULL, &a);
+    int rc = query_scan_ex(c, m, n_m, mint, hi, false, rows ? INT64_MAX : 0, STRATA_AGG_LAST, vsel_cb,
+                           rows ? vsel_rows_cb : NULL, &a);
     if (rc)
         query_value_free(c, out);
     return rc;

@@ -343,7 +343,7 @@ static int eval_range_call(qctx *c, const query_node *n, qrange_fn fn, qvalue *o
         bool rows = ext == QEXT_NONE && query_range_rows_ok(fn) && c->ds_res_ms > 0;
         if (c->n_steps)
             rc = query_scan_ex(c, vs->u.vs.matchers, vs->u.vs.n_matchers, mint, maxt, true, rows ? range : 0,
-                               rf_scan_cb, rows ? rf_rows_cb : NULL, &a);
+                               rows ? query_range_rows_fields(fn) : 0, rf_scan_cb, rows ? rf_rows_cb : NULL, &a);
     } else {
         rc = query_eval_subquery(c, marg, &mat);
         for (size_t k = 0; rc == 0 && k < mat.n; k++) {

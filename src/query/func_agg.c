@@ -43,6 +43,24 @@ bool query_range_rows_ok(qrange_fn fn)
     }
 }
 
+unsigned query_range_rows_fields(qrange_fn fn)
+{
+    switch (fn) {
+    case QRF_RATE:
+    case QRF_INCREASE:
+    case QRF_DELTA:
+        return STRATA_AGG_COUNT | STRATA_AGG_FIRST | STRATA_AGG_LAST | STRATA_AGG_RESETS | STRATA_AGG_T_FIRST;
+    case QRF_COUNT: return STRATA_AGG_COUNT;
+    case QRF_SUM: return STRATA_AGG_SUM;
+    case QRF_AVG: return STRATA_AGG_SUM | STRATA_AGG_COUNT;
+    case QRF_MIN: return STRATA_AGG_MIN;
+    case QRF_MAX: return STRATA_AGG_MAX;
+    case QRF_LAST: return STRATA_AGG_LAST;
+    case QRF_FIRST: return STRATA_AGG_FIRST | STRATA_AGG_T_FIRST;
+    default: return STRATA_AGG_COUNT; /* present_over_time: any one */
+    }
+}
+
 static double rows_rate(const strata_agg *r, size_t lo, size_t hi, int64_t we, int64_t range_ms, bool counter,
                         bool is_rate, bool *ok)
 {
@@ -187,10 +205,14 @@ int query_range_mixed(qrange_fn fn, const strata_agg *rows, size_t n_rows, const
         b = a;
         while (b < n && t[b] <= hi)
             b++;
-        if (!(m = base_malloc((n_rows + (b - a) ? n_rows + (b - a) : 1) * sizeof *m)))
-            rc = STRATA_ERR_NOMEM;
-        size_t nm = 0, i = 0, j = a;
-        while (!rc && (i < n_rows || j < b)) {
+        const strata_agg *all = rows; /* no sample reaches a window with rows: the rows as they are */
+        size_t nm = a == b ? n_rows : 0, i = 0, j = a;
+        if (a < b) {
+            if (!(m = base_malloc((n_rows + (b - a)) * sizeof *m)))
+                rc = STRATA_ERR_NOMEM;
+            all = m;
+        }
+        while (!rc && a < b && (i < n_rows || j < b)) {
             if (j == b || (i < n_rows && rows[i].t_last < t[j]))
                 m[nm++] = rows[i++];
             else {
@@ -202,7 +224,7 @@ int query_range_mixed(qrange_fn fn, const strata_agg *rows, size_t n_rows, const
         for (size_t k = 0; !rc && k < nr; k++)
             w[k] = wend[ir[k]];
         if (!rc)
-            rc = query_range_rows(fn, m, nm, w, range_ms, nr, o, h);
+            rc = query_range_rows(fn, all, nm, w, range_ms, nr, o, h);
         for (size_t k = 0; !rc && k < nr; k++)
             if (qbit(h, k)) {
                 ov[ir[k]] = o[k];

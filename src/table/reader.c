@@ -322,7 +322,7 @@ static double agg_col(const strata_agg *r, unsigned k)
 }
 
 int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
-                                 int64_t *res_ms, table_fault *f)
+                                 int64_t *res_ms, unsigned cols, table_fault *f)
 {
     block_hdr h;
     int rc = block_parse(t, blk, &h, f);
@@ -341,11 +341,16 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
             rows[i] = (strata_agg){ts[i], ts[i], 1, v[i], v[i], v[i], v[i], v[i], 0, 0};
         return STRATA_OK;
     }
-    for (uint32_t i = 0; i < blk->count; i++) {
-        rows[i].t_last = ts[i];
-        rows[i].res_ms = h.res_ms;
-    }
+    for (uint32_t i = 0; i < blk->count; i++)
+        rows[i] = (strata_agg){ts[i], ts[i], 1, NAN, NAN, NAN, NAN, NAN, NAN, h.res_ms};
+    /* the columns asked for and those they repeat (a reference points to
+     * a lower column, so one pass down closes the set) */
+    for (unsigned c = TABLE_AGG_COLS; c-- > 0;)
+        if ((cols >> c & 1) && (h.col_id[c] & 0xf8) == TABLE_AGG_SAME)
+            cols |= 1u << (h.col_id[c] & 7u);
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+        if (!(cols >> c & 1))
+            continue;
         if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME) {
             unsigned k = h.col_id[c] & 7u;
             if (k >= c || h.col_len[c] != 0)
@@ -376,14 +381,21 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
         if (!(rows[i].count >= 1) || rows[i].count != floor(rows[i].count) ||
             (i && rows[i].t_first <= rows[i - 1].t_last))
             return CORRUPT(f, blk->off, "aggregate row %u of block is inconsistent", i);
+
     return STRATA_OK;
 }
 
 int table_block_decode_agg(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
                            int64_t *res_ms, char *err, size_t errlen)
 {
+    return table_block_decode_agg_cols(t, blk, ts, v, rows, res_ms, ~0u, err, errlen);
+}
+
+int table_block_decode_agg_cols(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                                int64_t *res_ms, unsigned cols, char *err, size_t errlen)
+{
     table_fault f;
-    int rc = table_block_decode_agg_fault(t, blk, ts, v, rows, res_ms, &f);
+    int rc = table_block_decode_agg_fault(t, blk, ts, v, rows, res_ms, cols, &f);
     if (rc)
         table_fault_format(&f, t->path, err, errlen);
     return rc;

@@ -180,6 +180,12 @@ int table_block_res(const table *t, const table_block *blk, int64_t *res_ms);
  * scratch of blk->count + CODEC_PAD elements. Errors as table_block_decode. */
 int table_block_decode_agg(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
                            int64_t *res_ms, char *err, size_t errlen);
+/* The same decoding only the columns in the mask cols (bit c: column c in
+ * the order of writer.c, count 0 .. span 7; strata_read_options'
+ * STRATA_AGG_* bits); the other fields are NaN (t_first: t_last, count:
+ * 1). What a read needs costs what it reads. */
+int table_block_decode_agg_cols(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
+                                int64_t *res_ms, unsigned cols, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ series iterator
  * The samples of one sid within [mint, maxt], a decoded block at a time:

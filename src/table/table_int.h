@@ -43,6 +43,6 @@ int table_list_next_fault(table_block_list *l, table_block *blk, table_fault *f)
 int table_block_check(const table *t, const table_block *blk, table_fault *f);
 int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f);
 int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
-                                 int64_t *res_ms, table_fault *f);
+                                 int64_t *res_ms, unsigned cols, table_fault *f);
 
 #endif /* STRATA_TABLE_INT_H */

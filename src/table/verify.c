@@ -53,7 +53,7 @@ int table_verify(const char *path, table_verify_fn fn, void *ctx)
             }
             int64_t res;
             /* every column of an aggregate block, the values of a raw one */
-            if (table_block_decode_agg_fault(t, &blk, ts, v, rows, &res, &f) != STRATA_OK) {
+            if (table_block_decode_agg_fault(t, &blk, ts, v, rows, &res, ~0u, &f) != STRATA_OK) {
                 report(fn, ctx, path, &f);
                 bad = 1;
                 continue;
