@@ -343,40 +343,57 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
     }
     for (uint32_t i = 0; i < blk->count; i++)
         rows[i] = (strata_agg){ts[i], ts[i], 1, NAN, NAN, NAN, NAN, NAN, NAN, h.res_ms};
-    /* the columns asked for and those they repeat (a reference points to
-     * a lower column, so one pass down closes the set) */
-    for (unsigned c = TABLE_AGG_COLS; c-- > 0;)
-        if ((cols >> c & 1) && (h.col_id[c] & 0xf8) == TABLE_AGG_SAME)
-            cols |= 1u << (h.col_id[c] & 7u);
-    for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+    /* the columns asked for, those they repeat (a reference points to a
+     * lower column) and those a derived one needs (count, first, last,
+     * never derived themselves): one pass down closes the set */
+    for (unsigned c = TABLE_AGG_COLS; c-- > 0;) {
         if (!(cols >> c & 1))
             continue;
-        if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME) {
-            unsigned k = h.col_id[c] & 7u;
-            if (k >= c || h.col_len[c] != 0)
-                return CORRUPT(f, blk->off, "aggregate column %u refers to column %u", c, k);
-            for (uint32_t i = 0; i < blk->count; i++)
-                v[i] = agg_col(&rows[i], k);
-        } else if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
-            return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c, h.col_id[c]);
-        }
-        for (uint32_t i = 0; i < blk->count; i++) {
-            strata_agg *r = &rows[i];
-            switch (c) {
-            case TABLE_AGG_COUNT: r->count = v[i]; break;
-            case TABLE_AGG_SUM: r->sum = v[i]; break;
-            case TABLE_AGG_MIN: r->min = v[i]; break;
-            case TABLE_AGG_MAX: r->max = v[i]; break;
-            case TABLE_AGG_FIRST: r->first = v[i]; break;
-            case TABLE_AGG_LAST: r->last = v[i]; break;
-            case TABLE_AGG_RESETS: r->resets = v[i]; break;
-            default: /* TABLE_AGG_SPAN: t_last - t_first, a whole number of ms */
-                if (!(v[i] >= 0 && v[i] <= 9.0e15) || v[i] != floor(v[i]))
-                    return CORRUPT(f, blk->off, "bad interval span in aggregate block");
-                r->t_first = r->t_last - (int64_t)v[i];
+        if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME)
+            cols |= 1u << (h.col_id[c] & 7u);
+        if ((h.col_id[c] & 0xf0) == TABLE_AGG_XFORM)
+            cols |= 1u << TABLE_AGG_COUNT | 1u << TABLE_AGG_FIRST | 1u << TABLE_AGG_LAST;
+    }
+    /* plain columns first, then the derived ones */
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+            bool xf = (h.col_id[c] & 0xf0) == TABLE_AGG_XFORM;
+            if (!(cols >> c & 1) || xf != (pass == 1))
+                continue;
+            if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME) {
+                unsigned k = h.col_id[c] & 7u;
+                if (k >= c || h.col_len[c] != 0 || (h.col_id[k] & 0xf0) == TABLE_AGG_XFORM)
+                    return CORRUPT(f, blk->off, "aggregate column %u refers to column %u", c, k);
+                for (uint32_t i = 0; i < blk->count; i++)
+                    v[i] = agg_col(&rows[i], k);
+            } else if (xf) {
+                unsigned kind = h.col_id[c] & 15u;
+                if ((c != TABLE_AGG_SUM || kind != TABLE_XF_SUM) && (c != TABLE_AGG_MIN || kind != TABLE_XF_MIN) &&
+                    (c != TABLE_AGG_MAX || kind != TABLE_XF_MAX))
+                    return CORRUPT(f, blk->off, "aggregate column %u has a derived form it cannot have", c);
+                if (table_agg_xform_decode(kind, h.col[c], h.col_len[c], blk->count, rows, v) != STRATA_OK)
+                    return CORRUPT(f, blk->off, "derived aggregate column %u of block does not decode", c);
+            } else if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
+                return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c,
+                               h.col_id[c]);
+            }
+            for (uint32_t i = 0; i < blk->count; i++) {
+                strata_agg *r = &rows[i];
+                switch (c) {
+                case TABLE_AGG_COUNT: r->count = v[i]; break;
+                case TABLE_AGG_SUM: r->sum = v[i]; break;
+                case TABLE_AGG_MIN: r->min = v[i]; break;
+                case TABLE_AGG_MAX: r->max = v[i]; break;
+                case TABLE_AGG_FIRST: r->first = v[i]; break;
+                case TABLE_AGG_LAST: r->last = v[i]; break;
+                case TABLE_AGG_RESETS: r->resets = v[i]; break;
+                default: /* TABLE_AGG_SPAN: t_last - t_first, a whole number of ms */
+                    if (!(v[i] >= 0 && v[i] <= 9.0e15) || v[i] != floor(v[i]))
+                        return CORRUPT(f, blk->off, "bad interval span in aggregate block");
+                    r->t_first = r->t_last - (int64_t)v[i];
+                }
             }
         }
-    }
     for (uint32_t i = 0; i < blk->count; i++)
         if (!(rows[i].count >= 1) || rows[i].count != floor(rows[i].count) ||
             (i && rows[i].t_first <= rows[i - 1].t_last))

@@ -64,6 +64,9 @@
  * index) says the column is bit for bit column k, with no bytes after its
  * length (0): a counter without resets has min = first and max = last. */
 #define TABLE_AGG_SAME 0xe0
+/* Codec byte TABLE_AGG_XFORM | kind: the column in a derived form (agg.c). */
+#define TABLE_AGG_XFORM 0xd0
+enum { TABLE_XF_SUM = 0, TABLE_XF_MIN = 1, TABLE_XF_MAX = 2 };
 enum { TABLE_AGG_COUNT, TABLE_AGG_SUM, TABLE_AGG_MIN, TABLE_AGG_MAX, TABLE_AGG_FIRST, TABLE_AGG_LAST,
        TABLE_AGG_RESETS, TABLE_AGG_SPAN };
 

@@ -45,4 +45,14 @@ int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts
 int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t *ts, double *v, strata_agg *rows,
                                  int64_t *res_ms, unsigned cols, table_fault *f);
 
+/* agg.c: a sum, min or max column (kind TABLE_XF_*) as residuals from the
+ * count, first and last columns. encode appends the bytes after the codec
+ * byte and length to out, STRATA_ERR_INVALID when the form does not apply
+ * (scratch: n doubles); decode reads them back into out (n + CODEC_PAD)
+ * from rows whose count, first and last are decoded. */
+int table_agg_xform_encode(unsigned kind, const double *x, const double *count, const double *first,
+                           const double *last, size_t n, double *scratch, bbuf *out);
+int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n, const strata_agg *rows,
+                           double *out);
+
 #endif /* STRATA_TABLE_INT_H */

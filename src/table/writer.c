@@ -30,8 +30,10 @@
  *                          codec_val_encode: count, sum, min, max, first,
  *                          last, resets, span (t_last - t_first, whole ms),
  *                          in that order; a codec byte 0xe0 | k (k below
- *                          the column's index) and len 0 say the column
- *                          equals column k bit for bit
+ *                          the column's index, a column not derived) and
+ *                          len 0 say the column equals column k bit for
+ *                          bit; 0xd0 | kind, a sum, min or max derived from
+ *                          count, first and last (agg.c)
  *   u32      crc           CRC32C of every byte of the block before it
  * The index entry's mint and maxt are the first and last rows' t_last. A
  * reader of raw samples sees an aggregate block as (t_last, last).
@@ -91,6 +93,7 @@
 #include "codec/codec.h"
 #include "table.h"
 #include "table_format.h"
+#include "table_int.h"
 
 /* Pending output is written out in chunks of about this size. */
 #define OUT_CHUNK (1u << 20)
@@ -133,7 +136,8 @@ struct table_writer {
     table_meta meta;
     bbuf enc_ts, enc_v;
     int64_t rules_ms;
-    double *col;       /* one aggregate column of a block, block_samples elements */
+    double *col;       /* the aggregate columns of a block, TABLE_AGG_COLS x block_samples */
+    double *ts_scratch; /* block_samples doubles for agg.c */
     int failed;        /* an I/O error happened: only abort is allowed */
 };
 
@@ -170,6 +174,7 @@ static void writer_free(table_writer *w)
     base_free(w->ts);
     base_free(w->v);
     base_free(w->col);
+    base_free(w->ts_scratch);
     base_buf_free(&w->out);
     base_buf_free(&w->ents);
     base_buf_free(&w->enc_ts);
@@ -446,8 +451,9 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         return rc;
     if (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)
         return STRATA_ERR_LIMIT;
+    size_t bs = w->block_samples;
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
-        double *col = w->col + (size_t)c * w->block_samples;
+        double *col = w->col + (size_t)c * bs;
         for (size_t i = 0; i < n; i++) {
             const strata_agg *r = &rows[i];
             double x;
@@ -463,14 +469,35 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
             }
             col[i] = x;
         }
+    }
+    /* each column as the smallest of: a repeat of an earlier column that
+     * is stored plainly, a derived form (sum, min, max), its own encoding */
+    bool derived[TABLE_AGG_COLS] = {false};
+    for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+        double *col = w->col + (size_t)c * bs;
         uint8_t id = 0;
-        bbuf one = {0};
+        bbuf one = {0}, alt = {0};
         for (unsigned k = 0; k < c && !id; k++)
-            if (memcmp(col, w->col + (size_t)k * w->block_samples, n * sizeof *col) == 0)
+            if (!derived[k] && memcmp(col, w->col + (size_t)k * bs, n * sizeof *col) == 0)
                 id = (uint8_t)(TABLE_AGG_SAME | k);
         if (!id)
             rc = codec_val_encode(col, n, &one, &id);
-        if (!rc && (id == 0 || (id > TABLE_CODEC_ID_MAX && (id & 0xf8) != TABLE_AGG_SAME)))
+        int kind = c == TABLE_AGG_SUM ? TABLE_XF_SUM : c == TABLE_AGG_MIN ? TABLE_XF_MIN
+                 : c == TABLE_AGG_MAX ? TABLE_XF_MAX : -1;
+        if (!rc && kind >= 0 && (id & 0xf8) != TABLE_AGG_SAME &&
+            table_agg_xform_encode((unsigned)kind, col, w->col + (size_t)TABLE_AGG_COUNT * bs,
+                                   w->col + (size_t)TABLE_AGG_FIRST * bs, w->col + (size_t)TABLE_AGG_LAST * bs, n,
+                                   w->ts_scratch, &alt) == STRATA_OK &&
+            alt.len < one.len) {
+            bbuf x = one;
+            one = alt;
+            alt = x;
+            id = (uint8_t)(TABLE_AGG_XFORM | (unsigned)kind);
+            derived[c] = true;
+        }
+        base_buf_free(&alt);
+        if (!rc && (id == 0 || (id > TABLE_CODEC_ID_MAX && (id & 0xf8) != TABLE_AGG_SAME &&
+                                (id & 0xf0) != TABLE_AGG_XFORM)))
             rc = STRATA_ERR_LIMIT;
         uint8_t hdr[12];
         size_t h = 0;
@@ -522,6 +549,8 @@ int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const st
             !(rows[i].count >= 1) || rows[i].count != (double)(uint64_t)rows[i].count)
             return STRATA_ERR_INVALID;
     if (!w->col && !(w->col = base_malloc(TABLE_AGG_COLS * w->block_samples * sizeof *w->col)))
+        return STRATA_ERR_NOMEM;
+    if (!w->ts_scratch && !(w->ts_scratch = base_malloc(w->block_samples * sizeof *w->ts_scratch)))
         return STRATA_ERR_NOMEM;
     int rc = start_sid(w, sid);
     if (!rc)

@@ -1,0 +1,145 @@
+/*
+ * agg.c: the derived forms of aggregate columns (writer.c, "Aggregate
+ * block"). Most downsampled values are decimals (sums are added exactly
+ * in decimal by the rollup), and three columns are close to what the
+ * first and last columns already say, so they are stored as exact
+ * integer differences from them:
+ *
+ *   TABLE_XF_SUM  sum:  R = 2 S - count (F + L)   (0 for a counter that
+ *                                                 grows evenly)
+ *   TABLE_XF_MIN  min:  R = min(F, L) - MIN        (>= 0, often 0)
+ *   TABLE_XF_MAX  max:  R = MAX - max(F, L)        (>= 0, often 0)
+ *
+ * where S, F, L, MIN, MAX are the values' decimal mantissas at one
+ * exponent e for the whole block (value = m / 10^e, as CODEC_VAL_DEC
+ * reads it). Bytes after the column's codec byte (TABLE_AGG_XFORM | kind)
+ * and length:
+ *   u8 e        0..9
+ *   u8 codec    value codec id of the residuals, then its encoding of R
+ *               as doubles (each a whole number below 2^53)
+ * A column takes this form only when every row converts exactly and the
+ * decoder's computation gives back each value bit for bit (checked here
+ * when encoding), and only when it is smaller than the plain encoding.
+ */
+#include <math.h>
+
+#include "codec/codec.h"
+#include "table.h"
+#include "table_format.h"
+#include "table_int.h"
+
+#define XF_MAX_E 9u
+#define XF_LIMIT (INT64_C(1) << 53)
+
+static uint64_t pow10_u(unsigned k)
+{
+    uint64_t p = 1;
+    while (k--)
+        p *= 10;
+    return p;
+}
+
+/* v's decimal mantissa at exponent e (v = m / 10^e exactly), 0 when none. */
+static int mant_at(double v, unsigned e, int64_t *m)
+{
+    unsigned e0;
+    int64_t m0;
+    if (!codec_dec_parse(v, e, &e0, &m0))
+        return 0;
+    return !__builtin_mul_overflow(m0, (int64_t)pow10_u(e - e0), m);
+}
+
+/* R of row i from the mantissas, or 0 when it overflows. */
+static int residual(unsigned kind, int64_t x, int64_t c, int64_t f, int64_t l, int64_t *r)
+{
+    int64_t a, b;
+    switch (kind) {
+    case TABLE_XF_SUM:
+        return !__builtin_mul_overflow(x, 2, &a) && !__builtin_add_overflow(f, l, &b) &&
+               !__builtin_mul_overflow(b, c, &b) && !__builtin_sub_overflow(a, b, r);
+    case TABLE_XF_MIN:
+        return !__builtin_sub_overflow(f < l ? f : l, x, r);
+    default:
+        return !__builtin_sub_overflow(x, f > l ? f : l, r);
+    }
+}
+
+/* The value's mantissa back from R; 0 when it cannot be one. */
+static int unresidual(unsigned kind, int64_t r, int64_t c, int64_t f, int64_t l, int64_t *x)
+{
+    int64_t b;
+    switch (kind) {
+    case TABLE_XF_SUM:
+        if (__builtin_add_overflow(f, l, &b) || __builtin_mul_overflow(b, c, &b) || __builtin_add_overflow(r, b, &b) ||
+            b % 2 != 0)
+            return 0;
+        *x = b / 2;
+        return 1;
+    case TABLE_XF_MIN:
+        return !__builtin_sub_overflow(f < l ? f : l, r, x);
+    default:
+        return !__builtin_add_overflow(r, f > l ? f : l, x);
+    }
+}
+
+int table_agg_xform_encode(unsigned kind, const double *x, const double *count, const double *first,
+                           const double *last, size_t n, double *scratch, bbuf *out)
+{
+    unsigned e = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned ei;
+        int64_t m;
+        const double v[3] = {x[i], first[i], last[i]};
+        for (int k = 0; k < 3; k++) {
+            if (!codec_dec_parse(v[k], XF_MAX_E, &ei, &m))
+                return STRATA_ERR_INVALID;
+            e = ei > e ? ei : e;
+        }
+        if (!(count[i] >= 1 && count[i] < 1e15))
+            return STRATA_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t mx, mf, ml, r, back;
+        if (!mant_at(x[i], e, &mx) || !mant_at(first[i], e, &mf) || !mant_at(last[i], e, &ml) ||
+            !residual(kind, mx, (int64_t)count[i], mf, ml, &r) || r <= -XF_LIMIT || r >= XF_LIMIT ||
+            !unresidual(kind, r, (int64_t)count[i], mf, ml, &back) || back <= -XF_LIMIT || back >= XF_LIMIT)
+            return STRATA_ERR_INVALID;
+        double got = codec_dec_value(back, e);
+        if (memcmp(&got, &x[i], sizeof got) != 0)
+            return STRATA_ERR_INVALID;
+        scratch[i] = (double)r;
+    }
+    size_t start = out->len;
+    uint8_t id = 0;
+    int rc = base_buf_put_u8(out, (uint8_t)e);
+    if (!rc)
+        rc = base_buf_put_u8(out, 0);
+    if (!rc)
+        rc = codec_val_encode(scratch, n, out, &id);
+    if (rc || id == 0 || id > TABLE_CODEC_ID_MAX) {
+        out->len = start;
+        return rc ? rc : STRATA_ERR_LIMIT;
+    }
+    out->data[start + 1] = id;
+    return STRATA_OK;
+}
+
+int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n, const strata_agg *rows,
+                           double *out)
+{
+    if (len < 2 || p[0] > XF_MAX_E || kind > TABLE_XF_MAX)
+        return STRATA_ERR_CORRUPT;
+    unsigned e = p[0];
+    if (codec_val_decode(p[1], p + 2, len - 2, n, out) != STRATA_OK)
+        return STRATA_ERR_CORRUPT;
+    for (size_t i = 0; i < n; i++) {
+        int64_t mf, ml, x;
+        double r = out[i];
+        if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) || !(rows[i].count >= 1) ||
+            !(rows[i].count < 1e15) || !mant_at(rows[i].first, e, &mf) || !mant_at(rows[i].last, e, &ml) ||
+            !unresidual(kind, (int64_t)r, (int64_t)rows[i].count, mf, ml, &x) || x <= -XF_LIMIT || x >= XF_LIMIT)
+            return STRATA_ERR_CORRUPT;
+        out[i] = codec_dec_value(x, e);
+    }
+    return STRATA_OK;
+}
