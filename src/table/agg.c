@@ -9,6 +9,9 @@
  *                                                 grows evenly)
  *   TABLE_XF_MIN  min:  R = min(F, L) - MIN        (>= 0, often 0)
  *   TABLE_XF_MAX  max:  R = MAX - max(F, L)        (>= 0, often 0)
+ *   TABLE_XF_FIRST first: R = F - L of the row before (the row's own L
+ *                 for the first row): two samples one scrape apart, where
+ *                 the first column alone changes by a whole interval
  *
  * where S, F, L, MIN, MAX are the values' decimal mantissas at one
  * exponent e for the whole block (value = m / 10^e, as CODEC_VAL_DEC
@@ -49,11 +52,14 @@ static int mant_at(double v, unsigned e, int64_t *m)
     return !__builtin_mul_overflow(m0, (int64_t)pow10_u(e - e0), m);
 }
 
-/* R of row i from the mantissas, or 0 when it overflows. */
+/* R of row i from the mantissas, or 0 when it overflows (for
+ * TABLE_XF_FIRST, l is the previous row's last). */
 static int residual(unsigned kind, int64_t x, int64_t c, int64_t f, int64_t l, int64_t *r)
 {
     int64_t a, b;
     switch (kind) {
+    case TABLE_XF_FIRST:
+        return !__builtin_sub_overflow(x, l, r);
     case TABLE_XF_SUM:
         return !__builtin_mul_overflow(x, 2, &a) && !__builtin_add_overflow(f, l, &b) &&
                !__builtin_mul_overflow(b, c, &b) && !__builtin_sub_overflow(a, b, r);
@@ -69,6 +75,8 @@ static int unresidual(unsigned kind, int64_t r, int64_t c, int64_t f, int64_t l,
 {
     int64_t b;
     switch (kind) {
+    case TABLE_XF_FIRST:
+        return !__builtin_add_overflow(r, l, x);
     case TABLE_XF_SUM:
         if (__builtin_add_overflow(f, l, &b) || __builtin_mul_overflow(b, c, &b) || __builtin_add_overflow(r, b, &b) ||
             b % 2 != 0)
@@ -100,7 +108,8 @@ int table_agg_xform_encode(unsigned kind, const double *x, const double *count, 
     }
     for (size_t i = 0; i < n; i++) {
         int64_t mx, mf, ml, r, back;
-        if (!mant_at(x[i], e, &mx) || !mant_at(first[i], e, &mf) || !mant_at(last[i], e, &ml) ||
+        const double *lp = kind == TABLE_XF_FIRST && i ? &last[i - 1] : &last[i];
+        if (!mant_at(x[i], e, &mx) || !mant_at(first[i], e, &mf) || !mant_at(*lp, e, &ml) ||
             !residual(kind, mx, (int64_t)count[i], mf, ml, &r) || r <= -XF_LIMIT || r >= XF_LIMIT ||
             !unresidual(kind, r, (int64_t)count[i], mf, ml, &back) || back <= -XF_LIMIT || back >= XF_LIMIT)
             return STRATA_ERR_INVALID;
@@ -127,17 +136,21 @@ int table_agg_xform_encode(unsigned kind, const double *x, const double *count, 
 int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n, const strata_agg *rows,
                            double *out)
 {
-    if (len < 2 || p[0] > XF_MAX_E || kind > TABLE_XF_MAX)
+    if (len < 2 || p[0] > XF_MAX_E || kind > TABLE_XF_FIRST)
         return STRATA_ERR_CORRUPT;
     unsigned e = p[0];
     if (codec_val_decode(p[1], p + 2, len - 2, n, out) != STRATA_OK)
         return STRATA_ERR_CORRUPT;
     for (size_t i = 0; i < n; i++) {
-        int64_t mf, ml, x;
+        int64_t mf = 0, ml, x;
         double r = out[i];
-        if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) || !(rows[i].count >= 1) ||
-            !(rows[i].count < 1e15) || !mant_at(rows[i].first, e, &mf) || !mant_at(rows[i].last, e, &ml) ||
-            !unresidual(kind, (int64_t)r, (int64_t)rows[i].count, mf, ml, &x) || x <= -XF_LIMIT || x >= XF_LIMIT)
+        bool fx = kind == TABLE_XF_FIRST;
+        double lv = fx && i ? rows[i - 1].last : rows[i].last;
+        if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) ||
+            (!fx && (!(rows[i].count >= 1) || !(rows[i].count < 1e15) || !mant_at(rows[i].first, e, &mf))) ||
+            !mant_at(lv, e, &ml) ||
+            !unresidual(kind, (int64_t)r, fx ? 0 : (int64_t)rows[i].count, fx ? 0 : mf, ml, &x) || x <= -XF_LIMIT ||
+            x >= XF_LIMIT)
             return STRATA_ERR_CORRUPT;
         out[i] = codec_dec_value(x, e);
     }

@@ -354,11 +354,13 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
         if ((h.col_id[c] & 0xf0) == TABLE_AGG_XFORM)
             cols |= 1u << TABLE_AGG_COUNT | 1u << TABLE_AGG_FIRST | 1u << TABLE_AGG_LAST;
     }
-    /* plain columns first, then the derived ones */
-    for (int pass = 0; pass < 2; pass++)
+    /* plain columns first, then a derived first (from last), then the
+     * other derived ones (from count, first and last) */
+    for (int pass = 0; pass < 3; pass++)
         for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
             bool xf = (h.col_id[c] & 0xf0) == TABLE_AGG_XFORM;
-            if (!(cols >> c & 1) || xf != (pass == 1))
+            int want = !xf ? 0 : c == TABLE_AGG_FIRST ? 1 : 2;
+            if (!(cols >> c & 1) || want != pass)
                 continue;
             if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME) {
                 unsigned k = h.col_id[c] & 7u;
@@ -369,7 +371,7 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
             } else if (xf) {
                 unsigned kind = h.col_id[c] & 15u;
                 if ((c != TABLE_AGG_SUM || kind != TABLE_XF_SUM) && (c != TABLE_AGG_MIN || kind != TABLE_XF_MIN) &&
-                    (c != TABLE_AGG_MAX || kind != TABLE_XF_MAX))
+                    (c != TABLE_AGG_MAX || kind != TABLE_XF_MAX) && (c != TABLE_AGG_FIRST || kind != TABLE_XF_FIRST))
                     return CORRUPT(f, blk->off, "aggregate column %u has a derived form it cannot have", c);
                 if (table_agg_xform_decode(kind, h.col[c], h.col_len[c], blk->count, rows, v) != STRATA_OK)
                     return CORRUPT(f, blk->off, "derived aggregate column %u of block does not decode", c);

@@ -66,7 +66,7 @@
 #define TABLE_AGG_SAME 0xe0
 /* Codec byte TABLE_AGG_XFORM | kind: the column in a derived form (agg.c). */
 #define TABLE_AGG_XFORM 0xd0
-enum { TABLE_XF_SUM = 0, TABLE_XF_MIN = 1, TABLE_XF_MAX = 2 };
+enum { TABLE_XF_SUM = 0, TABLE_XF_MIN = 1, TABLE_XF_MAX = 2, TABLE_XF_FIRST = 3 };
 enum { TABLE_AGG_COUNT, TABLE_AGG_SUM, TABLE_AGG_MIN, TABLE_AGG_MAX, TABLE_AGG_FIRST, TABLE_AGG_LAST,
        TABLE_AGG_RESETS, TABLE_AGG_SPAN };
 

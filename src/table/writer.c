@@ -32,8 +32,8 @@
  *                          in that order; a codec byte 0xe0 | k (k below
  *                          the column's index, a column not derived) and
  *                          len 0 say the column equals column k bit for
- *                          bit; 0xd0 | kind, a sum, min or max derived from
- *                          count, first and last (agg.c)
+ *                          bit; 0xd0 | kind, a sum, min, max or first
+ *                          derived from count, first and last (agg.c)
  *   u32      crc           CRC32C of every byte of the block before it
  * The index entry's mint and maxt are the first and last rows' t_last. A
  * reader of raw samples sees an aggregate block as (t_last, last).
@@ -483,7 +483,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         if (!id)
             rc = codec_val_encode(col, n, &one, &id);
         int kind = c == TABLE_AGG_SUM ? TABLE_XF_SUM : c == TABLE_AGG_MIN ? TABLE_XF_MIN
-                 : c == TABLE_AGG_MAX ? TABLE_XF_MAX : -1;
+                 : c == TABLE_AGG_MAX ? TABLE_XF_MAX : c == TABLE_AGG_FIRST ? TABLE_XF_FIRST : -1;
         if (!rc && kind >= 0 && (id & 0xf8) != TABLE_AGG_SAME &&
             table_agg_xform_encode((unsigned)kind, col, w->col + (size_t)TABLE_AGG_COUNT * bs,
                                    w->col + (size_t)TABLE_AGG_FIRST * bs, w->col + (size_t)TABLE_AGG_LAST * bs, n,
