@@ -156,3 +156,89 @@ int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n
     }
     return STRATA_OK;
 }
+
+/* TABLE_XF_RESETS: the sum of the values a drop followed is about a
+ * number of them times the level, so it is stored as that number k (a
+ * small integer) and the rest R = RESETS - k F, exactly in decimal, where
+ * F is the row's first value: for a gauge far from zero R is the spread
+ * around the level where RESETS carries the level's digits k times.
+ *   u8 e, u8 k codec, uv k_len, k_len bytes (k as doubles), u8 R codec,
+ *   R's encoding */
+int table_agg_resets_encode(const double *x, const double *first, size_t n, double *ks, double *rs, bbuf *out)
+{
+    unsigned e = 0, ei;
+    int64_t m;
+    for (size_t i = 0; i < n; i++) {
+        if (!codec_dec_parse(x[i], XF_MAX_E, &ei, &m))
+            return STRATA_ERR_INVALID;
+        e = ei > e ? ei : e;
+        if (!codec_dec_parse(first[i], XF_MAX_E, &ei, &m))
+            return STRATA_ERR_INVALID;
+        e = ei > e ? ei : e;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t mx, mf, r, kf, back;
+        double q = first[i] != 0 ? round(x[i] / first[i]) : 0;
+        int64_t k = q >= 0 && q <= 1e6 ? (int64_t)q : 0;
+        if (!mant_at(x[i], e, &mx) || !mant_at(first[i], e, &mf) || __builtin_mul_overflow(k, mf, &kf) ||
+            __builtin_sub_overflow(mx, kf, &r) || r <= -XF_LIMIT || r >= XF_LIMIT ||
+            __builtin_add_overflow(r, kf, &back) || back <= -XF_LIMIT || back >= XF_LIMIT)
+            return STRATA_ERR_INVALID;
+        double got = codec_dec_value(back, e);
+        if (memcmp(&got, &x[i], sizeof got) != 0)
+            return STRATA_ERR_INVALID;
+        ks[i] = (double)k;
+        rs[i] = (double)r;
+    }
+    size_t start = out->len;
+    bbuf kb = {0};
+    uint8_t kid = 0, rid = 0, hdr[16];
+    int rc = codec_val_encode(ks, n, &kb, &kid);
+    size_t h = 0;
+    hdr[h++] = (uint8_t)e;
+    hdr[h++] = kid;
+    h += base_uvarint_put(hdr + h, kb.len);
+    if (!rc)
+        rc = base_buf_append(out, hdr, h);
+    if (!rc)
+        rc = base_buf_append(out, kb.data, kb.len);
+    size_t rid_at = out->len;
+    if (!rc)
+        rc = base_buf_put_u8(out, 0);
+    if (!rc)
+        rc = codec_val_encode(rs, n, out, &rid);
+    base_buf_free(&kb);
+    if (rc || kid == 0 || kid > TABLE_CODEC_ID_MAX || rid == 0 || rid > TABLE_CODEC_ID_MAX) {
+        out->len = start;
+        return rc ? rc : STRATA_ERR_LIMIT;
+    }
+    out->data[rid_at] = rid;
+    return STRATA_OK;
+}
+
+int table_agg_resets_decode(const uint8_t *p, size_t len, size_t n, strata_agg *rows, double *out)
+{
+    const uint8_t *e_ = p + len;
+    uint64_t klen;
+    size_t k;
+    if (len < 3 || p[0] > XF_MAX_E || !(k = base_uvarint_get(p + 2, e_, &klen)) || klen > (uint64_t)(e_ - (p + 2 + k)))
+        return STRATA_ERR_CORRUPT;
+    unsigned e = p[0];
+    const uint8_t *kp = p + 2 + k, *rp = kp + klen;
+    if (rp >= e_ || codec_val_decode(p[1], kp, (size_t)klen, n, out) != STRATA_OK)
+        return STRATA_ERR_CORRUPT;
+    for (size_t i = 0; i < n; i++)
+        rows[i].resets = out[i]; /* k, until the column is decoded */
+    if (codec_val_decode(rp[0], rp + 1, (size_t)(e_ - rp - 1), n, out) != STRATA_OK)
+        return STRATA_ERR_CORRUPT;
+    for (size_t i = 0; i < n; i++) {
+        int64_t mf, kf, x;
+        double r = out[i], q = rows[i].resets;
+        if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) || !(q >= 0 && q <= 1e6) ||
+            q != floor(q) || !mant_at(rows[i].first, e, &mf) || __builtin_mul_overflow((int64_t)q, mf, &kf) ||
+            __builtin_add_overflow((int64_t)r, kf, &x) || x <= -XF_LIMIT || x >= XF_LIMIT)
+            return STRATA_ERR_CORRUPT;
+        out[i] = codec_dec_value(x, e);
+    }
+    return STRATA_OK;
+}

@@ -371,9 +371,12 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
             } else if (xf) {
                 unsigned kind = h.col_id[c] & 15u;
                 if ((c != TABLE_AGG_SUM || kind != TABLE_XF_SUM) && (c != TABLE_AGG_MIN || kind != TABLE_XF_MIN) &&
-                    (c != TABLE_AGG_MAX || kind != TABLE_XF_MAX) && (c != TABLE_AGG_FIRST || kind != TABLE_XF_FIRST))
+                    (c != TABLE_AGG_MAX || kind != TABLE_XF_MAX) && (c != TABLE_AGG_FIRST || kind != TABLE_XF_FIRST) &&
+                    (c != TABLE_AGG_RESETS || kind != TABLE_XF_RESETS))
                     return CORRUPT(f, blk->off, "aggregate column %u has a derived form it cannot have", c);
-                if (table_agg_xform_decode(kind, h.col[c], h.col_len[c], blk->count, rows, v) != STRATA_OK)
+                if ((kind == TABLE_XF_RESETS
+                         ? table_agg_resets_decode(h.col[c], h.col_len[c], blk->count, rows, v)
+                         : table_agg_xform_decode(kind, h.col[c], h.col_len[c], blk->count, rows, v)) != STRATA_OK)
                     return CORRUPT(f, blk->off, "derived aggregate column %u of block does not decode", c);
             } else if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
                 return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c,

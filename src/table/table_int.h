@@ -54,5 +54,10 @@ int table_agg_xform_encode(unsigned kind, const double *x, const double *count, 
                            const double *last, size_t n, double *scratch, bbuf *out);
 int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n, const strata_agg *rows,
                            double *out);
+/* The resets column as (k, resets - k first) (agg.c, TABLE_XF_RESETS);
+ * ks and rs n doubles of scratch; decoding uses rows' resets field as
+ * scratch and leaves the column in out (n + CODEC_PAD). */
+int table_agg_resets_encode(const double *x, const double *first, size_t n, double *ks, double *rs, bbuf *out);
+int table_agg_resets_decode(const uint8_t *p, size_t len, size_t n, strata_agg *rows, double *out);
 
 #endif /* STRATA_TABLE_INT_H */

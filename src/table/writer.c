@@ -137,7 +137,7 @@ struct table_writer {
     bbuf enc_ts, enc_v;
     int64_t rules_ms;
     double *col;       /* the aggregate columns of a block, TABLE_AGG_COLS x block_samples */
-    double *ts_scratch; /* block_samples doubles for agg.c */
+    double *ts_scratch; /* 2 x block_samples doubles for agg.c */
     int failed;        /* an I/O error happened: only abort is allowed */
 };
 
@@ -483,11 +483,14 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         if (!id)
             rc = codec_val_encode(col, n, &one, &id);
         int kind = c == TABLE_AGG_SUM ? TABLE_XF_SUM : c == TABLE_AGG_MIN ? TABLE_XF_MIN
-                 : c == TABLE_AGG_MAX ? TABLE_XF_MAX : c == TABLE_AGG_FIRST ? TABLE_XF_FIRST : -1;
+                 : c == TABLE_AGG_MAX ? TABLE_XF_MAX : c == TABLE_AGG_FIRST ? TABLE_XF_FIRST
+                 : c == TABLE_AGG_RESETS ? TABLE_XF_RESETS : -1;
+        const double *cnt = w->col + (size_t)TABLE_AGG_COUNT * bs, *fst = w->col + (size_t)TABLE_AGG_FIRST * bs,
+                     *lst = w->col + (size_t)TABLE_AGG_LAST * bs;
         if (!rc && kind >= 0 && (id & 0xf8) != TABLE_AGG_SAME &&
-            table_agg_xform_encode((unsigned)kind, col, w->col + (size_t)TABLE_AGG_COUNT * bs,
-                                   w->col + (size_t)TABLE_AGG_FIRST * bs, w->col + (size_t)TABLE_AGG_LAST * bs, n,
-                                   w->ts_scratch, &alt) == STRATA_OK &&
+            (kind == TABLE_XF_RESETS
+                 ? table_agg_resets_encode(col, fst, n, w->ts_scratch, w->ts_scratch + bs, &alt)
+                 : table_agg_xform_encode((unsigned)kind, col, cnt, fst, lst, n, w->ts_scratch, &alt)) == STRATA_OK &&
             alt.len < one.len) {
             bbuf x = one;
             one = alt;
@@ -550,7 +553,7 @@ int table_writer_add_agg(table_writer *w, uint64_t sid, int64_t res_ms, const st
             return STRATA_ERR_INVALID;
     if (!w->col && !(w->col = base_malloc(TABLE_AGG_COLS * w->block_samples * sizeof *w->col)))
         return STRATA_ERR_NOMEM;
-    if (!w->ts_scratch && !(w->ts_scratch = base_malloc(w->block_samples * sizeof *w->ts_scratch)))
+    if (!w->ts_scratch && !(w->ts_scratch = base_malloc(2 * w->block_samples * sizeof *w->ts_scratch)))
         return STRATA_ERR_NOMEM;
     int rc = start_sid(w, sid);
     if (!rc)
