@@ -676,7 +676,7 @@ int bench_downsample_main(int argc, char **argv)
                                        {"dir", required_argument, NULL, 'd'},      {"keep", no_argument, NULL, 'k'},
                                        {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, '?'},
                                        {0, 0, 0, 0}};
-    ds_opts o = {.series = PER_INSTANCE, .days = 365, .interval_ms = 60000, .rules_text = "30d:5m,180d:1h",
+    ds_opts o = {.series = 58, .days = 365, .interval_ms = 15000, .rules_text = "30d:5m,180d:1h",
                  .seed = 2, .reps = 3, .dir = "/tmp"};
     const char *interval = NULL;
     int c;
@@ -696,7 +696,7 @@ int bench_downsample_main(int argc, char **argv)
             fprintf(stderr,
                     "usage: strata-bench downsample [--series N] [--days N] [--interval D] [--rules AGE:RES,...]\n"
                     "                               [--reps N] [--seed N] [--dir TMP] [--keep] [--json]\n"
-                    "  node-like data (233 series an instance; default 233 series, 365 days at 60 s) ending now,\n"
+                    "  node-like data (233 series an instance; default 58 series, 365 days at 15 s) ending now,\n"
                     "  into a raw database and one with the rules (default 30d:5m,180d:1h): bytes on disk,\n"
                     "  year-long max_over_time[1d] and rate[1h] latency on both, and the answers' difference\n");
             return 2;
