@@ -438,8 +438,9 @@ STRATA_API int strata_cursor_next_series(strata_cursor *c, strata_sid *sid, cons
                                          size_t *n_labels);
 
 /* Lends the next run of samples of the current series, in time order with
- * no duplicates: returns 1 with *n >= 1 (arrays valid until the next call
- * on the cursor), 0 when the series is exhausted, or a negative status. */
+ * no duplicates: returns 1 with *n >= 1 (arrays valid until the next
+ * strata_cursor_next_series or close), 0 when the series is exhausted, or
+ * a negative status. A series' samples come in one run. */
 STRATA_API int strata_cursor_next_samples(strata_cursor *c, const int64_t **t_ms, const double **values,
                                           size_t *n);
 

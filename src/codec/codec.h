@@ -57,6 +57,8 @@ int codec_val_decode(uint8_t id, const uint8_t *src, size_t len, size_t n, doubl
  * max_e with v == m / 10^e as the DEC decoder computes it; 1 with *e and
  * *m, 0 when there is none (NaN, infinities, -0.0, more digits). */
 int codec_dec_parse(double v, unsigned max_e, unsigned *e, int64_t *m);
+/* v == m / 10^e for this e exactly (1 with *m), else 0. */
+int codec_dec_mant(double v, unsigned e, int64_t *m);
 /* m / 10^e as the DEC decoder computes it (correctly rounded). */
 double codec_dec_value(int64_t m, unsigned e);
 /* The exact decimal sum of a and b rounded once, when both are decimals

@@ -199,3 +199,5 @@ int codec_dec_add(double a, double b, double *out)
     *out = dec_div((double)s, e);
     return 1;
 }
+
+int codec_dec_mant(double v, unsigned e, int64_t *m) { return e <= DEC_MAX_E && mant(v, e, m); }

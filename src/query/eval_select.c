@@ -81,7 +81,41 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
             rows = NULL;
             n_rows = 0;
         }
+        /* a series' samples come in one run (strata.h), valid until the
+         * next series: used in place when nothing of it is left out (no
+         * copy of a year of samples), copied and filtered otherwise */
+        const int64_t *ut = NULL;
+        const double *uv = NULL;
         while ((rc = strata_cursor_next_samples(cur, &t, &v, &k)) == 1) {
+            bool clean = n == 0 && !ut;
+            for (size_t i = 0; clean && i < k; i++)
+                clean = t[i] >= mint && t[i] <= maxt && !(drop_stale && query_is_stale(v[i]));
+            if (clean) {
+                ut = t;
+                uv = v;
+                n = k;
+                continue;
+            }
+            if (ut) { /* more than one run after all: copy the first */
+                size_t nc = cap;
+                while (nc < n + k)
+                    nc = nc ? nc * 2 : 1024;
+                int64_t *nt = nc > cap ? base_realloc(bt, nc * sizeof *nt) : bt;
+                if (nt)
+                    bt = nt;
+                double *nv = nc > cap ? base_realloc(bv, nc * sizeof *nv) : bv;
+                if (nv)
+                    bv = nv;
+                if (!nt || !nv) {
+                    rc = query_nomem(c);
+                    goto out;
+                }
+                cap = nc;
+                memcpy(bt, ut, n * sizeof *bt);
+                memcpy(bv, uv, n * sizeof *bv);
+                ut = NULL;
+                uv = NULL;
+            }
             if (n + k > cap) {
                 size_t nc = cap ? cap : 1024;
                 while (nc < n + k)
@@ -113,7 +147,9 @@ int query_scan_ex(qctx *c, const strata_matcher *m, size_t n_m, int64_t mint, in
         c->total_loaded += n + n_rows;
         if ((rc = query_charge(c, n + n_rows)) != 0)
             break;
-        rc = rows ? rows_fn(c, arg, labels, n_labels, rows, n_rows, bt, bv, n) : fn(c, arg, labels, n_labels, bt, bv, n);
+        const int64_t *st = ut ? ut : bt;
+        const double *sv = ut ? uv : bv;
+        rc = rows ? rows_fn(c, arg, labels, n_labels, rows, n_rows, st, sv, n) : fn(c, arg, labels, n_labels, st, sv, n);
         query_release(c, n + n_rows);
         if (rc)
             break;

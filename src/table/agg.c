@@ -45,6 +45,8 @@ static uint64_t pow10_u(unsigned k)
 /* v's decimal mantissa at exponent e (v = m / 10^e exactly), 0 when none. */
 static int mant_at(double v, unsigned e, int64_t *m)
 {
+    if (codec_dec_mant(v, e, m)) /* the common case in one step */
+        return 1;
     unsigned e0;
     int64_t m0;
     if (!codec_dec_parse(v, e, &e0, &m0))

@@ -343,16 +343,23 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
     }
     for (uint32_t i = 0; i < blk->count; i++)
         rows[i] = (strata_agg){ts[i], ts[i], 1, NAN, NAN, NAN, NAN, NAN, NAN, h.res_ms};
-    /* the columns asked for, those they repeat (a reference points to a
-     * lower column) and those a derived one needs (count, first, last,
-     * never derived themselves): one pass down closes the set */
-    for (unsigned c = TABLE_AGG_COLS; c-- > 0;) {
-        if (!(cols >> c & 1))
-            continue;
-        if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME)
-            cols |= 1u << (h.col_id[c] & 7u);
-        if ((h.col_id[c] & 0xf0) == TABLE_AGG_XFORM)
-            cols |= 1u << TABLE_AGG_COUNT | 1u << TABLE_AGG_FIRST | 1u << TABLE_AGG_LAST;
+    /* the columns asked for, those they repeat and those a derived one
+     * needs (to a fixed point: a need can point up or down) */
+    for (unsigned prev = 0; prev != cols;) {
+        prev = cols;
+        for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
+            if (!(cols >> c & 1))
+                continue;
+            if ((h.col_id[c] & 0xf8) == TABLE_AGG_SAME)
+                cols |= 1u << (h.col_id[c] & 7u);
+            if ((h.col_id[c] & 0xf0) == TABLE_AGG_XFORM)
+                switch (h.col_id[c] & 15u) {
+                case TABLE_XF_SUM: cols |= 1u << TABLE_AGG_COUNT | 1u << TABLE_AGG_FIRST | 1u << TABLE_AGG_LAST; break;
+                case TABLE_XF_FIRST: cols |= 1u << TABLE_AGG_LAST; break;
+                case TABLE_XF_RESETS: cols |= 1u << TABLE_AGG_FIRST; break;
+                default: cols |= 1u << TABLE_AGG_FIRST | 1u << TABLE_AGG_LAST; break;
+                }
+        }
     }
     /* plain columns first, then a derived first (from last), then the
      * other derived ones (from count, first and last) */
