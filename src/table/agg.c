@@ -42,16 +42,35 @@ static uint64_t pow10_u(unsigned k)
     return p;
 }
 
-/* v's decimal mantissa at exponent e (v = m / 10^e exactly), 0 when none. */
+/* 10^e, exact doubles for e <= 22 (XF_MAX_E is 9). */
+static const double p10[XF_MAX_E + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* What the decoder computes, the only arithmetic of these forms: the
+ * mantissa of a decoded value at e by one rounding (the encoder checks
+ * that it is the exact one) and a value from its mantissa by one correctly
+ * rounded division (the encoder checks it gives back the stored bits). */
+static int mant_fast(double v, unsigned e, int64_t *m)
+{
+    double x = v * p10[e];
+    if (!(x > -4.0e18 && x < 4.0e18))
+        return 0;
+    *m = (int64_t)(x >= 0 ? x + 0.5 : x - 0.5);
+    return 1;
+}
+
+static double dec_val(int64_t m, unsigned e) { return (double)m / p10[e]; }
+
+/* v's decimal mantissa at exponent e (v = m / 10^e exactly), 0 when none;
+ * the encoder's exact parse, also requiring mant_fast to agree. */
 static int mant_at(double v, unsigned e, int64_t *m)
 {
-    if (codec_dec_mant(v, e, m)) /* the common case in one step */
-        return 1;
     unsigned e0;
-    int64_t m0;
-    if (!codec_dec_parse(v, e, &e0, &m0))
-        return 0;
-    return !__builtin_mul_overflow(m0, (int64_t)pow10_u(e - e0), m);
+    int64_t m0, mf;
+    if (!codec_dec_mant(v, e, m)) {
+        if (!codec_dec_parse(v, e, &e0, &m0) || __builtin_mul_overflow(m0, (int64_t)pow10_u(e - e0), m))
+            return 0;
+    }
+    return mant_fast(v, e, &mf) && mf == *m;
 }
 
 /* R of row i from the mantissas, or 0 when it overflows (for
@@ -115,7 +134,7 @@ int table_agg_xform_encode(unsigned kind, const double *x, const double *count, 
             !residual(kind, mx, (int64_t)count[i], mf, ml, &r) || r <= -XF_LIMIT || r >= XF_LIMIT ||
             !unresidual(kind, r, (int64_t)count[i], mf, ml, &back) || back <= -XF_LIMIT || back >= XF_LIMIT)
             return STRATA_ERR_INVALID;
-        double got = codec_dec_value(back, e);
+        double got = dec_val(back, e);
         if (memcmp(&got, &x[i], sizeof got) != 0)
             return STRATA_ERR_INVALID;
         scratch[i] = (double)r;
@@ -149,12 +168,12 @@ int table_agg_xform_decode(unsigned kind, const uint8_t *p, size_t len, size_t n
         bool fx = kind == TABLE_XF_FIRST;
         double lv = fx && i ? rows[i - 1].last : rows[i].last;
         if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) ||
-            (!fx && (!(rows[i].count >= 1) || !(rows[i].count < 1e15) || !mant_at(rows[i].first, e, &mf))) ||
-            !mant_at(lv, e, &ml) ||
+            (!fx && (!(rows[i].count >= 1) || !(rows[i].count < 1e15) || !mant_fast(rows[i].first, e, &mf))) ||
+            !mant_fast(lv, e, &ml) ||
             !unresidual(kind, (int64_t)r, fx ? 0 : (int64_t)rows[i].count, fx ? 0 : mf, ml, &x) || x <= -XF_LIMIT ||
             x >= XF_LIMIT)
             return STRATA_ERR_CORRUPT;
-        out[i] = codec_dec_value(x, e);
+        out[i] = dec_val(x, e);
     }
     return STRATA_OK;
 }
@@ -186,7 +205,7 @@ int table_agg_resets_encode(const double *x, const double *first, size_t n, doub
             __builtin_sub_overflow(mx, kf, &r) || r <= -XF_LIMIT || r >= XF_LIMIT ||
             __builtin_add_overflow(r, kf, &back) || back <= -XF_LIMIT || back >= XF_LIMIT)
             return STRATA_ERR_INVALID;
-        double got = codec_dec_value(back, e);
+        double got = dec_val(back, e);
         if (memcmp(&got, &x[i], sizeof got) != 0)
             return STRATA_ERR_INVALID;
         ks[i] = (double)k;
@@ -237,10 +256,10 @@ int table_agg_resets_decode(const uint8_t *p, size_t len, size_t n, strata_agg *
         int64_t mf, kf, x;
         double r = out[i], q = rows[i].resets;
         if (!(r > -(double)XF_LIMIT && r < (double)XF_LIMIT) || r != floor(r) || !(q >= 0 && q <= 1e6) ||
-            q != floor(q) || !mant_at(rows[i].first, e, &mf) || __builtin_mul_overflow((int64_t)q, mf, &kf) ||
+            q != floor(q) || !mant_fast(rows[i].first, e, &mf) || __builtin_mul_overflow((int64_t)q, mf, &kf) ||
             __builtin_add_overflow((int64_t)r, kf, &x) || x <= -XF_LIMIT || x >= XF_LIMIT)
             return STRATA_ERR_CORRUPT;
-        out[i] = codec_dec_value(x, e);
+        out[i] = dec_val(x, e);
     }
     return STRATA_OK;
 }
