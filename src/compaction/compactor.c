@@ -328,9 +328,10 @@ static int merge_cluster(run *r, uint64_t sid, size_t i, size_t j)
     return STRATA_OK;
 }
 
-static int do_series(run *r, uint64_t sid)
+/* The blocks of sid marked by what hides them and sorted by time, and a
+ * fresh series in the output. */
+static int begin_series(run *r, uint64_t sid)
 {
-    const cpt_run_args *a = r->a;
     int rc = hide_ranges(r, sid);
     if (rc)
         return rc;
@@ -339,6 +340,15 @@ static int do_series(run *r, uint64_t sid)
     qsort(r->blks, r->n_blks, sizeof *r->blks, cmp_cblk);
     r->new_sid = true;
     r->pending = 0;
+    return STRATA_OK;
+}
+
+static int do_series(run *r, uint64_t sid)
+{
+    const cpt_run_args *a = r->a;
+    int rc = begin_series(r, sid);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < r->n_blks;) {
         if (a->cancel && atomic_load_explicit(a->cancel, memory_order_relaxed))
             return STRATA_ERR_CANCELLED;
@@ -402,14 +412,9 @@ static bool is_stale(double v)
  * last sample's time. */
 static int do_series_agg(run *r, uint64_t sid, int64_t res)
 {
-    int rc = hide_ranges(r, sid);
+    int rc = begin_series(r, sid);
     if (rc)
         return rc;
-    for (size_t k = 0; k < r->n_blks; k++)
-        mark(r, &r->blks[k]);
-    qsort(r->blks, r->n_blks, sizeof *r->blks, cmp_cblk);
-    r->new_sid = true;
-    r->pending = 0;
     bool copy = true;
     for (size_t k = 0; k < r->n_blks && copy; k++) {
         int64_t rb;

@@ -274,6 +274,27 @@ static int note_block(table_writer *w, uint64_t off, uint32_t len, uint32_t coun
     return STRATA_OK;
 }
 
+/* Appends a block: the header hdr[0..h), the encoded timestamps and
+ * values in enc_ts and enc_v, the CRC; and notes it in the index. */
+static int put_block(table_writer *w, const uint8_t *hdr, size_t h, uint32_t count, int64_t mint, int64_t maxt)
+{
+    int rc;
+    uint64_t off = file_pos(w);
+    size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
+    if (len > UINT32_MAX)
+        return STRATA_ERR_LIMIT;
+    uint32_t crc = base_crc32c(0, hdr, h);
+    crc = base_crc32c(crc, w->enc_ts.data, w->enc_ts.len);
+    crc = base_crc32c(crc, w->enc_v.data, w->enc_v.len);
+    if ((rc = base_buf_reserve(&w->out, len)))
+        return rc;
+    base_buf_append(&w->out, hdr, h);
+    base_buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
+    base_buf_append(&w->out, w->enc_v.data, w->enc_v.len);
+    base_buf_put_u32le(&w->out, crc);
+    return note_block(w, off, (uint32_t)len, count, mint, maxt);
+}
+
 /* Encodes the buffered partial block and appends it. */
 static int flush_block(table_writer *w)
 {
@@ -292,20 +313,7 @@ static int flush_block(table_writer *w)
     size_t h = 0;
     hdr[h++] = (uint8_t)(tsid << 4 | vid);
     h += base_uvarint_put(hdr + h, w->enc_ts.len);
-    uint64_t off = file_pos(w);
-    size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
-    if (len > UINT32_MAX)
-        return STRATA_ERR_LIMIT;
-    uint32_t crc = base_crc32c(0, hdr, h);
-    crc = base_crc32c(crc, w->enc_ts.data, w->enc_ts.len);
-    crc = base_crc32c(crc, w->enc_v.data, w->enc_v.len);
-    if ((rc = base_buf_reserve(&w->out, len)))
-        return rc;
-    base_buf_append(&w->out, hdr, h);
-    base_buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
-    base_buf_append(&w->out, w->enc_v.data, w->enc_v.len);
-    base_buf_put_u32le(&w->out, crc);
-    if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)w->nbuf, w->ts[0], w->ts[w->nbuf - 1])))
+    if ((rc = put_block(w, hdr, h, (uint32_t)w->nbuf, w->ts[0], w->ts[w->nbuf - 1])))
         return rc;
     w->nbuf = 0;
     return out_drain(w, OUT_CHUNK);
@@ -520,20 +528,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
     h += base_uvarint_put(hdr + h, (uint64_t)res_ms);
     hdr[h++] = (uint8_t)(tsid << 4);
     h += base_uvarint_put(hdr + h, w->enc_ts.len);
-    uint64_t off = file_pos(w);
-    size_t len = h + w->enc_ts.len + w->enc_v.len + TABLE_BLOCK_CRC;
-    if (len > UINT32_MAX)
-        return STRATA_ERR_LIMIT;
-    uint32_t crc = base_crc32c(0, hdr, h);
-    crc = base_crc32c(crc, w->enc_ts.data, w->enc_ts.len);
-    crc = base_crc32c(crc, w->enc_v.data, w->enc_v.len);
-    if ((rc = base_buf_reserve(&w->out, len)))
-        return rc;
-    base_buf_append(&w->out, hdr, h);
-    base_buf_append(&w->out, w->enc_ts.data, w->enc_ts.len);
-    base_buf_append(&w->out, w->enc_v.data, w->enc_v.len);
-    base_buf_put_u32le(&w->out, crc);
-    if ((rc = note_block(w, off, (uint32_t)len, (uint32_t)n, rows[0].t_last, rows[n - 1].t_last)))
+    if ((rc = put_block(w, hdr, h, (uint32_t)n, rows[0].t_last, rows[n - 1].t_last)))
         return rc;
     w->meta.max_res_ms = MAX(w->meta.max_res_ms, res_ms);
     return out_drain(w, OUT_CHUNK);
