@@ -175,10 +175,17 @@ int query_range_mixed(qrange_fn fn, const strata_agg *rows, size_t n_rows, const
     int rc = ir && is && w && o && h ? STRATA_OK : STRATA_ERR_NOMEM;
     size_t nr = 0, ns = 0;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t at = 0;
     for (size_t i = 0; !rc && i < n_steps; i++) {
         int64_t ws = wend[i] - range_ms;
-        size_t k = row_after(rows, n_rows, ws);
-        if (k < n_rows && rows[k].t_last <= wend[i]) {
+        /* the first row after the window's start: a step forward from the
+         * last one on a grid that moves forward, a search otherwise */
+        if (i && wend[i] >= wend[i - 1])
+            while (at < n_rows && rows[at].t_last <= ws)
+                at++;
+        else
+            at = row_after(rows, n_rows, ws);
+        if (at < n_rows && rows[at].t_last <= wend[i]) {
             ir[nr++] = i;
             lo = ws < lo ? ws : lo;
             hi = wend[i] > hi ? wend[i] : hi;
