@@ -266,6 +266,36 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     return STRATA_OK;
 }
 
+/* The block's timestamps (an aggregate block's may be regular). */
+static int decode_ts(const block_hdr *h, uint32_t count, int64_t *ts)
+{
+    if (h->res_ms && h->ts_id == TABLE_AGG_TS_REGULAR) {
+        int64_t t0;
+        if (base_svarint_get(h->ts, h->ts + h->ts_len, &t0) != h->ts_len ||
+            (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 2 || t0 > INT64_MAX / 2 ||
+            t0 < INT64_MIN / 2)
+            return STRATA_ERR_CORRUPT;
+        for (uint32_t i = 0; i < count; i++)
+            ts[i] = t0 + (int64_t)i * h->res_ms;
+        return STRATA_OK;
+    }
+    return codec_ts_decode(h->ts_id, h->ts, h->ts_len, count, ts);
+}
+
+/* An aggregate column: a constant whole number, or a value codec's bytes. */
+static int decode_col(uint8_t id, const uint8_t *p, size_t len, uint32_t count, double *v)
+{
+    if (id == TABLE_AGG_CONSTINT) {
+        uint64_t x;
+        if (base_uvarint_get(p, p + len, &x) != len || x >= (1ull << 53))
+            return STRATA_ERR_CORRUPT;
+        for (uint32_t i = 0; i < count; i++)
+            v[i] = (double)x;
+        return STRATA_OK;
+    }
+    return codec_val_decode(id, p, len, count, v);
+}
+
 int table_block_check(const table *t, const table_block *blk, table_fault *f)
 {
     block_hdr h;
@@ -282,9 +312,9 @@ int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts
     if (rc)
         return rc;
     count_read(t, blk->len);
-    if (codec_ts_decode(h.ts_id, h.ts, h.ts_len, blk->count, ts) != STRATA_OK)
+    if (decode_ts(&h, blk->count, ts) != STRATA_OK)
         return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
-    if (codec_val_decode(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
+    if (decode_col(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
         return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
     if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
         return CORRUPT(f, blk->off, "block time range disagrees with the index");
@@ -329,7 +359,7 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
     if (rc)
         return rc;
     count_read(t, blk->len);
-    if (codec_ts_decode(h.ts_id, h.ts, h.ts_len, blk->count, ts) != STRATA_OK)
+    if (decode_ts(&h, blk->count, ts) != STRATA_OK)
         return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
     if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
         return CORRUPT(f, blk->off, "block time range disagrees with the index");
@@ -385,7 +415,7 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
                          ? table_agg_resets_decode(h.col[c], h.col_len[c], blk->count, rows, v)
                          : table_agg_xform_decode(kind, h.col[c], h.col_len[c], blk->count, rows, v)) != STRATA_OK)
                     return CORRUPT(f, blk->off, "derived aggregate column %u of block does not decode", c);
-            } else if (codec_val_decode(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
+            } else if (decode_col(h.col_id[c], h.col[c], h.col_len[c], blk->count, v) != STRATA_OK) {
                 return CORRUPT(f, blk->off, "aggregate column %u of block (codec %u) does not decode", c,
                                h.col_id[c]);
             }

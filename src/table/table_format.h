@@ -64,6 +64,13 @@
  * index) says the column is bit for bit column k, with no bytes after its
  * length (0): a counter without resets has min = first and max = last. */
 #define TABLE_AGG_SAME 0xe0
+/* Codec byte TABLE_AGG_CONSTINT: every row holds the same whole number
+ * 0 <= x < 2^53, the column's bytes its uvarint (counts, spans). */
+#define TABLE_AGG_CONSTINT 0xc0
+/* Timestamp codec id 0 in an aggregate block: the rows are consecutive
+ * intervals at one offset from their ends, t_last[k] = t_last[0] + k res;
+ * the timestamp bytes are svarint t_last[0]. */
+#define TABLE_AGG_TS_REGULAR 0
 /* Codec byte TABLE_AGG_XFORM | kind: the column in a derived form (agg.c). */
 #define TABLE_AGG_XFORM 0xd0
 enum { TABLE_XF_SUM = 0, TABLE_XF_MIN = 1, TABLE_XF_MAX = 2, TABLE_XF_FIRST = 3, TABLE_XF_RESETS = 4 };

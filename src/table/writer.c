@@ -24,16 +24,21 @@
  * downsampled series (strata_agg), count rows, t_last strictly increasing.
  *   u8       0x00          TABLE_AGG_MARK (no raw block starts with it)
  *   uvarint  res           the resolution in ms, >= 1
- *   u8       ts codec id << 4
- *   uvarint  ts_len, then ts_len bytes: codec_ts_encode of the rows' t_last
+ *   u8       ts codec id << 4 (0: regular, below)
+ *   uvarint  ts_len, then ts_len bytes: codec_ts_encode of the rows' t_last,
+ *                          or for id 0 (consecutive intervals at one offset
+ *                          from their ends) svarint t_last[0]: t_last[k] =
+ *                          t_last[0] + k res
  *   8 columns, each       u8 value codec id, uvarint len, len bytes of
  *                          codec_val_encode: count, sum, min, max, first,
  *                          last, resets, span (t_last - t_first, whole ms),
  *                          in that order; a codec byte 0xe0 | k (k below
  *                          the column's index, a column not derived) and
  *                          len 0 say the column equals column k bit for
- *                          bit; 0xd0 | kind, a sum, min, max or first
- *                          derived from count, first and last (agg.c)
+ *                          bit; 0xd0 | kind, a sum, min, max, first or
+ *                          resets derived from count, first and last
+ *                          (agg.c); 0xc0, every row the whole number
+ *                          0 <= x < 2^53 whose uvarint the bytes are
  *   u32      crc           CRC32C of every byte of the block before it
  * The index entry's mint and maxt are the first and last rows' t_last. A
  * reader of raw samples sees an aggregate block as (t_last, last).
@@ -85,6 +90,7 @@
  * The constants and the rule for bumping the version are in table_format.h.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -451,14 +457,21 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
 {
     int rc;
     uint8_t tsid = 0;
-    for (size_t i = 0; i < n; i++)
+    bool regular = true;
+    for (size_t i = 0; i < n; i++) {
         w->ts[i] = rows[i].t_last;
+        regular = regular && (i == 0 || rows[i].t_last - rows[i - 1].t_last == res_ms);
+    }
     base_buf_reset(&w->enc_ts);
     base_buf_reset(&w->enc_v);
-    if ((rc = codec_ts_encode(w->ts, n, &w->enc_ts, &tsid)))
+    if (regular) { /* consecutive intervals at one offset: the first time says all */
+        tsid = TABLE_AGG_TS_REGULAR;
+        rc = base_buf_put_svarint(&w->enc_ts, rows[0].t_last);
+    } else if ((rc = codec_ts_encode(w->ts, n, &w->enc_ts, &tsid)) == 0 && (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)) {
+        rc = STRATA_ERR_LIMIT;
+    }
+    if (rc)
         return rc;
-    if (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)
-        return STRATA_ERR_LIMIT;
     size_t bs = w->block_samples;
     for (unsigned c = 0; c < TABLE_AGG_COLS; c++) {
         double *col = w->col + (size_t)c * bs;
@@ -488,6 +501,14 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         for (unsigned k = 0; k < c && !id; k++)
             if (!derived[k] && memcmp(col, w->col + (size_t)k * bs, n * sizeof *col) == 0)
                 id = (uint8_t)(TABLE_AGG_SAME | k);
+        bool constint = !id && col[0] >= 0 && col[0] < 9007199254740992.0 && col[0] == floor(col[0]) &&
+                        !signbit(col[0]);
+        for (size_t i = 1; constint && i < n; i++)
+            constint = memcmp(&col[i], &col[0], sizeof col[0]) == 0;
+        if (constint) { /* counts and spans of regular data */
+            id = TABLE_AGG_CONSTINT;
+            rc = base_buf_put_uvarint(&one, (uint64_t)col[0]);
+        }
         if (!id)
             rc = codec_val_encode(col, n, &one, &id);
         int kind = c == TABLE_AGG_SUM ? TABLE_XF_SUM : c == TABLE_AGG_MIN ? TABLE_XF_MIN
@@ -495,7 +516,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
                  : c == TABLE_AGG_RESETS ? TABLE_XF_RESETS : -1;
         const double *cnt = w->col + (size_t)TABLE_AGG_COUNT * bs, *fst = w->col + (size_t)TABLE_AGG_FIRST * bs,
                      *lst = w->col + (size_t)TABLE_AGG_LAST * bs;
-        if (!rc && kind >= 0 && (id & 0xf8) != TABLE_AGG_SAME &&
+        if (!rc && kind >= 0 && (id & 0xf8) != TABLE_AGG_SAME && id != TABLE_AGG_CONSTINT &&
             (kind == TABLE_XF_RESETS
                  ? table_agg_resets_encode(col, fst, n, w->ts_scratch, w->ts_scratch + bs, &alt)
                  : table_agg_xform_encode((unsigned)kind, col, cnt, fst, lst, n, w->ts_scratch, &alt)) == STRATA_OK &&
@@ -508,7 +529,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         }
         base_buf_free(&alt);
         if (!rc && (id == 0 || (id > TABLE_CODEC_ID_MAX && (id & 0xf8) != TABLE_AGG_SAME &&
-                                (id & 0xf0) != TABLE_AGG_XFORM)))
+                                (id & 0xf0) != TABLE_AGG_XFORM && id != TABLE_AGG_CONSTINT)))
             rc = STRATA_ERR_LIMIT;
         uint8_t hdr[12];
         size_t h = 0;
