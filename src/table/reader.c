@@ -270,13 +270,24 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
 static int decode_ts(const block_hdr *h, uint32_t count, int64_t *ts)
 {
     if (h->res_ms && h->ts_id == TABLE_AGG_TS_REGULAR) {
-        int64_t t0;
-        if (base_svarint_get(h->ts, h->ts + h->ts_len, &t0) != h->ts_len ||
-            (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 2 || t0 > INT64_MAX / 2 ||
-            t0 < INT64_MIN / 2)
+        int64_t x[3] = {0, 0, 0};
+        const uint8_t *p = h->ts, *e = h->ts + h->ts_len;
+        unsigned want = count < 3 ? count : 3;
+        for (unsigned k = 0; k < want; k++) {
+            size_t used = base_svarint_get(p, e, &x[k]);
+            if (!used || x[k] > INT64_MAX / 4 || x[k] < INT64_MIN / 4)
+                return STRATA_ERR_CORRUPT;
+            p += used;
+        }
+        if (p != e || (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 4)
             return STRATA_ERR_CORRUPT;
-        for (uint32_t i = 0; i < count; i++)
-            ts[i] = t0 + (int64_t)i * h->res_ms;
+        ts[0] = x[0];
+        if (count >= 2)
+            ts[1] = x[0] + x[1];
+        for (uint32_t i = 2; i + 1 < count; i++)
+            ts[i] = ts[1] + (int64_t)(i - 1) * h->res_ms;
+        if (count >= 3)
+            ts[count - 1] = ts[count - 2] + x[2];
         return STRATA_OK;
     }
     return codec_ts_decode(h->ts_id, h->ts, h->ts_len, count, ts);
@@ -286,11 +297,19 @@ static int decode_ts(const block_hdr *h, uint32_t count, int64_t *ts)
 static int decode_col(uint8_t id, const uint8_t *p, size_t len, uint32_t count, double *v)
 {
     if (id == TABLE_AGG_CONSTINT) {
-        uint64_t x;
-        if (base_uvarint_get(p, p + len, &x) != len || x >= (1ull << 53))
+        uint64_t x[3] = {0, 0, 0};
+        const uint8_t *q = p, *e = p + len;
+        unsigned want = count < 3 ? count : 3;
+        for (unsigned k = 0; k < want; k++) {
+            size_t used = base_uvarint_get(q, e, &x[k]);
+            if (!used || x[k] >= (1ull << 53))
+                return STRATA_ERR_CORRUPT;
+            q += used;
+        }
+        if (q != e)
             return STRATA_ERR_CORRUPT;
         for (uint32_t i = 0; i < count; i++)
-            v[i] = (double)x;
+            v[i] = (double)(i == 0 ? x[0] : i + 1 == count ? x[want - 1] : x[1]);
         return STRATA_OK;
     }
     return codec_val_decode(id, p, len, count, v);

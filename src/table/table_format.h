@@ -64,12 +64,17 @@
  * index) says the column is bit for bit column k, with no bytes after its
  * length (0): a counter without resets has min = first and max = last. */
 #define TABLE_AGG_SAME 0xe0
-/* Codec byte TABLE_AGG_CONSTINT: every row holds the same whole number
- * 0 <= x < 2^53, the column's bytes its uvarint (counts, spans). */
+/* Codec byte TABLE_AGG_CONSTINT: whole numbers 0 <= x < 2^53, the same in
+ * every row but maybe the first and the last (a partition's ends cut its
+ * first and last intervals); the bytes are uvarints of the first row's,
+ * the middle rows' and the last row's (as many as there are rows, up to
+ * three): counts and spans of regular data. */
 #define TABLE_AGG_CONSTINT 0xc0
-/* Timestamp codec id 0 in an aggregate block: the rows are consecutive
- * intervals at one offset from their ends, t_last[k] = t_last[0] + k res;
- * the timestamp bytes are svarint t_last[0]. */
+/* Timestamp codec id 0 in an aggregate block: consecutive intervals, the
+ * middle rows at one offset from their ends: the bytes are svarint
+ * t_last[0], then (n >= 2) svarint t_last[1] - t_last[0], then (n >= 3)
+ * svarint t_last[n-1] - t_last[n-2]; t_last[k] = t_last[1] + (k-1) res
+ * for 0 < k < n-1. */
 #define TABLE_AGG_TS_REGULAR 0
 /* Codec byte TABLE_AGG_XFORM | kind: the column in a derived form (agg.c). */
 #define TABLE_AGG_XFORM 0xd0

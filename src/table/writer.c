@@ -460,13 +460,18 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
     bool regular = true;
     for (size_t i = 0; i < n; i++) {
         w->ts[i] = rows[i].t_last;
-        regular = regular && (i == 0 || rows[i].t_last - rows[i - 1].t_last == res_ms);
+        /* the middle rows one interval apart (the ends may be cut) */
+        regular = regular && (i < 2 || i + 1 == n || rows[i].t_last - rows[i - 1].t_last == res_ms);
     }
     base_buf_reset(&w->enc_ts);
     base_buf_reset(&w->enc_v);
-    if (regular) { /* consecutive intervals at one offset: the first time says all */
+    if (regular) { /* consecutive intervals at one offset: three numbers say all */
         tsid = TABLE_AGG_TS_REGULAR;
         rc = base_buf_put_svarint(&w->enc_ts, rows[0].t_last);
+        if (!rc && n >= 2)
+            rc = base_buf_put_svarint(&w->enc_ts, rows[1].t_last - rows[0].t_last);
+        if (!rc && n >= 3)
+            rc = base_buf_put_svarint(&w->enc_ts, rows[n - 1].t_last - rows[n - 2].t_last);
     } else if ((rc = codec_ts_encode(w->ts, n, &w->enc_ts, &tsid)) == 0 && (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)) {
         rc = STRATA_ERR_LIMIT;
     }
@@ -501,13 +506,17 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
         for (unsigned k = 0; k < c && !id; k++)
             if (!derived[k] && memcmp(col, w->col + (size_t)k * bs, n * sizeof *col) == 0)
                 id = (uint8_t)(TABLE_AGG_SAME | k);
-        bool constint = !id && col[0] >= 0 && col[0] < 9007199254740992.0 && col[0] == floor(col[0]) &&
-                        !signbit(col[0]);
-        for (size_t i = 1; constint && i < n; i++)
-            constint = memcmp(&col[i], &col[0], sizeof col[0]) == 0;
-        if (constint) { /* counts and spans of regular data */
+        bool constint = !id;
+        for (size_t i = 0; constint && i < n; i++)
+            constint = col[i] >= 0 && col[i] < 9007199254740992.0 && col[i] == floor(col[i]) && !signbit(col[i]) &&
+                       (i < 2 || i + 1 == n || col[i] == col[1]);
+        if (constint) { /* counts and spans of regular data: first, middle, last */
             id = TABLE_AGG_CONSTINT;
             rc = base_buf_put_uvarint(&one, (uint64_t)col[0]);
+            if (!rc && n >= 2)
+                rc = base_buf_put_uvarint(&one, (uint64_t)col[1]);
+            if (!rc && n >= 3)
+                rc = base_buf_put_uvarint(&one, (uint64_t)col[n - 1]);
         }
         if (!id)
             rc = codec_val_encode(col, n, &one, &id);
