@@ -266,28 +266,28 @@ static int block_parse(const table *t, const table_block *blk, block_hdr *h, tab
     return STRATA_OK;
 }
 
-/* The block's timestamps (an aggregate block's may be regular). */
-static int decode_ts(const block_hdr *h, uint32_t count, int64_t *ts)
+/* The block's timestamps (an aggregate block's may be regular: its ends
+ * from the index entry). */
+static int decode_ts(const block_hdr *h, const table_block *blk, int64_t *ts)
 {
+    uint32_t count = blk->count;
     if (h->res_ms && h->ts_id == TABLE_AGG_TS_REGULAR) {
-        int64_t x[3] = {0, 0, 0};
-        const uint8_t *p = h->ts, *e = h->ts + h->ts_len;
-        unsigned want = count < 3 ? count : 3;
-        for (unsigned k = 0; k < want; k++) {
-            size_t used = base_svarint_get(p, e, &x[k]);
-            if (!used || x[k] > INT64_MAX / 4 || x[k] < INT64_MIN / 4)
-                return STRATA_ERR_CORRUPT;
-            p += used;
-        }
-        if (p != e || (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 4)
+        ts[0] = blk->mint;
+        ts[count - 1] = blk->maxt;
+        if (count < 3)
+            return h->ts_len == 0 ? STRATA_OK : STRATA_ERR_CORRUPT;
+        int64_t d;
+        if (base_svarint_get(h->ts, h->ts + h->ts_len, &d) != h->ts_len || d <= 0 || d > INT64_MAX / 4 ||
+            blk->mint < INT64_MIN / 4 || blk->maxt > INT64_MAX / 4 ||
+            (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 4)
             return STRATA_ERR_CORRUPT;
-        ts[0] = x[0];
-        if (count >= 2)
-            ts[1] = x[0] + x[1];
+        ts[1] = blk->mint + d;
         for (uint32_t i = 2; i + 1 < count; i++)
             ts[i] = ts[1] + (int64_t)(i - 1) * h->res_ms;
-        if (count >= 3)
-            ts[count - 1] = ts[count - 2] + x[2];
+        ts[count - 1] = blk->maxt;
+        for (uint32_t i = 1; i < count; i++)
+            if (ts[i] <= ts[i - 1])
+                return STRATA_ERR_CORRUPT;
         return STRATA_OK;
     }
     return codec_ts_decode(h->ts_id, h->ts, h->ts_len, count, ts);
@@ -331,7 +331,7 @@ int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts
     if (rc)
         return rc;
     count_read(t, blk->len);
-    if (decode_ts(&h, blk->count, ts) != STRATA_OK)
+    if (decode_ts(&h, blk, ts) != STRATA_OK)
         return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
     if (decode_col(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
         return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
@@ -378,7 +378,7 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
     if (rc)
         return rc;
     count_read(t, blk->len);
-    if (decode_ts(&h, blk->count, ts) != STRATA_OK)
+    if (decode_ts(&h, blk, ts) != STRATA_OK)
         return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
     if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
         return CORRUPT(f, blk->off, "block time range disagrees with the index");

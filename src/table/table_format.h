@@ -71,10 +71,10 @@
  * three): counts and spans of regular data. */
 #define TABLE_AGG_CONSTINT 0xc0
 /* Timestamp codec id 0 in an aggregate block: consecutive intervals, the
- * middle rows at one offset from their ends: the bytes are svarint
- * t_last[0], then (n >= 2) svarint t_last[1] - t_last[0], then (n >= 3)
- * svarint t_last[n-1] - t_last[n-2]; t_last[k] = t_last[1] + (k-1) res
- * for 0 < k < n-1. */
+ * middle rows at one offset from their ends. t_last[0] and t_last[n-1]
+ * are the index entry's mint and maxt; the bytes are (n >= 3) svarint
+ * t_last[1] - t_last[0], and t_last[k] = t_last[1] + (k-1) res for
+ * 0 < k < n-1. */
 #define TABLE_AGG_TS_REGULAR 0
 /* Codec byte TABLE_AGG_XFORM | kind: the column in a derived form (agg.c). */
 #define TABLE_AGG_XFORM 0xd0

@@ -26,9 +26,10 @@
  *   uvarint  res           the resolution in ms, >= 1
  *   u8       ts codec id << 4 (0: regular, below)
  *   uvarint  ts_len, then ts_len bytes: codec_ts_encode of the rows' t_last,
- *                          or for id 0 (consecutive intervals at one offset
- *                          from their ends) svarint t_last[0]: t_last[k] =
- *                          t_last[0] + k res
+ *                          or for id 0 (consecutive intervals, the middle
+ *                          ones at one offset from their ends; the first
+ *                          and last t_last are the index's mint and maxt)
+ *                          svarint t_last[1] - t_last[0] when n >= 3
  *   8 columns, each       u8 value codec id, uvarint len, len bytes of
  *                          codec_val_encode: count, sum, min, max, first,
  *                          last, resets, span (t_last - t_first, whole ms),
@@ -457,6 +458,7 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
 {
     int rc;
     uint8_t tsid = 0;
+    rc = STRATA_OK;
     bool regular = true;
     for (size_t i = 0; i < n; i++) {
         w->ts[i] = rows[i].t_last;
@@ -465,13 +467,10 @@ static int put_agg_block(table_writer *w, int64_t res_ms, const strata_agg *rows
     }
     base_buf_reset(&w->enc_ts);
     base_buf_reset(&w->enc_v);
-    if (regular) { /* consecutive intervals at one offset: three numbers say all */
+    if (regular) { /* consecutive intervals at one offset: the ends are the index's, one step says the rest */
         tsid = TABLE_AGG_TS_REGULAR;
-        rc = base_buf_put_svarint(&w->enc_ts, rows[0].t_last);
-        if (!rc && n >= 2)
+        if (n >= 3)
             rc = base_buf_put_svarint(&w->enc_ts, rows[1].t_last - rows[0].t_last);
-        if (!rc && n >= 3)
-            rc = base_buf_put_svarint(&w->enc_ts, rows[n - 1].t_last - rows[n - 2].t_last);
     } else if ((rc = codec_ts_encode(w->ts, n, &w->enc_ts, &tsid)) == 0 && (tsid == 0 || tsid > TABLE_CODEC_ID_MAX)) {
         rc = STRATA_ERR_LIMIT;
     }
