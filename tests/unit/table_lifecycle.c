@@ -118,6 +118,7 @@ static void table_unknown_version_is_named(void **state)
     base_free(p);
     free(path);
     test_rmtree(dir);
+    free(dir);
 }
 
 /* A file of version 1 (written before aggregate blocks: a 108-byte footer
