@@ -19,8 +19,10 @@
  *                  samples taken together.
  * Rows from different sources covering one interval (a late write into
  * downsampled data) are combined in the order of their first samples;
- * when their samples interleave, resets is an estimate (documented in
- * README); every other field stays exact.
+ * when their samples interleave, the drops between them are not known and
+ * add no reset (documented in README); count, sum, min, max, first and
+ * last stay exact (a late sample at a time the row already holds counts
+ * as one more sample).
  */
 #include <math.h>
 
@@ -52,7 +54,10 @@ void cpt_agg_combine(strata_agg *a, const strata_agg *b)
     if (b->max > a->max || isnan(a->max))
         a->max = b->max;
     a->resets = add(a->resets, b->resets);
-    if (b->first < a->last)
+    /* a drop between a's last and b's first is a reset only when b comes
+     * after a: a late sample inside a's span has no known predecessor,
+     * and adds none (counting a.last would add a whole counter value) */
+    if (b->t_first > a->t_last && b->first < a->last)
         a->resets = add(a->resets, a->last);
     if (b->t_first < a->t_first) { /* interleaved sources: keep the true ends */
         a->first = b->first;

@@ -320,8 +320,9 @@ static int resolve(strata_db *db, db_rules *r, uint64_t sid, uint16_t *out)
     const strata_label *l = NULL;
     size_t n = 0;
     int rc = index_labels(db->idx, sid, &l, &n);
-    if (rc == STRATA_ERR_NOTFOUND) {
-        l = NULL; /* a sid the index does not know: only rules without a selector */
+    bool known = rc != STRATA_ERR_NOTFOUND;
+    if (!known) {
+        l = NULL; /* a sid the index does not know: only rules without a selector, not remembered */
         n = 0;
     } else if (rc) {
         return rc;
@@ -341,8 +342,9 @@ static int resolve(strata_db *db, db_rules *r, uint64_t sid, uint16_t *out)
         if (m)
             grp = (unsigned)g + 1;
     }
-    r->rule_of[sid] = (uint16_t)(ret << 8 | grp);
-    *out = r->rule_of[sid];
+    *out = (uint16_t)(ret << 8 | grp);
+    if (known)
+        r->rule_of[sid] = *out;
     return STRATA_OK;
 }
 

@@ -276,14 +276,14 @@ static int decode_ts(const block_hdr *h, const table_block *blk, int64_t *ts)
         ts[count - 1] = blk->maxt;
         if (count < 3)
             return h->ts_len == 0 ? STRATA_OK : STRATA_ERR_CORRUPT;
-        int64_t d;
-        if (base_svarint_get(h->ts, h->ts + h->ts_len, &d) != h->ts_len || d <= 0 || d > INT64_MAX / 4 ||
-            blk->mint < INT64_MIN / 4 || blk->maxt > INT64_MAX / 4 ||
-            (uint64_t)count * (uint64_t)h->res_ms > (uint64_t)INT64_MAX / 4)
+        int64_t d, step;
+        if (base_svarint_get(h->ts, h->ts + h->ts_len, &d) != h->ts_len || d <= 0 ||
+            __builtin_add_overflow(blk->mint, d, &ts[1]))
             return STRATA_ERR_CORRUPT;
-        ts[1] = blk->mint + d;
         for (uint32_t i = 2; i + 1 < count; i++)
-            ts[i] = ts[1] + (int64_t)(i - 1) * h->res_ms;
+            if (__builtin_mul_overflow((int64_t)(i - 1), h->res_ms, &step) ||
+                __builtin_add_overflow(ts[1], step, &ts[i]))
+                return STRATA_ERR_CORRUPT;
         ts[count - 1] = blk->maxt;
         for (uint32_t i = 1; i < count; i++)
             if (ts[i] <= ts[i - 1])
@@ -449,9 +449,9 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
                 case TABLE_AGG_LAST: r->last = v[i]; break;
                 case TABLE_AGG_RESETS: r->resets = v[i]; break;
                 default: /* TABLE_AGG_SPAN: t_last - t_first, a whole number of ms */
-                    if (!(v[i] >= 0 && v[i] <= 9.0e15) || v[i] != floor(v[i]))
+                    if (!(v[i] >= 0 && v[i] <= 9.0e15) || v[i] != floor(v[i]) ||
+                        __builtin_sub_overflow(r->t_last, (int64_t)v[i], &r->t_first))
                         return CORRUPT(f, blk->off, "bad interval span in aggregate block");
-                    r->t_first = r->t_last - (int64_t)v[i];
                 }
             }
         }
