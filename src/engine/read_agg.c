@@ -7,10 +7,10 @@
  * decoded as rows; a raw sample that falls into such a row's interval (a
  * late write into downsampled data, not yet rolled up by the compactor)
  * is added to that row, and the series is returned as its rows by time
- * beside its other raw samples (staleness markers included). Blocks coarser than
- * agg_resolution_ms, and every block without it, read as samples (an
- * aggregate block as its rows' last samples). Blocks coarser than
- * max_source_resolution_ms are not read at all.
+ * beside its other raw samples (staleness markers included). Blocks
+ * coarser than agg_resolution_ms, and every block without it, read as
+ * samples (an aggregate block as its rows' last samples). Blocks coarser
+ * than max_source_resolution_ms are not read at all.
  *
  * Age order is as in read.c: on equal timestamps the newer source wins;
  * rows and samples never share a timestamp's identity (a row stands for
@@ -145,7 +145,7 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
 {
     size_t n_ts = 0;
     const manifest_tombstone *const *ts = manifest_version_tombstones(v->mv, &n_ts);
-    head_samples src = {0}, acc = {0};
+    head_samples src = {0};
     strata_agg *rows = *rows_out;
     size_t n_rows = 0, cap_rows = *cap_rows_out, bcap = 0;
     int64_t *bt = NULL;
@@ -248,7 +248,6 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         *n_rows_out = n_rows;
     }
     head_samples_free(&src);
-    head_samples_free(&acc);
     *rows_out = rows; /* grown in place: the caller's buffer */
     *cap_rows_out = cap_rows;
     base_free(bt);
