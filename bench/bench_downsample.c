@@ -35,7 +35,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,36 +247,24 @@ static int run_query(strata_db *db, const char *q, int64_t start, int64_t end, i
     return STRATA_OK;
 }
 
+typedef struct q_args {
+    strata_db *db;
+    const char *q;
+    int64_t start, end, step;
+} q_args;
+
+static int query_child(void *ctx, void *out)
+{
+    q_args *a = ctx;
+    return run_query(a->db, a->q, a->start, a->end, a->step, out, NULL);
+}
+
 /* One run in a forked child (its CPU time its own, the parent's heap
  * untouched), figures back through a pipe. */
 static int query_forked(strata_db *db, const char *q, int64_t start, int64_t end, int64_t step, q_figures *out)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return STRATA_ERR_IO;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return STRATA_ERR_IO;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        q_figures f;
-        int rc = run_query(db, q, start, end, step, &f, NULL);
-        ssize_t w = write(fds[1], &f, sizeof f);
-        _exit(rc == STRATA_OK && w == (ssize_t)sizeof f ? 0 : 1);
-    }
-    close(fds[1]);
-    ssize_t got = read(fds[0], out, sizeof *out);
-    close(fds[0]);
-    int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        got != (ssize_t)sizeof *out)
-        return STRATA_ERR_IO;
-    return STRATA_OK;
+    q_args a = {db, q, start, end, step};
+    return bench_forked(query_child, &a, out, sizeof *out) ? STRATA_ERR_IO : STRATA_OK;
 }
 
 /* The best wall time and the best CPU time of reps forked runs. */

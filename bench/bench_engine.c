@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gen.h"
@@ -324,68 +323,61 @@ typedef struct promql_figures {
     long rss_growth_kib; /* the query's peak resident set over the process's before it */
 } promql_figures;
 
+typedef struct promql_args {
+    strata_db *db;
+    const char *q;
+    int64_t start, end, step;
+} promql_args;
+
+/* The query and its figures, in the child. */
+static int promql_child(void *ctx, void *out)
+{
+    promql_args *a = ctx;
+    promql_figures *f = out;
+    memset(f, 0, sizeof *f);
+    long before = rss_kib();
+    struct rusage ru0;
+    getrusage(RUSAGE_SELF, &ru0);
+    double cpu0_ms = (double)(ru0.ru_utime.tv_sec + ru0.ru_stime.tv_sec) * 1e3 +
+                     (double)(ru0.ru_utime.tv_usec + ru0.ru_stime.tv_usec) / 1e3;
+    strata_query_options qo;
+    strata_query_options_init(&qo);
+    qo.timeout_ms = 0;
+    strata_result *r = NULL;
+    strata_query_error err;
+    double t0 = bench_now_s();
+    int rc = strata_query_range(a->db, a->q, strlen(a->q), a->start, a->end, a->step, &qo, &r, &err);
+    f->ms = (bench_now_s() - t0) * 1e3;
+    if (rc == STRATA_OK) {
+        strata_query_stats st;
+        strata_result_stats(r, &st);
+        f->samples_loaded = st.samples_loaded;
+        f->peak_samples = st.peak_samples;
+        f->series = strata_result_series_count(r);
+        for (size_t i = 0; i < f->series; i++) {
+            strata_query_series qs;
+            strata_result_series(r, i, &qs);
+            f->points += qs.n_points;
+        }
+        strata_result_free(r);
+    } else {
+        fprintf(stderr, "bench promql: %s: %s\n", a->q, err.msg);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    f->rss_growth_kib = ru.ru_maxrss - before;
+    f->cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3 - cpu0_ms;
+    return rc;
+}
+
 /* Runs one range query in a child process, so that its peak resident set
  * (getrusage of the child) is the query's alone on top of the open
  * database, and reports the figures through a pipe. */
 static int promql_once(strata_db *db, const char *q, int64_t start, int64_t end, int64_t step, promql_figures *out)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return STRATA_ERR_IO;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return STRATA_ERR_IO;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        promql_figures f = {0};
-        long before = rss_kib();
-        struct rusage ru0;
-        getrusage(RUSAGE_SELF, &ru0);
-        double cpu0_ms = (double)(ru0.ru_utime.tv_sec + ru0.ru_stime.tv_sec) * 1e3 +
-                         (double)(ru0.ru_utime.tv_usec + ru0.ru_stime.tv_usec) / 1e3;
-        strata_query_options qo;
-        strata_query_options_init(&qo);
-        qo.timeout_ms = 0;
-        strata_result *r = NULL;
-        strata_query_error err;
-        double t0 = bench_now_s();
-        int rc = strata_query_range(db, q, strlen(q), start, end, step, &qo, &r, &err);
-        f.ms = (bench_now_s() - t0) * 1e3;
-        if (rc == STRATA_OK) {
-            strata_query_stats st;
-            strata_result_stats(r, &st);
-            f.samples_loaded = st.samples_loaded;
-            f.peak_samples = st.peak_samples;
-            f.series = strata_result_series_count(r);
-            for (size_t i = 0; i < f.series; i++) {
-                strata_query_series qs;
-                strata_result_series(r, i, &qs);
-                f.points += qs.n_points;
-            }
-            strata_result_free(r);
-        } else {
-            fprintf(stderr, "bench promql: %s: %s\n", q, err.msg);
-        }
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        f.rss_growth_kib = ru.ru_maxrss - before;
-        f.cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-                   (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3 - cpu0_ms;
-        ssize_t w = write(fds[1], &f, sizeof f);
-        _exit(rc == STRATA_OK && w == (ssize_t)sizeof f ? 0 : 1);
-    }
-    close(fds[1]);
-    ssize_t got = read(fds[0], out, sizeof *out);
-    close(fds[0]);
-    int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        got != (ssize_t)sizeof *out)
-        return STRATA_ERR_IO;
-    return STRATA_OK;
+    promql_args a = {db, q, start, end, step};
+    return bench_forked(promql_child, &a, out, sizeof *out) ? STRATA_ERR_IO : STRATA_OK;
 }
 
 /* Range queries through the PromQL evaluator over every series of the
