@@ -193,9 +193,11 @@ int db_read_series_ex(strata_db *db, db_version *v, uint64_t sid, int64_t mint, 
         size_t k = 0, w = 0;
         while (k < out->n && out->t[k] < cut)
             k++;
-        memmove(out->t, out->t + k, (out->n - k) * sizeof *out->t);
-        memmove(out->v, out->v + k, (out->n - k) * sizeof *out->v);
-        out->n -= k;
+        if (k) { /* out->t may be NULL when there is nothing */
+            memmove(out->t, out->t + k, (out->n - k) * sizeof *out->t);
+            memmove(out->v, out->v + k, (out->n - k) * sizeof *out->v);
+            out->n -= k;
+        }
         for (size_t i = 0; i < n_rows; i++)
             if (rows[i].t_last >= cut)
                 rows[w++] = rows[i];
