@@ -327,6 +327,26 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* b's name and labels for spec s on instance host-NN:9100 (job="node"). */
+static void node_series_name(bench_series *b, const spec *s, int instance)
+{
+    char ibuf[32];
+    snprintf(ibuf, sizeof ibuf, "host-%02d:9100", instance);
+    size_t nl = 0;
+    while (nl < 3 && s->lab[2 * nl])
+        nl++;
+    b->name = xstrdup(s->name);
+    b->nlabels = nl + 2;
+    b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
+    b->labels[0] = xstrdup("instance");
+    b->labels[1] = xstrdup(ibuf);
+    b->labels[2] = xstrdup("job");
+    b->labels[3] = xstrdup("node");
+    for (size_t l = 0; l < 2 * nl; l++)
+        b->labels[4 + l] = xstrdup(s->lab[l]);
+    memcpy(b->kind, s->kind, sizeof b->kind);
+}
+
 /* Fills o->t/v[0..n) with the next n values of s's process (its state
  * s->v carried over), at t0_ms, t0_ms + step_ms, ... */
 static void fill_node_at(bench_series *o, spec *s, rng *r, size_t n, int64_t t0_ms, int64_t step_ms)
@@ -392,24 +412,10 @@ static int gen_node(uint64_t seed, int inst, int hours, bench_series **out, size
             if (!o)
                 abort();
         }
-        char ibuf[32];
-        snprintf(ibuf, sizeof ibuf, "host-%02d:9100", i);
         for (size_t j = 0; j < S.n; j++) {
             spec *s = &S.a[j];
             bench_series *b = &o[total++];
-            size_t nl = 0;
-            while (nl < 3 && s->lab[2 * nl])
-                nl++;
-            b->name = xstrdup(s->name);
-            b->nlabels = nl + 2;
-            b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
-            b->labels[0] = xstrdup("instance");
-            b->labels[1] = xstrdup(ibuf);
-            b->labels[2] = xstrdup("job");
-            b->labels[3] = xstrdup("node");
-            for (size_t l = 0; l < 2 * nl; l++)
-                b->labels[4 + l] = xstrdup(s->lab[l]);
-            memcpy(b->kind, s->kind, sizeof b->kind);
+            node_series_name(b, s, i);
             b->n = n;
             b->t = xmalloc(n * sizeof *b->t);
             b->v = xmalloc(n * sizeof *b->v);
@@ -545,21 +551,7 @@ int bench_stream_open(uint64_t seed, int inst, size_t max_series, int64_t start_
         size_t j = k * S.n / total; /* evenly spaced: every kind of series */
         spec *s = &S.a[j];
         bench_series *b = &st->s[k];
-        char ibuf[32];
-        snprintf(ibuf, sizeof ibuf, "host-%02d:9100", of[j]);
-        size_t nl = 0;
-        while (nl < 3 && s->lab[2 * nl])
-            nl++;
-        b->name = xstrdup(s->name);
-        b->nlabels = nl + 2;
-        b->labels = xmalloc(2 * b->nlabels * sizeof(char *));
-        b->labels[0] = xstrdup("instance");
-        b->labels[1] = xstrdup(ibuf);
-        b->labels[2] = xstrdup("job");
-        b->labels[3] = xstrdup("node");
-        for (size_t l = 0; l < 2 * nl; l++)
-            b->labels[4 + l] = xstrdup(s->lab[l]);
-        memcpy(b->kind, s->kind, sizeof b->kind);
+        node_series_name(b, s, of[j]);
         b->t = xmalloc(chunk * sizeof *b->t);
         b->v = xmalloc(chunk * sizeof *b->v);
         st->specs[k] = *s;
