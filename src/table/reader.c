@@ -324,19 +324,29 @@ int table_block_check(const table *t, const table_block *blk, table_fault *f)
     return rc;
 }
 
-int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f)
+/* Parses blk (CRC checked), counts the read and decodes its timestamps,
+ * which must agree with the index. */
+static int parse_with_ts(const table *t, const table_block *blk, block_hdr *h, int64_t *ts, table_fault *f)
 {
-    block_hdr h;
-    int rc = block_parse(t, blk, &h, f);
+    int rc = block_parse(t, blk, h, f);
     if (rc)
         return rc;
     count_read(t, blk->len);
-    if (decode_ts(&h, blk, ts) != STRATA_OK)
-        return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
-    if (decode_col(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
-        return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
+    if (decode_ts(h, blk, ts) != STRATA_OK)
+        return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h->ts_id);
     if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
         return CORRUPT(f, blk->off, "block time range disagrees with the index");
+    return STRATA_OK;
+}
+
+int table_block_decode_fault(const table *t, const table_block *blk, int64_t *ts, double *v, table_fault *f)
+{
+    block_hdr h;
+    int rc = parse_with_ts(t, blk, &h, ts, f);
+    if (rc)
+        return rc;
+    if (decode_col(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
+        return CORRUPT(f, blk->off, "values of block (codec %u) do not decode", h.val_id);
     return STRATA_OK;
 }
 
@@ -374,14 +384,9 @@ int table_block_decode_agg_fault(const table *t, const table_block *blk, int64_t
                                  int64_t *res_ms, unsigned cols, table_fault *f)
 {
     block_hdr h;
-    int rc = block_parse(t, blk, &h, f);
+    int rc = parse_with_ts(t, blk, &h, ts, f);
     if (rc)
         return rc;
-    count_read(t, blk->len);
-    if (decode_ts(&h, blk, ts) != STRATA_OK)
-        return CORRUPT(f, blk->off, "timestamps of block (codec %u) do not decode", h.ts_id);
-    if (ts[0] != blk->mint || ts[blk->count - 1] != blk->maxt)
-        return CORRUPT(f, blk->off, "block time range disagrees with the index");
     *res_ms = h.res_ms;
     if (!h.res_ms) { /* raw samples: rows of one sample */
         if (codec_val_decode(h.val_id, h.val, h.val_len, blk->count, v) != STRATA_OK)
